@@ -1,0 +1,106 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# cport top-level Makefile.
+#
+#   make                  module (default kernel), libcport, selftests, examples
+#   make module KDIR=...  the module for any prepared kernel tree
+#   make check            install dependencies, run the selftests on every
+#                         kernel of the matrix under QEMU
+#   make demo             boot the default kernel and show LIFO release
+#   make lint             checkpatch --strict and sparse on the module
+
+CACHE	?= /var/cache/cport
+-include $(CACHE)/paths.mk
+
+BUILD	?= build
+KDIR	?= $(firstword $(wildcard /lib/modules/$(shell uname -r)/build) \
+		       $(wildcard /lib/modules/*-amd64/build))
+MODDIR	?= $(BUILD)/mod
+C	?= 0
+
+CC	?= gcc
+WFLAGS	:= -Wall -Wextra -Werror -Wno-unused-parameter
+CFLAGS	?= -O2 -g
+CPPFLAGS += -Iuapi -Ilibcport
+
+LIB_VERSION	:= 1.0.0
+LIB_SONAME	:= libcport.so.1
+LIB_SRCS	:= $(wildcard libcport/*.c)
+LIB_OBJS	:= $(LIB_SRCS:%.c=$(BUILD)/%.o)
+LIB_PIC_OBJS	:= $(LIB_SRCS:%.c=$(BUILD)/%.pic.o)
+LIB_A		:= $(BUILD)/libcport/libcport.a
+LIB_SO		:= $(BUILD)/libcport/libcport.so.$(LIB_VERSION)
+
+KSFT_DIR	:= $(KSRC)/tools/testing/selftests
+TEST_SRCS	:= $(wildcard selftests/*.c)
+TESTS		:= $(TEST_SRCS:selftests/%.c=$(BUILD)/selftests/%)
+EXAMPLE_SRCS	:= $(wildcard examples/*.c)
+EXAMPLES	:= $(EXAMPLE_SRCS:examples/%.c=$(BUILD)/examples/%)
+
+.PHONY: all module lib selftests examples check demo lint checkpatch sparse clean
+
+all: module lib selftests examples
+
+# Out-of-tree builds write objects next to the sources, so each kernel gets
+# its own copy of the module sources under $(MODDIR).
+module:
+	@test -n "$(KDIR)" || { echo "no kernel tree: pass KDIR=" >&2; exit 1; }
+	@mkdir -p $(MODDIR)
+	@cp -a Kbuild kmod uapi $(MODDIR)/
+	$(MAKE) -C $(KDIR) M=$(abspath $(MODDIR)) W=1 C=$(C) modules
+
+lib: $(LIB_A) $(LIB_SO)
+
+$(BUILD)/libcport/%.o: libcport/%.c $(wildcard libcport/*.h) uapi/linux/cport.h
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WFLAGS) -c -o $@ $<
+
+$(BUILD)/libcport/%.pic.o: libcport/%.c $(wildcard libcport/*.h) uapi/linux/cport.h
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WFLAGS) -fPIC -c -o $@ $<
+
+$(LIB_A): $(LIB_OBJS)
+	$(AR) rcs $@ $^
+
+$(LIB_SO): $(LIB_PIC_OBJS) libcport/libcport.map
+	$(CC) -shared -Wl,-soname,$(LIB_SONAME) \
+		-Wl,--version-script=libcport/libcport.map -o $@ $(LIB_PIC_OBJS)
+	ln -sf libcport.so.$(LIB_VERSION) $(BUILD)/libcport/$(LIB_SONAME)
+	ln -sf $(LIB_SONAME) $(BUILD)/libcport/libcport.so
+
+# Tests and examples run in a busybox initramfs: link them statically.
+selftests: $(TESTS)
+
+$(BUILD)/selftests/%: selftests/%.c $(wildcard selftests/*.h) $(LIB_A)
+	@test -f $(KSFT_DIR)/kselftest_harness.h || \
+		{ echo "kselftest_harness.h not found: run scripts/install-deps.sh" >&2; exit 1; }
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -I$(KSFT_DIR) $(CFLAGS) -Wall -Werror -static -o $@ $< \
+		$(LIB_A) -lpthread
+
+examples: $(EXAMPLES)
+
+$(BUILD)/examples/%: examples/%.c $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WFLAGS) -static -o $@ $< $(LIB_A) -lpthread
+
+check:
+	scripts/install-deps.sh
+	scripts/check.sh
+
+demo:
+	scripts/install-deps.sh
+	scripts/demo.sh
+
+checkpatch:
+	$(KSRC)/scripts/checkpatch.pl --strict --no-tree --terse \
+		--ignore FILE_PATH_CHANGES,SPDX_LICENSE_TAG \
+		-f kmod/*.c kmod/*.h uapi/linux/cport.h
+
+sparse:
+	$(MAKE) module MODDIR=$(BUILD)/mod-sparse C=2
+
+lint: checkpatch sparse
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,280 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The port: its completion queue, the release policy that picks which
+ * waiter a completion goes to, the concurrency value, destroy and poll.
+ *
+ * Completions are queued first-in first-out.  A completion is handed to a
+ * sleeping waiter only while the port's running count is below its
+ * concurrency value; otherwise it stays queued until a running thread
+ * waits again.  See cport.h for the locking rules.
+ */
+#include <linux/cpumask.h>
+#include <linux/poll.h>
+#include <linux/sched.h>
+#include <linux/sched/mm.h>
+#include <linux/seq_file.h>
+#include <linux/slab.h>
+
+#include "compat.h"
+#include "cport.h"
+
+static struct kmem_cache *cport_node_cache;
+
+static const char * const cport_policy_names[CPORT_POLICY__NR] = {
+	[CPORT_POLICY_LIFO] = "lifo",
+	[CPORT_POLICY_FIFO] = "fifo",
+};
+
+int cport_node_cache_init(void)
+{
+	cport_node_cache = KMEM_CACHE(cport_node, SLAB_ACCOUNT);
+	return cport_node_cache ? 0 : -ENOMEM;
+}
+
+void cport_node_cache_exit(void)
+{
+	kmem_cache_destroy(cport_node_cache);
+}
+
+void cport_node_free(struct cport_node *node)
+{
+	kmem_cache_free(cport_node_cache, node);
+}
+
+static void cport_free_list(struct list_head *list)
+{
+	struct cport_node *node, *tmp;
+
+	list_for_each_entry_safe(node, tmp, list, list)
+		cport_node_free(node);
+}
+
+struct cport_port *cport_port_alloc(void)
+{
+	struct cport_port *port;
+
+	port = kzalloc_obj(*port, GFP_KERNEL_ACCOUNT);
+	if (!port)
+		return NULL;
+
+	spin_lock_init(&port->lock);
+	INIT_LIST_HEAD(&port->queue);
+	INIT_LIST_HEAD(&port->waiters);
+	hash_init(port->threads);
+	init_waitqueue_head(&port->poll_wq);
+	port->concurrency = num_online_cpus();
+	port->policy = CPORT_POLICY_LIFO;
+	port->max_queued = CPORT_DEFAULT_QUEUED;
+	port->mm = current->mm;
+	mmgrab(port->mm);
+	return port;
+}
+
+/* Called when the last file reference is gone: nobody can be waiting. */
+void cport_port_free(struct cport_port *port)
+{
+	struct cport_thread *thread;
+	struct hlist_node *tmp;
+	int bkt;
+
+	cport_free_list(&port->queue);
+	hash_for_each_safe(port->threads, bkt, tmp, thread, hnode)
+		kfree(thread);
+	mmdrop(port->mm);
+	kfree(port);
+}
+
+int cport_port_setup(struct cport_port *port, const struct cport_setup *s)
+{
+	int ret = 0;
+
+	spin_lock_irq(&port->lock);
+	if (port->dead) {
+		ret = -EIDRM;
+	} else if (port->used) {
+		ret = -EBUSY;
+	} else {
+		port->used = true;
+		port->concurrency = s->concurrency ?: num_online_cpus();
+		port->policy = s->policy;
+		port->max_queued = s->max_queued ?: CPORT_DEFAULT_QUEUED;
+	}
+	spin_unlock_irq(&port->lock);
+	return ret;
+}
+
+void cport_port_info(struct cport_port *port, struct cport_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	info->api_version = CPORT_API_VERSION;
+	info->features = CPORT_FEAT_HANDOFF | CPORT_FEAT_CONCURRENCY |
+			 CPORT_FEAT_POLL;
+	info->ops = 1ULL << CPORT_OP_POST;
+	info->setup_flags = 0;
+	info->enter_flags = CPORT_ENTER_ABSTIME;
+	info->sqe_flags = 0;
+	info->policies = (1U << CPORT_POLICY_LIFO) | (1U << CPORT_POLICY_FIFO);
+	info->max_enter = CPORT_MAX_ENTER;
+
+	spin_lock_irq(&port->lock);
+	info->concurrency = port->concurrency;
+	info->policy = port->policy;
+	info->max_queued = port->max_queued;
+	spin_unlock_irq(&port->lock);
+}
+
+static struct cport_waiter *__cport_pick_waiter(struct cport_port *port)
+{
+	if (port->policy == CPORT_POLICY_FIFO)
+		return list_last_entry(&port->waiters, struct cport_waiter, list);
+	return list_first_entry(&port->waiters, struct cport_waiter, list);
+}
+
+/*
+ * Hand @node to @w and wake it.  The waiter now counts as running: the
+ * count is taken here, at handoff, so that a second completion posted
+ * before the waiter gets to run sees the slot as taken.
+ */
+static void __cport_handoff(struct cport_port *port, struct cport_waiter *w,
+			    struct cport_node *node)
+{
+	struct task_struct *task = w->task;
+
+	lockdep_assert_held(&port->lock);
+	list_del_init(&w->list);
+	port->nr_waiters--;
+	list_add_tail(&node->list, &w->handed);
+	port->running++;
+	port->stats.handoffs++;
+	/* Pairs with cport_sleep(): the waiter sees its handed list. */
+	smp_store_release(&w->done, true);
+	wake_up_process(task);
+}
+
+/*
+ * Give queued completions to sleeping waiters, one each, while the
+ * concurrency value allows.  Called whenever a completion is queued or the
+ * running count drops.
+ */
+void __cport_release(struct cport_port *port)
+{
+	struct cport_node *node;
+
+	lockdep_assert_held(&port->lock);
+	while (!list_empty(&port->queue) && !list_empty(&port->waiters) &&
+	       port->running < port->concurrency) {
+		node = list_first_entry(&port->queue, struct cport_node, list);
+		list_del(&node->list);
+		port->nr_queued--;
+		__cport_handoff(port, __cport_pick_waiter(port), node);
+	}
+}
+
+void cport_wake_pollers(struct cport_port *port, __poll_t mask)
+{
+	if (wq_has_sleeper(&port->poll_wq))
+		wake_up_poll(&port->poll_wq, mask);
+}
+
+/* Queue a copy of @cqe, or hand it straight to a waiter. */
+int cport_post(struct cport_port *port, const struct cport_cqe *cqe)
+{
+	struct cport_node *node;
+	bool queued;
+	int ret = 0;
+
+	node = kmem_cache_alloc(cport_node_cache, GFP_KERNEL_ACCOUNT);
+	if (!node)
+		return -ENOMEM;
+	node->cqe = *cqe;
+
+	spin_lock_irq(&port->lock);
+	if (port->dead) {
+		ret = -EIDRM;
+	} else if (port->nr_queued >= port->max_queued) {
+		ret = -ENOSPC;
+	} else {
+		port->used = true;
+		port->stats.posts++;
+		list_add_tail(&node->list, &port->queue);
+		port->nr_queued++;
+		__cport_release(port);
+	}
+	queued = port->nr_queued;
+	spin_unlock_irq(&port->lock);
+
+	if (ret)
+		cport_node_free(node);
+	else if (queued)
+		cport_wake_pollers(port, EPOLLIN | EPOLLRDNORM);
+	return ret;
+}
+
+int cport_destroy(struct cport_port *port)
+{
+	struct cport_waiter *w, *tmp;
+	LIST_HEAD(discard);
+
+	spin_lock_irq(&port->lock);
+	if (port->dead) {
+		spin_unlock_irq(&port->lock);
+		return -EIDRM;
+	}
+	port->dead = true;
+	port->used = true;
+	list_for_each_entry_safe(w, tmp, &port->waiters, list) {
+		list_del_init(&w->list);
+		/* Pairs with cport_sleep(). */
+		smp_store_release(&w->done, true);
+		wake_up_process(w->task);
+	}
+	port->nr_waiters = 0;
+	list_splice_init(&port->queue, &discard);
+	port->nr_queued = 0;
+	spin_unlock_irq(&port->lock);
+
+	cport_free_list(&discard);
+	cport_wake_pollers(port, EPOLLHUP);
+	return 0;
+}
+
+__poll_t cport_port_poll(struct cport_port *port)
+{
+	if (READ_ONCE(port->dead))
+		return EPOLLHUP;
+	if (READ_ONCE(port->nr_queued))
+		return EPOLLIN | EPOLLRDNORM;
+	return 0;
+}
+
+void cport_port_show(struct cport_port *port, struct seq_file *m)
+{
+	struct cport_stats stats;
+	unsigned int queued, waiters, running;
+	u32 policy, concurrency, max_queued;
+	bool dead;
+
+	spin_lock_irq(&port->lock);
+	stats = port->stats;
+	queued = port->nr_queued;
+	waiters = port->nr_waiters;
+	running = port->running;
+	policy = port->policy;
+	concurrency = port->concurrency;
+	max_queued = port->max_queued;
+	dead = port->dead;
+	spin_unlock_irq(&port->lock);
+
+	seq_printf(m, "policy:\t%s\n", cport_policy_names[policy]);
+	seq_printf(m, "concurrency:\t%u\n", concurrency);
+	seq_printf(m, "max_queued:\t%u\n", max_queued);
+	seq_printf(m, "queued:\t%u\n", queued);
+	seq_printf(m, "waiters:\t%u\n", waiters);
+	seq_printf(m, "running:\t%u\n", running);
+	seq_printf(m, "posts:\t%llu\n", stats.posts);
+	seq_printf(m, "dequeues:\t%llu\n", stats.dequeues);
+	seq_printf(m, "waits:\t%llu\n", stats.waits);
+	seq_printf(m, "waits_slept:\t%llu\n", stats.waits_slept);
+	seq_printf(m, "handoffs:\t%llu\n", stats.handoffs);
+	seq_printf(m, "destroyed:\t%u\n", dead);
+}

@@ -1,0 +1,215 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Waiting for completions: the dequeue side of CPORT_IOC_ENTER.
+ *
+ * A thread entering a wait first stops counting as running on the port.
+ * If completions are queued and the concurrency value allows, it takes
+ * them at once without sleeping.  Otherwise it puts a waiter on its stack
+ * at the head of port->waiters and sleeps until a completion is handed to
+ * it (port.c), the port is destroyed, a signal arrives or the timeout
+ * expires.  Whatever was handed to it is returned even if a signal or the
+ * timeout came at the same moment.  Completions that cannot be copied to
+ * user space go back to the head of the queue.
+ */
+#include <linux/hrtimer.h>
+#include <linux/poll.h>
+#include <linux/sched.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "compat.h"
+#include "cport.h"
+
+static struct cport_thread *__cport_thread_find(struct cport_port *port)
+{
+	struct cport_thread *thread;
+
+	lockdep_assert_held(&port->lock);
+	hash_for_each_possible(port->threads, thread, hnode,
+			       (unsigned long)current)
+		if (thread->task == current)
+			return thread;
+	return NULL;
+}
+
+/* The calling thread stops counting as running; returns its entry. */
+static struct cport_thread *__cport_thread_stop(struct cport_port *port)
+{
+	struct cport_thread *thread = __cport_thread_find(port);
+
+	if (thread) {
+		hash_del(&thread->hnode);
+		port->running--;
+	}
+	return thread;
+}
+
+/* Move up to @max queued completions to @taken; returns how many. */
+static u32 __cport_take(struct cport_port *port, struct list_head *taken,
+			u32 max)
+{
+	struct cport_node *node;
+	u32 n = 0;
+
+	lockdep_assert_held(&port->lock);
+	while (n < max && !list_empty(&port->queue)) {
+		node = list_first_entry(&port->queue, struct cport_node, list);
+		list_move_tail(&node->list, taken);
+		n++;
+	}
+	port->nr_queued -= n;
+	return n;
+}
+
+/* Sleep until handed a completion, destroyed, signalled or timed out. */
+static int cport_sleep(struct cport_waiter *w, const ktime_t *expires)
+{
+	bool timed_out = false;
+	int ret;
+
+	for (;;) {
+		set_current_state(TASK_INTERRUPTIBLE);
+		/* Pairs with the release in __cport_handoff()/cport_destroy(). */
+		if (smp_load_acquire(&w->done)) {
+			ret = 0;
+			break;
+		}
+		if (timed_out) {
+			ret = -ETIMEDOUT;
+			break;
+		}
+		if (signal_pending(current)) {
+			ret = -EINTR;
+			break;
+		}
+		if (!expires) {
+			schedule();
+		} else {
+			ktime_t t = *expires;
+
+			timed_out = !schedule_hrtimeout_range(&t,
+						current->timer_slack_ns,
+						HRTIMER_MODE_ABS);
+		}
+	}
+	__set_current_state(TASK_RUNNING);
+	return ret;
+}
+
+/*
+ * Copy @taken (@n completions) to user space.  Whatever cannot be copied
+ * goes back to the head of the queue, in order; if nothing could be, the
+ * thread stops counting as running again.
+ */
+static long cport_copy_out(struct cport_port *port, struct list_head *taken,
+			   u32 n, struct cport_cqe __user *ucqes)
+{
+	struct cport_thread *thread = NULL;
+	struct cport_node *node, *tmp;
+	bool requeued;
+	u32 copied = 0;
+
+	list_for_each_entry_safe(node, tmp, taken, list) {
+		if (copy_to_user(&ucqes[copied], &node->cqe, sizeof(node->cqe)))
+			break;
+		list_del(&node->list);
+		cport_node_free(node);
+		copied++;
+	}
+
+	spin_lock_irq(&port->lock);
+	port->stats.dequeues += copied;
+	requeued = copied < n;
+	if (requeued) {
+		list_splice(taken, &port->queue);
+		port->nr_queued += n - copied;
+		if (!copied)
+			thread = __cport_thread_stop(port);
+		__cport_release(port);
+	}
+	spin_unlock_irq(&port->lock);
+
+	kfree(thread);
+	if (requeued)
+		cport_wake_pollers(port, EPOLLIN | EPOLLRDNORM);
+	return copied ? copied : -EFAULT;
+}
+
+long cport_wait(struct cport_port *port, struct cport_cqe __user *ucqes,
+		u32 max, const ktime_t *expires, bool nowait)
+{
+	struct cport_thread *thread;
+	struct cport_waiter w;
+	LIST_HEAD(taken);
+	long ret;
+	u32 n;
+
+	spin_lock_irq(&port->lock);
+	if (port->dead) {
+		spin_unlock_irq(&port->lock);
+		return -EIDRM;
+	}
+	port->used = true;
+	port->stats.waits++;
+	thread = __cport_thread_stop(port);
+	if (!thread) {
+		/* First wait of this thread, or its last one returned empty. */
+		spin_unlock_irq(&port->lock);
+		thread = kmalloc_obj(*thread, GFP_KERNEL_ACCOUNT);
+		if (!thread)
+			return -ENOMEM;
+		thread->task = current;
+		spin_lock_irq(&port->lock);
+		if (port->dead) {
+			ret = -EIDRM;
+			goto out_unlock;
+		}
+	}
+
+	if (!list_empty(&port->queue) &&
+	    port->running < port->concurrency) {
+		n = __cport_take(port, &taken, max);
+		port->running++;
+		goto out_running;
+	}
+	if (nowait) {
+		ret = -ETIMEDOUT;
+		goto out_unlock;
+	}
+
+	INIT_LIST_HEAD(&w.handed);
+	w.task = current;
+	w.done = false;
+	list_add(&w.list, &port->waiters);
+	port->nr_waiters++;
+	port->stats.waits_slept++;
+	spin_unlock_irq(&port->lock);
+
+	ret = cport_sleep(&w, expires);
+
+	spin_lock_irq(&port->lock);
+	if (list_empty(&w.handed)) {
+		/* Timed out, signalled, or destroyed: nothing was handed. */
+		if (!list_empty(&w.list)) {
+			list_del(&w.list);
+			port->nr_waiters--;
+		}
+		if (port->dead)
+			ret = -EIDRM;
+		goto out_unlock;
+	}
+	/* Handed one (the handoff counted us running); take more if room. */
+	list_splice_init(&w.handed, &taken);
+	n = 1 + __cport_take(port, &taken, max - 1);
+
+out_running:
+	hash_add(port->threads, &thread->hnode, (unsigned long)current);
+	spin_unlock_irq(&port->lock);
+	return cport_copy_out(port, &taken, n, ucqes);
+
+out_unlock:
+	spin_unlock_irq(&port->lock);
+	kfree(thread);
+	return ret;
+}

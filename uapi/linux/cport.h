@@ -1,0 +1,206 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * cport: I/O completion ports for Linux.
+ *
+ * Each open() of /dev/cport is a port: a kernel queue of completions and a
+ * set of threads waiting for them.  A completion releases exactly one
+ * waiting thread (the most recent one under the default LIFO policy), by
+ * direct handoff under the port lock, and a concurrency value limits how
+ * many of the port's threads run at once, as on Windows.
+ *
+ * Records that travel in arrays (struct cport_sqe, struct cport_cqe) are
+ * fixed-size with reserved fields; struct cport_setup is size-extensible
+ * (the kernel reads _IOC_SIZE(cmd) bytes and requires any bytes it does
+ * not know to be zero).  Every reserved field and unknown flag must be
+ * zero or the call fails with -EINVAL; unknown commands fail with -ENOTTY.
+ *
+ * Errors common to every ioctl:
+ *   -EPERM   the port belongs to another process (inherited through
+ *            fork(), passed over a unix socket, or used after execve()).
+ *   -EIDRM   the port was destroyed with CPORT_IOC_DESTROY.
+ *   -EFAULT  a pointer (the ioctl argument, or one inside it) is bad.
+ */
+#ifndef _UAPI_LINUX_CPORT_H
+#define _UAPI_LINUX_CPORT_H
+
+#include <linux/types.h>
+#include <linux/ioctl.h>
+#include <linux/const.h>
+
+#define CPORT_API_VERSION	1
+
+/* Release policies: which waiting thread a new completion goes to. */
+enum {
+	CPORT_POLICY_LIFO	= 0,	/* most recent waiter (default) */
+	CPORT_POLICY_FIFO	= 1,	/* oldest waiter */
+	CPORT_POLICY__NR,
+};
+
+/*
+ * CPORT_IOC_SETUP: configure a fresh port.  Allowed once, before the port
+ * is first used for a submission or a wait (-EBUSY afterwards).  A port
+ * that is never set up uses the defaults (all fields zero).
+ *
+ * Errors, in the order they are checked:
+ *   -EINVAL  the argument is shorter than CPORT_SETUP_SIZE_VER0
+ *   -E2BIG   the argument is larger than a page, or has non-zero bytes
+ *            beyond the fields this kernel knows
+ *   -EINVAL  unknown flags, policy >= CPORT_POLICY__NR,
+ *            concurrency > CPORT_MAX_CONCURRENCY,
+ *            max_queued > CPORT_MAX_QUEUED
+ *   -EBUSY   the port was already set up or used
+ */
+struct cport_setup {
+	__u32 flags;		/* none defined yet: must be 0 */
+	__u32 concurrency;	/* running threads allowed, 0 = online CPUs */
+	__u32 policy;		/* CPORT_POLICY_* */
+	__u32 max_queued;	/* queued completions, 0 = CPORT_DEFAULT_QUEUED */
+};
+
+#define CPORT_SETUP_SIZE_VER0	16
+
+#define CPORT_MAX_CONCURRENCY	4096
+#define CPORT_DEFAULT_QUEUED	65536
+#define CPORT_MAX_QUEUED	4194304
+
+/* struct cport_info.features */
+#define CPORT_FEAT_HANDOFF	_BITUL(0)	/* completions handed to one waiter */
+#define CPORT_FEAT_CONCURRENCY	_BITUL(1)	/* concurrency value enforced */
+#define CPORT_FEAT_POLL		_BITUL(2)	/* port fd pollable */
+
+/*
+ * CPORT_IOC_QUERY: what this kernel supports and how this port is set up.
+ * Output only; the reserved fields are returned as zero.
+ */
+struct cport_info {
+	__u32 api_version;	/* CPORT_API_VERSION */
+	__u32 features;		/* CPORT_FEAT_* */
+	__u64 ops;		/* bit (1 << CPORT_OP_x) per supported opcode */
+	__u32 setup_flags;	/* flags accepted in cport_setup.flags */
+	__u32 enter_flags;	/* flags accepted in cport_enter.flags */
+	__u32 sqe_flags;	/* flags accepted in cport_sqe.flags */
+	__u32 policies;		/* bit (1 << CPORT_POLICY_x) per policy */
+	__u32 concurrency;	/* this port's effective concurrency value */
+	__u32 policy;		/* this port's policy */
+	__u32 max_queued;	/* this port's bound on queued completions */
+	__u32 max_enter;	/* CPORT_MAX_ENTER */
+	__u64 resv[4];
+};
+
+/* Submission opcodes (struct cport_sqe.opcode, struct cport_cqe.op). */
+enum {
+	CPORT_OP_POST		= 1,	/* queue a user completion verbatim */
+	CPORT_OP__NR,
+};
+
+/*
+ * A submission: 64 bytes, in an array passed to CPORT_IOC_ENTER.
+ * Fields an opcode does not use must be zero.
+ *
+ * CPORT_OP_POST: queues a completion with key, user_data, res and
+ * bytes (= len) exactly as given.  Fails with -ENOSPC when max_queued
+ * completions are already queued (nothing queued is disturbed).
+ */
+struct cport_sqe {
+	__u8	opcode;		/* CPORT_OP_* */
+	__u8	resv0;
+	__u16	flags;		/* CPORT_SQE_*: none defined yet */
+	__s32	fd;		/* socket operations: the socket */
+	__u64	user_data;	/* per-operation cookie, returned verbatim */
+	__u64	addr;		/* buffer address */
+	__u64	len;		/* buffer length; POST: the bytes value */
+	__u64	key;		/* POST: the completion key */
+	__s64	res;		/* POST: the result */
+	__u64	timeout_ns;	/* per-operation timeout, 0 = none */
+	__u64	resv1;
+};
+
+/*
+ * A completion: 48 bytes.  res is the result (bytes moved, a new fd) or
+ * a negative errno; bytes is the number of bytes moved even when res is
+ * an error.  op says which kind of operation completed.
+ */
+struct cport_cqe {
+	__u64	user_data;
+	__u64	key;
+	__s64	res;
+	__u64	bytes;
+	__u32	flags;		/* CPORT_CQE_F_*: none defined yet */
+	__u8	op;		/* CPORT_OP_* */
+	__u8	resv0;
+	__u16	resv1;
+	__u64	resv2;
+};
+
+/* struct cport_enter.flags */
+#define CPORT_ENTER_ABSTIME	_BITUL(0)	/* timeout_ns is CLOCK_MONOTONIC */
+
+#define CPORT_MAX_ENTER		4096	/* bound on nr_sqes and max_cqes */
+
+/*
+ * CPORT_IOC_ENTER: submit, then wait; the one call on the fast path.
+ *
+ * First the nr_sqes submissions at sqes are taken in order.  The first
+ * one that fails stops the call: it returns that submission's -errno,
+ * without waiting, and 'submitted' says how many were taken before it
+ * (so sqes[submitted] is the one that failed).
+ *
+ * Then, if max_cqes > 0, the calling thread waits for completions and
+ * copies up to max_cqes of them to cqes.  Threads waiting on a port are
+ * released last-in first-out (or by the port's policy), one per
+ * completion; a thread that finds completions queued takes them without
+ * sleeping, unless the port's running count is at its concurrency value.
+ * A thread that returns with completions counts as running until it
+ * calls CPORT_IOC_ENTER with max_cqes > 0 again.
+ *
+ * timeout_ns < 0 waits without a limit, 0 only looks, > 0 waits that
+ * many nanoseconds, or until that CLOCK_MONOTONIC time with
+ * CPORT_ENTER_ABSTIME.
+ *
+ * Returns the number of completions copied (0 if max_cqes == 0), or:
+ *   -EINVAL     unknown flags, non-zero resv, nr_sqes or max_cqes above
+ *               CPORT_MAX_ENTER, both zero, or a negative timeout with
+ *               CPORT_ENTER_ABSTIME (checked in that order)
+ *   -ETIMEDOUT  nothing completed within the timeout (or at once, for 0)
+ *   -EINTR      a signal arrived first; nothing was dequeued (a completion
+ *               handed to the thread at the same moment is returned
+ *               instead, never lost)
+ *   -EIDRM      the port was destroyed (also wakes threads already waiting)
+ *   -EFAULT     cqes could not be written: nothing is lost, the
+ *               completions go back to the head of the queue (if some were
+ *               written before the fault, their count is returned)
+ *   a submission's error, as described above; for each sqe, in order:
+ *   -EINVAL     unknown opcode, unknown flags, non-zero reserved field or
+ *               a field the opcode does not use
+ *   -ENOSPC     (POST) the port's queue is full
+ *   -ENOMEM     out of kernel memory
+ */
+struct cport_enter {
+	__u64	sqes;		/* in: struct cport_sqe[nr_sqes] */
+	__u64	cqes;		/* in: room for struct cport_cqe[max_cqes] */
+	__u32	nr_sqes;	/* in */
+	__u32	max_cqes;	/* in */
+	__s64	timeout_ns;	/* in */
+	__u32	flags;		/* in: CPORT_ENTER_* */
+	__u32	submitted;	/* out: submissions taken */
+	__u64	resv[2];	/* must be zero */
+};
+
+#define CPORT_IOC_MAGIC		0xC9
+
+#define CPORT_IOC_SETUP		_IOW(CPORT_IOC_MAGIC, 0x00, struct cport_setup)
+#define CPORT_IOC_QUERY		_IOR(CPORT_IOC_MAGIC, 0x01, struct cport_info)
+#define CPORT_IOC_ENTER		_IOWR(CPORT_IOC_MAGIC, 0x02, struct cport_enter)
+/*
+ * CPORT_IOC_DESTROY: destroy the port (IBM QsoDestroyIOCompletionPort,
+ * Windows CloseHandle on a port).  Every thread waiting on it returns at
+ * once with -EIDRM, queued completions are discarded, and every later
+ * call on the port fails with -EIDRM.  The argument must be 0 (-EINVAL).
+ *
+ * close() alone does not wake waiters: a thread blocked in the ENTER
+ * ioctl holds a reference to the file, so the port lives on until that
+ * thread returns.  Destroy first, then close.
+ */
+#define CPORT_IOC_DESTROY	_IO(CPORT_IOC_MAGIC, 0x03)
+
+#endif /* _UAPI_LINUX_CPORT_H */
