@@ -1,0 +1,96 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Build cport's debug kernel (KASAN, lockdep, kmemleak, ...) from the kernel
+# source that scripts/install-deps.sh unpacked: tinyconfig plus
+# scripts/debug-kernel.config, built out of tree into a cache directory
+# keyed by the kernel version and the fragment's hash, and reused from
+# there.  Only bzImage and what external modules need are built.
+#
+#   scripts/build-debug-kernel.sh          builds if needed, then prints the
+#                                          build directory (KDIR); the image
+#                                          is KDIR/arch/x86/boot/bzImage
+#   scripts/build-debug-kernel.sh --query  prints it; fails if not built yet
+#
+# Environment: KSRC (default: from $CPORT_CACHE/paths.mk), CPORT_CACHE,
+# JOBS (default: number of CPUs).
+set -euo pipefail
+
+CACHE=${CPORT_CACHE:-/var/cache/cport}
+HERE=$(cd "$(dirname "$0")" && pwd)
+FRAGMENT=$HERE/debug-kernel.config
+
+if [ -z "${KSRC:-}" ] && [ -r "$CACHE/paths.mk" ]; then
+	KSRC=$(sed -n 's/^KSRC=//p' "$CACHE/paths.mk")
+fi
+[ -n "${KSRC:-}" ] && [ -e "$KSRC/Makefile" ] ||
+	{ echo "build-debug-kernel: no kernel source: run scripts/install-deps.sh" >&2; exit 1; }
+
+ver=$(make -s -C "$KSRC" kernelversion 2> /dev/null)
+hash=$(sha256sum "$FRAGMENT" | cut -c1-12)
+OUT=$CACHE/kdebug-$ver-$hash
+LOG=$OUT.log
+
+if [ "${1:-}" = --query ]; then
+	echo "$OUT"
+	[ -e "$OUT/.done" ]
+	exit
+fi
+
+# One build at a time; a second caller waits and then reuses the result.
+mkdir -p "$CACHE"
+exec 9> "$OUT.lock"
+flock 9
+
+if [ -e "$OUT/.done" ]; then
+	echo "$OUT"
+	exit 0
+fi
+
+echo "build-debug-kernel: building $ver into $OUT (log: $LOG)" >&2
+start=$(date +%s)
+rm -rf "$OUT"
+mkdir -p "$OUT"
+: > "$LOG"
+fail() {
+	tail -n 40 "$LOG" >&2
+	echo "build-debug-kernel: error: $*" >&2
+	exit 1
+}
+kmake() { make -C "$KSRC" O="$OUT" "$@" >> "$LOG" 2>&1 < /dev/null; }
+
+kmake tinyconfig || fail "make tinyconfig"
+"$KSRC"/scripts/kconfig/merge_config.sh -m -O "$OUT" "$OUT/.config" "$FRAGMENT" \
+	>> "$LOG" 2>&1 || fail "merge_config.sh"
+kmake olddefconfig || fail "make olddefconfig"
+
+# Kconfig drops options with unmet dependencies silently: every line of
+# the fragment must have survived olddefconfig, and the bug finders above
+# all (a few are selected, not set, by the fragment).
+missing=
+while read -r line; do
+	case $line in
+	CONFIG_*=*)
+		grep -qxF "$line" "$OUT/.config" || missing="$missing $line";;
+	"# CONFIG_"*" is not set")
+		opt=${line#\# }; opt=${opt%% *}
+		grep -q "^$opt=" "$OUT/.config" && missing="$missing $opt(must be off)";;
+	esac
+done < "$FRAGMENT"
+for opt in CONFIG_PREEMPT_NOTIFIERS=y CONFIG_TRACEPOINTS=y CONFIG_EVENT_TRACING=y \
+	   CONFIG_PROVE_RCU=y CONFIG_STACKTRACE=y; do
+	grep -qx "$opt" "$OUT/.config" || missing="$missing $opt"
+done
+[ -z "$missing" ] || fail "options did not stick after olddefconfig:$missing"
+
+kmake -j"${JOBS:-$(nproc)}" bzImage modules_prepare || fail "kernel build"
+# modules_prepare alone leaves no Module.symvers: modpost needs one.
+cp "$OUT/vmlinux.symvers" "$OUT/Module.symvers"
+touch "$OUT/.done"
+# Builds for older sources or fragments are dead weight (~650 MB each).
+for old in "$CACHE"/kdebug-*; do
+	case $old in "$OUT"|"$OUT".*|*.log|*.lock) continue;; esac
+	[ -d "$old" ] && rm -rf "$old" "$old.log" "$old.lock"
+done
+echo "build-debug-kernel: done in $(( $(date +%s) - start ))s" >&2
+echo "$OUT"

@@ -1,0 +1,301 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Run cport's selftests on every kernel of the matrix under QEMU:
+#
+#   6.1        Debian 12's stock kernel (/boot/vmlinuz-6.1.*-amd64)
+#   6.12       the bookworm-backports kernel, unpacked by install-deps.sh
+#   X.Y-debug  the sid kernel source built with KASAN, lockdep, kmemleak...
+#              (scripts/build-debug-kernel.sh, cached)
+#
+# For each kernel: build the module, boot it with every build/selftests/*
+# binary (scripts/run-guest.sh), and judge the run.  A run fails on a "not ok"
+# result, a binary that exits non-zero or times out without saying why, a
+# failed insmod/rmmod, a guest that dies or hangs, and on ANY kernel log
+# finding (BUG, WARNING, KASAN, lockdep, kmemleak, ...) even if every test
+# passed.  The last line is "N passed, M failed"; exit status 1 on failures.
+#
+# Environment:
+#   CPORT_KERNELS="6.1 debug"  restrict the matrix (names or "debug")
+#   CPORT_TESTS="name ..."     run only these selftest binaries
+#   CPORT_TEST_TIMEOUT=SECS    per-binary bound (default 300, debug 900)
+#   CPORT_GUEST_TIMEOUT=SECS   whole-guest bound (default 600, debug 1500)
+#   CPORT_CACHE                cache directory (default /var/cache/cport)
+# Logs: build/logs/<kernel>.log (tests + kernel log of the run),
+#       <kernel>.log.console (kernel console), <kernel>.build.log.
+set -uo pipefail
+
+cd "$(dirname "$0")/.." || exit 1
+CACHE=${CPORT_CACHE:-/var/cache/cport}
+export CPORT_CACHE=$CACHE
+# A parent "make check" must not leak its flags into kernel builds.
+unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES
+BUILD=build
+LOGS=$BUILD/logs
+mkdir -p "$LOGS"
+
+[ -r "$CACHE/paths.mk" ] || { echo "check: run scripts/install-deps.sh first" >&2; exit 1; }
+K612_IMAGE=$(sed -n 's/^K612_IMAGE=//p' "$CACHE/paths.mk")
+K612_KDIR=$(sed -n 's/^K612_KDIR=//p' "$CACHE/paths.mk")
+KSRC=$(sed -n 's/^KSRC=//p' "$CACHE/paths.mk")
+export KSRC
+
+now() { date +%s; }
+T0=$(now)
+
+# --- The matrix -----------------------------------------------------------------
+k61=
+for img in $(ls /boot/vmlinuz-6.1.*-amd64 2> /dev/null | sort -rV); do
+	v=${img#/boot/vmlinuz-}
+	if [ -e "/lib/modules/$v/build/Makefile" ]; then k61=$v; break; fi
+done
+debug_ver=$(make -s -C "$KSRC" kernelversion 2> /dev/null | cut -d. -f1,2)
+DEBUG_NAME=${debug_ver:-7.2}-debug
+
+wanted() {
+	local k
+	for k in ${CPORT_KERNELS:-6.1 6.12 debug}; do
+		[ "$k" = "$1" ] && return 0
+		[ "$k" = debug ] && [ "$1" = "$DEBUG_NAME" ] && return 0
+	done
+	return 1
+}
+
+# The debug kernel takes minutes to build the first time: start it now and
+# let it overlap the host build and the stock kernels' runs.
+DEBUG_PID=
+if wanted "$DEBUG_NAME"; then
+	scripts/build-debug-kernel.sh --query > /dev/null ||
+		echo "== $DEBUG_NAME: building the kernel in the background (~7 min, once)"
+	scripts/build-debug-kernel.sh > "$LOGS/kdebug.out" 2> "$LOGS/kdebug.err" &
+	DEBUG_PID=$!
+fi
+
+PASS=0 FAIL=0 SKIP=0
+fail_item() { echo "  not ok  $1"; FAIL=$((FAIL + 1)); }
+
+# --- Host side ------------------------------------------------------------------
+t=$(now)
+if make lib selftests examples > "$LOGS/host.build.log" 2>&1 < /dev/null; then
+	echo "== host: lib, selftests, examples built ($(( $(now) - t ))s)"
+else
+	echo "== host: build failed ($(( $(now) - t ))s)"
+	tail -n 30 "$LOGS/host.build.log" | sed 's/^/  | /'
+	fail_item "host build"
+fi
+TESTS=()
+for f in "$BUILD"/selftests/*; do
+	[ -f "$f" ] && [ -x "$f" ] || continue
+	if [ -n "${CPORT_TESTS:-}" ] && ! [[ " $CPORT_TESTS " == *" $(basename "$f") "* ]]; then
+		continue
+	fi
+	TESTS+=("$f")
+done
+[ ${#TESTS[@]} -gt 0 ] || echo "== host: warning: no selftest binaries in $BUILD/selftests"
+
+# --- Judging a run ------------------------------------------------------------------
+# judge NAME STATUS TEST_TIMEOUT BIN...: print the verdicts of one guest run
+# and add to PASS/FAIL/SKIP.
+judge() {
+	local out
+	out=$(python3 - "$@" <<'PY'
+import re, sys
+
+name, status, test_timeout = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+expected = [b.rsplit('/', 1)[-1] for b in sys.argv[4:]]
+log = open(f'build/logs/{name}.log', errors='replace').read().replace('\r', '')
+console = open(f'build/logs/{name}.log.console', errors='replace').read().replace('\r', '')
+lines = log.split('\n')
+npass = nfail = nskip = 0
+
+def out(verdict, what):
+    print(f'  {verdict:7} {what}')
+
+def failed(what):
+    global nfail
+    nfail += 1
+    out('not ok', what)
+
+# Tests: one block per binary between "=== test" and "=== exit".
+result = re.compile(r'^(not ok|ok) (\d+) (.*)$')
+ran, cur, block = {}, None, []
+for line in lines:
+    if line.startswith('=== test '):
+        cur, block = line.split()[2], []
+    elif line.startswith('=== exit ') and cur:
+        f = line.split()
+        ran[cur] = (block, int(f[3]), int(f[4]))
+        cur = None
+    elif cur:
+        block.append(line)
+if cur:
+    ran[cur] = (block, None, None)
+
+if '=== insmod ok' not in lines:
+    bad = [l for l in lines if l.startswith('=== insmod')]
+    failed(bad[0][4:] if bad else 'insmod: never got there')
+for b in expected:
+    if b not in ran:
+        failed(f'{b} # not run')
+        continue
+    block, rc, secs = ran[b]
+    plan = None
+    results = 0
+    for l in block:
+        m = re.match(r'^1\.\.(\d+)', l)
+        if m:
+            plan = int(m.group(1))
+        m = result.match(l)
+        if not m:
+            continue
+        results += 1
+        title, _, directive = m.group(3).partition(' # ')
+        title = re.sub(r'^- ', '', title)
+        if m.group(1) == 'not ok' and not directive.upper().startswith('TODO'):
+            failed(f'{b}: {title}')
+        elif directive.upper().startswith('SKIP'):
+            nskip += 1
+            out('skip', f'{b}: {title}' + (f' ({directive[4:].strip()})' if directive[4:].strip() else ''))
+        else:
+            npass += 1
+            out('ok', f'{b}: {title}')
+    if rc is None:
+        failed(f'{b} # did not finish (guest {"hung" if status == 2 else "died"})')
+    elif rc in (124, 137, 143) or secs >= test_timeout:
+        failed(f'{b} # timed out after {secs}s (exit {rc})')
+    elif plan is not None and results < plan:
+        failed(f'{b} # {results} of {plan} results, exit {rc}')
+    elif rc != 0 and not any(l.startswith('not ok') for l in block):
+        failed(f'{b} # exit {rc} without a failed result')
+
+if '=== rmmod ok' in lines:
+    pass
+elif '=== rmmod failed' in lines:
+    failed('rmmod')
+if status == 2:
+    failed('guest hung (killed)')
+elif status != 0:
+    failed('guest died before finishing')
+
+# Kernel log: the run's dmesg dump and the kmemleak report; the console
+# when the guest never got to the dump.
+def section(begin, end):
+    try:
+        i = lines.index(begin)
+    except ValueError:
+        return None
+    j = lines.index(end, i) if end in lines[i:] else len(lines)
+    return lines[i + 1:j]
+klog = section('=== dmesg begin', '=== dmesg end')
+if klog is None or status != 0:
+    klog = (klog or []) + console.split('\n')
+inleak = False
+for l in lines:
+    if l.startswith('=== kmemleak scan'):
+        inleak = True
+    elif l.startswith('=== kmemleak done'):
+        inleak = False
+    elif inleak:
+        klog.append(l)
+
+kinds = [
+    ('KASAN', r'KASAN'),
+    ('lockdep: circular locking', r'possible circular locking'),
+    ('lockdep: inconsistent lock state', r'inconsistent lock state'),
+    ('lockdep: recursive locking', r'possible recursive locking'),
+    ('lockdep: suspicious RCU usage', r'suspicious RCU usage'),
+    ('sleep in atomic context', r'sleeping function called from invalid context'),
+    ('kmemleak', r'unreferenced object'),
+    ('hung task', r'INFO: task .* blocked'),
+    ('watchdog', r'watchdog: BUG'),
+    ('panic', r'Kernel panic'),
+    ('general protection fault', r'general protection'),
+    ('Oops', r'Oops'),
+    ('BUG', r'BUG:'),
+    ('WARNING', r'WARNING:'),
+    ('Call Trace', r'Call Trace'),
+]
+found = {}
+for i, l in enumerate(klog):
+    for kind, pat in kinds:
+        if re.search(pat, l):
+            found.setdefault(kind, []).append(i)
+            break
+if len(found) > 1:
+    found.pop('Call Trace', None)       # part of a report counted already
+for kind, idx in found.items():
+    failed(f'kernel-log: {kind} ({len(idx)} line{"s" if len(idx) > 1 else ""})')
+    shown = 0
+    for i in idx[:3]:
+        for l in klog[i:i + 8]:
+            print(f'          | {l}')
+        shown += 1
+    if len(idx) > 3:
+        print(f'          | ... see build/logs/{name}.log')
+print(f'COUNTS {npass} {nfail} {nskip}')
+PY
+)
+	echo "$out" | grep -v '^COUNTS '
+	# shellcheck disable=SC2046	# three numbers
+	set -- $(echo "$out" | sed -n 's/^COUNTS //p')
+	if [ $# -eq 3 ]; then
+		PASS=$((PASS + $1)) FAIL=$((FAIL + $2)) SKIP=$((SKIP + $3))
+	else
+		fail_item "log parser failed"
+	fi
+}
+
+# run_kernel NAME IMAGE KDIR GUEST_TIMEOUT TEST_TIMEOUT
+run_kernel() {
+	local name=$1 image=$2 kdir=$3 gtimeout=$4 ttimeout=$5 t tb status
+	local mod=$BUILD/mod-$name
+	gtimeout=${CPORT_GUEST_TIMEOUT:-$gtimeout}
+	ttimeout=${CPORT_TEST_TIMEOUT:-$ttimeout}
+	t=$(now)
+	if ! make module KDIR="$kdir" MODDIR="$mod" > "$LOGS/$name.build.log" 2>&1 < /dev/null; then
+		echo "== $name: module build failed ($(( $(now) - t ))s)"
+		grep -E 'error|Error' "$LOGS/$name.build.log" | head -n 20 | sed 's/^/  | /'
+		fail_item "$name: module build"
+		return
+	fi
+	tb=$(( $(now) - t ))
+	t=$(now)
+	scripts/run-guest.sh --kernel "$image" --module "$mod/cport.ko" \
+		--log "$LOGS/$name.log" --timeout "$gtimeout" \
+		--test-timeout "$ttimeout" --env "CPORT_KERNEL=$name" \
+		"${TESTS[@]}" 2> "$LOGS/$name.guest.err"
+	status=$?
+	echo "== $name: module build ${tb}s, boot+test $(( $(now) - t ))s"
+	[ $status = 0 ] || sed 's/^/  | /' "$LOGS/$name.guest.err"
+	judge "$name" "$status" "$ttimeout" "${TESTS[@]}"
+}
+
+if wanted 6.1; then
+	if [ -n "$k61" ]; then
+		run_kernel 6.1 "/boot/vmlinuz-$k61" "/lib/modules/$k61/build" 600 300
+	else
+		echo "== 6.1: no /boot/vmlinuz-6.1.*-amd64 with headers"
+		fail_item "6.1: kernel missing"
+	fi
+fi
+if wanted 6.12; then
+	run_kernel 6.12 "$K612_IMAGE" "$K612_KDIR" 600 300
+fi
+if [ -n "$DEBUG_PID" ]; then
+	t=$(now)
+	if wait "$DEBUG_PID"; then
+		kdebug=$(tail -n 1 "$LOGS/kdebug.out")
+		waited=$(( $(now) - t ))
+		[ $waited -lt 2 ] || echo "== $DEBUG_NAME: waited ${waited}s for the kernel build"
+		run_kernel "$DEBUG_NAME" "$kdebug/arch/x86/boot/bzImage" "$kdebug" 1500 900
+	else
+		echo "== $DEBUG_NAME: kernel build failed"
+		sed 's/^/  | /' "$LOGS/kdebug.err" | tail -n 30
+		fail_item "$DEBUG_NAME: kernel build"
+	fi
+fi
+
+echo "== total $(( $(now) - T0 ))s"
+echo "$SKIP skipped"
+echo "$PASS passed, $FAIL failed"
+[ "$FAIL" = 0 ]

@@ -1,0 +1,271 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Boot one kernel under QEMU with a throwaway busybox initramfs, load
+# cport.ko, run test binaries (or one command), unload, and power off.
+#
+#   scripts/run-guest.sh --kernel IMAGE --module cport.ko --log FILE
+#           [--timeout SECS]       kill a hung guest after SECS (default 600)
+#           [--test-timeout SECS]  per-binary bound inside the guest (300)
+#           [--extra-ko FILE]...   modules to insmod before cport.ko
+#           [--env NAME=VALUE]...  exported to the test binaries
+#           [--append "ARGS"]      extra kernel command line
+#           [--run "CMD ARGS"]     run CMD once instead of the binaries
+#           [--live]               copy the guest's output to stdout live
+#           BINARY...              static binaries; run as tests, in order
+#
+# The guest has two serial lines.  ttyS0 is the kernel console (warnings and
+# worse), written to FILE.console.  ttyS1 carries the guest's user-space
+# output, written to FILE: one block per binary between "=== test NAME" and
+# "=== exit NAME RC SECONDS", then "=== rmmod ok|failed", kmemleak reports
+# (debug kernel) between "=== kmemleak scan WHEN" and "=== kmemleak done",
+# the kernel log lines of the run between "=== dmesg begin" and
+# "=== dmesg end", and "=== done".  Kernel messages thus never split a test's output lines.
+#
+# Exit status: 0 when the guest got to "=== done" (whatever the tests said),
+# 1 when it died early (e.g. a panic), 2 when it hung and was killed.
+#
+# Acceleration: KVM when it really runs a kernel on this host (probed once
+# per host boot; CPORT_ACCEL=kvm|tcg overrides), else TCG with -cpu max.
+set -euo pipefail
+
+CACHE=${CPORT_CACHE:-/var/cache/cport}
+KERNEL='' MODULE='' LOG='' TIMEOUT=600 TEST_TIMEOUT=300 RUN='' LIVE='' APPEND=''
+EXTRA_KOS=() ENVS=() BINS=()
+die() { echo "run-guest: error: $*" >&2; exit 1; }
+
+while [ $# -gt 0 ]; do
+	case $1 in
+	--kernel) KERNEL=$2; shift 2;;
+	--module) MODULE=$2; shift 2;;
+	--log) LOG=$2; shift 2;;
+	--timeout) TIMEOUT=$2; shift 2;;
+	--test-timeout) TEST_TIMEOUT=$2; shift 2;;
+	--extra-ko) EXTRA_KOS+=("$2"); shift 2;;
+	--env) ENVS+=("$2"); shift 2;;
+	--run) RUN=$2; shift 2;;
+	--append) APPEND=$2; shift 2;;
+	--live) LIVE=1; shift;;
+	--) shift; BINS+=("$@"); break;;
+	-*) die "unknown option $1";;
+	*) BINS+=("$1"); shift;;
+	esac
+done
+[ -r "$KERNEL" ] || die "no kernel image: '$KERNEL'"
+[ -r "$MODULE" ] || die "no module: '$MODULE'"
+[ -n "$LOG" ] || die "--log FILE is required"
+CONSOLE=$LOG.console
+
+# --- Acceleration ------------------------------------------------------------
+# /dev/kvm may exist and still not run a guest (nested virtualization that
+# hangs after the real-mode setup): boot the kernel with KVM and wait for
+# its first early message.
+kvm_probe() {
+	local out pid _
+	[ -w /dev/kvm ] || { echo tcg; return; }
+	out=$(mktemp)
+	qemu-system-x86_64 -accel kvm -cpu host -M pc -m 256 -nodefaults \
+		-display none -no-reboot -serial "file:$out" -kernel "$KERNEL" \
+		-append "earlyprintk=ttyS0 console=ttyS0 panic=-1" \
+		> /dev/null 2>&1 < /dev/null &
+	pid=$!
+	for _ in $(seq 50); do
+		grep -qs 'Linux version' "$out" && break
+		kill -0 "$pid" 2> /dev/null || break
+		sleep 0.1
+	done
+	if grep -qs 'Linux version' "$out"; then echo kvm; else echo tcg; fi
+	kill "$pid" 2> /dev/null || true
+	wait "$pid" 2> /dev/null || true
+	rm -f "$out"
+}
+accel=${CPORT_ACCEL:-}
+if [ -z "$accel" ]; then
+	boot_id=$(cat /proc/sys/kernel/random/boot_id)
+	probe_file=$CACHE/kvm-probe
+	[ -w "$CACHE" ] || probe_file=${TMPDIR:-/tmp}/cport-kvm-probe
+	accel=$(sed -n "s/^$boot_id //p" "$probe_file" 2> /dev/null || true)
+	if [ -z "$accel" ]; then
+		accel=$(kvm_probe)
+		echo "$boot_id $accel" > "$probe_file"
+	fi
+fi
+case $accel in
+kvm) cpu=host;;
+tcg) cpu=max;;
+*) die "CPORT_ACCEL must be kvm or tcg";;
+esac
+
+# --- Initramfs ---------------------------------------------------------------
+WORK=$(mktemp -d)
+QPID=
+cleanup() {
+	[ -z "$QPID" ] || kill -9 "$QPID" 2> /dev/null || true
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+ROOT=$WORK/root
+mkdir -p "$ROOT"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,tmp,tests,lib/modules}
+cp /bin/busybox "$ROOT/bin/busybox"
+for applet in $(/bin/busybox --list-full); do
+	[ -e "$ROOT/$applet" ] || ln -s /bin/busybox "$ROOT/$applet"
+done
+[ "$(id -u)" = 0 ] && mknod -m 600 "$ROOT/dev/console" c 5 1
+
+# copy_ko SRC DST: modules may come compressed from a distribution tree.
+copy_ko() {
+	case $1 in
+	*.ko.xz) xz -dc "$1" > "$2";;
+	*.ko.zst) zstd -qdc "$1" > "$2";;
+	*.ko.gz) gzip -dc "$1" > "$2";;
+	*) cp "$1" "$2";;
+	esac
+}
+preload=
+for ko in "${EXTRA_KOS[@]}"; do
+	name=$(basename "$ko"); name=${name%%.ko*}.ko
+	copy_ko "$ko" "$ROOT/lib/modules/$name"
+	preload="$preload $name"
+done
+copy_ko "$MODULE" "$ROOT/lib/modules/cport.ko"
+
+tests=
+for bin in "${BINS[@]}"; do
+	[ -x "$bin" ] || die "not an executable: $bin"
+	if readelf -l "$bin" 2> /dev/null | grep -q 'Requesting program interpreter'; then
+		die "$bin is dynamically linked; the guest has no libc"
+	fi
+	cp "$bin" "$ROOT/tests/"
+	tests="$tests $(basename "$bin")"
+done
+
+{
+	echo "#!/bin/sh"
+	for e in "${ENVS[@]}"; do printf 'export %q\n' "$e"; done
+	printf 'TESTS=%q\nPRELOAD=%q\nTEST_TIMEOUT=%q\nRUN=%q\n' \
+		"$tests" "$preload" "$TEST_TIMEOUT" "$RUN"
+	cat <<'INIT'
+export PATH=/tests:/bin:/sbin:/usr/bin:/usr/sbin HOME=/tmp
+mount -t devtmpfs dev /dev
+exec < /dev/null > /dev/ttyS1 2>&1
+stty -F /dev/ttyS1 raw -echo 2> /dev/null
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t debugfs debugfs /sys/kernel/debug 2> /dev/null
+mount -t tmpfs tmp /tmp
+mount -t cgroup2 cgroup2 /sys/fs/cgroup 2> /dev/null
+ip link set lo up
+
+finish() {
+	echo "=== dmesg begin"
+	dmesg
+	echo "=== dmesg end"
+	echo "=== done"
+	sync
+	sleep 1
+	poweroff -f
+}
+
+echo "=== guest $(uname -r) cpus=$(nproc)"
+dmesg -c > /tmp/boot-dmesg		# the run's kernel log starts here
+for ko in $PRELOAD cport.ko; do
+	if ! insmod /lib/modules/$ko; then
+		echo "=== insmod $ko failed"
+		finish
+	fi
+done
+echo "=== insmod ok"
+
+if [ -n "$RUN" ]; then
+	set -- $RUN
+	start=$(date +%s)
+	echo "=== test $1"
+	timeout -k 10 "$TEST_TIMEOUT" "$@"
+	echo "=== exit $1 $? $(( $(date +%s) - start ))"
+else
+	for t in $TESTS; do
+		start=$(date +%s)
+		echo "=== test $t"
+		(cd /tmp && timeout -k 10 "$TEST_TIMEOUT" "/tests/$t")
+		echo "=== exit $t $? $(( $(date +%s) - start ))"
+	done
+fi
+# Whatever a timed-out test left behind would keep the module busy.
+kill -9 -1 2> /dev/null
+sleep 0.2
+
+# kmemleak reports an object once it has stayed unreferenced for two scans
+# a few seconds apart.  Scan before rmmod, while the module's symbols still
+# resolve in the backtraces, and again after it, when objects that only the
+# module's own data pointed to count as leaked too.
+kmemleak() {
+	[ -e /sys/kernel/debug/kmemleak ] || return 0
+	echo "=== kmemleak scan $1"
+	echo scan > /sys/kernel/debug/kmemleak; sleep 6
+	echo scan > /sys/kernel/debug/kmemleak
+	cat /sys/kernel/debug/kmemleak
+	echo clear > /sys/kernel/debug/kmemleak
+	echo "=== kmemleak done"
+}
+kmemleak "with cport loaded"
+echo "=== cport .text at $(cat /sys/module/cport/sections/.text 2> /dev/null)"
+if rmmod cport; then echo "=== rmmod ok"; else echo "=== rmmod failed"; fi
+for ko in $PRELOAD; do rmmod "${ko%.ko}" 2> /dev/null; done
+kmemleak "after rmmod"
+finish
+INIT
+} > "$ROOT/init"
+chmod 755 "$ROOT/init"
+(cd "$ROOT" && find . | cpio -o -H newc --quiet | gzip -1) > "$WORK/initramfs.gz"
+
+# --- Boot ----------------------------------------------------------------------
+mkdir -p "$(dirname "$LOG")"
+: > "$LOG"
+: > "$CONSOLE"
+# loglevel=5: warnings and worse reach the console (the whole kernel log of
+# the run is dumped on ttyS1 anyway).  panic=-1 with -no-reboot: a panic
+# ends QEMU at once.
+cmdline="console=ttyS0 loglevel=5 panic=-1 log_buf_len=8M printk.devkmsg=on $APPEND"
+qemu-system-x86_64 -accel "$accel" -cpu "$cpu" -smp 2 -m 2G -M pc \
+	-nodefaults -no-reboot -display none -monitor none \
+	-serial "file:$CONSOLE" -serial "file:$LOG" \
+	-kernel "$KERNEL" -initrd "$WORK/initramfs.gz" -append "$cmdline" \
+	> "$WORK/qemu.out" 2>&1 < /dev/null &
+QPID=$!
+TPID=
+if [ -n "$LIVE" ]; then
+	tail -n +1 -f --pid="$QPID" "$LOG" &
+	TPID=$!
+fi
+
+status=0
+deadline=$(( $(date +%s) + TIMEOUT ))
+while kill -0 "$QPID" 2> /dev/null; do
+	if [ "$(date +%s)" -ge "$deadline" ]; then
+		kill -9 "$QPID" 2> /dev/null || true
+		status=2
+		break
+	fi
+	sleep 1
+done
+{ wait "$QPID"; } 2> /dev/null || true	# no "Killed" job notice
+QPID=
+[ -z "$TPID" ] || wait "$TPID" 2> /dev/null || true
+[ -s "$WORK/qemu.out" ] && cp "$WORK/qemu.out" "$LOG.qemu"
+
+if [ $status = 0 ] && ! grep -q '^=== done' "$LOG"; then
+	status=1
+fi
+if [ $status != 0 ]; then
+	if [ $status = 2 ]; then
+		echo "run-guest: guest hung: killed after ${TIMEOUT}s ($accel)" >&2
+	else
+		echo "run-guest: guest died before finishing ($accel)" >&2
+	fi
+	echo "--- last lines of $CONSOLE" >&2
+	tail -n 40 "$CONSOLE" | tr -d '\r' >&2
+	echo "--- last lines of $LOG" >&2
+	tail -n 20 "$LOG" | tr -d '\r' >&2
+	[ ! -s "$WORK/qemu.out" ] || { echo "--- qemu" >&2; cat "$WORK/qemu.out" >&2; }
+fi
+exit $status
