@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later OR MIT */
+/*
+ * libcport: the calls.  Each function is one ioctl (or open/close) on a
+ * port descriptor, translating the kernel's -1/errno convention into a
+ * negative errno return; cport_close() combines destroy and close.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "cport.h"
+
+static int cport_ioctl(int port, unsigned long cmd, void *arg)
+{
+	int ret = ioctl(port, cmd, arg);
+
+	return ret < 0 ? -errno : ret;
+}
+
+int cport_open(unsigned int flags)
+{
+	int fd;
+
+	if (flags & ~(unsigned int)O_CLOEXEC)
+		return -EINVAL;
+	fd = open(CPORT_DEV_PATH, O_RDWR | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+int cport_create(const struct cport_setup *setup)
+{
+	int port, ret;
+
+	port = cport_open(0);
+	if (port < 0 || !setup)
+		return port;
+	ret = cport_setup(port, setup);
+	if (ret < 0) {
+		close(port);
+		return ret;
+	}
+	return port;
+}
+
+int cport_setup(int port, const struct cport_setup *setup)
+{
+	return cport_ioctl(port, CPORT_IOC_SETUP, (void *)setup);
+}
+
+int cport_query(int port, struct cport_info *info)
+{
+	return cport_ioctl(port, CPORT_IOC_QUERY, info);
+}
+
+int cport_enter(int port, struct cport_enter *e)
+{
+	return cport_ioctl(port, CPORT_IOC_ENTER, e);
+}
+
+int cport_submit_and_wait(int port, const struct cport_sqe *sqes,
+			  unsigned int nr, struct cport_cqe *cqes,
+			  unsigned int max, long long timeout_ns,
+			  unsigned int *submitted)
+{
+	struct cport_enter e = {
+		.sqes		= (__u64)(uintptr_t)sqes,
+		.cqes		= (__u64)(uintptr_t)cqes,
+		.nr_sqes	= nr,
+		.max_cqes	= max,
+		.timeout_ns	= timeout_ns,
+	};
+	int ret;
+
+	ret = cport_enter(port, &e);
+	if (submitted)
+		*submitted = e.submitted;
+	return ret;
+}
+
+int cport_submit(int port, const struct cport_sqe *sqes, unsigned int nr)
+{
+	int ret;
+
+	if (!nr)
+		return 0;
+	ret = cport_submit_and_wait(port, sqes, nr, NULL, 0, 0, NULL);
+	return ret < 0 ? ret : (int)nr;
+}
+
+int cport_wait(int port, struct cport_cqe *cqes, unsigned int max,
+	       long long timeout_ns)
+{
+	return cport_submit_and_wait(port, NULL, 0, cqes, max, timeout_ns,
+				     NULL);
+}
+
+int cport_post(int port, __u64 key, __u64 user_data, __s64 res, __u64 bytes)
+{
+	struct cport_sqe sqe;
+	int ret;
+
+	cport_prep_post(&sqe, key, user_data, res, bytes);
+	ret = cport_submit(port, &sqe, 1);
+	return ret < 0 ? ret : 0;
+}
+
+int cport_destroy(int port)
+{
+	return cport_ioctl(port, CPORT_IOC_DESTROY, NULL);
+}
+
+int cport_close(int port)
+{
+	int ret = cport_destroy(port);
+
+	if (ret == -EIDRM)
+		ret = 0;
+	if (close(port) < 0 && !ret)
+		ret = -errno;
+	return ret;
+}
