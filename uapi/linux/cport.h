@@ -14,11 +14,24 @@
  * not know to be zero).  Every reserved field and unknown flag must be
  * zero or the call fails with -EINVAL; unknown commands fail with -ENOTTY.
  *
- * Errors common to every ioctl:
+ * Errors common to every ioctl, in the order they are checked:
+ *   -ENOTTY  unknown command: a number, direction or size this header
+ *            does not define (CPORT_IOC_SETUP alone accepts other sizes).
  *   -EPERM   the port belongs to another process (inherited through
  *            fork(), passed over a unix socket, or used after execve()).
- *   -EIDRM   the port was destroyed with CPORT_IOC_DESTROY.
- *   -EFAULT  a pointer (the ioctl argument, or one inside it) is bad.
+ *   -EFAULT, -EINVAL, -E2BIG   the argument: a bad pointer (the ioctl
+ *            argument or one inside it), an unknown flag, a non-zero
+ *            reserved field, a value out of range.
+ *   -EIDRM   the port was destroyed with CPORT_IOC_DESTROY (QUERY, which
+ *            has no input, reports this before a bad pointer).
+ *   -EBUSY   (SETUP) the port is already set up or in use.
+ *
+ * A port is "in use" from its first successful post, its first wait that
+ * got past argument checking (even one that timed out), or its SETUP.
+ *
+ * poll(): the port fd is readable (EPOLLIN | EPOLLRDNORM) while
+ * completions are queued, not while they are only handed to a waiter;
+ * after CPORT_IOC_DESTROY it reports EPOLLHUP alone.
  */
 #ifndef _UAPI_LINUX_CPORT_H
 #define _UAPI_LINUX_CPORT_H
@@ -42,7 +55,8 @@ enum {
  * that is never set up uses the defaults (all fields zero).
  *
  * Errors, in the order they are checked:
- *   -EINVAL  the argument is shorter than CPORT_SETUP_SIZE_VER0
+ *   -EINVAL  the argument is shorter than CPORT_SETUP_SIZE_VER0 (the
+ *            command's size field, _IOC_SIZE, is the argument's size)
  *   -E2BIG   the argument is larger than a page, or has non-zero bytes
  *            beyond the fields this kernel knows
  *   -EINVAL  unknown flags, policy >= CPORT_POLICY__NR,
@@ -145,6 +159,11 @@ struct cport_cqe {
  * without waiting, and 'submitted' says how many were taken before it
  * (so sqes[submitted] is the one that failed).
  *
+ * 'submitted' is written back whenever nr_sqes > 0 and the header was
+ * valid, also on success (then it equals nr_sqes).  If it cannot be
+ * written the call fails with -EFAULT, although the submissions it counts
+ * were taken.
+ *
  * Then, if max_cqes > 0, the calling thread waits for completions and
  * copies up to max_cqes of them to cqes.  Threads waiting on a port are
  * released last-in first-out (or by the port's policy), one per
@@ -160,7 +179,8 @@ struct cport_cqe {
  * Returns the number of completions copied (0 if max_cqes == 0), or:
  *   -EINVAL     unknown flags, non-zero resv, nr_sqes or max_cqes above
  *               CPORT_MAX_ENTER, both zero, or a negative timeout with
- *               CPORT_ENTER_ABSTIME (checked in that order)
+ *               CPORT_ENTER_ABSTIME; all checked before any submission
+ *               is read
  *   -ETIMEDOUT  nothing completed within the timeout (or at once, for 0)
  *   -EINTR      a signal arrived first; nothing was dequeued (a completion
  *               handed to the thread at the same moment is returned

@@ -1,0 +1,265 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The cport ABI: the size and offset of every field of every uapi struct
+ * (one layout for 32- and 64-bit user space), the ioctl numbers, and what
+ * CPORT_IOC_QUERY reports for a fresh port and for a set-up one.
+ */
+#include <stddef.h>
+#include <sys/ioctl.h>
+
+#include "cport_test.h"
+#include "kselftest_harness.h"
+
+#define ASSERT_FIELD(type, field, offset, size) do {			\
+	ASSERT_EQ(offset, offsetof(struct type, field));		\
+	ASSERT_EQ(size, sizeof(((struct type *)0)->field));		\
+} while (0)
+
+TEST(sqe_layout)
+{
+	ASSERT_EQ(64, sizeof(struct cport_sqe));
+	ASSERT_FIELD(cport_sqe, opcode, 0, 1);
+	ASSERT_FIELD(cport_sqe, resv0, 1, 1);
+	ASSERT_FIELD(cport_sqe, flags, 2, 2);
+	ASSERT_FIELD(cport_sqe, fd, 4, 4);
+	ASSERT_FIELD(cport_sqe, user_data, 8, 8);
+	ASSERT_FIELD(cport_sqe, addr, 16, 8);
+	ASSERT_FIELD(cport_sqe, len, 24, 8);
+	ASSERT_FIELD(cport_sqe, key, 32, 8);
+	ASSERT_FIELD(cport_sqe, res, 40, 8);
+	ASSERT_FIELD(cport_sqe, timeout_ns, 48, 8);
+	ASSERT_FIELD(cport_sqe, resv1, 56, 8);
+}
+
+TEST(cqe_layout)
+{
+	ASSERT_EQ(48, sizeof(struct cport_cqe));
+	ASSERT_FIELD(cport_cqe, user_data, 0, 8);
+	ASSERT_FIELD(cport_cqe, key, 8, 8);
+	ASSERT_FIELD(cport_cqe, res, 16, 8);
+	ASSERT_FIELD(cport_cqe, bytes, 24, 8);
+	ASSERT_FIELD(cport_cqe, flags, 32, 4);
+	ASSERT_FIELD(cport_cqe, op, 36, 1);
+	ASSERT_FIELD(cport_cqe, resv0, 37, 1);
+	ASSERT_FIELD(cport_cqe, resv1, 38, 2);
+	ASSERT_FIELD(cport_cqe, resv2, 40, 8);
+}
+
+TEST(enter_layout)
+{
+	ASSERT_EQ(56, sizeof(struct cport_enter));
+	ASSERT_FIELD(cport_enter, sqes, 0, 8);
+	ASSERT_FIELD(cport_enter, cqes, 8, 8);
+	ASSERT_FIELD(cport_enter, nr_sqes, 16, 4);
+	ASSERT_FIELD(cport_enter, max_cqes, 20, 4);
+	ASSERT_FIELD(cport_enter, timeout_ns, 24, 8);
+	ASSERT_FIELD(cport_enter, flags, 32, 4);
+	ASSERT_FIELD(cport_enter, submitted, 36, 4);
+	ASSERT_FIELD(cport_enter, resv, 40, 16);
+}
+
+TEST(setup_layout)
+{
+	ASSERT_EQ(16, CPORT_SETUP_SIZE_VER0);
+	ASSERT_EQ(CPORT_SETUP_SIZE_VER0, sizeof(struct cport_setup));
+	ASSERT_FIELD(cport_setup, flags, 0, 4);
+	ASSERT_FIELD(cport_setup, concurrency, 4, 4);
+	ASSERT_FIELD(cport_setup, policy, 8, 4);
+	ASSERT_FIELD(cport_setup, max_queued, 12, 4);
+}
+
+TEST(info_layout)
+{
+	ASSERT_EQ(80, sizeof(struct cport_info));
+	ASSERT_FIELD(cport_info, api_version, 0, 4);
+	ASSERT_FIELD(cport_info, features, 4, 4);
+	ASSERT_FIELD(cport_info, ops, 8, 8);
+	ASSERT_FIELD(cport_info, setup_flags, 16, 4);
+	ASSERT_FIELD(cport_info, enter_flags, 20, 4);
+	ASSERT_FIELD(cport_info, sqe_flags, 24, 4);
+	ASSERT_FIELD(cport_info, policies, 28, 4);
+	ASSERT_FIELD(cport_info, concurrency, 32, 4);
+	ASSERT_FIELD(cport_info, policy, 36, 4);
+	ASSERT_FIELD(cport_info, max_queued, 40, 4);
+	ASSERT_FIELD(cport_info, max_enter, 44, 4);
+	ASSERT_FIELD(cport_info, resv, 48, 32);
+}
+
+TEST(constants)
+{
+	ASSERT_EQ(1, CPORT_API_VERSION);
+	ASSERT_EQ(0, CPORT_POLICY_LIFO);
+	ASSERT_EQ(1, CPORT_POLICY_FIFO);
+	ASSERT_EQ(1, CPORT_OP_POST);
+	ASSERT_EQ(1, CPORT_ENTER_ABSTIME);
+	ASSERT_EQ(4096, CPORT_MAX_ENTER);
+	ASSERT_EQ(4096, CPORT_MAX_CONCURRENCY);
+	ASSERT_EQ(65536, CPORT_DEFAULT_QUEUED);
+	ASSERT_EQ(1U << 22, CPORT_MAX_QUEUED);
+}
+
+TEST(ioctl_numbers)
+{
+	ASSERT_EQ(0xC9, CPORT_IOC_MAGIC);
+
+	ASSERT_EQ(CPORT_IOC_MAGIC, _IOC_TYPE(CPORT_IOC_SETUP));
+	ASSERT_EQ(0x00, _IOC_NR(CPORT_IOC_SETUP));
+	ASSERT_EQ(_IOC_WRITE, _IOC_DIR(CPORT_IOC_SETUP));
+	ASSERT_EQ(CPORT_SETUP_SIZE_VER0, _IOC_SIZE(CPORT_IOC_SETUP));
+
+	ASSERT_EQ(CPORT_IOC_MAGIC, _IOC_TYPE(CPORT_IOC_QUERY));
+	ASSERT_EQ(0x01, _IOC_NR(CPORT_IOC_QUERY));
+	ASSERT_EQ(_IOC_READ, _IOC_DIR(CPORT_IOC_QUERY));
+	ASSERT_EQ(80, _IOC_SIZE(CPORT_IOC_QUERY));
+
+	ASSERT_EQ(CPORT_IOC_MAGIC, _IOC_TYPE(CPORT_IOC_ENTER));
+	ASSERT_EQ(0x02, _IOC_NR(CPORT_IOC_ENTER));
+	ASSERT_EQ(_IOC_READ | _IOC_WRITE, _IOC_DIR(CPORT_IOC_ENTER));
+	ASSERT_EQ(56, _IOC_SIZE(CPORT_IOC_ENTER));
+
+	ASSERT_EQ(CPORT_IOC_MAGIC, _IOC_TYPE(CPORT_IOC_DESTROY));
+	ASSERT_EQ(0x03, _IOC_NR(CPORT_IOC_DESTROY));
+	ASSERT_EQ(_IOC_NONE, _IOC_DIR(CPORT_IOC_DESTROY));
+	ASSERT_EQ(0, _IOC_SIZE(CPORT_IOC_DESTROY));
+}
+
+FIXTURE(port) {
+	int port;
+};
+
+FIXTURE_SETUP(port)
+{
+	self->port = cport_open(0);
+	ASSERT_LE(0, self->port) {
+		TH_LOG("cannot open " CPORT_DEV_PATH ": %s (module loaded?)",
+		       strerror(-self->port));
+	}
+}
+
+FIXTURE_TEARDOWN(port)
+{
+	if (self->port >= 0)
+		close(self->port);
+}
+
+/* Fill with a pattern so fields the kernel forgets to write show up. */
+static int query_poisoned(int port, struct cport_info *info)
+{
+	memset(info, 0xa5, sizeof(*info));
+	return cport_query(port, info);
+}
+
+TEST_F(port, query_defaults)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	__u64 known_ops = ((1ULL << CPORT_OP__NR) - 1) & ~1ULL;
+	struct cport_info info;
+	int i;
+
+	ASSERT_EQ(0, query_poisoned(self->port, &info));
+
+	EXPECT_EQ(CPORT_API_VERSION, info.api_version);
+	EXPECT_EQ(CPORT_FEAT_HANDOFF | CPORT_FEAT_CONCURRENCY | CPORT_FEAT_POLL,
+		  info.features);
+	/* POST is there; opcode 0 and opcodes this header lacks are not. */
+	EXPECT_TRUE(info.ops & (1ULL << CPORT_OP_POST));
+	EXPECT_EQ(0, info.ops & ~known_ops);
+	EXPECT_EQ(0, info.setup_flags);
+	EXPECT_EQ(CPORT_ENTER_ABSTIME, info.enter_flags);
+	EXPECT_EQ(0, info.sqe_flags);
+	EXPECT_EQ((1U << CPORT_POLICY_LIFO) | (1U << CPORT_POLICY_FIFO),
+		  info.policies & ((1U << CPORT_POLICY_LIFO) |
+				   (1U << CPORT_POLICY_FIFO)));
+	EXPECT_EQ(0, info.policies & ~((1U << CPORT_POLICY__NR) - 1));
+	EXPECT_EQ(CPORT_MAX_ENTER, info.max_enter);
+
+	/* A port never set up uses the defaults. */
+	EXPECT_EQ(cpus, info.concurrency);
+	EXPECT_EQ(CPORT_POLICY_LIFO, info.policy);
+	EXPECT_EQ(CPORT_DEFAULT_QUEUED, info.max_queued);
+	for (i = 0; i < 4; i++)
+		EXPECT_EQ(0, info.resv[i]);
+}
+
+TEST_F(port, query_after_setup)
+{
+	struct cport_setup s = {
+		.concurrency = 3,
+		.policy = CPORT_POLICY_FIFO,
+		.max_queued = 100,
+	};
+	struct cport_info info;
+
+	/* QUERY does not count as using the port: SETUP still works. */
+	ASSERT_EQ(0, query_poisoned(self->port, &info));
+	ASSERT_EQ(0, cport_setup(self->port, &s));
+	ASSERT_EQ(0, query_poisoned(self->port, &info));
+	EXPECT_EQ(3, info.concurrency);
+	EXPECT_EQ(CPORT_POLICY_FIFO, info.policy);
+	EXPECT_EQ(100, info.max_queued);
+	EXPECT_EQ(CPORT_API_VERSION, info.api_version);
+	EXPECT_EQ(0, info.resv[0] | info.resv[1] | info.resv[2] | info.resv[3]);
+}
+
+TEST_F(port, setup_zero_means_default)
+{
+	struct cport_setup s = { .policy = CPORT_POLICY_LIFO };
+	struct cport_info info;
+
+	ASSERT_EQ(0, cport_setup(self->port, &s));
+	ASSERT_EQ(0, query_poisoned(self->port, &info));
+	EXPECT_EQ(sysconf(_SC_NPROCESSORS_ONLN), info.concurrency);
+	EXPECT_EQ(CPORT_POLICY_LIFO, info.policy);
+	EXPECT_EQ(CPORT_DEFAULT_QUEUED, info.max_queued);
+}
+
+TEST_F(port, setup_limits_accepted)
+{
+	struct cport_setup s = {
+		.concurrency = CPORT_MAX_CONCURRENCY,
+		.policy = CPORT_POLICY__NR - 1,
+		.max_queued = CPORT_MAX_QUEUED,
+	};
+	struct cport_info info;
+
+	ASSERT_EQ(0, cport_setup(self->port, &s));
+	ASSERT_EQ(0, query_poisoned(self->port, &info));
+	EXPECT_EQ(CPORT_MAX_CONCURRENCY, info.concurrency);
+	EXPECT_EQ(CPORT_POLICY__NR - 1, info.policy);
+	EXPECT_EQ(CPORT_MAX_QUEUED, info.max_queued);
+}
+
+/* libcport: cport_create(NULL) is a port with the defaults. */
+TEST(create_defaults)
+{
+	struct cport_info info;
+	int port = cport_create(NULL);
+
+	ASSERT_LE(0, port);
+	ASSERT_EQ(0, cport_query(port, &info));
+	EXPECT_EQ(CPORT_POLICY_LIFO, info.policy);
+	EXPECT_EQ(CPORT_DEFAULT_QUEUED, info.max_queued);
+	/* The descriptor is close-on-exec. */
+	EXPECT_EQ(FD_CLOEXEC, fcntl(port, F_GETFD) & FD_CLOEXEC);
+	EXPECT_EQ(0, cport_close(port));
+}
+
+/* libcport: a failed setup leaves no descriptor behind. */
+TEST(create_bad_setup)
+{
+	struct cport_setup s = { .flags = 1 };
+	int before, after;
+
+	/* open() returns the lowest free descriptor. */
+	before = open("/dev/null", O_RDONLY);
+	ASSERT_LE(0, before);
+	close(before);
+	EXPECT_EQ(-EINVAL, cport_create(&s));
+	after = open("/dev/null", O_RDONLY);
+	ASSERT_LE(0, after);
+	close(after);
+	EXPECT_EQ(before, after);
+	EXPECT_EQ(-EINVAL, cport_open(O_NONBLOCK));
+}
+
+TEST_HARNESS_MAIN

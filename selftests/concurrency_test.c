@@ -1,0 +1,285 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The concurrency value: at most that many of the port's threads run at
+ * once.  A thread that returns from a wait with completions counts as
+ * running until it waits on the port again; while the running count is at
+ * the limit, queued completions stay queued and sleeping waiters stay
+ * asleep, and a running thread that waits again takes a queued completion
+ * itself without sleeping.
+ */
+#include "cport_test.h"
+#include "kselftest_harness.h"
+
+FIXTURE(port) {
+	int port;
+	int seq;
+	struct cport_cqe cqes[8];
+};
+
+FIXTURE_SETUP(port)
+{
+	self->port = -1;
+}
+
+FIXTURE_TEARDOWN(port)
+{
+	if (self->port >= 0)
+		cport_close(self->port);
+}
+
+static void open_port(struct __test_metadata *_metadata,
+		      FIXTURE_DATA(port) *self, unsigned int concurrency)
+{
+	self->port = port_new(concurrency, CPORT_POLICY_LIFO, 0);
+	ASSERT_LE(0, self->port) {
+		TH_LOG("cannot open " CPORT_DEV_PATH ": %s",
+		       strerror(-self->port));
+	}
+	ASSERT_EQ(concurrency, fdinfo_get(self->port, "concurrency"));
+}
+
+/*
+ * A thread that waits, then waits again when told to (stage by stage), so
+ * the test can watch what a released thread does on its next wait.
+ */
+struct worker {
+	pthread_t thread;
+	int port;
+	pid_t tid;
+	int go;			/* stages the thread may start */
+	int stage;		/* stages finished */
+	int ret[3];
+	struct cport_cqe cqe[3];
+};
+
+static void *worker_fn(void *arg)
+{
+	struct worker *w = arg;
+	int i;
+
+	__atomic_store_n(&w->tid, sys_gettid(), __ATOMIC_RELEASE);
+	for (i = 0; i < 3; i++) {
+		while (__atomic_load_n(&w->go, __ATOMIC_ACQUIRE) <= i)
+			usleep(1000);
+		w->ret[i] = cport_wait(w->port, &w->cqe[i], 1, -1);
+		__atomic_store_n(&w->stage, i + 1, __ATOMIC_RELEASE);
+		if (w->ret[i] < 0)
+			break;
+	}
+	return NULL;
+}
+
+static int worker_start(struct worker *w, int port)
+{
+	memset(w, 0, sizeof(*w));
+	w->port = port;
+	w->go = 1;
+	if (pthread_create(&w->thread, NULL, worker_fn, w))
+		return -1;
+	return wait_until(__atomic_load_n(&w->tid, __ATOMIC_ACQUIRE),
+			  PROGRESS_MS) ? 0 : -1;
+}
+
+static int stage(struct worker *w)
+{
+	return __atomic_load_n(&w->stage, __ATOMIC_ACQUIRE);
+}
+
+/*
+ * Concurrency 1, two threads asleep, two completions: one thread is
+ * released, the other completion stays queued; the released thread takes
+ * it on its next wait without sleeping.
+ */
+TEST_F(port, one_running_two_queued)
+{
+	struct worker w[2];
+	struct cport_sqe sqes[2];
+	long long slept;
+	int i;
+
+	open_port(_metadata, self, 1);
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ(0, worker_start(&w[i], self->port));
+		ASSERT_TRUE(fdinfo_wait(self->port, "waiters", i + 1));
+	}
+	cport_prep_post(&sqes[0], 0, 100, 0, 0);
+	cport_prep_post(&sqes[1], 0, 101, 0, 0);
+	ASSERT_EQ(2, cport_submit(self->port, sqes, 2));
+
+	/* LIFO: the second waiter gets the first completion. */
+	ASSERT_TRUE(wait_until(stage(&w[1]) == 1, PROGRESS_MS));
+	EXPECT_EQ(1, w[1].ret[0]);
+	EXPECT_EQ(100, w[1].cqe[0].user_data);
+
+	sleep_ms(GRACE_MS);
+	EXPECT_EQ(0, stage(&w[0]));
+	EXPECT_EQ('S', task_state(w[0].tid));
+	EXPECT_EQ(1, fdinfo_get(self->port, "queued"));
+	EXPECT_EQ(1, fdinfo_get(self->port, "waiters"));
+	EXPECT_EQ(1, fdinfo_get(self->port, "running"));
+
+	/* Its next wait takes the second one at once. */
+	slept = fdinfo_get(self->port, "waits_slept");
+	__atomic_store_n(&w[1].go, 2, __ATOMIC_RELEASE);
+	ASSERT_TRUE(wait_until(stage(&w[1]) == 2, PROGRESS_MS));
+	EXPECT_EQ(1, w[1].ret[1]);
+	EXPECT_EQ(101, w[1].cqe[1].user_data);
+	EXPECT_EQ(slept, fdinfo_get(self->port, "waits_slept"));
+	EXPECT_EQ(0, fdinfo_get(self->port, "queued"));
+	EXPECT_EQ(0, stage(&w[0]));
+	EXPECT_EQ(1, fdinfo_get(self->port, "running"));
+
+	/* Destroy releases both, the sleeper and the one waiting again. */
+	__atomic_store_n(&w[1].go, 3, __ATOMIC_RELEASE);
+	ASSERT_TRUE(fdinfo_wait(self->port, "waiters", 2));
+	ASSERT_EQ(0, cport_destroy(self->port));
+	for (i = 0; i < 2; i++)
+		ASSERT_EQ(0, pthread_join(w[i].thread, NULL));
+	EXPECT_EQ(-EIDRM, w[0].ret[0]);
+	EXPECT_EQ(-EIDRM, w[1].ret[2]);
+}
+
+/*
+ * Concurrency 1 and the main thread holds the slot: a waiter stays asleep
+ * although a completion is queued; the main thread takes that completion
+ * itself on its next wait; once the main thread waits again and finds
+ * nothing, the slot is free and the next post releases the waiter.
+ */
+TEST_F(port, waiter_blocked_while_at_limit)
+{
+	struct waiter b;
+	long long slept;
+
+	open_port(_metadata, self, 1);
+	ASSERT_EQ(0, cport_post(self->port, 0, 1, 0, 0));
+	ASSERT_EQ(1, cport_wait(self->port, self->cqes, 1, 0));
+	ASSERT_EQ(1, fdinfo_get(self->port, "running"));
+
+	ASSERT_EQ(0, cport_post(self->port, 0, 2, 0, 0));
+	ASSERT_EQ(0, waiter_start(&b, self->port, 1, -1, &self->seq));
+	ASSERT_TRUE(fdinfo_wait(self->port, "waiters", 1));
+	ASSERT_TRUE(task_wait_sleeping(b.tid));
+	sleep_ms(GRACE_MS);
+	EXPECT_FALSE(waiter_done(&b));
+	EXPECT_EQ(1, fdinfo_get(self->port, "queued"));
+	EXPECT_EQ(1, fdinfo_get(self->port, "running"));
+
+	slept = fdinfo_get(self->port, "waits_slept");
+	ASSERT_EQ(1, cport_wait(self->port, self->cqes, 1, -1));
+	EXPECT_EQ(2, self->cqes[0].user_data);
+	EXPECT_EQ(slept, fdinfo_get(self->port, "waits_slept"));
+	EXPECT_FALSE(waiter_done(&b));
+	EXPECT_EQ(1, fdinfo_get(self->port, "waiters"));
+
+	/* Waiting again with nothing queued gives up the slot. */
+	ASSERT_EQ(-ETIMEDOUT, cport_wait(self->port, self->cqes, 1, 0));
+	EXPECT_EQ(0, fdinfo_get(self->port, "running"));
+	EXPECT_FALSE(waiter_done(&b));
+
+	ASSERT_EQ(0, cport_post(self->port, 0, 3, 0, 0));
+	ASSERT_EQ(0, pthread_join(b.thread, NULL));
+	EXPECT_EQ(1, b.ret);
+	EXPECT_EQ(3, b.cqes[0].user_data);
+}
+
+/*
+ * A running thread whose wait fails to copy its completions out (-EFAULT)
+ * returns with nothing: it no longer counts as running, and the completion
+ * it gave back must release the thread that was held back by the limit.
+ */
+TEST_F(port, failed_copy_frees_slot)
+{
+	struct waiter b;
+
+	open_port(_metadata, self, 1);
+	ASSERT_EQ(0, cport_post(self->port, 0, 1, 0, 0));
+	ASSERT_EQ(1, cport_wait(self->port, self->cqes, 1, 0));
+
+	ASSERT_EQ(0, cport_post(self->port, 0, 2, 0, 0));
+	ASSERT_EQ(0, waiter_start(&b, self->port, 1, -1, &self->seq));
+	ASSERT_TRUE(fdinfo_wait(self->port, "waiters", 1));
+	sleep_ms(GRACE_MS);
+	EXPECT_FALSE(waiter_done(&b));
+
+	ASSERT_EQ(-EFAULT, cport_wait(self->port, NULL, 1, 0));
+	ASSERT_EQ(0, pthread_join(b.thread, NULL));
+	EXPECT_EQ(1, b.ret);
+	EXPECT_EQ(2, b.cqes[0].user_data);
+}
+
+/*
+ * A released waiter takes what else is queued, up to its max_cqes, in
+ * the same wait.  (The completions are all queued behind the limit
+ * before the slot frees, so the outcome does not depend on timing.)
+ */
+TEST_F(port, released_waiter_takes_batch)
+{
+	struct waiter b;
+	int i;
+
+	open_port(_metadata, self, 1);
+	ASSERT_EQ(0, cport_post(self->port, 0, 0, 0, 0));
+	ASSERT_EQ(1, cport_wait(self->port, self->cqes, 1, 0));
+
+	ASSERT_EQ(0, waiter_start(&b, self->port, 8, -1, &self->seq));
+	ASSERT_TRUE(fdinfo_wait(self->port, "waiters", 1));
+	for (i = 1; i <= 3; i++)
+		ASSERT_EQ(0, cport_post(self->port, 0, i, 0, 0));
+	EXPECT_FALSE(waiter_done(&b));
+
+	ASSERT_EQ(-EFAULT, cport_wait(self->port, NULL, 1, 0));
+	ASSERT_EQ(0, pthread_join(b.thread, NULL));
+	ASSERT_EQ(3, b.ret);
+	for (i = 0; i < 3; i++)
+		EXPECT_EQ(i + 1, b.cqes[i].user_data);
+}
+
+/* Concurrency 2, three waiters, three completions: two released. */
+TEST_F(port, two_of_three_released)
+{
+	struct waiter w[3];
+	struct cport_sqe sqes[3];
+	int i;
+
+	open_port(_metadata, self, 2);
+	for (i = 0; i < 3; i++) {
+		ASSERT_EQ(0, waiter_start(&w[i], self->port, 1, -1,
+					  &self->seq));
+		ASSERT_TRUE(fdinfo_wait(self->port, "waiters", i + 1));
+	}
+	for (i = 0; i < 3; i++)
+		cport_prep_post(&sqes[i], 0, 10 + i, 0, 0);
+	ASSERT_EQ(3, cport_submit(self->port, sqes, 3));
+
+	ASSERT_TRUE(wait_until(waiters_done(w, 3) == 2, PROGRESS_MS));
+	sleep_ms(GRACE_MS);
+	EXPECT_EQ(2, waiters_done(w, 3));
+	/* LIFO: the two most recent waiters, in queue order. */
+	EXPECT_FALSE(waiter_done(&w[0]));
+	EXPECT_EQ(10, w[2].cqes[0].user_data);
+	EXPECT_EQ(11, w[1].cqes[0].user_data);
+	EXPECT_EQ(1, fdinfo_get(self->port, "queued"));
+	EXPECT_EQ(1, fdinfo_get(self->port, "waiters"));
+	EXPECT_EQ(2, fdinfo_get(self->port, "running"));
+
+	ASSERT_EQ(0, cport_destroy(self->port));
+	for (i = 0; i < 3; i++)
+		ASSERT_EQ(0, pthread_join(w[i].thread, NULL));
+	EXPECT_EQ(-EIDRM, w[0].ret);
+}
+
+/* A batch dequeue counts its thread once. */
+TEST_F(port, batch_counts_once)
+{
+	int i;
+
+	open_port(_metadata, self, 2);
+	for (i = 0; i < 5; i++)
+		ASSERT_EQ(0, cport_post(self->port, 0, i, 0, 0));
+	ASSERT_EQ(5, cport_wait(self->port, self->cqes, 8, 0));
+	EXPECT_EQ(1, fdinfo_get(self->port, "running"));
+	ASSERT_EQ(-ETIMEDOUT, cport_wait(self->port, self->cqes, 8, 0));
+	EXPECT_EQ(0, fdinfo_get(self->port, "running"));
+}
+
+TEST_HARNESS_MAIN

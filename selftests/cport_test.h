@@ -1,0 +1,333 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Helpers shared by the cport selftests: opening a set-up port, reading
+ * the port's counters from /proc/self/fdinfo, telling whether a thread is
+ * asleep, and a waiter thread that makes one wait and records what it got.
+ *
+ * "Wait until" helpers poll with a generous bound (PROGRESS_MS) that only
+ * exists so a broken kernel fails the test instead of hanging it; nothing
+ * here measures speed.
+ */
+#ifndef CPORT_TEST_H
+#define CPORT_TEST_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cport.h"
+
+/* Bound on waiting for something that must happen (a thread to fall
+ * asleep, a counter to move).  The debug kernel is slow: be generous. */
+#define PROGRESS_MS	20000
+
+/* How long a thread that must stay asleep is watched. */
+#define GRACE_MS	200
+
+#define NSEC_PER_MSEC	1000000LL
+#define NSEC_PER_SEC	1000000000LL
+
+static inline long long now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * NSEC_PER_SEC + ts.tv_nsec;
+}
+
+static inline void sleep_ms(int ms)
+{
+	struct timespec ts = {
+		.tv_sec = ms / 1000,
+		.tv_nsec = (ms % 1000) * NSEC_PER_MSEC,
+	};
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+static inline pid_t sys_gettid(void)
+{
+	return syscall(SYS_gettid);
+}
+
+/*
+ * Evaluates @cond every millisecond until it holds or @ms have passed;
+ * the value is whether it held.
+ */
+#define wait_until(cond, ms) ({						\
+	long long __end = now_ns() + (long long)(ms) * NSEC_PER_MSEC;	\
+	bool __ok;							\
+	while (!(__ok = (cond)) && now_ns() < __end)			\
+		usleep(1000);						\
+	__ok;								\
+})
+
+/* A port set up with these values; returns the descriptor or -errno. */
+static inline int port_new(unsigned int concurrency, unsigned int policy,
+			   unsigned int max_queued)
+{
+	struct cport_setup s = {
+		.concurrency = concurrency,
+		.policy = policy,
+		.max_queued = max_queued,
+	};
+
+	return cport_create(&s);
+}
+
+/*
+ * Take what is queued on @port without sleeping: the number of completions
+ * copied to @cqes (0 if none), or -errno.
+ */
+static inline int port_drain(int port, struct cport_cqe *cqes,
+			     unsigned int max)
+{
+	int ret = cport_wait(port, cqes, max, 0);
+
+	return ret == -ETIMEDOUT ? 0 : ret;
+}
+
+/* An address whose page faults on any access (PROT_NONE), or NULL. */
+static inline void *fault_page(void)
+{
+	void *p = mmap(NULL, getpagesize(), PROT_NONE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* The debug kernel runs ~20x slower: loops scale down there. */
+static inline bool slow_kernel(void)
+{
+	return !access("/proc/lockdep", F_OK) ||
+	       !access("/sys/kernel/debug/kmemleak", F_OK);
+}
+
+/*
+ * Read /proc/self/fdinfo/@fd into @buf (NUL-terminated).  Returns the
+ * length or -errno.
+ */
+static inline int fdinfo_read(int fd, char *buf, size_t size)
+{
+	char path[64];
+	ssize_t n, len = 0;
+	int f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = open(path, O_RDONLY | O_CLOEXEC);
+	if (f < 0)
+		return -errno;
+	while ((size_t)len < size - 1 &&
+	       (n = read(f, buf + len, size - 1 - len)) > 0)
+		len += n;
+	close(f);
+	buf[len] = '\0';
+	return len;
+}
+
+/*
+ * The value of the line "@name:\t<value>" in @fd's fdinfo, copied to @out.
+ * Returns 0, or -ENOENT if there is no such line.
+ */
+static inline int fdinfo_str(int fd, const char *name, char *out,
+			     size_t size)
+{
+	char buf[4096], *line, *save = NULL;
+	size_t nlen = strlen(name);
+	int ret;
+
+	ret = fdinfo_read(fd, buf, sizeof(buf));
+	if (ret < 0)
+		return ret;
+	for (line = strtok_r(buf, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		if (strncmp(line, name, nlen) || line[nlen] != ':' ||
+		    line[nlen + 1] != '\t')
+			continue;
+		snprintf(out, size, "%s", line + nlen + 2);
+		return 0;
+	}
+	return -ENOENT;
+}
+
+/* A numeric fdinfo field, or -1 if it is missing or not a number. */
+static inline long long fdinfo_get(int fd, const char *name)
+{
+	char val[64], *end;
+	long long v;
+
+	if (fdinfo_str(fd, name, val, sizeof(val)))
+		return -1;
+	errno = 0;
+	v = strtoll(val, &end, 10);
+	if (errno || end == val || *end)
+		return -1;
+	return v;
+}
+
+/* Wait until fdinfo field @name of @fd reads @value. */
+static inline bool fdinfo_wait(int fd, const char *name, long long value)
+{
+	return wait_until(fdinfo_get(fd, name) == value, PROGRESS_MS);
+}
+
+/* The scheduler state letter of thread @tid of this process, or '?'. */
+static inline char task_state(pid_t tid)
+{
+	char path[64], buf[512], *p;
+	ssize_t n;
+	int f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tid);
+	f = open(path, O_RDONLY | O_CLOEXEC);
+	if (f < 0)
+		return '?';
+	n = read(f, buf, sizeof(buf) - 1);
+	close(f);
+	if (n <= 0)
+		return '?';
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' ? p[2] : '?';
+}
+
+/* Wait until thread @tid is in an interruptible sleep. */
+static inline bool task_wait_sleeping(pid_t tid)
+{
+	return wait_until(task_state(tid) == 'S', PROGRESS_MS);
+}
+
+/*
+ * The system call thread @tid is in (from /proc/.../syscall), or -1 when
+ * it is running in user space or the file cannot be read.
+ */
+static inline long task_syscall(pid_t tid)
+{
+	char path[64], buf[256];
+	ssize_t n;
+	int f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", tid);
+	f = open(path, O_RDONLY | O_CLOEXEC);
+	if (f < 0)
+		return -1;
+	n = read(f, buf, sizeof(buf) - 1);
+	close(f);
+	if (n <= 0 || buf[0] < '0' || buf[0] > '9')
+		return -1;
+	buf[n] = '\0';
+	return strtol(buf, NULL, 10);
+}
+
+/* Wait until thread @tid sleeps inside system call @nr1 or @nr2. */
+static inline bool task_wait_blocked_in(pid_t tid, long nr1, long nr2)
+{
+	return wait_until(task_state(tid) == 'S' &&
+			  (task_syscall(tid) == nr1 || task_syscall(tid) == nr2),
+			  PROGRESS_MS);
+}
+
+/* The calling thread's voluntary context switches, or -1. */
+static inline long long voluntary_switches(void)
+{
+	static const char key[] = "voluntary_ctxt_switches:";
+	char buf[4096], *p;
+	long long v = -1;
+	ssize_t n;
+	int f;
+
+	f = open("/proc/thread-self/status", O_RDONLY | O_CLOEXEC);
+	if (f < 0)
+		return -1;
+	n = read(f, buf, sizeof(buf) - 1);
+	close(f);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	for (p = buf; (p = strstr(p, key)); p++) {
+		/* Not the "nonvoluntary_" line. */
+		if (p == buf || p[-1] == '\n') {
+			v = strtoll(p + sizeof(key) - 1, NULL, 10);
+			break;
+		}
+	}
+	return v;
+}
+
+/*
+ * A thread that makes one cport_wait() and records the result.  Returns
+ * are numbered in the order they happened, across all waiters sharing
+ * @seq, so a test can tell which thread a completion released.
+ */
+#define WAITER_MAX_CQES	16
+
+struct waiter {
+	pthread_t thread;
+	int port;
+	unsigned int max;
+	long long timeout_ns;
+	int *seq;		/* shared return counter */
+	pid_t tid;		/* set before the wait; read with acquire */
+	int ret;
+	int order;		/* value of *seq at return */
+	int done;		/* set after ret/order; read with acquire */
+	struct cport_cqe cqes[WAITER_MAX_CQES];
+};
+
+static inline void *waiter_fn(void *arg)
+{
+	struct waiter *w = arg;
+
+	__atomic_store_n(&w->tid, sys_gettid(), __ATOMIC_RELEASE);
+	w->ret = cport_wait(w->port, w->cqes, w->max, w->timeout_ns);
+	w->order = __atomic_fetch_add(w->seq, 1, __ATOMIC_ACQ_REL);
+	__atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* Start @w waiting on @port; returns 0 once the thread runs, or -errno. */
+static inline int waiter_start(struct waiter *w, int port, unsigned int max,
+			       long long timeout_ns, int *seq)
+{
+	int ret;
+
+	memset(w, 0, sizeof(*w));
+	w->port = port;
+	w->max = max;
+	w->timeout_ns = timeout_ns;
+	w->seq = seq;
+	ret = pthread_create(&w->thread, NULL, waiter_fn, w);
+	if (ret)
+		return -ret;
+	if (!wait_until(__atomic_load_n(&w->tid, __ATOMIC_ACQUIRE),
+			PROGRESS_MS))
+		return -ETIMEDOUT;
+	return 0;
+}
+
+static inline bool waiter_done(struct waiter *w)
+{
+	return __atomic_load_n(&w->done, __ATOMIC_ACQUIRE);
+}
+
+/* Number of @n waiters that have returned. */
+static inline int waiters_done(struct waiter *w, int n)
+{
+	int i, done = 0;
+
+	for (i = 0; i < n; i++)
+		done += waiter_done(&w[i]);
+	return done;
+}
+
+#endif /* CPORT_TEST_H */
