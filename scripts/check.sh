@@ -83,6 +83,21 @@ else
 	tail -n 30 "$LOGS/host.build.log" | sed 's/^/  | /'
 	fail_item "host build"
 fi
+# Kernel coding style and static checks on the module: checkpatch --strict
+# and sparse (the per-kernel builds below are W=1 with -Werror).
+lint() {	# lint NAME TARGET
+	if make -s "$2" > "$LOGS/lint-$1.log" 2>&1 < /dev/null &&
+	   ! grep -qE '(warning|error|WARNING|ERROR|CHECK):' "$LOGS/lint-$1.log"; then
+		echo "  ok      lint: $1"
+		PASS=$((PASS + 1))
+	else
+		sed 's/^/  | /' "$LOGS/lint-$1.log" | tail -n 30
+		fail_item "lint: $1"
+	fi
+}
+lint checkpatch checkpatch
+lint sparse sparse
+
 TESTS=()
 for f in "$BUILD"/selftests/*; do
 	[ -f "$f" ] && [ -x "$f" ] || continue
