@@ -220,7 +220,7 @@ int cport_destroy(struct cport_port *port)
 		spin_unlock_irq(&port->lock);
 		return -EIDRM;
 	}
-	port->dead = true;
+	WRITE_ONCE(port->dead, true);
 	port->used = true;
 	list_for_each_entry_safe(w, tmp, &port->waiters, list) {
 		list_del_init(&w->list);
