@@ -6,7 +6,24 @@
 #ifndef _CPORT_COMPAT_H
 #define _CPORT_COMPAT_H
 
+#include <linux/sched.h>
 #include <linux/slab.h>
+#include <linux/version.h>
+
+#ifndef CONFIG_PREEMPT_NOTIFIERS
+#error "cport needs CONFIG_PREEMPT_NOTIFIERS (selected by KVM_INTEL or KVM_AMD)"
+#endif
+
+/*
+ * Is @p still on the run queue, i.e. preempted rather than blocked?  Since
+ * 6.12 a blocked fair task may stay queued for a while (delayed dequeue),
+ * which task_is_runnable() accounts for.
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 12, 0)
+#define cport_task_runnable(p)	task_is_runnable(p)
+#else
+#define cport_task_runnable(p)	READ_ONCE((p)->on_rq)
+#endif
 
 /* kmalloc_obj() and kzalloc_obj() arrived in 7.0. */
 #ifndef kmalloc_obj

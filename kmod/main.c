@@ -22,9 +22,12 @@
 
 #include "cport.h"
 
+#define CREATE_TRACE_POINTS
+#include "trace.h"
+
 #define CPORT_ENTER_FLAGS	CPORT_ENTER_ABSTIME
 #define CPORT_SQE_FLAGS		0
-#define CPORT_SETUP_FLAGS	0
+#define CPORT_SETUP_FLAGS	CPORT_SETUP_NO_BLOCK_TRACKING
 
 static int cport_open(struct inode *inode, struct file *file)
 {
@@ -39,7 +42,7 @@ static int cport_open(struct inode *inode, struct file *file)
 
 static int cport_release(struct inode *inode, struct file *file)
 {
-	cport_port_free(file->private_data);
+	cport_port_release(file->private_data);
 	return 0;
 }
 
@@ -163,7 +166,7 @@ static long cport_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		_IOC_NR(cmd) == _IOC_NR(CPORT_IOC_SETUP) &&
 		_IOC_DIR(cmd) == _IOC_WRITE;
 	if (!setup && cmd != CPORT_IOC_QUERY && cmd != CPORT_IOC_ENTER &&
-	    cmd != CPORT_IOC_DESTROY)
+	    cmd != CPORT_IOC_DESTROY && cmd != CPORT_IOC_LEAVE)
 		return -ENOTTY;
 
 	/* Operations will move the memory of the process that owns the port. */
@@ -182,6 +185,10 @@ static long cport_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		if (arg)
 			return -EINVAL;
 		return cport_destroy(port);
+	case CPORT_IOC_LEAVE:
+		if (arg)
+			return -EINVAL;
+		return cport_thread_leave(port);
 	}
 	return -ENOTTY;
 }
@@ -230,11 +237,16 @@ static int __init cport_init(void)
 	ret = cport_node_cache_init();
 	if (ret)
 		return ret;
-	ret = misc_register(&cport_misc);
+	ret = cport_threads_init();
 	if (ret)
 		goto out_cache;
+	ret = misc_register(&cport_misc);
+	if (ret)
+		goto out_threads;
 	return 0;
 
+out_threads:
+	cport_threads_exit();
 out_cache:
 	cport_node_cache_exit();
 	return ret;
@@ -243,6 +255,7 @@ out_cache:
 static void __exit cport_exit(void)
 {
 	misc_deregister(&cport_misc);
+	cport_threads_exit();
 	cport_node_cache_exit();
 }
 

@@ -6,8 +6,10 @@
  * Completions are queued first-in first-out.  A completion is handed to a
  * sleeping waiter only while the port's running count is below its
  * concurrency value; otherwise it stays queued until a running thread
- * waits again.  See cport.h for the locking rules.
+ * waits again, or blocks elsewhere (thread.c).  See cport.h for the
+ * locking rules.
  */
+#include <linux/atomic.h>
 #include <linux/cpumask.h>
 #include <linux/poll.h>
 #include <linux/sched.h>
@@ -17,8 +19,10 @@
 
 #include "compat.h"
 #include "cport.h"
+#include "trace.h"
 
 static struct kmem_cache *cport_node_cache;
+static atomic_t cport_next_id = ATOMIC_INIT(0);
 
 static const char * const cport_policy_names[CPORT_POLICY__NR] = {
 	[CPORT_POLICY_LIFO] = "lifo",
@@ -49,6 +53,8 @@ static void cport_free_list(struct list_head *list)
 		cport_node_free(node);
 }
 
+static void cport_release_irq(struct irq_work *work);
+
 struct cport_port *cport_port_alloc(void)
 {
 	struct cport_port *port;
@@ -60,28 +66,39 @@ struct cport_port *cport_port_alloc(void)
 	spin_lock_init(&port->lock);
 	INIT_LIST_HEAD(&port->queue);
 	INIT_LIST_HEAD(&port->waiters);
-	hash_init(port->threads);
-	init_waitqueue_head(&port->poll_wq);
+	raw_spin_lock_init(&port->run_lock);
 	port->concurrency = num_online_cpus();
 	port->policy = CPORT_POLICY_LIFO;
 	port->max_queued = CPORT_DEFAULT_QUEUED;
+	port->track_blocking = true;
+	port->id = atomic_inc_return(&cport_next_id);
+	kref_init(&port->ref);
+	init_irq_work(&port->release_work, cport_release_irq);
+	init_waitqueue_head(&port->poll_wq);
 	port->mm = current->mm;
 	mmgrab(port->mm);
 	return port;
 }
 
-/* Called when the last file reference is gone: nobody can be waiting. */
-void cport_port_free(struct cport_port *port)
+void cport_port_get(struct cport_port *port)
 {
-	struct cport_thread *thread;
-	struct hlist_node *tmp;
-	int bkt;
+	kref_get(&port->ref);
+}
 
+/* The file is gone and no thread is associated: nobody can be waiting. */
+static void cport_port_free(struct kref *ref)
+{
+	struct cport_port *port = container_of(ref, struct cport_port, ref);
+
+	irq_work_sync(&port->release_work);
 	cport_free_list(&port->queue);
-	hash_for_each_safe(port->threads, bkt, tmp, thread, hnode)
-		kfree(thread);
 	mmdrop(port->mm);
 	kfree(port);
+}
+
+void cport_port_put(struct cport_port *port)
+{
+	kref_put(&port->ref, cport_port_free);
 }
 
 int cport_port_setup(struct cport_port *port, const struct cport_setup *s)
@@ -95,6 +112,8 @@ int cport_port_setup(struct cport_port *port, const struct cport_setup *s)
 		ret = -EBUSY;
 	} else {
 		port->used = true;
+		port->track_blocking =
+			!(s->flags & CPORT_SETUP_NO_BLOCK_TRACKING);
 		port->concurrency = s->concurrency ?: num_online_cpus();
 		port->policy = s->policy;
 		port->max_queued = s->max_queued ?: CPORT_DEFAULT_QUEUED;
@@ -110,7 +129,8 @@ void cport_port_info(struct cport_port *port, struct cport_info *info)
 	info->features = CPORT_FEAT_HANDOFF | CPORT_FEAT_CONCURRENCY |
 			 CPORT_FEAT_POLL;
 	info->ops = 1ULL << CPORT_OP_POST;
-	info->setup_flags = 0;
+	info->features |= CPORT_FEAT_BLOCK_TRACKING;
+	info->setup_flags = CPORT_SETUP_NO_BLOCK_TRACKING;
 	info->enter_flags = CPORT_ENTER_ABSTIME;
 	info->sqe_flags = 0;
 	info->policies = (1U << CPORT_POLICY_LIFO) | (1U << CPORT_POLICY_FIFO);
@@ -120,6 +140,8 @@ void cport_port_info(struct cport_port *port, struct cport_info *info)
 	info->concurrency = port->concurrency;
 	info->policy = port->policy;
 	info->max_queued = port->max_queued;
+	if (port->track_blocking)
+		info->port_flags |= CPORT_INFO_BLOCK_TRACKING;
 	spin_unlock_irq(&port->lock);
 }
 
@@ -131,9 +153,9 @@ static struct cport_waiter *__cport_pick_waiter(struct cport_port *port)
 }
 
 /*
- * Hand @node to @w and wake it.  The waiter now counts as running: the
- * count is taken here, at handoff, so that a second completion posted
- * before the waiter gets to run sees the slot as taken.
+ * Hand @node to @w and wake it.  The waiter already counts as running (the
+ * caller took the slot), so that a second completion posted before the
+ * waiter gets to run sees the slot as taken.
  */
 static void __cport_handoff(struct cport_port *port, struct cport_waiter *w,
 			    struct cport_node *node)
@@ -144,8 +166,8 @@ static void __cport_handoff(struct cport_port *port, struct cport_waiter *w,
 	list_del_init(&w->list);
 	port->nr_waiters--;
 	list_add_tail(&node->list, &w->handed);
-	port->running++;
 	port->stats.handoffs++;
+	trace_cport_handoff(port->id, task->pid, node->cqe.user_data);
 	/* Pairs with cport_sleep(): the waiter sees its handed list. */
 	smp_store_release(&w->done, true);
 	wake_up_process(task);
@@ -154,20 +176,44 @@ static void __cport_handoff(struct cport_port *port, struct cport_waiter *w,
 /*
  * Give queued completions to sleeping waiters, one each, while the
  * concurrency value allows.  Called whenever a completion is queued or the
- * running count drops.
+ * running count drops.  Returns how many waiters were released.
  */
-void __cport_release(struct cport_port *port)
+unsigned int __cport_release(struct cport_port *port)
 {
+	struct cport_waiter *w;
 	struct cport_node *node;
+	unsigned int n = 0;
 
 	lockdep_assert_held(&port->lock);
-	while (!list_empty(&port->queue) && !list_empty(&port->waiters) &&
-	       port->running < port->concurrency) {
+	while (!list_empty(&port->queue) && !list_empty(&port->waiters)) {
+		w = __cport_pick_waiter(port);
+		raw_spin_lock(&port->run_lock);
+		if (port->running >= port->concurrency) {
+			raw_spin_unlock(&port->run_lock);
+			break;
+		}
+		__cport_thread_start(port, w->thread);
+		raw_spin_unlock(&port->run_lock);
+
 		node = list_first_entry(&port->queue, struct cport_node, list);
 		list_del(&node->list);
 		port->nr_queued--;
-		__cport_handoff(port, __cport_pick_waiter(port), node);
+		__cport_handoff(port, w, node);
+		n++;
 	}
+	return n;
+}
+
+/* A running thread blocked elsewhere (thread.c): release a waiter. */
+static void cport_release_irq(struct irq_work *work)
+{
+	struct cport_port *port = container_of(work, struct cport_port,
+					       release_work);
+	unsigned long flags;
+
+	spin_lock_irqsave(&port->lock, flags);
+	port->stats.blocked_releases += __cport_release(port);
+	spin_unlock_irqrestore(&port->lock, flags);
 }
 
 void cport_wake_pollers(struct cport_port *port, __poll_t mask)
@@ -196,6 +242,7 @@ int cport_post(struct cport_port *port, const struct cport_cqe *cqe)
 	} else {
 		port->used = true;
 		port->stats.posts++;
+		trace_cport_post(port->id, cqe->key, cqe->user_data);
 		list_add_tail(&node->list, &port->queue);
 		port->nr_queued++;
 		__cport_release(port);
@@ -208,6 +255,13 @@ int cport_post(struct cport_port *port, const struct cport_cqe *cqe)
 	else if (queued)
 		cport_wake_pollers(port, EPOLLIN | EPOLLRDNORM);
 	return ret;
+}
+
+/* The file is released: no fd is left, only associated threads. */
+void cport_port_release(struct cport_port *port)
+{
+	cport_destroy(port);
+	cport_port_put(port);
 }
 
 int cport_destroy(struct cport_port *port)
@@ -249,16 +303,24 @@ __poll_t cport_port_poll(struct cport_port *port)
 
 void cport_port_show(struct cport_port *port, struct seq_file *m)
 {
-	struct cport_stats stats;
-	unsigned int queued, waiters, running;
+	unsigned int queued, waiters, running, threads;
 	u32 policy, concurrency, max_queued;
-	bool dead;
+	struct cport_stats stats;
+	bool dead, tracking;
+	u64 over_ns;
 
 	spin_lock_irq(&port->lock);
+	raw_spin_lock(&port->run_lock);
 	stats = port->stats;
+	running = port->running;
+	threads = port->nr_threads;
+	over_ns = stats.over_ns;
+	if (port->over_since)
+		over_ns += ktime_get_mono_fast_ns() - port->over_since;
+	raw_spin_unlock(&port->run_lock);
 	queued = port->nr_queued;
 	waiters = port->nr_waiters;
-	running = port->running;
+	tracking = port->track_blocking;
 	policy = port->policy;
 	concurrency = port->concurrency;
 	max_queued = port->max_queued;
@@ -267,14 +329,19 @@ void cport_port_show(struct cport_port *port, struct seq_file *m)
 
 	seq_printf(m, "policy:\t%s\n", cport_policy_names[policy]);
 	seq_printf(m, "concurrency:\t%u\n", concurrency);
+	seq_printf(m, "block_tracking:\t%u\n", tracking);
 	seq_printf(m, "max_queued:\t%u\n", max_queued);
 	seq_printf(m, "queued:\t%u\n", queued);
 	seq_printf(m, "waiters:\t%u\n", waiters);
 	seq_printf(m, "running:\t%u\n", running);
+	seq_printf(m, "threads:\t%u\n", threads);
 	seq_printf(m, "posts:\t%llu\n", stats.posts);
 	seq_printf(m, "dequeues:\t%llu\n", stats.dequeues);
 	seq_printf(m, "waits:\t%llu\n", stats.waits);
 	seq_printf(m, "waits_slept:\t%llu\n", stats.waits_slept);
 	seq_printf(m, "handoffs:\t%llu\n", stats.handoffs);
+	seq_printf(m, "blocked_releases:\t%llu\n", stats.blocked_releases);
+	seq_printf(m, "over_limit_events:\t%llu\n", stats.over_events);
+	seq_printf(m, "over_limit_ns:\t%llu\n", over_ns);
 	seq_printf(m, "destroyed:\t%u\n", dead);
 }

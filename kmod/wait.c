@@ -11,6 +11,7 @@
  * timeout came at the same moment.  Completions that cannot be copied to
  * user space go back to the head of the queue.
  */
+#include <linux/err.h>
 #include <linux/hrtimer.h>
 #include <linux/poll.h>
 #include <linux/sched.h>
@@ -20,30 +21,7 @@
 
 #include "compat.h"
 #include "cport.h"
-
-static struct cport_thread *__cport_thread_find(struct cport_port *port)
-{
-	struct cport_thread *thread;
-
-	lockdep_assert_held(&port->lock);
-	hash_for_each_possible(port->threads, thread, hnode,
-			       (unsigned long)current)
-		if (thread->task == current)
-			return thread;
-	return NULL;
-}
-
-/* The calling thread stops counting as running; returns its entry. */
-static struct cport_thread *__cport_thread_stop(struct cport_port *port)
-{
-	struct cport_thread *thread = __cport_thread_find(port);
-
-	if (thread) {
-		hash_del(&thread->hnode);
-		port->running--;
-	}
-	return thread;
-}
+#include "trace.h"
 
 /* Move up to @max queued completions to @taken; returns how many. */
 static u32 __cport_take(struct cport_port *port, struct list_head *taken,
@@ -102,10 +80,10 @@ static int cport_sleep(struct cport_waiter *w, const ktime_t *expires)
  * goes back to the head of the queue, in order; if nothing could be, the
  * thread stops counting as running again.
  */
-static long cport_copy_out(struct cport_port *port, struct list_head *taken,
-			   u32 n, struct cport_cqe __user *ucqes)
+static long cport_copy_out(struct cport_port *port, struct cport_thread *t,
+			   struct list_head *taken, u32 n,
+			   struct cport_cqe __user *ucqes)
 {
-	struct cport_thread *thread = NULL;
 	struct cport_node *node, *tmp;
 	bool requeued;
 	u32 copied = 0;
@@ -124,13 +102,15 @@ static long cport_copy_out(struct cport_port *port, struct list_head *taken,
 	if (requeued) {
 		list_splice(taken, &port->queue);
 		port->nr_queued += n - copied;
-		if (!copied)
-			thread = __cport_thread_stop(port);
+		if (!copied) {
+			raw_spin_lock(&port->run_lock);
+			__cport_thread_stop(port, t);
+			raw_spin_unlock(&port->run_lock);
+		}
 		__cport_release(port);
 	}
 	spin_unlock_irq(&port->lock);
 
-	kfree(thread);
 	if (requeued)
 		cport_wake_pollers(port, EPOLLIN | EPOLLRDNORM);
 	return copied ? copied : -EFAULT;
@@ -139,11 +119,19 @@ static long cport_copy_out(struct cport_port *port, struct list_head *taken,
 long cport_wait(struct cport_port *port, struct cport_cqe __user *ucqes,
 		u32 max, const ktime_t *expires, bool nowait)
 {
-	struct cport_thread *thread;
+	struct cport_thread *t;
 	struct cport_waiter w;
 	LIST_HEAD(taken);
+	bool slept = false;
 	long ret;
 	u32 n;
+
+	/* Not worth associating with a destroyed port (checked again below). */
+	if (READ_ONCE(port->dead))
+		return -EIDRM;
+	t = cport_thread_join(port);
+	if (IS_ERR(t))
+		return PTR_ERR(t);
 
 	spin_lock_irq(&port->lock);
 	if (port->dead) {
@@ -152,43 +140,42 @@ long cport_wait(struct cport_port *port, struct cport_cqe __user *ucqes,
 	}
 	port->used = true;
 	port->stats.waits++;
-	thread = __cport_thread_stop(port);
-	if (!thread) {
-		/* First wait of this thread, or its last one returned empty. */
-		spin_unlock_irq(&port->lock);
-		thread = kmalloc_obj(*thread, GFP_KERNEL_ACCOUNT);
-		if (!thread)
-			return -ENOMEM;
-		thread->task = current;
-		spin_lock_irq(&port->lock);
-		if (port->dead) {
-			ret = -EIDRM;
-			goto out_unlock;
-		}
-	}
 
-	if (!list_empty(&port->queue) &&
-	    port->running < port->concurrency) {
+	/*
+	 * Stop counting as running, then take what is queued if the
+	 * concurrency value allows, or become a waiter: under run_lock, so
+	 * that a running thread blocking at the same moment sees either our
+	 * slot taken or us waiting (cport_sched_out()).
+	 */
+	raw_spin_lock(&port->run_lock);
+	__cport_thread_stop(port, t);
+	if (!list_empty(&port->queue) && port->running < port->concurrency) {
+		__cport_thread_start(port, t);
+		raw_spin_unlock(&port->run_lock);
 		n = __cport_take(port, &taken, max);
-		port->running++;
-		goto out_running;
+		goto out_taken;
 	}
 	if (nowait) {
-		ret = -ETIMEDOUT;
-		goto out_unlock;
+		raw_spin_unlock(&port->run_lock);
+		spin_unlock_irq(&port->lock);
+		return -ETIMEDOUT;
 	}
-
 	INIT_LIST_HEAD(&w.handed);
 	w.task = current;
+	w.thread = t;
 	w.done = false;
 	list_add(&w.list, &port->waiters);
 	port->nr_waiters++;
+	t->in_wait = true;
+	raw_spin_unlock(&port->run_lock);
 	port->stats.waits_slept++;
 	spin_unlock_irq(&port->lock);
 
 	ret = cport_sleep(&w, expires);
+	slept = true;
 
 	spin_lock_irq(&port->lock);
+	t->in_wait = false;
 	if (list_empty(&w.handed)) {
 		/* Timed out, signalled, or destroyed: nothing was handed. */
 		if (!list_empty(&w.list)) {
@@ -197,19 +184,15 @@ long cport_wait(struct cport_port *port, struct cport_cqe __user *ucqes,
 		}
 		if (port->dead)
 			ret = -EIDRM;
-		goto out_unlock;
+		spin_unlock_irq(&port->lock);
+		return ret;
 	}
 	/* Handed one (the handoff counted us running); take more if room. */
 	list_splice_init(&w.handed, &taken);
 	n = 1 + __cport_take(port, &taken, max - 1);
 
-out_running:
-	hash_add(port->threads, &thread->hnode, (unsigned long)current);
+out_taken:
+	trace_cport_dequeue(port->id, n, slept);
 	spin_unlock_irq(&port->lock);
-	return cport_copy_out(port, &taken, n, ucqes);
-
-out_unlock:
-	spin_unlock_irq(&port->lock);
-	kfree(thread);
-	return ret;
+	return cport_copy_out(port, t, &taken, n, ucqes);
 }

@@ -112,6 +112,11 @@ int cport_destroy(int port)
 	return cport_ioctl(port, CPORT_IOC_DESTROY, NULL);
 }
 
+int cport_leave(int port)
+{
+	return cport_ioctl(port, CPORT_IOC_LEAVE, NULL);
+}
+
 int cport_close(int port)
 {
 	int ret = cport_destroy(port);

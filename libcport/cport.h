@@ -84,6 +84,13 @@ int cport_post(int port, __u64 key, __u64 user_data, __s64 res, __u64 bytes);
 int cport_destroy(int port);
 
 /*
+ * CPORT_IOC_LEAVE: the calling thread stops being associated with @port
+ * (it no longer counts against the port's concurrency value).  Returns 0,
+ * or -ENOENT if the thread is not associated with @port.
+ */
+int cport_leave(int port);
+
+/*
  * Destroy the port (an already destroyed one is fine), then close the
  * descriptor.  The descriptor is closed in every case; returns 0, or the
  * first -errno other than -EIDRM (e.g. -EPERM from a process that does not

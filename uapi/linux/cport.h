@@ -23,7 +23,8 @@
  *            argument or one inside it), an unknown flag, a non-zero
  *            reserved field, a value out of range.
  *   -EIDRM   the port was destroyed with CPORT_IOC_DESTROY (QUERY, which
- *            has no input, reports this before a bad pointer).
+ *            has no input, reports this before a bad pointer; LEAVE still
+ *            works).
  *   -EBUSY   (SETUP) the port is already set up or in use.
  *
  * A port is "in use" from its first successful post, its first wait that
@@ -65,13 +66,22 @@ enum {
  *   -EBUSY   the port was already set up or used
  */
 struct cport_setup {
-	__u32 flags;		/* none defined yet: must be 0 */
+	__u32 flags;		/* CPORT_SETUP_* */
 	__u32 concurrency;	/* running threads allowed, 0 = online CPUs */
 	__u32 policy;		/* CPORT_POLICY_* */
 	__u32 max_queued;	/* queued completions, 0 = CPORT_DEFAULT_QUEUED */
 };
 
 #define CPORT_SETUP_SIZE_VER0	16
+
+/*
+ * By default a running thread that blocks elsewhere (a mutex, a disk read,
+ * a sleep) frees its concurrency slot until it runs again, as on Windows:
+ * the port may release another waiter meanwhile.  With this flag a thread
+ * keeps its slot until it waits on the port again, and its context
+ * switches cost nothing extra.
+ */
+#define CPORT_SETUP_NO_BLOCK_TRACKING	_BITUL(0)
 
 #define CPORT_MAX_CONCURRENCY	4096
 #define CPORT_DEFAULT_QUEUED	65536
@@ -81,6 +91,10 @@ struct cport_setup {
 #define CPORT_FEAT_HANDOFF	_BITUL(0)	/* completions handed to one waiter */
 #define CPORT_FEAT_CONCURRENCY	_BITUL(1)	/* concurrency value enforced */
 #define CPORT_FEAT_POLL		_BITUL(2)	/* port fd pollable */
+#define CPORT_FEAT_BLOCK_TRACKING _BITUL(3)	/* blocked threads free slots */
+
+/* struct cport_info.port_flags */
+#define CPORT_INFO_BLOCK_TRACKING _BITUL(0)	/* this port tracks blocking */
 
 /*
  * CPORT_IOC_QUERY: what this kernel supports and how this port is set up.
@@ -98,7 +112,9 @@ struct cport_info {
 	__u32 policy;		/* this port's policy */
 	__u32 max_queued;	/* this port's bound on queued completions */
 	__u32 max_enter;	/* CPORT_MAX_ENTER */
-	__u64 resv[4];
+	__u32 port_flags;	/* CPORT_INFO_* for this port */
+	__u32 resv0;
+	__u64 resv[3];
 };
 
 /* Submission opcodes (struct cport_sqe.opcode, struct cport_cqe.op). */
@@ -170,7 +186,12 @@ struct cport_cqe {
  * completion; a thread that finds completions queued takes them without
  * sleeping, unless the port's running count is at its concurrency value.
  * A thread that returns with completions counts as running until it
- * calls CPORT_IOC_ENTER with max_cqes > 0 again.
+ * calls CPORT_IOC_ENTER with max_cqes > 0 again, leaves or exits; while
+ * it is blocked anywhere else it does not count (unless the port was set
+ * up with CPORT_SETUP_NO_BLOCK_TRACKING).  The count goes back up when
+ * the blocked thread runs again (Windows counts it when it is woken), so
+ * one more thread than the limit may briefly run; no waiter is released
+ * until the count is back below the limit.
  *
  * timeout_ns < 0 waits without a limit, 0 only looks, > 0 waits that
  * many nanoseconds, or until that CLOCK_MONOTONIC time with
@@ -222,5 +243,15 @@ struct cport_enter {
  * thread returns.  Destroy first, then close.
  */
 #define CPORT_IOC_DESTROY	_IO(CPORT_IOC_MAGIC, 0x03)
+/*
+ * CPORT_IOC_LEAVE: the calling thread stops being associated with the
+ * port.  A thread becomes associated with a port by waiting on it (one
+ * port per thread: waiting on another port moves it), counts against the
+ * port's concurrency value while it runs between waits, and leaves when it
+ * exits, or explicitly with this call.  The argument must be 0 (-EINVAL).
+ * Returns -ENOENT if the thread is not associated with this port.  Unlike
+ * the other calls it works on a destroyed port, so a thread can let go.
+ */
+#define CPORT_IOC_LEAVE		_IO(CPORT_IOC_MAGIC, 0x04)
 
 #endif /* _UAPI_LINUX_CPORT_H */

@@ -1,0 +1,271 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Threads associated with a port, and the IOCP concurrency value.
+ *
+ * A thread that waits on a port becomes associated with it: one port per
+ * thread, waiting on another port moves it, CPORT_IOC_LEAVE or exit ends
+ * it.  While it runs between two waits it counts against the port's
+ * concurrency value; while it is blocked anywhere else (a mutex, a disk
+ * read, a sleep) it does not, so the port may release another waiter.
+ *
+ * The only hook a module has into blocking is a preempt notifier, which
+ * the thread registers on itself.  sched_out runs with the runqueue lock
+ * held and interrupts off: it may take only port->run_lock (raw, a leaf)
+ * and must not wake anything, so a handoff it makes possible is deferred
+ * to port->release_work, an irq_work.  "Blocked" means the scheduler took
+ * the thread off the run queue; a preempted thread still counts.
+ *
+ * At exit a thread gets one last sched_out in TASK_DEAD and never runs
+ * again.  Its notifier cannot be unregistered by anyone else, but nothing
+ * walks a dead task's notifier list after that switch, so the struct is
+ * handed to a work item (through an irq_work, since sched_out may not
+ * queue work) which frees it and drops the module reference the
+ * association held.
+ */
+#include <linux/err.h>
+#include <linux/module.h>
+#include <linux/sched.h>
+#include <linux/slab.h>
+#include <linux/timekeeping.h>
+#include <linux/workqueue.h>
+
+#include "compat.h"
+#include "cport.h"
+#include "trace.h"
+
+static struct preempt_ops cport_preempt_ops;
+
+static LLIST_HEAD(cport_reap_list);
+static void cport_reap_workfn(struct work_struct *work);
+static DECLARE_WORK(cport_reap_work, cport_reap_workfn);
+static void cport_reap_irq(struct irq_work *work);
+static struct irq_work cport_reap_irq_work = IRQ_WORK_INIT(cport_reap_irq);
+
+static void __cport_running_inc(struct cport_port *port)
+{
+	lockdep_assert_held(&port->run_lock);
+	if (++port->running == port->concurrency + 1) {
+		port->over_since = ktime_get_mono_fast_ns() ?: 1;
+		port->stats.over_events++;
+	}
+}
+
+static void __cport_running_dec(struct cport_port *port)
+{
+	lockdep_assert_held(&port->run_lock);
+	if (port->running-- == port->concurrency + 1) {
+		port->stats.over_ns += ktime_get_mono_fast_ns() -
+				       port->over_since;
+		port->over_since = 0;
+	}
+}
+
+/* @t starts counting as running: it got completions. */
+void __cport_thread_start(struct cport_port *port, struct cport_thread *t)
+{
+	lockdep_assert_held(&port->run_lock);
+	t->counted = true;
+	t->blocked = false;
+	__cport_running_inc(port);
+}
+
+/* @t stops counting as running: it waits again, moves, leaves or exits. */
+void __cport_thread_stop(struct cport_port *port, struct cport_thread *t)
+{
+	lockdep_assert_held(&port->run_lock);
+	if (!t->counted)
+		return;
+	if (!t->blocked)
+		__cport_running_dec(port);
+	t->counted = false;
+	t->blocked = false;
+}
+
+/* Could a waiter be released now?  Lockless hints, see cport_sched_out(). */
+static bool __cport_can_release(struct cport_port *port)
+{
+	lockdep_assert_held(&port->run_lock);
+	return port->running < port->concurrency &&
+	       READ_ONCE(port->nr_queued) && READ_ONCE(port->nr_waiters);
+}
+
+static void cport_thread_free(struct cport_thread *t)
+{
+	cport_port_put(t->port);
+	kfree(t);
+	module_put(THIS_MODULE);
+}
+
+static void cport_reap_workfn(struct work_struct *work)
+{
+	struct llist_node *list = llist_del_all(&cport_reap_list);
+	struct cport_thread *t, *tmp;
+
+	llist_for_each_entry_safe(t, tmp, list, reap)
+		cport_thread_free(t);
+}
+
+static void cport_reap_irq(struct irq_work *work)
+{
+	schedule_work(&cport_reap_work);
+}
+
+/*
+ * The thread is switched out: preempted (still runnable: it keeps its
+ * slot), blocked (its slot frees), or dead (it leaves).  A thread sleeping
+ * in the port's own wait is neither: it does not count while it waits,
+ * and once a completion is handed to it, it counts from the handoff on.
+ */
+static void cport_sched_out(struct preempt_notifier *pn,
+			    struct task_struct *next)
+{
+	struct cport_thread *t = container_of(pn, struct cport_thread, pn);
+	struct cport_port *port = READ_ONCE(t->port);
+	bool dead = READ_ONCE(current->__state) == TASK_DEAD;
+	bool blocked = false, release;
+	unsigned long flags;
+
+	if (!dead && (!port->track_blocking || cport_task_runnable(current)))
+		return;
+
+	raw_spin_lock_irqsave(&port->run_lock, flags);
+	if (dead) {
+		__cport_thread_stop(port, t);
+		port->nr_threads--;
+	} else if (t->counted && !t->blocked && !t->in_wait) {
+		t->blocked = true;
+		blocked = true;
+		__cport_running_dec(port);
+	}
+	release = __cport_can_release(port);
+	raw_spin_unlock_irqrestore(&port->run_lock, flags);
+
+	if (release)
+		irq_work_queue(&port->release_work);
+	if (blocked)
+		trace_cport_blocked(port->id, current->pid);
+	if (dead) {
+		trace_cport_thread_exit(port->id, current->pid);
+		llist_add(&t->reap, &cport_reap_list);
+		irq_work_queue(&cport_reap_irq_work);
+	}
+}
+
+static void cport_sched_in(struct preempt_notifier *pn, int cpu)
+{
+	struct cport_thread *t = container_of(pn, struct cport_thread, pn);
+	struct cport_port *port = READ_ONCE(t->port);
+	unsigned long flags;
+	bool resumed = false;
+
+	/* Only this thread's own sched_out sets ->blocked. */
+	if (!READ_ONCE(t->blocked))
+		return;
+	raw_spin_lock_irqsave(&port->run_lock, flags);
+	if (t->blocked) {
+		t->blocked = false;
+		resumed = true;
+		__cport_running_inc(port);
+	}
+	raw_spin_unlock_irqrestore(&port->run_lock, flags);
+	if (resumed)
+		trace_cport_resumed(port->id, current->pid);
+}
+
+static struct preempt_ops cport_preempt_ops = {
+	.sched_in	= cport_sched_in,
+	.sched_out	= cport_sched_out,
+};
+
+static struct cport_thread *cport_thread_current(void)
+{
+	struct preempt_notifier *pn;
+
+	hlist_for_each_entry(pn, &current->preempt_notifiers, link)
+		if (pn->ops == &cport_preempt_ops)
+			return container_of(pn, struct cport_thread, pn);
+	return NULL;
+}
+
+static void cport_thread_attach(struct cport_port *port,
+				struct cport_thread *t)
+{
+	cport_port_get(port);
+	raw_spin_lock_irq(&port->run_lock);
+	port->nr_threads++;
+	raw_spin_unlock_irq(&port->run_lock);
+	WRITE_ONCE(t->port, port);
+}
+
+static void cport_thread_detach(struct cport_thread *t)
+{
+	struct cport_port *port = t->port;
+
+	spin_lock_irq(&port->lock);
+	raw_spin_lock(&port->run_lock);
+	__cport_thread_stop(port, t);
+	port->nr_threads--;
+	raw_spin_unlock(&port->run_lock);
+	__cport_release(port);
+	spin_unlock_irq(&port->lock);
+}
+
+/*
+ * Associate the calling thread with @port, moving it from another port if
+ * need be.  Returns its struct, which only this thread may free.
+ */
+struct cport_thread *cport_thread_join(struct cport_port *port)
+{
+	struct cport_thread *t = cport_thread_current();
+	struct cport_port *old;
+
+	if (t && t->port == port)
+		return t;
+
+	if (t) {
+		old = t->port;
+		cport_thread_detach(t);
+		cport_thread_attach(port, t);
+		cport_port_put(old);
+		return t;
+	}
+
+	t = kzalloc_obj(*t, GFP_KERNEL_ACCOUNT);
+	if (!t)
+		return ERR_PTR(-ENOMEM);
+	preempt_notifier_init(&t->pn, &cport_preempt_ops);
+	__module_get(THIS_MODULE);
+	cport_thread_attach(port, t);
+	preempt_disable();
+	preempt_notifier_register(&t->pn);
+	preempt_enable();
+	return t;
+}
+
+int cport_thread_leave(struct cport_port *port)
+{
+	struct cport_thread *t = cport_thread_current();
+
+	if (!t || t->port != port)
+		return -ENOENT;
+	preempt_disable();
+	preempt_notifier_unregister(&t->pn);
+	preempt_enable();
+	cport_thread_detach(t);
+	cport_thread_free(t);
+	return 0;
+}
+
+int cport_threads_init(void)
+{
+	preempt_notifier_inc();
+	return 0;
+}
+
+/* Every association held a module reference: none is left. */
+void cport_threads_exit(void)
+{
+	irq_work_sync(&cport_reap_irq_work);
+	flush_work(&cport_reap_work);
+	preempt_notifier_dec();
+}

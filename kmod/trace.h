@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * cport tracepoints (tracefs events/cport/, or perf -e 'cport:*'): what
+ * a study of release policies and of the concurrency value needs to see.
+ * Ports are named by a small id (never a kernel pointer), threads by pid.
+ */
+#undef TRACE_SYSTEM
+#define TRACE_SYSTEM cport
+
+#if !defined(_CPORT_TRACE_H) || defined(TRACE_HEADER_MULTI_READ)
+#define _CPORT_TRACE_H
+
+#include <linux/tracepoint.h>
+
+/* A completion was posted (queued, or handed at once). */
+TRACE_EVENT(cport_post,
+	    TP_PROTO(u32 port, u64 key, u64 user_data),
+	    TP_ARGS(port, key, user_data),
+	    TP_STRUCT__entry(__field(u32, port)
+			     __field(u64, key)
+			     __field(u64, user_data)),
+	    TP_fast_assign(__entry->port = port;
+			   __entry->key = key;
+			   __entry->user_data = user_data;),
+	    TP_printk("port=%u key=0x%llx user_data=0x%llx",
+		      __entry->port, __entry->key, __entry->user_data)
+);
+
+/* A completion was handed to a sleeping waiter, which is woken. */
+TRACE_EVENT(cport_handoff,
+	    TP_PROTO(u32 port, pid_t pid, u64 user_data),
+	    TP_ARGS(port, pid, user_data),
+	    TP_STRUCT__entry(__field(u32, port)
+			     __field(pid_t, pid)
+			     __field(u64, user_data)),
+	    TP_fast_assign(__entry->port = port;
+			   __entry->pid = pid;
+			   __entry->user_data = user_data;),
+	    TP_printk("port=%u pid=%d user_data=0x%llx",
+		      __entry->port, __entry->pid, __entry->user_data)
+);
+
+/* A wait returned completions to user space. */
+TRACE_EVENT(cport_dequeue,
+	    TP_PROTO(u32 port, u32 nr, bool slept),
+	    TP_ARGS(port, nr, slept),
+	    TP_STRUCT__entry(__field(u32, port)
+			     __field(u32, nr)
+			     __field(bool, slept)),
+	    TP_fast_assign(__entry->port = port;
+			   __entry->nr = nr;
+			   __entry->slept = slept;),
+	    TP_printk("port=%u nr=%u slept=%d",
+		      __entry->port, __entry->nr, __entry->slept)
+);
+
+DECLARE_EVENT_CLASS(cport_thread_class,
+		    TP_PROTO(u32 port, pid_t pid),
+		    TP_ARGS(port, pid),
+		    TP_STRUCT__entry(__field(u32, port)
+				     __field(pid_t, pid)),
+		    TP_fast_assign(__entry->port = port;
+				   __entry->pid = pid;),
+		    TP_printk("port=%u pid=%d", __entry->port, __entry->pid)
+);
+
+/* A running thread blocked elsewhere: its slot is free. */
+DEFINE_EVENT(cport_thread_class, cport_blocked,
+	     TP_PROTO(u32 port, pid_t pid),
+	     TP_ARGS(port, pid)
+);
+
+/* A blocked thread runs again and counts again. */
+DEFINE_EVENT(cport_thread_class, cport_resumed,
+	     TP_PROTO(u32 port, pid_t pid),
+	     TP_ARGS(port, pid)
+);
+
+/* An associated thread exited. */
+DEFINE_EVENT(cport_thread_class, cport_thread_exit,
+	     TP_PROTO(u32 port, pid_t pid),
+	     TP_ARGS(port, pid)
+);
+
+#endif /* _CPORT_TRACE_H */
+
+#undef TRACE_INCLUDE_PATH
+#define TRACE_INCLUDE_PATH .
+#undef TRACE_INCLUDE_FILE
+#define TRACE_INCLUDE_FILE trace
+#include <trace/define_trace.h>
