@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The cport ABI: the size and offset of every field of every uapi struct
- * (one layout for 32- and 64-bit user space), the ioctl numbers, and what
- * CPORT_IOC_QUERY reports for a fresh port and for a set-up one.
+ * (one layout for 32- and 64-bit user space), the ioctl numbers and flag
+ * values, and what CPORT_IOC_QUERY reports for a fresh port and for a
+ * set-up one.
  */
 #include <stddef.h>
 #include <sys/ioctl.h>
@@ -82,7 +83,9 @@ TEST(info_layout)
 	ASSERT_FIELD(cport_info, policy, 36, 4);
 	ASSERT_FIELD(cport_info, max_queued, 40, 4);
 	ASSERT_FIELD(cport_info, max_enter, 44, 4);
-	ASSERT_FIELD(cport_info, resv, 48, 32);
+	ASSERT_FIELD(cport_info, port_flags, 48, 4);
+	ASSERT_FIELD(cport_info, resv0, 52, 4);
+	ASSERT_FIELD(cport_info, resv, 56, 24);
 }
 
 TEST(constants)
@@ -92,6 +95,12 @@ TEST(constants)
 	ASSERT_EQ(1, CPORT_POLICY_FIFO);
 	ASSERT_EQ(1, CPORT_OP_POST);
 	ASSERT_EQ(1, CPORT_ENTER_ABSTIME);
+	ASSERT_EQ(1, CPORT_SETUP_NO_BLOCK_TRACKING);
+	ASSERT_EQ(1, CPORT_FEAT_HANDOFF);
+	ASSERT_EQ(2, CPORT_FEAT_CONCURRENCY);
+	ASSERT_EQ(4, CPORT_FEAT_POLL);
+	ASSERT_EQ(8, CPORT_FEAT_BLOCK_TRACKING);
+	ASSERT_EQ(1, CPORT_INFO_BLOCK_TRACKING);
 	ASSERT_EQ(4096, CPORT_MAX_ENTER);
 	ASSERT_EQ(4096, CPORT_MAX_CONCURRENCY);
 	ASSERT_EQ(65536, CPORT_DEFAULT_QUEUED);
@@ -121,6 +130,11 @@ TEST(ioctl_numbers)
 	ASSERT_EQ(0x03, _IOC_NR(CPORT_IOC_DESTROY));
 	ASSERT_EQ(_IOC_NONE, _IOC_DIR(CPORT_IOC_DESTROY));
 	ASSERT_EQ(0, _IOC_SIZE(CPORT_IOC_DESTROY));
+
+	ASSERT_EQ(CPORT_IOC_MAGIC, _IOC_TYPE(CPORT_IOC_LEAVE));
+	ASSERT_EQ(0x04, _IOC_NR(CPORT_IOC_LEAVE));
+	ASSERT_EQ(_IOC_NONE, _IOC_DIR(CPORT_IOC_LEAVE));
+	ASSERT_EQ(0, _IOC_SIZE(CPORT_IOC_LEAVE));
 }
 
 FIXTURE(port) {
@@ -159,12 +173,12 @@ TEST_F(port, query_defaults)
 	ASSERT_EQ(0, query_poisoned(self->port, &info));
 
 	EXPECT_EQ(CPORT_API_VERSION, info.api_version);
-	EXPECT_EQ(CPORT_FEAT_HANDOFF | CPORT_FEAT_CONCURRENCY | CPORT_FEAT_POLL,
-		  info.features);
+	EXPECT_EQ(CPORT_FEAT_HANDOFF | CPORT_FEAT_CONCURRENCY | CPORT_FEAT_POLL |
+		  CPORT_FEAT_BLOCK_TRACKING, info.features);
 	/* POST is there; opcode 0 and opcodes this header lacks are not. */
 	EXPECT_TRUE(info.ops & (1ULL << CPORT_OP_POST));
 	EXPECT_EQ(0, info.ops & ~known_ops);
-	EXPECT_EQ(0, info.setup_flags);
+	EXPECT_EQ(CPORT_SETUP_NO_BLOCK_TRACKING, info.setup_flags);
 	EXPECT_EQ(CPORT_ENTER_ABSTIME, info.enter_flags);
 	EXPECT_EQ(0, info.sqe_flags);
 	EXPECT_EQ((1U << CPORT_POLICY_LIFO) | (1U << CPORT_POLICY_FIFO),
@@ -177,7 +191,10 @@ TEST_F(port, query_defaults)
 	EXPECT_EQ(cpus, info.concurrency);
 	EXPECT_EQ(CPORT_POLICY_LIFO, info.policy);
 	EXPECT_EQ(CPORT_DEFAULT_QUEUED, info.max_queued);
-	for (i = 0; i < 4; i++)
+	/* Blocking is tracked unless the setup says otherwise. */
+	EXPECT_EQ(CPORT_INFO_BLOCK_TRACKING, info.port_flags);
+	EXPECT_EQ(0, info.resv0);
+	for (i = 0; i < 3; i++)
 		EXPECT_EQ(0, info.resv[i]);
 }
 
@@ -198,7 +215,28 @@ TEST_F(port, query_after_setup)
 	EXPECT_EQ(CPORT_POLICY_FIFO, info.policy);
 	EXPECT_EQ(100, info.max_queued);
 	EXPECT_EQ(CPORT_API_VERSION, info.api_version);
-	EXPECT_EQ(0, info.resv[0] | info.resv[1] | info.resv[2] | info.resv[3]);
+	EXPECT_EQ(CPORT_INFO_BLOCK_TRACKING, info.port_flags);
+	EXPECT_EQ(0, info.resv0);
+	EXPECT_EQ(0, info.resv[0] | info.resv[1] | info.resv[2]);
+}
+
+TEST_F(port, query_no_block_tracking)
+{
+	struct cport_setup s = {
+		.flags = CPORT_SETUP_NO_BLOCK_TRACKING,
+		.concurrency = 2,
+	};
+	struct cport_info info;
+
+	ASSERT_EQ(0, cport_setup(self->port, &s));
+	ASSERT_EQ(0, query_poisoned(self->port, &info));
+	EXPECT_EQ(0, info.port_flags);
+	EXPECT_EQ(2, info.concurrency);
+	EXPECT_EQ(CPORT_SETUP_NO_BLOCK_TRACKING, info.setup_flags);
+	EXPECT_TRUE(info.features & CPORT_FEAT_BLOCK_TRACKING);
+	EXPECT_EQ(0, info.resv0);
+	EXPECT_EQ(0, info.resv[0] | info.resv[1] | info.resv[2]);
+	EXPECT_EQ(0, fdinfo_get(self->port, "block_tracking"));
 }
 
 TEST_F(port, setup_zero_means_default)
@@ -247,7 +285,7 @@ TEST(create_defaults)
 /* libcport: a failed setup leaves no descriptor behind. */
 TEST(create_bad_setup)
 {
-	struct cport_setup s = { .flags = 1 };
+	struct cport_setup s = { .flags = 1U << 1 };
 	int before, after;
 
 	/* open() returns the lowest free descriptor. */

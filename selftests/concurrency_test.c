@@ -6,6 +6,12 @@
  * the limit, queued completions stay queued and sleeping waiters stay
  * asleep, and a running thread that waits again takes a queued completion
  * itself without sleeping.
+ *
+ * These tests are about that count alone, so their ports are set up with
+ * CPORT_SETUP_NO_BLOCK_TRACKING (a counted thread keeps its slot while it
+ * sleeps between stages or in pthread_join()), and the threads they count
+ * stay alive (an exited thread frees its slot): see blocking_test.c for
+ * blocking and exit.
  */
 #include "cport_test.h"
 #include "kselftest_harness.h"
@@ -28,15 +34,20 @@ FIXTURE_TEARDOWN(port)
 }
 
 static void open_port(struct __test_metadata *_metadata,
-		      FIXTURE_DATA(port) *self, unsigned int concurrency)
+		      FIXTURE_DATA(port) *self, unsigned int concurrency,
+		      unsigned int flags)
 {
-	self->port = port_new(concurrency, CPORT_POLICY_LIFO, 0);
+	self->port = port_new_flags(flags, concurrency, CPORT_POLICY_LIFO, 0);
 	ASSERT_LE(0, self->port) {
 		TH_LOG("cannot open " CPORT_DEV_PATH ": %s",
 		       strerror(-self->port));
 	}
 	ASSERT_EQ(concurrency, fdinfo_get(self->port, "concurrency"));
+	ASSERT_EQ(!(flags & CPORT_SETUP_NO_BLOCK_TRACKING),
+		  fdinfo_get(self->port, "block_tracking"));
 }
+
+#define UNTRACKED	CPORT_SETUP_NO_BLOCK_TRACKING
 
 /*
  * A thread that waits, then waits again when told to (stage by stage), so
@@ -97,7 +108,7 @@ TEST_F(port, one_running_two_queued)
 	long long slept;
 	int i;
 
-	open_port(_metadata, self, 1);
+	open_port(_metadata, self, 1, UNTRACKED);
 	for (i = 0; i < 2; i++) {
 		ASSERT_EQ(0, worker_start(&w[i], self->port));
 		ASSERT_TRUE(fdinfo_wait(self->port, "waiters", i + 1));
@@ -150,7 +161,7 @@ TEST_F(port, waiter_blocked_while_at_limit)
 	struct waiter b;
 	long long slept;
 
-	open_port(_metadata, self, 1);
+	open_port(_metadata, self, 1, UNTRACKED);
 	ASSERT_EQ(0, cport_post(self->port, 0, 1, 0, 0));
 	ASSERT_EQ(1, cport_wait(self->port, self->cqes, 1, 0));
 	ASSERT_EQ(1, fdinfo_get(self->port, "running"));
@@ -191,7 +202,7 @@ TEST_F(port, failed_copy_frees_slot)
 {
 	struct waiter b;
 
-	open_port(_metadata, self, 1);
+	open_port(_metadata, self, 1, UNTRACKED);
 	ASSERT_EQ(0, cport_post(self->port, 0, 1, 0, 0));
 	ASSERT_EQ(1, cport_wait(self->port, self->cqes, 1, 0));
 
@@ -217,7 +228,7 @@ TEST_F(port, released_waiter_takes_batch)
 	struct waiter b;
 	int i;
 
-	open_port(_metadata, self, 1);
+	open_port(_metadata, self, 1, UNTRACKED);
 	ASSERT_EQ(0, cport_post(self->port, 0, 0, 0, 0));
 	ASSERT_EQ(1, cport_wait(self->port, self->cqes, 1, 0));
 
@@ -234,17 +245,20 @@ TEST_F(port, released_waiter_takes_batch)
 		EXPECT_EQ(i + 1, b.cqes[i].user_data);
 }
 
-/* Concurrency 2, three waiters, three completions: two released. */
+/*
+ * Concurrency 2, three waiters, three completions: two released.  The
+ * released ones stay alive (parked), so they keep counting.
+ */
 TEST_F(port, two_of_three_released)
 {
 	struct waiter w[3];
 	struct cport_sqe sqes[3];
 	int i;
 
-	open_port(_metadata, self, 2);
+	open_port(_metadata, self, 2, UNTRACKED);
 	for (i = 0; i < 3; i++) {
-		ASSERT_EQ(0, waiter_start(&w[i], self->port, 1, -1,
-					  &self->seq));
+		ASSERT_EQ(0, waiter_start_parked(&w[i], self->port, 1, -1,
+						 &self->seq));
 		ASSERT_TRUE(fdinfo_wait(self->port, "waiters", i + 1));
 	}
 	for (i = 0; i < 3; i++)
@@ -263,8 +277,10 @@ TEST_F(port, two_of_three_released)
 	EXPECT_EQ(2, fdinfo_get(self->port, "running"));
 
 	ASSERT_EQ(0, cport_destroy(self->port));
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < 3; i++) {
+		waiter_unpark(&w[i]);
 		ASSERT_EQ(0, pthread_join(w[i].thread, NULL));
+	}
 	EXPECT_EQ(-EIDRM, w[0].ret);
 }
 
@@ -273,7 +289,7 @@ TEST_F(port, batch_counts_once)
 {
 	int i;
 
-	open_port(_metadata, self, 2);
+	open_port(_metadata, self, 2, 0);
 	for (i = 0; i < 5; i++)
 		ASSERT_EQ(0, cport_post(self->port, 0, i, 0, 0));
 	ASSERT_EQ(5, cport_wait(self->port, self->cqes, 8, 0));

@@ -2,7 +2,8 @@
 /*
  * Helpers shared by the cport selftests: opening a set-up port, reading
  * the port's counters from /proc/self/fdinfo, telling whether a thread is
- * asleep, and a waiter thread that makes one wait and records what it got.
+ * asleep, and a waiter thread that makes one wait and records what it got
+ * (then exits, or parks until the test lets it go).
  *
  * "Wait until" helpers poll with a generous bound (PROGRESS_MS) that only
  * exists so a broken kernel fails the test instead of hanging it; nothing
@@ -73,16 +74,23 @@ static inline pid_t sys_gettid(void)
 })
 
 /* A port set up with these values; returns the descriptor or -errno. */
-static inline int port_new(unsigned int concurrency, unsigned int policy,
-			   unsigned int max_queued)
+static inline int port_new_flags(unsigned int flags, unsigned int concurrency,
+				 unsigned int policy, unsigned int max_queued)
 {
 	struct cport_setup s = {
+		.flags = flags,
 		.concurrency = concurrency,
 		.policy = policy,
 		.max_queued = max_queued,
 	};
 
 	return cport_create(&s);
+}
+
+static inline int port_new(unsigned int concurrency, unsigned int policy,
+			   unsigned int max_queued)
+{
+	return port_new_flags(0, concurrency, policy, max_queued);
 }
 
 /*
@@ -268,6 +276,13 @@ static inline long long voluntary_switches(void)
  * A thread that makes one cport_wait() and records the result.  Returns
  * are numbered in the order they happened, across all waiters sharing
  * @seq, so a test can tell which thread a completion released.
+ *
+ * A thread that exits stops counting against the port's concurrency value,
+ * and so does one that blocks (sleeps) on a port that tracks blocking.  A
+ * test about the plain running count starts its waiters parked
+ * (waiter_start_parked()) on a port set up with
+ * CPORT_SETUP_NO_BLOCK_TRACKING: after its wait a parked waiter stays
+ * alive (sleeping, so still counted there) until waiter_unpark().
  */
 #define WAITER_MAX_CQES	16
 
@@ -281,6 +296,8 @@ struct waiter {
 	int ret;
 	int order;		/* value of *seq at return */
 	int done;		/* set after ret/order; read with acquire */
+	int park;		/* stay alive after the wait until unpark */
+	int unpark;		/* set by waiter_unpark() */
 	struct cport_cqe cqes[WAITER_MAX_CQES];
 };
 
@@ -292,16 +309,18 @@ static inline void *waiter_fn(void *arg)
 	w->ret = cport_wait(w->port, w->cqes, w->max, w->timeout_ns);
 	w->order = __atomic_fetch_add(w->seq, 1, __ATOMIC_ACQ_REL);
 	__atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
+	while (w->park && !__atomic_load_n(&w->unpark, __ATOMIC_ACQUIRE))
+		usleep(1000);
 	return NULL;
 }
 
-/* Start @w waiting on @port; returns 0 once the thread runs, or -errno. */
-static inline int waiter_start(struct waiter *w, int port, unsigned int max,
-			       long long timeout_ns, int *seq)
+static inline int __waiter_start(struct waiter *w, int port, unsigned int max,
+				 long long timeout_ns, int *seq, bool park)
 {
 	int ret;
 
 	memset(w, 0, sizeof(*w));
+	w->park = park;
 	w->port = port;
 	w->max = max;
 	w->timeout_ns = timeout_ns;
@@ -313,6 +332,27 @@ static inline int waiter_start(struct waiter *w, int port, unsigned int max,
 			PROGRESS_MS))
 		return -ETIMEDOUT;
 	return 0;
+}
+
+/* Start @w waiting on @port; returns 0 once the thread runs, or -errno. */
+static inline int waiter_start(struct waiter *w, int port, unsigned int max,
+			       long long timeout_ns, int *seq)
+{
+	return __waiter_start(w, port, max, timeout_ns, seq, false);
+}
+
+/* The same, but the thread stays alive after its wait until unparked. */
+static inline int waiter_start_parked(struct waiter *w, int port,
+				      unsigned int max, long long timeout_ns,
+				      int *seq)
+{
+	return __waiter_start(w, port, max, timeout_ns, seq, true);
+}
+
+/* Let a parked waiter exit (after its wait, if it still waits). */
+static inline void waiter_unpark(struct waiter *w)
+{
+	__atomic_store_n(&w->unpark, 1, __ATOMIC_RELEASE);
 }
 
 static inline bool waiter_done(struct waiter *w)

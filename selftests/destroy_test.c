@@ -84,10 +84,15 @@ TEST_F(port, discards_queued)
 /*
  * A thread held back by the concurrency value, with completions queued:
  * destroy wakes it with -EIDRM (not one of the discarded completions).
+ * (The main thread holds the slot while it sleeps in the helpers: the port
+ * must not track blocking.)
  */
 TEST_F(port, wakes_waiter_held_back)
 {
-	struct cport_setup s = { .concurrency = 1 };
+	struct cport_setup s = {
+		.flags = CPORT_SETUP_NO_BLOCK_TRACKING,
+		.concurrency = 1,
+	};
 	struct waiter w;
 	int port;
 
@@ -98,6 +103,9 @@ TEST_F(port, wakes_waiter_held_back)
 	ASSERT_EQ(0, cport_post(port, 0, 2, 0, 0));
 	ASSERT_EQ(0, waiter_start(&w, port, 1, -1, &self->seq));
 	ASSERT_TRUE(fdinfo_wait(port, "waiters", 1));
+	ASSERT_TRUE(task_wait_sleeping(w.tid));
+	EXPECT_FALSE(waiter_done(&w));
+	EXPECT_EQ(1, fdinfo_get(port, "queued"));
 
 	ASSERT_EQ(0, cport_destroy(port));
 	ASSERT_EQ(0, pthread_join(w.thread, NULL));

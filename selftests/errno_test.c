@@ -71,9 +71,10 @@ TEST_F(fresh, unknown_commands)
 	char buf[8192] = {};
 	struct cport_setup good = { .concurrency = 1 };
 
-	EXPECT_EQ(-ENOTTY, xioctl(self->port, _IO(CPORT_IOC_MAGIC, 0x04), buf));
+	EXPECT_EQ(-ENOTTY, xioctl(self->port, _IO(CPORT_IOC_MAGIC, 0x05), buf));
 	EXPECT_EQ(-ENOTTY, xioctl(self->port,
-			_IOWR(CPORT_IOC_MAGIC, 0x04, struct cport_enter), buf));
+			_IOWR(CPORT_IOC_MAGIC, 0x05, struct cport_enter), buf));
+	EXPECT_EQ(-ENOTTY, xioctl(self->port, _IO(CPORT_IOC_MAGIC, 0x7f), buf));
 	EXPECT_EQ(-ENOTTY, xioctl(self->port, _IO(CPORT_IOC_MAGIC, 0xff), buf));
 	EXPECT_EQ(-ENOTTY, xioctl(self->port, _IO('X', 0x00), buf));
 	EXPECT_EQ(-ENOTTY, xioctl(self->port,
@@ -90,6 +91,10 @@ TEST_F(fresh, unknown_commands)
 			_IOWR(CPORT_IOC_MAGIC, 0x02, char[64]), buf));
 	EXPECT_EQ(-ENOTTY, xioctl(self->port,
 			_IOW(CPORT_IOC_MAGIC, 0x03, int), buf));
+	EXPECT_EQ(-ENOTTY, xioctl(self->port,
+			_IOW(CPORT_IOC_MAGIC, 0x04, int), buf));
+	EXPECT_EQ(-ENOTTY, xioctl(self->port,
+			_IOWR(CPORT_IOC_MAGIC, 0x04, struct cport_enter), buf));
 	/* ...and so is one with another direction. */
 	EXPECT_EQ(-ENOTTY, xioctl(self->port,
 			_IOW(CPORT_IOC_MAGIC, 0x01, struct cport_info), buf));
@@ -136,7 +141,7 @@ TEST_F(fresh, setup_bigger_with_nonzero_tail)
 	big.tail = 1;
 	EXPECT_EQ(-E2BIG, xioctl(self->port, cmd, &big));
 	/* E2BIG comes before the fields' EINVAL. */
-	big.s.flags = 1;
+	big.s.flags = 1U << 1;
 	EXPECT_EQ(-E2BIG, xioctl(self->port, cmd, &big));
 
 	/* Zero bytes beyond what the kernel knows are fine. */
@@ -172,8 +177,10 @@ TEST_F(fresh, setup_bigger_than_a_page)
 TEST_F(fresh, setup_bad_fields)
 {
 	static const struct cport_setup bad[] = {
-		{ .flags = 1 },
+		{ .flags = 1U << 1 },
 		{ .flags = 1U << 31 },
+		{ .flags = CPORT_SETUP_NO_BLOCK_TRACKING | 1U << 1 },
+		{ .flags = ~0U },
 		{ .policy = CPORT_POLICY__NR },
 		{ .policy = ~0U },
 		{ .concurrency = CPORT_MAX_CONCURRENCY + 1 },
@@ -209,10 +216,13 @@ TEST_F(fresh, setup_efault)
 TEST_F(fresh, setup_twice)
 {
 	struct cport_setup good = { .concurrency = 1 };
-	struct cport_setup bad = { .flags = 1 };
+	struct cport_setup good2 = { .flags = CPORT_SETUP_NO_BLOCK_TRACKING };
+	struct cport_setup bad = { .flags = 1U << 1 };
 
 	ASSERT_EQ(0, cport_setup(self->port, &good));
 	EXPECT_EQ(-EBUSY, cport_setup(self->port, &good));
+	EXPECT_EQ(-EBUSY, cport_setup(self->port, &good2));
+	EXPECT_EQ(1, fdinfo_get(self->port, "block_tracking"));
 	/* The argument is checked before the port's state. */
 	EXPECT_EQ(-EINVAL, cport_setup(self->port, &bad));
 	EXPECT_EQ(-EFAULT, cport_setup(self->port, NULL));
@@ -555,6 +565,65 @@ TEST_F(bad_sqe, stops_before_waiting)
 }
 
 /* ------------------------------------------------------------------ */
+/* CPORT_IOC_LEAVE                                                      */
+
+static int leave(int port, unsigned long arg)
+{
+	return xioctl(port, CPORT_IOC_LEAVE, (void *)arg);
+}
+
+/* Only a thread that waited on the port is associated with it. */
+TEST_F(fresh, leave_not_associated)
+{
+	struct cport_setup good = { .concurrency = 1 };
+	struct cport_cqe cqe;
+	struct cport_enter e = enter_args(NULL, 0, &cqe, 1, 0);
+
+	EXPECT_EQ(-ENOENT, leave(self->port, 0));
+	/* A refused wait does not associate... */
+	e.flags = 1U << 31;
+	ASSERT_EQ(-EINVAL, cport_enter(self->port, &e));
+	EXPECT_EQ(-ENOENT, leave(self->port, 0));
+	EXPECT_EQ(0, fdinfo_get(self->port, "threads"));
+	/* ...and neither LEAVE nor the refused wait used the port up. */
+	ASSERT_EQ(0, cport_setup(self->port, &good));
+	/* Nor does a post. */
+	ASSERT_EQ(0, cport_post(self->port, 1, 2, 3, 4));
+	EXPECT_EQ(-ENOENT, leave(self->port, 0));
+	EXPECT_EQ(0, fdinfo_get(self->port, "threads"));
+
+	/* A wait does, even one that returns at once. */
+	ASSERT_EQ(1, cport_wait(self->port, &cqe, 1, 0));
+	EXPECT_EQ(1, fdinfo_get(self->port, "threads"));
+	EXPECT_EQ(1, fdinfo_get(self->port, "running"));
+	EXPECT_EQ(0, leave(self->port, 0));
+	EXPECT_EQ(0, fdinfo_get(self->port, "threads"));
+	EXPECT_EQ(0, fdinfo_get(self->port, "running"));
+	EXPECT_EQ(-ENOENT, leave(self->port, 0));
+
+	ASSERT_EQ(-ETIMEDOUT, cport_wait(self->port, &cqe, 1, 0));
+	EXPECT_EQ(1, fdinfo_get(self->port, "threads"));
+	EXPECT_EQ(0, leave(self->port, 0));
+	EXPECT_EQ(-ENOENT, leave(self->port, 0));
+}
+
+/* A non-zero argument is refused before the association is looked at. */
+TEST_F(fresh, leave_nonzero_arg)
+{
+	struct cport_cqe cqe;
+
+	EXPECT_EQ(-EINVAL, leave(self->port, 1));
+	EXPECT_EQ(-EINVAL, leave(self->port, (unsigned long)&cqe));
+	ASSERT_EQ(-ETIMEDOUT, cport_wait(self->port, &cqe, 1, 0));
+	EXPECT_EQ(-EINVAL, leave(self->port, 1));
+	EXPECT_EQ(-EINVAL, leave(self->port, ~0UL));
+	/* Still associated. */
+	EXPECT_EQ(1, fdinfo_get(self->port, "threads"));
+	EXPECT_EQ(0, leave(self->port, 0));
+	EXPECT_EQ(0, fdinfo_get(self->port, "threads"));
+}
+
+/* ------------------------------------------------------------------ */
 /* CPORT_IOC_DESTROY and the destroyed port                            */
 
 TEST_F(port, destroy_nonzero_arg)
@@ -595,15 +664,16 @@ TEST_F(port, after_destroy_everything_eidrm)
 TEST_F(port, after_destroy_arguments_first)
 {
 	char small[8] = {};
-	struct cport_setup bad = { .flags = 1 };
+	struct cport_setup bad = { .flags = 1U << 1 };
 	struct cport_enter e;
 
 	ASSERT_EQ(0, cport_destroy(self->port));
-	EXPECT_EQ(-ENOTTY, xioctl(self->port, _IO(CPORT_IOC_MAGIC, 0x04), NULL));
+	EXPECT_EQ(-ENOTTY, xioctl(self->port, _IO(CPORT_IOC_MAGIC, 0x05), NULL));
 	EXPECT_EQ(-EINVAL, xioctl(self->port,
 			_IOW(CPORT_IOC_MAGIC, 0, char[8]), small));
 	EXPECT_EQ(-EINVAL, cport_setup(self->port, &bad));
 	EXPECT_EQ(-EINVAL, xioctl(self->port, CPORT_IOC_DESTROY, (void *)1));
+	EXPECT_EQ(-EINVAL, xioctl(self->port, CPORT_IOC_LEAVE, (void *)1));
 	EXPECT_EQ(-EFAULT, cport_enter(self->port, NULL));
 	e = enter_args(NULL, 0, self->cqes, 1, -1);
 	e.flags = 1U << 1;

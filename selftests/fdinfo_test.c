@@ -10,8 +10,10 @@
 #include "kselftest_harness.h"
 
 static const char *const fields[] = {
-	"policy", "concurrency", "max_queued", "queued", "waiters", "running",
-	"posts", "dequeues", "waits", "waits_slept", "handoffs", "destroyed",
+	"policy", "concurrency", "block_tracking", "max_queued", "queued",
+	"waiters", "running", "threads", "posts", "dequeues", "waits",
+	"waits_slept", "handoffs", "blocked_releases", "over_limit_events",
+	"over_limit_ns", "destroyed",
 };
 
 FIXTURE(port) {
@@ -83,6 +85,11 @@ TEST_F(port, setup_values)
 	EXPECT_EQ(0, fdinfo_get(self->port, "waits_slept"));
 	EXPECT_EQ(0, fdinfo_get(self->port, "handoffs"));
 	EXPECT_EQ(0, fdinfo_get(self->port, "destroyed"));
+	EXPECT_EQ(1, fdinfo_get(self->port, "block_tracking"));
+	EXPECT_EQ(0, fdinfo_get(self->port, "threads"));
+	EXPECT_EQ(0, fdinfo_get(self->port, "blocked_releases"));
+	EXPECT_EQ(0, fdinfo_get(self->port, "over_limit_events"));
+	EXPECT_EQ(0, fdinfo_get(self->port, "over_limit_ns"));
 }
 
 TEST(default_values)
@@ -172,19 +179,27 @@ TEST_F(port, counters_move)
 	check(_metadata, self->port, "asleep", (struct expect){
 		.waiters = 1, .posts = 53, .dequeues = 53, .waits = 13,
 		.waits_slept = 2 });
+	/* The waiter and this thread, which waited above. */
+	EXPECT_EQ(2, fdinfo_get(self->port, "threads"));
 	ASSERT_EQ(0, cport_post(self->port, 0, 0, 0, 0));
 	ASSERT_EQ(0, pthread_join(w.thread, NULL));
 	ASSERT_EQ(1, w.ret);
-	/* (Whether the exited thread still counts as running is not pinned.) */
+	/*
+	 * The exited thread no longer counts, once its last switch is over
+	 * (a little after pthread_join() returns).
+	 */
+	ASSERT_TRUE(fdinfo_wait(self->port, "threads", 1));
 	check(_metadata, self->port, "handoff", (struct expect){
-		.running = ANY, .posts = 54, .dequeues = 54, .waits = 13,
+		.running = 0, .posts = 54, .dequeues = 54, .waits = 13,
 		.waits_slept = 2, .handoffs = 1 });
 
 	ASSERT_EQ(0, cport_post(self->port, 0, 0, 0, 0));
 	ASSERT_EQ(0, cport_destroy(self->port));
 	check(_metadata, self->port, "destroyed", (struct expect){
-		.running = ANY, .posts = 55, .dequeues = 54, .waits = 13,
+		.running = 0, .posts = 55, .dequeues = 54, .waits = 13,
 		.waits_slept = 2, .handoffs = 1, .destroyed = 1 });
+	EXPECT_EQ(0, fdinfo_get(self->port, "blocked_releases"));
+	EXPECT_EQ(0, fdinfo_get(self->port, "over_limit_events"));
 }
 
 TEST_HARNESS_MAIN

@@ -58,8 +58,13 @@ static int foreign_calls(int port)
 		return 8;
 	if (xioctl(port, CPORT_IOC_DESTROY, (void *)1) != -EPERM)
 		return 9;
+	if (xioctl(port, CPORT_IOC_LEAVE, (void *)1) != -EPERM)
+		return 12;
+	/* (Not -ENOENT: this process never waited on the port.) */
+	if (xioctl(port, CPORT_IOC_LEAVE, NULL) != -EPERM)
+		return 13;
 	/* ...but after the unknown command. */
-	if (xioctl(port, _IO(CPORT_IOC_MAGIC, 0x04), NULL) != -ENOTTY)
+	if (xioctl(port, _IO(CPORT_IOC_MAGIC, 0x7f), NULL) != -ENOTTY)
 		return 10;
 	/* The descriptor is closed, the port not destroyed. */
 	if (cport_close(port) != -EPERM)
