@@ -7,6 +7,7 @@
 #   make check            install dependencies, run the selftests on every
 #                         kernel of the matrix under QEMU
 #   make demo             boot the default kernel and show LIFO release
+#   make bench-concurrency  the concurrency value: blocking handlers, cost
 #   make lint             checkpatch --strict and sparse on the module
 
 CACHE	?= /var/cache/cport
@@ -36,10 +37,13 @@ TEST_SRCS	:= $(wildcard selftests/*.c)
 TESTS		:= $(TEST_SRCS:selftests/%.c=$(BUILD)/selftests/%)
 EXAMPLE_SRCS	:= $(wildcard examples/*.c)
 EXAMPLES	:= $(EXAMPLE_SRCS:examples/%.c=$(BUILD)/examples/%)
+BENCH_SRCS	:= $(wildcard bench/*.c)
+BENCHES		:= $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all module lib selftests examples check demo lint checkpatch sparse clean
+.PHONY: all module lib selftests examples benches check demo bench-concurrency \
+	lint checkpatch sparse clean
 
-all: module lib selftests examples
+all: module lib selftests examples benches
 
 # Out-of-tree builds write objects next to the sources, so each kernel gets
 # its own copy of the module sources under $(MODDIR).
@@ -84,6 +88,12 @@ $(BUILD)/examples/%: examples/%.c $(LIB_A)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WFLAGS) -static -o $@ $< $(LIB_A) -lpthread
 
+benches: $(BENCHES)
+
+$(BUILD)/bench/%: bench/%.c $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WFLAGS) -static -o $@ $< $(LIB_A) -lpthread
+
 check:
 	scripts/install-deps.sh
 	scripts/check.sh
@@ -92,10 +102,19 @@ demo:
 	scripts/install-deps.sh
 	scripts/demo.sh
 
+# The concurrency value: blocking handlers (limit on/off, epoll), notifier cost.
+bench-concurrency: lib
+	scripts/install-deps.sh
+	scripts/bench-concurrency.sh
+
+# compat.h is the one place where kernel versions are tested.
+CHECKPATCH = $(KSRC)/scripts/checkpatch.pl --strict --no-tree --terse \
+	     --ignore FILE_PATH_CHANGES,SPDX_LICENSE_TAG
 checkpatch:
-	$(KSRC)/scripts/checkpatch.pl --strict --no-tree --terse \
-		--ignore FILE_PATH_CHANGES,SPDX_LICENSE_TAG \
-		-f kmod/*.c kmod/*.h uapi/linux/cport.h
+	$(CHECKPATCH) -f $(filter-out kmod/compat.h,$(wildcard kmod/*.[ch])) \
+		uapi/linux/cport.h
+	$(CHECKPATCH) --ignore LINUX_VERSION_CODE,CONSTANT_COMPARISON \
+		-f kmod/compat.h
 
 sparse:
 	$(MAKE) module MODDIR=$(BUILD)/mod-sparse C=2
