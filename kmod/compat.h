@@ -15,15 +15,23 @@
 #endif
 
 /*
- * Is @p still on the run queue, i.e. preempted rather than blocked?  Since
- * 6.12 a blocked fair task may stay queued for a while (delayed dequeue),
- * which task_is_runnable() accounts for.
+ * Is @p, being switched out, blocked rather than preempted?  Since 6.12 a
+ * blocked fair task may stay queued for a while (delayed dequeue), which
+ * task_is_runnable() accounts for; with proxy execution (7.x) a task
+ * blocked on a mutex stays queued too, which task_is_blocked() tells.
  */
+static inline bool cport_task_blocked(struct task_struct *p)
+{
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 12, 0)
-#define cport_task_runnable(p)	task_is_runnable(p)
-#else
-#define cport_task_runnable(p)	READ_ONCE((p)->on_rq)
+#ifdef CONFIG_SCHED_PROXY_EXEC
+	if (task_is_blocked(p))
+		return true;
 #endif
+	return !task_is_runnable(p);
+#else
+	return !READ_ONCE(p->on_rq);
+#endif
+}
 
 /* kmalloc_obj() and kzalloc_obj() arrived in 7.0. */
 #ifndef kmalloc_obj

@@ -23,10 +23,9 @@
  * port->run_lock (raw_spinlock_t) protects what is marked "run": the
  *	running count and the threads' counted/blocked state.  It is taken
  *	from the scheduler's preempt notifiers (sched_out runs with the
- *	runqueue lock held and interrupts off), so it is raw, always taken
- *	with interrupts off, and a leaf: nothing is taken, woken or queued
- *	under it except irq_work_queue(), which the scheduler itself uses in
- *	that context.
+ *	runqueue lock held and interrupts off), so it is raw, never taken
+ *	in interrupt context, and a leaf: nothing is taken, woken or queued
+ *	under it (the notifiers queue their irq_work after dropping it).
  *	Order: port->lock -> port->run_lock.
  * port->poll_wq.lock is never taken under port->lock: poll waiters are
  *	woken after port->lock is dropped.
@@ -104,9 +103,12 @@ struct cport_stats {
 struct cport_port {
 	spinlock_t		lock;		/* see LOCKING above */
 	struct list_head	queue;		/* lock: FIFO of cport_node */
-	unsigned int		nr_queued;	/* lock, read locklessly */
+	unsigned int		nr_queued;	/* lock; WRITE_ONCE, read
+						 * locklessly by poll and the
+						 * notifiers
+						 */
 	struct list_head	waiters;	/* lock: newest first */
-	unsigned int		nr_waiters;	/* lock, read locklessly */
+	unsigned int		nr_waiters;	/* lock; WRITE_ONCE, as above */
 	bool			dead;		/* lock: destroyed */
 	bool			used;		/* lock: setup no longer allowed */
 

@@ -112,8 +112,8 @@ int cport_port_setup(struct cport_port *port, const struct cport_setup *s)
 		ret = -EBUSY;
 	} else {
 		port->used = true;
-		port->track_blocking =
-			!(s->flags & CPORT_SETUP_NO_BLOCK_TRACKING);
+		WRITE_ONCE(port->track_blocking,
+			   !(s->flags & CPORT_SETUP_NO_BLOCK_TRACKING));
 		port->concurrency = s->concurrency ?: num_online_cpus();
 		port->policy = s->policy;
 		port->max_queued = s->max_queued ?: CPORT_DEFAULT_QUEUED;
@@ -164,7 +164,7 @@ static void __cport_handoff(struct cport_port *port, struct cport_waiter *w,
 
 	lockdep_assert_held(&port->lock);
 	list_del_init(&w->list);
-	port->nr_waiters--;
+	WRITE_ONCE(port->nr_waiters, port->nr_waiters - 1);
 	list_add_tail(&node->list, &w->handed);
 	port->stats.handoffs++;
 	trace_cport_handoff(port->id, task->pid, node->cqe.user_data);
@@ -197,7 +197,7 @@ unsigned int __cport_release(struct cport_port *port)
 
 		node = list_first_entry(&port->queue, struct cport_node, list);
 		list_del(&node->list);
-		port->nr_queued--;
+		WRITE_ONCE(port->nr_queued, port->nr_queued - 1);
 		__cport_handoff(port, w, node);
 		n++;
 	}
@@ -244,7 +244,7 @@ int cport_post(struct cport_port *port, const struct cport_cqe *cqe)
 		port->stats.posts++;
 		trace_cport_post(port->id, cqe->key, cqe->user_data);
 		list_add_tail(&node->list, &port->queue);
-		port->nr_queued++;
+		WRITE_ONCE(port->nr_queued, port->nr_queued + 1);
 		__cport_release(port);
 	}
 	queued = port->nr_queued;
@@ -282,9 +282,9 @@ int cport_destroy(struct cport_port *port)
 		smp_store_release(&w->done, true);
 		wake_up_process(w->task);
 	}
-	port->nr_waiters = 0;
+	WRITE_ONCE(port->nr_waiters, 0);
 	list_splice_init(&port->queue, &discard);
-	port->nr_queued = 0;
+	WRITE_ONCE(port->nr_queued, 0);
 	spin_unlock_irq(&port->lock);
 
 	cport_free_list(&discard);

@@ -24,6 +24,7 @@
  */
 #include <linux/err.h>
 #include <linux/module.h>
+#include <linux/percpu.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/timekeeping.h>
@@ -35,11 +36,19 @@
 
 static struct preempt_ops cport_preempt_ops;
 
+/*
+ * Reaping exited threads: sched_out queues this CPU's irq_work, then adds
+ * the thread to the list.  The irq_work cannot run before interrupts are
+ * on again, after the switch, so it always sees the entry; and module
+ * exit, which syncs every CPU's irq_work, cannot run while a dying
+ * thread is still inside cport_sched_out().
+ */
 static LLIST_HEAD(cport_reap_list);
 static void cport_reap_workfn(struct work_struct *work);
 static DECLARE_WORK(cport_reap_work, cport_reap_workfn);
 static void cport_reap_irq(struct irq_work *work);
-static struct irq_work cport_reap_irq_work = IRQ_WORK_INIT(cport_reap_irq);
+static DEFINE_PER_CPU(struct irq_work, cport_reap_irq_work) =
+	IRQ_WORK_INIT(cport_reap_irq);
 
 static void __cport_running_inc(struct cport_port *port)
 {
@@ -53,6 +62,8 @@ static void __cport_running_inc(struct cport_port *port)
 static void __cport_running_dec(struct cport_port *port)
 {
 	lockdep_assert_held(&port->run_lock);
+	if (WARN_ON_ONCE(!port->running))
+		return;
 	if (port->running-- == port->concurrency + 1) {
 		port->stats.over_ns += ktime_get_mono_fast_ns() -
 				       port->over_since;
@@ -65,7 +76,7 @@ void __cport_thread_start(struct cport_port *port, struct cport_thread *t)
 {
 	lockdep_assert_held(&port->run_lock);
 	t->counted = true;
-	t->blocked = false;
+	WRITE_ONCE(t->blocked, false);
 	__cport_running_inc(port);
 }
 
@@ -78,7 +89,7 @@ void __cport_thread_stop(struct cport_port *port, struct cport_thread *t)
 	if (!t->blocked)
 		__cport_running_dec(port);
 	t->counted = false;
-	t->blocked = false;
+	WRITE_ONCE(t->blocked, false);
 }
 
 /* Could a waiter be released now?  Lockless hints, see cport_sched_out(). */
@@ -125,7 +136,8 @@ static void cport_sched_out(struct preempt_notifier *pn,
 	bool blocked = false, release;
 	unsigned long flags;
 
-	if (!dead && (!port->track_blocking || cport_task_runnable(current)))
+	if (!dead &&
+	    (!READ_ONCE(port->track_blocking) || !cport_task_blocked(current)))
 		return;
 
 	raw_spin_lock_irqsave(&port->run_lock, flags);
@@ -133,7 +145,7 @@ static void cport_sched_out(struct preempt_notifier *pn,
 		__cport_thread_stop(port, t);
 		port->nr_threads--;
 	} else if (t->counted && !t->blocked && !t->in_wait) {
-		t->blocked = true;
+		WRITE_ONCE(t->blocked, true);
 		blocked = true;
 		__cport_running_dec(port);
 	}
@@ -146,8 +158,8 @@ static void cport_sched_out(struct preempt_notifier *pn,
 		trace_cport_blocked(port->id, current->pid);
 	if (dead) {
 		trace_cport_thread_exit(port->id, current->pid);
+		irq_work_queue(this_cpu_ptr(&cport_reap_irq_work));
 		llist_add(&t->reap, &cport_reap_list);
-		irq_work_queue(&cport_reap_irq_work);
 	}
 }
 
@@ -163,7 +175,7 @@ static void cport_sched_in(struct preempt_notifier *pn, int cpu)
 		return;
 	raw_spin_lock_irqsave(&port->run_lock, flags);
 	if (t->blocked) {
-		t->blocked = false;
+		WRITE_ONCE(t->blocked, false);
 		resumed = true;
 		__cport_running_inc(port);
 	}
@@ -265,7 +277,10 @@ int cport_threads_init(void)
 /* Every association held a module reference: none is left. */
 void cport_threads_exit(void)
 {
-	irq_work_sync(&cport_reap_irq_work);
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		irq_work_sync(per_cpu_ptr(&cport_reap_irq_work, cpu));
 	flush_work(&cport_reap_work);
 	preempt_notifier_dec();
 }

@@ -36,7 +36,7 @@ static u32 __cport_take(struct cport_port *port, struct list_head *taken,
 		list_move_tail(&node->list, taken);
 		n++;
 	}
-	port->nr_queued -= n;
+	WRITE_ONCE(port->nr_queued, port->nr_queued - n);
 	return n;
 }
 
@@ -77,15 +77,16 @@ static int cport_sleep(struct cport_waiter *w, const ktime_t *expires)
 
 /*
  * Copy @taken (@n completions) to user space.  Whatever cannot be copied
- * goes back to the head of the queue, in order; if nothing could be, the
- * thread stops counting as running again.
+ * goes back to the head of the queue, in order (or is discarded, if the
+ * port was destroyed meanwhile, like everything else it had queued); if
+ * nothing could be copied, the thread stops counting as running again.
  */
 static long cport_copy_out(struct cport_port *port, struct cport_thread *t,
 			   struct list_head *taken, u32 n,
 			   struct cport_cqe __user *ucqes)
 {
 	struct cport_node *node, *tmp;
-	bool requeued;
+	bool requeued, dead;
 	u32 copied = 0;
 
 	list_for_each_entry_safe(node, tmp, taken, list) {
@@ -98,22 +99,28 @@ static long cport_copy_out(struct cport_port *port, struct cport_thread *t,
 
 	spin_lock_irq(&port->lock);
 	port->stats.dequeues += copied;
-	requeued = copied < n;
+	dead = port->dead;
+	requeued = copied < n && !dead;
+	if (copied < n && !copied) {
+		raw_spin_lock(&port->run_lock);
+		__cport_thread_stop(port, t);
+		raw_spin_unlock(&port->run_lock);
+	}
 	if (requeued) {
 		list_splice(taken, &port->queue);
-		port->nr_queued += n - copied;
-		if (!copied) {
-			raw_spin_lock(&port->run_lock);
-			__cport_thread_stop(port, t);
-			raw_spin_unlock(&port->run_lock);
-		}
+		WRITE_ONCE(port->nr_queued, port->nr_queued + n - copied);
 		__cport_release(port);
 	}
 	spin_unlock_irq(&port->lock);
 
 	if (requeued)
 		cport_wake_pollers(port, EPOLLIN | EPOLLRDNORM);
-	return copied ? copied : -EFAULT;
+	else
+		list_for_each_entry_safe(node, tmp, taken, list)
+			cport_node_free(node);
+	if (copied)
+		return copied;
+	return dead ? -EIDRM : -EFAULT;
 }
 
 long cport_wait(struct cport_port *port, struct cport_cqe __user *ucqes,
@@ -165,7 +172,7 @@ long cport_wait(struct cport_port *port, struct cport_cqe __user *ucqes,
 	w.thread = t;
 	w.done = false;
 	list_add(&w.list, &port->waiters);
-	port->nr_waiters++;
+	WRITE_ONCE(port->nr_waiters, port->nr_waiters + 1);
 	t->in_wait = true;
 	raw_spin_unlock(&port->run_lock);
 	port->stats.waits_slept++;
@@ -180,7 +187,7 @@ long cport_wait(struct cport_port *port, struct cport_cqe __user *ucqes,
 		/* Timed out, signalled, or destroyed: nothing was handed. */
 		if (!list_empty(&w.list)) {
 			list_del(&w.list);
-			port->nr_waiters--;
+			WRITE_ONCE(port->nr_waiters, port->nr_waiters - 1);
 		}
 		if (port->dead)
 			ret = -EIDRM;

@@ -209,7 +209,9 @@ struct cport_cqe {
  *   -EIDRM      the port was destroyed (also wakes threads already waiting)
  *   -EFAULT     cqes could not be written: nothing is lost, the
  *               completions go back to the head of the queue (if some were
- *               written before the fault, their count is returned)
+ *               written before the fault, their count is returned; if the
+ *               port was destroyed meanwhile they are discarded with the
+ *               rest of its queue and the call fails with -EIDRM)
  *   a submission's error, as described above; for each sqe, in order:
  *   -EINVAL     unknown opcode, unknown flags, non-zero reserved field or
  *               a field the opcode does not use
@@ -251,6 +253,9 @@ struct cport_enter {
  * exits, or explicitly with this call.  The argument must be 0 (-EINVAL).
  * Returns -ENOENT if the thread is not associated with this port.  Unlike
  * the other calls it works on a destroyed port, so a thread can let go.
+ * An association survives execve() (the port's owner check then refuses
+ * LEAVE); it ends when the thread exits or waits on a port of its new
+ * program.
  */
 #define CPORT_IOC_LEAVE		_IO(CPORT_IOC_MAGIC, 0x04)
 
