@@ -47,8 +47,7 @@ static LLIST_HEAD(cport_reap_list);
 static void cport_reap_workfn(struct work_struct *work);
 static DECLARE_WORK(cport_reap_work, cport_reap_workfn);
 static void cport_reap_irq(struct irq_work *work);
-static DEFINE_PER_CPU(struct irq_work, cport_reap_irq_work) =
-	IRQ_WORK_INIT(cport_reap_irq);
+static DEFINE_PER_CPU(struct irq_work, cport_reap_irq_work);
 
 static void __cport_running_inc(struct cport_port *port)
 {
@@ -270,6 +269,15 @@ int cport_thread_leave(struct cport_port *port)
 
 int cport_threads_init(void)
 {
+	int cpu;
+
+	/*
+	 * Set here: with IRQ_WORK_INIT() as the static initializer, the
+	 * per-CPU copies had a NULL func on 6.1 (an oops at a thread exit).
+	 */
+	for_each_possible_cpu(cpu)
+		init_irq_work(per_cpu_ptr(&cport_reap_irq_work, cpu),
+			      cport_reap_irq);
 	preempt_notifier_inc();
 	return 0;
 }
