@@ -16,16 +16,9 @@ CACHE=${CPORT_CACHE:-/var/cache/cport}
 export CPORT_CACHE=$CACHE
 unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES
 
-case ${CPORT_BENCH_KERNEL:-6.1} in
-6.1)
-	image=$(ls /boot/vmlinuz-6.1.*-amd64 | sort -V | tail -n 1)
-	kdir=/lib/modules/${image#/boot/vmlinuz-}/build;;
-6.12)
-	image=$(sed -n 's/^K612_IMAGE=//p' "$CACHE/paths.mk")
-	kdir=$(sed -n 's/^K612_KDIR=//p' "$CACHE/paths.mk");;
-*)
-	echo "bench: CPORT_BENCH_KERNEL must be 6.1 or 6.12" >&2; exit 1;;
-esac
+# shellcheck source=scripts/stock-kernel.sh
+. scripts/stock-kernel.sh
+stock_kernel "${CPORT_BENCH_KERNEL:-6.1}"
 name=${CPORT_BENCH_KERNEL:-6.1}
 benches="blocking notifier_cost"
 
