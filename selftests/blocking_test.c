@@ -665,26 +665,6 @@ static int pin_to(int cpu)
 	return sched_setaffinity(0, sizeof(set), &set) ? -errno : 0;
 }
 
-static long long nonvoluntary_switches(pid_t tid)
-{
-	static const char key[] = "nonvoluntary_ctxt_switches:";
-	char path[64], buf[4096], *s;
-	ssize_t n;
-	int f;
-
-	snprintf(path, sizeof(path), "/proc/self/task/%d/status", tid);
-	f = open(path, O_RDONLY | O_CLOEXEC);
-	if (f < 0)
-		return -1;
-	n = read(f, buf, sizeof(buf) - 1);
-	close(f);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	s = strstr(buf, key);
-	return s ? strtoll(s + sizeof(key) - 1, NULL, 10) : -1;
-}
-
 /*
  * A handler that only computes is never "blocked", even when it is
  * preempted (here by a thread of no port pinned to its CPU): it keeps its
@@ -768,16 +748,6 @@ struct mworker {
 	struct many *m;
 	int ret;
 };
-
-static void note_max(unsigned int *max, unsigned int v)
-{
-	unsigned int cur = __atomic_load_n(max, __ATOMIC_RELAXED);
-
-	while (v > cur && !__atomic_compare_exchange_n(max, &cur, v, false,
-						      __ATOMIC_RELAXED,
-						      __ATOMIC_RELAXED))
-		;
-}
 
 static void *mworker_fn(void *arg)
 {

@@ -94,6 +94,37 @@ static inline int port_new(unsigned int concurrency, unsigned int policy,
 }
 
 /*
+ * A port with concurrency 1 and no block tracking whose one slot the
+ * calling thread holds (it took completion 1), with completion 2 queued
+ * behind it: a thread that waits now is held back.  (The port must not
+ * track blocking: the caller keeps the slot while it sleeps in helpers.)
+ * Returns the descriptor or -errno.
+ */
+static inline int port_slot_held(void)
+{
+	struct cport_cqe cqe;
+	int port, ret;
+
+	port = port_new_flags(CPORT_SETUP_NO_BLOCK_TRACKING, 1,
+			      CPORT_POLICY_LIFO, 0);
+	if (port < 0)
+		return port;
+	ret = cport_post(port, 0, 1, 0, 0);
+	if (!ret) {
+		ret = cport_wait(port, &cqe, 1, 0);
+		if (ret == 1)
+			ret = cport_post(port, 0, 2, 0, 0);
+		else if (ret >= 0)
+			ret = -EPROTO;
+	}
+	if (ret) {
+		close(port);
+		return ret;
+	}
+	return port;
+}
+
+/*
  * Take what is queued on @port without sleeping: the number of completions
  * copied to @cqes (0 if none), or -errno.
  */
@@ -245,16 +276,19 @@ static inline bool task_wait_blocked_in(pid_t tid, long nr1, long nr2)
 			  PROGRESS_MS);
 }
 
-/* The calling thread's voluntary context switches, or -1. */
-static inline long long voluntary_switches(void)
+/*
+ * The number on the line "@key" of the status file @path (a line that
+ * starts with @key, so "voluntary_ctxt_switches:" never matches the
+ * "nonvoluntary_" line), or -1.
+ */
+static inline long long status_field(const char *path, const char *key)
 {
-	static const char key[] = "voluntary_ctxt_switches:";
+	size_t len = strlen(key);
 	char buf[4096], *p;
-	long long v = -1;
 	ssize_t n;
 	int f;
 
-	f = open("/proc/thread-self/status", O_RDONLY | O_CLOEXEC);
+	f = open(path, O_RDONLY | O_CLOEXEC);
 	if (f < 0)
 		return -1;
 	n = read(f, buf, sizeof(buf) - 1);
@@ -262,14 +296,37 @@ static inline long long voluntary_switches(void)
 	if (n <= 0)
 		return -1;
 	buf[n] = '\0';
-	for (p = buf; (p = strstr(p, key)); p++) {
-		/* Not the "nonvoluntary_" line. */
-		if (p == buf || p[-1] == '\n') {
-			v = strtoll(p + sizeof(key) - 1, NULL, 10);
-			break;
-		}
-	}
-	return v;
+	for (p = buf; (p = strstr(p, key)); p++)
+		if (p == buf || p[-1] == '\n')
+			return strtoll(p + len, NULL, 10);
+	return -1;
+}
+
+/* The calling thread's voluntary context switches, or -1. */
+static inline long long voluntary_switches(void)
+{
+	return status_field("/proc/thread-self/status",
+			    "voluntary_ctxt_switches:");
+}
+
+/* Thread @tid's involuntary context switches (preemptions), or -1. */
+static inline long long nonvoluntary_switches(pid_t tid)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/status", tid);
+	return status_field(path, "nonvoluntary_ctxt_switches:");
+}
+
+/* Raise *@max to @v if @v is larger (atomically, from any thread). */
+static inline void note_max(unsigned int *max, unsigned int v)
+{
+	unsigned int cur = __atomic_load_n(max, __ATOMIC_RELAXED);
+
+	while (v > cur && !__atomic_compare_exchange_n(max, &cur, v, false,
+						      __ATOMIC_RELAXED,
+						      __ATOMIC_RELAXED))
+		;
 }
 
 /*

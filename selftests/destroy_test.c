@@ -84,23 +84,14 @@ TEST_F(port, discards_queued)
 /*
  * A thread held back by the concurrency value, with completions queued:
  * destroy wakes it with -EIDRM (not one of the discarded completions).
- * (The main thread holds the slot while it sleeps in the helpers: the port
- * must not track blocking.)
  */
 TEST_F(port, wakes_waiter_held_back)
 {
-	struct cport_setup s = {
-		.flags = CPORT_SETUP_NO_BLOCK_TRACKING,
-		.concurrency = 1,
-	};
 	struct waiter w;
 	int port;
 
-	port = cport_create(&s);
+	port = port_slot_held();
 	ASSERT_LE(0, port);
-	ASSERT_EQ(0, cport_post(port, 0, 1, 0, 0));
-	ASSERT_EQ(1, cport_wait(port, self->cqes, 1, 0));	/* holds the slot */
-	ASSERT_EQ(0, cport_post(port, 0, 2, 0, 0));
 	ASSERT_EQ(0, waiter_start(&w, port, 1, -1, &self->seq));
 	ASSERT_TRUE(fdinfo_wait(port, "waiters", 1));
 	ASSERT_TRUE(task_wait_sleeping(w.tid));

@@ -81,24 +81,15 @@ TEST_F(port, bounded_wait_interrupted)
 
 /*
  * A thread held back by the concurrency value with a completion queued:
- * interrupted, it returns -EINTR and the completion stays queued.  (The
- * main thread holds the slot while it sleeps in the helpers: the port must
- * not track blocking.)
+ * interrupted, it returns -EINTR and the completion stays queued.
  */
 TEST_F(port, interrupted_waiter_dequeues_nothing)
 {
-	struct cport_setup s = {
-		.flags = CPORT_SETUP_NO_BLOCK_TRACKING,
-		.concurrency = 1,
-	};
 	struct waiter w;
 	int port;
 
-	port = cport_create(&s);
+	port = port_slot_held();
 	ASSERT_LE(0, port);
-	ASSERT_EQ(0, cport_post(port, 0, 1, 0, 0));
-	ASSERT_EQ(1, cport_wait(port, self->cqes, 1, 0));	/* holds the slot */
-	ASSERT_EQ(0, cport_post(port, 0, 2, 0, 0));
 
 	ASSERT_EQ(0, waiter_start(&w, port, 1, -1, &self->seq));
 	signal_when_asleep(_metadata, port, &w);

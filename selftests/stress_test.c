@@ -63,16 +63,6 @@ struct poster {
 	int ret;
 };
 
-static void note_max(unsigned int *max, unsigned int v)
-{
-	unsigned int cur = __atomic_load_n(max, __ATOMIC_RELAXED);
-
-	while (v > cur && !__atomic_compare_exchange_n(max, &cur, v, false,
-						      __ATOMIC_RELAXED,
-						      __ATOMIC_RELAXED))
-		;
-}
-
 static void *worker_fn(void *arg)
 {
 	struct worker *w = arg;
