@@ -60,7 +60,7 @@ int cport_enter(int port, struct cport_enter *e)
 	return cport_ioctl(port, CPORT_IOC_ENTER, e);
 }
 
-int cport_submit_and_wait(int port, const struct cport_sqe *sqes,
+int cport_submit_and_wait(int port, struct cport_sqe *sqes,
 			  unsigned int nr, struct cport_cqe *cqes,
 			  unsigned int max, long long timeout_ns,
 			  unsigned int *submitted)
@@ -80,7 +80,7 @@ int cport_submit_and_wait(int port, const struct cport_sqe *sqes,
 	return ret;
 }
 
-int cport_submit(int port, const struct cport_sqe *sqes, unsigned int nr)
+int cport_submit(int port, struct cport_sqe *sqes, unsigned int nr)
 {
 	int ret;
 
@@ -126,4 +126,40 @@ int cport_close(int port)
 	if (close(port) < 0 && !ret)
 		ret = -errno;
 	return ret;
+}
+
+/* Submit one synchronous record (ASSOCIATE, DISSOCIATE, CANCEL). */
+static int cport_submit_sync(int port, struct cport_sqe *sqe)
+{
+	int ret = cport_submit(port, sqe, 1);
+
+	if (ret < 0)
+		return ret;
+	if (sqe->status == CPORT_STATUS_INLINE)
+		return (int)sqe->res;
+	return 0;
+}
+
+int cport_associate(int port, int fd, __u64 key, unsigned int flags)
+{
+	struct cport_sqe sqe;
+
+	cport_prep_associate(&sqe, fd, key, flags);
+	return cport_submit_sync(port, &sqe);
+}
+
+int cport_dissociate(int port, int fd)
+{
+	struct cport_sqe sqe;
+
+	cport_prep_dissociate(&sqe, fd);
+	return cport_submit_sync(port, &sqe);
+}
+
+int cport_cancel(int port, unsigned int how, __u64 what)
+{
+	struct cport_sqe sqe;
+
+	cport_prep_cancel(&sqe, how, what);
+	return cport_submit_sync(port, &sqe);
 }

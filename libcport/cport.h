@@ -48,12 +48,14 @@ int cport_query(int port, struct cport_info *info);
 int cport_enter(int port, struct cport_enter *e);
 
 /*
- * Submit nr records without waiting.  Returns nr when all were taken, 0
+ * Submit nr records without waiting.  The kernel writes each socket
+ * operation's status (and an inline result) back into its record.
+ * Returns nr when all were taken, 0
  * for nr == 0, or the -errno of the first one that failed; the ones before
  * it were taken.  Use cport_submit_and_wait() with max == 0 to learn how
  * many were taken before a failure.
  */
-int cport_submit(int port, const struct cport_sqe *sqes, unsigned int nr);
+int cport_submit(int port, struct cport_sqe *sqes, unsigned int nr);
 
 /*
  * Submit nr records, then wait for up to max completions into cqes
@@ -62,7 +64,7 @@ int cport_submit(int port, const struct cport_sqe *sqes, unsigned int nr);
  * error, -ETIMEDOUT, -EINTR, -EIDRM, ...).  If submitted is not NULL it
  * receives the number of submissions taken, also on failure.
  */
-int cport_submit_and_wait(int port, const struct cport_sqe *sqes,
+int cport_submit_and_wait(int port, struct cport_sqe *sqes,
 			  unsigned int nr, struct cport_cqe *cqes,
 			  unsigned int max, long long timeout_ns,
 			  unsigned int *submitted);
@@ -98,6 +100,24 @@ int cport_leave(int port);
  */
 int cport_close(int port);
 
+/*
+ * Associate socket fd with the port under key (CPORT_ASSOC_* flags).
+ * Returns 0 or -errno (-ENOTSOCK, -EOPNOTSUPP, -EEXIST, -EBUSY, ...).
+ */
+int cport_associate(int port, int fd, __u64 key, unsigned int flags);
+
+/* End fd's association.  Returns 0 or -errno (-ENOENT, -EBUSY). */
+int cport_dissociate(int port, int fd);
+
+/*
+ * Cancel pending operations: how is one CPORT_CANCEL_* selector, what the
+ * user_data, fd or key it selects by (ignored for CPORT_CANCEL_ALL).
+ * Returns the number of operations cancelled (each then completes once,
+ * with -ECANCELED or its real result), -ENOENT if none was pending, or
+ * another -errno.
+ */
+int cport_cancel(int port, unsigned int how, __u64 what);
+
 /* Fill *sqe as a CPORT_OP_POST of (key, user_data, res, bytes). */
 static inline void cport_prep_post(struct cport_sqe *sqe, __u64 key,
 				   __u64 user_data, __s64 res, __u64 bytes)
@@ -108,6 +128,94 @@ static inline void cport_prep_post(struct cport_sqe *sqe, __u64 key,
 	sqe->user_data = user_data;
 	sqe->res = res;
 	sqe->len = bytes;
+}
+
+/* Fill *sqe as a CPORT_OP_ASSOCIATE of socket fd under key. */
+static inline void cport_prep_associate(struct cport_sqe *sqe, int fd,
+					__u64 key, unsigned int flags)
+{
+	memset(sqe, 0, sizeof(*sqe));
+	sqe->opcode = CPORT_OP_ASSOCIATE;
+	sqe->fd = fd;
+	sqe->key = key;
+	sqe->op_flags = flags;
+}
+
+/* Fill *sqe as a CPORT_OP_DISSOCIATE of socket fd. */
+static inline void cport_prep_dissociate(struct cport_sqe *sqe, int fd)
+{
+	memset(sqe, 0, sizeof(*sqe));
+	sqe->opcode = CPORT_OP_DISSOCIATE;
+	sqe->fd = fd;
+}
+
+/*
+ * Fill *sqe as a CPORT_OP_RECV into buf (len 0 and buf NULL: a zero-byte
+ * recv); flags are CPORT_RECV_*.  Set sqe->flags (CPORT_SQE_INLINE,
+ * CPORT_SQE_POST) and sqe->timeout_ns afterwards if wanted.
+ */
+static inline void cport_prep_recv(struct cport_sqe *sqe, int fd, void *buf,
+				   size_t len, __u64 user_data,
+				   unsigned int flags)
+{
+	memset(sqe, 0, sizeof(*sqe));
+	sqe->opcode = CPORT_OP_RECV;
+	sqe->fd = fd;
+	sqe->addr = (__u64)(unsigned long)buf;
+	sqe->len = len;
+	sqe->user_data = user_data;
+	sqe->op_flags = flags;
+}
+
+/* Fill *sqe as a CPORT_OP_SEND of the whole of buf. */
+static inline void cport_prep_send(struct cport_sqe *sqe, int fd,
+				   const void *buf, size_t len,
+				   __u64 user_data)
+{
+	memset(sqe, 0, sizeof(*sqe));
+	sqe->opcode = CPORT_OP_SEND;
+	sqe->fd = fd;
+	sqe->addr = (__u64)(unsigned long)buf;
+	sqe->len = len;
+	sqe->user_data = user_data;
+}
+
+/*
+ * Fill *sqe as a CPORT_OP_ACCEPT on listening socket fd.  addr/addrlen:
+ * room for the peer's address (NULL, 0 for none); flags CPORT_ACCEPT_*;
+ * key: the new socket's key with CPORT_ACCEPT_ASSOCIATE.
+ */
+static inline void cport_prep_accept(struct cport_sqe *sqe, int fd,
+				     void *addr, size_t addrlen,
+				     __u64 user_data, __u64 key,
+				     unsigned int flags)
+{
+	memset(sqe, 0, sizeof(*sqe));
+	sqe->opcode = CPORT_OP_ACCEPT;
+	sqe->fd = fd;
+	sqe->addr = (__u64)(unsigned long)addr;
+	sqe->len = addrlen;
+	sqe->user_data = user_data;
+	sqe->key = key;
+	sqe->op_flags = flags;
+}
+
+/*
+ * Fill *sqe as a CPORT_OP_CANCEL: how is one CPORT_CANCEL_* selector, what
+ * the user_data, fd or key it selects by (unused for CPORT_CANCEL_ALL).
+ */
+static inline void cport_prep_cancel(struct cport_sqe *sqe, unsigned int how,
+				     __u64 what)
+{
+	memset(sqe, 0, sizeof(*sqe));
+	sqe->opcode = CPORT_OP_CANCEL;
+	sqe->op_flags = how;
+	if (how == CPORT_CANCEL_USER_DATA)
+		sqe->user_data = what;
+	else if (how == CPORT_CANCEL_FD)
+		sqe->fd = (int)what;
+	else if (how == CPORT_CANCEL_KEY)
+		sqe->key = what;
 }
 
 #ifdef __cplusplus

@@ -62,7 +62,8 @@ enum {
  *            beyond the fields this kernel knows
  *   -EINVAL  unknown flags, policy >= CPORT_POLICY__NR,
  *            concurrency > CPORT_MAX_CONCURRENCY,
- *            max_queued > CPORT_MAX_QUEUED
+ *            max_queued > CPORT_MAX_QUEUED,
+ *            max_pending > CPORT_MAX_PENDING, resv != 0
  *   -EBUSY   the port was already set up or used
  */
 struct cport_setup {
@@ -70,9 +71,15 @@ struct cport_setup {
 	__u32 concurrency;	/* running threads allowed, 0 = online CPUs */
 	__u32 policy;		/* CPORT_POLICY_* */
 	__u32 max_queued;	/* queued completions, 0 = CPORT_DEFAULT_QUEUED */
+	/* since CPORT_SETUP_SIZE_VER1: */
+	__u32 max_pending;	/* pending socket operations,
+				 * 0 = CPORT_DEFAULT_PENDING
+				 */
+	__u32 resv;		/* must be zero */
 };
 
 #define CPORT_SETUP_SIZE_VER0	16
+#define CPORT_SETUP_SIZE_VER1	24
 
 /*
  * By default a running thread that blocks elsewhere (a mutex, a disk read,
@@ -86,12 +93,15 @@ struct cport_setup {
 #define CPORT_MAX_CONCURRENCY	4096
 #define CPORT_DEFAULT_QUEUED	65536
 #define CPORT_MAX_QUEUED	4194304
+#define CPORT_DEFAULT_PENDING	65536
+#define CPORT_MAX_PENDING	4194304
 
 /* struct cport_info.features */
 #define CPORT_FEAT_HANDOFF	_BITUL(0)	/* completions handed to one waiter */
 #define CPORT_FEAT_CONCURRENCY	_BITUL(1)	/* concurrency value enforced */
 #define CPORT_FEAT_POLL		_BITUL(2)	/* port fd pollable */
 #define CPORT_FEAT_BLOCK_TRACKING _BITUL(3)	/* blocked threads free slots */
+#define CPORT_FEAT_SOCKETS	_BITUL(4)	/* socket operations */
 
 /* struct cport_info.port_flags */
 #define CPORT_INFO_BLOCK_TRACKING _BITUL(0)	/* this port tracks blocking */
@@ -113,37 +123,174 @@ struct cport_info {
 	__u32 max_queued;	/* this port's bound on queued completions */
 	__u32 max_enter;	/* CPORT_MAX_ENTER */
 	__u32 port_flags;	/* CPORT_INFO_* for this port */
-	__u32 resv0;
+	__u32 max_pending;	/* this port's bound on pending operations */
 	__u64 resv[3];
 };
 
 /* Submission opcodes (struct cport_sqe.opcode, struct cport_cqe.op). */
 enum {
 	CPORT_OP_POST		= 1,	/* queue a user completion verbatim */
+	CPORT_OP_ASSOCIATE	= 2,	/* associate a socket under a key */
+	CPORT_OP_DISSOCIATE	= 3,	/* end a socket's association */
+	CPORT_OP_RECV		= 4,	/* receive into a buffer */
+	CPORT_OP_SEND		= 5,	/* send a whole buffer */
+	CPORT_OP_ACCEPT		= 6,	/* accept a connection */
+	CPORT_OP_CANCEL		= 7,	/* cancel pending operations */
 	CPORT_OP__NR,
 };
 
 /*
  * A submission: 64 bytes, in an array passed to CPORT_IOC_ENTER.
- * Fields an opcode does not use must be zero.
+ * Fields an opcode does not use must be zero; the output fields (status,
+ * bytes, and res for the socket operations) are ignored on input.
+ *
+ * Sockets.  TCP over IPv4 and IPv6 and unix stream sockets can be
+ * associated with a port (ASSOCIATE), one port per socket, under a 64-bit
+ * completion key that every completion of the socket carries.  RECV, SEND
+ * and ACCEPT then run asynchronously: the kernel moves the data between
+ * the socket and the buffer on its own, and posts a completion when the
+ * operation is done.  Operations on one socket complete in submission
+ * order per direction: recvs (and accepts) fill their buffers in the order
+ * submitted, sends reach the socket in the order submitted, each whole
+ * before the next begins, however many threads wait on the port.
+ *
+ * The buffer belongs to the kernel until the operation completes.  The
+ * data moves even when no thread waits on the port.  Each pending
+ * operation holds a reference to its socket's file: close() of the
+ * descriptor does not cancel it, and the socket stays open until its
+ * operations complete or are cancelled (CPORT_OP_CANCEL by key or all, or
+ * shutdown(2), which completes them).  A socket without pending operations
+ * closes at close() as usual; its association is then reclaimed.
+ *
+ * Immediate completion.  An operation that can finish at submission (data
+ * already there, room in the socket buffer, a connection waiting) either
+ * posts a completion like any other (the default, Windows' behaviour) or
+ * returns its result in the submission itself and posts nothing
+ * (CPORT_SQE_INLINE, IBM i's postFlag = 0; CPORT_ASSOC_INLINE makes it the
+ * socket's default, CPORT_SQE_POST overrides that).  The kernel writes
+ * status for every RECV, SEND, ACCEPT and CANCEL it takes:
+ *   CPORT_STATUS_PENDING  a completion will be posted for it, exactly one;
+ *   CPORT_STATUS_INLINE   it completed now: res and bytes hold the
+ *                         result, nothing is or will be posted.
+ * Never both.  A submission that fails (its -errno stops CPORT_IOC_ENTER)
+ * was not taken: its status is not written and nothing is posted.
+ *
+ * A completion (or an inline result) carries res and bytes:
+ *   RECV    res = bytes received (> 0), 0 at end of file, or -errno;
+ *           bytes = bytes received, also when res is an error.  Without
+ *           CPORT_RECV_FILL it completes as soon as any data is there.
+ *           With it, when the buffer is full, at end of file (res = the
+ *           bytes received) or on error.  len == 0 (and addr == 0) is a
+ *           zero-byte recv: a readiness notification that pins no buffer;
+ *           it completes with res = 0 when the socket is readable or at end
+ *           of file, or with the socket's pending error, consuming nothing.
+ *   SEND    res = len when the whole buffer went to the socket, else
+ *           -errno with bytes = the bytes sent before the error.
+ *   ACCEPT  res = a new descriptor for the accepted connection, installed
+ *           in the process when the completion is dequeued (or at once for
+ *           an inline result); bytes = the length of the peer's address
+ *           written to addr (if addr != 0; len is the room there, at most
+ *           what fits is written).  A connection reset before it was
+ *           accepted fails that operation only (-ECONNRESET).  If the
+ *           port is destroyed before the completion is dequeued, the
+ *           connection is closed.  If no descriptor is free at dequeue,
+ *           res = -EMFILE and the connection is closed.
+ * Statuses that tell causes apart:
+ *   -ECANCELED   cancelled by CPORT_OP_CANCEL
+ *   -ETIMEDOUT   timeout_ns passed first (IBM's operationWaitTime)
+ *   -EIDRM       the port was destroyed (seen in tracepoints only: a
+ *                destroyed port's queue cannot be read)
+ *   -ECONNRESET  the peer reset the connection
+ *   0            (RECV) end of file
+ *   -EFAULT      the buffer stopped being accessible; the socket stays
+ *                usable and nothing was lost from it
+ * All report the bytes moved before.
  *
  * CPORT_OP_POST: queues a completion with key, user_data, res and
- * bytes (= len) exactly as given.  Fails with -ENOSPC when max_queued
- * completions are already queued (nothing queued is disturbed).
+ *   bytes (= len) exactly as given.
+ * CPORT_OP_ASSOCIATE: fd, key, op_flags CPORT_ASSOC_*.
+ * CPORT_OP_DISSOCIATE: fd.
+ * CPORT_OP_RECV: fd, user_data, addr, len, timeout_ns, op_flags
+ *   CPORT_RECV_*, flags.
+ * CPORT_OP_SEND: fd, user_data, addr, len, timeout_ns, flags.
+ * CPORT_OP_ACCEPT: fd (a listening socket), user_data, addr and len (room
+ *   for the peer's address; both 0 for none), key (the new socket's key,
+ *   with CPORT_ACCEPT_ASSOCIATE), timeout_ns, op_flags CPORT_ACCEPT_*,
+ *   flags.
+ * CPORT_OP_CANCEL: op_flags selects exactly one of: CPORT_CANCEL_USER_DATA
+ *   (the operations whose cookie is user_data), CPORT_CANCEL_FD (all on
+ *   the socket fd), CPORT_CANCEL_KEY (all on the sockets associated under
+ *   key), CPORT_CANCEL_ALL (all on the port).  Always inline: res = the
+ *   number of operations cancelled, or -ENOENT if none was pending (one
+ *   that already completed is not found).  Each cancelled operation then
+ *   completes exactly once: with -ECANCELED and the bytes moved so far, or
+ *   with its real result if it finished at the same moment.
+ *
+ * Errors of a submission (it stops CPORT_IOC_ENTER, nothing is posted),
+ * checked in this order:
+ *   -EINVAL      unknown opcode, flags or op_flags, a non-zero field the
+ *                opcode does not use, both CPORT_SQE_INLINE and
+ *                CPORT_SQE_POST, len > CPORT_MAX_IO, a zero-byte recv with
+ *                addr != 0 or CPORT_RECV_FILL, not exactly one
+ *                CPORT_CANCEL_* selector
+ *   -EBADF       fd is not an open descriptor
+ *   -ENOTSOCK    fd is not a socket
+ *   -EOPNOTSUPP  (ASSOCIATE) not a TCP (IPv4, IPv6) or unix stream socket
+ *   -EEXIST      (ASSOCIATE) already associated with this port
+ *   -EBUSY       (ASSOCIATE) associated with another port;
+ *                (DISSOCIATE) operations are pending on it
+ *   -ENOENT      the socket is not associated with this port
+ *   -EINVAL      (ACCEPT) the socket is not listening
+ *   -EFAULT      the buffer (addr, len) is not a valid user range, or
+ *                status could not be written to the submission
+ *   -ENOBUFS     max_pending operations are already pending on the port
+ *   -ENOSPC      (POST) the port's queue is full
+ *   -EIDRM       the port was destroyed
+ *   -ENOMEM      out of kernel memory
  */
 struct cport_sqe {
 	__u8	opcode;		/* CPORT_OP_* */
-	__u8	resv0;
-	__u16	flags;		/* CPORT_SQE_*: none defined yet */
-	__s32	fd;		/* socket operations: the socket */
+	__u8	status;		/* out: CPORT_STATUS_* */
+	__u16	flags;		/* CPORT_SQE_* */
+	__s32	fd;		/* the socket */
 	__u64	user_data;	/* per-operation cookie, returned verbatim */
 	__u64	addr;		/* buffer address */
 	__u64	len;		/* buffer length; POST: the bytes value */
-	__u64	key;		/* POST: the completion key */
-	__s64	res;		/* POST: the result */
+	__u64	key;		/* POST, ASSOCIATE, ACCEPT, CANCEL: a key */
+	__s64	res;		/* POST: the result; out: the inline result */
 	__u64	timeout_ns;	/* per-operation timeout, 0 = none */
-	__u64	resv1;
+	__u32	op_flags;	/* per-opcode flags, below */
+	__u32	bytes;		/* out: bytes moved, with an inline result */
 };
+
+/* struct cport_sqe.status, written by the kernel. */
+enum {
+	CPORT_STATUS_PENDING	= 1,	/* a completion will be posted */
+	CPORT_STATUS_INLINE	= 2,	/* completed: res, bytes; none posted */
+};
+
+/* struct cport_sqe.flags (RECV, SEND, ACCEPT) */
+#define CPORT_SQE_INLINE	_BITUL(0)	/* return an immediate result */
+#define CPORT_SQE_POST		_BITUL(1)	/* post even an immediate one */
+
+/* struct cport_sqe.op_flags for ASSOCIATE */
+#define CPORT_ASSOC_INLINE	_BITUL(0)	/* default: CPORT_SQE_INLINE */
+/* ... for RECV */
+#define CPORT_RECV_FILL		_BITUL(0)	/* complete when full (IBM
+						 * fillBuffer, MSG_WAITALL)
+						 */
+/* ... for ACCEPT */
+#define CPORT_ACCEPT_CLOEXEC	_BITUL(0)	/* O_CLOEXEC on the new fd */
+#define CPORT_ACCEPT_NONBLOCK	_BITUL(1)	/* O_NONBLOCK on the new fd */
+#define CPORT_ACCEPT_ASSOCIATE	_BITUL(2)	/* associate it under key */
+#define CPORT_ACCEPT_ASSOC_INLINE _BITUL(3)	/* ... with CPORT_ASSOC_INLINE */
+/* ... for CANCEL: exactly one */
+#define CPORT_CANCEL_USER_DATA	_BITUL(0)
+#define CPORT_CANCEL_FD		_BITUL(1)
+#define CPORT_CANCEL_KEY	_BITUL(2)
+#define CPORT_CANCEL_ALL	_BITUL(3)
+
+#define CPORT_MAX_IO		0x7ffff000	/* largest len of one RECV, SEND */
 
 /*
  * A completion: 48 bytes.  res is the result (bytes moved, a new fd) or
@@ -212,11 +359,7 @@ struct cport_cqe {
  *               written before the fault, their count is returned; if the
  *               port was destroyed meanwhile they are discarded with the
  *               rest of its queue and the call fails with -EIDRM)
- *   a submission's error, as described above; for each sqe, in order:
- *   -EINVAL     unknown opcode, unknown flags, non-zero reserved field or
- *               a field the opcode does not use
- *   -ENOSPC     (POST) the port's queue is full
- *   -ENOMEM     out of kernel memory
+ *   a submission's error, as described at struct cport_sqe
  */
 struct cport_enter {
 	__u64	sqes;		/* in: struct cport_sqe[nr_sqes] */
