@@ -1,0 +1,245 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Socket helpers shared by the socket-operation selftests: connected
+ * pairs over TCP/IPv4, TCP/IPv6 and unix stream sockets, a listener,
+ * submitting one operation and reading back its status, and waiting for
+ * one completion with a bound.
+ */
+#ifndef CPORT_SOCK_UTIL_H
+#define CPORT_SOCK_UTIL_H
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stddef.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "cport_test.h"
+
+enum sock_kind { SK_TCP4, SK_TCP6, SK_UNIX };
+
+static inline const char *sock_kind_name(enum sock_kind k)
+{
+	return k == SK_TCP4 ? "tcp4" : k == SK_TCP6 ? "tcp6" : "unix";
+}
+
+/*
+ * A listening socket of @kind bound to loopback (an abstract unix name
+ * for SK_UNIX).  Returns the descriptor or -errno.
+ */
+static inline int sock_listener(enum sock_kind kind)
+{
+	static int unix_seq;
+	int fd, one = 1;
+
+	if (kind == SK_UNIX) {
+		struct sockaddr_un sun = { .sun_family = AF_UNIX };
+		socklen_t len;
+
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			return -errno;
+		len = offsetof(struct sockaddr_un, sun_path) + 1 +
+		      snprintf(sun.sun_path + 1, sizeof(sun.sun_path) - 1,
+			       "cport-test-%d-%d", getpid(),
+			       __atomic_fetch_add(&unix_seq, 1,
+						  __ATOMIC_RELAXED));
+		if (bind(fd, (struct sockaddr *)&sun, len) ||
+		    listen(fd, 128)) {
+			close(fd);
+			return -errno;
+		}
+		return fd;
+	}
+
+	fd = socket(kind == SK_TCP4 ? AF_INET : AF_INET6,
+		    SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (kind == SK_TCP4) {
+		struct sockaddr_in sin = {
+			.sin_family = AF_INET,
+			.sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+		};
+
+		if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)))
+			goto fail;
+	} else {
+		struct sockaddr_in6 sin6 = {
+			.sin6_family = AF_INET6,
+			.sin6_addr = IN6ADDR_LOOPBACK_INIT,
+		};
+
+		if (bind(fd, (struct sockaddr *)&sin6, sizeof(sin6)))
+			goto fail;
+	}
+	if (listen(fd, 128))
+		goto fail;
+	return fd;
+fail:
+	one = -errno;
+	close(fd);
+	return one;
+}
+
+/* A client socket connected (blocking connect) to @listener. */
+static inline int sock_connect(int listener)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int fd;
+
+	if (getsockname(listener, (struct sockaddr *)&ss, &len))
+		return -errno;
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&ss, len)) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+/*
+ * A connected pair of @kind: fds[0] the accepted (server) end, fds[1]
+ * the client end.  Returns 0 or -errno.
+ */
+static inline int sock_pair(enum sock_kind kind, int fds[2])
+{
+	int l = sock_listener(kind), c, s;
+
+	if (l < 0)
+		return l;
+	c = sock_connect(l);
+	if (c < 0) {
+		close(l);
+		return c;
+	}
+	s = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+	if (s < 0) {
+		int err = -errno;
+
+		close(c);
+		close(l);
+		return err;
+	}
+	close(l);
+	fds[0] = s;
+	fds[1] = c;
+	return 0;
+}
+
+/* Make close() of @fd send a reset instead of a FIN. */
+static inline void sock_set_rst_on_close(int fd)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+}
+
+/*
+ * Submit one record.  Returns the ioctl's result (1, or -errno); on
+ * success sqe->status says CPORT_STATUS_PENDING or CPORT_STATUS_INLINE.
+ */
+static inline int submit1(int port, struct cport_sqe *sqe)
+{
+	return cport_submit(port, sqe, 1);
+}
+
+/*
+ * Wait up to PROGRESS_MS for exactly one completion into @cqe.  Returns 1,
+ * or the -errno of the wait (-ETIMEDOUT when nothing came).
+ */
+static inline int wait1(int port, struct cport_cqe *cqe)
+{
+	return cport_wait(port, cqe, 1, (long long)PROGRESS_MS * NSEC_PER_MSEC);
+}
+
+/* Nothing is queued for @ms milliseconds (the wait times out). */
+static inline bool wait_none(int port, int ms)
+{
+	struct cport_cqe cqe;
+
+	return cport_wait(port, &cqe, 1, (long long)ms * NSEC_PER_MSEC) ==
+	       -ETIMEDOUT;
+}
+
+/* Read exactly @len bytes from blocking @fd; returns 0 or -errno/-EPIPE. */
+static inline int read_full(int fd, void *buf, size_t len)
+{
+	char *p = buf;
+
+	while (len) {
+		ssize_t n = read(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EPIPE;
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* Write exactly @len bytes to blocking @fd; returns 0 or -errno. */
+static inline int write_full(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* A deterministic byte pattern: byte i of stream @seed. */
+static inline unsigned char pattern_byte(unsigned int seed, size_t i)
+{
+	unsigned long long x = (i / 8 + 1) * 0x9E3779B97F4A7C15ULL + seed;
+
+	x ^= x >> 29;
+	x *= 0xBF58476D1CE4E5B9ULL;
+	x ^= x >> 32;
+	return (unsigned char)(x >> ((i % 8) * 8));
+}
+
+static inline void pattern_fill(void *buf, size_t len, unsigned int seed,
+				size_t offset)
+{
+	unsigned char *p = buf;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		p[i] = pattern_byte(seed, offset + i);
+}
+
+/* Index of the first byte that differs from the pattern, or -1. */
+static inline long pattern_check(const void *buf, size_t len,
+				 unsigned int seed, size_t offset)
+{
+	const unsigned char *p = buf;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (p[i] != pattern_byte(seed, offset + i))
+			return (long)i;
+	return -1;
+}
+
+#endif /* CPORT_SOCK_UTIL_H */
