@@ -426,10 +426,16 @@ static void *worker_main(void *arg)
 			continue;
 		}
 		w->completions++;
+		/* The key says which connection, the cookie which operation. */
 		op = (struct io_op *)(uintptr_t)cqe.user_data;
-		if (cqe.op != op_opcode[op->kind]) {
-			fprintf(stderr, "echo_server: a completion of opcode %u for a %s operation\n",
-				cqe.op, op_name[op->kind]);
+		if (cqe.op != op_opcode[op->kind] ||
+		    cqe.key != (op->kind == OP_ACCEPT ?
+				(__u64)(uintptr_t)op->lst :
+				(__u64)(uintptr_t)op->conn)) {
+			fprintf(stderr, "echo_server: a completion (opcode %u, key %#llx) for a %s operation of key %p\n",
+				cqe.op, (unsigned long long)cqe.key,
+				op_name[op->kind], op->kind == OP_ACCEPT ?
+				(void *)op->lst : (void *)op->conn);
 			abort();
 		}
 		switch (op->kind) {
