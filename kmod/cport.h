@@ -119,7 +119,7 @@ struct cport_sock {
 	u64			key;
 	bool			inline_default;
 
-	spinlock_t		lock;
+	spinlock_t		lock;		/* slock, see LOCKING */
 	struct list_head	rxq;		/* slock: RECV, ACCEPT, in order */
 	struct list_head	txq;		/* slock: SEND, in order */
 	unsigned int		nr_ops;		/* slock */
@@ -259,7 +259,7 @@ int cport_sock_dissociate(struct cport_port *port, struct sock *sk);
 struct cport_sock *cport_sock_get(struct cport_port *port, struct sock *sk);
 void cport_sock_put(struct cport_sock *s);
 void cport_sock_kick(struct cport_sock *s);
-int cport_sock_arm(struct cport_sock *s);
+__poll_t cport_sock_arm(struct cport_sock *s);
 void cport_sock_disarm(struct cport_sock *s, wait_queue_head_t *whead);
 void cport_socks_destroy(struct cport_port *port);
 void cport_socks_show(struct cport_port *port, struct seq_file *m);

@@ -96,6 +96,7 @@ static int cport_sock_wake(struct wait_queue_entry *wait, unsigned int mode,
 		 * later; the runner arms again if operations remain.
 		 */
 		list_del_init(&wait->entry);
+		/* Pairs with the acquire in cport_sock_run()'s disarm. */
 		smp_store_release(&s->whead, NULL);
 	}
 
@@ -189,7 +190,7 @@ static void cport_sock_queue_proc(struct file *file, wait_queue_head_t *whead,
  * Hook the socket's wait queue (the runner only, with s->file held, no
  * lock held).  Returns the socket's current poll mask.
  */
-int cport_sock_arm(struct cport_sock *s)
+__poll_t cport_sock_arm(struct cport_sock *s)
 {
 	struct cport_poll_table cpt = { .s = s };
 

@@ -9,8 +9,9 @@
  * it (port.c), the port is destroyed, a signal arrives or the timeout
  * expires.  A waiter may instead be handed a socket whose operations can
  * make progress: it runs that socket's I/O in its own context (op.c) and
- * returns what completed, or waits again if nothing did.  Whatever was handed to it is returned even if a signal or the
- * timeout came at the same moment.  Completions that cannot be copied to
+ * returns what completed, or waits again if nothing did.  Whatever was
+ * handed to it is returned even if a signal or the timeout came at the
+ * same moment.  Completions that cannot be copied to
  * user space go back to the head of the queue.
  */
 #include <linux/err.h>
@@ -85,9 +86,11 @@ static void __cport_take_ready(struct cport_port *port, struct list_head *runs,
 	struct cport_sock *s;
 
 	lockdep_assert_held(&port->lock);
-	while (max-- && (s = list_first_entry_or_null(&port->ready,
-						       struct cport_sock,
-						       ready_link))) {
+	for (; max; max--) {
+		s = list_first_entry_or_null(&port->ready, struct cport_sock,
+					     ready_link);
+		if (!s)
+			break;
 		list_move_tail(&s->ready_link, runs);
 		s->queued = false;
 		port->nr_ready--;
