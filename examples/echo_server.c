@@ -279,11 +279,12 @@ static void handle_recv(struct worker *w, struct io_op *op,
 	c->recv_op = NULL;
 	resolve_send(w, c);
 	if (cqe->res > 0) {
-		w->recvs++;
 		if (!c->seen_data && is_quit(op, cqe->res)) {
 			__atomic_store_n(&quit_requested, 1, __ATOMIC_RELEASE);
 			kill(getpid(), SIGUSR1);
 			c->closing = true;
+		} else {
+			w->recvs++;
 		}
 		c->seen_data = true;
 	} else {
@@ -592,8 +593,9 @@ static void print_table(struct worker *w, int n)
 		printf("  %11lu  %8lu  %8lu  %13lu  %6lu\n", p->completions,
 		       p->accepts, p->recvs, p->sends, p->errors);
 	}
-	printf("echo_server: %lu requests echoed (%lu bytes); %lu sends completed inline, %lu posted a completion; %lu errors\n",
-	       t.recvs, t.bytes, t.inline_sends, t.sends, t.errors);
+	printf("echo_server: %lu recvs echoed (%lu bytes) by %lu sends: %lu completed inline, %lu posted a completion; %lu errors\n",
+	       t.recvs, t.bytes, t.inline_sends + t.sends, t.inline_sends,
+	       t.sends, t.errors);
 }
 
 static void usage(void)
