@@ -10,7 +10,9 @@
  * later gets SIGTERM.  Exit status 0 when both exited with 0.
  *
  * Usage: echo_demo [-d SECS] [-c CONNS] [-l LEN] [-t SERVER_THREADS]
- *                  [-p PORT]
+ *                  [-p PORT] [-u UNIX_PATH] [-n]
+ * -u: the client connects to the server's unix socket at UNIX_PATH;
+ * -n: the server's --no-inline (every send posts a completion).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -104,22 +106,24 @@ static int exit_code(int status)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: echo_demo [-d SECS] [-c CONNS] [-l LEN] [-t SERVER_THREADS] [-p PORT]\n");
+	fprintf(stderr, "usage: echo_demo [-d SECS] [-c CONNS] [-l LEN] [-t SERVER_THREADS] [-p PORT]\n"
+			"                 [-u UNIX_PATH] [-n]\n");
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
 	char *duration = "5", *conns = "50", *len = "64", *threads = NULL;
-	char *port_nr = "5555", addr[64];
-	char *server_argv[8], *client_argv[16];
+	char *port_nr = "5555", *unix_path = NULL, addr[64];
+	char *server_argv[12], *client_argv[16];
+	int no_inline = 0;
 	int fds[2], opt, n, srv_status, cli_status, rc;
 	pid_t server, client;
 	ssize_t sz;
 	int srv;
 	char *slash;
 
-	while ((opt = getopt(argc, argv, "d:c:l:t:p:")) != -1) {
+	while ((opt = getopt(argc, argv, "d:c:l:t:p:u:n")) != -1) {
 		switch (opt) {
 		case 'd':
 			duration = optarg;
@@ -135,6 +139,12 @@ int main(int argc, char **argv)
 			break;
 		case 'p':
 			port_nr = optarg;
+			break;
+		case 'u':
+			unix_path = optarg;
+			break;
+		case 'n':
+			no_inline = 1;
 			break;
 		default:
 			usage();
@@ -161,6 +171,12 @@ int main(int argc, char **argv)
 		server_argv[n++] = "--threads";
 		server_argv[n++] = threads;
 	}
+	if (unix_path) {
+		server_argv[n++] = "--unix";
+		server_argv[n++] = unix_path;
+	}
+	if (no_inline)
+		server_argv[n++] = "--no-inline";
 	server_argv[n] = NULL;
 	server = spawn("echo_server", server_argv, fds[1]);
 	close(fds[1]);
@@ -181,8 +197,13 @@ int main(int argc, char **argv)
 	client_argv[n++] = len;
 	client_argv[n++] = "-d";
 	client_argv[n++] = duration;
-	client_argv[n++] = "-a";
-	client_argv[n++] = addr;
+	if (unix_path) {
+		client_argv[n++] = "-u";
+		client_argv[n++] = unix_path;
+	} else {
+		client_argv[n++] = "-a";
+		client_argv[n++] = addr;
+	}
 	client_argv[n++] = "--shutdown";
 	client_argv[n] = NULL;
 	client = spawn("echo_client", client_argv, -1);
