@@ -22,6 +22,8 @@ set -uo pipefail
 
 cd "$(dirname "$0")/.." || exit 1
 unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES
+# The Makefile's install variables: the defaults, whatever the environment.
+unset PREFIX LIBDIR INCLUDEDIR MANDIR PKGCONFIGDIR UDEVRULESDIR DESTDIR
 ROOT=$PWD
 OUT=$ROOT/build/test-install
 STAGE=$OUT/stage
@@ -224,7 +226,8 @@ man_render() {
 	cd "$MANDIR" || return 1
 	err=$(man -l --warnings man3/*.3 man7/*.7 2>&1 > /dev/null)
 	[ -z "$err" ] || { say "$err"; return 1; }
-	note "$(ls man3/*.3 man7/*.7 | wc -l) pages"
+	set -- man3/*.3 man7/*.7
+	note "$# pages"
 }
 check "man -l --warnings on the staged pages" man_render
 
@@ -254,13 +257,18 @@ check "make uninstall leaves nothing" uninstall_staged
 other_prefix() {
 	local st=$OUT/stage-opt
 	make install DESTDIR="$st" PREFIX=/opt/cport UDEVRULESDIR= || return 1
-	[ -f "$st/opt/cport/lib/libcport.so.1.0.0" ] &&
-		[ -f "$st/opt/cport/include/linux/cport.h" ] &&
-		[ -f "$st/opt/cport/share/man/man3/cport_wait.3" ] &&
-		[ ! -e "$st/lib" ] || { find "$st" >> "$LOG"; return 1; }
-	[ "$(PKG_CONFIG_SYSROOT_DIR= PKG_CONFIG_LIBDIR=$st/opt/cport/lib/pkgconfig \
-		pkg-config --variable=libdir libcport)" = /opt/cport/lib ] ||
-		{ cat "$st/opt/cport/lib/pkgconfig/libcport.pc" >> "$LOG"; return 1; }
+	if ! [ -f "$st/opt/cport/lib/libcport.so.1.0.0" ] ||
+	   ! [ -f "$st/opt/cport/include/linux/cport.h" ] ||
+	   ! [ -f "$st/opt/cport/share/man/man3/cport_wait.3" ] ||
+	   [ -e "$st/lib" ]; then
+		find "$st" >> "$LOG"
+		return 1
+	fi
+	if [ "$(PKG_CONFIG_SYSROOT_DIR='' PKG_CONFIG_LIBDIR=$st/opt/cport/lib/pkgconfig \
+		pkg-config --variable=libdir libcport)" != /opt/cport/lib ]; then
+		cat "$st/opt/cport/lib/pkgconfig/libcport.pc" >> "$LOG"
+		return 1
+	fi
 	make uninstall DESTDIR="$st" PREFIX=/opt/cport UDEVRULESDIR= || return 1
 	[ -z "$(find "$st" ! -type d)" ]
 }
