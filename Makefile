@@ -88,6 +88,18 @@ $(BUILD)/examples/%: examples/%.c $(LIB_A)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WFLAGS) -static -o $@ $< $(LIB_A) -lpthread
 
+# The libevent example and test, with Debian's libevent_core.a (libevent-dev).
+LIBEVENT	:= -levent_core
+
+$(BUILD)/selftests/libevent_test: selftests/libevent_test.c $(wildcard selftests/*.h) $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -I$(KSFT_DIR) $(CFLAGS) -Wall -Werror -static -o $@ $< \
+		$(LIB_A) $(LIBEVENT) -lpthread
+
+$(BUILD)/examples/libevent_demo: examples/libevent_demo.c $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WFLAGS) -static -o $@ $< $(LIB_A) $(LIBEVENT) -lpthread
+
 benches: $(BENCHES)
 
 $(BUILD)/bench/%: bench/%.c $(LIB_A)
