@@ -292,7 +292,7 @@ TEST_F(ktls, recv_pending_before_data)
  * 1 MB each way at once: a filling RECV of 1 MB pending on each end, then
  * a 1 MB SEND from each end.  Four completions; every byte checked.
  */
-TEST_F(ktls, large_fill_both_ways)
+TEST_F_TIMEOUT(ktls, large_fill_both_ways, 300)
 {
 	struct cport_sqe sqes[4];
 	struct cport_cqe cqes[4];
@@ -341,7 +341,7 @@ TEST_F(ktls, large_fill_both_ways)
 #define CHUNK	10007
 #define WINDOW	8
 
-TEST_F(ktls, large_chunked_recvs_in_order)
+TEST_F_TIMEOUT(ktls, large_chunked_recvs_in_order, 300)
 {
 	struct cport_sqe sqe;
 	struct cport_cqe cqe;
