@@ -315,6 +315,7 @@ ktls_setup() {
 	y) KTLS=required;;
 	m)
 		KTLS=required
+		# shellcheck disable=SC2086	# a list of names
 		for f in $(module_files "$2" $KTLS_MODULES); do
 			KOS+=(--extra-ko "$f")
 		done;;
