@@ -476,7 +476,7 @@ static int win_wait(HANDLE port, struct cport_cqe *cqes, unsigned int max,
 	long long deadline = 0;
 	int fd = HFD(port), ret;
 
-	if (fd < 0)
+	if (fd <= 0)		/* a port is never descriptor 0 */
 		return -EBADF;
 	if (ms != INFINITE && ms)
 		deadline = mono_ns() + (long long)ms * 1000000LL;
@@ -598,7 +598,7 @@ BOOL PostQueuedCompletionStatus(HANDLE CompletionPort,
 				LPOVERLAPPED lpOverlapped)
 {
 	int fd = HFD(CompletionPort);
-	int ret = fd < 0 ? -EBADF :
+	int ret = fd <= 0 ? -EBADF :
 		  cport_post(fd, dwCompletionKey,
 			     (__u64)(uintptr_t)lpOverlapped, 0,
 			     dwNumberOfBytesTransferred);

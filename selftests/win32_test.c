@@ -221,6 +221,18 @@ TEST_F(win, timeout_dequeues_nothing)
 	EXPECT_EQ(NULL, r.ov);
 	EXPECT_EQ(WAIT_TIMEOUT, r.err);
 	EXPECT_LE(50 * NSEC_PER_MSEC, now_ns() - start);
+
+	/* Not a port. */
+	r = gq(NULL, 0);
+	EXPECT_FALSE(r.ok);
+	EXPECT_EQ(NULL, r.ov);
+	EXPECT_EQ(ERROR_INVALID_HANDLE, r.err);
+	r = gq((HANDLE)(intptr_t)self->fds[0], 0);
+	EXPECT_FALSE(r.ok);
+	EXPECT_EQ(NULL, r.ov);
+	EXPECT_EQ(ERROR_INVALID_HANDLE, r.err);
+	EXPECT_FALSE(PostQueuedCompletionStatus(NULL, 0, 0, NULL));
+	EXPECT_EQ(ERROR_INVALID_HANDLE, GetLastError());
 }
 
 TEST_F(win, post_is_verbatim)
