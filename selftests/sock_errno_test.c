@@ -210,6 +210,12 @@ BAD(send_key, EINVAL, good_send(sqe, c.sock); sqe->key = 1);
 BAD(cancel_addr, EINVAL, good_cancel_all(sqe); sqe->addr = (uintptr_t)c.buf);
 BAD(cancel_len, EINVAL, good_cancel_all(sqe); sqe->len = 1);
 BAD(cancel_timeout, EINVAL, good_cancel_all(sqe); sqe->timeout_ns = 1);
+/* ACCEPT: key and ASSOC_INLINE only with ASSOCIATE; addr and len together. */
+BAD(accept_key_alone, EINVAL, good_accept(sqe, c.lst); sqe->key = 1);
+BAD(accept_assoc_inline_alone, EINVAL, good_accept(sqe, c.lst);
+    sqe->op_flags = CPORT_ACCEPT_ASSOC_INLINE);
+BAD(accept_addr_no_len, EINVAL, good_accept(sqe, c.lst); sqe->len = 0);
+BAD(accept_len_no_addr, EINVAL, good_accept(sqe, c.lst); sqe->addr = 0);
 
 /* -EINVAL: len > CPORT_MAX_IO (before the range is looked at). */
 BAD(recv_len_max_io, EINVAL, good_recv(sqe, c.sock);
@@ -628,6 +634,50 @@ TEST(enobufs_max_pending)
 	close(fds[0]);
 	close(fds[1]);
 	close(l);
+}
+
+/*
+ * The header lists -EFAULT (the buffer, or status that cannot be written
+ * back) before -ENOBUFS: a submission in read-only memory on a port at
+ * its max_pending is refused with -EFAULT.
+ */
+TEST(enobufs_after_efault)
+{
+	struct cport_setup setup = { .max_pending = 1 };
+	struct cport_sqe sqe, *ro;
+	struct cport_cqe cqe;
+	int port, fds[2] = { -1, -1 };
+	char buf[8];
+
+	port = cport_create(&setup);
+	ASSERT_LE(0, port);
+	ASSERT_EQ(0, sock_pair(SK_TCP4, fds));
+	ASSERT_EQ(0, cport_associate(port, fds[0], KEY, 0));
+	cport_prep_recv(&sqe, fds[0], buf, sizeof(buf), 1, 0);
+	ASSERT_EQ(1, submit1(port, &sqe));
+
+	/* A bad buffer: -EFAULT, not -ENOBUFS. */
+	cport_prep_recv(&sqe, fds[0], (void *)KADDR, 8, 2, 0);
+	EXPECT_EQ(-EFAULT, submit1(port, &sqe));
+	/* Status cannot be written: -EFAULT too. */
+	ro = mmap(NULL, getpagesize(), PROT_READ | PROT_WRITE,
+		  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, ro);
+	cport_prep_recv(ro, fds[0], buf, sizeof(buf), 3, 0);
+	ASSERT_EQ(0, mprotect(ro, getpagesize(), PROT_READ));
+	EXPECT_EQ(-EFAULT, submit1(port, ro));
+	munmap(ro, getpagesize());
+	/* A good one: -ENOBUFS. */
+	cport_prep_recv(&sqe, fds[0], buf, sizeof(buf), 4, 0);
+	EXPECT_EQ(-ENOBUFS, submit1(port, &sqe));
+
+	ASSERT_EQ(0, write_full(fds[1], "x", 1));
+	ASSERT_EQ(1, wait1(port, &cqe));
+	EXPECT_EQ(1, cqe.user_data);
+	EXPECT_TRUE(wait_none(port, 0));
+	cport_close(port);
+	close(fds[0]);
+	close(fds[1]);
 }
 
 /* ------------------------------------------------------------------ */
