@@ -576,7 +576,6 @@ BAD_SQE(flags_high, sqe->flags = 0x8000);
 BAD_SQE(post_fd, sqe->fd = 1);
 BAD_SQE(post_fd_neg, sqe->fd = -1);
 BAD_SQE(post_addr, sqe->addr = 0x1000);
-BAD_SQE(post_timeout, sqe->timeout_ns = 1);
 BAD_SQE(op_flags_1, sqe->op_flags = 1);
 BAD_SQE(op_flags_high, sqe->op_flags = 1U << 31);
 

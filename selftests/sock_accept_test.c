@@ -389,6 +389,47 @@ TEST_F(acc, peer_address)
 }
 
 /*
+ * The peer's address cannot be written (a read-only page: a valid user
+ * range, but the copy faults): bytes = 0, and the connection is
+ * delivered all the same, posted or inline.
+ */
+TEST_F(acc, address_unwritable)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	int round, c, n0;
+	char *ro;
+
+	ro = mmap(NULL, page, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, ro);
+	for (round = 0; round < 2; round++) {
+		c = sock_connect(self->lst);
+		ASSERT_LE(0, c);
+		ASSERT_TRUE(acceptable(self->lst));
+		n0 = fd_count();
+		cport_prep_accept(&self->sqe, self->lst, ro, 128, 40 + round,
+				  0, 0);
+		self->sqe.flags = round ? CPORT_SQE_INLINE : 0;
+		ASSERT_EQ(1, submit1(self->port, &self->sqe));
+		if (round) {
+			ASSERT_EQ(CPORT_STATUS_INLINE, self->sqe.status);
+			self->cqe.res = self->sqe.res;
+			self->cqe.bytes = self->sqe.bytes;
+		} else {
+			ASSERT_EQ(CPORT_STATUS_PENDING, self->sqe.status);
+			ASSERT_EQ(1, wait1(self->port, &self->cqe));
+			EXPECT_EQ(40, self->cqe.user_data);
+		}
+		ASSERT_LE(0, self->cqe.res);
+		EXPECT_EQ(0, self->cqe.bytes);
+		EXPECT_EQ(n0 + 1, fd_count());
+		EXPECT_TRUE(exchange(c, self->cqe.res));
+		close(self->cqe.res);
+		close(c);
+	}
+	munmap(ro, page);
+}
+
+/*
  * CPORT_ACCEPT_ASSOCIATE: the new socket is associated under the given
  * key (a RECV on it works at once and its completion carries the key);
  * with CPORT_ACCEPT_ASSOC_INLINE, as by CPORT_ASSOC_INLINE.

@@ -690,6 +690,135 @@ TEST_F(td, send_buffer_unmapped)
 
 /* ------------------------------------------------------------------ */
 
+/* Send descriptor @fd over unix socket @sock; returns 0 or -errno. */
+static int send_fd(int sock, int fd)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))] = {};
+	struct iovec iov = { .iov_base = "f", .iov_len = 1 };
+	struct msghdr msg = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = cbuf,
+		.msg_controllen = sizeof(cbuf),
+	};
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	return sendmsg(sock, &msg, MSG_DONTWAIT) == 1 ? 0 : -errno;
+}
+
+/* Receive a descriptor sent by send_fd(); returns it or -errno. */
+static int recv_fd(int sock)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))] = {}, c;
+	struct iovec iov = { .iov_base = &c, .iov_len = 1 };
+	struct msghdr msg = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = cbuf,
+		.msg_controllen = sizeof(cbuf),
+	};
+	struct cmsghdr *cm;
+	int fd;
+
+	if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) != 1)
+		return -errno;
+	cm = CMSG_FIRSTHDR(&msg);
+	if (!cm || cm->cmsg_type != SCM_RIGHTS)
+		return -EPROTO;
+	memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	return fd;
+}
+
+/*
+ * The owner exits while its port's descriptor lives on in another
+ * process (passed over a unix socket): the port is destroyed at once,
+ * its pending recv cancelled, the socket closed (the peer sees end of
+ * file); the other process sees a destroyed port.
+ */
+TEST(exit_port_fd_elsewhere)
+{
+	int rx[2] = { -1, -1 }, ch[2], status = -1, port;
+	pid_t pid;
+
+	ASSERT_EQ(0, sock_pair(SK_TCP4, rx));
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ch));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		static char buf[64];
+		struct cport_sqe sqe;
+
+		port = cport_create(NULL);
+		if (port < 0 || cport_associate(port, rx[0], KRX, 0))
+			_exit(1);
+		cport_prep_recv(&sqe, rx[0], buf, sizeof(buf), 1, 0);
+		if (submit1(port, &sqe) != 1)
+			_exit(2);
+		if (send_fd(ch[1], port))
+			_exit(3);
+		_exit(0);
+	}
+	close(rx[0]);
+	close(ch[1]);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_EQ(0, WEXITSTATUS(status));
+	port = recv_fd(ch[0]);
+	ASSERT_LE(0, port);
+
+	EXPECT_TRUE(sees_eof(rx[1]));
+	EXPECT_TRUE(fdinfo_wait(port, "destroyed", 1));
+	EXPECT_EQ(-EPERM, cport_destroy(port));
+	close(port);
+	close(rx[1]);
+	close(ch[0]);
+}
+
+/*
+ * A cycle: the port's own descriptor in flight in the receive queue of a
+ * socket that a pending send of that port pins.  When the owner exits
+ * the port is destroyed all the same, and so the socket closes: its peer
+ * sees end of file (instead of both leaking).
+ */
+TEST(exit_port_fd_in_own_socket)
+{
+	int u[2], status = -1;
+	pid_t pid;
+
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, u));
+	small_sndbuf(u[0]);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		static char big[BIG];
+		struct cport_sqe sqe;
+		int port = cport_create(NULL);
+
+		if (port < 0 || cport_associate(port, u[0], KTX, 0))
+			_exit(1);
+		if (!fill(u[0]))
+			_exit(2);
+		cport_prep_send(&sqe, u[0], big, sizeof(big), 1);
+		if (submit1(port, &sqe) != 1 ||
+		    sqe.status != CPORT_STATUS_PENDING)
+			_exit(3);
+		/* Into u[0]'s receive queue, which nobody reads. */
+		if (send_fd(u[1], port))
+			_exit(4);
+		_exit(0);
+	}
+	close(u[0]);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_EQ(0, WEXITSTATUS(status));
+	EXPECT_TRUE(sees_eof(u[1]));
+	close(u[1]);
+}
+
 /* A forked child gets -EPERM for every socket operation on the port. */
 TEST(fork_child_eperm)
 {
