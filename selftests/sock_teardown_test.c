@@ -688,6 +688,71 @@ TEST_F(td, send_buffer_unmapped)
 	munmap(map + page + len, page);
 }
 
+struct trickle {
+	int fd;
+	size_t len;
+	int ret;
+};
+
+/* Write @len bytes of pattern 11, one byte per write. */
+static void *trickle_fn(void *arg)
+{
+	struct trickle *t = arg;
+	size_t i;
+
+	for (i = 0; i < t->len; i++) {
+		char b = pattern_byte(11, i);
+
+		t->ret = write_full(t->fd, &b, 1);
+		if (t->ret)
+			break;
+	}
+	return NULL;
+}
+
+/*
+ * Destroy after waiters ran a busy socket: the main thread sleeps on the
+ * port with a fill-mode recv pending while another thread trickles the
+ * data in one byte at a time, so the socket is kicked again and again,
+ * also while it is handed to the sleeping thread and not yet run (a
+ * kick then once corrupted the port's ready list: destroy spun forever
+ * with interrupts off).  Every recv gets its bytes, in order.
+ */
+#define TRICKLE_RECV	64
+
+TEST_F(td, destroy_after_busy_waiter)
+{
+	int rounds = slow_kernel() ? 100 : 1000, i;
+	char buf[TRICKLE_RECV];
+	struct trickle t;
+	pthread_t th;
+
+	ASSERT_EQ(0, cport_associate(self->port, self->rx[0], KRX, 0));
+	t.fd = self->rx[1];
+	t.len = (size_t)rounds * TRICKLE_RECV;
+	t.ret = 0;
+	ASSERT_EQ(0, pthread_create(&th, NULL, trickle_fn, &t));
+	for (i = 0; i < rounds; i++) {
+		cport_prep_recv(&self->sqe, self->rx[0], buf, sizeof(buf), i,
+				CPORT_RECV_FILL);
+		ASSERT_EQ(1, submit1(self->port, &self->sqe));
+		ASSERT_EQ(1, wait1(self->port, &self->cqe));
+		ASSERT_EQ(i, self->cqe.user_data);
+		ASSERT_EQ(sizeof(buf), self->cqe.res);
+		ASSERT_EQ(-1, pattern_check(buf, sizeof(buf), 11,
+					    (size_t)i * sizeof(buf))) {
+			TH_LOG("recv %d has the wrong bytes", i);
+		}
+	}
+	ASSERT_EQ(0, pthread_join(th, NULL));
+	EXPECT_EQ(0, t.ret);
+	/* One more pending, and the port goes with it. */
+	cport_prep_recv(&self->sqe, self->rx[0], buf, sizeof(buf), 1, 0);
+	ASSERT_EQ(1, submit1(self->port, &self->sqe));
+	EXPECT_EQ(0, cport_destroy(self->port));
+	sockets_intact(_metadata, self);
+}
+
 /* ------------------------------------------------------------------ */
 
 /* Send descriptor @fd over unix socket @sock; returns 0 or -errno. */
