@@ -44,6 +44,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -103,6 +104,7 @@ struct worker {
 	pthread_t thread;
 	int id;
 	unsigned long completions, accepts, recvs, sends, inline_sends;
+	unsigned long calls, vcsw, ivcsw;	/* system calls, context switches */
 	unsigned long bytes, errors;
 } __attribute__((aligned(64)));
 
@@ -401,12 +403,14 @@ static void *worker_main(void *arg)
 	struct worker *w = arg;
 	struct cport_sqe local[2], *sqes = NULL;
 	unsigned int nr = 0, submitted;
+	struct rusage ru;
 	struct cport_cqe cqe;
 	struct io_op *op;
 	int ret;
 
 	for (;;) {
 		submitted = 0;
+		w->calls++;
 		ret = cport_submit_and_wait(port, sqes, nr, &cqe, 1, -1,
 					    &submitted);
 		if (ret < 0 && nr && submitted < nr) {
@@ -452,6 +456,10 @@ static void *worker_main(void *arg)
 			handle_send(w, op, &cqe, &sqes, &nr);
 			break;
 		}
+	}
+	if (!getrusage(RUSAGE_THREAD, &ru)) {
+		w->vcsw = ru.ru_nvcsw;
+		w->ivcsw = ru.ru_nivcsw;
 	}
 	return NULL;
 }
@@ -566,6 +574,47 @@ static bool drain(void)
 		usleep(10000);
 	}
 	return true;
+}
+
+/* The port's counter @name from /proc/self/fdinfo, or -1. */
+static long long port_counter(const char *name)
+{
+	char path[64], line[128];
+	size_t len = strlen(name);
+	long long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", port);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, name, len) && line[len] == ':')
+			v = atoll(line + len + 1);
+	fclose(f);
+	return v;
+}
+
+/* What one echoed request cost the server: system calls, switches. */
+static void print_costs(struct worker *w, int n)
+{
+	unsigned long calls = 0, vcsw = 0, ivcsw = 0, recvs = 0;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		calls += w[i].calls;
+		vcsw += w[i].vcsw;
+		ivcsw += w[i].ivcsw;
+		recvs += w[i].recvs;
+	}
+	if (!recvs)
+		return;
+	printf("echo_server: per echoed request: %.3f system calls, %.3f context switches (%.3f voluntary, %.3f involuntary)\n",
+	       (double)calls / recvs, (double)(vcsw + ivcsw) / recvs,
+	       (double)vcsw / recvs, (double)ivcsw / recvs);
+	printf("echo_server: socket runs: %lld by submitters, %lld by waiting workers, %lld by the kernel worker (%lld wakeups)\n",
+	       port_counter("runs_submit"), port_counter("runs_waiter"),
+	       port_counter("runs_worker"), port_counter("worker_wakeups"));
 }
 
 static void print_table(struct worker *w, int n)
@@ -716,6 +765,7 @@ int main(int argc, char **argv)
 	for (i = 0; i < opt_threads; i++)
 		pthread_join(workers[i].thread, NULL);
 	print_table(workers, opt_threads);
+	print_costs(workers, opt_threads);
 	cport_close(port);
 	close(tcp->fd);
 	free(tcp);

@@ -47,6 +47,14 @@
 enum {
 	CPORT_POLICY_LIFO	= 0,	/* most recent waiter (default) */
 	CPORT_POLICY_FIFO	= 1,	/* oldest waiter */
+	CPORT_POLICY_RR		= 2,	/* threads in turn: the waiter that
+					 * follows the last one released, in
+					 * the order threads joined the port
+					 */
+	CPORT_POLICY_CPU	= 3,	/* the most recent waiter that went
+					 * to sleep on the CPU where the
+					 * completion is produced, else LIFO
+					 */
 	CPORT_POLICY__NR,
 };
 
