@@ -674,6 +674,40 @@ TEST(enobufs_after_efault)
 	close(fds[1]);
 }
 
+/*
+ * A delayed POST (timeout_ns > 0) counts against max_pending until it is
+ * queued; a plain POST does not.
+ */
+TEST(enobufs_counts_delayed_posts)
+{
+	struct cport_setup setup = { .max_pending = 2 };
+	struct cport_sqe sqe;
+	struct cport_cqe cqe;
+	int port, fds[2] = { -1, -1 };
+	char buf[8];
+
+	port = cport_create(&setup);
+	ASSERT_LE(0, port);
+	ASSERT_EQ(0, sock_pair(SK_UNIX, fds));
+	ASSERT_EQ(0, cport_associate(port, fds[0], KEY, 0));
+	cport_prep_recv(&sqe, fds[0], buf, sizeof(buf), 1, 0);
+	ASSERT_EQ(1, submit1(port, &sqe));
+	cport_prep_post(&sqe, 0, 2, 0, 0);
+	sqe.timeout_ns = 3600 * NSEC_PER_SEC;
+	ASSERT_EQ(1, submit1(port, &sqe));
+
+	EXPECT_EQ(-ENOBUFS, submit1(port, &sqe));
+	cport_prep_recv(&sqe, fds[0], buf, sizeof(buf), 3, 0);
+	EXPECT_EQ(-ENOBUFS, submit1(port, &sqe));
+	EXPECT_EQ(0, cport_post(port, 0, 4, 0, 0));
+	ASSERT_EQ(1, cport_wait(port, &cqe, 1, 0));
+	EXPECT_EQ(4, cqe.user_data);
+	EXPECT_TRUE(wait_none(port, 0));
+	cport_close(port);
+	close(fds[0]);
+	close(fds[1]);
+}
+
 /* ------------------------------------------------------------------ */
 /* -EIDRM: a destroyed port                                             */
 

@@ -498,14 +498,18 @@ TEST_F(td, close_keeps_recv)
 {
 	char b1[16], b2[16];
 	struct cport_sqe sqes[2];
+	int fd;
 
 	ASSERT_EQ(0, cport_associate(self->port, self->rx[0], KRX, 0));
 	cport_prep_recv(&sqes[0], self->rx[0], b1, sizeof(b1), 1, 0);
 	cport_prep_recv(&sqes[1], self->rx[0], b2, sizeof(b2), 2, 0);
 	ASSERT_EQ(2, cport_submit(self->port, sqes, 2));
+	fd = self->rx[0];
 	ASSERT_EQ(0, close(self->rx[0]));
 	self->rx[0] = -1;
 	EXPECT_TRUE(stays_quiet(self->rx[1]));
+	/* By descriptor they cannot be reached any more. */
+	EXPECT_EQ(-EBADF, cport_cancel(self->port, CPORT_CANCEL_FD, fd));
 
 	ASSERT_EQ(0, write_full(self->rx[1], "data", 4));
 	ASSERT_EQ(1, wait1(self->port, &self->cqe));
