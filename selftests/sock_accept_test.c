@@ -5,7 +5,8 @@
  * posted), a pending accept completes when a client connects; the new
  * descriptor works, carries CPORT_ACCEPT_CLOEXEC/NONBLOCK, is installed
  * only when the completion is dequeued, and with CPORT_ACCEPT_ASSOCIATE
- * is associated under the given key; the peer's address is written;
+ * is associated under the given key; the peer's address is written (an
+ * address that cannot be written does not lose the connection);
  * pending accepts complete in submission order; a connection reset before
  * it was accepted fails that accept only (-ECONNRESET); a queued accept
  * completion that is never dequeued (the port is destroyed, or no

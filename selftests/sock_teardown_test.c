@@ -4,8 +4,11 @@
  * return -EIDRM), closed, or its process exits with recv, send and accept
  * operations pending, and the sockets come out intact (nothing consumed
  * by a cancelled recv, a cancelled send stopped, the peer sees end of
- * file once the sockets are closed); the thread that submitted exits and
- * its operations still complete; close() of a socket with an operation
+ * file once the sockets are closed); the owner's exit destroys the port
+ * even when its descriptor lives on (in another process, or in flight in
+ * a socket the port's own operation pins); destroy after waiters ran a
+ * busy socket; the thread that submitted exits and its operations still
+ * complete; close() of a socket with an operation
  * pending does not cancel it (the operation keeps the socket open until
  * it completes or is cancelled by key); shutdown() completes pending
  * operations; a buffer unmapped while the kernel owns it fails its
