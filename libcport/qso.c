@@ -226,6 +226,9 @@ static int qso_start(int kind, int sd, int port, Qso_OverlappedIO_t *area)
 	timeout = area_check(area);
 	if (timeout < 0)
 		return qso_fail(EINVAL);
+	/* A zero-byte recv would complete with 0, which means end of file. */
+	if (kind == QSOSTARTRECV && !area->bufferLength)
+		return qso_fail(EINVAL);
 	p = port_get(port);
 	if (!p)
 		return qso_fail(EINVAL);
@@ -240,7 +243,7 @@ static int qso_start(int kind, int sd, int port, Qso_OverlappedIO_t *area)
 	op->accepted_fd = -1;
 	op->area = *area;
 
-	buf = area->bufferLength ? area->buffer : NULL;
+	buf = area->bufferLength ? area->buffer : NULL;	/* send: 0 bytes */
 	switch (kind) {
 	case QSOSTARTRECV:
 		cport_prep_recv(&sqe, sd, buf, area->bufferLength,

@@ -34,6 +34,10 @@
  *   (Only if the port's queue is full when an immediate result must be
  *   posted does the call return 0 with the result, rather than lose it.)
  *
+ * - QsoStartRecv() with bufferLength 0 fails with EINVAL: cport's
+ *   zero-byte recv (a readiness notification) would complete with
+ *   returnValue 0, which here means end of file.
+ *
  * - Results: returnValue is the bytes moved (recv: 0 at end of file;
  *   accept: the new descriptor) with errnoValue 0, or -1 with errnoValue
  *   set.  An operation that fails after moving some bytes (a recv with

@@ -11,6 +11,7 @@
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 
 #include "qsoasync.h"
 #include "sock_util.h"
@@ -260,6 +261,47 @@ TEST_F(qso, wait_forever_woken_by_post)
 	EXPECT_EQ(0, ps.ret);
 	EXPECT_EQ((void *)7, self->cs.descriptorHandle);
 	EXPECT_EQ(QSOPOSTIOCOMPLETION, self->cs.operationCompleted);
+}
+
+static void on_signal(int sig)
+{
+}
+
+struct interrupted {
+	int port;
+	pid_t tid;
+	int ret, err;
+};
+
+static void *wait_interrupted_fn(void *arg)
+{
+	struct interrupted *w = arg;
+	Qso_OverlappedIO_t cs;
+
+	__atomic_store_n(&w->tid, sys_gettid(), __ATOMIC_RELEASE);
+	w->ret = QsoWaitForIOCompletion(w->port, &cs, NULL);
+	w->err = errno;
+	return NULL;
+}
+
+/* A signal (without SA_RESTART) interrupts a wait: -1, EINTR. */
+TEST_F(qso, wait_interrupted)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+	struct interrupted w = { .port = self->port };
+	pthread_t t;
+
+	ASSERT_EQ(0, sigaction(SIGUSR1, &sa, NULL));
+	ASSERT_EQ(0, pthread_create(&t, NULL, wait_interrupted_fn, &w));
+	ASSERT_TRUE(wait_until(__atomic_load_n(&w.tid, __ATOMIC_ACQUIRE),
+			       PROGRESS_MS));
+	ASSERT_TRUE(task_wait_sleeping(w.tid));
+	pthread_kill(t, SIGUSR1);
+	pthread_join(t, NULL);
+	EXPECT_EQ(-1, w.ret);
+	EXPECT_EQ(EINTR, w.err);
+	/* The port still works. */
+	EXPECT_TRUE(qnone(self->port, 0));
 }
 
 /* operationWaitTime on a post: posted that much later, with EAGAIN. */
@@ -615,6 +657,15 @@ TEST(accept_immediate_and_pending)
 	EXPECT_TRUE(connected_pair(c3, cs.returnValue));
 	close(cs.returnValue);
 
+	/* operationWaitTime: no connection in time, EAGAIN. */
+	a.postFlag = 0;
+	a.operationWaitTime.tv_usec = 100000;
+	ASSERT_EQ(1, QsoStartAccept(l, port, &a));
+	ASSERT_EQ(1, qwait(port, &cs, PROGRESS_MS));
+	EXPECT_EQ(QSOSTARTACCEPT, cs.operationCompleted);
+	EXPECT_EQ(-1, cs.returnValue);
+	EXPECT_EQ(EAGAIN, cs.errnoValue);
+
 	EXPECT_EQ(0, QsoDestroyIOCompletionPort(port));
 	close(c1);
 	close(c2);
@@ -830,8 +881,10 @@ TEST_F(qso, start_bad_inputs)
 	a.buffer = (void *)(-8192L);
 	EXPECT_START_FAILS(QsoStartRecv(self->fds[0], self->port, &a), EFAULT);
 	EXPECT_START_FAILS(QsoStartSend(self->fds[0], self->port, &a), EFAULT);
-	/* fillBuffer with no buffer. */
+	/* No buffer: no zero-byte recv here (0 means end of file). */
 	a = area(NULL, NULL, 0, 0);
+	EXPECT_START_FAILS(QsoStartRecv(self->fds[0], self->port, &a), EINVAL);
+	a = area(NULL, self->buf, 0, 0);
 	a.fillBuffer = 1;
 	EXPECT_START_FAILS(QsoStartRecv(self->fds[0], self->port, &a), EINVAL);
 
