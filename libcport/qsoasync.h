@@ -63,6 +63,17 @@
  *   returnValue -1 (or the bytes moved) and errnoValue ECANCELED, unless it
  *   finished at that moment.  Returns how many were cancelled (0: none).
  *
+ * - QsoDestroyIOCompletionPort() wakes every waiter (-1, EDESTROYED),
+ *   and the pending operations and queued completions go with the port,
+ *   unposted (an accepted connection not yet returned is closed); the
+ *   port's sockets may then be used with another port.  IBM i promises
+ *   the buffers are free when the call returns; cport finishes an
+ *   operation that another thread is copying data for at that very
+ *   moment just after (see the cport notes on destroy).
+ *
+ * - Sockets: TCP over IPv4 and IPv6 as on IBM i, and unix stream sockets
+ *   (a Linux extension); others fail with EOPNOTSUPP.
+ *
  * - close() of a socket does not cancel its pending operations (they keep
  *   the socket open until they complete): cancel them, or shutdown() the
  *   socket, before closing it.  IBM i reclaims them at close().
