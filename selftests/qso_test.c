@@ -532,6 +532,37 @@ TEST_F(qso, recv_faulting_buffer)
 	munmap(bad, getpagesize());
 }
 
+/* TCP over IPv6 as on IBM i, and unix stream sockets (an extension). */
+TEST(other_socket_kinds)
+{
+	static const enum sock_kind kinds[] = { SK_TCP6, SK_UNIX };
+	int port = QsoCreateIOCompletionPort(), fds[2] = { -1, -1 }, i;
+	char buf[8];
+	Qso_OverlappedIO_t a = area((void *)9, buf, sizeof(buf), 0), cs;
+
+	ASSERT_LE(0, port);
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ(0, sock_pair(kinds[i], fds)) {
+			TH_LOG("%s pair", sock_kind_name(kinds[i]));
+		}
+		ASSERT_EQ(1, QsoStartRecv(fds[0], port, &a));
+		put(fds[1], "v6ux");
+		ASSERT_EQ(1, qwait(port, &cs, PROGRESS_MS));
+		EXPECT_EQ(4, cs.returnValue);
+		EXPECT_EQ((void *)9, cs.descriptorHandle);
+		a.buffer = "back";
+		a.bufferLength = 4;
+		EXPECT_EQ(0, QsoStartSend(fds[0], port, &a));
+		EXPECT_EQ(4, a.returnValue);
+		EXPECT_EQ(0, read_full(fds[1], buf, 4));
+		a.buffer = buf;
+		a.bufferLength = sizeof(buf);
+		close(fds[0]);
+		close(fds[1]);
+	}
+	EXPECT_EQ(0, QsoDestroyIOCompletionPort(port));
+}
+
 /* ------------------------------------------------------------------ */
 /* QsoStartSend                                                         */
 
