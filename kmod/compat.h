@@ -6,6 +6,7 @@
 #ifndef _CPORT_COMPAT_H
 #define _CPORT_COMPAT_H
 
+#include <linux/hrtimer.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/version.h>
@@ -32,6 +33,17 @@ static inline bool cport_task_blocked(struct task_struct *p)
 	return !READ_ONCE(p->on_rq);
 #endif
 }
+
+/* hrtimer_setup() replaced hrtimer_init() and ->function in 6.13. */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 13, 0)
+static inline void hrtimer_setup(struct hrtimer *timer,
+				 enum hrtimer_restart (*function)(struct hrtimer *),
+				 clockid_t clock_id, enum hrtimer_mode mode)
+{
+	hrtimer_init(timer, clock_id, mode);
+	timer->function = function;
+}
+#endif
 
 /* kmalloc_obj() and kzalloc_obj() arrived in 7.0. */
 #ifndef kmalloc_obj

@@ -30,6 +30,27 @@
  * port->poll_wq.lock is never taken under port->lock: poll waiters are
  *	woken after port->lock is dropped.
  *
+ * Sockets (sock.c, op.c):
+ * port->socks_mutex protects port->socks and the association counts;
+ *	it is taken in process context only, before any spinlock.
+ * cport_sock_table_lock (global spinlock) protects the table of
+ *	associations by struct sock; lookups walk it under RCU.
+ * sock->lock (spinlock_t, interrupts disabled) protects what is marked
+ *	"slock": the operation queues and the runner flags.  It is taken in
+ *	the socket's wait-queue callback (under the socket's wait-queue
+ *	lock, often in softirq context) and in the timeout hrtimer (softirq).
+ *	Nothing is woken or queued under it: kicking a socket to a runner
+ *	takes port->lock after sock->lock is dropped.
+ * Order: port->socks_mutex -> socket wait-queue lock -> sock->lock;
+ *	port->socks_mutex -> port->lock -> port->run_lock.  sock->lock and
+ *	port->lock are never held together.  No lock is held across socket
+ *	I/O, vfs_poll(), add_wait_queue() or remove_wait_queue().
+ *
+ * One runner at a time per socket (sock->running, under sock->lock) does
+ * its I/O, arms and disarms its wait-queue entry, and completes its
+ * operations; a wakeup, cancel or timeout that finds it running sets
+ * sock->rerun and the runner goes round again.  See docs/design.md.
+ *
  * A waiter's struct cport_waiter lives on its own stack.  While it is on
  * port->waiters only port->lock holders touch it; the waker sets ->done
  * with release semantics as the last store and wakes the task while still
@@ -49,20 +70,82 @@
 #include <linux/kref.h>
 #include <linux/list.h>
 #include <linux/llist.h>
+#include <linux/mutex.h>
 #include <linux/preempt.h>
+#include <linux/refcount.h>
+#include <linux/rcupdate.h>
+#include <linux/workqueue.h>
 #include <linux/spinlock.h>
 #include <linux/wait.h>
 #include <linux/ktime.h>
 #include <linux/cport.h>
 
+struct cred;
+struct file;
 struct mm_struct;
 struct seq_file;
+struct sock;
+struct socket;
 struct task_struct;
 
 /* A queued completion. */
 struct cport_node {
 	struct list_head	list;	/* port->queue or waiter->handed: lock */
 	struct cport_cqe	cqe;
+	struct file		*file;	  /* ACCEPT: the new connection, its
+					   * descriptor installed at dequeue
+					   */
+	unsigned int		fd_flags; /* O_CLOEXEC for that descriptor */
+};
+
+/*
+ * A socket associated with a port.  Lives while it is associated (the
+ * "linked" reference), queued for a runner, or looked up; holds a
+ * reference to its struct sock (so the pointer cannot be reused while
+ * the association exists) and to the port, but to the socket's file only
+ * while operations are pending: a socket without operations closes at
+ * close() as usual, and its association is reclaimed later (sock.c).
+ */
+struct cport_sock {
+	struct hlist_node	hnode;		/* cport_sock_table: table lock */
+	struct list_head	port_link;	/* port->socks: socks_mutex */
+	struct list_head	ready_link;	/* port->ready or a waiter's
+						 * runs: port->lock
+						 */
+	bool			queued;		/* port->lock: on ready_link */
+	refcount_t		refs;
+	struct cport_port	*port;
+	struct sock		*sk;
+	u64			key;
+	bool			inline_default;
+
+	spinlock_t		lock;		/* slock, see LOCKING */
+	struct list_head	rxq;		/* slock: RECV, ACCEPT, in order */
+	struct list_head	txq;		/* slock: SEND, in order */
+	unsigned int		nr_ops;		/* slock */
+	bool			running;	/* slock: a runner owns the I/O */
+	bool			rerun;		/* slock: woken while running */
+	bool			unlinked;	/* slock: no longer associated */
+
+	/* Set under slock while nr_ops goes 0 -> 1, cleared by the runner. */
+	struct file		*file;		/* reference held while pending */
+	struct socket		*sock;
+	/* The runner's: the wait-queue entry on the socket, when armed. */
+	wait_queue_head_t	*whead;
+	wait_queue_entry_t	wait;
+	struct rcu_head		rcu;
+};
+
+struct cport_sock_stats {
+	atomic64_t submitted;	/* RECV, SEND, ACCEPT taken */
+	atomic64_t inlined;	/* ... completed inline, nothing posted */
+	atomic64_t completed;	/* ... completed and posted */
+	atomic64_t cancelled;	/* ... completed with -ECANCELED */
+	atomic64_t timedout;	/* ... completed with -ETIMEDOUT */
+	atomic64_t runs_submit;	/* socket runs by the submitting thread */
+	atomic64_t runs_waiter;	/* ... by a waiting thread */
+	atomic64_t runs_worker;	/* ... by the fallback kernel worker */
+	atomic64_t worker_wakeups; /* times the worker was started */
 };
 
 /* A thread associated with a port: one port per thread. */
@@ -84,6 +167,7 @@ struct cport_thread {
 struct cport_waiter {
 	struct list_head	list;	/* port->waiters: lock */
 	struct list_head	handed;	/* completions handed to it: lock */
+	struct list_head	runs;	/* sockets handed to it to run: lock */
 	struct task_struct	*task;
 	struct cport_thread	*thread;
 	bool			done;	/* handed or woken by destroy */
@@ -130,9 +214,25 @@ struct cport_port {
 	struct irq_work		release_work;	/* handoff after a block */
 	wait_queue_head_t	poll_wq;
 	struct mm_struct	*mm;		/* owner: mmgrab()bed, immutable */
+	const struct cred	*cred;		/* owner's, for the worker */
+
+	/* Sockets (sock.c, op.c). */
+	struct list_head	ready;		/* lock: cport_sock to run */
+	unsigned int		nr_ready;	/* lock */
+	struct mutex		socks_mutex;
+	struct list_head	socks;		/* socks_mutex: associations */
+	unsigned int		nr_socks;	/* socks_mutex */
+	unsigned int		gc_mark;	/* socks_mutex: nr_socks after
+						 * the last reclaim
+						 */
+	atomic_t		nr_ops;		/* pending operations */
+	u32			max_pending;	/* like max_queued */
+	struct delayed_work	work;		/* the fallback runner */
+	struct cport_sock_stats	sstats;
 };
 
 /* port.c */
+struct cport_op;
 struct cport_port *cport_port_alloc(void);
 void cport_port_release(struct cport_port *port);
 void cport_port_get(struct cport_port *port);
@@ -146,8 +246,38 @@ void cport_port_show(struct cport_port *port, struct seq_file *m);
 unsigned int __cport_release(struct cport_port *port);
 void cport_wake_pollers(struct cport_port *port, __poll_t mask);
 void cport_node_free(struct cport_node *node);
+struct cport_node *cport_node_alloc(void);
+bool cport_post_node(struct cport_port *port, struct cport_node *node);
+struct cport_sock *cport_ready_pop(struct cport_port *port);
 int cport_node_cache_init(void);
 void cport_node_cache_exit(void);
+
+/* sock.c */
+int cport_sock_associate(struct cport_port *port, struct sock *sk, u64 key,
+			 bool inline_default);
+int cport_sock_dissociate(struct cport_port *port, struct sock *sk);
+struct cport_sock *cport_sock_get(struct cport_port *port, struct sock *sk);
+void cport_sock_put(struct cport_sock *s);
+void cport_sock_kick(struct cport_sock *s);
+__poll_t cport_sock_arm(struct cport_sock *s);
+void cport_sock_disarm(struct cport_sock *s, wait_queue_head_t *whead);
+void cport_socks_destroy(struct cport_port *port);
+void cport_socks_show(struct cport_port *port, struct seq_file *m);
+int cport_socks_init(void);
+void cport_socks_exit(void);
+
+/* op.c */
+int cport_op_submit(struct cport_port *port, const struct cport_sqe *sqe,
+		    struct cport_sqe __user *usqe);
+int cport_op_cancel(struct cport_port *port, const struct cport_sqe *sqe,
+		    struct cport_sqe __user *usqe);
+int cport_op_associate(struct cport_port *port, const struct cport_sqe *sqe);
+int cport_op_dissociate(struct cport_port *port, const struct cport_sqe *sqe);
+bool cport_sock_run(struct cport_sock *s, struct list_head *sink,
+		    struct cport_op *mine);
+void cport_port_work(struct work_struct *work);
+int cport_ops_init(void);
+void cport_ops_exit(void);
 
 /* thread.c */
 struct cport_thread *cport_thread_join(struct cport_port *port);

@@ -26,7 +26,12 @@
 #include "trace.h"
 
 #define CPORT_ENTER_FLAGS	CPORT_ENTER_ABSTIME
-#define CPORT_SQE_FLAGS		0
+#define CPORT_SQE_FLAGS		(CPORT_SQE_INLINE | CPORT_SQE_POST)
+#define CPORT_CANCEL_HOW	(CPORT_CANCEL_USER_DATA | CPORT_CANCEL_FD | \
+				 CPORT_CANCEL_KEY | CPORT_CANCEL_ALL)
+#define CPORT_ACCEPT_FLAGS	(CPORT_ACCEPT_CLOEXEC | CPORT_ACCEPT_NONBLOCK | \
+				 CPORT_ACCEPT_ASSOCIATE | \
+				 CPORT_ACCEPT_ASSOC_INLINE)
 #define CPORT_SETUP_FLAGS	CPORT_SETUP_NO_BLOCK_TRACKING
 
 static int cport_open(struct inode *inode, struct file *file)
@@ -67,6 +72,8 @@ static long cport_ioctl_setup(struct cport_port *port, void __user *argp,
 		return -EINVAL;
 	if (s.max_queued > CPORT_MAX_QUEUED)
 		return -EINVAL;
+	if (s.max_pending > CPORT_MAX_PENDING || s.resv)
+		return -EINVAL;
 	return cport_port_setup(port, &s);
 }
 
@@ -82,26 +89,107 @@ static long cport_ioctl_query(struct cport_port *port, void __user *argp)
 	return 0;
 }
 
-static int cport_submit_one(struct cport_port *port,
-			    const struct cport_sqe *sqe)
+/*
+ * The fields of one submission, by opcode: anything an opcode does not use
+ * must be zero (status and bytes are outputs and ignored, and so is res
+ * for every opcode but POST).
+ */
+static int cport_check_sqe(const struct cport_sqe *sqe)
 {
-	struct cport_cqe cqe = {};
+	const u32 of = sqe->op_flags;
 
-	if (sqe->opcode != CPORT_OP_POST)
+	switch (sqe->opcode) {
+	case CPORT_OP_POST:
+		if (sqe->flags || of || sqe->fd || sqe->addr || sqe->timeout_ns)
+			return -EINVAL;
+		return 0;
+	case CPORT_OP_ASSOCIATE:
+		if (sqe->flags || (of & ~CPORT_ASSOC_INLINE) ||
+		    sqe->user_data || sqe->addr || sqe->len || sqe->timeout_ns)
+			return -EINVAL;
+		return 0;
+	case CPORT_OP_DISSOCIATE:
+		if (sqe->flags || of || sqe->user_data || sqe->addr ||
+		    sqe->len || sqe->key || sqe->timeout_ns)
+			return -EINVAL;
+		return 0;
+	case CPORT_OP_CANCEL:
+		if (sqe->flags || !of || (of & ~CPORT_CANCEL_HOW) ||
+		    (of & (of - 1)) || sqe->addr || sqe->len || sqe->timeout_ns)
+			return -EINVAL;
+		if (of != CPORT_CANCEL_USER_DATA && sqe->user_data)
+			return -EINVAL;
+		if (of != CPORT_CANCEL_FD && sqe->fd)
+			return -EINVAL;
+		if (of != CPORT_CANCEL_KEY && sqe->key)
+			return -EINVAL;
+		return 0;
+	case CPORT_OP_RECV:
+	case CPORT_OP_SEND:
+	case CPORT_OP_ACCEPT:
+		break;
+	default:
 		return -EINVAL;
+	}
+
+	/* RECV, SEND, ACCEPT */
 	if (sqe->flags & ~CPORT_SQE_FLAGS)
 		return -EINVAL;
-	if (sqe->resv0 || sqe->resv1)
+	if ((sqe->flags & CPORT_SQE_INLINE) && (sqe->flags & CPORT_SQE_POST))
 		return -EINVAL;
-	if (sqe->fd || sqe->addr || sqe->timeout_ns)
+	if (sqe->len > CPORT_MAX_IO)
 		return -EINVAL;
+	switch (sqe->opcode) {
+	case CPORT_OP_RECV:
+		if ((of & ~CPORT_RECV_FILL) || sqe->key)
+			return -EINVAL;
+		if (!sqe->len && (sqe->addr || (of & CPORT_RECV_FILL)))
+			return -EINVAL;
+		return 0;
+	case CPORT_OP_SEND:
+		if (of || sqe->key)
+			return -EINVAL;
+		return 0;
+	default:
+		if (of & ~CPORT_ACCEPT_FLAGS)
+			return -EINVAL;
+		if (!(of & CPORT_ACCEPT_ASSOCIATE) &&
+		    ((of & CPORT_ACCEPT_ASSOC_INLINE) || sqe->key))
+			return -EINVAL;
+		if (!sqe->addr != !sqe->len)
+			return -EINVAL;
+		return 0;
+	}
+}
 
-	cqe.user_data = sqe->user_data;
-	cqe.key = sqe->key;
-	cqe.res = sqe->res;
-	cqe.bytes = sqe->len;
-	cqe.op = CPORT_OP_POST;
-	return cport_post(port, &cqe);
+static int cport_submit_one(struct cport_port *port,
+			    const struct cport_sqe *sqe,
+			    struct cport_sqe __user *usqe)
+{
+	struct cport_cqe cqe = {};
+	int ret;
+
+	ret = cport_check_sqe(sqe);
+	if (ret)
+		return ret;
+
+	switch (sqe->opcode) {
+	case CPORT_OP_POST:
+		cqe.user_data = sqe->user_data;
+		cqe.key = sqe->key;
+		cqe.res = sqe->res;
+		cqe.bytes = sqe->len;
+		cqe.op = CPORT_OP_POST;
+		return cport_post(port, &cqe);
+	case CPORT_OP_ASSOCIATE:
+		return cport_op_associate(port, sqe);
+	case CPORT_OP_DISSOCIATE:
+		return cport_op_dissociate(port, sqe);
+	case CPORT_OP_CANCEL:
+		return cport_op_cancel(port, sqe, usqe);
+	default:
+		return cport_op_submit(port, sqe, usqe);
+	}
 }
 
 static long cport_ioctl_enter(struct cport_port *port,
@@ -133,7 +221,7 @@ static long cport_ioctl_enter(struct cport_port *port,
 			ret = -EFAULT;
 			break;
 		}
-		ret = cport_submit_one(port, &sqe);
+		ret = cport_submit_one(port, &sqe, &usqes[i]);
 		if (ret)
 			break;
 	}
@@ -231,15 +319,21 @@ static int __init cport_init(void)
 	BUILD_BUG_ON(sizeof(struct cport_sqe) != 64);
 	BUILD_BUG_ON(sizeof(struct cport_cqe) != 48);
 	BUILD_BUG_ON(sizeof(struct cport_enter) != 56);
-	BUILD_BUG_ON(sizeof(struct cport_setup) != CPORT_SETUP_SIZE_VER0);
+	BUILD_BUG_ON(sizeof(struct cport_setup) != CPORT_SETUP_SIZE_VER1);
 	BUILD_BUG_ON(sizeof(struct cport_info) != 80);
 
 	ret = cport_node_cache_init();
 	if (ret)
 		return ret;
-	ret = cport_threads_init();
+	ret = cport_ops_init();
 	if (ret)
 		goto out_cache;
+	ret = cport_socks_init();
+	if (ret)
+		goto out_ops;
+	ret = cport_threads_init();
+	if (ret)
+		goto out_socks;
 	ret = misc_register(&cport_misc);
 	if (ret)
 		goto out_threads;
@@ -247,6 +341,10 @@ static int __init cport_init(void)
 
 out_threads:
 	cport_threads_exit();
+out_socks:
+	cport_socks_exit();
+out_ops:
+	cport_ops_exit();
 out_cache:
 	cport_node_cache_exit();
 	return ret;
@@ -256,6 +354,8 @@ static void __exit cport_exit(void)
 {
 	misc_deregister(&cport_misc);
 	cport_threads_exit();
+	cport_socks_exit();
+	cport_ops_exit();
 	cport_node_cache_exit();
 }
 

@@ -11,6 +11,8 @@
  */
 #include <linux/atomic.h>
 #include <linux/cpumask.h>
+#include <linux/cred.h>
+#include <linux/file.h>
 #include <linux/poll.h>
 #include <linux/sched.h>
 #include <linux/sched/mm.h>
@@ -40,8 +42,21 @@ void cport_node_cache_exit(void)
 	kmem_cache_destroy(cport_node_cache);
 }
 
+struct cport_node *cport_node_alloc(void)
+{
+	struct cport_node *node;
+
+	node = kmem_cache_alloc(cport_node_cache, GFP_KERNEL_ACCOUNT);
+	if (node)
+		node->file = NULL;
+	return node;
+}
+
+/* An undelivered accepted connection is closed with its completion. */
 void cport_node_free(struct cport_node *node)
 {
+	if (node->file)
+		fput(node->file);
 	kmem_cache_free(cport_node_cache, node);
 }
 
@@ -77,6 +92,13 @@ struct cport_port *cport_port_alloc(void)
 	init_waitqueue_head(&port->poll_wq);
 	port->mm = current->mm;
 	mmgrab(port->mm);
+	port->cred = get_current_cred();
+	INIT_LIST_HEAD(&port->ready);
+	mutex_init(&port->socks_mutex);
+	INIT_LIST_HEAD(&port->socks);
+	atomic_set(&port->nr_ops, 0);
+	port->max_pending = CPORT_DEFAULT_PENDING;
+	INIT_DELAYED_WORK(&port->work, cport_port_work);
 	return port;
 }
 
@@ -92,7 +114,9 @@ static void cport_port_free(struct kref *ref)
 
 	irq_work_sync(&port->release_work);
 	cport_free_list(&port->queue);
+	put_cred(port->cred);
 	mmdrop(port->mm);
+	mutex_destroy(&port->socks_mutex);
 	kfree(port);
 }
 
@@ -117,6 +141,7 @@ int cport_port_setup(struct cport_port *port, const struct cport_setup *s)
 		port->concurrency = s->concurrency ?: num_online_cpus();
 		port->policy = s->policy;
 		port->max_queued = s->max_queued ?: CPORT_DEFAULT_QUEUED;
+		port->max_pending = s->max_pending ?: CPORT_DEFAULT_PENDING;
 	}
 	spin_unlock_irq(&port->lock);
 	return ret;
@@ -127,12 +152,12 @@ void cport_port_info(struct cport_port *port, struct cport_info *info)
 	memset(info, 0, sizeof(*info));
 	info->api_version = CPORT_API_VERSION;
 	info->features = CPORT_FEAT_HANDOFF | CPORT_FEAT_CONCURRENCY |
-			 CPORT_FEAT_POLL;
-	info->ops = 1ULL << CPORT_OP_POST;
-	info->features |= CPORT_FEAT_BLOCK_TRACKING;
+			 CPORT_FEAT_POLL | CPORT_FEAT_BLOCK_TRACKING |
+			 CPORT_FEAT_SOCKETS;
+	info->ops = GENMASK_ULL(CPORT_OP__NR - 1, CPORT_OP_POST);
 	info->setup_flags = CPORT_SETUP_NO_BLOCK_TRACKING;
 	info->enter_flags = CPORT_ENTER_ABSTIME;
-	info->sqe_flags = 0;
+	info->sqe_flags = CPORT_SQE_INLINE | CPORT_SQE_POST;
 	info->policies = (1U << CPORT_POLICY_LIFO) | (1U << CPORT_POLICY_FIFO);
 	info->max_enter = CPORT_MAX_ENTER;
 
@@ -140,6 +165,7 @@ void cport_port_info(struct cport_port *port, struct cport_info *info)
 	info->concurrency = port->concurrency;
 	info->policy = port->policy;
 	info->max_queued = port->max_queued;
+	info->max_pending = port->max_pending;
 	if (port->track_blocking)
 		info->port_flags |= CPORT_INFO_BLOCK_TRACKING;
 	spin_unlock_irq(&port->lock);
@@ -153,39 +179,69 @@ static struct cport_waiter *__cport_pick_waiter(struct cport_port *port)
 }
 
 /*
- * Hand @node to @w and wake it.  The waiter already counts as running (the
- * caller took the slot), so that a second completion posted before the
- * waiter gets to run sees the slot as taken.
+ * Wake @w, which was handed a completion or a socket to run.  The waiter
+ * already counts as running (the caller took the slot), so that a second
+ * completion posted before the waiter gets to run sees the slot as taken.
  */
-static void __cport_handoff(struct cport_port *port, struct cport_waiter *w,
-			    struct cport_node *node)
+static void __cport_wake_waiter(struct cport_port *port,
+				struct cport_waiter *w, u64 user_data)
 {
 	struct task_struct *task = w->task;
 
 	lockdep_assert_held(&port->lock);
 	list_del_init(&w->list);
 	WRITE_ONCE(port->nr_waiters, port->nr_waiters - 1);
-	list_add_tail(&node->list, &w->handed);
 	port->stats.handoffs++;
-	trace_cport_handoff(port->id, task->pid, node->cqe.user_data);
-	/* Pairs with cport_sleep(): the waiter sees its handed list. */
+	trace_cport_handoff(port->id, task->pid, user_data);
+	/* Pairs with cport_sleep(): the waiter sees its lists. */
 	smp_store_release(&w->done, true);
 	wake_up_process(task);
 }
 
+/* Take the first socket waiting for a runner; the caller owns its ref. */
+static struct cport_sock *__cport_ready_pop(struct cport_port *port)
+{
+	struct cport_sock *s;
+
+	lockdep_assert_held(&port->lock);
+	s = list_first_entry_or_null(&port->ready, struct cport_sock,
+				     ready_link);
+	if (s) {
+		list_del_init(&s->ready_link);
+		s->queued = false;
+		port->nr_ready--;
+	}
+	return s;
+}
+
+struct cport_sock *cport_ready_pop(struct cport_port *port)
+{
+	struct cport_sock *s = NULL;
+
+	spin_lock_irq(&port->lock);
+	if (!port->dead)
+		s = __cport_ready_pop(port);
+	spin_unlock_irq(&port->lock);
+	return s;
+}
+
 /*
- * Give queued completions to sleeping waiters, one each, while the
- * concurrency value allows.  Called whenever a completion is queued or the
+ * Give queued completions, and sockets that have I/O to do, to sleeping
+ * waiters, one each, while the concurrency value allows.  A waiter handed
+ * a socket moves its data in its own context (op.c) and returns what
+ * completes.  Called whenever a completion or socket is queued or the
  * running count drops.  Returns how many waiters were released.
  */
 unsigned int __cport_release(struct cport_port *port)
 {
 	struct cport_waiter *w;
 	struct cport_node *node;
+	struct cport_sock *s;
 	unsigned int n = 0;
 
 	lockdep_assert_held(&port->lock);
-	while (!list_empty(&port->queue) && !list_empty(&port->waiters)) {
+	while ((!list_empty(&port->queue) || !list_empty(&port->ready)) &&
+	       !list_empty(&port->waiters)) {
 		w = __cport_pick_waiter(port);
 		raw_spin_lock(&port->run_lock);
 		if (port->running >= port->concurrency) {
@@ -195,10 +251,17 @@ unsigned int __cport_release(struct cport_port *port)
 		__cport_thread_start(port, w->thread);
 		raw_spin_unlock(&port->run_lock);
 
-		node = list_first_entry(&port->queue, struct cport_node, list);
-		list_del(&node->list);
-		WRITE_ONCE(port->nr_queued, port->nr_queued - 1);
-		__cport_handoff(port, w, node);
+		s = __cport_ready_pop(port);
+		if (s) {
+			list_add_tail(&s->ready_link, &w->runs);
+			__cport_wake_waiter(port, w, 0);
+		} else {
+			node = list_first_entry(&port->queue, struct cport_node,
+						list);
+			list_move_tail(&node->list, &w->handed);
+			WRITE_ONCE(port->nr_queued, port->nr_queued - 1);
+			__cport_wake_waiter(port, w, node->cqe.user_data);
+		}
 		n++;
 	}
 	return n;
@@ -229,7 +292,7 @@ int cport_post(struct cport_port *port, const struct cport_cqe *cqe)
 	bool queued;
 	int ret = 0;
 
-	node = kmem_cache_alloc(cport_node_cache, GFP_KERNEL_ACCOUNT);
+	node = cport_node_alloc();
 	if (!node)
 		return -ENOMEM;
 	node->cqe = *cqe;
@@ -257,6 +320,34 @@ int cport_post(struct cport_port *port, const struct cport_cqe *cqe)
 	return ret;
 }
 
+/*
+ * Queue the completion of a socket operation, or hand it to a waiter.
+ * Never fails: pending operations are bounded by max_pending instead, so
+ * the queue may exceed max_queued by at most that many.  On a destroyed
+ * port the completion is discarded (an accepted connection is closed).
+ * Returns whether poll waiters should be woken.
+ */
+bool cport_post_node(struct cport_port *port, struct cport_node *node)
+{
+	unsigned long flags;
+	bool queued = false;
+
+	spin_lock_irqsave(&port->lock, flags);
+	if (!port->dead) {
+		port->stats.posts++;
+		trace_cport_post(port->id, node->cqe.key, node->cqe.user_data);
+		list_add_tail(&node->list, &port->queue);
+		WRITE_ONCE(port->nr_queued, port->nr_queued + 1);
+		__cport_release(port);
+		queued = port->nr_queued;
+		node = NULL;
+	}
+	spin_unlock_irqrestore(&port->lock, flags);
+	if (node)
+		cport_node_free(node);
+	return queued;
+}
+
 /* The file is released: no fd is left, only associated threads. */
 void cport_port_release(struct cport_port *port)
 {
@@ -267,7 +358,9 @@ void cport_port_release(struct cport_port *port)
 int cport_destroy(struct cport_port *port)
 {
 	struct cport_waiter *w, *tmp;
+	struct cport_sock *s;
 	LIST_HEAD(discard);
+	LIST_HEAD(ready);
 
 	spin_lock_irq(&port->lock);
 	if (port->dead) {
@@ -285,9 +378,17 @@ int cport_destroy(struct cport_port *port)
 	WRITE_ONCE(port->nr_waiters, 0);
 	list_splice_init(&port->queue, &discard);
 	WRITE_ONCE(port->nr_queued, 0);
+	while ((s = __cport_ready_pop(port)))
+		list_add_tail(&s->ready_link, &ready);
 	spin_unlock_irq(&port->lock);
 
 	cport_free_list(&discard);
+	while ((s = list_first_entry_or_null(&ready, struct cport_sock,
+					     ready_link))) {
+		list_del_init(&s->ready_link);
+		cport_sock_put(s);
+	}
+	cport_socks_destroy(port);
 	cport_wake_pollers(port, EPOLLHUP);
 	return 0;
 }
@@ -344,4 +445,5 @@ void cport_port_show(struct cport_port *port, struct seq_file *m)
 	seq_printf(m, "over_limit_events:\t%llu\n", stats.over_events);
 	seq_printf(m, "over_limit_ns:\t%llu\n", over_ns);
 	seq_printf(m, "destroyed:\t%u\n", dead);
+	cport_socks_show(port, m);
 }

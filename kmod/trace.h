@@ -54,6 +54,48 @@ TRACE_EVENT(cport_dequeue,
 		      __entry->port, __entry->nr, __entry->slept)
 );
 
+/*
+ * A socket operation finished: res and bytes as the completion will say
+ * (also for one cancelled by destroy, whose completion is discarded);
+ * how: 0 posted, 1 returned inline, 2 discarded.
+ */
+TRACE_EVENT(cport_op_done,
+	    TP_PROTO(u32 port, u8 op, u64 user_data, s64 res, u64 bytes,
+		     u8 how),
+	    TP_ARGS(port, op, user_data, res, bytes, how),
+	    TP_STRUCT__entry(__field(u32, port)
+			     __field(u8, op)
+			     __field(u8, how)
+			     __field(u64, user_data)
+			     __field(s64, res)
+			     __field(u64, bytes)),
+	    TP_fast_assign(__entry->port = port;
+			   __entry->op = op;
+			   __entry->how = how;
+			   __entry->user_data = user_data;
+			   __entry->res = res;
+			   __entry->bytes = bytes;),
+	    TP_printk("port=%u op=%u user_data=0x%llx res=%lld bytes=%llu how=%u",
+		      __entry->port, __entry->op, __entry->user_data,
+		      __entry->res, __entry->bytes, __entry->how)
+);
+
+/* A socket's I/O was run; who: 0 submitter, 1 waiter, 2 worker. */
+TRACE_EVENT(cport_sock_run,
+	    TP_PROTO(u32 port, u64 key, pid_t pid, u8 who),
+	    TP_ARGS(port, key, pid, who),
+	    TP_STRUCT__entry(__field(u32, port)
+			     __field(pid_t, pid)
+			     __field(u64, key)
+			     __field(u8, who)),
+	    TP_fast_assign(__entry->port = port;
+			   __entry->pid = pid;
+			   __entry->key = key;
+			   __entry->who = who;),
+	    TP_printk("port=%u key=0x%llx pid=%d who=%u",
+		      __entry->port, __entry->key, __entry->pid, __entry->who)
+);
+
 DECLARE_EVENT_CLASS(cport_thread_class,
 		    TP_PROTO(u32 port, pid_t pid),
 		    TP_ARGS(port, pid),

@@ -7,11 +7,15 @@
  * them at once without sleeping.  Otherwise it puts a waiter on its stack
  * at the head of port->waiters and sleeps until a completion is handed to
  * it (port.c), the port is destroyed, a signal arrives or the timeout
- * expires.  Whatever was handed to it is returned even if a signal or the
- * timeout came at the same moment.  Completions that cannot be copied to
+ * expires.  A waiter may instead be handed a socket whose operations can
+ * make progress: it runs that socket's I/O in its own context (op.c) and
+ * returns what completed, or waits again if nothing did.  Whatever was
+ * handed to it is returned even if a signal or the timeout came at the
+ * same moment.  Completions that cannot be copied to
  * user space go back to the head of the queue.
  */
 #include <linux/err.h>
+#include <linux/file.h>
 #include <linux/hrtimer.h>
 #include <linux/poll.h>
 #include <linux/sched.h>
@@ -75,29 +79,79 @@ static int cport_sleep(struct cport_waiter *w, const ktime_t *expires)
 	return ret;
 }
 
+/* Move up to @max sockets waiting for a runner to @runs. */
+static void __cport_take_ready(struct cport_port *port, struct list_head *runs,
+			       u32 max)
+{
+	struct cport_sock *s;
+
+	lockdep_assert_held(&port->lock);
+	for (; max; max--) {
+		s = list_first_entry_or_null(&port->ready, struct cport_sock,
+					     ready_link);
+		if (!s)
+			break;
+		list_move_tail(&s->ready_link, runs);
+		s->queued = false;
+		port->nr_ready--;
+	}
+}
+
+static u32 cport_list_count(struct list_head *list)
+{
+	struct list_head *pos;
+	u32 n = 0;
+
+	list_for_each(pos, list)
+		n++;
+	return n;
+}
+
 /*
- * Copy @taken (@n completions) to user space.  Whatever cannot be copied
- * goes back to the head of the queue, in order (or is discarded, if the
- * port was destroyed meanwhile, like everything else it had queued); if
- * nothing could be copied, the thread stops counting as running again.
+ * Copy up to @max of @taken (@n completions) to user space, installing
+ * the descriptors of accepted connections as they are copied.  Whatever
+ * is not copied goes back to the head of the queue, in order (or is
+ * discarded, if the port was destroyed meanwhile, like everything else it
+ * had queued); if nothing could be copied, the thread stops counting as
+ * running again.  @sunk of them came from sockets this thread ran.
  */
 static long cport_copy_out(struct cport_port *port, struct cport_thread *t,
-			   struct list_head *taken, u32 n,
+			   struct list_head *taken, u32 n, u32 max, u32 sunk,
 			   struct cport_cqe __user *ucqes)
 {
 	struct cport_node *node, *tmp;
 	bool requeued, dead;
 	u32 copied = 0;
+	int fd;
 
 	list_for_each_entry_safe(node, tmp, taken, list) {
-		if (copy_to_user(&ucqes[copied], &node->cqe, sizeof(node->cqe)))
+		if (copied == max)
 			break;
+		fd = -1;
+		if (node->file) {
+			fd = get_unused_fd_flags(node->fd_flags);
+			node->cqe.res = fd;
+		}
+		if (copy_to_user(&ucqes[copied], &node->cqe, sizeof(node->cqe))) {
+			if (node->file) {
+				if (fd >= 0)
+					put_unused_fd(fd);
+				node->cqe.res = 0;
+			}
+			break;
+		}
+		if (fd >= 0) {
+			fd_install(fd, node->file);
+			node->file = NULL;
+		}
+		/* Without a descriptor, the connection is closed here. */
 		list_del(&node->list);
 		cport_node_free(node);
 		copied++;
 	}
 
 	spin_lock_irq(&port->lock);
+	port->stats.posts += sunk;
 	port->stats.dequeues += copied;
 	dead = port->dead;
 	requeued = copied < n && !dead;
@@ -128,10 +182,12 @@ long cport_wait(struct cport_port *port, struct cport_cqe __user *ucqes,
 {
 	struct cport_thread *t;
 	struct cport_waiter w;
+	struct cport_sock *s;
+	bool slept = false, first = true;
 	LIST_HEAD(taken);
-	bool slept = false;
+	LIST_HEAD(runs);
+	u32 n, sunk;
 	long ret;
-	u32 n;
 
 	/* Not worth associating with a destroyed port (checked again below). */
 	if (READ_ONCE(port->dead))
@@ -140,66 +196,99 @@ long cport_wait(struct cport_port *port, struct cport_cqe __user *ucqes,
 	if (IS_ERR(t))
 		return PTR_ERR(t);
 
-	spin_lock_irq(&port->lock);
-	if (port->dead) {
-		spin_unlock_irq(&port->lock);
-		return -EIDRM;
-	}
-	port->used = true;
-	port->stats.waits++;
-
-	/*
-	 * Stop counting as running, then take what is queued if the
-	 * concurrency value allows, or become a waiter: under run_lock, so
-	 * that a running thread blocking at the same moment sees either our
-	 * slot taken or us waiting (cport_sched_out()).
-	 */
-	raw_spin_lock(&port->run_lock);
-	__cport_thread_stop(port, t);
-	if (!list_empty(&port->queue) && port->running < port->concurrency) {
-		__cport_thread_start(port, t);
-		raw_spin_unlock(&port->run_lock);
-		n = __cport_take(port, &taken, max);
-		goto out_taken;
-	}
-	if (nowait) {
-		raw_spin_unlock(&port->run_lock);
-		spin_unlock_irq(&port->lock);
-		return -ETIMEDOUT;
-	}
-	INIT_LIST_HEAD(&w.handed);
-	w.task = current;
-	w.thread = t;
-	w.done = false;
-	list_add(&w.list, &port->waiters);
-	WRITE_ONCE(port->nr_waiters, port->nr_waiters + 1);
-	t->in_wait = true;
-	raw_spin_unlock(&port->run_lock);
-	port->stats.waits_slept++;
-	spin_unlock_irq(&port->lock);
-
-	ret = cport_sleep(&w, expires);
-	slept = true;
-
-	spin_lock_irq(&port->lock);
-	t->in_wait = false;
-	if (list_empty(&w.handed)) {
-		/* Timed out, signalled, or destroyed: nothing was handed. */
-		if (!list_empty(&w.list)) {
-			list_del(&w.list);
-			WRITE_ONCE(port->nr_waiters, port->nr_waiters - 1);
+	for (;;) {
+		spin_lock_irq(&port->lock);
+		if (port->dead) {
+			spin_unlock_irq(&port->lock);
+			return -EIDRM;
 		}
-		if (port->dead)
-			ret = -EIDRM;
-		spin_unlock_irq(&port->lock);
-		return ret;
-	}
-	/* Handed one (the handoff counted us running); take more if room. */
-	list_splice_init(&w.handed, &taken);
-	n = 1 + __cport_take(port, &taken, max - 1);
+		port->used = true;
+		if (first)
+			port->stats.waits++;
 
-out_taken:
+		/*
+		 * Stop counting as running, then take what is queued (and
+		 * sockets to run) if the concurrency value allows, or become
+		 * a waiter: under run_lock, so that a running thread blocking
+		 * at the same moment sees either our slot taken or us
+		 * waiting (cport_sched_out()).
+		 */
+		raw_spin_lock(&port->run_lock);
+		__cport_thread_stop(port, t);
+		if ((!list_empty(&port->queue) || !list_empty(&port->ready)) &&
+		    port->running < port->concurrency) {
+			__cport_thread_start(port, t);
+			raw_spin_unlock(&port->run_lock);
+			n = __cport_take(port, &taken, max);
+			__cport_take_ready(port, &runs, max - n);
+			spin_unlock_irq(&port->lock);
+			goto run;
+		}
+		/* Socket runs that produced nothing do not restart the clock. */
+		ret = 0;
+		if (nowait || (!first && expires &&
+			       ktime_after(ktime_get(), *expires)))
+			ret = -ETIMEDOUT;
+		else if (!first && signal_pending(current))
+			ret = -EINTR;
+		if (ret) {
+			raw_spin_unlock(&port->run_lock);
+			spin_unlock_irq(&port->lock);
+			return ret;
+		}
+		INIT_LIST_HEAD(&w.handed);
+		INIT_LIST_HEAD(&w.runs);
+		w.task = current;
+		w.thread = t;
+		w.done = false;
+		list_add(&w.list, &port->waiters);
+		WRITE_ONCE(port->nr_waiters, port->nr_waiters + 1);
+		t->in_wait = true;
+		raw_spin_unlock(&port->run_lock);
+		if (first)
+			port->stats.waits_slept++;
+		spin_unlock_irq(&port->lock);
+
+		ret = cport_sleep(&w, expires);
+		slept = true;
+
+		spin_lock_irq(&port->lock);
+		t->in_wait = false;
+		if (list_empty(&w.handed) && list_empty(&w.runs)) {
+			/* Timed out, signalled, or destroyed: nothing handed. */
+			if (!list_empty(&w.list)) {
+				list_del(&w.list);
+				WRITE_ONCE(port->nr_waiters,
+					   port->nr_waiters - 1);
+			}
+			if (port->dead)
+				ret = -EIDRM;
+			spin_unlock_irq(&port->lock);
+			return ret;
+		}
+		/* Handed one (the handoff counted us running); take more. */
+		list_splice_init(&w.handed, &taken);
+		list_splice_init(&w.runs, &runs);
+		n = cport_list_count(&taken);
+		n += __cport_take(port, &taken, max - n);
+		spin_unlock_irq(&port->lock);
+run:
+		first = false;
+		/* Move the sockets' data here, keeping what completes. */
+		while ((s = list_first_entry_or_null(&runs, struct cport_sock,
+						     ready_link))) {
+			list_del_init(&s->ready_link);
+			atomic64_inc(&port->sstats.runs_waiter);
+			trace_cport_sock_run(port->id, s->key, current->pid, 1);
+			cport_sock_run(s, &taken, NULL);
+			cport_sock_put(s);
+		}
+		sunk = cport_list_count(&taken) - n;
+		n += sunk;
+		if (n)
+			break;
+	}
+
 	trace_cport_dequeue(port->id, n, slept);
-	spin_unlock_irq(&port->lock);
-	return cport_copy_out(port, t, &taken, n, ucqes);
+	return cport_copy_out(port, t, &taken, n, max, sunk, ucqes);
 }

@@ -236,6 +236,7 @@ enum {
  *   -EBADF       fd is not an open descriptor
  *   -ENOTSOCK    fd is not a socket
  *   -EOPNOTSUPP  (ASSOCIATE) not a TCP (IPv4, IPv6) or unix stream socket
+ *   -EIDRM       the port was destroyed
  *   -EEXIST      (ASSOCIATE) already associated with this port
  *   -EBUSY       (ASSOCIATE) associated with another port;
  *                (DISSOCIATE) operations are pending on it
@@ -244,9 +245,9 @@ enum {
  *   -EFAULT      the buffer (addr, len) is not a valid user range, or
  *                status could not be written to the submission
  *   -ENOBUFS     max_pending operations are already pending on the port
- *   -ENOSPC      (POST) the port's queue is full
- *   -EIDRM       the port was destroyed
  *   -ENOMEM      out of kernel memory
+ * POST fails with -EIDRM on a destroyed port, else -ENOSPC when the
+ * port's queue is full.
  */
 struct cport_sqe {
 	__u8	opcode;		/* CPORT_OP_* */

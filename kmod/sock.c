@@ -1,0 +1,390 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Sockets associated with a port: the association table, the lifetime of
+ * an association, and the hook on the socket's wait queue.
+ *
+ * A socket belongs to at most one port, found by its struct sock in one
+ * global table.  The association holds the struct sock (so the pointer
+ * cannot be reused while the association exists) but not the socket's
+ * file: only pending operations pin the file (op.c), so an idle socket
+ * closes at close() like any other, and the peer sees its FIN.  An
+ * association whose socket has been closed is reclaimed when the port's
+ * association count has doubled since the last reclaim (so at most twice
+ * the live ones plus a constant linger), on dissociate, and at destroy.
+ *
+ * While operations are pending, the socket's runner keeps one entry on
+ * the socket's wait queue (armed through vfs_poll(), the way eventpoll
+ * does it).  Its callback only filters the mask and kicks the socket to
+ * a runner (port.c hands it to a waiting thread, op.c's worker is the
+ * fallback); it never touches user memory or sleeps.  See cport.h for
+ * the locking rules.
+ */
+#include <linux/file.h>
+#include <linux/hashtable.h>
+#include <linux/net.h>
+#include <linux/poll.h>
+#include <linux/seq_file.h>
+#include <linux/slab.h>
+#include <net/sock.h>
+
+#include "compat.h"
+#include "cport.h"
+
+/*
+ * How long the fallback worker waits before moving data itself while a
+ * thread of the port is running (it will pick the socket up in its next
+ * wait, in its own context, without a kernel-thread hop).
+ */
+#define CPORT_WORKER_DELAY	1	/* jiffies */
+
+/* Reclaim closed sockets' associations past this many (and doubling). */
+#define CPORT_GC_SLACK		32
+
+static DEFINE_SPINLOCK(cport_sock_table_lock);
+static DEFINE_HASHTABLE(cport_sock_table, 10);
+
+static struct workqueue_struct *cport_wq;
+
+static struct cport_sock *cport_sock_find_rcu(struct sock *sk)
+{
+	struct cport_sock *s;
+
+	hash_for_each_possible_rcu(cport_sock_table, s, hnode,
+				   (unsigned long)sk)
+		if (s->sk == sk)
+			return s;
+	return NULL;
+}
+
+/* The association of @sk with @port, with a reference, or NULL. */
+struct cport_sock *cport_sock_get(struct cport_port *port, struct sock *sk)
+{
+	struct cport_sock *s;
+
+	rcu_read_lock();
+	s = cport_sock_find_rcu(sk);
+	if (s && (s->port != port || !refcount_inc_not_zero(&s->refs)))
+		s = NULL;
+	rcu_read_unlock();
+	return s;
+}
+
+void cport_sock_put(struct cport_sock *s)
+{
+	struct cport_port *port = s->port;
+
+	if (!refcount_dec_and_test(&s->refs))
+		return;
+	sock_put(s->sk);
+	kfree_rcu(s, rcu);
+	cport_port_put(port);
+}
+
+static int cport_sock_wake(struct wait_queue_entry *wait, unsigned int mode,
+			   int sync, void *key)
+{
+	struct cport_sock *s = container_of(wait, struct cport_sock, wait);
+	__poll_t mask = key_to_poll(key);
+	bool rx, tx, kick = false;
+	unsigned long flags;
+
+	if (mask & POLLFREE) {
+		/*
+		 * The wait queue is going away (eventpoll's protocol; sockets
+		 * do not do this, their queue lives as long as the file the
+		 * pending operations pin).  Unhook so nobody removes the entry
+		 * later; the runner arms again if operations remain.
+		 */
+		list_del_init(&wait->entry);
+		/* Pairs with the acquire in cport_sock_run()'s disarm. */
+		smp_store_release(&s->whead, NULL);
+	}
+
+	rx = !mask || (mask & (EPOLLIN | EPOLLRDNORM | EPOLLRDHUP | EPOLLHUP |
+			       EPOLLERR | POLLFREE));
+	tx = !mask || (mask & (EPOLLOUT | EPOLLWRNORM | EPOLLHUP | EPOLLERR |
+			       POLLFREE));
+
+	spin_lock_irqsave(&s->lock, flags);
+	if ((rx && !list_empty(&s->rxq)) || (tx && !list_empty(&s->txq))) {
+		if (s->running)
+			s->rerun = true;
+		else
+			kick = true;
+	}
+	spin_unlock_irqrestore(&s->lock, flags);
+
+	if (kick)
+		cport_sock_kick(s);
+	return 0;
+}
+
+static void cport_worker_start(struct cport_port *port, unsigned long delay)
+{
+	bool queued;
+
+	/* The queued work holds a reference, dropped at its end. */
+	cport_port_get(port);
+	if (delay)
+		queued = queue_delayed_work(cport_wq, &port->work, delay);
+	else
+		queued = !mod_delayed_work(cport_wq, &port->work, 0);
+	if (queued)
+		atomic64_inc(&port->sstats.worker_wakeups);
+	else
+		cport_port_put(port);
+}
+
+/*
+ * @s has I/O to do (data, room, a connection, a cancel or a timeout):
+ * queue it for a runner.  A waiting thread gets it if the concurrency
+ * value allows; otherwise a running thread picks it up when it next
+ * waits, and the worker does it after CPORT_WORKER_DELAY (at once when no
+ * thread of the port is running).  Any context; the caller holds a
+ * reference to @s.
+ */
+void cport_sock_kick(struct cport_sock *s)
+{
+	struct cport_port *port = s->port;
+	unsigned long flags, delay = 0;
+	bool worker = false;
+
+	spin_lock_irqsave(&port->lock, flags);
+	if (!port->dead && !s->queued) {
+		s->queued = true;
+		refcount_inc(&s->refs);
+		list_add_tail(&s->ready_link, &port->ready);
+		port->nr_ready++;
+		__cport_release(port);
+		if (!list_empty(&port->ready)) {
+			worker = true;
+			if (READ_ONCE(port->running))
+				delay = CPORT_WORKER_DELAY;
+		}
+	}
+	spin_unlock_irqrestore(&port->lock, flags);
+
+	if (worker)
+		cport_worker_start(port, delay);
+}
+
+struct cport_poll_table {
+	poll_table		pt;
+	struct cport_sock	*s;
+};
+
+static void cport_sock_queue_proc(struct file *file, wait_queue_head_t *whead,
+				  poll_table *pt)
+{
+	struct cport_sock *s = container_of(pt, struct cport_poll_table,
+					    pt)->s;
+
+	/* A socket has one wait queue. */
+	if (s->whead)
+		return;
+	s->whead = whead;
+	add_wait_queue(whead, &s->wait);
+}
+
+/*
+ * Hook the socket's wait queue (the runner only, with s->file held, no
+ * lock held).  Returns the socket's current poll mask.
+ */
+__poll_t cport_sock_arm(struct cport_sock *s)
+{
+	struct cport_poll_table cpt = { .s = s };
+
+	init_poll_funcptr(&cpt.pt, cport_sock_queue_proc);
+	return vfs_poll(s->file, &cpt.pt);
+}
+
+/* Unhook it (the runner only, before the file reference goes). */
+void cport_sock_disarm(struct cport_sock *s, wait_queue_head_t *whead)
+{
+	if (whead)
+		remove_wait_queue(whead, &s->wait);
+}
+
+static struct cport_sock *cport_sock_alloc(struct cport_port *port,
+					   struct sock *sk, u64 key,
+					   bool inline_default)
+{
+	struct cport_sock *s;
+
+	s = kzalloc_obj(*s, GFP_KERNEL_ACCOUNT);
+	if (!s)
+		return NULL;
+	refcount_set(&s->refs, 1);
+	INIT_LIST_HEAD(&s->ready_link);
+	spin_lock_init(&s->lock);
+	INIT_LIST_HEAD(&s->rxq);
+	INIT_LIST_HEAD(&s->txq);
+	init_waitqueue_func_entry(&s->wait, cport_sock_wake);
+	s->key = key;
+	s->inline_default = inline_default;
+	sock_hold(sk);
+	s->sk = sk;
+	cport_port_get(port);
+	s->port = port;
+	return s;
+}
+
+/*
+ * Unlink @s from the table and the port, unless operations are pending
+ * (and @force is false).  The "linked" reference is dropped.
+ */
+static int __cport_sock_unlink(struct cport_port *port, struct cport_sock *s,
+			       bool force)
+{
+	lockdep_assert_held(&port->socks_mutex);
+
+	spin_lock_irq(&s->lock);
+	if (s->nr_ops && !force) {
+		spin_unlock_irq(&s->lock);
+		return -EBUSY;
+	}
+	s->unlinked = true;
+	spin_unlock_irq(&s->lock);
+
+	spin_lock(&cport_sock_table_lock);
+	hash_del_rcu(&s->hnode);
+	spin_unlock(&cport_sock_table_lock);
+	list_del(&s->port_link);
+	port->nr_socks--;
+	cport_sock_put(s);
+	return 0;
+}
+
+/* Reclaim the associations of sockets closed without operations. */
+static void __cport_sock_gc(struct cport_port *port)
+{
+	struct cport_sock *s, *tmp;
+
+	lockdep_assert_held(&port->socks_mutex);
+	list_for_each_entry_safe(s, tmp, &port->socks, port_link)
+		if (sock_flag(s->sk, SOCK_DEAD))
+			__cport_sock_unlink(port, s, false);
+	port->gc_mark = port->nr_socks;
+}
+
+int cport_sock_associate(struct cport_port *port, struct sock *sk, u64 key,
+			 bool inline_default)
+{
+	struct cport_sock *s, *old;
+	int ret = 0;
+
+	s = cport_sock_alloc(port, sk, key, inline_default);
+	if (!s)
+		return -ENOMEM;
+
+	mutex_lock(&port->socks_mutex);
+	if (port->nr_socks >= 2 * port->gc_mark + CPORT_GC_SLACK)
+		__cport_sock_gc(port);
+
+	spin_lock(&cport_sock_table_lock);
+	old = cport_sock_find_rcu(sk);
+	if (old) {
+		ret = old->port == port ? -EEXIST : -EBUSY;
+	} else if (READ_ONCE(port->dead)) {
+		ret = -EIDRM;
+	} else {
+		hash_add_rcu(cport_sock_table, &s->hnode, (unsigned long)sk);
+		list_add_tail(&s->port_link, &port->socks);
+		port->nr_socks++;
+	}
+	spin_unlock(&cport_sock_table_lock);
+	if (!ret) {
+		spin_lock_irq(&port->lock);
+		port->used = true;
+		spin_unlock_irq(&port->lock);
+	}
+	mutex_unlock(&port->socks_mutex);
+
+	if (ret)
+		cport_sock_put(s);
+	return ret;
+}
+
+int cport_sock_dissociate(struct cport_port *port, struct sock *sk)
+{
+	struct cport_sock *s;
+	int ret = -ENOENT;
+
+	mutex_lock(&port->socks_mutex);
+	if (READ_ONCE(port->dead)) {
+		ret = -EIDRM;
+		goto out;
+	}
+	rcu_read_lock();
+	s = cport_sock_find_rcu(sk);
+	rcu_read_unlock();
+	/* Stable: only socks_mutex holders unlink this port's sockets. */
+	if (s && s->port == port)
+		ret = __cport_sock_unlink(port, s, false);
+	if (ret != -ENOENT)
+		__cport_sock_gc(port);
+out:
+	mutex_unlock(&port->socks_mutex);
+	return ret;
+}
+
+/*
+ * The port is destroyed: unlink every association and let its runner
+ * complete (and discard) every pending operation, close what is pinned
+ * and unhook the wait queue.  A socket being run by another thread right
+ * now is finished by that thread, which sees the port dead.
+ */
+void cport_socks_destroy(struct cport_port *port)
+{
+	struct cport_sock *s, *tmp;
+
+	mutex_lock(&port->socks_mutex);
+	list_for_each_entry_safe(s, tmp, &port->socks, port_link) {
+		refcount_inc(&s->refs);
+		__cport_sock_unlink(port, s, true);
+		cport_sock_run(s, NULL, NULL);
+		cport_sock_put(s);
+	}
+	mutex_unlock(&port->socks_mutex);
+}
+
+void cport_socks_show(struct cport_port *port, struct seq_file *m)
+{
+	struct cport_sock_stats *st = &port->sstats;
+	unsigned int socks, ready;
+
+	mutex_lock(&port->socks_mutex);
+	socks = port->nr_socks;
+	mutex_unlock(&port->socks_mutex);
+	spin_lock_irq(&port->lock);
+	ready = port->nr_ready;
+	spin_unlock_irq(&port->lock);
+
+	seq_printf(m, "sockets:\t%u\n", socks);
+	seq_printf(m, "max_pending:\t%u\n", port->max_pending);
+	seq_printf(m, "pending:\t%d\n", atomic_read(&port->nr_ops));
+	seq_printf(m, "ready:\t%u\n", ready);
+	seq_printf(m, "ops_submitted:\t%lld\n", atomic64_read(&st->submitted));
+	seq_printf(m, "ops_inline:\t%lld\n", atomic64_read(&st->inlined));
+	seq_printf(m, "ops_completed:\t%lld\n", atomic64_read(&st->completed));
+	seq_printf(m, "ops_cancelled:\t%lld\n", atomic64_read(&st->cancelled));
+	seq_printf(m, "ops_timedout:\t%lld\n", atomic64_read(&st->timedout));
+	seq_printf(m, "runs_submit:\t%lld\n", atomic64_read(&st->runs_submit));
+	seq_printf(m, "runs_waiter:\t%lld\n", atomic64_read(&st->runs_waiter));
+	seq_printf(m, "runs_worker:\t%lld\n", atomic64_read(&st->runs_worker));
+	seq_printf(m, "worker_wakeups:\t%lld\n",
+		   atomic64_read(&st->worker_wakeups));
+}
+
+int cport_socks_init(void)
+{
+	cport_wq = alloc_workqueue("cport", WQ_UNBOUND, 0);
+	return cport_wq ? 0 : -ENOMEM;
+}
+
+void cport_socks_exit(void)
+{
+	/* Every port is gone; its last work items may still be finishing. */
+	destroy_workqueue(cport_wq);
+	rcu_barrier();
+}
