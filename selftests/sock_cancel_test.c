@@ -8,7 +8,8 @@
  * already completed and when nothing is pending; invalid selectors.
  *
  * Then the races, looped: a cancel against a recv completing on a 1-byte
- * write (exactly one completion: the byte, or -ECANCELED with no bytes
+ * write, with the test thread waiting on the port and with no thread
+ * waiting (exactly one completion: the byte, or -ECANCELED with no bytes
  * and the byte still in the socket; the cancel's delay adapts so that
  * both outcomes keep happening), against a large send part-way (the
  * peer receives exactly the bytes reported), and against the operation's
@@ -429,14 +430,20 @@ TEST_F(cancel, bad_selector)
 
 /* --- Races ---------------------------------------------------------------- */
 
-/* A thread that writes one byte (round & 0xff) when told to. */
-struct pinger {
+/*
+ * A thread that acts once per round when told to: writes one byte
+ * (round & 0xff) to fd, or cancels the round's recv by user_data; first
+ * it spins for delay plus a random part of it.
+ */
+struct actor {
 	pthread_t thread;
-	int fd;
-	unsigned int go;	/* round to write for; 0 = none yet */
-	unsigned int written;	/* last round written */
+	int port;
+	int fd;			/* >= 0: write there; -1: cancel */
+	unsigned int go;	/* round to act for; 0 = none yet */
+	unsigned int acted;	/* last round acted for */
+	unsigned int delay;	/* spin loops before acting */
 	unsigned int quit;
-	unsigned int spin;	/* random delay before writing */
+	__s64 result;		/* of the cancel */
 	int err;
 };
 
@@ -448,26 +455,47 @@ static void spin_loops(unsigned int n)
 		;
 }
 
-static void *pinger_fn(void *arg)
+static void *actor_fn(void *arg)
 {
-	struct pinger *p = arg;
-	unsigned int last = 0, r, rs = 1;
+	struct actor *a = arg;
+	unsigned int last = 0, r, d, rs = 1;
 	unsigned char b;
 
-	while (!__atomic_load_n(&p->quit, __ATOMIC_ACQUIRE)) {
-		r = __atomic_load_n(&p->go, __ATOMIC_ACQUIRE);
+	while (!__atomic_load_n(&a->quit, __ATOMIC_ACQUIRE)) {
+		r = __atomic_load_n(&a->go, __ATOMIC_ACQUIRE);
 		if (r == last) {
 			sched_yield();
 			continue;
 		}
-		spin_loops(rand_r(&rs) % 2000);
-		b = r & 0xff;
-		if (send(p->fd, &b, 1, MSG_NOSIGNAL) != 1)
-			p->err = -errno;
+		d = __atomic_load_n(&a->delay, __ATOMIC_RELAXED);
+		spin_loops(d + rand_r(&rs) % (d / 2 + 64));
+		if (a->fd >= 0) {
+			b = r & 0xff;
+			if (send(a->fd, &b, 1, MSG_NOSIGNAL) != 1)
+				a->err = -errno;
+		} else {
+			a->result = cport_cancel(a->port,
+						 CPORT_CANCEL_USER_DATA, r);
+		}
 		last = r;
-		__atomic_store_n(&p->written, r, __ATOMIC_RELEASE);
+		__atomic_store_n(&a->acted, r, __ATOMIC_RELEASE);
 	}
 	return NULL;
+}
+
+static bool actor_wait(struct actor *a, unsigned int round)
+{
+	return wait_until(__atomic_load_n(&a->acted, __ATOMIC_ACQUIRE) == round,
+			  PROGRESS_MS);
+}
+
+static void actor_stop(struct actor *a)
+{
+	if (!a->thread)
+		return;
+	__atomic_store_n(&a->quit, 1, __ATOMIC_RELEASE);
+	pthread_join(a->thread, NULL);
+	a->thread = 0;
 }
 
 static unsigned int race_rounds(unsigned int stock, unsigned int debug)
@@ -475,39 +503,58 @@ static unsigned int race_rounds(unsigned int stock, unsigned int debug)
 	return slow_kernel() ? debug : stock;
 }
 
-TEST_F_TIMEOUT(cancel, race_recv, 200)
+/*
+ * One recv per round; the peer writes one byte while the recv is
+ * cancelled.  @waiting: the test thread waits on the port meanwhile (it
+ * runs the socket itself when the byte arrives) and another thread
+ * cancels; else the test thread cancels and waits only then (the port's
+ * worker moves the data).  The cancel's delay adapts towards the moment
+ * the recv completes, so that both outcomes keep happening.
+ */
+static void race_recv(struct __test_metadata *_metadata,
+		      FIXTURE_DATA(cancel) *self, unsigned int rounds,
+		      bool waiting)
 {
-	unsigned int rounds = race_rounds(5000, 300), i, rs = 7;
 	unsigned int completed = 0, cancelled = 0, missed = 0, delay = 0;
-	struct pinger p = { .fd = self->c };
+	unsigned int i, rs = 7;
+	struct actor w = { .fd = self->c, .delay = 1000 };
+	struct actor c = { .port = self->port, .fd = -1 };
 	struct cport_cqe cqe;
 	unsigned char b;
 	__s64 n;
 
-	ASSERT_EQ(0, pthread_create(&p.thread, NULL, pinger_fn, &p));
+	ASSERT_EQ(0, pthread_create(&w.thread, NULL, actor_fn, &w));
+	if (waiting)
+		ASSERT_EQ(0, pthread_create(&c.thread, NULL, actor_fn, &c));
 	for (i = 1; i <= rounds; i++) {
 		memset(self->buf, 0, 8);
 		ASSERT_EQ(1, sub_recv(self->port, self->s, self->buf, 8, i, 0,
 				      0));
-		__atomic_store_n(&p.go, i, __ATOMIC_RELEASE);
-		/* Aim at the moment the byte arrives (adapted below). */
-		spin_loops(delay + rand_r(&rs) % (delay / 2 + 64));
-		n = cport_cancel(self->port, CPORT_CANCEL_USER_DATA, i);
+		__atomic_store_n(&w.go, i, __ATOMIC_RELEASE);
+		if (waiting) {
+			__atomic_store_n(&c.delay, delay, __ATOMIC_RELAXED);
+			__atomic_store_n(&c.go, i, __ATOMIC_RELEASE);
+		} else {
+			spin_loops(delay + rand_r(&rs) % (delay / 2 + 64));
+			c.result = cport_cancel(self->port,
+						CPORT_CANCEL_USER_DATA, i);
+		}
+		ASSERT_EQ(1, wait1(self->port, &cqe)) {
+			TH_LOG("round %u: no completion", i);
+		}
+		ASSERT_TRUE(actor_wait(&w, i));
+		if (waiting)
+			ASSERT_TRUE(actor_wait(&c, i));
+		n = c.result;
 		ASSERT_TRUE(n == 1 || n == -ENOENT) {
 			TH_LOG("round %u: cancel returned %lld", i,
 			       (long long)n);
 		}
 		missed += n == -ENOENT;
-		ASSERT_EQ(1, wait1(self->port, &cqe)) {
-			TH_LOG("round %u: no completion", i);
-		}
 		/* A second completion of an earlier round would show here. */
 		ASSERT_EQ(i, cqe.user_data);
 		ASSERT_EQ(CPORT_OP_RECV, cqe.op);
 		ASSERT_EQ(KEY, cqe.key);
-		ASSERT_TRUE(wait_until(__atomic_load_n(&p.written,
-						       __ATOMIC_ACQUIRE) == i,
-				       PROGRESS_MS));
 		if (cqe.res == 1) {
 			ASSERT_EQ(1, cqe.bytes);
 			ASSERT_EQ(i & 0xff, self->buf[0]);
@@ -533,12 +580,22 @@ TEST_F_TIMEOUT(cancel, race_recv, 200)
 		/* And nothing more. */
 		ASSERT_FALSE(fd_ready(self->s, POLLIN, 0));
 	}
-	__atomic_store_n(&p.quit, 1, __ATOMIC_RELEASE);
-	pthread_join(p.thread, NULL);
-	EXPECT_EQ(0, p.err);
+	actor_stop(&w);
+	actor_stop(&c);
+	EXPECT_EQ(0, w.err);
 	EXPECT_TRUE(wait_none(self->port, GRACE_MS));
 	TH_LOG("%u rounds: %u got the byte (%u of them after the cancel missed), %u cancelled (cancel delay %u loops)",
 	       rounds, completed, missed, cancelled, delay);
+}
+
+TEST_F_TIMEOUT(cancel, race_recv, 200)
+{
+	race_recv(_metadata, self, race_rounds(2000, 300), true);
+}
+
+TEST_F_TIMEOUT(cancel, race_recv_no_waiter, 200)
+{
+	race_recv(_metadata, self, race_rounds(500, 60), false);
 }
 
 /* A reader that takes each round's stream and checks it against the send. */
@@ -606,7 +663,7 @@ static void *reader_fn(void *arg)
 
 TEST_F_TIMEOUT(cancel, race_send, 200)
 {
-	unsigned int rounds = race_rounds(200, 20), i, rs = 11;
+	unsigned int rounds = race_rounds(100, 20), i, rs = 11;
 	unsigned int completed = 0, cancelled = 0, missed = 0;
 	size_t len = slow_kernel() ? (256 << 10) : (1 << 20);
 	unsigned char *src = malloc(len);
