@@ -6,7 +6,7 @@
 #   make module KDIR=...  the module for any prepared kernel tree
 #   make check            install dependencies, run the selftests on every
 #                         kernel of the matrix under QEMU
-#   make demo             boot the default kernel and show LIFO release
+#   make demo             boot the default kernel, run the echo server demo
 #   make bench-concurrency  the concurrency value: blocking handlers, cost
 #   make lint             checkpatch --strict and sparse on the module
 

@@ -43,8 +43,10 @@
  *	takes port->lock after sock->lock is dropped.
  * Order: port->socks_mutex -> socket wait-queue lock -> sock->lock;
  *	port->socks_mutex -> port->lock -> port->run_lock.  sock->lock and
- *	port->lock are never held together.  No lock is held across socket
- *	I/O, vfs_poll(), add_wait_queue() or remove_wait_queue().
+ *	port->lock are never held together.  No spinlock is held across
+ *	socket I/O, vfs_poll(), add_wait_queue() or remove_wait_queue()
+ *	(destroy runs the sockets' teardown under port->socks_mutex, which
+ *	no wakeup path takes).
  *
  * One runner at a time per socket (sock->running, under sock->lock) does
  * its I/O, arms and disarms its wait-queue entry, and completes its
@@ -66,9 +68,11 @@
 #ifndef _CPORT_INTERNAL_H
 #define _CPORT_INTERNAL_H
 
+#include <linux/hrtimer.h>
 #include <linux/irq_work.h>
 #include <linux/kref.h>
 #include <linux/list.h>
+#include <linux/mmu_notifier.h>
 #include <linux/llist.h>
 #include <linux/mutex.h>
 #include <linux/preempt.h>
@@ -96,6 +100,7 @@ struct cport_node {
 					   * descriptor installed at dequeue
 					   */
 	unsigned int		fd_flags; /* O_CLOEXEC for that descriptor */
+	ktime_t			when;	  /* a delayed POST: when to queue */
 };
 
 /*
@@ -112,7 +117,9 @@ struct cport_sock {
 	struct list_head	ready_link;	/* port->ready or a waiter's
 						 * runs: port->lock
 						 */
-	bool			queued;		/* port->lock: on ready_link */
+	bool			queued;		/* port->lock: ready_link is on
+						 * port->ready or a waiter's runs
+						 */
 	refcount_t		refs;
 	struct cport_port	*port;
 	struct sock		*sk;
@@ -126,6 +133,9 @@ struct cport_sock {
 	bool			running;	/* slock: a runner owns the I/O */
 	bool			rerun;		/* slock: woken while running */
 	bool			unlinked;	/* slock: no longer associated */
+	unsigned int		nr_marked;	/* slock: ops marked by cancel or
+						 * timeout since the last reap
+						 */
 
 	/* Set under slock while nr_ops goes 0 -> 1, cleared by the runner. */
 	struct file		*file;		/* reference held while pending */
@@ -214,11 +224,12 @@ struct cport_port {
 	struct irq_work		release_work;	/* handoff after a block */
 	wait_queue_head_t	poll_wq;
 	struct mm_struct	*mm;		/* owner: mmgrab()bed, immutable */
-	const struct cred	*cred;		/* owner's, for the worker */
 
 	/* Sockets (sock.c, op.c). */
 	struct list_head	ready;		/* lock: cport_sock to run */
-	unsigned int		nr_ready;	/* lock */
+	unsigned int		nr_ready;	/* lock; WRITE_ONCE: read by
+						 * the notifiers
+						 */
 	struct mutex		socks_mutex;
 	struct list_head	socks;		/* socks_mutex: associations */
 	unsigned int		nr_socks;	/* socks_mutex */
@@ -228,6 +239,11 @@ struct cport_port {
 	atomic_t		nr_ops;		/* pending operations */
 	u32			max_pending;	/* like max_queued */
 	struct delayed_work	work;		/* the fallback runner */
+	struct work_struct	exit_work;	/* the owner's mm went away */
+	struct mmu_notifier	mn;		/* ... watched through this */
+	bool			mn_registered;	/* socks_mutex */
+	struct list_head	timed;		/* lock: delayed POSTs, by when */
+	struct hrtimer		timed_timer;	/* fires for the first */
 	struct cport_sock_stats	sstats;
 };
 
@@ -238,8 +254,10 @@ void cport_port_release(struct cport_port *port);
 void cport_port_get(struct cport_port *port);
 void cport_port_put(struct cport_port *port);
 int cport_port_setup(struct cport_port *port, const struct cport_setup *s);
+int cport_port_watch_mm(struct cport_port *port);
 void cport_port_info(struct cport_port *port, struct cport_info *info);
-int cport_post(struct cport_port *port, const struct cport_cqe *cqe);
+int cport_post(struct cport_port *port, const struct cport_cqe *cqe,
+	       u64 delay_ns);
 int cport_destroy(struct cport_port *port);
 __poll_t cport_port_poll(struct cport_port *port);
 void cport_port_show(struct cport_port *port, struct seq_file *m);
@@ -263,6 +281,7 @@ __poll_t cport_sock_arm(struct cport_sock *s);
 void cport_sock_disarm(struct cport_sock *s, wait_queue_head_t *whead);
 void cport_socks_destroy(struct cport_port *port);
 void cport_socks_show(struct cport_port *port, struct seq_file *m);
+bool cport_queue_work(struct work_struct *work);
 int cport_socks_init(void);
 void cport_socks_exit(void);
 

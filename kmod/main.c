@@ -100,7 +100,7 @@ static int cport_check_sqe(const struct cport_sqe *sqe)
 
 	switch (sqe->opcode) {
 	case CPORT_OP_POST:
-		if (sqe->flags || of || sqe->fd || sqe->addr || sqe->timeout_ns)
+		if (sqe->flags || of || sqe->fd || sqe->addr)
 			return -EINVAL;
 		return 0;
 	case CPORT_OP_ASSOCIATE:
@@ -180,7 +180,7 @@ static int cport_submit_one(struct cport_port *port,
 		cqe.res = sqe->res;
 		cqe.bytes = sqe->len;
 		cqe.op = CPORT_OP_POST;
-		return cport_post(port, &cqe);
+		return cport_post(port, &cqe, sqe->timeout_ns);
 	case CPORT_OP_ASSOCIATE:
 		return cport_op_associate(port, sqe);
 	case CPORT_OP_DISSOCIATE:

@@ -19,7 +19,8 @@
  *    queued (no sleep at all);
  *  - and, so that data moves even when no thread waits, the port's
  *    worker: a work item that borrows the owner's address space
- *    (kthread_use_mm()) and credentials, started at once when no thread
+ *    (kthread_use_mm()) and memory cgroup, and each operation's
+ *    submitter's credentials, started at once when no thread
  *    of the port is running, after CPORT_WORKER_DELAY otherwise.
  *
  * Every path that wants an operation finished early (cancel, timeout,
@@ -33,6 +34,7 @@
 #include <linux/file.h>
 #include <linux/hrtimer.h>
 #include <linux/kthread.h>
+#include <linux/memcontrol.h>
 #include <linux/net.h>
 #include <linux/poll.h>
 #include <linux/sched/mm.h>
@@ -61,6 +63,7 @@ struct cport_op {
 	bool			finished;	/* slock */
 	bool			timed;
 	int			cancel;		/* slock: the status asked for */
+	const struct cred	*cred;		/* the submitter's, for the worker */
 	long			res;		/* runner, once finished */
 	struct file		*newfile;	/* ACCEPT: the new connection */
 	struct hrtimer		timer;
@@ -160,11 +163,9 @@ static enum cport_io cport_do_accept(struct cport_sock *s,
 		ret = kernel_getpeername(newsock, (struct sockaddr *)&addr);
 		if (ret < 0)
 			goto out_release;
-		op->done = ret;
-		if (copy_to_user(op->buf, &addr, min_t(u32, ret, op->len))) {
-			ret = -EFAULT;
-			goto out_release;
-		}
+		/* An address that cannot be written does not lose the peer. */
+		if (!copy_to_user(op->buf, &addr, min_t(u32, ret, op->len)))
+			op->done = ret;
 	}
 	file = sock_alloc_file(newsock, (op->op_flags & CPORT_ACCEPT_NONBLOCK) ?
 				       O_NONBLOCK : 0, NULL);
@@ -205,6 +206,20 @@ static enum cport_io cport_op_io(struct cport_sock *s, struct cport_op *op)
 	}
 }
 
+/* In the worker, the I/O runs with the submitter's credentials. */
+static enum cport_io cport_op_io_as(struct cport_sock *s, struct cport_op *op)
+{
+	const struct cred *old;
+	enum cport_io io;
+
+	if (!(current->flags & PF_KTHREAD))
+		return cport_op_io(s, op);
+	old = override_creds(op->cred);
+	io = cport_op_io(s, op);
+	revert_creds(old);
+	return io;
+}
+
 static void __cport_op_finish(struct cport_sock *s, struct cport_op *op,
 			      struct list_head *done)
 {
@@ -222,6 +237,9 @@ static void __cport_sock_reap(struct cport_sock *s, struct list_head *done,
 	struct cport_op *op, *tmp;
 	int i;
 
+	if (!s->nr_marked && !dead)
+		return;
+	s->nr_marked = 0;
 	for (i = 0; i < ARRAY_SIZE(queues); i++) {
 		list_for_each_entry_safe(op, tmp, queues[i], list) {
 			if (dead && !op->cancel)
@@ -243,7 +261,8 @@ static void __cport_sock_run_queue(struct cport_sock *s, struct list_head *q,
 
 	while ((op = list_first_entry_or_null(q, struct cport_op, list))) {
 		spin_unlock_irq(&s->lock);
-		io = cport_op_io(s, op);
+		io = cport_op_io_as(s, op);
+		cond_resched();
 		spin_lock_irq(&s->lock);
 		if (io != CPORT_IO_DONE) {
 			*retry |= io == CPORT_IO_RETRY;
@@ -278,6 +297,8 @@ static void cport_op_free(struct cport_op *op)
 		cport_node_free(op->node);
 	if (op->newfile)
 		fput(op->newfile);
+	if (op->cred)
+		put_cred(op->cred);
 	kmem_cache_free(cport_op_cache, op);
 }
 
@@ -413,6 +434,7 @@ static enum hrtimer_restart cport_op_timeout(struct hrtimer *timer)
 	spin_lock_irqsave(&s->lock, flags);
 	if (!op->finished && !op->cancel) {
 		op->cancel = -ETIMEDOUT;
+		s->nr_marked++;
 		if (s->running)
 			s->rerun = true;
 		else
@@ -426,8 +448,8 @@ static enum hrtimer_restart cport_op_timeout(struct hrtimer *timer)
 
 /*
  * @op finished while its submitter ran the socket: write its result into
- * the submission.  If that cannot be written, post it instead, as the
- * status already written (PENDING) says.
+ * the submission.  If that cannot be written (user space unmapped it
+ * since the probe), post it instead: never lost.
  */
 static void cport_op_return_inline(struct cport_port *port,
 				   struct cport_sock *s, struct cport_op *op,
@@ -495,6 +517,9 @@ int cport_op_submit(struct cport_port *port, const struct cport_sqe *sqe,
 	ret = -EFAULT;
 	if (sqe->len && !access_ok(u64_to_user_ptr(sqe->addr), sqe->len))
 		goto out_put;
+	/* The status must be writable before the operation can start. */
+	if (put_user((u8)0, &usqe->status))
+		goto out_put;
 	ret = -ENOBUFS;
 	if (atomic_inc_return(&port->nr_ops) > port->max_pending)
 		goto out_dec;
@@ -505,10 +530,7 @@ int cport_op_submit(struct cport_port *port, const struct cport_sqe *sqe,
 	op->node = cport_node_alloc();
 	if (!op->node)
 		goto out_free;
-	/* Say "pending" first: from here on the operation may complete. */
-	ret = -EFAULT;
-	if (put_user((u8)CPORT_STATUS_PENDING, &usqe->status))
-		goto out_free;
+	op->cred = get_current_cred();
 
 	op->sock = s;
 	op->opcode = sqe->opcode;
@@ -520,7 +542,7 @@ int cport_op_submit(struct cport_port *port, const struct cport_sqe *sqe,
 	if (sqe->timeout_ns) {
 		op->timed = true;
 		hrtimer_setup(&op->timer, cport_op_timeout, CLOCK_MONOTONIC,
-			      HRTIMER_MODE_REL_SOFT);
+			      HRTIMER_MODE_REL_PINNED_SOFT);
 	}
 
 	spin_lock_irq(&s->lock);
@@ -541,7 +563,7 @@ int cport_op_submit(struct cport_port *port, const struct cport_sqe *sqe,
 	if (op->timed)
 		hrtimer_start(&op->timer,
 			      ns_to_ktime(min_t(u64, sqe->timeout_ns, KTIME_MAX)),
-			      HRTIMER_MODE_REL_SOFT);
+			      HRTIMER_MODE_REL_PINNED_SOFT);
 	spin_unlock_irq(&s->lock);
 	if (file)
 		fput(file);
@@ -553,6 +575,9 @@ int cport_op_submit(struct cport_port *port, const struct cport_sqe *sqe,
 	trace_cport_sock_run(port->id, s->key, current->pid, 0);
 	if (cport_sock_run(s, NULL, want_inline ? op : NULL))
 		cport_op_return_inline(port, s, op, usqe);
+	else if (put_user((u8)CPORT_STATUS_PENDING, &usqe->status))
+		/* Taken all the same: its completion will come. */
+		pr_debug("cport: status of a pending operation unwritable\n");
 	cport_sock_put(s);
 	return 0;
 
@@ -588,6 +613,7 @@ static int cport_sock_cancel(struct cport_sock *s, const struct cport_sqe *sqe)
 			n++;
 		}
 	}
+	s->nr_marked += n;
 	if (n) {
 		if (s->running)
 			s->rerun = true;
@@ -721,12 +747,14 @@ void cport_port_work(struct work_struct *work)
 {
 	struct cport_port *port = container_of(to_delayed_work(work),
 					       struct cport_port, work);
-	const struct cred *old_cred;
+	struct mem_cgroup *memcg, *old_memcg;
 	struct cport_sock *s;
 
 	if (mmget_not_zero(port->mm)) {
 		kthread_use_mm(port->mm);
-		old_cred = override_creds(port->cred);
+		/* Charge what the I/O allocates to the owner, not to root. */
+		memcg = get_mem_cgroup_from_mm(port->mm);
+		old_memcg = set_active_memcg(memcg);
 		while ((s = cport_ready_pop(port))) {
 			atomic64_inc(&port->sstats.runs_worker);
 			trace_cport_sock_run(port->id, s->key, current->pid, 2);
@@ -734,7 +762,8 @@ void cport_port_work(struct work_struct *work)
 			cport_sock_put(s);
 			cond_resched();
 		}
-		revert_creds(old_cred);
+		set_active_memcg(old_memcg);
+		mem_cgroup_put(memcg);
 		kthread_unuse_mm(port->mm);
 		mmput(port->mm);
 	}

@@ -11,8 +11,8 @@
  */
 #include <linux/atomic.h>
 #include <linux/cpumask.h>
-#include <linux/cred.h>
 #include <linux/file.h>
+#include <linux/mmu_notifier.h>
 #include <linux/poll.h>
 #include <linux/sched.h>
 #include <linux/sched/mm.h>
@@ -69,6 +69,8 @@ static void cport_free_list(struct list_head *list)
 }
 
 static void cport_release_irq(struct irq_work *work);
+static enum hrtimer_restart cport_timed_fire(struct hrtimer *timer);
+static void cport_port_exit_work(struct work_struct *work);
 
 struct cport_port *cport_port_alloc(void)
 {
@@ -92,13 +94,16 @@ struct cport_port *cport_port_alloc(void)
 	init_waitqueue_head(&port->poll_wq);
 	port->mm = current->mm;
 	mmgrab(port->mm);
-	port->cred = get_current_cred();
 	INIT_LIST_HEAD(&port->ready);
 	mutex_init(&port->socks_mutex);
 	INIT_LIST_HEAD(&port->socks);
 	atomic_set(&port->nr_ops, 0);
 	port->max_pending = CPORT_DEFAULT_PENDING;
 	INIT_DELAYED_WORK(&port->work, cport_port_work);
+	INIT_LIST_HEAD(&port->timed);
+	INIT_WORK(&port->exit_work, cport_port_exit_work);
+	hrtimer_setup(&port->timed_timer, cport_timed_fire, CLOCK_MONOTONIC,
+		      HRTIMER_MODE_ABS_PINNED_SOFT);
 	return port;
 }
 
@@ -107,14 +112,62 @@ void cport_port_get(struct cport_port *port)
 	kref_get(&port->ref);
 }
 
+/*
+ * The owner's address space is gone: no thread can use the port any more
+ * (every other process gets -EPERM) and no operation can move data.  Tear
+ * it down now rather than at the last close: a pending operation pins its
+ * socket's file, and if the port's own descriptor sits in flight in such
+ * a socket (SCM_RIGHTS), that last close would never come.
+ */
+static void cport_port_exit_work(struct work_struct *work)
+{
+	struct cport_port *port = container_of(work, struct cport_port,
+					       exit_work);
+
+	cport_destroy(port);
+	cport_port_put(port);
+}
+
+static void cport_mm_release(struct mmu_notifier *mn, struct mm_struct *mm)
+{
+	struct cport_port *port = container_of(mn, struct cport_port, mn);
+
+	/* Also called by mmu_notifier_unregister() from cport_port_free(). */
+	if (kref_get_unless_zero(&port->ref) &&
+	    !cport_queue_work(&port->exit_work))
+		cport_port_put(port);
+}
+
+static const struct mmu_notifier_ops cport_mn_ops = {
+	.release	= cport_mm_release,
+};
+
+/* Watch the owner's exit (sock.c, at the first association). */
+int cport_port_watch_mm(struct cport_port *port)
+{
+	int ret;
+
+	lockdep_assert_held(&port->socks_mutex);
+	if (port->mn_registered)
+		return 0;
+	port->mn.ops = &cport_mn_ops;
+	ret = mmu_notifier_register(&port->mn, port->mm);
+	if (!ret)
+		port->mn_registered = true;
+	return ret;
+}
+
 /* The file is gone and no thread is associated: nobody can be waiting. */
 static void cport_port_free(struct kref *ref)
 {
 	struct cport_port *port = container_of(ref, struct cport_port, ref);
 
 	irq_work_sync(&port->release_work);
+	hrtimer_cancel(&port->timed_timer);
+	if (port->mn_registered)
+		mmu_notifier_unregister(&port->mn, port->mm);
 	cport_free_list(&port->queue);
-	put_cred(port->cred);
+	cport_free_list(&port->timed);
 	mmdrop(port->mm);
 	mutex_destroy(&port->socks_mutex);
 	kfree(port);
@@ -209,7 +262,7 @@ static struct cport_sock *__cport_ready_pop(struct cport_port *port)
 	if (s) {
 		list_del_init(&s->ready_link);
 		s->queued = false;
-		port->nr_ready--;
+		WRITE_ONCE(port->nr_ready, port->nr_ready - 1);
 	}
 	return s;
 }
@@ -251,9 +304,12 @@ unsigned int __cport_release(struct cport_port *port)
 		__cport_thread_start(port, w->thread);
 		raw_spin_unlock(&port->run_lock);
 
-		s = __cport_ready_pop(port);
+		s = list_first_entry_or_null(&port->ready, struct cport_sock,
+					     ready_link);
 		if (s) {
-			list_add_tail(&s->ready_link, &w->runs);
+			/* Still "queued" until the waiter takes it off w->runs. */
+			list_move_tail(&s->ready_link, &w->runs);
+			WRITE_ONCE(port->nr_ready, port->nr_ready - 1);
 			__cport_wake_waiter(port, w, 0);
 		} else {
 			node = list_first_entry(&port->queue, struct cport_node,
@@ -285,11 +341,82 @@ void cport_wake_pollers(struct cport_port *port, __poll_t mask)
 		wake_up_poll(&port->poll_wq, mask);
 }
 
-/* Queue a copy of @cqe, or hand it straight to a waiter. */
-int cport_post(struct cport_port *port, const struct cport_cqe *cqe)
+static void __cport_queue_node(struct cport_port *port, struct cport_node *node)
+{
+	lockdep_assert_held(&port->lock);
+	port->stats.posts++;
+	trace_cport_post(port->id, node->cqe.key, node->cqe.user_data);
+	list_add_tail(&node->list, &port->queue);
+	WRITE_ONCE(port->nr_queued, port->nr_queued + 1);
+	__cport_release(port);
+}
+
+/* Delayed POSTs whose time has come are queued (softirq). */
+static enum hrtimer_restart cport_timed_fire(struct hrtimer *timer)
+{
+	struct cport_port *port = container_of(timer, struct cport_port,
+					       timed_timer);
+	enum hrtimer_restart restart = HRTIMER_NORESTART;
+	ktime_t now = ktime_get();
+	struct cport_node *node;
+	unsigned long flags;
+	bool queued = false;
+
+	spin_lock_irqsave(&port->lock, flags);
+	while ((node = list_first_entry_or_null(&port->timed,
+						struct cport_node, list)) &&
+	       ktime_compare(node->when, now) <= 0) {
+		list_del(&node->list);
+		atomic_dec(&port->nr_ops);
+		__cport_queue_node(port, node);
+		queued = true;
+	}
+	/* A POST that became first meanwhile restarted the timer itself. */
+	if (node && !port->dead && !hrtimer_is_queued(timer)) {
+		hrtimer_set_expires(timer, node->when);
+		restart = HRTIMER_RESTART;
+	}
+	queued = queued && port->nr_queued;
+	spin_unlock_irqrestore(&port->lock, flags);
+
+	/* Safe: destroy and free wait for this callback to finish. */
+	if (queued)
+		cport_wake_pollers(port, EPOLLIN | EPOLLRDNORM);
+	return restart;
+}
+
+/* Keep @node on port->timed, ordered by when, until it is due. */
+static int __cport_post_delayed(struct cport_port *port,
+				struct cport_node *node, u64 delay_ns)
+{
+	struct cport_node *pos;
+
+	lockdep_assert_held(&port->lock);
+	if (atomic_inc_return(&port->nr_ops) > port->max_pending) {
+		atomic_dec(&port->nr_ops);
+		return -ENOBUFS;
+	}
+	node->when = ktime_add_safe(ktime_get(),
+				    ns_to_ktime(min_t(u64, delay_ns, KTIME_MAX)));
+	list_for_each_entry_reverse(pos, &port->timed, list)
+		if (ktime_compare(pos->when, node->when) <= 0)
+			break;
+	list_add(&node->list, &pos->list);
+	if (port->timed.next == &node->list)
+		hrtimer_start(&port->timed_timer, node->when,
+			      HRTIMER_MODE_ABS_PINNED_SOFT);
+	return 0;
+}
+
+/*
+ * Queue a copy of @cqe, or hand it straight to a waiter; with @delay_ns,
+ * queue it that much later (it counts as pending meanwhile).
+ */
+int cport_post(struct cport_port *port, const struct cport_cqe *cqe,
+	       u64 delay_ns)
 {
 	struct cport_node *node;
-	bool queued;
+	bool queued = false;
 	int ret = 0;
 
 	node = cport_node_alloc();
@@ -300,17 +427,17 @@ int cport_post(struct cport_port *port, const struct cport_cqe *cqe)
 	spin_lock_irq(&port->lock);
 	if (port->dead) {
 		ret = -EIDRM;
+	} else if (delay_ns) {
+		ret = __cport_post_delayed(port, node, delay_ns);
+		if (!ret)
+			port->used = true;
 	} else if (port->nr_queued >= port->max_queued) {
 		ret = -ENOSPC;
 	} else {
 		port->used = true;
-		port->stats.posts++;
-		trace_cport_post(port->id, cqe->key, cqe->user_data);
-		list_add_tail(&node->list, &port->queue);
-		WRITE_ONCE(port->nr_queued, port->nr_queued + 1);
-		__cport_release(port);
+		__cport_queue_node(port, node);
+		queued = port->nr_queued;
 	}
-	queued = port->nr_queued;
 	spin_unlock_irq(&port->lock);
 
 	if (ret)
@@ -334,11 +461,7 @@ bool cport_post_node(struct cport_port *port, struct cport_node *node)
 
 	spin_lock_irqsave(&port->lock, flags);
 	if (!port->dead) {
-		port->stats.posts++;
-		trace_cport_post(port->id, node->cqe.key, node->cqe.user_data);
-		list_add_tail(&node->list, &port->queue);
-		WRITE_ONCE(port->nr_queued, port->nr_queued + 1);
-		__cport_release(port);
+		__cport_queue_node(port, node);
 		queued = port->nr_queued;
 		node = NULL;
 	}
@@ -358,6 +481,7 @@ void cport_port_release(struct cport_port *port)
 int cport_destroy(struct cport_port *port)
 {
 	struct cport_waiter *w, *tmp;
+	struct cport_node *node;
 	struct cport_sock *s;
 	LIST_HEAD(discard);
 	LIST_HEAD(ready);
@@ -378,10 +502,17 @@ int cport_destroy(struct cport_port *port)
 	WRITE_ONCE(port->nr_waiters, 0);
 	list_splice_init(&port->queue, &discard);
 	WRITE_ONCE(port->nr_queued, 0);
+	list_for_each_entry(node, &port->timed, list)
+		atomic_dec(&port->nr_ops);
+	list_splice_init(&port->timed, &discard);
 	while ((s = __cport_ready_pop(port)))
 		list_add_tail(&s->ready_link, &ready);
 	spin_unlock_irq(&port->lock);
 
+	hrtimer_cancel(&port->timed_timer);
+	/* Nothing queues the worker on a dead port: its last run is done. */
+	if (cancel_delayed_work_sync(&port->work))
+		cport_port_put(port);
 	cport_free_list(&discard);
 	while ((s = list_first_entry_or_null(&ready, struct cport_sock,
 					     ready_link))) {

@@ -119,11 +119,21 @@ static int cport_sock_wake(struct wait_queue_entry *wait, unsigned int mode,
 	return 0;
 }
 
-static void cport_worker_start(struct cport_port *port, unsigned long delay)
+bool cport_queue_work(struct work_struct *work)
+{
+	return queue_work(cport_wq, work);
+}
+
+/*
+ * Under port->lock on a live port, so that destroy, which sets dead under
+ * it, finds the work queued or never queued again.  The queued work holds
+ * a reference, dropped at its end (the caller holds one: never the last).
+ */
+static void __cport_worker_start(struct cport_port *port, unsigned long delay)
 {
 	bool queued;
 
-	/* The queued work holds a reference, dropped at its end. */
+	lockdep_assert_held(&port->lock);
 	cport_port_get(port);
 	if (delay)
 		queued = queue_delayed_work(cport_wq, &port->work, delay);
@@ -146,26 +156,20 @@ static void cport_worker_start(struct cport_port *port, unsigned long delay)
 void cport_sock_kick(struct cport_sock *s)
 {
 	struct cport_port *port = s->port;
-	unsigned long flags, delay = 0;
-	bool worker = false;
+	unsigned long flags;
 
 	spin_lock_irqsave(&port->lock, flags);
 	if (!port->dead && !s->queued) {
 		s->queued = true;
 		refcount_inc(&s->refs);
 		list_add_tail(&s->ready_link, &port->ready);
-		port->nr_ready++;
+		WRITE_ONCE(port->nr_ready, port->nr_ready + 1);
 		__cport_release(port);
-		if (!list_empty(&port->ready)) {
-			worker = true;
-			if (READ_ONCE(port->running))
-				delay = CPORT_WORKER_DELAY;
-		}
+		if (!list_empty(&port->ready))
+			__cport_worker_start(port, READ_ONCE(port->running) ?
+						   CPORT_WORKER_DELAY : 0);
 	}
 	spin_unlock_irqrestore(&port->lock, flags);
-
-	if (worker)
-		cport_worker_start(port, delay);
 }
 
 struct cport_poll_table {
@@ -267,41 +271,61 @@ static void __cport_sock_gc(struct cport_port *port)
 	port->gc_mark = port->nr_socks;
 }
 
+/* -EEXIST or -EBUSY if @sk is associated (with @port or another). */
+static int cport_sock_taken(struct cport_port *port, struct sock *sk)
+{
+	struct cport_sock *old;
+	int ret = 0;
+
+	rcu_read_lock();
+	old = cport_sock_find_rcu(sk);
+	if (old)
+		ret = READ_ONCE(old->port) == port ? -EEXIST : -EBUSY;
+	rcu_read_unlock();
+	return ret;
+}
+
 int cport_sock_associate(struct cport_port *port, struct sock *sk, u64 key,
 			 bool inline_default)
 {
-	struct cport_sock *s, *old;
-	int ret = 0;
-
-	s = cport_sock_alloc(port, sk, key, inline_default);
-	if (!s)
-		return -ENOMEM;
+	struct cport_sock *s;
+	int ret;
 
 	mutex_lock(&port->socks_mutex);
+	ret = -EIDRM;
+	if (READ_ONCE(port->dead))
+		goto out_unlock;
+	ret = cport_sock_taken(port, sk);
+	if (ret)
+		goto out_unlock;
+	ret = cport_port_watch_mm(port);
+	if (ret)
+		goto out_unlock;
+	ret = -ENOMEM;
+	s = cport_sock_alloc(port, sk, key, inline_default);
+	if (!s)
+		goto out_unlock;
 	if (port->nr_socks >= 2 * port->gc_mark + CPORT_GC_SLACK)
 		__cport_sock_gc(port);
 
 	spin_lock(&cport_sock_table_lock);
-	old = cport_sock_find_rcu(sk);
-	if (old) {
-		ret = old->port == port ? -EEXIST : -EBUSY;
-	} else if (READ_ONCE(port->dead)) {
-		ret = -EIDRM;
-	} else {
+	/* Another port may have taken it since (this port cannot). */
+	ret = cport_sock_taken(port, sk);
+	if (!ret) {
 		hash_add_rcu(cport_sock_table, &s->hnode, (unsigned long)sk);
 		list_add_tail(&s->port_link, &port->socks);
 		port->nr_socks++;
 	}
 	spin_unlock(&cport_sock_table_lock);
-	if (!ret) {
-		spin_lock_irq(&port->lock);
-		port->used = true;
-		spin_unlock_irq(&port->lock);
-	}
-	mutex_unlock(&port->socks_mutex);
-
-	if (ret)
+	if (ret) {
 		cport_sock_put(s);
+		goto out_unlock;
+	}
+	spin_lock_irq(&port->lock);
+	port->used = true;
+	spin_unlock_irq(&port->lock);
+out_unlock:
+	mutex_unlock(&port->socks_mutex);
 	return ret;
 }
 
@@ -317,12 +341,12 @@ int cport_sock_dissociate(struct cport_port *port, struct sock *sk)
 	}
 	rcu_read_lock();
 	s = cport_sock_find_rcu(sk);
+	/* This port's associations are only unlinked under socks_mutex. */
+	if (s && s->port != port)
+		s = NULL;
 	rcu_read_unlock();
-	/* Stable: only socks_mutex holders unlink this port's sockets. */
-	if (s && s->port == port)
+	if (s)
 		ret = __cport_sock_unlink(port, s, false);
-	if (ret != -ENOENT)
-		__cport_sock_gc(port);
 out:
 	mutex_unlock(&port->socks_mutex);
 	return ret;

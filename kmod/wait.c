@@ -91,9 +91,9 @@ static void __cport_take_ready(struct cport_port *port, struct list_head *runs,
 					     ready_link);
 		if (!s)
 			break;
+		/* Still "queued" until cport_wait() takes it off @runs. */
 		list_move_tail(&s->ready_link, runs);
-		s->queued = false;
-		port->nr_ready--;
+		WRITE_ONCE(port->nr_ready, port->nr_ready - 1);
 	}
 }
 
@@ -277,7 +277,10 @@ run:
 		/* Move the sockets' data here, keeping what completes. */
 		while ((s = list_first_entry_or_null(&runs, struct cport_sock,
 						     ready_link))) {
+			spin_lock_irq(&port->lock);
 			list_del_init(&s->ready_link);
+			s->queued = false;
+			spin_unlock_irq(&port->lock);
 			atomic64_inc(&port->sstats.runs_waiter);
 			trace_cport_sock_run(port->id, s->key, current->pid, 1);
 			cport_sock_run(s, &taken, NULL);

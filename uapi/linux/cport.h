@@ -47,6 +47,14 @@
 enum {
 	CPORT_POLICY_LIFO	= 0,	/* most recent waiter (default) */
 	CPORT_POLICY_FIFO	= 1,	/* oldest waiter */
+	CPORT_POLICY_RR		= 2,	/* threads in turn: the waiter that
+					 * follows the last one released, in
+					 * the order threads joined the port
+					 */
+	CPORT_POLICY_CPU	= 3,	/* the most recent waiter that went
+					 * to sleep on the CPU where the
+					 * completion is produced, else LIFO
+					 */
 	CPORT_POLICY__NR,
 };
 
@@ -160,7 +168,10 @@ enum {
  * descriptor does not cancel it, and the socket stays open until its
  * operations complete or are cancelled (CPORT_OP_CANCEL by key or all, or
  * shutdown(2), which completes them).  A socket without pending operations
- * closes at close() as usual; its association is then reclaimed.
+ * closes at close() as usual; its association is then reclaimed.  When
+ * the owning process's address space goes away (exit, execve), a port
+ * that ever had a socket associated is destroyed at once, even if its
+ * descriptor lives on elsewhere (no other process can use it).
  *
  * Immediate completion.  An operation that can finish at submission (data
  * already there, room in the socket buffer, a connection waiting) either
@@ -173,7 +184,7 @@ enum {
  *   CPORT_STATUS_INLINE   it completed now: res and bytes hold the
  *                         result, nothing is or will be posted.
  * Never both.  A submission that fails (its -errno stops CPORT_IOC_ENTER)
- * was not taken: its status is not written and nothing is posted.
+ * was not taken: its status is left 0 and nothing is posted.
  *
  * A completion (or an inline result) carries res and bytes:
  *   RECV    res = bytes received (> 0), 0 at end of file, or -errno;
@@ -192,13 +203,18 @@ enum {
  *           written to addr (if addr != 0; len is the room there, at most
  *           what fits is written).  A connection reset before it was
  *           accepted fails that operation only (-ECONNRESET).  If the
+ *           peer's address cannot be written, bytes = 0 and the
+ *           connection is delivered all the same.  The accept runs in the
+ *           kernel (kernel_accept()): the LSM accept hook of accept(2) is
+ *           not called for it.  If the
  *           port is destroyed before the completion is dequeued, the
  *           connection is closed.  If no descriptor is free at dequeue,
  *           res = -EMFILE and the connection is closed.
  * Statuses that tell causes apart:
  *   -ECANCELED   cancelled by CPORT_OP_CANCEL
  *   -ETIMEDOUT   timeout_ns passed first (IBM's operationWaitTime)
- *   -EIDRM       the port was destroyed (seen in tracepoints only: a
+ *   -EIDRM       the port was destroyed (seen in tracepoints, or as an
+ *                inline result when the destroy raced the submission: a
  *                destroyed port's queue cannot be read)
  *   -ECONNRESET  the peer reset the connection
  *   0            (RECV) end of file
@@ -207,7 +223,10 @@ enum {
  * All report the bytes moved before.
  *
  * CPORT_OP_POST: queues a completion with key, user_data, res and
- *   bytes (= len) exactly as given.
+ *   bytes (= len) exactly as given.  With timeout_ns > 0 it is queued
+ *   that many nanoseconds later (IBM i's delayed QsoPostIOCompletion);
+ *   meanwhile it counts against max_pending (-ENOBUFS), not max_queued,
+ *   and a destroy discards it.
  * CPORT_OP_ASSOCIATE: fd, key, op_flags CPORT_ASSOC_*.
  * CPORT_OP_DISSOCIATE: fd.
  * CPORT_OP_RECV: fd, user_data, addr, len, timeout_ns, op_flags
@@ -231,8 +250,9 @@ enum {
  *   -EINVAL      unknown opcode, flags or op_flags, a non-zero field the
  *                opcode does not use, both CPORT_SQE_INLINE and
  *                CPORT_SQE_POST, len > CPORT_MAX_IO, a zero-byte recv with
- *                addr != 0 or CPORT_RECV_FILL, not exactly one
- *                CPORT_CANCEL_* selector
+ *                addr != 0 or CPORT_RECV_FILL, an ACCEPT with only one of
+ *                addr and len, a key without CPORT_ACCEPT_ASSOCIATE, not
+ *                exactly one CPORT_CANCEL_* selector
  *   -EBADF       fd is not an open descriptor
  *   -ENOTSOCK    fd is not a socket
  *   -EOPNOTSUPP  (ASSOCIATE) not a TCP (IPv4, IPv6) or unix stream socket
@@ -243,11 +263,11 @@ enum {
  *   -ENOENT      the socket is not associated with this port
  *   -EINVAL      (ACCEPT) the socket is not listening
  *   -EFAULT      the buffer (addr, len) is not a valid user range, or
- *                status could not be written to the submission
+ *                the submission's status cannot be written
  *   -ENOBUFS     max_pending operations are already pending on the port
  *   -ENOMEM      out of kernel memory
  * POST fails with -EIDRM on a destroyed port, else -ENOSPC when the
- * port's queue is full.
+ * port's queue is full (-ENOBUFS for a delayed POST, as above).
  */
 struct cport_sqe {
 	__u8	opcode;		/* CPORT_OP_* */
