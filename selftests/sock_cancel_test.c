@@ -559,7 +559,7 @@ static void race_recv(struct __test_metadata *_metadata,
 			ASSERT_EQ(1, cqe.bytes);
 			ASSERT_EQ(i & 0xff, self->buf[0]);
 			completed++;
-			delay -= delay / 8;
+			delay -= delay / 4;
 		} else {
 			ASSERT_EQ(-ECANCELED, cqe.res) {
 				TH_LOG("round %u: res %lld", i,
@@ -575,7 +575,7 @@ static void race_recv(struct __test_metadata *_metadata,
 			}
 			ASSERT_EQ(i & 0xff, b);
 			cancelled++;
-			delay += delay / 8 + 16;
+			delay += delay / 4 + 256;
 		}
 		/* And nothing more. */
 		ASSERT_FALSE(fd_ready(self->s, POLLIN, 0));
@@ -595,7 +595,7 @@ TEST_F_TIMEOUT(cancel, race_recv, 200)
 
 TEST_F_TIMEOUT(cancel, race_recv_no_waiter, 200)
 {
-	race_recv(_metadata, self, race_rounds(500, 60), false);
+	race_recv(_metadata, self, race_rounds(500, 100), false);
 }
 
 /* A reader that takes each round's stream and checks it against the send. */
