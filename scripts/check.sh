@@ -97,6 +97,14 @@ lint() {	# lint NAME TARGET
 }
 lint checkpatch checkpatch
 lint sparse sparse
+# libcport installs (DESTDIR), builds with pkg-config alone, man pages render.
+if scripts/test-install.sh > "$LOGS/test-install.log" 2>&1 < /dev/null; then
+	echo "  ok      test-install"
+	PASS=$((PASS + 1))
+else
+	sed 's/^/  | /' "$LOGS/test-install.log" | tail -n 30
+	fail_item "test-install"
+fi
 
 TESTS=()
 for f in "$BUILD"/selftests/*; do
