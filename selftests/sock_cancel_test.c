@@ -595,7 +595,7 @@ TEST_F_TIMEOUT(cancel, race_recv, 200)
 
 TEST_F_TIMEOUT(cancel, race_recv_no_waiter, 200)
 {
-	race_recv(_metadata, self, race_rounds(500, 100), false);
+	race_recv(_metadata, self, race_rounds(300, 100), false);
 }
 
 /* A reader that takes each round's stream and checks it against the send. */
