@@ -6,9 +6,10 @@
  * CPORT_ASSOC_INLINE and its CPORT_SQE_POST override, CPORT_RECV_FILL,
  * end of file, peer reset, zero-byte recvs), SEND (small; several MB in
  * each direction and both at once against a slow plain read(); a peer
- * reset part-way), progress with no thread waiting on the port, and the
- * per-operation timeout (an empty recv, a partly filled recv, a send the
- * peer never reads, and an operation that completes first).
+ * reset part-way), a buffer that faults, progress with no thread waiting
+ * on the port, and the per-operation timeout (an empty recv, a partly
+ * filled recv, a send the peer never reads, and an operation that
+ * completes first).
  *
  * Every completion is checked whole: op, key, user_data, res and bytes,
  * and the data against a deterministic pattern.  Elapsed time is only
@@ -841,6 +842,45 @@ TEST_F_TIMEOUT(sock, progress_without_waiter, 60)
 	EXPECT_EQ(-1, pattern_check(dst, len, 15, 0));
 	free(src);
 	free(dst);
+}
+
+/*
+ * A buffer that faults (PROT_NONE) is a valid user range, so the
+ * submission is taken; the operation fails with -EFAULT, and the socket
+ * stays usable with nothing lost.
+ */
+TEST_F(sock, fault_buffer)
+{
+	unsigned char data[100];
+	struct cport_sqe sqe;
+	struct cport_cqe cqe;
+	void *bad = fault_page();
+
+	ASSERT_NE(NULL, bad);
+	pattern_fill(data, sizeof(data), 18, 0);
+	ASSERT_EQ(0, write_bounded(self->c, data, 100));
+	ASSERT_TRUE(fd_ready(self->s, POLLIN, PROGRESS_MS));
+	ASSERT_EQ(1, sub_recv(self->port, &sqe, self->s, bad, 64, 35, 0, 0,
+			      0));
+	EXPECT_EQ(CPORT_STATUS_PENDING, sqe.status);
+	ASSERT_EQ(1, wait1(self->port, &cqe));
+	EXPECT_CQE(cqe, CPORT_OP_RECV, KEY, 35, -EFAULT, 0);
+	/* Nothing was taken from the socket. */
+	ASSERT_EQ(0, read_bounded(self->s, self->buf, 100));
+	EXPECT_EQ(0, memcmp(self->buf, data, 100));
+
+	ASSERT_EQ(1, sub_send(self->port, &sqe, self->s, bad, 64, 36, 0, 0));
+	ASSERT_EQ(1, wait1(self->port, &cqe));
+	EXPECT_CQE(cqe, CPORT_OP_SEND, KEY, 36, -EFAULT, 0);
+	EXPECT_FALSE(fd_ready(self->c, POLLIN, GRACE_MS));
+
+	/* Still usable both ways. */
+	ASSERT_EQ(1, sub_send(self->port, &sqe, self->s, data, 10, 37, 0, 0));
+	ASSERT_EQ(1, wait1(self->port, &cqe));
+	EXPECT_CQE(cqe, CPORT_OP_SEND, KEY, 37, 10, 10);
+	ASSERT_EQ(0, read_bounded(self->c, self->buf, 10));
+	EXPECT_EQ(0, memcmp(self->buf, data, 10));
+	munmap(bad, getpagesize());
 }
 
 /* --- timeout_ns ----------------------------------------------------------- */
