@@ -6,10 +6,10 @@
  * CPORT_ASSOC_INLINE and its CPORT_SQE_POST override, CPORT_RECV_FILL,
  * end of file, peer reset, zero-byte recvs), SEND (small; several MB in
  * each direction and both at once against a slow plain read(); a peer
- * reset part-way), a buffer that faults, progress with no thread waiting
- * on the port, and the per-operation timeout (an empty recv, a partly
- * filled recv, a send the peer never reads, and an operation that
- * completes first).
+ * reset part-way), a buffer that faults, close() with an operation
+ * pending, progress with no thread waiting on the port, and the
+ * per-operation timeout (an empty recv, a partly filled recv, a send the
+ * peer never reads, and an operation that completes first).
  *
  * Every completion is checked whole: op, key, user_data, res and bytes,
  * and the data against a deterministic pattern.  Elapsed time is only
@@ -881,6 +881,46 @@ TEST_F(sock, fault_buffer)
 	ASSERT_EQ(0, read_bounded(self->c, self->buf, 10));
 	EXPECT_EQ(0, memcmp(self->buf, data, 10));
 	munmap(bad, getpagesize());
+}
+
+/*
+ * A pending operation holds the socket's file: close() neither cancels
+ * it nor closes the connection until it completes (or is cancelled).
+ */
+TEST_F(sock, close_with_pending)
+{
+	struct cport_sqe sqe;
+	struct cport_cqe cqe;
+	int fds[2] = { -1, -1 };
+
+	ASSERT_EQ(1, sub_recv(self->port, &sqe, self->s, self->buf,
+			      sizeof(self->buf), 38, 0, 0, 0));
+	close(self->s);
+	self->s = -1;
+	/* The peer sees no end of file while the recv pends. */
+	EXPECT_FALSE(fd_ready(self->c, POLLIN, GRACE_MS));
+	EXPECT_TRUE(wait_none(self->port, 0));
+	ASSERT_EQ(0, write_bounded(self->c, "hello", 5));
+	ASSERT_EQ(1, wait1(self->port, &cqe));
+	EXPECT_CQE(cqe, CPORT_OP_RECV, KEY, 38, 5, 5);
+	EXPECT_EQ(0, memcmp(self->buf, "hello", 5));
+	/* Done: now it closes. */
+	ASSERT_TRUE(fd_ready(self->c, POLLIN, PROGRESS_MS));
+	EXPECT_EQ(0, read(self->c, self->buf, 1));
+
+	/* Cancelled by key, it closes too. */
+	ASSERT_EQ(0, sock_pair(variant->kind, fds));
+	ASSERT_EQ(0, cport_associate(self->port, fds[0], KEY + 20, 0));
+	ASSERT_EQ(1, sub_recv(self->port, &sqe, fds[0], self->buf,
+			      sizeof(self->buf), 39, 0, 0, 0));
+	close(fds[0]);
+	EXPECT_FALSE(fd_ready(fds[1], POLLIN, GRACE_MS));
+	EXPECT_EQ(1, cport_cancel(self->port, CPORT_CANCEL_KEY, KEY + 20));
+	ASSERT_EQ(1, wait1(self->port, &cqe));
+	EXPECT_CQE(cqe, CPORT_OP_RECV, KEY + 20, 39, -ECANCELED, 0);
+	ASSERT_TRUE(fd_ready(fds[1], POLLIN, PROGRESS_MS));
+	EXPECT_EQ(0, read(fds[1], self->buf, 1));
+	close(fds[1]);
 }
 
 /* --- timeout_ns ----------------------------------------------------------- */
