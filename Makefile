@@ -27,6 +27,7 @@ CPPFLAGS += -Iuapi -Ilibcport
 LIB_VERSION	:= 1.0.0
 LIB_SONAME	:= libcport.so.1
 LIB_SRCS	:= $(wildcard libcport/*.c)
+LIB_HEADERS	:= $(wildcard libcport/*.h)
 LIB_OBJS	:= $(LIB_SRCS:%.c=$(BUILD)/%.o)
 LIB_PIC_OBJS	:= $(LIB_SRCS:%.c=$(BUILD)/%.pic.o)
 LIB_A		:= $(BUILD)/libcport/libcport.a
@@ -87,6 +88,18 @@ examples: $(EXAMPLES)
 $(BUILD)/examples/%: examples/%.c $(LIB_A)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WFLAGS) -static -o $@ $< $(LIB_A) -lpthread
+
+# The libevent example and test, with Debian's libevent_core.a (libevent-dev).
+LIBEVENT	:= -levent_core
+
+$(BUILD)/selftests/libevent_test: selftests/libevent_test.c $(wildcard selftests/*.h) $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -I$(KSFT_DIR) $(CFLAGS) -Wall -Werror -static -o $@ $< \
+		$(LIB_A) $(LIBEVENT) -lpthread
+
+$(BUILD)/examples/libevent_demo: examples/libevent_demo.c $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WFLAGS) -static -o $@ $< $(LIB_A) $(LIBEVENT) -lpthread
 
 benches: $(BENCHES)
 
@@ -165,7 +178,7 @@ install: lib pkgconfig
 	ln -sf libcport.so.$(LIB_VERSION) $(DESTDIR)$(LIBDIR)/$(LIB_SONAME)
 	ln -sf $(LIB_SONAME) $(DESTDIR)$(LIBDIR)/libcport.so
 	install -m 0644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
-	install -m 0644 libcport/cport.h $(DESTDIR)$(INCLUDEDIR)/
+	install -m 0644 $(LIB_HEADERS) $(DESTDIR)$(INCLUDEDIR)/
 	install -m 0644 uapi/linux/cport.h $(DESTDIR)$(INCLUDEDIR)/linux/
 	install -m 0644 $(LIB_PC) $(DESTDIR)$(PKGCONFIGDIR)/
 	install -m 0644 $(filter %.3,$(MAN_PAGES)) $(DESTDIR)$(MANDIR)/man3/
@@ -177,7 +190,8 @@ install: lib pkgconfig
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(LIBDIR)/,libcport.so.$(LIB_VERSION) \
 		$(LIB_SONAME) libcport.so libcport.a) \
-	      $(DESTDIR)$(INCLUDEDIR)/cport.h $(DESTDIR)$(INCLUDEDIR)/linux/cport.h \
+	      $(LIB_HEADERS:libcport/%=$(DESTDIR)$(INCLUDEDIR)/%) \
+	      $(DESTDIR)$(INCLUDEDIR)/linux/cport.h \
 	      $(DESTDIR)$(PKGCONFIGDIR)/libcport.pc \
 	      $(MAN_PAGES:man/%=$(DESTDIR)$(MANDIR)/%)
 	$(if $(UDEVRULESDIR),rm -f $(DESTDIR)$(UDEVRULESDIR)/60-cport.rules)

@@ -98,26 +98,32 @@ soname() {
 }
 check soname soname
 
-# Every defined dynamic symbol must be a function of the map, at
-# LIBCPORT_1.0, and every function of the map must be there.
+# Every defined dynamic symbol must be a function of the map, at the
+# version node the map lists it in, and every function of the map must be
+# there (LIBCPORT_1.0 for the library, one node per compatibility layer).
 exported_symbols() {
-	local want got bad
-	want=$(sed -n '/global:/,/local:/p' libcport/libcport.map |
-	       sed -n 's/^[[:space:]]*\([a-z_0-9]*\);.*/\1/p' | sort)
+	local want got bad nodes
+	want=$(awk '/^[A-Z_0-9.]+ *\{/ { node = $1 }
+		    /global:/ { g = 1; next } /local:|^}/ { g = 0 }
+		    g && /^[[:space:]]*[A-Za-z_0-9]+;/ {
+			gsub(/[[:space:];]/, ""); print $0 "@@" node }' \
+		libcport/libcport.map | sort)
+	nodes=$(sed -n 's/^\([A-Z_0-9.]*\) *{.*/\1/p' libcport/libcport.map |
+		paste -sd'|')
 	readelf --dyn-syms -W "$LIBDIR/libcport.so.1.0.0" |
 		awk '$1 ~ /^[0-9]+:$/ && $7 != "UND" && $8 != "" { print $4, $8 }' \
 		> "$OUT/dynsyms"
 	cat "$OUT/dynsyms" >> "$LOG"
-	# The version node itself is an absolute OBJECT symbol.
-	bad=$(grep -v '^OBJECT LIBCPORT_1\.0$' "$OUT/dynsyms" |
-	      grep -vE '^FUNC [a-z_0-9]+@@LIBCPORT_1\.0$' || true)
+	# The version nodes themselves are absolute OBJECT symbols.
+	bad=$(grep -vE "^OBJECT ($nodes)\$" "$OUT/dynsyms" |
+	      grep -vE "^FUNC [A-Za-z_0-9]+@@($nodes)\$" || true)
 	[ -z "$bad" ] || { say "unexpected: $bad"; return 1; }
-	got=$(sed -n 's/^FUNC \(.*\)@@LIBCPORT_1\.0$/\1/p' "$OUT/dynsyms" | sort)
+	got=$(sed -n 's/^FUNC \(.*@@.*\)$/\1/p' "$OUT/dynsyms" | sort)
 	[ "$got" = "$want" ] || { diff <(echo "$want") <(echo "$got") >> "$LOG"; return 1; }
-	note "$(echo "$got" | wc -l) functions"
+	note "$(echo "$got" | wc -l) functions in $(echo "$nodes" | tr '|' ' ')"
 	objdump -T "$LIBDIR/libcport.so.1.0.0" | grep 'LIBCPORT_1\.0 *cport_open$'
 }
-check "exported symbols are LIBCPORT_1.0 only" exported_symbols
+check "exported symbols are the map's, at their versions" exported_symbols
 
 # --- pkg-config and the headers --------------------------------------------------
 pc() {
