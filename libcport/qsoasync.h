@@ -66,10 +66,9 @@
  * - QsoDestroyIOCompletionPort() wakes every waiter (-1, EDESTROYED),
  *   and the pending operations and queued completions go with the port,
  *   unposted (an accepted connection not yet returned is closed); the
- *   port's sockets may then be used with another port.  IBM i promises
- *   the buffers are free when the call returns; cport finishes an
- *   operation that another thread is copying data for at that very
- *   moment just after (see the cport notes on destroy).
+ *   port's sockets may then be used with another port.  As IBM i
+ *   promises, the buffers are free when the call returns (cport's destroy
+ *   waits for an operation another thread is moving data for).
  *
  * - Sockets: TCP over IPv4 and IPv6 as on IBM i, and unix stream sockets
  *   (a Linux extension); others fail with EOPNOTSUPP.
