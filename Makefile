@@ -6,7 +6,8 @@
 #   make module KDIR=...  the module for any prepared kernel tree
 #   make check            install dependencies, run the selftests on every
 #                         kernel of the matrix under QEMU
-#   make demo             boot the default kernel, run the echo server demo
+#   make demo             boot the default kernel: the echo server under load,
+#                         then the IBM i, Windows and libevent examples
 #   make bench-concurrency  the concurrency value: blocking handlers, cost
 #   make lint             checkpatch --strict and sparse on the module
 
@@ -111,9 +112,11 @@ check:
 	scripts/install-deps.sh
 	scripts/check.sh
 
+# The echo server under load, then the IBM i, Windows and libevent examples.
+DEMOS	?= echo_demo qso_echo win_echo libevent_demo
 demo:
 	scripts/install-deps.sh
-	scripts/demo.sh
+	set -e; for d in $(DEMOS); do scripts/demo.sh $$d; done
 
 # The concurrency value: blocking handlers (limit on/off, epoll), notifier cost.
 bench-concurrency: lib
