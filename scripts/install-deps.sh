@@ -38,7 +38,8 @@ quiet() {
 PKGS="build-essential bc bison flex libelf-dev libssl-dev dwarves cpio gzip
       xz-utils kmod busybox-static qemu-system-x86 sparse linux-image-amd64
       linux-headers-amd64 liburing-dev pkg-config python3 perl
-      debian-archive-keyring ca-certificates"
+      debian-archive-keyring ca-certificates
+      gnuplot-nox"
 
 missing=
 for p in $PKGS; do
