@@ -613,7 +613,28 @@ struct snap {
 	uint64_t calls[MAX_WORKERS], events[MAX_WORKERS], requests[MAX_WORKERS];
 	uint64_t accepts;
 	long long port[NR_PORT_FIELDS];
+	unsigned long long cpu_busy, cpu_all;	/* /proc/stat, all CPUs */
 };
+
+/*
+ * Busy and total time of all CPUs, in clock ticks: kernel workers that
+ * run sockets for cport do not show in the server's getrusage().
+ */
+static void cpu_ticks(unsigned long long *busy, unsigned long long *all)
+{
+	unsigned long long v[8] = { 0 };
+	FILE *f = fopen("/proc/stat", "r");
+
+	*busy = *all = 0;
+	if (!f)
+		return;
+	if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0],
+		   &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) == 8) {
+		*busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
+		*all = *busy + v[3] + v[4];
+	}
+	fclose(f);
+}
 
 static void take_snap(struct snap *s)
 {
@@ -623,6 +644,7 @@ static void take_snap(struct snap *s)
 
 	s->t = now_ns();
 	getrusage(RUSAGE_SELF, &s->ru);
+	cpu_ticks(&s->cpu_busy, &s->cpu_all);
 	s->accepts = 0;
 	for (i = 0; i < (unsigned int)opt_threads; i++) {
 		s->calls[i] = atomic_load(&workers[i].calls);
@@ -687,7 +709,7 @@ static void report(const struct snap *a, const struct snap *b)
 	printf("csv,srv,%s,model=%s,policy=%d,batch=%d,threads=%d,service=%s,"
 	       "uring_flags=0x%x,wall_s=%.3f,requests=%llu,events=%llu,"
 	       "accepts=%llu,calls=%llu,vcsw=%ld,ivcsw=%ld,utime_s=%.3f,"
-	       "stime_s=%.3f,windows=%llu,active_mean=%.3f,single_share=%.3f,"
+	       "stime_s=%.3f,sys_busy_s=%.3f,sys_all_s=%.3f,windows=%llu,active_mean=%.3f,single_share=%.3f,"
 	       "max_share=%.3f,shares=%s",
 	       opt_tag, model_names[model], model == CPORT ? opt_policy : -1,
 	       model == CPORT ? opt_batch : model == EPOLL_RP ? 64 :
@@ -698,7 +720,9 @@ static void report(const struct snap *a, const struct snap *b)
 	       (unsigned long long)calls, b->ru.ru_nvcsw - a->ru.ru_nvcsw,
 	       b->ru.ru_nivcsw - a->ru.ru_nivcsw,
 	       tv_s(&a->ru.ru_utime, &b->ru.ru_utime),
-	       tv_s(&a->ru.ru_stime, &b->ru.ru_stime), busy,
+	       tv_s(&a->ru.ru_stime, &b->ru.ru_stime),
+	       (double)(b->cpu_busy - a->cpu_busy) / sysconf(_SC_CLK_TCK),
+	       (double)(b->cpu_all - a->cpu_all) / sysconf(_SC_CLK_TCK), busy,
 	       busy ? (double)active / busy : 0, busy ? (double)single / busy : 0,
 	       events ? (double)maxev / events : 0, shares);
 	for (t = 0; t < (int)NR_PORT_FIELDS; t++)
