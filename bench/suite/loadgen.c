@@ -44,6 +44,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -372,6 +373,7 @@ int main(int argc, char **argv)
 	static uint64_t hist[NR_BUCKETS], drain[NR_BUCKETS];
 	uint64_t requests = 0, errors = 0, dropped = 0, bursts = 0, t0;
 	struct thread *threads;
+	struct rusage ru0, ru1;
 	char host[64], *colon;
 	double secs, max = 0;
 	unsigned int i, j;
@@ -436,10 +438,12 @@ int main(int argc, char **argv)
 	usleep(opt_warmup * 1e6);
 	if (opt_server)
 		kill(opt_server, SIGUSR1);
+	getrusage(RUSAGE_SELF, &ru0);
 	while (now_ns() < atomic_load(&t_end))
 		usleep(10000);
 	if (opt_server)
 		kill(opt_server, SIGUSR2);
+	getrusage(RUSAGE_SELF, &ru1);
 	secs = (now_ns() - t0) / 1e9;
 	for (i = 0; i < opt_threads; i++) {
 		struct thread *t = &threads[i];
@@ -459,13 +463,18 @@ int main(int argc, char **argv)
 	secs = opt_duration;
 	printf("csv,cli,%s,mode=%s,conns=%u,len=%zu,rate=%.0f,threads=%u,"
 	       "duration_s=%.2f,requests=%llu,rps=%.1f,p50_us=%.1f,"
-	       "p99_us=%.1f,p999_us=%.1f,max_us=%.1f,errors=%llu,dropped=%llu",
+	       "p99_us=%.1f,p999_us=%.1f,max_us=%.1f,errors=%llu,dropped=%llu,"
+	       "cli_cpu_s=%.3f",
 	       opt_tag, mode_names[mode], opt_conns, opt_len, opt_rate,
 	       opt_threads, secs, (unsigned long long)requests,
 	       requests / secs, percentile(hist, requests, 0.5) / 1e3,
 	       percentile(hist, requests, 0.99) / 1e3,
 	       percentile(hist, requests, 0.999) / 1e3, max / 1e3,
-	       (unsigned long long)errors, (unsigned long long)dropped);
+	       (unsigned long long)errors, (unsigned long long)dropped,
+	       (ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec) +
+	       (ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec) / 1e6 +
+	       (ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec) +
+	       (ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec) / 1e6);
 	if (mode == BURST)
 		printf(",bursts=%llu,drain_p50_us=%.1f,drain_p99_us=%.1f",
 		       (unsigned long long)bursts,
