@@ -12,6 +12,10 @@
  *             other's port and waits on its own, in one
  *             cport_submit_and_wait() call
  *
+ * futex-1cpu, futex-xcpu, cport-1cpu, cport-xcpu: the same with both
+ * threads pinned to CPU 0, or one on CPU 0 and one on CPU 1: whether a
+ * round trip pays a cross-CPU wakeup.
+ *
  * Each runs for -d seconds (after a short warm-up) and prints
  *   csv,floor,NAME,iters=N,ns_per_op=X
  * where an op is one call (syscall) or one round trip (the others).
@@ -25,6 +29,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +42,30 @@
 #include "cport.h"
 
 static double opt_duration = 1;
+/* CPU of the main (0) and the peer (1) thread, -1: wherever they run. */
+static int pin[2] = { -1, -1 };
+
+static void pin_self(int which)
+{
+	cpu_set_t set;
+
+	if (pin[which] < 0)
+		return;
+	CPU_ZERO(&set);
+	CPU_SET(pin[which], &set);
+	sched_setaffinity(0, sizeof(set), &set);
+}
+
+static void unpin_self(void)
+{
+	long i, n = sysconf(_SC_NPROCESSORS_CONF);
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	for (i = 0; i < n && i < CPU_SETSIZE; i++)
+		CPU_SET(i, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+}
 static _Atomic int stop;
 static _Atomic unsigned int fx[2];
 static int ports[2], socks[2];
@@ -93,6 +122,7 @@ static void *futex_peer(void *arg)
 {
 	unsigned int seen = 0;
 
+	pin_self(1);
 	for (;;) {
 		futex_wait(&fx[0], seen);
 		seen = atomic_load(&fx[0]);
@@ -103,12 +133,13 @@ static void *futex_peer(void *arg)
 	return NULL;
 }
 
-static void bench_futex(void)
+static void bench_futex(const char *name)
 {
 	long long t0 = 0, end;
 	unsigned long n = 0, i;
 	pthread_t th;
 
+	pin_self(0);
 	atomic_store(&stop, 0);
 	pthread_create(&th, NULL, futex_peer, NULL);
 	for (i = 0;; i++) {
@@ -126,7 +157,7 @@ static void bench_futex(void)
 	atomic_store(&stop, 1);
 	futex_post(&fx[0]);
 	pthread_join(th, NULL);
-	report("futex", n, end - t0);
+	report(name, n, end - t0);
 }
 
 static void *tcp_peer(void *arg)
@@ -192,6 +223,7 @@ static void *cport1_side(void *arg)
 	struct cport_cqe cqe;
 	int ret;
 
+	pin_self(me);
 	if (me == 1 && cport_wait(ports[1], &cqe, 1, -1) < 0)
 		return NULL;
 	for (;;) {
@@ -241,7 +273,8 @@ static void bench_cport(const char *name, void *(*fn)(void *))
 
 int main(int argc, char **argv)
 {
-	const char *all[] = { "syscall", "futex", "tcp", "cport", NULL };
+	const char *all[] = { "syscall", "futex", "futex-1cpu", "futex-xcpu",
+			      "tcp", "cport", "cport-1cpu", "cport-xcpu", NULL };
 	const char **names = all;
 	int c, i;
 
@@ -255,14 +288,22 @@ int main(int argc, char **argv)
 	if (optind < argc)
 		names = (const char **)&argv[optind];
 	for (i = 0; names[i]; i++) {
-		if (!strcmp(names[i], "syscall"))
+		const char *n = names[i];
+		int same = !!strstr(n, "-1cpu"), cross = !!strstr(n, "-xcpu");
+
+		/* -1cpu: both threads on CPU 0; -xcpu: CPU 0 and CPU 1. */
+		pin[0] = same || cross ? 0 : -1;
+		pin[1] = same ? 0 : cross ? 1 : -1;
+		if (!strcmp(n, "syscall"))
 			bench_syscall();
-		else if (!strcmp(names[i], "futex"))
-			bench_futex();
-		else if (!strcmp(names[i], "tcp"))
+		else if (!strncmp(n, "futex", 5))
+			bench_futex(n);
+		else if (!strcmp(n, "tcp"))
 			bench_tcp();
-		else if (!strcmp(names[i], "cport"))
-			bench_cport("cport", cport1_side);
+		else if (!strncmp(n, "cport", 5))
+			bench_cport(n, cport1_side);
+		pin[0] = pin[1] = -1;
+		unpin_self();
 	}
 	return 0;
 }
