@@ -348,7 +348,11 @@ def main():
         names = {"syscall": "system call (getppid)",
                  "futex": "futex ping-pong round trip (2 threads)",
                  "tcp": "loopback TCP ping-pong round trip, 64 B",
-                 "cport": "cport post-to-wait ping-pong round trip (2 ports)"}
+                 "cport": "cport post-to-wait ping-pong round trip (2 ports)",
+                 "futex-1cpu": "futex round trip, both threads on CPU 0",
+                 "futex-xcpu": "futex round trip, threads on CPU 0 and 1",
+                 "cport-1cpu": "cport round trip, both threads on CPU 0",
+                 "cport-xcpu": "cport round trip, threads on CPU 0 and 1"}
         for k, v in floor.items():
             md.append("| %s | %s |" % (names.get(k, k), fmt(v, 0)))
         md.append("")
@@ -465,10 +469,15 @@ def expectations(closed, opened, floor):
                         fmt(cp.get("csw_per_req")), fmt(u.get("csw_per_req")),
                         "no more" if (cp.get("csw_per_req") or 9) <= (u.get("csw_per_req") or 0)
                         else "more"))
-    if floor.get("cport") and floor.get("futex"):
-        rr = floor["cport"] / floor["futex"]
-        out.append("- cport post-to-wait round trip / futex ping-pong: x%s (%s 1.25x)" %
-                   (fmt(rr), "within" if rr <= 1.25 else "NOT within"))
+    for sfx, where in (("", "unpinned"), ("-1cpu", "both on one CPU"),
+                       ("-xcpu", "on two CPUs")):
+        c, fx = floor.get("cport" + sfx), floor.get("futex" + sfx)
+        if c and fx:
+            rr = c / fx
+            out.append("- cport post-to-wait round trip / futex ping-pong, %s: "
+                       "%s / %s ns = x%s (%s 1.25x)" %
+                       (where, fmt(c, 0), fmt(fx, 0), fmt(rr),
+                        "within" if rr <= 1.25 else "NOT within"))
     light = [r for r in opened if r["service"] == "0"]
     if light:
         lo = min(r["load_frac"] for r in light)
