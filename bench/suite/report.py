@@ -179,7 +179,6 @@ CLOSED_COLS = [
     ("p99 us", lambda r: r.get("p99_us")),
     ("p99.9 us", lambda r: r.get("p999_us")),
     ("req per CPU-s", lambda r: r.get("req_per_cpu_s")),
-    ("req per CPU-s, all but client", lambda r: r.get("req_per_guest_cpu_s")),
     ("csw/req", lambda r: r.get("csw_per_req")),
     ("syscalls/req", lambda r: r.get("calls_per_req")),
     ("wakeups/compl", lambda r: r.get("wakeups_per_completion")),
@@ -422,12 +421,14 @@ def main():
     md += expectations(closed, opened, floor)
     if skips:
         md += ["", "## Skipped", ""]
-        seen = set()
+        seen = {}
         for s in skips:
-            key = s.get("system") or ("cport policy %s" % s.get("policy"))
-            if key not in seen:
-                seen.add(key)
-                md.append("- %s: %s" % (key, s.get("why")))
+            sysname = system_of(s["tag"])
+            if sysname not in seen:
+                seen[sysname] = s.get("why")
+        for sysname, why in seen.items():
+            n = sum(1 for s in skips if system_of(s["tag"]) == sysname)
+            md.append("- %s (%d runs): %s" % (sysname, n, why))
     if errors:
         md += ["", "## Errors", ""] + ["- " + e for e in errors]
     with open(a.out + ".md", "w") as f:
@@ -449,8 +450,8 @@ def ratio(a, b):
 def expectations(closed, opened, floor):
     out = []
     c1 = [r for r in closed if r["conns"] == 1 and r["len"] == 64]
-    cp = pick(c1, "cport-lifo-b1") or pick(c1, "cport-lifo-b16")
-    for other in ("epoll-rp", "uring"):
+    for cp, other in [(pick(c1, a), b) for a in ("cport-lifo-b1", "cport-lifo-b16")
+                      for b in ("epoll-rp", "uring")]:
         o = pick(c1, other)
         if cp and o:
             rr, pr = ratio(cp["rps"], o["rps"]), ratio(cp["p50_us"], o["p50_us"])
