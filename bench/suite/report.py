@@ -259,7 +259,8 @@ def main():
     env["io_uring_idiom"] = ("one ring per worker, multishot accept, multishot "
                              "recv with a provided buffer ring (1024 x 4 KiB), "
                              "send from the received buffer, submit_and_wait(1)")
-    env["cport"] = ("one port, concurrency 0 (= vCPUs), 2 x vCPUs workers, "
+    env["cport"] = ("one port, setup flags 0 (block tracking on), concurrency 0 "
+                    "(= vCPUs), policy per row, 2 x vCPUs workers, "
                     "SEND with CPORT_SQE_INLINE, RECV into the other buffer, "
                     "batch = max completions per cport_submit_and_wait()")
     env["pools"] = ("epoll-rp and uring: one worker per vCPU; epoll-shared and "
@@ -358,7 +359,7 @@ def main():
     if closed:
         md += ["## Closed-loop echo", ""]
         for (c, l) in sorted({(r["conns"], r["len"]) for r in closed}):
-            md += ["### %d connections, %d bytes" % (c, l), ""]
+            md += ["### %d connection%s, %d bytes" % (c, "" if c == 1 else "s", l), ""]
             md.append(table(sorted([r for r in closed if r["conns"] == c and r["len"] == l],
                                    key=sort_key), CLOSED_COLS))
             md.append("")
