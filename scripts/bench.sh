@@ -16,7 +16,10 @@
 #   bench-<kernel>-<mode>.json    the environment record and the rows
 #   bench-<kernel>-<mode>.md      the summary tables
 #   bench-<kernel>-<mode>-*.png   the plots (gnuplot)
-#   trace-<kernel>-<policy>.txt   scripts/trace-report on a cport trace
+#   trace-<kernel>-<mode>-{lifo,fifo,floor}.{txt,trace.xz}
+#                                 cport traces at light load (and of the
+#                                 floor's ping-pong) and trace-report's
+#                                 summary of each
 # The guest's whole output stays in build/logs/bench-<kernel>-<mode>.log.
 set -euo pipefail
 
@@ -51,6 +54,9 @@ for p in server loadgen floor; do
 done
 cp bench/suite/suite.sh build/bench/suite/suite.sh
 
+# What is measured is what is checked out now, before the run.
+commit=$(git rev-parse --short HEAD 2> /dev/null || echo unknown)
+dirty=$(git status --porcelain -- kmod uapi libcport bench/suite 2> /dev/null | head -c1)
 log=build/logs/bench-$name-$mode.log
 timeout=$([ "$mode" = quick ] && echo 1500 || echo 7200)
 echo "bench: $mode run on $name (QEMU; quick: a few minutes, full: about half an hour under TCG)"
@@ -74,20 +80,20 @@ if ! grep -q '^suite done' "$log"; then
 fi
 
 accel=${CPORT_ACCEL:-$(cut -d' ' -f2 "$CACHE/kvm-probe" 2> /dev/null || echo unknown)}
-commit=$(git rev-parse --short HEAD 2> /dev/null || echo unknown)
-dirty=$(git status --porcelain -- kmod uapi libcport bench 2> /dev/null | head -c1)
 base=bench/results/bench-$name-$mode
 python3 bench/suite/report.py --log "$log" --out "$base" \
 	--env "kernel_name=$name" --env "accelerator=$accel" \
 	--env "commit=$commit${dirty:++dirty}" --env "mode=$mode" \
 	--env "liburing=$liburing_version" --env "date=$(date -u +%Y-%m-%dT%H:%MZ)" \
 	--env "qemu=$(qemu-system-x86_64 --version | head -n1)"
-for pol in lifo fifo; do
-	awk -v p="$pol" '$0 ~ "^=== trace " p " begin" {on=1; next} /^=== trace end/ {on=0} on' "$log" |
-		tr -d '\r' > "build/logs/trace-$name-$pol.txt"
-	if [ -s "build/logs/trace-$name-$pol.txt" ]; then
-		scripts/trace-report "build/logs/trace-$name-$pol.txt" \
-			> "bench/results/trace-$name-$pol.txt" || true
+# The traces: kept compressed next to what trace-report makes of them.
+for t in lifo fifo floor; do
+	raw=build/logs/trace-$name-$mode-$t.trace
+	awk -v p="$t" '$0 ~ "^=== trace " p " begin" {on=1; next} /^=== trace end/ {on=0} on' "$log" |
+		tr -d '\r' > "$raw"
+	if [ -s "$raw" ]; then
+		scripts/trace-report "$raw" > "bench/results/trace-$name-$mode-$t.txt" || true
+		grep -E '^#|cport_' "$raw" | xz -9 > "bench/results/trace-$name-$mode-$t.trace.xz"
 	fi
 done
 echo "bench: results in $base.{md,csv,json} and its plots"

@@ -55,6 +55,7 @@ if [ "$MODE" = full ]; then
 fi
 echo "trace cport:0:1 lifo" >> $PLAN
 echo "trace cport:1:1 fifo" >> $PLAN
+echo "trace floor floor" >> $PLAN
 TOTAL=$(wc -l < $PLAN)
 echo "plan $MODE $TOTAL runs, duration ${D}s each, $NCPU vCPUs"
 
@@ -147,8 +148,12 @@ while read -r kind a b c d e; do
 		echo 8192 > $T/buffer_size_kb
 		echo > $T/trace
 		echo 1 > $T/events/cport/enable
-		rate=$(echo "$SAT" | awk '{r = int($1 / 50); print r < 20 ? 20 : r}')
-		run_one "trace:$a:$b" "$a" 0 -c 8 -l 64 -r "$rate" -d 1.5 -t 1
+		if [ "$a" = floor ]; then	# posts only: post-to-dequeue latency
+			floor -d 0.5 cport-xcpu > /dev/null
+		else
+			rate=$(echo "$SAT" | awk '{r = int($1 / 50); print r < 20 ? 20 : r}')
+			run_one "trace:$a:$b" "$a" 0 -c 8 -l 64 -r "$rate" -d 1.5 -t 1
+		fi
 		echo 0 > $T/events/cport/enable
 		echo "=== trace $b begin"
 		cat $T/trace
