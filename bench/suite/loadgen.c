@@ -444,7 +444,6 @@ int main(int argc, char **argv)
 	if (opt_server)
 		kill(opt_server, SIGUSR2);
 	getrusage(RUSAGE_SELF, &ru1);
-	secs = (now_ns() - t0) / 1e9;
 	for (i = 0; i < opt_threads; i++) {
 		struct thread *t = &threads[i];
 
@@ -460,7 +459,7 @@ int main(int argc, char **argv)
 				max = hist_value(j);
 		}
 	}
-	secs = opt_duration;
+	secs = opt_duration;	/* requests are counted inside [t_start, t_end) */
 	printf("csv,cli,%s,mode=%s,conns=%u,len=%zu,rate=%.0f,threads=%u,"
 	       "duration_s=%.2f,requests=%llu,rps=%.1f,p50_us=%.1f,"
 	       "p99_us=%.1f,p999_us=%.1f,max_us=%.1f,errors=%llu,dropped=%llu,"
