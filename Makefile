@@ -28,6 +28,7 @@ CPPFLAGS += -Iuapi -Ilibcport
 LIB_VERSION	:= 1.0.0
 LIB_SONAME	:= libcport.so.1
 LIB_SRCS	:= $(wildcard libcport/*.c)
+LIB_HEADERS	:= $(wildcard libcport/*.h)
 LIB_OBJS	:= $(LIB_SRCS:%.c=$(BUILD)/%.o)
 LIB_PIC_OBJS	:= $(LIB_SRCS:%.c=$(BUILD)/%.pic.o)
 LIB_A		:= $(BUILD)/libcport/libcport.a
@@ -89,6 +90,18 @@ $(BUILD)/examples/%: examples/%.c $(LIB_A)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WFLAGS) -static -o $@ $< $(LIB_A) -lpthread
 
+# The libevent example and test, with Debian's libevent_core.a (libevent-dev).
+LIBEVENT	:= -levent_core
+
+$(BUILD)/selftests/libevent_test: selftests/libevent_test.c $(wildcard selftests/*.h) $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -I$(KSFT_DIR) $(CFLAGS) -Wall -Werror -static -o $@ $< \
+		$(LIB_A) $(LIBEVENT) -lpthread
+
+$(BUILD)/examples/libevent_demo: examples/libevent_demo.c $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WFLAGS) -static -o $@ $< $(LIB_A) $(LIBEVENT) -lpthread
+
 benches: $(BENCHES)
 
 $(BUILD)/bench/%: bench/%.c $(LIB_A)
@@ -129,3 +142,81 @@ lint: checkpatch sparse
 
 clean:
 	rm -rf $(BUILD)
+
+# --- Install ------------------------------------------------------------------
+#   make install [PREFIX=/usr/local] [DESTDIR=stage]   libcport, headers, .pc,
+#                         man pages, udev rule (UDEVRULESDIR= to skip it)
+#   make uninstall        the same variables: removes what install put there
+#   make dkms-install     the module for every kernel, through DKMS (root);
+#                         KVER=<version> builds for that kernel, not the running one
+#   make dkms-uninstall
+#   make test-install     stage an install, build against it with pkg-config
+PREFIX		?= /usr/local
+LIBDIR		?= $(PREFIX)/lib
+INCLUDEDIR	?= $(PREFIX)/include
+MANDIR		?= $(PREFIX)/share/man
+PKGCONFIGDIR	?= $(LIBDIR)/pkgconfig
+UDEVRULESDIR	?= /lib/udev/rules.d
+MODULESLOADDIR	?= /usr/lib/modules-load.d
+LIB_PC		:= $(BUILD)/libcport/libcport.pc
+MAN_PAGES	:= $(wildcard man/man3/*.3 man/man7/*.7)
+DKMS_VERSION	:= $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' dkms.conf)
+DKMS_SRC	:= /usr/src/cport-$(DKMS_VERSION)
+
+.PHONY: install uninstall pkgconfig dkms-install dkms-uninstall test-install
+
+# Regenerated every time: PREFIX and LIBDIR may differ from the last run.
+# libdir and includedir stay relative to ${prefix} when they are under it.
+pkgconfig:
+	@mkdir -p $(dir $(LIB_PC))
+	sed -e 's|@prefix@|$(PREFIX)|' \
+	    -e 's|@libdir@|$(patsubst $(PREFIX)/%,$${exec_prefix}/%,$(LIBDIR))|' \
+	    -e 's|@includedir@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))|' \
+	    -e 's|@version@|$(LIB_VERSION)|' libcport/libcport.pc.in > $(LIB_PC)
+
+# <cport.h> includes <linux/cport.h>: a copy of the UAPI goes with it, so
+# programs build without kernel headers (linux-libc-dev is enough).
+install: lib pkgconfig
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR) \
+		$(DESTDIR)$(INCLUDEDIR)/linux $(DESTDIR)$(MANDIR)/man3 \
+		$(DESTDIR)$(MANDIR)/man7
+	install -m 0755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/
+	ln -sf libcport.so.$(LIB_VERSION) $(DESTDIR)$(LIBDIR)/$(LIB_SONAME)
+	ln -sf $(LIB_SONAME) $(DESTDIR)$(LIBDIR)/libcport.so
+	install -m 0644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
+	install -m 0644 $(LIB_HEADERS) $(DESTDIR)$(INCLUDEDIR)/
+	install -m 0644 uapi/linux/cport.h $(DESTDIR)$(INCLUDEDIR)/linux/
+	install -m 0644 $(LIB_PC) $(DESTDIR)$(PKGCONFIGDIR)/
+	install -m 0644 $(filter %.3,$(MAN_PAGES)) $(DESTDIR)$(MANDIR)/man3/
+	install -m 0644 $(filter %.7,$(MAN_PAGES)) $(DESTDIR)$(MANDIR)/man7/
+	$(if $(UDEVRULESDIR),install -D -m 0644 packaging/60-cport.rules \
+		$(DESTDIR)$(UDEVRULESDIR)/60-cport.rules)
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then ldconfig; fi
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(LIBDIR)/,libcport.so.$(LIB_VERSION) \
+		$(LIB_SONAME) libcport.so libcport.a) \
+	      $(LIB_HEADERS:libcport/%=$(DESTDIR)$(INCLUDEDIR)/%) \
+	      $(DESTDIR)$(INCLUDEDIR)/linux/cport.h \
+	      $(DESTDIR)$(PKGCONFIGDIR)/libcport.pc \
+	      $(MAN_PAGES:man/%=$(DESTDIR)$(MANDIR)/%)
+	$(if $(UDEVRULESDIR),rm -f $(DESTDIR)$(UDEVRULESDIR)/60-cport.rules)
+	-rmdir --ignore-fail-on-non-empty $(DESTDIR)$(INCLUDEDIR)/linux
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then ldconfig; fi
+
+# DKMS builds the module from a copy of Kbuild, kmod/ and uapi/ (dkms.conf).
+dkms-install:
+	rm -rf $(DKMS_SRC)
+	install -d $(DKMS_SRC)
+	cp -a Kbuild kmod uapi dkms.conf COPYING LICENSES $(DKMS_SRC)/
+	dkms add -m cport -v $(DKMS_VERSION)
+	dkms build -m cport -v $(DKMS_VERSION) $(if $(KVER),-k $(KVER))
+	dkms install -m cport -v $(DKMS_VERSION) $(if $(KVER),-k $(KVER))
+	install -D -m 0644 packaging/cport.conf $(MODULESLOADDIR)/cport.conf
+
+dkms-uninstall:
+	-dkms remove -m cport -v $(DKMS_VERSION) --all
+	rm -rf $(DKMS_SRC) $(MODULESLOADDIR)/cport.conf
+
+test-install:
+	scripts/test-install.sh

@@ -171,6 +171,7 @@ struct cport_thread {
 					  * elsewhere"
 					  */
 	struct llist_node	reap;	/* after the final switch at exit */
+	u32			seq;	/* run: joined the port as the seq-th */
 };
 
 /* A thread sleeping in a wait, on its own stack. */
@@ -181,6 +182,7 @@ struct cport_waiter {
 	struct task_struct	*task;
 	struct cport_thread	*thread;
 	bool			done;	/* handed or woken by destroy */
+	int			cpu;	/* where it went to sleep (policy CPU) */
 };
 
 struct cport_stats {
@@ -209,6 +211,10 @@ struct cport_port {
 	raw_spinlock_t		run_lock;	/* see LOCKING above */
 	unsigned int		running;	/* run: threads running */
 	unsigned int		nr_threads;	/* run: threads associated */
+	u32			thread_seq;	/* run: threads ever joined */
+	u32			rr_last;	/* lock: seq of the last thread
+						 * released (policy RR)
+						 */
 	u64			over_since;	/* run: when running > limit */
 
 	/* Set before first use (under lock), read-only afterwards. */

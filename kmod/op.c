@@ -42,6 +42,7 @@
 #include <linux/socket.h>
 #include <linux/uaccess.h>
 #include <linux/uio.h>
+#include <linux/wait_bit.h>
 #include <net/sock.h>
 #include <net/tcp_states.h>
 
@@ -408,6 +409,12 @@ bool cport_sock_run(struct cport_sock *s, struct list_head *sink,
 	}
 	s->running = false;
 	spin_unlock_irq(&s->lock);
+	/*
+	 * A destroy may be waiting for this run to end: order the store
+	 * above before wake_up_var()'s lockless look at the wait queue.
+	 */
+	smp_mb();
+	wake_up_var(&s->running);
 
 	if (wake)
 		cport_wake_pollers(port, EPOLLIN | EPOLLRDNORM);

@@ -29,6 +29,8 @@ static atomic_t cport_next_id = ATOMIC_INIT(0);
 static const char * const cport_policy_names[CPORT_POLICY__NR] = {
 	[CPORT_POLICY_LIFO] = "lifo",
 	[CPORT_POLICY_FIFO] = "fifo",
+	[CPORT_POLICY_RR] = "rr",
+	[CPORT_POLICY_CPU] = "cpu",
 };
 
 int cport_node_cache_init(void)
@@ -211,7 +213,7 @@ void cport_port_info(struct cport_port *port, struct cport_info *info)
 	info->setup_flags = CPORT_SETUP_NO_BLOCK_TRACKING;
 	info->enter_flags = CPORT_ENTER_ABSTIME;
 	info->sqe_flags = CPORT_SQE_INLINE | CPORT_SQE_POST;
-	info->policies = (1U << CPORT_POLICY_LIFO) | (1U << CPORT_POLICY_FIFO);
+	info->policies = GENMASK(CPORT_POLICY__NR - 1, 0);
 	info->max_enter = CPORT_MAX_ENTER;
 
 	spin_lock_irq(&port->lock);
@@ -224,11 +226,53 @@ void cport_port_info(struct cport_port *port, struct cport_info *info)
 	spin_unlock_irq(&port->lock);
 }
 
+/*
+ * Round robin: the waiter whose thread joined next after the last one
+ * released, wrapping around to the first.  O(waiters).
+ */
+static struct cport_waiter *__cport_pick_rr(struct cport_port *port)
+{
+	struct cport_waiter *w, *next = NULL, *first = NULL;
+	u32 seq;
+
+	list_for_each_entry(w, &port->waiters, list) {
+		seq = w->thread->seq;
+		if (!first || seq < first->thread->seq)
+			first = w;
+		if (seq > port->rr_last && (!next || seq < next->thread->seq))
+			next = w;
+	}
+	w = next ?: first;
+	port->rr_last = w->thread->seq;
+	return w;
+}
+
+/* CPU-affine: the newest waiter that slept on this CPU, else LIFO. */
+static struct cport_waiter *__cport_pick_cpu(struct cport_port *port)
+{
+	int cpu = raw_smp_processor_id();
+	struct cport_waiter *w;
+
+	list_for_each_entry(w, &port->waiters, list)
+		if (w->cpu == cpu)
+			return w;
+	return list_first_entry(&port->waiters, struct cport_waiter, list);
+}
+
+/* Which waiter the next completion goes to; port->waiters is newest first. */
 static struct cport_waiter *__cport_pick_waiter(struct cport_port *port)
 {
-	if (port->policy == CPORT_POLICY_FIFO)
+	switch (port->policy) {
+	case CPORT_POLICY_FIFO:
 		return list_last_entry(&port->waiters, struct cport_waiter, list);
-	return list_first_entry(&port->waiters, struct cport_waiter, list);
+	case CPORT_POLICY_RR:
+		return __cport_pick_rr(port);
+	case CPORT_POLICY_CPU:
+		return __cport_pick_cpu(port);
+	default:
+		return list_first_entry(&port->waiters, struct cport_waiter,
+					list);
+	}
 }
 
 /*

@@ -25,6 +25,7 @@
 #include <linux/poll.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
+#include <linux/wait_bit.h>
 #include <net/sock.h>
 
 #include "compat.h"
@@ -356,20 +357,30 @@ out:
  * The port is destroyed: unlink every association and let its runner
  * complete (and discard) every pending operation, close what is pinned
  * and unhook the wait queue.  A socket being run by another thread right
- * now is finished by that thread, which sees the port dead.
+ * now is finished by that thread, which sees the port dead; destroy waits
+ * for it (after dropping socks_mutex, which an ACCEPT that associates
+ * takes), so that when it returns no operation touches a buffer any more.
  */
 void cport_socks_destroy(struct cport_port *port)
 {
 	struct cport_sock *s, *tmp;
+	LIST_HEAD(busy);
 
 	mutex_lock(&port->socks_mutex);
 	list_for_each_entry_safe(s, tmp, &port->socks, port_link) {
 		refcount_inc(&s->refs);
 		__cport_sock_unlink(port, s, true);
 		cport_sock_run(s, NULL, NULL);
-		cport_sock_put(s);
+		/* port_link is free now: keep the ones still being run. */
+		list_add_tail(&s->port_link, &busy);
 	}
 	mutex_unlock(&port->socks_mutex);
+
+	list_for_each_entry_safe(s, tmp, &busy, port_link) {
+		list_del(&s->port_link);
+		wait_var_event(&s->running, !READ_ONCE(s->running));
+		cport_sock_put(s);
+	}
 }
 
 void cport_socks_show(struct cport_port *port, struct seq_file *m)

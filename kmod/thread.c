@@ -205,6 +205,8 @@ static void cport_thread_attach(struct cport_port *port,
 	cport_port_get(port);
 	raw_spin_lock_irq(&port->run_lock);
 	port->nr_threads++;
+	/* The round-robin policy's order: the order threads joined. */
+	t->seq = ++port->thread_seq;
 	raw_spin_unlock_irq(&port->run_lock);
 	WRITE_ONCE(t->port, port);
 }

@@ -241,6 +241,7 @@ long cport_wait(struct cport_port *port, struct cport_cqe __user *ucqes,
 		w.task = current;
 		w.thread = t;
 		w.done = false;
+		w.cpu = raw_smp_processor_id();
 		list_add(&w.list, &port->waiters);
 		WRITE_ONCE(port->nr_waiters, port->nr_waiters + 1);
 		t->in_wait = true;

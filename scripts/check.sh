@@ -21,6 +21,13 @@
 #   CPORT_TEST_TIMEOUT=SECS    per-binary bound (default 300, debug 900)
 #   CPORT_GUEST_TIMEOUT=SECS   whole-guest bound (default 600, debug 1500)
 #   CPORT_CACHE                cache directory (default /var/cache/cport)
+#
+# Kernel TLS: sock_ktls_test needs the "tls" ULP and gcm(aes).  The debug
+# kernel builds them in (CONFIG_TLS=y in scripts/debug-kernel.config); the
+# stock kernels have them as modules, which the guest cannot modprobe (no
+# module tree): tls.ko and the AES-GCM crypto modules are loaded with
+# --extra-ko, dependencies first, and the test runs with CPORT_KTLS=required
+# so that it fails rather than skips if TLS is missing after all.
 # Logs: build/logs/<kernel>.log (tests + kernel log of the run),
 #       <kernel>.log.console (kernel console), <kernel>.build.log.
 set -uo pipefail
@@ -97,6 +104,14 @@ lint() {	# lint NAME TARGET
 }
 lint checkpatch checkpatch
 lint sparse sparse
+# libcport installs (DESTDIR), builds with pkg-config alone, man pages render.
+if scripts/test-install.sh > "$LOGS/test-install.log" 2>&1 < /dev/null; then
+	echo "  ok      test-install"
+	PASS=$((PASS + 1))
+else
+	sed 's/^/  | /' "$LOGS/test-install.log" | tail -n 30
+	fail_item "test-install"
+fi
 
 TESTS=()
 for f in "$BUILD"/selftests/*; do
@@ -260,17 +275,67 @@ PY
 	fi
 }
 
-# run_kernel NAME IMAGE KDIR GUEST_TIMEOUT TEST_TIMEOUT
-boot_and_test() {	# boot_and_test NAME MODDIR IMAGE GUEST_TIMEOUT TEST_TIMEOUT
+# --- Modules the tests need from a stock kernel ----------------------------------
+# What sock_ktls_test needs: the TLS ULP, and gcm(aes) for its keys (the
+# crypto API instantiates the gcm template over ctr(aes) and ghash).
+KTLS_MODULES="tls gcm ctr ghash-generic"
+
+# module_files MODULES_DIR NAME...: the .ko files of the named modules and
+# of what they depend on (modinfo), dependencies first, each once.  A
+# module built into the kernel (modules.builtin) needs no file; one that
+# is neither is reported on stderr and left out.
+module_files() {
+	local dir=$1 seen=' ' name f
+	shift
+	_module_files() {
+		local name=${1//-/_} f dep
+		case $seen in *" $name "*) return;; esac
+		seen="$seen$name "
+		f=$(find "$dir/kernel" -regextype posix-extended \
+			-regex ".*/${name//_/[-_]}\.ko(\.xz|\.zst|\.gz)?" | head -n 1)
+		if [ -z "$f" ]; then
+			grep -qE "/${name//_/[-_]}\.ko\$" "$dir/modules.builtin" 2> /dev/null ||
+				echo "check: no module $name under $dir" >&2
+			return
+		fi
+		for dep in $(modinfo -F depends "$f" | tr , ' '); do
+			_module_files "$dep"
+		done
+		echo "$f"
+	}
+	for name; do _module_files "$name"; done
+}
+
+# ktls_setup KDIR MODULES_DIR: set KOS (--extra-ko arguments) and KTLS
+# (CPORT_KTLS for the guest) from the kernel's .config.
+ktls_setup() {
+	local f
+	KOS=() KTLS=
+	case $(sed -n 's/^CONFIG_TLS=//p' "$1/.config" 2> /dev/null) in
+	y) KTLS=required;;
+	m)
+		KTLS=required
+		# shellcheck disable=SC2086	# a list of names
+		for f in $(module_files "$2" $KTLS_MODULES); do
+			KOS+=(--extra-ko "$f")
+		done;;
+	esac
+}
+
+# boot_and_test NAME MODDIR IMAGE GUEST_TIMEOUT TEST_TIMEOUT
+boot_and_test() {
 	scripts/run-guest.sh --kernel "$3" --module "$2/cport.ko" \
 		--log "$LOGS/$1.log" --timeout "$4" \
 		--test-timeout "$5" --env "CPORT_KERNEL=$1" \
+		${KTLS:+--env "CPORT_KTLS=$KTLS"} "${KOS[@]}" \
 		"${TESTS[@]}" 2> "$LOGS/$1.guest.err"
 }
 
+# run_kernel NAME IMAGE KDIR GUEST_TIMEOUT TEST_TIMEOUT [MODULES_DIR]
 run_kernel() {
 	local name=$1 image=$2 kdir=$3 gtimeout=$4 ttimeout=$5 t tb status
 	local mod=$BUILD/mod-$name
+	ktls_setup "$kdir" "${6:-}"
 	gtimeout=${CPORT_GUEST_TIMEOUT:-$gtimeout}
 	ttimeout=${CPORT_TEST_TIMEOUT:-$ttimeout}
 	t=$(now)
@@ -307,14 +372,16 @@ run_kernel() {
 
 if wanted 6.1; then
 	if [ -n "$k61" ]; then
-		run_kernel 6.1 "/boot/vmlinuz-$k61" "/lib/modules/$k61/build" 600 300
+		run_kernel 6.1 "/boot/vmlinuz-$k61" "/lib/modules/$k61/build" 600 300 \
+			"/lib/modules/$k61"
 	else
 		echo "== 6.1: no /boot/vmlinuz-6.1.*-amd64 with headers"
 		fail_item "6.1: kernel missing"
 	fi
 fi
 if wanted 6.12; then
-	run_kernel 6.12 "$K612_IMAGE" "$K612_KDIR" 600 300
+	run_kernel 6.12 "$K612_IMAGE" "$K612_KDIR" 600 300 \
+		"${K612_IMAGE%/boot/vmlinuz-*}/lib/modules/${K612_IMAGE##*/vmlinuz-}"
 fi
 if [ -n "$DEBUG_PID" ]; then
 	t=$(now)

@@ -7,7 +7,10 @@
 #   scripts/run-guest.sh --kernel IMAGE --module cport.ko --log FILE
 #           [--timeout SECS]       kill a hung guest after SECS (default 600)
 #           [--test-timeout SECS]  per-binary bound inside the guest (300)
-#           [--extra-ko FILE]...   modules to insmod before cport.ko
+#           [--extra-ko FILE]...   modules to insmod before cport.ko, in
+#                                  order (dependencies first; .ko.xz, .zst
+#                                  and .gz are decompressed); removed in
+#                                  reverse order after cport.ko
 #           [--env NAME=VALUE]...  exported to the test binaries
 #           [--append "ARGS"]      extra kernel command line
 #           [--run "CMD ARGS"]     run CMD once instead of the binaries
@@ -210,7 +213,9 @@ kmemleak() {
 kmemleak "with cport loaded"
 echo "=== cport .text at $(cat /sys/module/cport/sections/.text 2> /dev/null)"
 if rmmod cport; then echo "=== rmmod ok"; else echo "=== rmmod failed"; fi
-for ko in $PRELOAD; do rmmod "${ko%.ko}" 2> /dev/null; done
+unload=
+for ko in $PRELOAD; do unload="${ko%.ko} $unload"; done	# users first
+for ko in $unload; do rmmod "$ko" 2> /dev/null; done
 kmemleak "after rmmod"
 finish
 INIT

@@ -20,7 +20,7 @@ TEST(sqe_layout)
 {
 	ASSERT_EQ(64, sizeof(struct cport_sqe));
 	ASSERT_FIELD(cport_sqe, opcode, 0, 1);
-	ASSERT_FIELD(cport_sqe, resv0, 1, 1);
+	ASSERT_FIELD(cport_sqe, status, 1, 1);
 	ASSERT_FIELD(cport_sqe, flags, 2, 2);
 	ASSERT_FIELD(cport_sqe, fd, 4, 4);
 	ASSERT_FIELD(cport_sqe, user_data, 8, 8);
@@ -29,7 +29,8 @@ TEST(sqe_layout)
 	ASSERT_FIELD(cport_sqe, key, 32, 8);
 	ASSERT_FIELD(cport_sqe, res, 40, 8);
 	ASSERT_FIELD(cport_sqe, timeout_ns, 48, 8);
-	ASSERT_FIELD(cport_sqe, resv1, 56, 8);
+	ASSERT_FIELD(cport_sqe, op_flags, 56, 4);
+	ASSERT_FIELD(cport_sqe, bytes, 60, 4);
 }
 
 TEST(cqe_layout)
@@ -62,11 +63,16 @@ TEST(enter_layout)
 TEST(setup_layout)
 {
 	ASSERT_EQ(16, CPORT_SETUP_SIZE_VER0);
-	ASSERT_EQ(CPORT_SETUP_SIZE_VER0, sizeof(struct cport_setup));
+	ASSERT_EQ(24, CPORT_SETUP_SIZE_VER1);
+	ASSERT_EQ(CPORT_SETUP_SIZE_VER1, sizeof(struct cport_setup));
 	ASSERT_FIELD(cport_setup, flags, 0, 4);
 	ASSERT_FIELD(cport_setup, concurrency, 4, 4);
 	ASSERT_FIELD(cport_setup, policy, 8, 4);
 	ASSERT_FIELD(cport_setup, max_queued, 12, 4);
+	/* VER0 ends where the fields added in VER1 begin. */
+	ASSERT_EQ(CPORT_SETUP_SIZE_VER0, offsetof(struct cport_setup, max_pending));
+	ASSERT_FIELD(cport_setup, max_pending, 16, 4);
+	ASSERT_FIELD(cport_setup, resv, 20, 4);
 }
 
 TEST(info_layout)
@@ -84,7 +90,7 @@ TEST(info_layout)
 	ASSERT_FIELD(cport_info, max_queued, 40, 4);
 	ASSERT_FIELD(cport_info, max_enter, 44, 4);
 	ASSERT_FIELD(cport_info, port_flags, 48, 4);
-	ASSERT_FIELD(cport_info, resv0, 52, 4);
+	ASSERT_FIELD(cport_info, max_pending, 52, 4);
 	ASSERT_FIELD(cport_info, resv, 56, 24);
 }
 
@@ -94,17 +100,42 @@ TEST(constants)
 	ASSERT_EQ(0, CPORT_POLICY_LIFO);
 	ASSERT_EQ(1, CPORT_POLICY_FIFO);
 	ASSERT_EQ(1, CPORT_OP_POST);
+	ASSERT_EQ(2, CPORT_OP_ASSOCIATE);
+	ASSERT_EQ(3, CPORT_OP_DISSOCIATE);
+	ASSERT_EQ(4, CPORT_OP_RECV);
+	ASSERT_EQ(5, CPORT_OP_SEND);
+	ASSERT_EQ(6, CPORT_OP_ACCEPT);
+	ASSERT_EQ(7, CPORT_OP_CANCEL);
+	ASSERT_EQ(8, CPORT_OP__NR);
+	ASSERT_EQ(1, CPORT_STATUS_PENDING);
+	ASSERT_EQ(2, CPORT_STATUS_INLINE);
+	ASSERT_EQ(1, CPORT_SQE_INLINE);
+	ASSERT_EQ(2, CPORT_SQE_POST);
+	ASSERT_EQ(1, CPORT_ASSOC_INLINE);
+	ASSERT_EQ(1, CPORT_RECV_FILL);
+	ASSERT_EQ(1, CPORT_ACCEPT_CLOEXEC);
+	ASSERT_EQ(2, CPORT_ACCEPT_NONBLOCK);
+	ASSERT_EQ(4, CPORT_ACCEPT_ASSOCIATE);
+	ASSERT_EQ(8, CPORT_ACCEPT_ASSOC_INLINE);
+	ASSERT_EQ(1, CPORT_CANCEL_USER_DATA);
+	ASSERT_EQ(2, CPORT_CANCEL_FD);
+	ASSERT_EQ(4, CPORT_CANCEL_KEY);
+	ASSERT_EQ(8, CPORT_CANCEL_ALL);
+	ASSERT_EQ(0x7ffff000, CPORT_MAX_IO);
 	ASSERT_EQ(1, CPORT_ENTER_ABSTIME);
 	ASSERT_EQ(1, CPORT_SETUP_NO_BLOCK_TRACKING);
 	ASSERT_EQ(1, CPORT_FEAT_HANDOFF);
 	ASSERT_EQ(2, CPORT_FEAT_CONCURRENCY);
 	ASSERT_EQ(4, CPORT_FEAT_POLL);
 	ASSERT_EQ(8, CPORT_FEAT_BLOCK_TRACKING);
+	ASSERT_EQ(16, CPORT_FEAT_SOCKETS);
 	ASSERT_EQ(1, CPORT_INFO_BLOCK_TRACKING);
 	ASSERT_EQ(4096, CPORT_MAX_ENTER);
 	ASSERT_EQ(4096, CPORT_MAX_CONCURRENCY);
 	ASSERT_EQ(65536, CPORT_DEFAULT_QUEUED);
 	ASSERT_EQ(1U << 22, CPORT_MAX_QUEUED);
+	ASSERT_EQ(65536, CPORT_DEFAULT_PENDING);
+	ASSERT_EQ(1U << 22, CPORT_MAX_PENDING);
 }
 
 TEST(ioctl_numbers)
@@ -114,7 +145,8 @@ TEST(ioctl_numbers)
 	ASSERT_EQ(CPORT_IOC_MAGIC, _IOC_TYPE(CPORT_IOC_SETUP));
 	ASSERT_EQ(0x00, _IOC_NR(CPORT_IOC_SETUP));
 	ASSERT_EQ(_IOC_WRITE, _IOC_DIR(CPORT_IOC_SETUP));
-	ASSERT_EQ(CPORT_SETUP_SIZE_VER0, _IOC_SIZE(CPORT_IOC_SETUP));
+	ASSERT_EQ(CPORT_SETUP_SIZE_VER1, _IOC_SIZE(CPORT_IOC_SETUP));
+	ASSERT_EQ(24, _IOC_SIZE(CPORT_IOC_SETUP));
 
 	ASSERT_EQ(CPORT_IOC_MAGIC, _IOC_TYPE(CPORT_IOC_QUERY));
 	ASSERT_EQ(0x01, _IOC_NR(CPORT_IOC_QUERY));
@@ -166,7 +198,10 @@ static int query_poisoned(int port, struct cport_info *info)
 TEST_F(port, query_defaults)
 {
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	__u64 known_ops = ((1ULL << CPORT_OP__NR) - 1) & ~1ULL;
+	__u64 all_ops = (1ULL << CPORT_OP_POST) | (1ULL << CPORT_OP_ASSOCIATE) |
+			(1ULL << CPORT_OP_DISSOCIATE) | (1ULL << CPORT_OP_RECV) |
+			(1ULL << CPORT_OP_SEND) | (1ULL << CPORT_OP_ACCEPT) |
+			(1ULL << CPORT_OP_CANCEL);
 	struct cport_info info;
 	int i;
 
@@ -174,13 +209,14 @@ TEST_F(port, query_defaults)
 
 	EXPECT_EQ(CPORT_API_VERSION, info.api_version);
 	EXPECT_EQ(CPORT_FEAT_HANDOFF | CPORT_FEAT_CONCURRENCY | CPORT_FEAT_POLL |
-		  CPORT_FEAT_BLOCK_TRACKING, info.features);
-	/* POST is there; opcode 0 and opcodes this header lacks are not. */
-	EXPECT_TRUE(info.ops & (1ULL << CPORT_OP_POST));
-	EXPECT_EQ(0, info.ops & ~known_ops);
+		  CPORT_FEAT_BLOCK_TRACKING | CPORT_FEAT_SOCKETS, info.features);
+	/* POST..CANCEL are there; opcode 0 and opcodes this header lacks
+	 * are not. */
+	EXPECT_EQ(all_ops, info.ops);
+	EXPECT_EQ(0xfe, info.ops);
 	EXPECT_EQ(CPORT_SETUP_NO_BLOCK_TRACKING, info.setup_flags);
 	EXPECT_EQ(CPORT_ENTER_ABSTIME, info.enter_flags);
-	EXPECT_EQ(0, info.sqe_flags);
+	EXPECT_EQ(CPORT_SQE_INLINE | CPORT_SQE_POST, info.sqe_flags);
 	EXPECT_EQ((1U << CPORT_POLICY_LIFO) | (1U << CPORT_POLICY_FIFO),
 		  info.policies & ((1U << CPORT_POLICY_LIFO) |
 				   (1U << CPORT_POLICY_FIFO)));
@@ -191,9 +227,9 @@ TEST_F(port, query_defaults)
 	EXPECT_EQ(cpus, info.concurrency);
 	EXPECT_EQ(CPORT_POLICY_LIFO, info.policy);
 	EXPECT_EQ(CPORT_DEFAULT_QUEUED, info.max_queued);
+	EXPECT_EQ(CPORT_DEFAULT_PENDING, info.max_pending);
 	/* Blocking is tracked unless the setup says otherwise. */
 	EXPECT_EQ(CPORT_INFO_BLOCK_TRACKING, info.port_flags);
-	EXPECT_EQ(0, info.resv0);
 	for (i = 0; i < 3; i++)
 		EXPECT_EQ(0, info.resv[i]);
 }
@@ -204,6 +240,7 @@ TEST_F(port, query_after_setup)
 		.concurrency = 3,
 		.policy = CPORT_POLICY_FIFO,
 		.max_queued = 100,
+		.max_pending = 7,
 	};
 	struct cport_info info;
 
@@ -214,9 +251,9 @@ TEST_F(port, query_after_setup)
 	EXPECT_EQ(3, info.concurrency);
 	EXPECT_EQ(CPORT_POLICY_FIFO, info.policy);
 	EXPECT_EQ(100, info.max_queued);
+	EXPECT_EQ(7, info.max_pending);
 	EXPECT_EQ(CPORT_API_VERSION, info.api_version);
 	EXPECT_EQ(CPORT_INFO_BLOCK_TRACKING, info.port_flags);
-	EXPECT_EQ(0, info.resv0);
 	EXPECT_EQ(0, info.resv[0] | info.resv[1] | info.resv[2]);
 }
 
@@ -234,7 +271,7 @@ TEST_F(port, query_no_block_tracking)
 	EXPECT_EQ(2, info.concurrency);
 	EXPECT_EQ(CPORT_SETUP_NO_BLOCK_TRACKING, info.setup_flags);
 	EXPECT_TRUE(info.features & CPORT_FEAT_BLOCK_TRACKING);
-	EXPECT_EQ(0, info.resv0);
+	EXPECT_EQ(CPORT_DEFAULT_PENDING, info.max_pending);
 	EXPECT_EQ(0, info.resv[0] | info.resv[1] | info.resv[2]);
 	EXPECT_EQ(0, fdinfo_get(self->port, "block_tracking"));
 }
@@ -249,6 +286,7 @@ TEST_F(port, setup_zero_means_default)
 	EXPECT_EQ(sysconf(_SC_NPROCESSORS_ONLN), info.concurrency);
 	EXPECT_EQ(CPORT_POLICY_LIFO, info.policy);
 	EXPECT_EQ(CPORT_DEFAULT_QUEUED, info.max_queued);
+	EXPECT_EQ(CPORT_DEFAULT_PENDING, info.max_pending);
 }
 
 TEST_F(port, setup_limits_accepted)
@@ -257,6 +295,7 @@ TEST_F(port, setup_limits_accepted)
 		.concurrency = CPORT_MAX_CONCURRENCY,
 		.policy = CPORT_POLICY__NR - 1,
 		.max_queued = CPORT_MAX_QUEUED,
+		.max_pending = CPORT_MAX_PENDING,
 	};
 	struct cport_info info;
 
@@ -265,6 +304,40 @@ TEST_F(port, setup_limits_accepted)
 	EXPECT_EQ(CPORT_MAX_CONCURRENCY, info.concurrency);
 	EXPECT_EQ(CPORT_POLICY__NR - 1, info.policy);
 	EXPECT_EQ(CPORT_MAX_QUEUED, info.max_queued);
+	EXPECT_EQ(CPORT_MAX_PENDING, info.max_pending);
+}
+
+/*
+ * A VER0 setup (16 bytes, from before max_pending existed) still works:
+ * the kernel reads only _IOC_SIZE bytes (here the struct ends where an
+ * inaccessible page begins) and max_pending takes its default.
+ */
+TEST_F(port, setup_ver0)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	struct cport_info info;
+	struct cport_setup *s;
+	char *map;
+
+	map = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, map);
+	ASSERT_EQ(0, mprotect(map + page, page, PROT_NONE));
+	s = (struct cport_setup *)(map + page - CPORT_SETUP_SIZE_VER0);
+	s->flags = CPORT_SETUP_NO_BLOCK_TRACKING;
+	s->concurrency = 3;
+	s->policy = CPORT_POLICY_FIFO;
+	s->max_queued = 50;
+
+	ASSERT_EQ(0, ioctl(self->port, _IOW(CPORT_IOC_MAGIC, 0x00,
+					    char[CPORT_SETUP_SIZE_VER0]), s));
+	ASSERT_EQ(0, query_poisoned(self->port, &info));
+	EXPECT_EQ(3, info.concurrency);
+	EXPECT_EQ(CPORT_POLICY_FIFO, info.policy);
+	EXPECT_EQ(50, info.max_queued);
+	EXPECT_EQ(0, info.port_flags);
+	EXPECT_EQ(CPORT_DEFAULT_PENDING, info.max_pending);
+	munmap(map, 2 * page);
 }
 
 /* libcport: cport_create(NULL) is a port with the defaults. */
@@ -277,6 +350,7 @@ TEST(create_defaults)
 	ASSERT_EQ(0, cport_query(port, &info));
 	EXPECT_EQ(CPORT_POLICY_LIFO, info.policy);
 	EXPECT_EQ(CPORT_DEFAULT_QUEUED, info.max_queued);
+	EXPECT_EQ(CPORT_DEFAULT_PENDING, info.max_pending);
 	/* The descriptor is close-on-exec. */
 	EXPECT_EQ(FD_CLOEXEC, fcntl(port, F_GETFD) & FD_CLOEXEC);
 	EXPECT_EQ(0, cport_close(port));

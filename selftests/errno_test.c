@@ -112,7 +112,7 @@ TEST_F(fresh, unknown_commands)
 
 TEST_F(fresh, setup_smaller_than_ver0)
 {
-	char buf[CPORT_SETUP_SIZE_VER0] = {};
+	char buf[sizeof(struct cport_setup)] = {};
 
 	EXPECT_EQ(-EINVAL, xioctl(self->port,
 			_IOC(_IOC_WRITE, CPORT_IOC_MAGIC, 0, 0), buf));
@@ -187,6 +187,10 @@ TEST_F(fresh, setup_bad_fields)
 		{ .concurrency = ~0U },
 		{ .max_queued = CPORT_MAX_QUEUED + 1 },
 		{ .max_queued = ~0U },
+		{ .max_pending = CPORT_MAX_PENDING + 1 },
+		{ .max_pending = ~0U },
+		{ .resv = 1 },
+		{ .resv = 1U << 31 },
 	};
 	struct cport_setup good = { .concurrency = 1 };
 	unsigned int i;
@@ -197,6 +201,62 @@ TEST_F(fresh, setup_bad_fields)
 		}
 	/* A refused setup does not use up the port. */
 	EXPECT_EQ(0, cport_setup(self->port, &good));
+}
+
+/* The largest max_pending is accepted; one more is not (above). */
+TEST_F(fresh, setup_max_pending_limit)
+{
+	struct cport_setup s = { .max_pending = CPORT_MAX_PENDING };
+	struct cport_info info;
+
+	ASSERT_EQ(0, cport_setup(self->port, &s));
+	ASSERT_EQ(0, cport_query(self->port, &info));
+	EXPECT_EQ(CPORT_MAX_PENDING, info.max_pending);
+}
+
+/*
+ * A VER0 argument (16 bytes) is still a setup: the VER1 fields are not
+ * read (garbage after the 16 bytes is not looked at) and take their
+ * defaults.  In a VER1 argument the same garbage is refused.
+ */
+TEST_F(fresh, setup_ver0_still_works)
+{
+	struct cport_setup s = {
+		.concurrency = 2,
+		.max_queued = 10,
+		.max_pending = ~0U,
+		.resv = ~0U,
+	};
+	struct cport_info info;
+
+	EXPECT_EQ(-EINVAL, cport_setup(self->port, &s));
+	ASSERT_EQ(0, xioctl(self->port, _IOW(CPORT_IOC_MAGIC, 0x00,
+					     char[CPORT_SETUP_SIZE_VER0]), &s));
+	ASSERT_EQ(0, cport_query(self->port, &info));
+	EXPECT_EQ(2, info.concurrency);
+	EXPECT_EQ(10, info.max_queued);
+	EXPECT_EQ(CPORT_DEFAULT_PENDING, info.max_pending);
+	/* It was a real setup: a second one is refused. */
+	EXPECT_EQ(-EBUSY, xioctl(self->port, _IOW(CPORT_IOC_MAGIC, 0x00,
+					char[CPORT_SETUP_SIZE_VER0]), &s));
+}
+
+/*
+ * Any size from VER0 up is a setup: a 20-byte argument carries
+ * max_pending but not resv, which is not read (the ~0 there would be
+ * refused).
+ */
+TEST_F(fresh, setup_between_ver0_and_ver1)
+{
+	struct cport_setup s = { .concurrency = 2, .max_pending = 5 };
+	struct cport_info info;
+
+	s.resv = ~0U;
+	ASSERT_EQ(0, xioctl(self->port, _IOW(CPORT_IOC_MAGIC, 0x00, char[20]),
+			    &s));
+	ASSERT_EQ(0, cport_query(self->port, &info));
+	EXPECT_EQ(2, info.concurrency);
+	EXPECT_EQ(5, info.max_pending);
 }
 
 TEST_F(fresh, setup_efault)
@@ -510,15 +570,14 @@ FIXTURE_TEARDOWN(bad_sqe)
 BAD_SQE(opcode_0, sqe->opcode = 0);
 BAD_SQE(opcode_nr, sqe->opcode = CPORT_OP__NR);
 BAD_SQE(opcode_255, sqe->opcode = 255);
-BAD_SQE(resv0, sqe->resv0 = 1);
 BAD_SQE(flags_1, sqe->flags = 1);
+BAD_SQE(flags_post, sqe->flags = CPORT_SQE_POST);
 BAD_SQE(flags_high, sqe->flags = 0x8000);
 BAD_SQE(post_fd, sqe->fd = 1);
 BAD_SQE(post_fd_neg, sqe->fd = -1);
 BAD_SQE(post_addr, sqe->addr = 0x1000);
-BAD_SQE(post_timeout, sqe->timeout_ns = 1);
-BAD_SQE(resv1, sqe->resv1 = 1);
-BAD_SQE(resv1_high, sqe->resv1 = 1ULL << 63);
+BAD_SQE(op_flags_1, sqe->op_flags = 1);
+BAD_SQE(op_flags_high, sqe->op_flags = 1U << 31);
 
 /* 2 good, then the bad one, then a good one: the call stops at the bad one. */
 TEST_F(bad_sqe, reported_at_its_index)
@@ -562,6 +621,30 @@ TEST_F(bad_sqe, stops_before_waiting)
 	EXPECT_EQ(1, submitted);
 	ASSERT_EQ(1, port_drain(self->port, self->cqes, 8));
 	EXPECT_EQ(2, self->cqes[0].user_data);
+}
+
+/*
+ * status and bytes are output fields, ignored on input: a POST carrying
+ * garbage there is taken, and its completion has bytes = len, not the
+ * sqe's bytes.
+ */
+TEST_F(port, post_output_fields_ignored)
+{
+	struct cport_sqe sqe;
+
+	cport_prep_post(&sqe, 0x77, 0x88, -5, 9);
+	sqe.status = 0xff;
+	sqe.bytes = 0xffffffff;
+	ASSERT_EQ(1, cport_submit(self->port, &sqe, 1));
+	sqe.status = CPORT_STATUS_PENDING;
+	sqe.bytes = 1;
+	ASSERT_EQ(1, cport_submit(self->port, &sqe, 1));
+	ASSERT_EQ(2, port_drain(self->port, self->cqes, 8));
+	EXPECT_EQ(0x77, self->cqes[0].key);
+	EXPECT_EQ(0x88, self->cqes[0].user_data);
+	EXPECT_EQ(-5, self->cqes[0].res);
+	EXPECT_EQ(9, self->cqes[0].bytes);
+	EXPECT_EQ(9, self->cqes[1].bytes);
 }
 
 /* ------------------------------------------------------------------ */
@@ -679,7 +762,7 @@ TEST_F(port, after_destroy_arguments_first)
 	e.flags = 1U << 1;
 	EXPECT_EQ(-EINVAL, cport_enter(self->port, &e));
 	/* So is a bad submission. */
-	self->sqes[0].resv1 = 1;
+	self->sqes[0].op_flags = 1;
 	EXPECT_EQ(-EINVAL, cport_submit(self->port, self->sqes, 1));
 }
 

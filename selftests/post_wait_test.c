@@ -261,7 +261,7 @@ TEST(prep_post_clears)
 	memset(&sqe, 0xff, sizeof(sqe));
 	cport_prep_post(&sqe, 1, 2, -3, 4);
 	EXPECT_EQ(CPORT_OP_POST, sqe.opcode);
-	EXPECT_EQ(0, sqe.resv0);
+	EXPECT_EQ(0, sqe.status);
 	EXPECT_EQ(0, sqe.flags);
 	EXPECT_EQ(0, sqe.fd);
 	EXPECT_EQ(2, sqe.user_data);
@@ -270,7 +270,8 @@ TEST(prep_post_clears)
 	EXPECT_EQ(1, sqe.key);
 	EXPECT_EQ(-3, sqe.res);
 	EXPECT_EQ(0, sqe.timeout_ns);
-	EXPECT_EQ(0, sqe.resv1);
+	EXPECT_EQ(0, sqe.op_flags);
+	EXPECT_EQ(0, sqe.bytes);
 }
 
 TEST_HARNESS_MAIN

@@ -4,8 +4,10 @@
  * by one, each only after the previous one is seen asleep in the port, so
  * the order in which they wait is known; completions are then posted one
  * at a time.  LIFO (the default) releases the most recent waiter, FIFO the
- * oldest, and each completion releases exactly one thread: the others stay
- * asleep until the port is destroyed, when they get -EIDRM.
+ * oldest, round robin the next thread in join order (here the same as
+ * FIFO; policy_test tells them apart), and each completion releases
+ * exactly one thread: the others stay asleep until the port is destroyed,
+ * when they get -EIDRM.
  */
 #include "cport_test.h"
 #include "kselftest_harness.h"
@@ -30,6 +32,11 @@ FIXTURE_VARIANT_ADD(order, fifo) {
 	.policy = CPORT_POLICY_FIFO,
 };
 
+/* Threads that wait in join order: round robin looks like FIFO here. */
+FIXTURE_VARIANT_ADD(order, rr) {
+	.policy = CPORT_POLICY_RR,
+};
+
 FIXTURE_SETUP(order)
 {
 	char policy[16];
@@ -41,7 +48,8 @@ FIXTURE_SETUP(order)
 		       strerror(-self->port));
 	}
 	ASSERT_EQ(0, fdinfo_str(self->port, "policy", policy, sizeof(policy)));
-	ASSERT_STREQ(variant->policy == CPORT_POLICY_LIFO ? "lifo" : "fifo",
+	ASSERT_STREQ(variant->policy == CPORT_POLICY_LIFO ? "lifo" :
+		     variant->policy == CPORT_POLICY_FIFO ? "fifo" : "rr",
 		     policy);
 }
 

@@ -1,0 +1,364 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later OR MIT */
+/*
+ * cport_win32.h: the Win32 completion-port calls on cport.
+ *
+ * A Winsock IOCP server ports to Linux by swapping <windows.h>,
+ * <winsock2.h> and <mswsock.h> for this header (plus the Linux socket
+ * headers it includes) and the Windows-only thread calls for pthreads.
+ * The calls keep Windows' names, types, numeric codes and return
+ * conventions:
+ *
+ *   BOOL and the lpOverlapped rule of GetQueuedCompletionStatus: TRUE for
+ *   a successful operation (or a posted packet); FALSE with *lpOverlapped
+ *   == NULL when nothing was dequeued (GetLastError(): WAIT_TIMEOUT, or
+ *   ERROR_ABANDONED_WAIT_0 when the port was closed while waiting);
+ *   FALSE with *lpOverlapped != NULL for a failed operation, with the
+ *   bytes, the key and the mapped error (GetLastError()).
+ *
+ *   The OVERLAPPED pointer is the operation's cookie (cport's user_data),
+ *   so the "extended OVERLAPPED" pattern works: put the OVERLAPPED first
+ *   in the per-I/O data, or anywhere and use CONTAINING_RECORD.
+ *
+ *   Errors are thread-local (GetLastError, WSAGetLastError are the same
+ *   value, as on Windows).  Linux errnos map to Windows codes through one
+ *   table (cport_win32_error()), with the two faces Windows has: the
+ *   Win32 code GetQueuedCompletionStatus reports (a reset connection is
+ *   ERROR_NETNAME_DELETED there, because Windows converts the driver's
+ *   NTSTATUS), and the Winsock code an immediate WSARecv/WSASend failure
+ *   reports (WSAECONNRESET).
+ *
+ * Handles.  A HANDLE holds a descriptor: a port's HANDLE is the port's fd
+ * (never 0, so never NULL), a SOCKET is the socket's fd, and (HANDLE)s
+ * works as on Windows.  Sockets come from socket(), accept() or AcceptEx;
+ * close them with closesocket() or CloseHandle(), which cancel their
+ * pending operations first (Windows does this; close() would leave them
+ * pending, see <linux/cport.h>) and make this layer forget the socket's
+ * port, key and notification modes.
+ *
+ * Differences from Windows, all deliberate or forced by Linux:
+ *   - Only sockets (TCP over IPv4/IPv6, unix stream) can be associated.
+ *     An overlapped operation on a socket that is not associated with a
+ *     port fails with WSAEINVAL (there are no event-signalled OVERLAPPEDs:
+ *     hEvent is ignored); completion routines are not supported.
+ *   - OVERLAPPED.Internal holds STATUS_PENDING while an operation is
+ *     pending (so HasOverlappedIoCompleted() works), then 0 on success or
+ *     the Win32 error code on failure (Windows stores an NTSTATUS there).
+ *     InternalHigh holds the bytes transferred (for AcceptEx, the accepted
+ *     socket).  Both belong to this layer while the operation is pending.
+ *   - Without FILE_SKIP_COMPLETION_PORT_ON_SUCCESS, an operation that
+ *     completes at once returns success *and* queues a packet, as on
+ *     Windows; this layer posts that packet itself (one more system call).
+ *     If the port's queue is full at that moment the packet is lost.
+ *   - WSARecv/WSASend with several buffers go through one bounce buffer
+ *     (one operation, one packet; the data is copied).  lpFlags accepts 0
+ *     or Linux's MSG_WAITALL (complete when all buffers are full).
+ *   - AcceptEx: see its comment.  No data is received with the connection
+ *     (dwReceiveDataLength must be 0).
+ *   - A port handle is a descriptor: it is not inherited usefully by
+ *     fork(), and a closed handle's number can be reused by the next open.
+ *   - The concurrency value is capped at CPORT_MAX_CONCURRENCY (4096).
+ */
+#ifndef LIBCPORT_CPORT_WIN32_H
+#define LIBCPORT_CPORT_WIN32_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* --- Types ---------------------------------------------------------------- */
+
+typedef int		BOOL;
+typedef uint8_t		BYTE;
+typedef uint16_t	WORD;
+typedef uint32_t	DWORD;
+typedef int32_t		LONG;
+typedef uint32_t	ULONG;
+typedef int64_t		LONGLONG;
+typedef uint64_t	ULONGLONG;
+typedef char		CHAR;
+typedef void		*PVOID;
+typedef void		*LPVOID;
+typedef intptr_t	INT_PTR;
+typedef uintptr_t	UINT_PTR;
+typedef intptr_t	LONG_PTR;
+typedef uintptr_t	ULONG_PTR;
+typedef ULONG_PTR	*PULONG_PTR;
+typedef ULONG_PTR	SIZE_T;
+typedef DWORD		*LPDWORD;
+typedef ULONG		*PULONG;
+typedef void		*HANDLE;
+typedef UINT_PTR	SOCKET;
+typedef LONG		NTSTATUS;
+
+#ifndef TRUE
+#define TRUE	1
+#endif
+#ifndef FALSE
+#define FALSE	0
+#endif
+
+#define INFINITE		0xFFFFFFFFu
+#define INVALID_HANDLE_VALUE	((HANDLE)(LONG_PTR)-1)
+#define INVALID_SOCKET		((SOCKET)~0)
+#define SOCKET_ERROR		(-1)
+
+typedef struct _OVERLAPPED {
+	ULONG_PTR Internal;	/* status (see above) */
+	ULONG_PTR InternalHigh;	/* bytes transferred */
+	union {
+		struct {
+			DWORD Offset;
+			DWORD OffsetHigh;
+		};
+		PVOID Pointer;
+	};
+	HANDLE hEvent;		/* ignored */
+} OVERLAPPED, *LPOVERLAPPED;
+
+typedef struct _OVERLAPPED_ENTRY {
+	ULONG_PTR lpCompletionKey;
+	LPOVERLAPPED lpOverlapped;
+	ULONG_PTR Internal;	/* 0, or the Win32 error of a failed I/O */
+	DWORD dwNumberOfBytesTransferred;
+} OVERLAPPED_ENTRY, *LPOVERLAPPED_ENTRY;
+
+typedef struct _WSABUF {
+	ULONG len;
+	CHAR *buf;
+} WSABUF, *LPWSABUF;
+
+typedef void (*LPWSAOVERLAPPED_COMPLETION_ROUTINE)(DWORD dwError,
+						   DWORD cbTransferred,
+						   LPOVERLAPPED lpOverlapped,
+						   DWORD dwFlags);
+
+typedef OVERLAPPED	WSAOVERLAPPED, *LPWSAOVERLAPPED;
+
+#ifndef CONTAINING_RECORD
+#define CONTAINING_RECORD(address, type, field) \
+	((type *)((char *)(address) - offsetof(type, field)))
+#endif
+
+#define STATUS_PENDING		((DWORD)0x00000103L)
+#define HasOverlappedIoCompleted(lpOverlapped) \
+	((lpOverlapped)->Internal != STATUS_PENDING)
+
+/* SetFileCompletionNotificationModes */
+#define FILE_SKIP_COMPLETION_PORT_ON_SUCCESS	0x1
+#define FILE_SKIP_SET_EVENT_ON_HANDLE		0x2
+
+/* --- Codes (Windows' numeric values) -------------------------------------- */
+
+#define ERROR_SUCCESS			0L
+#define NO_ERROR			0L
+#define ERROR_INVALID_FUNCTION		1L
+#define ERROR_FILE_NOT_FOUND		2L
+#define ERROR_TOO_MANY_OPEN_FILES	4L
+#define ERROR_ACCESS_DENIED		5L
+#define ERROR_INVALID_HANDLE		6L
+#define ERROR_NOT_ENOUGH_MEMORY		8L
+#define ERROR_GEN_FAILURE		31L
+#define ERROR_HANDLE_EOF		38L
+#define ERROR_NOT_SUPPORTED		50L
+#define ERROR_NETNAME_DELETED		64L
+#define ERROR_INVALID_PARAMETER		87L
+#define ERROR_BROKEN_PIPE		109L
+#define ERROR_SEM_TIMEOUT		121L
+#define ERROR_INSUFFICIENT_BUFFER	122L
+#define WAIT_TIMEOUT			258L
+#define ERROR_ABANDONED_WAIT_0		735L
+#define ERROR_OPERATION_ABORTED		995L
+#define ERROR_IO_INCOMPLETE		996L
+#define ERROR_IO_PENDING		997L
+#define ERROR_NOACCESS			998L
+#define ERROR_NOT_FOUND			1168L
+#define ERROR_CONNECTION_REFUSED	1225L
+#define ERROR_GRACEFUL_DISCONNECT	1226L
+#define ERROR_CONNECTION_INVALID	1229L
+#define ERROR_NETWORK_UNREACHABLE	1231L
+#define ERROR_HOST_UNREACHABLE		1232L
+#define ERROR_CONNECTION_ABORTED	1236L
+#define ERROR_NO_SYSTEM_RESOURCES	1450L
+
+#define WSA_INVALID_HANDLE		ERROR_INVALID_HANDLE
+#define WSA_NOT_ENOUGH_MEMORY		ERROR_NOT_ENOUGH_MEMORY
+#define WSA_INVALID_PARAMETER		ERROR_INVALID_PARAMETER
+#define WSA_OPERATION_ABORTED		ERROR_OPERATION_ABORTED
+#define WSA_IO_INCOMPLETE		ERROR_IO_INCOMPLETE
+#define WSA_IO_PENDING			ERROR_IO_PENDING
+
+#define WSAEINTR			10004L
+#define WSAEBADF			10009L
+#define WSAEACCES			10013L
+#define WSAEFAULT			10014L
+#define WSAEINVAL			10022L
+#define WSAEMFILE			10024L
+#define WSAEWOULDBLOCK			10035L
+#define WSAENOTSOCK			10038L
+#define WSAEMSGSIZE			10040L
+#define WSAEOPNOTSUPP			10045L
+#define WSAENETDOWN			10050L
+#define WSAENETUNREACH			10051L
+#define WSAENETRESET			10052L
+#define WSAECONNABORTED			10053L
+#define WSAECONNRESET			10054L
+#define WSAENOBUFS			10055L
+#define WSAENOTCONN			10057L
+#define WSAESHUTDOWN			10058L
+#define WSAETIMEDOUT			10060L
+#define WSAECONNREFUSED			10061L
+#define WSAEHOSTUNREACH			10065L
+#define WSASYSCALLFAILURE		10107L
+
+/* --- Errors ---------------------------------------------------------------- */
+
+DWORD GetLastError(void);
+void SetLastError(DWORD dwErrCode);
+int WSAGetLastError(void);
+void WSASetLastError(int iError);
+
+/*
+ * The one errno -> Windows table: the Win32 code (winsock == FALSE, what
+ * GetQueuedCompletionStatus reports for a failed I/O) or the Winsock code
+ * (winsock == TRUE, what an immediate WSARecv/WSASend/AcceptEx failure
+ * reports).  err is a positive errno; 0 gives 0.
+ */
+DWORD cport_win32_error(int err, BOOL winsock);
+
+/* --- Ports ----------------------------------------------------------------- */
+
+/*
+ * FileHandle == INVALID_HANDLE_VALUE, ExistingCompletionPort == NULL:
+ * create a port allowing NumberOfConcurrentThreads running threads (0 =
+ * the number of CPUs).  FileHandle a socket: associate it under
+ * CompletionKey with ExistingCompletionPort (returned), or with a new port
+ * if that is NULL.  Returns NULL on failure (GetLastError():
+ * ERROR_INVALID_PARAMETER for a socket already associated, one that is
+ * not a TCP or unix stream socket, a non-NULL existing port with
+ * INVALID_HANDLE_VALUE; ERROR_INVALID_HANDLE for a bad descriptor;
+ * ERROR_FILE_NOT_FOUND when /dev/cport is missing).
+ */
+HANDLE CreateIoCompletionPort(HANDLE FileHandle, HANDLE ExistingCompletionPort,
+			      ULONG_PTR CompletionKey,
+			      DWORD NumberOfConcurrentThreads);
+
+BOOL GetQueuedCompletionStatus(HANDLE CompletionPort,
+			       LPDWORD lpNumberOfBytesTransferred,
+			       PULONG_PTR lpCompletionKey,
+			       LPOVERLAPPED *lpOverlapped,
+			       DWORD dwMilliseconds);
+
+/*
+ * Up to ulCount packets.  TRUE with *ulNumEntriesRemoved >= 1, also when
+ * some of them are failed I/Os: their status is in lpOverlapped->Internal
+ * (and the entry's Internal), as on Windows.  FALSE with
+ * *ulNumEntriesRemoved = 0 on timeout (WAIT_TIMEOUT) or close
+ * (ERROR_ABANDONED_WAIT_0).  fAlertable is ignored (no APCs).
+ */
+BOOL GetQueuedCompletionStatusEx(HANDLE CompletionPort,
+				 LPOVERLAPPED_ENTRY lpCompletionPortEntries,
+				 ULONG ulCount, PULONG ulNumEntriesRemoved,
+				 DWORD dwMilliseconds, BOOL fAlertable);
+
+/* Queue (bytes, key, overlapped) verbatim; lpOverlapped is not touched. */
+BOOL PostQueuedCompletionStatus(HANDLE CompletionPort,
+				DWORD dwNumberOfBytesTransferred,
+				ULONG_PTR dwCompletionKey,
+				LPOVERLAPPED lpOverlapped);
+
+/*
+ * A port: wake every waiter (FALSE, NULL, ERROR_ABANDONED_WAIT_0), discard
+ * its packets, cancel its pending operations, close it.  A socket: as
+ * closesocket().  Anything else: close().
+ */
+BOOL CloseHandle(HANDLE hObject);
+
+/*
+ * Cancel lpOverlapped's operation, or (NULL) every operation on hFile.
+ * Each cancelled operation then completes with ERROR_OPERATION_ABORTED
+ * (or its real result if it finished at the same moment).  FALSE with
+ * ERROR_NOT_FOUND if nothing was pending (one that already completed is
+ * not found).
+ */
+BOOL CancelIoEx(HANDLE hFile, LPOVERLAPPED lpOverlapped);
+
+/* FILE_SKIP_COMPLETION_PORT_ON_SUCCESS (and _SET_EVENT_ON_HANDLE, a no-op);
+ * once set it cannot be cleared. */
+BOOL SetFileCompletionNotificationModes(HANDLE FileHandle, BYTE Flags);
+
+/* --- Sockets --------------------------------------------------------------- */
+
+/*
+ * With an OVERLAPPED: 0 when the operation completed at once
+ * (*lpNumberOfBytes set; a packet follows unless the socket skips
+ * completion on success), else SOCKET_ERROR with WSAGetLastError() ==
+ * WSA_IO_PENDING (a packet follows) or another code (nothing follows).
+ * lpNumberOfBytesRecvd may be NULL.  Without one (lpOverlapped == NULL):
+ * a blocking recvmsg/sendmsg.  lpCompletionRoutine must be NULL.
+ */
+int WSARecv(SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount,
+	    LPDWORD lpNumberOfBytesRecvd, LPDWORD lpFlags,
+	    LPWSAOVERLAPPED lpOverlapped,
+	    LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine);
+int WSASend(SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount,
+	    LPDWORD lpNumberOfBytesSent, DWORD dwFlags,
+	    LPWSAOVERLAPPED lpOverlapped,
+	    LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine);
+
+/*
+ * AcceptEx on a listening socket associated with a port.  Linux creates
+ * the accepted socket itself, so sAcceptSocket is either
+ *   - a socket the caller made with socket() (the Windows shape): when the
+ *     accept completes the connection is moved onto that descriptor
+ *     (dup2), which then is the connected socket; or
+ *   - INVALID_SOCKET: the connection gets a new descriptor.
+ * Either way, when the accept completes (TRUE from this call, or its
+ * packet), lpOverlapped->InternalHigh holds the accepted SOCKET, and the
+ * bytes received are 0.  The accepted socket is not associated with any
+ * port: associate it with CreateIoCompletionPort, as on Windows (no
+ * SO_UPDATE_ACCEPT_CONTEXT is needed).
+ *
+ * lpOutputBuffer receives the addresses, laid out as on Windows:
+ * dwLocalAddressLength bytes for the local address, then
+ * dwRemoteAddressLength for the remote one (each must be at least
+ * sizeof(struct sockaddr_storage) + 16 on Windows; here at least the
+ * address's size); read them with GetAcceptExSockaddrs().
+ * dwReceiveDataLength must be 0 (no first data block, ERROR_NOT_SUPPORTED
+ * otherwise).  lpOutputBuffer may be NULL when both lengths are 0.
+ *
+ * Returns TRUE when a connection was accepted at once (*lpdwBytesReceived
+ * = 0; a packet follows unless the listener skips completion on success),
+ * else FALSE with WSAGetLastError() == ERROR_IO_PENDING (a packet
+ * follows) or another code (nothing follows).
+ */
+BOOL AcceptEx(SOCKET sListenSocket, SOCKET sAcceptSocket,
+	      PVOID lpOutputBuffer, DWORD dwReceiveDataLength,
+	      DWORD dwLocalAddressLength, DWORD dwRemoteAddressLength,
+	      LPDWORD lpdwBytesReceived, LPOVERLAPPED lpOverlapped);
+
+/* The two addresses AcceptEx stored in lpOutputBuffer. */
+void GetAcceptExSockaddrs(PVOID lpOutputBuffer, DWORD dwReceiveDataLength,
+			  DWORD dwLocalAddressLength,
+			  DWORD dwRemoteAddressLength,
+			  struct sockaddr **LocalSockaddr,
+			  int *LocalSockaddrLength,
+			  struct sockaddr **RemoteSockaddr,
+			  int *RemoteSockaddrLength);
+
+/*
+ * Cancel s's pending operations (they complete with
+ * ERROR_OPERATION_ABORTED), forget its association, close it.  0 or
+ * SOCKET_ERROR (WSAENOTSOCK for a bad descriptor).
+ */
+int closesocket(SOCKET s);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LIBCPORT_CPORT_WIN32_H */

@@ -1,0 +1,535 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later OR MIT */
+/*
+ * libcport: IBM i's Qso* asynchronous I/O calls on cport (qsoasync.h says
+ * what they do and how they map).
+ *
+ * State.  Each port created here has a struct qso_port, found by its
+ * descriptor in a table.  Each operation (and each user post) has a
+ * struct qso_op: a copy of the caller's communications area, and the
+ * cookie (user_data) of the cport operation, so the completion brings it
+ * back to QsoWaitForIOCompletion().  A port keeps its operations on a list
+ * so that QsoCancelOperation() can find them by socket and operationId,
+ * and QsoDestroyIOCompletionPort() can free those whose completions the
+ * kernel discards.
+ *
+ * Lifetime.  The table holds one reference to a port; every call that
+ * uses the descriptor holds another while it does.  Destroy takes the
+ * port out of the table and destroys the cport port (waiters return
+ * EDESTROYED); the descriptor is closed, and the remaining operations
+ * freed, when the last reference goes.  A waiter that dequeued a
+ * completion unlinks its operation before it lets go of the port, so an
+ * operation is never freed under it, and the descriptor number cannot be
+ * reused by another port while a call still uses it.
+ *
+ * One mutex (qso_lock) protects the table, the reference counts and the
+ * operation lists.  It is held across no blocking call; QsoCancelOperation
+ * holds it across the non-blocking cancel ioctls so that the operations it
+ * names stay allocated.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "cport.h"
+#include "qsoasync.h"
+
+struct qso_op {
+	struct qso_op *prev, *next;
+	int kind;		/* QSOSTART*, QSOPOSTIOCOMPLETION */
+	int fd;			/* the socket; -1 for a post */
+	bool timed;		/* had an operationWaitTime */
+	bool done;		/* completed at once and self-posted */
+	int accepted_fd;	/* self-posted accept: closed if discarded */
+	Qso_OverlappedIO_t area;	/* the caller's area, as started */
+};
+
+struct qso_port {
+	int fd;			/* -1 once the descriptor is not ours */
+	int refs;
+	struct qso_op ops;	/* list head: operations not yet returned */
+};
+
+static pthread_mutex_t qso_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct qso_port **qso_ports;	/* indexed by descriptor */
+static int qso_cap;			/* entries in qso_ports */
+static int qso_nr;			/* ports in the table or being made */
+
+static int qso_fail(int err)
+{
+	errno = err;
+	return -1;
+}
+
+static struct qso_port *port_get(int handle)
+{
+	struct qso_port *p = NULL;
+
+	pthread_mutex_lock(&qso_lock);
+	if (handle >= 0 && handle < qso_cap && qso_ports[handle]) {
+		p = qso_ports[handle];
+		p->refs++;
+	}
+	pthread_mutex_unlock(&qso_lock);
+	return p;
+}
+
+/* Called with qso_lock held; the last reference frees the port. */
+static void __port_put(struct qso_port *p)
+{
+	struct qso_op *op, *next;
+
+	if (--p->refs)
+		return;
+	for (op = p->ops.next; op != &p->ops; op = next) {
+		next = op->next;
+		if (op->accepted_fd >= 0)
+			close(op->accepted_fd);
+		free(op);
+	}
+	if (p->fd >= 0)
+		close(p->fd);
+	free(p);
+}
+
+static void port_put(struct qso_port *p)
+{
+	pthread_mutex_lock(&qso_lock);
+	__port_put(p);
+	pthread_mutex_unlock(&qso_lock);
+}
+
+static void op_link(struct qso_port *p, struct qso_op *op)
+{
+	pthread_mutex_lock(&qso_lock);
+	op->next = &p->ops;
+	op->prev = p->ops.prev;
+	p->ops.prev->next = op;
+	p->ops.prev = op;
+	pthread_mutex_unlock(&qso_lock);
+}
+
+static void op_unlink(struct qso_op *op)
+{
+	pthread_mutex_lock(&qso_lock);
+	op->prev->next = op->next;
+	op->next->prev = op->prev;
+	pthread_mutex_unlock(&qso_lock);
+}
+
+/*
+ * The reserved fields must be zero and a time limit valid.  Returns the
+ * operationWaitTime in nanoseconds (0: none), or -EINVAL.
+ */
+static long long area_check(const Qso_OverlappedIO_t *a)
+{
+	static const char zero[sizeof(a->reserved3)];
+	const struct timeval *tv = &a->operationWaitTime;
+
+	if (a->reserved1 || a->reserved2 ||
+	    memcmp(a->reserved3, zero, sizeof(zero)))
+		return -EINVAL;
+	if (tv->tv_sec < 0 || tv->tv_usec < 0 || tv->tv_usec >= 1000000)
+		return -EINVAL;
+	if (tv->tv_sec >= LLONG_MAX / 1000000000LL - 1)
+		return LLONG_MAX;
+	return tv->tv_sec * 1000000000LL + tv->tv_usec * 1000LL;
+}
+
+/* The result fields of @dst from a cport result. */
+static void fill_result(Qso_OverlappedIO_t *dst, const struct qso_op *op,
+			long long res, unsigned long long bytes)
+{
+	int err;
+
+	dst->operationCompleted = op->kind;
+	if (res >= 0) {
+		dst->returnValue = res > INT_MAX ? INT_MAX : (int)res;
+		dst->errnoValue = 0;
+		return;
+	}
+	err = (int)-res;
+	if (err == ETIMEDOUT && op->timed)
+		err = EAGAIN;		/* IBM: operationWaitTime expired */
+	dst->returnValue = bytes ? (bytes > INT_MAX ? INT_MAX : (int)bytes)
+				 : -1;
+	dst->errnoValue = err;
+}
+
+/*
+ * Associate @sd with @p, moving it from another port of ours if it has
+ * nothing pending there.  Returns 0 or -errno.
+ */
+static int qso_associate(struct qso_port *p, int sd)
+{
+	struct qso_port **others;
+	int ret, i, n = 0, moved = 0;
+
+	ret = cport_associate(p->fd, sd, (__u64)sd, 0);
+	if (ret != -EBUSY)
+		return ret == -EEXIST ? 0 : ret;
+
+	pthread_mutex_lock(&qso_lock);
+	others = calloc(qso_cap ? qso_cap : 1, sizeof(*others));
+	for (i = 0; others && i < qso_cap; i++) {
+		if (qso_ports[i] && qso_ports[i] != p) {
+			qso_ports[i]->refs++;
+			others[n++] = qso_ports[i];
+		}
+	}
+	pthread_mutex_unlock(&qso_lock);
+	if (!others)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		if (!moved && !cport_dissociate(others[i]->fd, sd))
+			moved = 1;
+		port_put(others[i]);
+	}
+	free(others);
+	if (!moved)
+		return -EBUSY;	/* pending operations on another port */
+	ret = cport_associate(p->fd, sd, (__u64)sd, 0);
+	return ret == -EEXIST ? 0 : ret;
+}
+
+/* Submit one socket operation, associating the socket on first use. */
+static int qso_submit(struct qso_port *p, struct cport_sqe *sqe, int sd)
+{
+	int ret = cport_submit(p->fd, sqe, 1);
+
+	if (ret == -ENOENT) {
+		ret = qso_associate(p, sd);
+		if (!ret)
+			ret = cport_submit(p->fd, sqe, 1);
+	}
+	if (ret == -EIDRM)
+		ret = -EINVAL;		/* destroyed meanwhile: not valid */
+	return ret < 0 ? ret : 0;
+}
+
+static int qso_start(int kind, int sd, int port, Qso_OverlappedIO_t *area)
+{
+	struct cport_sqe sqe;
+	struct qso_port *p;
+	struct qso_op *op;
+	long long timeout;
+	void *buf;
+	int ret;
+
+	if (!area)
+		return qso_fail(EFAULT);
+	timeout = area_check(area);
+	if (timeout < 0)
+		return qso_fail(EINVAL);
+	/* A zero-byte recv would complete with 0, which means end of file. */
+	if (kind == QSOSTARTRECV && !area->bufferLength)
+		return qso_fail(EINVAL);
+	p = port_get(port);
+	if (!p)
+		return qso_fail(EINVAL);
+	op = calloc(1, sizeof(*op));
+	if (!op) {
+		port_put(p);
+		return qso_fail(ENOMEM);
+	}
+	op->kind = kind;
+	op->fd = sd;
+	op->timed = timeout > 0;
+	op->accepted_fd = -1;
+	op->area = *area;
+
+	buf = area->bufferLength ? area->buffer : NULL;	/* send: 0 bytes */
+	switch (kind) {
+	case QSOSTARTRECV:
+		cport_prep_recv(&sqe, sd, buf, area->bufferLength,
+				(uintptr_t)op,
+				area->fillBuffer ? CPORT_RECV_FILL : 0);
+		break;
+	case QSOSTARTSEND:
+		cport_prep_send(&sqe, sd, buf, area->bufferLength,
+				(uintptr_t)op);
+		break;
+	default:
+		/* IBM returns no buffer, length or flags for an accept. */
+		op->area.buffer = NULL;
+		op->area.bufferLength = 0;
+		op->area.postFlag = 0;
+		op->area.fillBuffer = 0;
+		cport_prep_accept(&sqe, sd, NULL, 0, (uintptr_t)op, 0, 0);
+		break;
+	}
+	sqe.flags = CPORT_SQE_INLINE;
+	sqe.timeout_ns = (__u64)timeout;
+
+	op_link(p, op);
+	ret = qso_submit(p, &sqe, sd);
+	if (ret < 0) {
+		op_unlink(op);
+		free(op);
+		port_put(p);
+		return qso_fail(-ret);
+	}
+	area->postFlagResult = 0;
+	if (sqe.status != CPORT_STATUS_INLINE) {
+		/* Pending: the completion owns op from here on. */
+		port_put(p);
+		return 1;
+	}
+	if (area->postFlag) {
+		/* Completed at once, to be posted all the same. */
+		pthread_mutex_lock(&qso_lock);
+		op->done = true;
+		if (kind == QSOSTARTACCEPT && sqe.res >= 0)
+			op->accepted_fd = (int)sqe.res;
+		pthread_mutex_unlock(&qso_lock);
+		if (!cport_post(p->fd, (__u64)sd, (uintptr_t)op, sqe.res,
+				sqe.bytes)) {
+			area->postFlagResult = 1;
+			port_put(p);
+			return 1;
+		}
+		/* The queue is full: return the result rather than lose it. */
+		op->accepted_fd = -1;
+	}
+	fill_result(area, op, sqe.res, sqe.bytes);
+	op_unlink(op);
+	free(op);
+	port_put(p);
+	return 0;
+}
+
+int QsoStartRecv(int socketDescriptor, int IOCompletionPort,
+		 Qso_OverlappedIO_t *communicationsArea)
+{
+	return qso_start(QSOSTARTRECV, socketDescriptor, IOCompletionPort,
+			 communicationsArea);
+}
+
+int QsoStartSend(int socketDescriptor, int IOCompletionPort,
+		 Qso_OverlappedIO_t *communicationsArea)
+{
+	return qso_start(QSOSTARTSEND, socketDescriptor, IOCompletionPort,
+			 communicationsArea);
+}
+
+int QsoStartAccept(int socketDescriptor, int IOCompletionPort,
+		   Qso_OverlappedIO_t *communicationsArea)
+{
+	return qso_start(QSOSTARTACCEPT, socketDescriptor, IOCompletionPort,
+			 communicationsArea);
+}
+
+int QsoPostIOCompletion(int IOCompletionPort,
+			Qso_OverlappedIO_t *communicationsArea)
+{
+	Qso_OverlappedIO_t *area = communicationsArea;
+	struct cport_sqe sqe;
+	struct qso_port *p;
+	struct qso_op *op;
+	long long timeout;
+	int ret;
+
+	if (!area)
+		return qso_fail(EFAULT);
+	timeout = area_check(area);
+	if (timeout < 0)
+		return qso_fail(EINVAL);
+	p = port_get(IOCompletionPort);
+	if (!p)
+		return qso_fail(EINVAL);
+	op = calloc(1, sizeof(*op));
+	if (!op) {
+		port_put(p);
+		return qso_fail(ENOMEM);
+	}
+	op->kind = QSOPOSTIOCOMPLETION;
+	op->fd = -1;
+	op->accepted_fd = -1;
+	op->area = *area;
+	/* A delayed post arrives with returnValue -1, errnoValue EAGAIN. */
+	cport_prep_post(&sqe, 0, (uintptr_t)op, timeout ? -EAGAIN : 0, 0);
+	sqe.timeout_ns = (__u64)timeout;
+
+	op_link(p, op);
+	ret = cport_submit(p->fd, &sqe, 1);
+	if (ret < 0) {
+		op_unlink(op);
+		free(op);
+		port_put(p);
+		return qso_fail(ret == -EIDRM ? EINVAL : -ret);
+	}
+	port_put(p);
+	area->returnValue = 0;
+	area->errnoValue = 0;
+	return 0;
+}
+
+int QsoWaitForIOCompletion(int IOCompletionPort,
+			   Qso_OverlappedIO_t *completionStatus,
+			   struct timeval *timeToWait)
+{
+	Qso_OverlappedIO_t *cs = completionStatus;
+	long long timeout = -1;
+	struct cport_cqe cqe;
+	struct qso_port *p;
+	struct qso_op *op;
+	int ret;
+
+	if (!cs)
+		return qso_fail(EFAULT);
+	if (timeToWait) {
+		if (timeToWait->tv_sec < 0 || timeToWait->tv_usec < 0 ||
+		    timeToWait->tv_usec >= 1000000)
+			return qso_fail(EINVAL);
+		if (timeToWait->tv_sec >= LLONG_MAX / 1000000000LL - 1)
+			timeout = -1;
+		else
+			timeout = timeToWait->tv_sec * 1000000000LL +
+				  timeToWait->tv_usec * 1000LL;
+	}
+	p = port_get(IOCompletionPort);
+	if (!p)
+		return qso_fail(EINVAL);
+	ret = cport_wait(p->fd, &cqe, 1, timeout);
+	if (ret < 0) {
+		port_put(p);
+		if (ret == -ETIMEDOUT)
+			return 0;
+		return qso_fail(ret == -EIDRM ? EDESTROYED : -ret);
+	}
+	op = (struct qso_op *)(uintptr_t)cqe.user_data;
+	op_unlink(op);
+	port_put(p);
+
+	memset(cs, 0, sizeof(*cs));
+	cs->descriptorHandle = op->area.descriptorHandle;
+	cs->buffer = op->area.buffer;
+	cs->bufferLength = op->area.bufferLength;
+	cs->postFlag = op->area.postFlag;
+	cs->fillBuffer = op->area.fillBuffer;
+	cs->operationId = op->area.operationId;
+	fill_result(cs, op, cqe.res, cqe.bytes);
+	free(op);
+	return 1;
+}
+
+int QsoCancelOperation(int socketDescriptor, unsigned long long operationId)
+{
+	int type, i, n = 0, err = 0;
+	socklen_t len = sizeof(type);
+	struct qso_op *op;
+
+	/* EBADF, ENOTSOCK as the IBM call reports them. */
+	if (getsockopt(socketDescriptor, SOL_SOCKET, SO_TYPE, &type, &len))
+		return -1;
+	pthread_mutex_lock(&qso_lock);
+	for (i = 0; i < qso_cap; i++) {
+		struct qso_port *p = qso_ports[i];
+
+		if (!p)
+			continue;
+		for (op = p->ops.next; op != &p->ops; op = op->next) {
+			int ret;
+
+			if (op->fd != socketDescriptor || op->done ||
+			    op->area.operationId != operationId)
+				continue;
+			ret = cport_cancel(p->fd, CPORT_CANCEL_USER_DATA,
+					   (uintptr_t)op);
+			if (ret > 0)
+				n += ret;
+			else if (ret != -ENOENT && !err)
+				err = -ret;
+		}
+	}
+	pthread_mutex_unlock(&qso_lock);
+	if (!n && err)
+		return qso_fail(err);
+	return n;
+}
+
+int QsoCreateIOCompletionPort(void)
+{
+	struct qso_port *p, *stale = NULL;
+	int fd;
+
+	pthread_mutex_lock(&qso_lock);
+	if (qso_nr >= QSO_MAX_IOCOMPLETIONPORTS) {
+		pthread_mutex_unlock(&qso_lock);
+		return qso_fail(ENOBUFS);
+	}
+	qso_nr++;
+	pthread_mutex_unlock(&qso_lock);
+
+	p = calloc(1, sizeof(*p));
+	fd = p ? cport_create(NULL) : -ENOMEM;
+	if (fd < 0) {
+		free(p);
+		pthread_mutex_lock(&qso_lock);
+		qso_nr--;
+		pthread_mutex_unlock(&qso_lock);
+		return qso_fail(-fd);
+	}
+	p->fd = fd;
+	p->refs = 1;
+	p->ops.next = p->ops.prev = &p->ops;
+
+	pthread_mutex_lock(&qso_lock);
+	if (fd >= qso_cap) {
+		int cap = fd + 64;
+		struct qso_port **t = realloc(qso_ports, cap * sizeof(*t));
+
+		if (!t) {
+			qso_nr--;
+			pthread_mutex_unlock(&qso_lock);
+			cport_close(fd);
+			free(p);
+			return qso_fail(ENOMEM);
+		}
+		memset(t + qso_cap, 0, (cap - qso_cap) * sizeof(*t));
+		qso_ports = t;
+		qso_cap = cap;
+	}
+	/*
+	 * A port whose descriptor the application closed itself (not
+	 * destroyed) left its entry: the number is someone else's now.
+	 */
+	stale = qso_ports[fd];
+	if (stale) {
+		stale->fd = -1;
+		qso_nr--;
+		__port_put(stale);
+	}
+	qso_ports[fd] = p;
+	pthread_mutex_unlock(&qso_lock);
+	return fd;
+}
+
+int QsoDestroyIOCompletionPort(int IOCompletionPort)
+{
+	struct qso_port *p = NULL;
+	int h = IOCompletionPort;
+
+	pthread_mutex_lock(&qso_lock);
+	if (h >= 0 && h < qso_cap && qso_ports[h]) {
+		p = qso_ports[h];
+		qso_ports[h] = NULL;
+		qso_nr--;
+	}
+	pthread_mutex_unlock(&qso_lock);
+	if (!p)
+		return qso_fail(EINVAL);
+	/*
+	 * Wake every waiter (EDESTROYED), cancel what is pending and discard
+	 * what is queued; the table's reference goes, and with the last one
+	 * the descriptor and the operations the kernel discarded.
+	 */
+	cport_destroy(p->fd);
+	port_put(p);
+	return 0;
+}

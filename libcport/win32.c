@@ -1,0 +1,992 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later OR MIT */
+/*
+ * libcport: the Win32 completion-port calls (cport_win32.h) on cport.
+ *
+ * What the kernel does not know about a socket, this layer keeps in a
+ * table indexed by descriptor: whether a descriptor is a port it created,
+ * and for an associated socket its port, its completion key (to post the
+ * packet of an immediate completion) and its notification modes
+ * (SetFileCompletionNotificationModes may come after the association, and
+ * the kernel's CPORT_ASSOC_INLINE can only be given at association).
+ * Every socket operation is submitted with CPORT_SQE_INLINE: an immediate
+ * result comes back in the submission, and unless the socket skips
+ * completion on success this layer posts its packet (Windows returns
+ * success *and* queues a packet).  So one Windows rule holds: a packet
+ * follows exactly when the call returned success or WSA_IO_PENDING.
+ *
+ * The OVERLAPPED pointer is the cookie.  While an operation is pending its
+ * Internal is STATUS_PENDING and its InternalHigh points to this layer's
+ * context for the operation (a bounce buffer for several WSABUFs, an
+ * AcceptEx's target socket and address buffer) or is 0; both are written
+ * before the submission, never after it was taken as pending (another
+ * thread may already have dequeued the completion).  The thread that
+ * dequeues the completion finishes the operation: it stores the status and
+ * the bytes into the OVERLAPPED, scatters a bounce buffer, moves an
+ * accepted connection onto the caller's socket, frees the context.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cport.h"
+#include "cport_win32.h"
+
+/* --- Errors ---------------------------------------------------------------- */
+
+static __thread DWORD last_error;
+
+DWORD GetLastError(void)
+{
+	return last_error;
+}
+
+void SetLastError(DWORD dwErrCode)
+{
+	last_error = dwErrCode;
+}
+
+int WSAGetLastError(void)
+{
+	return (int)last_error;
+}
+
+void WSASetLastError(int iError)
+{
+	last_error = (DWORD)iError;
+}
+
+/*
+ * errno -> (Win32 code as GetQueuedCompletionStatus reports it, Winsock
+ * code as an immediate WSARecv/WSASend/AcceptEx failure reports it).
+ * Windows converts a driver's NTSTATUS differently on the two paths: a
+ * reset connection is ERROR_NETNAME_DELETED from the port and
+ * WSAECONNRESET from WSARecv.
+ */
+static const struct {
+	int err;
+	DWORD win32;
+	DWORD wsa;
+} errmap[] = {
+	{ ECANCELED,	ERROR_OPERATION_ABORTED,   WSA_OPERATION_ABORTED },
+	{ ECONNRESET,	ERROR_NETNAME_DELETED,	   WSAECONNRESET },
+	{ EPIPE,	ERROR_NETNAME_DELETED,	   WSAESHUTDOWN },
+	{ ESHUTDOWN,	ERROR_NETNAME_DELETED,	   WSAESHUTDOWN },
+	{ ENETRESET,	ERROR_NETNAME_DELETED,	   WSAENETRESET },
+	{ ECONNABORTED,	ERROR_CONNECTION_ABORTED,  WSAECONNABORTED },
+	{ ETIMEDOUT,	ERROR_SEM_TIMEOUT,	   WSAETIMEDOUT },
+	{ EIDRM,	ERROR_ABANDONED_WAIT_0,	   WSA_OPERATION_ABORTED },
+	{ EBADF,	ERROR_INVALID_HANDLE,	   WSAENOTSOCK },
+	{ ENOTSOCK,	ERROR_INVALID_HANDLE,	   WSAENOTSOCK },
+	{ ENOTTY,	ERROR_INVALID_HANDLE,	   WSA_INVALID_HANDLE },
+	{ EINVAL,	ERROR_INVALID_PARAMETER,   WSAEINVAL },
+	{ EEXIST,	ERROR_INVALID_PARAMETER,   WSAEINVAL },
+	{ EBUSY,	ERROR_INVALID_PARAMETER,   WSAEINVAL },
+	{ ENOENT,	ERROR_NOT_FOUND,	   WSAEINVAL },
+	{ EFAULT,	ERROR_NOACCESS,		   WSAEFAULT },
+	{ ENOMEM,	ERROR_NOT_ENOUGH_MEMORY,   WSAENOBUFS },
+	{ ENOBUFS,	ERROR_NO_SYSTEM_RESOURCES, WSAENOBUFS },
+	{ ENOSPC,	ERROR_NO_SYSTEM_RESOURCES, WSAENOBUFS },
+	{ EMFILE,	ERROR_TOO_MANY_OPEN_FILES, WSAEMFILE },
+	{ ENFILE,	ERROR_TOO_MANY_OPEN_FILES, WSAEMFILE },
+	{ EOPNOTSUPP,	ERROR_NOT_SUPPORTED,	   WSAEOPNOTSUPP },
+	{ ENOSYS,	ERROR_NOT_SUPPORTED,	   WSAEOPNOTSUPP },
+	{ ENOTCONN,	ERROR_CONNECTION_INVALID,  WSAENOTCONN },
+	{ ECONNREFUSED,	ERROR_CONNECTION_REFUSED,  WSAECONNREFUSED },
+	{ ENETDOWN,	ERROR_NETWORK_UNREACHABLE, WSAENETDOWN },
+	{ ENETUNREACH,	ERROR_NETWORK_UNREACHABLE, WSAENETUNREACH },
+	{ EHOSTUNREACH,	ERROR_HOST_UNREACHABLE,	   WSAEHOSTUNREACH },
+	{ EACCES,	ERROR_ACCESS_DENIED,	   WSAEACCES },
+	{ EPERM,	ERROR_ACCESS_DENIED,	   WSAEACCES },
+	{ EAGAIN,	WSAEWOULDBLOCK,		   WSAEWOULDBLOCK },
+	{ EINTR,	WSAEINTR,		   WSAEINTR },
+	{ EMSGSIZE,	WSAEMSGSIZE,		   WSAEMSGSIZE },
+};
+
+DWORD cport_win32_error(int err, BOOL winsock)
+{
+	size_t i;
+
+	if (err < 0)
+		err = -err;
+	if (!err)
+		return 0;
+	for (i = 0; i < sizeof(errmap) / sizeof(errmap[0]); i++)
+		if (errmap[i].err == err)
+			return winsock ? errmap[i].wsa : errmap[i].win32;
+	return winsock ? WSASYSCALLFAILURE : ERROR_GEN_FAILURE;
+}
+
+/* Set the error for -errno @err; returns FALSE for the callers' tails. */
+static BOOL fail(int err, BOOL winsock)
+{
+	SetLastError(cport_win32_error(err, winsock));
+	return FALSE;
+}
+
+/* --- The descriptor table ---------------------------------------------------- */
+
+#define M_PORT		1ULL	/* a port made by CreateIoCompletionPort */
+#define M_SOCK		2ULL	/* a socket associated; port fd in bits 32.. */
+#define M_SKIP		4ULL	/* FILE_SKIP_COMPLETION_PORT_ON_SUCCESS */
+
+struct ent {
+	uint64_t meta;		/* M_*, written last (release) */
+	uint64_t key;		/* the completion key, with M_SOCK */
+};
+
+#define CHUNK_SHIFT	12
+#define CHUNK_SIZE	(1U << CHUNK_SHIFT)
+#define NR_CHUNKS	256	/* descriptors below 1M */
+
+static struct ent *chunks[NR_CHUNKS];
+
+static struct ent *ent_get(int fd, bool create)
+{
+	unsigned int c = (unsigned int)fd >> CHUNK_SHIFT;
+	struct ent *chunk, *expected = NULL;
+
+	if (fd < 0 || c >= NR_CHUNKS)
+		return NULL;
+	chunk = __atomic_load_n(&chunks[c], __ATOMIC_ACQUIRE);
+	if (!chunk && create) {
+		chunk = calloc(CHUNK_SIZE, sizeof(*chunk));
+		if (!chunk)
+			return NULL;
+		if (!__atomic_compare_exchange_n(&chunks[c], &expected, chunk,
+						 false, __ATOMIC_ACQ_REL,
+						 __ATOMIC_ACQUIRE)) {
+			free(chunk);
+			chunk = expected;
+		}
+	}
+	return chunk ? &chunk[fd & (CHUNK_SIZE - 1)] : NULL;
+}
+
+static uint64_t ent_meta(int fd)
+{
+	struct ent *e = ent_get(fd, false);
+
+	return e ? __atomic_load_n(&e->meta, __ATOMIC_ACQUIRE) : 0;
+}
+
+static void ent_forget(int fd)
+{
+	struct ent *e = ent_get(fd, false);
+
+	if (e)
+		__atomic_store_n(&e->meta, 0, __ATOMIC_RELEASE);
+}
+
+/* A socket's port and key; false if it is not associated. */
+static bool sock_port(int fd, int *port, uint64_t *key, bool *skip)
+{
+	struct ent *e = ent_get(fd, false);
+	uint64_t meta;
+
+	if (!e)
+		return false;
+	meta = __atomic_load_n(&e->meta, __ATOMIC_ACQUIRE);
+	if (!(meta & M_SOCK))
+		return false;
+	*port = (int)(meta >> 32);
+	if (key)
+		*key = e->key;
+	if (skip)
+		*skip = meta & M_SKIP;
+	return true;
+}
+
+/* A HANDLE or SOCKET as a descriptor, or -1. */
+static int handle_fd(UINT_PTR h)
+{
+	return h > INT_MAX ? -1 : (int)h;
+}
+
+#define HFD(h)	handle_fd((UINT_PTR)(h))
+
+/* --- Ports ----------------------------------------------------------------- */
+
+static HANDLE new_port(DWORD concurrency)
+{
+	struct cport_setup setup = {
+		.concurrency = concurrency > CPORT_MAX_CONCURRENCY ?
+			       CPORT_MAX_CONCURRENCY : concurrency,
+	};
+	struct ent *e;
+	int port = cport_create(&setup);
+
+	if (port < 0) {
+		SetLastError(port == -ENOENT || port == -ENODEV ?
+			     ERROR_FILE_NOT_FOUND :
+			     cport_win32_error(port, FALSE));
+		return NULL;
+	}
+	if (port == 0) {	/* (HANDLE)0 is NULL, the failure value */
+		int fd = fcntl(port, F_DUPFD_CLOEXEC, 1);
+
+		close(port);
+		if (fd < 0) {
+			fail(errno, FALSE);
+			return NULL;
+		}
+		port = fd;
+	}
+	e = ent_get(port, true);
+	if (!e) {
+		cport_close(port);
+		SetLastError(ERROR_NOT_ENOUGH_MEMORY);
+		return NULL;
+	}
+	__atomic_store_n(&e->meta, M_PORT, __ATOMIC_RELEASE);
+	return (HANDLE)(intptr_t)port;
+}
+
+static BOOL close_port(int port)
+{
+	unsigned int c, i;
+	int ret;
+
+	/* Forget the sockets associated with it. */
+	for (c = 0; c < NR_CHUNKS; c++) {
+		struct ent *chunk = __atomic_load_n(&chunks[c],
+						    __ATOMIC_ACQUIRE);
+
+		for (i = 0; chunk && i < CHUNK_SIZE; i++) {
+			uint64_t m = __atomic_load_n(&chunk[i].meta,
+						     __ATOMIC_ACQUIRE);
+
+			if ((m & M_SOCK) && (int)(m >> 32) == port)
+				__atomic_compare_exchange_n(&chunk[i].meta,
+							    &m, 0, false,
+							    __ATOMIC_ACQ_REL,
+							    __ATOMIC_ACQUIRE);
+		}
+	}
+	ent_forget(port);
+	ret = cport_close(port);
+	return ret < 0 ? fail(ret, FALSE) : TRUE;
+}
+
+HANDLE CreateIoCompletionPort(HANDLE FileHandle, HANDLE ExistingCompletionPort,
+			      ULONG_PTR CompletionKey,
+			      DWORD NumberOfConcurrentThreads)
+{
+	HANDLE port = ExistingCompletionPort;
+	struct ent *e;
+	uint64_t old, meta;
+	int fd, pfd, ret;
+
+	if (FileHandle == INVALID_HANDLE_VALUE) {
+		if (ExistingCompletionPort) {
+			SetLastError(ERROR_INVALID_PARAMETER);
+			return NULL;
+		}
+		return new_port(NumberOfConcurrentThreads);
+	}
+	fd = HFD(FileHandle);
+	if (fd < 0 || fcntl(fd, F_GETFD) < 0) {
+		SetLastError(ERROR_INVALID_HANDLE);
+		return NULL;
+	}
+	if (ent_meta(fd) & M_PORT) {	/* a port into a port */
+		SetLastError(ERROR_INVALID_PARAMETER);
+		return NULL;
+	}
+	e = ent_get(fd, true);
+	if (!e) {
+		SetLastError(ERROR_NOT_ENOUGH_MEMORY);
+		return NULL;
+	}
+	if (!port) {
+		port = new_port(NumberOfConcurrentThreads);
+		if (!port)
+			return NULL;
+	}
+	pfd = HFD(port);
+	ret = pfd < 0 ? -EBADF : cport_associate(pfd, fd, CompletionKey, 0);
+	if (ret < 0) {
+		if (!ExistingCompletionPort)
+			close_port(pfd);
+		fail(ret, FALSE);
+		return NULL;
+	}
+	/*
+	 * A skip mode set before the association is kept; one left by an
+	 * earlier socket with this number (closed with close(), not
+	 * closesocket()) was for an associated socket and is dropped.
+	 */
+	old = __atomic_load_n(&e->meta, __ATOMIC_ACQUIRE);
+	meta = M_SOCK | ((uint64_t)(unsigned int)pfd << 32);
+	if (!(old & M_SOCK))
+		meta |= old & M_SKIP;
+	e->key = CompletionKey;
+	__atomic_store_n(&e->meta, meta, __ATOMIC_RELEASE);
+	SetLastError(ERROR_SUCCESS);
+	return port;
+}
+
+BOOL SetFileCompletionNotificationModes(HANDLE FileHandle, BYTE Flags)
+{
+	int fd = HFD(FileHandle);
+	struct ent *e;
+
+	if (Flags & ~(FILE_SKIP_COMPLETION_PORT_ON_SUCCESS |
+		      FILE_SKIP_SET_EVENT_ON_HANDLE)) {
+		SetLastError(ERROR_INVALID_PARAMETER);
+		return FALSE;
+	}
+	if (fd < 0 || fcntl(fd, F_GETFD) < 0) {
+		SetLastError(ERROR_INVALID_HANDLE);
+		return FALSE;
+	}
+	if (ent_meta(fd) & M_PORT) {
+		SetLastError(ERROR_INVALID_PARAMETER);
+		return FALSE;
+	}
+	if (!(Flags & FILE_SKIP_COMPLETION_PORT_ON_SUCCESS))
+		return TRUE;
+	e = ent_get(fd, true);
+	if (!e) {
+		SetLastError(ERROR_NOT_ENOUGH_MEMORY);
+		return FALSE;
+	}
+	__atomic_fetch_or(&e->meta, M_SKIP, __ATOMIC_ACQ_REL);
+	return TRUE;
+}
+
+/* --- Finishing an operation ---------------------------------------------------- */
+
+enum { CTX_RECV, CTX_SEND, CTX_ACCEPT };
+
+/* What InternalHigh points to while an operation is pending. */
+struct op_ctx {
+	int kind;
+	/* CTX_RECV, CTX_SEND: the bounce buffer and the caller's buffers */
+	char *data;
+	DWORD nbufs;
+	/* CTX_ACCEPT */
+	SOCKET target;		/* INVALID_SOCKET: keep the new descriptor */
+	char *local;		/* room for the local address, or NULL */
+	DWORD local_len;
+	WSABUF bufs[];
+};
+
+static void scatter(struct op_ctx *ctx, size_t n)
+{
+	const char *p = ctx->data;
+	DWORD i;
+
+	for (i = 0; i < ctx->nbufs && n; i++) {
+		size_t k = ctx->bufs[i].len < n ? ctx->bufs[i].len : n;
+
+		memcpy(ctx->bufs[i].buf, p, k);
+		p += k;
+		n -= k;
+	}
+}
+
+/*
+ * Finish the operation of @cqe (a dequeued completion or an inline
+ * result): store status and bytes into its OVERLAPPED, release the
+ * context.  Returns 0 or the -errno of a failed operation; *bytes gets
+ * the bytes to report.  Posted packets (CPORT_OP_POST) are reported as
+ * given and their OVERLAPPED is not touched.
+ */
+static int finish(const struct cport_cqe *cqe, DWORD *bytes)
+{
+	LPOVERLAPPED ov = (LPOVERLAPPED)(uintptr_t)cqe->user_data;
+	struct op_ctx *ctx;
+	int err = 0;
+
+	*bytes = (DWORD)cqe->bytes;
+	if (cqe->op == CPORT_OP_POST || !ov)
+		return 0;
+	ctx = (struct op_ctx *)ov->InternalHigh;
+	if (cqe->res < 0)
+		err = (int)-cqe->res;
+
+	if (cqe->op == CPORT_OP_ACCEPT) {
+		SOCKET s = INVALID_SOCKET;
+
+		*bytes = 0;
+		if (!err) {
+			int fd = (int)cqe->res;
+
+			if (ctx && ctx->target != INVALID_SOCKET) {
+				if (dup2(fd, (int)ctx->target) < 0)
+					err = errno;
+				else
+					s = ctx->target;
+				close(fd);
+			} else {
+				s = (SOCKET)fd;
+			}
+		}
+		if (!err) {
+			ent_forget((int)s);
+			if (ctx && ctx->local) {
+				socklen_t len = ctx->local_len;
+
+				if (getsockname((int)s,
+						(struct sockaddr *)ctx->local,
+						&len))
+					memset(ctx->local, 0, ctx->local_len);
+			}
+		}
+		free(ctx);
+		ov->InternalHigh = err ? 0 : s;
+		ov->Internal = cport_win32_error(err, FALSE);
+		return -err;
+	}
+
+	if (ctx) {
+		if (ctx->kind == CTX_RECV)
+			scatter(ctx, *bytes);
+		free(ctx->data);
+		free(ctx);
+	}
+	ov->InternalHigh = *bytes;
+	ov->Internal = cport_win32_error(err, FALSE);
+	return -err;
+}
+
+/* --- Waiting --------------------------------------------------------------------- */
+
+static long long mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* Wait as GetQueuedCompletionStatus does: restart after a signal. */
+static int win_wait(HANDLE port, struct cport_cqe *cqes, unsigned int max,
+		    DWORD ms)
+{
+	long long deadline = 0;
+	int fd = HFD(port), ret;
+
+	if (fd <= 0)		/* a port is never descriptor 0 */
+		return -EBADF;
+	if (ms != INFINITE && ms)
+		deadline = mono_ns() + (long long)ms * 1000000LL;
+	do {
+		struct cport_enter e = {
+			.cqes = (__u64)(uintptr_t)cqes,
+			.max_cqes = max,
+			.timeout_ns = ms == INFINITE ? -1 : deadline,
+			.flags = ms == INFINITE || !ms ? 0 :
+				 CPORT_ENTER_ABSTIME,
+		};
+
+		ret = cport_enter(fd, &e);
+	} while (ret == -EINTR);
+	return ret;
+}
+
+/* Nothing dequeued: the error for a wait's -errno. */
+static DWORD wait_error(int ret)
+{
+	switch (ret) {
+	case -ETIMEDOUT:
+		return WAIT_TIMEOUT;
+	case -EIDRM:
+		return ERROR_ABANDONED_WAIT_0;
+	case -EBADF:
+	case -ENOTTY:
+	case -EPERM:
+		return ERROR_INVALID_HANDLE;
+	default:
+		return cport_win32_error(ret, FALSE);
+	}
+}
+
+BOOL GetQueuedCompletionStatus(HANDLE CompletionPort,
+			       LPDWORD lpNumberOfBytesTransferred,
+			       PULONG_PTR lpCompletionKey,
+			       LPOVERLAPPED *lpOverlapped,
+			       DWORD dwMilliseconds)
+{
+	struct cport_cqe cqe;
+	DWORD bytes;
+	int ret;
+
+	if (!lpOverlapped || !lpNumberOfBytesTransferred || !lpCompletionKey) {
+		if (lpOverlapped)
+			*lpOverlapped = NULL;
+		SetLastError(ERROR_INVALID_PARAMETER);
+		return FALSE;
+	}
+	ret = win_wait(CompletionPort, &cqe, 1, dwMilliseconds);
+	if (ret < 1) {
+		*lpOverlapped = NULL;
+		SetLastError(ret < 0 ? wait_error(ret) : ERROR_GEN_FAILURE);
+		return FALSE;
+	}
+	ret = finish(&cqe, &bytes);
+	*lpNumberOfBytesTransferred = bytes;
+	*lpCompletionKey = (ULONG_PTR)cqe.key;
+	*lpOverlapped = (LPOVERLAPPED)(uintptr_t)cqe.user_data;
+	if (ret < 0)
+		return fail(ret, FALSE);
+	SetLastError(ERROR_SUCCESS);
+	return TRUE;
+}
+
+#define EX_STACK	64
+
+BOOL GetQueuedCompletionStatusEx(HANDLE CompletionPort,
+				 LPOVERLAPPED_ENTRY lpCompletionPortEntries,
+				 ULONG ulCount, PULONG ulNumEntriesRemoved,
+				 DWORD dwMilliseconds, BOOL fAlertable)
+{
+	struct cport_cqe stack[EX_STACK], *cqes = stack;
+	int ret, i;
+
+	if (ulNumEntriesRemoved)
+		*ulNumEntriesRemoved = 0;
+	if (!lpCompletionPortEntries || !ulCount || !ulNumEntriesRemoved) {
+		SetLastError(ERROR_INVALID_PARAMETER);
+		return FALSE;
+	}
+	if (ulCount > CPORT_MAX_ENTER)
+		ulCount = CPORT_MAX_ENTER;
+	if (ulCount > EX_STACK) {
+		cqes = malloc(ulCount * sizeof(*cqes));
+		if (!cqes) {
+			SetLastError(ERROR_NOT_ENOUGH_MEMORY);
+			return FALSE;
+		}
+	}
+	ret = win_wait(CompletionPort, cqes, ulCount, dwMilliseconds);
+	if (ret < 1) {
+		SetLastError(ret < 0 ? wait_error(ret) : ERROR_GEN_FAILURE);
+		if (cqes != stack)
+			free(cqes);
+		return FALSE;
+	}
+	for (i = 0; i < ret; i++) {
+		OVERLAPPED_ENTRY *oe = &lpCompletionPortEntries[i];
+		DWORD bytes;
+		int err = finish(&cqes[i], &bytes);
+
+		oe->lpCompletionKey = (ULONG_PTR)cqes[i].key;
+		oe->lpOverlapped = (LPOVERLAPPED)(uintptr_t)cqes[i].user_data;
+		oe->Internal = cport_win32_error(err, FALSE);
+		oe->dwNumberOfBytesTransferred = bytes;
+	}
+	*ulNumEntriesRemoved = (ULONG)ret;
+	if (cqes != stack)
+		free(cqes);
+	SetLastError(ERROR_SUCCESS);
+	return TRUE;
+}
+
+BOOL PostQueuedCompletionStatus(HANDLE CompletionPort,
+				DWORD dwNumberOfBytesTransferred,
+				ULONG_PTR dwCompletionKey,
+				LPOVERLAPPED lpOverlapped)
+{
+	int fd = HFD(CompletionPort);
+	int ret = fd <= 0 ? -EBADF :
+		  cport_post(fd, dwCompletionKey,
+			     (__u64)(uintptr_t)lpOverlapped, 0,
+			     dwNumberOfBytesTransferred);
+
+	if (ret < 0) {
+		SetLastError(ret == -EIDRM || ret == -EBADF || ret == -ENOTTY ?
+			     ERROR_INVALID_HANDLE :
+			     cport_win32_error(ret, FALSE));
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* --- Closing and cancelling ---------------------------------------------------- */
+
+int closesocket(SOCKET s)
+{
+	int fd = handle_fd(s), port;
+
+	if (fd < 0) {
+		SetLastError(WSAENOTSOCK);
+		return SOCKET_ERROR;
+	}
+	if (sock_port(fd, &port, NULL, NULL))
+		cport_cancel(port, CPORT_CANCEL_FD, (__u64)fd);
+	ent_forget(fd);
+	if (close(fd) < 0) {
+		fail(errno, TRUE);
+		return SOCKET_ERROR;
+	}
+	return 0;
+}
+
+BOOL CloseHandle(HANDLE hObject)
+{
+	int fd = HFD(hObject);
+	uint64_t meta;
+
+	if (fd < 0) {
+		SetLastError(ERROR_INVALID_HANDLE);
+		return FALSE;
+	}
+	meta = ent_meta(fd);
+	if (meta & M_PORT)
+		return close_port(fd);
+	if (meta & M_SOCK)
+		return closesocket((SOCKET)fd) ? FALSE : TRUE;
+	ent_forget(fd);
+	if (close(fd) < 0) {
+		SetLastError(ERROR_INVALID_HANDLE);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+BOOL CancelIoEx(HANDLE hFile, LPOVERLAPPED lpOverlapped)
+{
+	int fd = HFD(hFile), port, ret;
+
+	if (fd < 0 || fcntl(fd, F_GETFD) < 0) {
+		SetLastError(ERROR_INVALID_HANDLE);
+		return FALSE;
+	}
+	if (!sock_port(fd, &port, NULL, NULL)) {
+		SetLastError(ERROR_NOT_FOUND);	/* no I/O through a port */
+		return FALSE;
+	}
+	if (lpOverlapped)
+		ret = cport_cancel(port, CPORT_CANCEL_USER_DATA,
+				   (__u64)(uintptr_t)lpOverlapped);
+	else
+		ret = cport_cancel(port, CPORT_CANCEL_FD, (__u64)fd);
+	if (ret < 0)
+		return fail(ret, FALSE);
+	return TRUE;
+}
+
+/* --- Socket operations ------------------------------------------------------------- */
+
+/*
+ * Submit one RECV, SEND or ACCEPT for @ov with context @ctx on the port
+ * of socket @fd.  Returns 0 (done now: *bytes set, the packet posted
+ * unless skipped), 1 (pending), or a negative errno (failed, nothing will
+ * follow; @ctx freed).
+ */
+static int submit_io(int fd, struct cport_sqe *sqe, LPOVERLAPPED ov,
+		     struct op_ctx *ctx, DWORD *bytes)
+{
+	struct cport_cqe cqe = { 0 };
+	uint64_t key;
+	bool skip;
+	int port, ret;
+
+	if (!sock_port(fd, &port, &key, &skip)) {
+		ret = fcntl(fd, F_GETFD) < 0 ? -ENOTSOCK : -EINVAL;
+		goto fail;
+	}
+	ov->Internal = STATUS_PENDING;
+	ov->InternalHigh = (ULONG_PTR)ctx;
+	sqe->flags = CPORT_SQE_INLINE;
+	ret = cport_submit(port, sqe, 1);
+	if (ret < 0)
+		goto fail;
+	if (sqe->status == CPORT_STATUS_PENDING)
+		return 1;	/* the OVERLAPPED is no longer ours */
+
+	cqe.user_data = sqe->user_data;
+	cqe.key = key;
+	cqe.res = sqe->res;
+	cqe.bytes = sqe->bytes;
+	cqe.op = sqe->opcode;
+	ret = finish(&cqe, bytes);
+	if (ret < 0)
+		return ret;
+	if (!skip)
+		cport_post(port, key, (__u64)(uintptr_t)ov, 0, *bytes);
+	return 0;
+fail:
+	if (ctx) {
+		free(ctx->data);
+		free(ctx);
+	}
+	ov->InternalHigh = 0;
+	ov->Internal = cport_win32_error(ret, FALSE);
+	return ret;
+}
+
+/* The Winsock return of submit_io()'s result. */
+static int wsa_result(int ret, DWORD bytes, LPDWORD lpBytes)
+{
+	if (ret == 0) {
+		if (lpBytes)
+			*lpBytes = bytes;
+		SetLastError(ERROR_SUCCESS);
+		return 0;
+	}
+	SetLastError(ret == 1 ? WSA_IO_PENDING : cport_win32_error(ret, TRUE));
+	return SOCKET_ERROR;
+}
+
+/* Sum of the buffers' lengths, or -EINVAL past CPORT_MAX_IO. */
+static long long total_len(const WSABUF *bufs, DWORD n, DWORD *nonempty,
+			   DWORD *first)
+{
+	long long total = 0;
+	DWORD i;
+
+	*nonempty = 0;
+	*first = 0;
+	for (i = 0; i < n; i++) {
+		if (!bufs[i].len)
+			continue;
+		if (!*nonempty)
+			*first = i;
+		++*nonempty;
+		total += bufs[i].len;
+	}
+	return total > CPORT_MAX_IO ? -EINVAL : total;
+}
+
+static struct op_ctx *bounce_new(int kind, const WSABUF *bufs, DWORD n,
+				 size_t total)
+{
+	struct op_ctx *ctx = calloc(1, sizeof(*ctx) + n * sizeof(WSABUF));
+
+	if (!ctx)
+		return NULL;
+	ctx->data = malloc(total);
+	if (!ctx->data) {
+		free(ctx);
+		return NULL;
+	}
+	ctx->kind = kind;
+	ctx->nbufs = n;
+	memcpy(ctx->bufs, bufs, n * sizeof(WSABUF));
+	return ctx;
+}
+
+static int sync_io(int fd, LPWSABUF bufs, DWORD n, LPDWORD lpBytes,
+		   int flags, bool recv)
+{
+	struct iovec stack[16], *iov = stack;
+	struct msghdr msg = { 0 };
+	ssize_t ret;
+	DWORD i;
+
+	if (n > 16) {
+		iov = calloc(n, sizeof(*iov));
+		if (!iov) {
+			SetLastError(WSAENOBUFS);
+			return SOCKET_ERROR;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		iov[i].iov_base = bufs[i].buf;
+		iov[i].iov_len = bufs[i].len;
+	}
+	msg.msg_iov = iov;
+	msg.msg_iovlen = n;
+	do {
+		ret = recv ? recvmsg(fd, &msg, flags) :
+			     sendmsg(fd, &msg, flags | MSG_NOSIGNAL);
+	} while (ret < 0 && errno == EINTR);
+	if (iov != stack)
+		free(iov);
+	if (ret < 0) {
+		fail(errno, TRUE);
+		return SOCKET_ERROR;
+	}
+	if (lpBytes)
+		*lpBytes = (DWORD)ret;
+	SetLastError(ERROR_SUCCESS);
+	return 0;
+}
+
+static int wsa_io(SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount,
+		  LPDWORD lpBytes, DWORD flags, LPOVERLAPPED ov,
+		  LPWSAOVERLAPPED_COMPLETION_ROUTINE routine, bool recv)
+{
+	struct op_ctx *ctx = NULL;
+	struct cport_sqe sqe;
+	DWORD nonempty, first, bytes = 0;
+	long long total;
+	char *buf = NULL;
+	int fd = handle_fd(s), ret;
+
+	if (fd < 0) {
+		SetLastError(WSAENOTSOCK);
+		return SOCKET_ERROR;
+	}
+	if (routine || (dwBufferCount && !lpBuffers)) {
+		SetLastError(WSAEINVAL);
+		return SOCKET_ERROR;
+	}
+	if (flags & ~(recv ? (DWORD)MSG_WAITALL : 0)) {
+		SetLastError(WSAEOPNOTSUPP);
+		return SOCKET_ERROR;
+	}
+	if (!ov)
+		return sync_io(fd, lpBuffers, dwBufferCount, lpBytes,
+			       (int)flags, recv);
+
+	total = total_len(lpBuffers, dwBufferCount, &nonempty, &first);
+	if (total < 0) {
+		SetLastError(WSAEINVAL);
+		return SOCKET_ERROR;
+	}
+	if (nonempty == 1) {
+		buf = lpBuffers[first].buf;
+	} else if (nonempty > 1) {
+		ctx = bounce_new(recv ? CTX_RECV : CTX_SEND, lpBuffers,
+				 dwBufferCount, (size_t)total);
+		if (!ctx) {
+			SetLastError(WSAENOBUFS);
+			return SOCKET_ERROR;
+		}
+		buf = ctx->data;
+		if (!recv) {
+			char *p = buf;
+			DWORD i;
+
+			for (i = 0; i < dwBufferCount; i++) {
+				memcpy(p, lpBuffers[i].buf, lpBuffers[i].len);
+				p += lpBuffers[i].len;
+			}
+		}
+	}
+	if (recv) {
+		if (!total && (flags & MSG_WAITALL))
+			flags = 0;	/* a zero-byte recv cannot fill */
+		cport_prep_recv(&sqe, fd, buf, (size_t)total,
+				(__u64)(uintptr_t)ov,
+				flags & MSG_WAITALL ? CPORT_RECV_FILL : 0);
+	} else {
+		cport_prep_send(&sqe, fd, buf, (size_t)total,
+				(__u64)(uintptr_t)ov);
+	}
+	ret = submit_io(fd, &sqe, ov, ctx, &bytes);
+	return wsa_result(ret, bytes, lpBytes);
+}
+
+int WSARecv(SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount,
+	    LPDWORD lpNumberOfBytesRecvd, LPDWORD lpFlags,
+	    LPWSAOVERLAPPED lpOverlapped,
+	    LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine)
+{
+	return wsa_io(s, lpBuffers, dwBufferCount, lpNumberOfBytesRecvd,
+		      lpFlags ? *lpFlags : 0, lpOverlapped,
+		      lpCompletionRoutine, true);
+}
+
+int WSASend(SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount,
+	    LPDWORD lpNumberOfBytesSent, DWORD dwFlags,
+	    LPWSAOVERLAPPED lpOverlapped,
+	    LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine)
+{
+	return wsa_io(s, lpBuffers, dwBufferCount, lpNumberOfBytesSent,
+		      dwFlags, lpOverlapped, lpCompletionRoutine, false);
+}
+
+BOOL AcceptEx(SOCKET sListenSocket, SOCKET sAcceptSocket,
+	      PVOID lpOutputBuffer, DWORD dwReceiveDataLength,
+	      DWORD dwLocalAddressLength, DWORD dwRemoteAddressLength,
+	      LPDWORD lpdwBytesReceived, LPOVERLAPPED lpOverlapped)
+{
+	int fd = handle_fd(sListenSocket), ret;
+	struct op_ctx *ctx;
+	struct cport_sqe sqe;
+	char *out = lpOutputBuffer;
+	DWORD bytes = 0;
+
+	if (fd < 0) {
+		SetLastError(WSAENOTSOCK);
+		return FALSE;
+	}
+	if (!lpOverlapped ||
+	    (!out && (dwLocalAddressLength || dwRemoteAddressLength)) ||
+	    (sAcceptSocket != INVALID_SOCKET &&
+	     (handle_fd(sAcceptSocket) < 0 ||
+	      fcntl((int)sAcceptSocket, F_GETFD) < 0))) {
+		SetLastError(WSAEINVAL);
+		return FALSE;
+	}
+	if (dwReceiveDataLength) {
+		SetLastError(ERROR_NOT_SUPPORTED);
+		return FALSE;
+	}
+	ctx = calloc(1, sizeof(*ctx));
+	if (!ctx) {
+		SetLastError(WSAENOBUFS);
+		return FALSE;
+	}
+	ctx->kind = CTX_ACCEPT;
+	ctx->target = sAcceptSocket;
+	if (dwLocalAddressLength) {
+		ctx->local = out;
+		ctx->local_len = dwLocalAddressLength;
+		memset(out, 0, dwLocalAddressLength);
+	}
+	if (dwRemoteAddressLength)
+		memset(out + dwLocalAddressLength, 0, dwRemoteAddressLength);
+	cport_prep_accept(&sqe, fd,
+			  dwRemoteAddressLength ? out + dwLocalAddressLength :
+						  NULL,
+			  dwRemoteAddressLength, (__u64)(uintptr_t)lpOverlapped,
+			  0, 0);
+	ret = submit_io(fd, &sqe, lpOverlapped, ctx, &bytes);
+	return wsa_result(ret, bytes, lpdwBytesReceived) ? FALSE : TRUE;
+}
+
+/* The length of the address at @sa in an area of @room bytes. */
+static int addr_len(const struct sockaddr *sa, DWORD room)
+{
+	int len;
+
+	switch (sa->sa_family) {
+	case AF_INET:
+		len = sizeof(struct sockaddr_in);
+		break;
+	case AF_INET6:
+		len = sizeof(struct sockaddr_in6);
+		break;
+	case AF_UNIX:
+		len = sizeof(struct sockaddr_un);
+		break;
+	default:
+		len = 0;
+		break;
+	}
+	return len > (int)room ? (int)room : len;
+}
+
+void GetAcceptExSockaddrs(PVOID lpOutputBuffer, DWORD dwReceiveDataLength,
+			  DWORD dwLocalAddressLength,
+			  DWORD dwRemoteAddressLength,
+			  struct sockaddr **LocalSockaddr,
+			  int *LocalSockaddrLength,
+			  struct sockaddr **RemoteSockaddr,
+			  int *RemoteSockaddrLength)
+{
+	char *out = (char *)lpOutputBuffer + dwReceiveDataLength;
+	struct sockaddr *l = (struct sockaddr *)out;
+	struct sockaddr *r = (struct sockaddr *)(out + dwLocalAddressLength);
+
+	*LocalSockaddr = l;
+	*LocalSockaddrLength = dwLocalAddressLength ?
+			       addr_len(l, dwLocalAddressLength) : 0;
+	*RemoteSockaddr = r;
+	*RemoteSockaddrLength = dwRemoteAddressLength ?
+				addr_len(r, dwRemoteAddressLength) : 0;
+}

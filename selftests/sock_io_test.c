@@ -1,0 +1,1037 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Socket operations one at a time, over TCP/IPv4, TCP/IPv6 and unix
+ * stream sockets: ASSOCIATE and DISSOCIATE, ACCEPT, RECV (what is there,
+ * pending then data, data already there posted or returned inline,
+ * CPORT_ASSOC_INLINE and its CPORT_SQE_POST override, CPORT_RECV_FILL,
+ * end of file, peer reset, zero-byte recvs), SEND (small; several MB in
+ * each direction and both at once against a slow plain read(); a peer
+ * reset part-way), a buffer that faults, close() with an operation
+ * pending, progress with no thread waiting on the port, and the
+ * per-operation timeout (an empty recv, a partly filled recv, a send the
+ * peer never reads, and an operation that completes first).
+ *
+ * Every completion is checked whole: op, key, user_data, res and bytes,
+ * and the data against a deterministic pattern.  Elapsed time is only
+ * checked from below (a timeout may not fire early).
+ */
+#define _GNU_SOURCE
+#include <stdint.h>
+
+#include "sock_util.h"
+#include "kselftest_harness.h"
+
+#define KEY		0x6b657900c0ffeeULL
+#define SMALL_BUF	(64 << 10)	/* SO_SNDBUF/SO_RCVBUF for bulk tests */
+
+/* Bytes in the bulk transfers: far beyond any socket buffer. */
+static size_t bulk_len(void)
+{
+	return slow_kernel() ? (2 << 20) : (8 << 20);
+}
+
+/* poll() one descriptor for @events for at most @ms; true if ready. */
+static bool fd_ready(int fd, short events, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = events };
+
+	return poll(&p, 1, ms) == 1 && (p.revents & events);
+}
+
+/*
+ * Read exactly @len bytes, at most @chunk per read() (0: any), pausing
+ * @pause_us after each read; fails with -ETIMEDOUT if no byte comes for
+ * PROGRESS_MS instead of hanging.
+ */
+static int read_slowly(int fd, void *buf, size_t len, size_t chunk,
+		       int pause_us)
+{
+	char *p = buf;
+
+	while (len) {
+		size_t want = chunk && chunk < len ? chunk : len;
+		ssize_t n;
+
+		if (!fd_ready(fd, POLLIN, PROGRESS_MS))
+			return -ETIMEDOUT;
+		n = recv(fd, p, want, MSG_DONTWAIT);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EPIPE;
+		p += n;
+		len -= n;
+		if (pause_us)
+			usleep(pause_us);
+	}
+	return 0;
+}
+
+static int read_bounded(int fd, void *buf, size_t len)
+{
+	return read_slowly(fd, buf, len, 0, 0);
+}
+
+/* Write exactly @len bytes; -ETIMEDOUT if no room comes for PROGRESS_MS. */
+static int write_bounded(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t n = send(fd, p, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN) {
+			if (!fd_ready(fd, POLLOUT, PROGRESS_MS))
+				return -ETIMEDOUT;
+			continue;
+		}
+		if (n < 0)
+			return -errno;
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+static void set_bufs(int fd, int snd, int rcv)
+{
+	if (snd)
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &snd, sizeof(snd));
+	if (rcv)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+}
+
+/* Write @len pattern bytes (@seed, from @offset) to blocking @fd. */
+static int write_pattern(int fd, size_t len, unsigned int seed, size_t offset)
+{
+	unsigned char tmp[4096];
+	size_t n;
+	int ret;
+
+	while (len) {
+		n = len < sizeof(tmp) ? len : sizeof(tmp);
+		pattern_fill(tmp, n, seed, offset);
+		ret = write_bounded(fd, tmp, n);
+		if (ret)
+			return ret;
+		len -= n;
+		offset += n;
+	}
+	return 0;
+}
+
+FIXTURE(sock) {
+	int port;
+	int s;			/* associated under KEY */
+	int c;			/* its peer, plain */
+	unsigned char buf[4096];
+};
+
+FIXTURE_VARIANT(sock) {
+	enum sock_kind kind;
+};
+
+FIXTURE_VARIANT_ADD(sock, tcp4) { .kind = SK_TCP4 };
+FIXTURE_VARIANT_ADD(sock, tcp6) { .kind = SK_TCP6 };
+FIXTURE_VARIANT_ADD(sock, unix) { .kind = SK_UNIX };
+
+FIXTURE_SETUP(sock)
+{
+	int fds[2] = { -1, -1 }, ret;
+
+	self->s = self->c = -1;
+	self->port = cport_create(NULL);
+	ASSERT_LE(0, self->port) {
+		TH_LOG("cannot open " CPORT_DEV_PATH ": %s",
+		       strerror(-self->port));
+	}
+	ret = sock_pair(variant->kind, fds);
+	ASSERT_EQ(0, ret) {
+		TH_LOG("%s pair: %s", sock_kind_name(variant->kind),
+		       strerror(-ret));
+	}
+	self->s = fds[0];
+	self->c = fds[1];
+	ASSERT_EQ(0, cport_associate(self->port, self->s, KEY, 0));
+	memset(self->buf, 0xa5, sizeof(self->buf));
+}
+
+FIXTURE_TEARDOWN(sock)
+{
+	cport_close(self->port);
+	if (self->s >= 0)
+		close(self->s);
+	if (self->c >= 0)
+		close(self->c);
+}
+
+#define EXPECT_CQE(cqe, op_, key_, ud_, res_, bytes_) do {		\
+	EXPECT_EQ((__u8)(op_), (cqe).op);				\
+	EXPECT_EQ((__u64)(key_), (cqe).key);				\
+	EXPECT_EQ((__u64)(ud_), (cqe).user_data);			\
+	EXPECT_EQ((__s64)(res_), (cqe).res);				\
+	EXPECT_EQ((__u64)(bytes_), (cqe).bytes);			\
+	EXPECT_EQ(0, (cqe).flags);					\
+	EXPECT_EQ(0, (cqe).resv0);					\
+	EXPECT_EQ(0, (cqe).resv1);					\
+	EXPECT_EQ(0, (cqe).resv2);					\
+} while (0)
+
+/* Submit one RECV into @buf; the sqe is left in *sqe (status, res). */
+static int sub_recv(int port, struct cport_sqe *sqe, int fd, void *buf,
+		    size_t len, __u64 ud, unsigned int op_flags,
+		    unsigned int sqe_flags, __u64 timeout_ns)
+{
+	cport_prep_recv(sqe, fd, buf, len, ud, op_flags);
+	sqe->flags = sqe_flags;
+	sqe->timeout_ns = timeout_ns;
+	return submit1(port, sqe);
+}
+
+static int sub_send(int port, struct cport_sqe *sqe, int fd, const void *buf,
+		    size_t len, __u64 ud, unsigned int sqe_flags,
+		    __u64 timeout_ns)
+{
+	cport_prep_send(sqe, fd, buf, len, ud);
+	sqe->flags = sqe_flags;
+	sqe->timeout_ns = timeout_ns;
+	return submit1(port, sqe);
+}
+
+/* --- ASSOCIATE, DISSOCIATE, ACCEPT ---------------------------------------- */
+
+TEST_F(sock, associate_dissociate)
+{
+	struct cport_sqe sqe;
+	struct cport_cqe cqe;
+	int other;
+
+	/* Once per port; another port gets -EBUSY. */
+	EXPECT_EQ(-EEXIST, cport_associate(self->port, self->s, KEY, 0));
+	other = cport_create(NULL);
+	ASSERT_LE(0, other);
+	EXPECT_EQ(-EBUSY, cport_associate(other, self->s, KEY, 0));
+	EXPECT_EQ(-ENOENT, cport_dissociate(other, self->s));
+
+	/* Not while an operation is pending on it. */
+	ASSERT_EQ(1, sub_recv(self->port, &sqe, self->s, self->buf, 16, 1,
+			      0, 0, 0));
+	EXPECT_EQ(CPORT_STATUS_PENDING, sqe.status);
+	EXPECT_EQ(-EBUSY, cport_dissociate(self->port, self->s));
+	ASSERT_EQ(0, write_bounded(self->c, "x", 1));
+	ASSERT_EQ(1, wait1(self->port, &cqe));
+	EXPECT_CQE(cqe, CPORT_OP_RECV, KEY, 1, 1, 1);
+
+	/* Dissociated: operations are refused, the other port may take it. */
+	EXPECT_EQ(0, cport_dissociate(self->port, self->s));
+	EXPECT_EQ(-ENOENT, cport_dissociate(self->port, self->s));
+	EXPECT_EQ(-ENOENT, sub_recv(self->port, &sqe, self->s, self->buf, 16,
+				    2, 0, 0, 0));
+	EXPECT_EQ(0, cport_associate(other, self->s, KEY + 1, 0));
+	EXPECT_EQ(-EBUSY, cport_associate(self->port, self->s, KEY, 0));
+	EXPECT_EQ(0, cport_dissociate(other, self->s));
+	/* And back, under a new key that its completions carry. */
+	EXPECT_EQ(0, cport_associate(self->port, self->s, KEY + 2, 0));
+	ASSERT_EQ(0, write_bounded(self->c, "y", 1));
+	ASSERT_EQ(1, sub_recv(self->port, &sqe, self->s, self->buf, 16, 3,
+			      0, 0, 0));
+	ASSERT_EQ(1, wait1(self->port, &cqe));
+	EXPECT_CQE(cqe, CPORT_OP_RECV, KEY + 2, 3, 1, 1);
+	EXPECT_EQ('y', self->buf[0]);
+	EXPECT_TRUE(wait_none(other, 0));
+	cport_close(other);
+}
+
+TEST_F(sock, associate_not_a_stream_socket)
+{
+	int udp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int ux = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int f = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+	ASSERT_LE(0, udp);
+	ASSERT_LE(0, ux);
+	ASSERT_LE(0, f);
+	EXPECT_EQ(-EOPNOTSUPP, cport_associate(self->port, udp, 1, 0));
+	EXPECT_EQ(-EOPNOTSUPP, cport_associate(self->port, ux, 1, 0));
+	EXPECT_EQ(-ENOTSOCK, cport_associate(self->port, f, 1, 0));
+	EXPECT_EQ(-EBADF, cport_associate(self->port, 999999, 1, 0));
+	close(udp);
+	close(ux);
+	close(f);
+}
+
+TEST_F(sock, accept)
+{
+	struct sockaddr_storage addr, peer;
+	socklen_t plen = sizeof(peer);
+	struct cport_sqe sqe;
+	struct cport_cqe cqe;
+	int l, cl, fd, fl;
+
+	l = sock_listener(variant->kind);
+	ASSERT_LE(0, l);
+	ASSERT_EQ(0, cport_associate(self->port, l, KEY + 10, 0));
+
+	/* Not listening: -EINVAL. */
+	cport_prep_accept(&sqe, self->s, NULL, 0, 1, 0, 0);
+	EXPECT_EQ(-EINVAL, submit1(self->port, &sqe));
+
+	/* Pending until a client connects. */
+	memset(&addr, 0xa5, sizeof(addr));
+	cport_prep_accept(&sqe, l, &addr, sizeof(addr), 7, 0,
+			  CPORT_ACCEPT_CLOEXEC);
+	ASSERT_EQ(1, submit1(self->port, &sqe));
+	EXPECT_EQ(CPORT_STATUS_PENDING, sqe.status);
+	EXPECT_TRUE(wait_none(self->port, GRACE_MS));
+	cl = sock_connect(l);
+	ASSERT_LE(0, cl);
+	ASSERT_EQ(1, wait1(self->port, &cqe));
+	EXPECT_EQ(CPORT_OP_ACCEPT, cqe.op);
+	EXPECT_EQ(KEY + 10, cqe.key);
+	EXPECT_EQ(7, cqe.user_data);
+	ASSERT_LE(0, cqe.res);
+	fd = cqe.res;
+	ASSERT_EQ(0, getpeername(fd, (struct sockaddr *)&peer, &plen));
+	EXPECT_EQ(plen, cqe.bytes);
+	EXPECT_EQ(0, memcmp(&addr, &peer, plen));
+	fl = fcntl(fd, F_GETFD);
+	EXPECT_TRUE(fl >= 0 && (fl & FD_CLOEXEC));
+	fl = fcntl(fd, F_GETFL);
+	EXPECT_TRUE(fl >= 0 && !(fl & O_NONBLOCK));
+	/* It is the client's peer. */
+	ASSERT_EQ(0, write_bounded(fd, "hello", 5));
+	ASSERT_EQ(0, read_bounded(cl, self->buf, 5));
+	EXPECT_EQ(0, memcmp(self->buf, "hello", 5));
+	close(fd);
+	close(cl);
+
+	/* A connection already waiting, inline, associated under a key. */
+	cl = sock_connect(l);
+	ASSERT_LE(0, cl);
+	ASSERT_TRUE(fd_ready(l, POLLIN, PROGRESS_MS));
+	cport_prep_accept(&sqe, l, NULL, 0, 8, KEY + 11,
+			  CPORT_ACCEPT_ASSOCIATE | CPORT_ACCEPT_NONBLOCK);
+	sqe.flags = CPORT_SQE_INLINE;
+	ASSERT_EQ(1, submit1(self->port, &sqe));
+	ASSERT_EQ(CPORT_STATUS_INLINE, sqe.status);
+	ASSERT_LE(0, sqe.res);
+	EXPECT_EQ(0, sqe.bytes);
+	fd = sqe.res;
+	fl = fcntl(fd, F_GETFL);
+	EXPECT_TRUE(fl >= 0 && (fl & O_NONBLOCK));
+	EXPECT_TRUE(wait_none(self->port, 0));
+	/* Already associated: its completions carry the new key. */
+	EXPECT_EQ(-EEXIST, cport_associate(self->port, fd, 1, 0));
+	ASSERT_EQ(1, sub_recv(self->port, &sqe, fd, self->buf, 64, 9, 0, 0, 0));
+	ASSERT_EQ(0, write_bounded(cl, "abc", 3));
+	ASSERT_EQ(1, wait1(self->port, &cqe));
+	EXPECT_CQE(cqe, CPORT_OP_RECV, KEY + 11, 9, 3, 3);
+	EXPECT_EQ(0, memcmp(self->buf, "abc", 3));
+	close(fd);
+	close(cl);
+	close(l);
+}
+
+/* --- RECV ----------------------------------------------------------------- */
+
+/* A 4096-byte recv gets the 10 bytes that arrive and completes. */
+TEST_F(sock, recv_pending_then_data)
+{
+	unsigned char data[10];
+	struct cport_sqe sqe;
+	struct cport_cqe cqe;
+
+	ASSERT_EQ(1, sub_recv(self->port, &sqe, self->s, self->buf,
+			      sizeof(self->buf), 0x1234, 0, 0, 0));
+	EXPECT_EQ(CPORT_STATUS_PENDING, sqe.status);
+	/* Pending while nothing arrives. */
+	EXPECT_TRUE(wait_none(self->port, GRACE_MS));
+	pattern_fill(data, sizeof(data), 1, 0);
+	ASSERT_EQ(0, write_bounded(self->c, data, sizeof(data)));
+	ASSERT_EQ(1, wait1(self->port, &cqe));
+	EXPECT_CQE(cqe, CPORT_OP_RECV, KEY, 0x1234, 10, 10);
+	EXPECT_EQ(-1, pattern_check(self->buf, 10, 1, 0));
+	/* Nothing beyond what was received was written. */
+	EXPECT_EQ(0xa5, self->buf[10]);
+	EXPECT_TRUE(wait_none(self->port, 0));
+}
+
+/* Data already there: by default a completion is posted all the same. */
+TEST_F(sock, recv_data_there_posts)
+{
+	unsigned char data[10];
+	struct cport_sqe sqe;
+	struct cport_cqe cqe;
+
+	pattern_fill(data, sizeof(data), 2, 0);
+	ASSERT_EQ(0, write_bounded(self->c, data, sizeof(data)));
+	ASSERT_TRUE(fd_ready(self->s, POLLIN, PROGRESS_MS));
+	ASSERT_EQ(1, sub_recv(self->port, &sqe, self->s, self->buf,
+			      sizeof(self->buf), 5, 0, 0, 0));
+	EXPECT_EQ(CPORT_STATUS_PENDING, sqe.status);
+	ASSERT_EQ(1, wait1(self->port, &cqe));
+	EXPECT_CQE(cqe, CPORT_OP_RECV, KEY, 5, 10, 10);
+	EXPECT_EQ(-1, pattern_check(self->buf, 10, 2, 0));
+	EXPECT_TRUE(wait_none(self->port, GRACE_MS));
+}
+
+/* CPORT_SQE_INLINE: the result is in the submission, nothing is posted. */
+TEST_F(sock, recv_inline)
+{
+	unsigned char data[10];
+	struct cport_sqe sqe;
+	struct cport_cqe cqe;
+
+	pattern_fill(data, sizeof(data), 3, 0);
+	ASSERT_EQ(0, write_bounded(self->c, data, sizeof(data)));
+	ASSERT_TRUE(fd_ready(self->s, POLLIN, PROGRESS_MS));
+	ASSERT_EQ(1, sub_recv(self->port, &sqe, self->s, self->buf,
+			      sizeof(self->buf), 6, 0, CPORT_SQE_INLINE, 0));
+	EXPECT_EQ(CPORT_STATUS_INLINE, sqe.status);
+	EXPECT_EQ(10, sqe.res);
+	EXPECT_EQ(10, sqe.bytes);
+	EXPECT_EQ(-1, pattern_check(self->buf, 10, 3, 0));
+	EXPECT_TRUE(wait_none(self->port, GRACE_MS));
+
+	/* Nothing there: it goes pending and posts as usual. */
+	ASSERT_EQ(1, sub_recv(self->port, &sqe, self->s, self->buf,
+			      sizeof(self->buf), 7, 0, CPORT_SQE_INLINE, 0));
+	EXPECT_EQ(CPORT_STATUS_PENDING, sqe.status);
+	EXPECT_TRUE(wait_none(self->port, GRACE_MS));
+	ASSERT_EQ(0, write_bounded(self->c, data, 4));
+	ASSERT_EQ(1, wait1(self->port, &cqe));
+	EXPECT_CQE(cqe, CPORT_OP_RECV, KEY, 7, 4, 4);
+	EXPECT_TRUE(wait_none(self->port, 0));
+
+	/* Both flags at once: -EINVAL, status not written. */
+	cport_prep_recv(&sqe, self->s, self->buf, 16, 8, 0);
+	sqe.flags = CPORT_SQE_INLINE | CPORT_SQE_POST;
+	EXPECT_EQ(-EINVAL, submit1(self->port, &sqe));
+	EXPECT_EQ(0, sqe.status);
+}
+
+/* CPORT_ASSOC_INLINE makes inline the default; CPORT_SQE_POST overrides. */
+TEST_F(sock, assoc_inline_default)
+{
+	unsigned char data[20];
+	struct cport_sqe sqe;
+	struct cport_cqe cqe;
+
+	ASSERT_EQ(0, cport_dissociate(self->port, self->s));
+	ASSERT_EQ(0, cport_associate(self->port, self->s, KEY,
+				     CPORT_ASSOC_INLINE));
+	pattern_fill(data, sizeof(data), 4, 0);
+	ASSERT_EQ(0, write_bounded(self->c, data, 10));
+	ASSERT_TRUE(fd_ready(self->s, POLLIN, PROGRESS_MS));
+	ASSERT_EQ(1, sub_recv(self->port, &sqe, self->s, self->buf,
+			      sizeof(self->buf), 1, 0, 0, 0));
+	EXPECT_EQ(CPORT_STATUS_INLINE, sqe.status);
+	EXPECT_EQ(10, sqe.res);
+	EXPECT_EQ(10, sqe.bytes);
+	EXPECT_EQ(-1, pattern_check(self->buf, 10, 4, 0));
+	EXPECT_TRUE(wait_none(self->port, GRACE_MS));
+
+	ASSERT_EQ(0, write_bounded(self->c, data + 10, 10));
+	ASSERT_TRUE(fd_ready(self->s, POLLIN, PROGRESS_MS));
+	ASSERT_EQ(1, sub_recv(self->port, &sqe, self->s, self->buf,
+			      sizeof(self->buf), 2, 0, CPORT_SQE_POST, 0));
+	EXPECT_EQ(CPORT_STATUS_PENDING, sqe.status);
+	ASSERT_EQ(1, wait1(self->port, &cqe));
+	EXPECT_CQE(cqe, CPORT_OP_RECV, KEY, 2, 10, 10);
+	EXPECT_EQ(-1, pattern_check(self->buf, 10, 4, 10));
+
+	/* Inline sends too. */
+	ASSERT_EQ(1, sub_send(self->port, &sqe, self->s, data, 20, 3, 0, 0));
+	EXPECT_EQ(CPORT_STATUS_INLINE, sqe.status);
+	EXPECT_EQ(20, sqe.res);
+	EXPECT_EQ(20, sqe.bytes);
+	EXPECT_TRUE(wait_none(self->port, GRACE_MS));
+	ASSERT_EQ(0, read_bounded(self->c, self->buf, 20));
+	EXPECT_EQ(-1, pattern_check(self->buf, 20, 4, 0));
+}
+
+/* CPORT_RECV_FILL completes only when the buffer is full. */
+TEST_F(sock, recv_fill)
+{
+	unsigned char data[1000];
+	struct cport_sqe sqe;
+	struct cport_cqe cqe;
+
+	pattern_fill(data, sizeof(data), 5, 0);
+	ASSERT_EQ(1, sub_recv(self->port, &sqe, self->s, self->buf, 1000, 9,
+			      CPORT_RECV_FILL, 0, 0));
+	EXPECT_EQ(CPORT_STATUS_PENDING, sqe.status);
+	ASSERT_EQ(0, write_bounded(self->c, data, 100));
+	EXPECT_TRUE(wait_none(self->port, GRACE_MS));
+	ASSERT_EQ(0, write_bounded(self->c, data + 100, 1));
+	ASSERT_EQ(0, write_bounded(self->c, data + 101, 398));
+	EXPECT_TRUE(wait_none(self->port, GRACE_MS));
+	ASSERT_EQ(0, write_bounded(self->c, data + 499, 500));
+	EXPECT_TRUE(wait_none(self->port, GRACE_MS));
+	/* One more than it needs: the last byte stays in the socket. */
+	ASSERT_EQ(0, write_bounded(self->c, data + 999, 1));
+	ASSERT_EQ(0, write_bounded(self->c, "Z", 1));
+	ASSERT_EQ(1, wait1(self->port, &cqe));
+	EXPECT_CQE(cqe, CPORT_OP_RECV, KEY, 9, 1000, 1000);
+	EXPECT_EQ(0, memcmp(self->buf, data, 1000));
+	EXPECT_EQ(0xa5, self->buf[1000]);
+	ASSERT_EQ(0, read_bounded(self->s, self->buf, 1));
+	EXPECT_EQ('Z', self->buf[0]);
+	EXPECT_TRUE(wait_none(self->port, 0));
+}
+
+/* Fill mode at end of file: res is what was received. */
+TEST_F(sock, recv_fill_eof)
+{
+	unsigned char data[300];
+	struct cport_sqe sqe;
+	struct cport_cqe cqe;
+
+	pattern_fill(data, sizeof(data), 6, 0);
+	ASSERT_EQ(1, sub_recv(self->port, &sqe, self->s, self->buf, 1000, 10,
+			      CPORT_RECV_FILL, 0, 0));
+	ASSERT_EQ(0, write_bounded(self->c, data, 300));
+	EXPECT_TRUE(wait_none(self->port, GRACE_MS));
+	ASSERT_EQ(0, shutdown(self->c, SHUT_WR));
+	ASSERT_EQ(1, wait1(self->port, &cqe));
+	EXPECT_CQE(cqe, CPORT_OP_RECV, KEY, 10, 300, 300);
+	EXPECT_EQ(0, memcmp(self->buf, data, 300));
+	/* After that, end of file. */
+	ASSERT_EQ(1, sub_recv(self->port, &sqe, self->s, self->buf, 1000, 11,
+			      CPORT_RECV_FILL, 0, 0));
+	ASSERT_EQ(1, wait1(self->port, &cqe));
+	EXPECT_CQE(cqe, CPORT_OP_RECV, KEY, 11, 0, 0);
+}
+
+TEST_F(sock, recv_eof)
+{
+	struct cport_sqe sqe;
+	struct cport_cqe cqe;
+
+	ASSERT_EQ(1, sub_recv(self->port, &sqe, self->s, self->buf,
+			      sizeof(self->buf), 12, 0, 0, 0));
+	EXPECT_TRUE(wait_none(self->port, GRACE_MS));
+	ASSERT_EQ(0, shutdown(self->c, SHUT_WR));
+	ASSERT_EQ(1, wait1(self->port, &cqe));
+	EXPECT_CQE(cqe, CPORT_OP_RECV, KEY, 12, 0, 0);
+	EXPECT_EQ(0xa5, self->buf[0]);
+	/* Already at end of file: inline with 0. */
+	ASSERT_EQ(1, sub_recv(self->port, &sqe, self->s, self->buf,
+			      sizeof(self->buf), 13, 0, CPORT_SQE_INLINE, 0));
+	EXPECT_EQ(CPORT_STATUS_INLINE, sqe.status);
+	EXPECT_EQ(0, sqe.res);
+	EXPECT_EQ(0, sqe.bytes);
+	EXPECT_TRUE(wait_none(self->port, GRACE_MS));
+	/* The other direction still works. */
+	ASSERT_EQ(1, sub_send(self->port, &sqe, self->s, "ok", 2, 14, 0, 0));
+	ASSERT_EQ(1, wait1(self->port, &cqe));
+	EXPECT_CQE(cqe, CPORT_OP_SEND, KEY, 14, 2, 2);
+	ASSERT_EQ(0, read_bounded(self->c, self->buf, 2));
+	EXPECT_EQ(0, memcmp(self->buf, "ok", 2));
+}
+
+/*
+ * The peer resets: close() with SO_LINGER 0 and unread data (a reset for
+ * TCP; for unix sockets unread data is what makes it a reset).
+ */
+static void reset_peer(int s, int *c)
+{
+	send(s, "u", 1, MSG_NOSIGNAL);
+	fd_ready(*c, POLLIN, PROGRESS_MS);
+	sock_set_rst_on_close(*c);
+	close(*c);
+	*c = -1;
+}
+
+TEST_F(sock, recv_reset)
+{
+	struct cport_sqe sqe;
+	struct cport_cqe cqe;
+
+	ASSERT_EQ(1, sub_recv(self->port, &sqe, self->s, self->buf,
+			      sizeof(self->buf), 15, 0, 0, 0));
+	EXPECT_TRUE(wait_none(self->port, GRACE_MS));
+	reset_peer(self->s, &self->c);
+	ASSERT_EQ(1, wait1(self->port, &cqe));
+	EXPECT_CQE(cqe, CPORT_OP_RECV, KEY, 15, -ECONNRESET, 0);
+	EXPECT_TRUE(wait_none(self->port, 0));
+}
+
+/* A fill-mode recv that got part of the data, then a reset: bytes = part. */
+TEST_F(sock, recv_fill_reset)
+{
+	unsigned char data[100];
+	struct cport_sqe sqe;
+	struct cport_cqe cqe;
+
+	pattern_fill(data, sizeof(data), 7, 0);
+	ASSERT_EQ(1, sub_recv(self->port, &sqe, self->s, self->buf, 1000, 16,
+			      CPORT_RECV_FILL, 0, 0));
+	ASSERT_EQ(0, write_bounded(self->c, data, 100));
+	EXPECT_TRUE(wait_none(self->port, GRACE_MS));
+	reset_peer(self->s, &self->c);
+	ASSERT_EQ(1, wait1(self->port, &cqe));
+	EXPECT_CQE(cqe, CPORT_OP_RECV, KEY, 16, -ECONNRESET, 100);
+	EXPECT_EQ(0, memcmp(self->buf, data, 100));
+}
+
+/* A zero-byte recv: readiness only; consumes nothing. */
+TEST_F(sock, recv_zero_byte)
+{
+	unsigned char data[100];
+	struct cport_sqe sqe;
+	struct cport_cqe cqe;
+
+	pattern_fill(data, sizeof(data), 8, 0);
+	ASSERT_EQ(1, sub_recv(self->port, &sqe, self->s, NULL, 0, 17, 0, 0, 0));
+	EXPECT_EQ(CPORT_STATUS_PENDING, sqe.status);
+	EXPECT_TRUE(wait_none(self->port, GRACE_MS));
+	ASSERT_EQ(0, write_bounded(self->c, data, 100));
+	ASSERT_EQ(1, wait1(self->port, &cqe));
+	EXPECT_CQE(cqe, CPORT_OP_RECV, KEY, 17, 0, 0);
+	/* Everything is still there. */
+	ASSERT_EQ(0, read_bounded(self->s, self->buf, 100));
+	EXPECT_EQ(0, memcmp(self->buf, data, 100));
+	EXPECT_FALSE(fd_ready(self->s, POLLIN, 0));
+
+	/* Data already there: completes at once, inline if asked. */
+	ASSERT_EQ(0, write_bounded(self->c, data, 10));
+	ASSERT_TRUE(fd_ready(self->s, POLLIN, PROGRESS_MS));
+	ASSERT_EQ(1, sub_recv(self->port, &sqe, self->s, NULL, 0, 18, 0,
+			      CPORT_SQE_INLINE, 0));
+	EXPECT_EQ(CPORT_STATUS_INLINE, sqe.status);
+	EXPECT_EQ(0, sqe.res);
+	EXPECT_EQ(0, sqe.bytes);
+	EXPECT_TRUE(wait_none(self->port, GRACE_MS));
+	ASSERT_EQ(0, read_bounded(self->s, self->buf, 10));
+	EXPECT_EQ(0, memcmp(self->buf, data, 10));
+
+	/* Not with a buffer address, not in fill mode. */
+	cport_prep_recv(&sqe, self->s, self->buf, 0, 19, 0);
+	EXPECT_EQ(-EINVAL, submit1(self->port, &sqe));
+	cport_prep_recv(&sqe, self->s, NULL, 0, 19, CPORT_RECV_FILL);
+	EXPECT_EQ(-EINVAL, submit1(self->port, &sqe));
+	EXPECT_TRUE(wait_none(self->port, 0));
+}
+
+TEST_F(sock, recv_zero_byte_eof)
+{
+	struct cport_sqe sqe;
+	struct cport_cqe cqe;
+
+	ASSERT_EQ(1, sub_recv(self->port, &sqe, self->s, NULL, 0, 20, 0, 0, 0));
+	EXPECT_TRUE(wait_none(self->port, GRACE_MS));
+	ASSERT_EQ(0, shutdown(self->c, SHUT_WR));
+	ASSERT_EQ(1, wait1(self->port, &cqe));
+	EXPECT_CQE(cqe, CPORT_OP_RECV, KEY, 20, 0, 0);
+	EXPECT_EQ(0, read(self->s, self->buf, 1));
+}
+
+/* A zero-byte recv reports a reset as the socket's pending error. */
+TEST_F(sock, recv_zero_byte_reset)
+{
+	struct cport_sqe sqe;
+	struct cport_cqe cqe;
+
+	ASSERT_EQ(1, sub_recv(self->port, &sqe, self->s, NULL, 0, 21, 0, 0, 0));
+	EXPECT_TRUE(wait_none(self->port, GRACE_MS));
+	reset_peer(self->s, &self->c);
+	ASSERT_EQ(1, wait1(self->port, &cqe));
+	EXPECT_CQE(cqe, CPORT_OP_RECV, KEY, 21, -ECONNRESET, 0);
+}
+
+/* --- SEND ----------------------------------------------------------------- */
+
+TEST_F(sock, send_small)
+{
+	unsigned char data[100];
+	struct cport_sqe sqe;
+	struct cport_cqe cqe;
+
+	pattern_fill(data, sizeof(data), 9, 0);
+	ASSERT_EQ(1, sub_send(self->port, &sqe, self->s, data, 100, 22, 0, 0));
+	EXPECT_EQ(CPORT_STATUS_PENDING, sqe.status);
+	ASSERT_EQ(1, wait1(self->port, &cqe));
+	EXPECT_CQE(cqe, CPORT_OP_SEND, KEY, 22, 100, 100);
+	ASSERT_EQ(0, read_bounded(self->c, self->buf, 100));
+	EXPECT_EQ(0, memcmp(self->buf, data, 100));
+
+	/* Room in the socket: inline when asked. */
+	ASSERT_EQ(1, sub_send(self->port, &sqe, self->s, data, 50, 23,
+			      CPORT_SQE_INLINE, 0));
+	EXPECT_EQ(CPORT_STATUS_INLINE, sqe.status);
+	EXPECT_EQ(50, sqe.res);
+	EXPECT_EQ(50, sqe.bytes);
+	EXPECT_TRUE(wait_none(self->port, GRACE_MS));
+	ASSERT_EQ(0, read_bounded(self->c, self->buf, 50));
+	EXPECT_EQ(0, memcmp(self->buf, data, 50));
+	EXPECT_FALSE(fd_ready(self->c, POLLIN, 0));
+}
+
+/* Several MB against a slow plain reader: res == len, data intact. */
+TEST_F_TIMEOUT(sock, send_large, 120)
+{
+	size_t len = bulk_len();
+	unsigned char *src = malloc(len), *dst = malloc(len);
+	struct cport_sqe sqe;
+	struct cport_cqe cqe;
+	long bad;
+
+	ASSERT_NE(NULL, src);
+	ASSERT_NE(NULL, dst);
+	set_bufs(self->s, SMALL_BUF, 0);
+	set_bufs(self->c, 0, SMALL_BUF);
+	pattern_fill(src, len, 10, 0);
+	ASSERT_EQ(1, sub_send(self->port, &sqe, self->s, src, len, 24, 0, 0));
+	EXPECT_EQ(CPORT_STATUS_PENDING, sqe.status);
+	/* It cannot be done before the peer has read. */
+	EXPECT_TRUE(wait_none(self->port, GRACE_MS));
+	ASSERT_EQ(0, read_slowly(self->c, dst, len / 2, 16 << 10, 100));
+	EXPECT_EQ(0, port_drain(self->port, &cqe, 1));
+	ASSERT_EQ(0, read_slowly(self->c, dst + len / 2, len - len / 2,
+				 64 << 10, 0));
+	ASSERT_EQ(1, wait1(self->port, &cqe));
+	EXPECT_CQE(cqe, CPORT_OP_SEND, KEY, 24, len, len);
+	bad = pattern_check(dst, len, 10, 0);
+	EXPECT_EQ(-1, bad);
+	EXPECT_FALSE(fd_ready(self->c, POLLIN, 0));
+	free(src);
+	free(dst);
+}
+
+struct writer {
+	pthread_t thread;
+	int fd;
+	size_t len;
+	unsigned int seed;
+	int ret;
+};
+
+static void *writer_fn(void *arg)
+{
+	struct writer *w = arg;
+
+	w->ret = write_pattern(w->fd, w->len, w->seed, 0);
+	return NULL;
+}
+
+/* A large RECV (fill) and a large SEND at once on one socket. */
+TEST_F_TIMEOUT(sock, duplex_large, 120)
+{
+	size_t len = bulk_len();
+	unsigned char *src = malloc(len), *dst = malloc(len);
+	unsigned char *rbuf = malloc(len);
+	struct writer w = { .fd = self->c, .len = len, .seed = 12 };
+	struct cport_sqe sqes[2];
+	struct cport_cqe cqes[2];
+	int n = 0, i, got;
+
+	ASSERT_NE(NULL, src);
+	ASSERT_NE(NULL, dst);
+	ASSERT_NE(NULL, rbuf);
+	set_bufs(self->s, SMALL_BUF, SMALL_BUF);
+	set_bufs(self->c, SMALL_BUF, SMALL_BUF);
+	pattern_fill(src, len, 11, 0);
+	cport_prep_send(&sqes[0], self->s, src, len, 1);
+	cport_prep_recv(&sqes[1], self->s, rbuf, len, 2, CPORT_RECV_FILL);
+	ASSERT_EQ(2, cport_submit(self->port, sqes, 2));
+	EXPECT_EQ(CPORT_STATUS_PENDING, sqes[0].status);
+	EXPECT_EQ(CPORT_STATUS_PENDING, sqes[1].status);
+	ASSERT_EQ(0, pthread_create(&w.thread, NULL, writer_fn, &w));
+	EXPECT_EQ(0, read_slowly(self->c, dst, len, 16 << 10, 50));
+	ASSERT_EQ(0, pthread_join(w.thread, NULL));
+	EXPECT_EQ(0, w.ret);
+	while (n < 2) {
+		got = cport_wait(self->port, cqes + n, 2 - n,
+				 (long long)PROGRESS_MS * NSEC_PER_MSEC);
+		ASSERT_LT(0, got);
+		n += got;
+	}
+	for (i = 0; i < 2; i++) {
+		int j = cqes[i].user_data == 1 ? 0 : 1;
+
+		EXPECT_CQE(cqes[i], j ? CPORT_OP_RECV : CPORT_OP_SEND, KEY,
+			   j + 1, len, len);
+	}
+	EXPECT_NE(cqes[0].user_data, cqes[1].user_data);
+	EXPECT_EQ(-1, pattern_check(dst, len, 11, 0));
+	EXPECT_EQ(-1, pattern_check(rbuf, len, 12, 0));
+	EXPECT_TRUE(wait_none(self->port, 0));
+	free(src);
+	free(dst);
+	free(rbuf);
+}
+
+/* The peer resets part-way through a large send. */
+TEST_F_TIMEOUT(sock, send_reset_midway, 60)
+{
+	size_t len = bulk_len(), part = 256 << 10;
+	unsigned char *src = malloc(len), *dst = malloc(part);
+	struct cport_sqe sqe;
+	struct cport_cqe cqe;
+
+	ASSERT_NE(NULL, src);
+	ASSERT_NE(NULL, dst);
+	set_bufs(self->s, SMALL_BUF, 0);
+	set_bufs(self->c, 0, SMALL_BUF);
+	pattern_fill(src, len, 13, 0);
+	ASSERT_EQ(1, sub_send(self->port, &sqe, self->s, src, len, 25, 0, 0));
+	ASSERT_EQ(0, read_bounded(self->c, dst, part));
+	EXPECT_EQ(-1, pattern_check(dst, part, 13, 0));
+	/* More is queued behind: the close is a reset. */
+	ASSERT_TRUE(fd_ready(self->c, POLLIN, PROGRESS_MS));
+	sock_set_rst_on_close(self->c);
+	close(self->c);
+	self->c = -1;
+	ASSERT_EQ(1, wait1(self->port, &cqe));
+	EXPECT_EQ(CPORT_OP_SEND, cqe.op);
+	EXPECT_EQ(KEY, cqe.key);
+	EXPECT_EQ(25, cqe.user_data);
+	/*
+	 * TCP reports the reset (sk_err); a unix socket may report its
+	 * pending -ECONNRESET or the peer's shutdown (-EPIPE), whichever its
+	 * sendmsg checks first.
+	 */
+	if (variant->kind == SK_UNIX) {
+		EXPECT_TRUE(cqe.res == -ECONNRESET || cqe.res == -EPIPE) {
+			TH_LOG("res %lld", (long long)cqe.res);
+		}
+	} else {
+		EXPECT_EQ(-ECONNRESET, cqe.res);
+	}
+	EXPECT_LE(part, cqe.bytes);
+	EXPECT_GT(len, cqe.bytes);
+	TH_LOG("%s: reset after %llu of %zu bytes: %s",
+	       sock_kind_name(variant->kind), (unsigned long long)cqe.bytes,
+	       len, strerror(-cqe.res));
+	EXPECT_TRUE(wait_none(self->port, 0));
+	free(src);
+	free(dst);
+}
+
+/* The data moves while no thread waits on the port. */
+TEST_F_TIMEOUT(sock, progress_without_waiter, 60)
+{
+	size_t len = 4 << 20;
+	unsigned char *src = malloc(len), *dst = malloc(len);
+	struct cport_sqe sqe;
+	struct cport_cqe cqe;
+
+	ASSERT_NE(NULL, src);
+	ASSERT_NE(NULL, dst);
+	set_bufs(self->s, SMALL_BUF, SMALL_BUF);
+	set_bufs(self->c, SMALL_BUF, SMALL_BUF);
+	pattern_fill(src, len, 14, 0);
+	ASSERT_EQ(1, sub_send(self->port, &sqe, self->s, src, len, 26, 0, 0));
+	ASSERT_EQ(0, read_bounded(self->c, dst, len));
+	EXPECT_EQ(-1, pattern_check(dst, len, 14, 0));
+	ASSERT_EQ(1, wait1(self->port, &cqe));
+	EXPECT_CQE(cqe, CPORT_OP_SEND, KEY, 26, len, len);
+
+	/* And the other way: a fill recv drains what the peer writes. */
+	memset(dst, 0, len);
+	ASSERT_EQ(1, sub_recv(self->port, &sqe, self->s, dst, len, 27,
+			      CPORT_RECV_FILL, 0, 0));
+	ASSERT_EQ(0, write_pattern(self->c, len, 15, 0));
+	ASSERT_EQ(1, wait1(self->port, &cqe));
+	EXPECT_CQE(cqe, CPORT_OP_RECV, KEY, 27, len, len);
+	EXPECT_EQ(-1, pattern_check(dst, len, 15, 0));
+	free(src);
+	free(dst);
+}
+
+/*
+ * A buffer that faults (PROT_NONE) is a valid user range, so the
+ * submission is taken; the operation fails with -EFAULT, and the socket
+ * stays usable with nothing lost.
+ */
+TEST_F(sock, fault_buffer)
+{
+	unsigned char data[100];
+	struct cport_sqe sqe;
+	struct cport_cqe cqe;
+	void *bad = fault_page();
+
+	ASSERT_NE(NULL, bad);
+	pattern_fill(data, sizeof(data), 18, 0);
+	ASSERT_EQ(0, write_bounded(self->c, data, 100));
+	ASSERT_TRUE(fd_ready(self->s, POLLIN, PROGRESS_MS));
+	ASSERT_EQ(1, sub_recv(self->port, &sqe, self->s, bad, 64, 35, 0, 0,
+			      0));
+	EXPECT_EQ(CPORT_STATUS_PENDING, sqe.status);
+	ASSERT_EQ(1, wait1(self->port, &cqe));
+	EXPECT_CQE(cqe, CPORT_OP_RECV, KEY, 35, -EFAULT, 0);
+	/* Nothing was taken from the socket. */
+	ASSERT_EQ(0, read_bounded(self->s, self->buf, 100));
+	EXPECT_EQ(0, memcmp(self->buf, data, 100));
+
+	ASSERT_EQ(1, sub_send(self->port, &sqe, self->s, bad, 64, 36, 0, 0));
+	ASSERT_EQ(1, wait1(self->port, &cqe));
+	EXPECT_CQE(cqe, CPORT_OP_SEND, KEY, 36, -EFAULT, 0);
+	EXPECT_FALSE(fd_ready(self->c, POLLIN, GRACE_MS));
+
+	/* Still usable both ways. */
+	ASSERT_EQ(1, sub_send(self->port, &sqe, self->s, data, 10, 37, 0, 0));
+	ASSERT_EQ(1, wait1(self->port, &cqe));
+	EXPECT_CQE(cqe, CPORT_OP_SEND, KEY, 37, 10, 10);
+	ASSERT_EQ(0, read_bounded(self->c, self->buf, 10));
+	EXPECT_EQ(0, memcmp(self->buf, data, 10));
+	munmap(bad, getpagesize());
+}
+
+/*
+ * A pending operation holds the socket's file: close() neither cancels
+ * it nor closes the connection until it completes (or is cancelled).
+ */
+TEST_F(sock, close_with_pending)
+{
+	struct cport_sqe sqe;
+	struct cport_cqe cqe;
+	int fds[2] = { -1, -1 };
+
+	ASSERT_EQ(1, sub_recv(self->port, &sqe, self->s, self->buf,
+			      sizeof(self->buf), 38, 0, 0, 0));
+	close(self->s);
+	self->s = -1;
+	/* The peer sees no end of file while the recv pends. */
+	EXPECT_FALSE(fd_ready(self->c, POLLIN, GRACE_MS));
+	EXPECT_TRUE(wait_none(self->port, 0));
+	ASSERT_EQ(0, write_bounded(self->c, "hello", 5));
+	ASSERT_EQ(1, wait1(self->port, &cqe));
+	EXPECT_CQE(cqe, CPORT_OP_RECV, KEY, 38, 5, 5);
+	EXPECT_EQ(0, memcmp(self->buf, "hello", 5));
+	/* Done: now it closes. */
+	ASSERT_TRUE(fd_ready(self->c, POLLIN, PROGRESS_MS));
+	EXPECT_EQ(0, read(self->c, self->buf, 1));
+
+	/* Cancelled by key, it closes too. */
+	ASSERT_EQ(0, sock_pair(variant->kind, fds));
+	ASSERT_EQ(0, cport_associate(self->port, fds[0], KEY + 20, 0));
+	ASSERT_EQ(1, sub_recv(self->port, &sqe, fds[0], self->buf,
+			      sizeof(self->buf), 39, 0, 0, 0));
+	close(fds[0]);
+	EXPECT_FALSE(fd_ready(fds[1], POLLIN, GRACE_MS));
+	EXPECT_EQ(1, cport_cancel(self->port, CPORT_CANCEL_KEY, KEY + 20));
+	ASSERT_EQ(1, wait1(self->port, &cqe));
+	EXPECT_CQE(cqe, CPORT_OP_RECV, KEY + 20, 39, -ECANCELED, 0);
+	ASSERT_TRUE(fd_ready(fds[1], POLLIN, PROGRESS_MS));
+	EXPECT_EQ(0, read(fds[1], self->buf, 1));
+	close(fds[1]);
+}
+
+/* --- timeout_ns ----------------------------------------------------------- */
+
+TEST_F(sock, timeout_recv_empty)
+{
+	struct cport_sqe sqe;
+	struct cport_cqe cqe;
+	long long start = now_ns();
+
+	ASSERT_EQ(1, sub_recv(self->port, &sqe, self->s, self->buf,
+			      sizeof(self->buf), 28, 0, 0,
+			      50 * NSEC_PER_MSEC));
+	EXPECT_EQ(CPORT_STATUS_PENDING, sqe.status);
+	ASSERT_EQ(1, wait1(self->port, &cqe));
+	EXPECT_LE(50 * NSEC_PER_MSEC, now_ns() - start);
+	EXPECT_CQE(cqe, CPORT_OP_RECV, KEY, 28, -ETIMEDOUT, 0);
+	EXPECT_EQ(0xa5, self->buf[0]);
+	/* The socket is still usable and lost nothing. */
+	ASSERT_EQ(0, write_bounded(self->c, "abc", 3));
+	ASSERT_EQ(1, sub_recv(self->port, &sqe, self->s, self->buf,
+			      sizeof(self->buf), 29, 0, 0, 0));
+	ASSERT_EQ(1, wait1(self->port, &cqe));
+	EXPECT_CQE(cqe, CPORT_OP_RECV, KEY, 29, 3, 3);
+	EXPECT_EQ(0, memcmp(self->buf, "abc", 3));
+}
+
+/* A fill-mode recv that got part of its data, then timed out. */
+TEST_F(sock, timeout_recv_fill_partial)
+{
+	unsigned char data[1000];
+	struct cport_sqe sqe;
+	struct cport_cqe cqe;
+
+	pattern_fill(data, sizeof(data), 16, 0);
+	ASSERT_EQ(0, write_bounded(self->c, data, 300));
+	ASSERT_TRUE(fd_ready(self->s, POLLIN, PROGRESS_MS));
+	ASSERT_EQ(1, sub_recv(self->port, &sqe, self->s, self->buf, 1000, 30,
+			      CPORT_RECV_FILL, 0, 100 * NSEC_PER_MSEC));
+	EXPECT_EQ(CPORT_STATUS_PENDING, sqe.status);
+	ASSERT_EQ(1, wait1(self->port, &cqe));
+	EXPECT_CQE(cqe, CPORT_OP_RECV, KEY, 30, -ETIMEDOUT, 300);
+	EXPECT_EQ(0, memcmp(self->buf, data, 300));
+	/* It took exactly those 300: the rest follows them. */
+	ASSERT_EQ(0, write_bounded(self->c, data + 300, 700));
+	ASSERT_EQ(0, read_bounded(self->s, self->buf, 700));
+	EXPECT_EQ(0, memcmp(self->buf, data + 300, 700));
+}
+
+/* A send the peer never reads: -ETIMEDOUT, bytes = what the peer gets. */
+TEST_F_TIMEOUT(sock, timeout_send, 60)
+{
+	size_t len = bulk_len();
+	unsigned char *src = malloc(len), *dst = malloc(len);
+	struct cport_sqe sqe;
+	struct cport_cqe cqe;
+
+	ASSERT_NE(NULL, src);
+	ASSERT_NE(NULL, dst);
+	set_bufs(self->s, SMALL_BUF, 0);
+	set_bufs(self->c, 0, SMALL_BUF);
+	pattern_fill(src, len, 17, 0);
+	ASSERT_EQ(1, sub_send(self->port, &sqe, self->s, src, len, 31, 0,
+			      200 * NSEC_PER_MSEC));
+	ASSERT_EQ(1, wait1(self->port, &cqe));
+	EXPECT_EQ(CPORT_OP_SEND, cqe.op);
+	EXPECT_EQ(31, cqe.user_data);
+	EXPECT_EQ(-ETIMEDOUT, cqe.res);
+	EXPECT_LT(0, cqe.bytes);
+	ASSERT_GT(len, cqe.bytes);
+	ASSERT_EQ(0, read_bounded(self->c, dst, cqe.bytes));
+	EXPECT_EQ(-1, pattern_check(dst, cqe.bytes, 17, 0));
+	/* Not a byte more. */
+	EXPECT_FALSE(fd_ready(self->c, POLLIN, GRACE_MS));
+	TH_LOG("%s: %llu bytes sent before the timeout",
+	       sock_kind_name(variant->kind), (unsigned long long)cqe.bytes);
+	free(src);
+	free(dst);
+}
+
+/* An operation that completes first is not completed again at timeout. */
+TEST_F(sock, timeout_after_completion)
+{
+	struct cport_sqe sqe;
+	struct cport_cqe cqe;
+
+	ASSERT_EQ(1, sub_recv(self->port, &sqe, self->s, self->buf,
+			      sizeof(self->buf), 32, 0, 0,
+			      200 * NSEC_PER_MSEC));
+	ASSERT_EQ(0, write_bounded(self->c, "abcd", 4));
+	ASSERT_EQ(1, wait1(self->port, &cqe));
+	ASSERT_EQ(4, cqe.res) {
+		TH_LOG("the recv did not complete before its timeout");
+	}
+	EXPECT_CQE(cqe, CPORT_OP_RECV, KEY, 32, 4, 4);
+	/* Inline completions with a timeout, both directions. */
+	ASSERT_EQ(0, write_bounded(self->c, "ef", 2));
+	ASSERT_TRUE(fd_ready(self->s, POLLIN, PROGRESS_MS));
+	ASSERT_EQ(1, sub_recv(self->port, &sqe, self->s, self->buf,
+			      sizeof(self->buf), 33, 0, CPORT_SQE_INLINE,
+			      100 * NSEC_PER_MSEC));
+	EXPECT_EQ(CPORT_STATUS_INLINE, sqe.status);
+	EXPECT_EQ(2, sqe.res);
+	ASSERT_EQ(1, sub_send(self->port, &sqe, self->s, "gh", 2, 34, 0,
+			      100 * NSEC_PER_MSEC));
+	ASSERT_EQ(1, wait1(self->port, &cqe));
+	EXPECT_CQE(cqe, CPORT_OP_SEND, KEY, 34, 2, 2);
+	/* Well past every timeout: nothing more. */
+	EXPECT_TRUE(wait_none(self->port, 500));
+	ASSERT_EQ(0, read_bounded(self->c, self->buf, 2));
+	EXPECT_EQ(0, memcmp(self->buf, "gh", 2));
+}
+
+TEST_HARNESS_MAIN
