@@ -276,10 +276,14 @@ def main():
         w.writeheader()
         for r in raw:
             w.writerow(r)
+    # One run per line: small, and diffs stay readable.
     with open(a.out + ".json", "w") as f:
-        json.dump({"environment": env, "floor_ns": floor, "runs": raw,
-                   "summary_rows": rows,
-                   "skipped": skips, "errors": errors}, f, indent=1)
+        doc = {"environment": env, "floor_ns": floor, "runs": raw,
+               "summary_rows": rows, "skipped": skips, "errors": errors}
+        f.write("{\n" + ",\n".join(
+            '"%s": ' % k + (("[\n" + ",\n".join(json.dumps(x) for x in v) + "\n]")
+                           if isinstance(v, list) else json.dumps(v))
+            for k, v in doc.items()) + "\n}\n")
 
     base = os.path.basename(a.out)
     closed = [r for r in rows if r["kind"] == "closed"]
