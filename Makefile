@@ -9,6 +9,7 @@
 #   make demo             boot the default kernel: the echo server under load,
 #                         then the IBM i, Windows and libevent examples
 #   make bench-concurrency  the concurrency value: blocking handlers, cost
+#   make bench [QUICK=1]  cport against epoll and io_uring (BENCH_KERNEL=6.12)
 #   make lint             checkpatch --strict and sparse on the module
 
 CACHE	?= /var/cache/cport
@@ -42,7 +43,7 @@ EXAMPLES	:= $(EXAMPLE_SRCS:examples/%.c=$(BUILD)/examples/%)
 BENCH_SRCS	:= $(wildcard bench/*.c)
 BENCHES		:= $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all module lib selftests examples benches check demo bench-concurrency \
+.PHONY: all module lib selftests examples benches check demo bench-concurrency bench \
 	lint checkpatch sparse clean
 
 all: module lib selftests examples benches
@@ -122,6 +123,11 @@ demo:
 bench-concurrency: lib
 	scripts/install-deps.sh
 	scripts/bench-concurrency.sh
+
+# cport against epoll and io_uring: bench/suite/, results in bench/results/.
+bench:
+	scripts/install-deps.sh
+	scripts/bench.sh $(if $(QUICK),quick,full)
 
 # compat.h is the one place where kernel versions are tested.
 CHECKPATCH = $(KSRC)/scripts/checkpatch.pl --strict --no-tree --terse \

@@ -38,7 +38,8 @@ quiet() {
 PKGS="build-essential bc bison flex libelf-dev libssl-dev dwarves cpio gzip
       xz-utils kmod busybox-static qemu-system-x86 sparse linux-image-amd64
       linux-headers-amd64 liburing-dev libevent-dev pkg-config python3 perl
-      debian-archive-keyring ca-certificates"
+      debian-archive-keyring ca-certificates
+      gnuplot-nox"
 PKGS="$PKGS man-db groff"	# scripts/test-install.sh renders the man pages
 
 missing=

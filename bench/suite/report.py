@@ -1,0 +1,513 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""report.py: turn the guest log of bench/suite/suite.sh into results.
+
+    report.py --log LOG --out BASE [--env KEY=VALUE]...
+
+Writes BASE.csv (one row per run: the client's and the server's fields
+side by side, plus derived per-request figures), BASE.json (the
+environment record, the floor, the rows, the skipped runs), BASE.md (the
+summary tables and the issue's expectations, each with its figures) and
+BASE-*.png (gnuplot).  Reports; never fails because a number moved.
+"""
+import argparse
+import collections
+import csv
+import json
+import math
+import os
+import re
+import statistics
+import subprocess
+import sys
+
+POLICIES = {0: "lifo", 1: "fifo", 2: "rr", 3: "cpu"}
+
+
+def kv(fields):
+    out = {}
+    for f in fields:
+        if "=" in f:
+            k, v = f.split("=", 1)
+            try:
+                out[k] = float(v) if re.fullmatch(r"-?[0-9.]+(e-?\d+)?", v) else v
+            except ValueError:
+                out[k] = v
+    return out
+
+
+def system_of(tag):
+    """closed:cport:0:16:c64:l64 -> cport-lifo-b16; open:uring:s0:f0.1 -> uring."""
+    parts = tag.split(":")[1:]
+    if parts[0] == "cport":
+        return "cport-%s-b%s" % (POLICIES[int(parts[1])], parts[2])
+    return parts[0]
+
+
+def parse(log):
+    env, floor, srv, cli, skips, errors = {}, {}, {}, {}, [], []
+    with open(log, errors="replace") as f:
+        for line in f:
+            line = line.rstrip("\r\n")
+            m = re.match(r"=== guest (\S+) cpus=(\d+)", line)
+            if m:
+                env["kernel"], env["vcpus"] = m.group(1), int(m.group(2))
+            if line.startswith("error: "):
+                errors.append(line[7:])
+            if not line.startswith("csv,"):
+                continue
+            p = line.split(",")
+            if p[1] == "floor":
+                floor[p[2]] = kv(p[3:])["ns_per_op"]
+            elif p[1] == "srv":
+                srv[p[2]] = kv(p[3:])
+            elif p[1] == "cli":
+                cli[p[2]] = kv(p[3:])
+            elif p[1] == "skip":
+                skips.append({"tag": p[2], **kv(p[3:])})
+    return env, floor, srv, cli, skips, errors
+
+
+def derive(tag, c, s):
+    r = {"tag": tag, "kind": tag.split(":")[0], "system": system_of(tag)}
+    r.update({k: c.get(k) for k in ("mode", "conns", "len", "rate", "requests",
+                                     "rps", "p50_us", "p99_us", "p999_us",
+                                     "max_us", "errors", "dropped", "bursts",
+                                     "drain_p50_us", "drain_p99_us")})
+    m = re.search(r":s([^:]+):f([0-9.]+)$", tag)
+    r["service"] = m.group(1) if m else "0"
+    r["load_frac"] = float(m.group(2)) if m else None
+    if not s:
+        return r
+    req = s.get("requests") or 0
+    ev = s.get("events") or 0
+    cpu = (s.get("utime_s") or 0) + (s.get("stime_s") or 0)
+    for k in ("model", "policy", "batch", "threads", "uring_flags", "calls",
+              "vcsw", "ivcsw", "utime_s", "stime_s", "active_mean",
+              "single_share", "max_share", "shares", "concurrency", "waits",
+              "waits_slept", "handoffs", "runs_submit", "runs_waiter",
+              "runs_worker", "worker_wakeups", "ops_inline", "posts"):
+        r["srv_" + k] = s.get(k)
+    r["srv_requests"] = req
+    r["srv_events"] = ev
+    r["req_per_cpu_s"] = req / cpu if cpu > 0 else None
+    # All CPU time of the guest but the client's: the server, softirqs and
+    # kernel workers (cport's socket worker does not show in getrusage).
+    busy = s.get("sys_busy_s")
+    if isinstance(busy, float) and busy > 0 and c.get("cli_cpu_s") is not None:
+        other = busy - c["cli_cpu_s"]
+        r["srv_sys_busy_s"] = busy
+        r["cli_cpu_s"] = c["cli_cpu_s"]
+        r["req_per_guest_cpu_s"] = req / other if other > 0 else None
+        r["other_cpu_s"] = other - cpu
+    r["cpu_per_req_us"] = cpu / req * 1e6 if req else None
+    r["csw_per_req"] = (s["vcsw"] + s["ivcsw"]) / req if req else None
+    r["calls_per_req"] = s["calls"] / req if req else None
+    if s.get("model") == "cport" and (s.get("waits") or 0) > 0:
+        r["wakeups_per_completion"] = s["waits_slept"] / ev if ev else None
+        r["nosleep_share"] = 1 - s["waits_slept"] / s["waits"]
+        for k in ("runs_submit", "runs_waiter", "runs_worker", "worker_wakeups",
+                  "handoffs"):
+            r[k + "_per_req"] = s[k] / req if req else None
+    else:
+        # No port counters: a voluntary switch is a sleep that was woken.
+        r["wakeups_per_completion"] = s["vcsw"] / ev if ev else None
+        r["nosleep_share"] = None
+    return r
+
+
+def aggregate(raw):
+    """Repetitions of a run (tags ending :rN) become one row: the median of
+    each number, with the spread of requests/s."""
+    groups = collections.OrderedDict()
+    for r in raw:
+        groups.setdefault(re.sub(r":r\d+$", "", r["tag"]), []).append(r)
+    out = []
+    for tag, rs in groups.items():
+        row = dict(rs[0])
+        row["tag"] = tag
+        row["reps"] = len(rs)
+        for k in row:
+            vals = [r.get(k) for r in rs if isinstance(r.get(k), (int, float))
+                    and not isinstance(r.get(k), bool)]
+            if len(vals) == len(rs) and k not in ("conns", "len", "rate", "load_frac"):
+                row[k] = statistics.median(vals)
+        rps = [r["rps"] for r in rs if r.get("rps") is not None]
+        if rps:
+            row["rps_min"], row["rps_max"] = min(rps), max(rps)
+        out.append(row)
+    return out
+
+
+def fmt(v, nd=2):
+    if v is None or v == "":
+        return "-"
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "-"
+        if abs(v) >= 1000:
+            return "{:,.0f}".format(v)
+        return ("{:.%df}" % nd).format(v)
+    return str(v)
+
+
+def table(rows, cols):
+    out = ["| " + " | ".join(h for h, _ in cols) + " |",
+           "|" + "---|" * len(cols)]
+    for r in rows:
+        out.append("| " + " | ".join(fmt(f(r)) for _, f in cols) + " |")
+    return "\n".join(out)
+
+
+ORDER = ["epoll-rp", "epoll-shared", "uring", "cport-lifo-b1", "cport-lifo-b16",
+         "cport-fifo-b1", "cport-fifo-b16", "cport-rr-b1", "cport-rr-b16",
+         "cport-cpu-b1", "cport-cpu-b16"]
+
+
+def sort_key(r):
+    s = r["system"]
+    return ORDER.index(s) if s in ORDER else 99
+
+
+CLOSED_COLS = [
+    ("system", lambda r: r["system"]),
+    ("requests/s", lambda r: r.get("rps")),
+    ("runs (min-max req/s)", lambda r: "%d (%s-%s)" % (r["reps"], fmt(r["rps_min"], 0),
+                                                       fmt(r["rps_max"], 0))
+     if r.get("reps", 1) > 1 else "1"),
+    ("p50 us", lambda r: r.get("p50_us")),
+    ("p99 us", lambda r: r.get("p99_us")),
+    ("p99.9 us", lambda r: r.get("p999_us")),
+    ("req per CPU-s", lambda r: r.get("req_per_cpu_s")),
+    ("csw/req", lambda r: r.get("csw_per_req")),
+    ("syscalls/req", lambda r: r.get("calls_per_req")),
+    ("wakeups/compl", lambda r: r.get("wakeups_per_completion")),
+    ("waits not slept", lambda r: r.get("nosleep_share")),
+    ("active set", lambda r: r.get("srv_active_mean")),
+    ("top worker share", lambda r: r.get("srv_max_share")),
+]
+
+
+def gnuplot(script):
+    try:
+        subprocess.run(["gnuplot"], input=script, text=True, check=True,
+                       capture_output=True)
+        return True
+    except (OSError, subprocess.CalledProcessError) as e:
+        sys.stderr.write("report: gnuplot failed: %s\n" % getattr(e, "stderr", e))
+        return False
+
+
+# Eleven systems: eleven colours, dashes for the non-cport ones.
+COLOURS = ["#1f77b4", "#17becf", "#2ca02c", "#d62728", "#ff7f0e", "#9467bd",
+           "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#000000", "#aec7e8"]
+LINETYPES = "\n".join("set linetype %d lc rgb '%s' lw 2 pt %d" % (i + 1, c, i + 1)
+                       for i, c in enumerate(COLOURS))
+
+
+def plot_lines(png, title, xlabel, ylabel, series, logx=False, logy=False):
+    """series: {name: [(x, y), ...]}"""
+    series = {k: sorted(v) for k, v in series.items() if v}
+    if not series:
+        return None
+    data = png + ".dat"
+    with open(data, "w") as f:
+        for name, pts in series.items():
+            f.write("# %s\n" % name)
+            for x, y in pts:
+                f.write("%s %s\n" % (x, y))
+            f.write("\n\n")
+    plots = ", ".join("'%s' index %d with linespoints lw 2 title '%s'" %
+                      (data, i, n) for i, n in enumerate(series))
+    ok = gnuplot("""set terminal pngcairo size 900,560 noenhanced
+set output '%s'
+set title '%s'
+set xlabel '%s'
+set ylabel '%s'
+set key outside right
+set grid
+%s
+%s
+%s
+plot %s
+""" % (png, title, xlabel, ylabel, LINETYPES, "set logscale x" if logx else "",
+       "set logscale y" if logy else "", plots))
+    os.unlink(data)
+    return png if ok else None
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--log", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--env", action="append", default=[])
+    a = ap.parse_args()
+    env, floor, srv, cli, skips, errors = parse(a.log)
+    for e in a.env:
+        k, v = e.split("=", 1)
+        env[k] = v
+    raw = [derive(t, cli[t], srv.get(t)) for t in cli]
+    rows = aggregate(raw)
+    for t in srv:
+        if t not in cli:
+            errors.append("%s: the server reported, the client did not" % t)
+    uflags = {r.get("srv_uring_flags") for r in rows if r["system"] == "uring"}
+    env["io_uring_setup_flags"] = ", ".join(sorted(
+        "0x%x%s" % (int(str(f), 0), " (SINGLE_ISSUER|DEFER_TASKRUN)"
+                    if int(str(f), 0) == 0x3000 else "")
+        for f in uflags if f not in (None, "")))
+    env["io_uring_idiom"] = ("one ring per worker, multishot accept, multishot "
+                             "recv with a provided buffer ring (1024 x 4 KiB), "
+                             "send from the received buffer, submit_and_wait(1)")
+    env["cport"] = ("one port, setup flags 0 (block tracking on), concurrency 0 "
+                    "(= vCPUs), policy per row, 2 x vCPUs workers, "
+                    "SEND with CPORT_SQE_INLINE, RECV into the other buffer, "
+                    "batch = max completions per cport_submit_and_wait()")
+    env["pools"] = ("epoll-rp and uring: one worker per vCPU; epoll-shared and "
+                    "cport: two workers per vCPU")
+
+    # --- files: csv, json ---------------------------------------------------
+    keys = []
+    for r in raw:
+        keys += [k for k in r if k not in keys]
+    with open(a.out + ".csv", "w", newline="") as f:
+        f.write("# " + "; ".join("%s=%s" % kv_ for kv_ in sorted(env.items())) + "\n")
+        w = csv.DictWriter(f, fieldnames=keys)
+        w.writeheader()
+        for r in raw:
+            w.writerow(r)
+    # One run per line: small, and diffs stay readable.
+    with open(a.out + ".json", "w") as f:
+        doc = {"environment": env, "floor_ns": floor, "runs": raw,
+               "summary_rows": rows, "skipped": skips, "errors": errors}
+        f.write("{\n" + ",\n".join(
+            '"%s": ' % k + (("[\n" + ",\n".join(json.dumps(x) for x in v) + "\n]")
+                           if isinstance(v, list) else json.dumps(v))
+            for k, v in doc.items()) + "\n}\n")
+
+    base = os.path.basename(a.out)
+    closed = [r for r in rows if r["kind"] == "closed"]
+    opened = [r for r in rows if r["kind"] == "open"]
+    bursts = [r for r in rows if r["kind"] == "burst"]
+    storms = [r for r in rows if r["kind"] == "storm"]
+    pngs = {}
+
+    # --- plots ---------------------------------------------------------------
+    def series(rs, x, y, sel=lambda r: True):
+        out = {}
+        for r in sorted(rs, key=sort_key):
+            if sel(r) and r.get(x) is not None and r.get(y) is not None:
+                out.setdefault(r["system"], []).append((r[x], r[y]))
+        return out
+
+    pngs["rps"] = plot_lines(a.out + "-closed-rps.png",
+                             "Closed loop, 64-byte echo: requests/s",
+                             "connections", "requests/s",
+                             series(closed, "conns", "rps", lambda r: r["len"] == 64),
+                             logx=True)
+    pngs["csw"] = plot_lines(a.out + "-closed-csw.png",
+                             "Closed loop, 64-byte echo: server context switches per request",
+                             "connections", "context switches / request",
+                             series(closed, "conns", "csw_per_req", lambda r: r["len"] == 64),
+                             logx=True)
+    pngs["cpu"] = plot_lines(a.out + "-closed-cpu.png",
+                             "Closed loop, 64-byte echo: requests per server CPU-second",
+                             "connections", "requests / CPU-s",
+                             series(closed, "conns", "req_per_cpu_s", lambda r: r["len"] == 64),
+                             logx=True)
+    for svc in sorted({r["service"] for r in opened}):
+        pngs["open-" + svc] = plot_lines(
+            a.out + "-open-p99-%s.png" % svc,
+            "Open loop (Poisson), service %s: p99 latency vs offered load" %
+            (svc + (" us" if svc.isdigit() else "")),
+            "offered load (requests/s)", "p99 latency (us)",
+            series(opened, "rate", "p99_us", lambda r: r["service"] == svc),
+            logy=True)
+    pngs["active"] = plot_lines(a.out + "-open-activeset.png",
+                                "Open loop, service 0: workers active per 10 ms window",
+                                "offered load (requests/s)", "mean active workers",
+                                series(opened, "rate", "srv_active_mean",
+                                       lambda r: r["service"] == "0"))
+    pngs["share"] = plot_lines(a.out + "-open-topshare.png",
+                               "Open loop, service 0: share of completions of the busiest worker",
+                               "offered load (requests/s)", "top worker share",
+                               series(opened, "rate", "srv_max_share",
+                                      lambda r: r["service"] == "0"))
+
+    # --- markdown ---------------------------------------------------------------
+    md = ["# cport against epoll and io_uring (%s, %s mode)" %
+          (env.get("kernel_name", "?"), env.get("mode", "?")), ""]
+    md.append("`make bench%s`; environment: " %
+              (" QUICK=1" if env.get("mode") == "quick" else ""))
+    md.append("")
+    for k in ("kernel", "accelerator", "vcpus", "commit", "date", "liburing",
+              "io_uring_setup_flags", "io_uring_idiom", "cport", "pools", "qemu"):
+        if k in env:
+            md.append("- %s: %s" % (k, env[k]))
+    md += ["", "Absolute figures from an emulated guest on a shared host mean "
+           "little; read the ratios of systems measured side by side and the "
+           "counts (switches, calls, wakeups per request).", ""]
+    if floor:
+        md += ["## Floor", "", "| step | ns |", "|---|---|"]
+        names = {"syscall": "system call (getppid)",
+                 "futex": "futex ping-pong round trip (2 threads)",
+                 "tcp": "loopback TCP ping-pong round trip, 64 B",
+                 "cport": "cport post-to-wait ping-pong round trip (2 ports)",
+                 "futex-1cpu": "futex round trip, both threads on CPU 0",
+                 "futex-xcpu": "futex round trip, threads on CPU 0 and 1",
+                 "cport-1cpu": "cport round trip, both threads on CPU 0",
+                 "cport-xcpu": "cport round trip, threads on CPU 0 and 1"}
+        for k, v in floor.items():
+            md.append("| %s | %s |" % (names.get(k, k), fmt(v, 0)))
+        md.append("")
+    if closed:
+        md += ["## Closed-loop echo", ""]
+        for (c, l) in sorted({(r["conns"], r["len"]) for r in closed}):
+            md += ["### %d connection%s, %d bytes" % (c, "" if c == 1 else "s", l), ""]
+            md.append(table(sorted([r for r in closed if r["conns"] == c and r["len"] == l],
+                                   key=sort_key), CLOSED_COLS))
+            md.append("")
+        for k in ("rps", "csw", "cpu"):
+            if pngs.get(k):
+                md.append("![%s](%s)" % (k, os.path.basename(pngs[k])))
+        md.append("")
+    if opened:
+        md += ["## Open-loop latency vs load (64 connections, Poisson arrivals)", "",
+               "Offered load is a fraction of the best closed-loop requests/s at 64 "
+               "connections; latency counts from the scheduled send time.", ""]
+        cols = [("system", lambda r: r["system"]), ("service", lambda r: r["service"]),
+                ("load", lambda r: r["load_frac"]), ("offered/s", lambda r: r["rate"]),
+                ("achieved/s", lambda r: r["rps"]), ("p50 us", lambda r: r["p50_us"]),
+                ("p99 us", lambda r: r["p99_us"]), ("p99.9 us", lambda r: r["p999_us"]),
+                ("csw/req", lambda r: r.get("csw_per_req")),
+                ("active set", lambda r: r.get("srv_active_mean")),
+                ("top worker share", lambda r: r.get("srv_max_share")),
+                ("worker shares", lambda r: r.get("srv_shares"))]
+        md.append(table(sorted(opened, key=lambda r: (r["service"], r["load_frac"] or 0,
+                                                      sort_key(r))), cols))
+        md.append("")
+        for k in sorted(pngs):
+            if (k.startswith("open-") or k in ("active", "share")) and pngs[k]:
+                md.append("![%s](%s)" % (k, os.path.basename(pngs[k])))
+        md.append("")
+    if bursts:
+        md += ["## Bursts (32 connections send at once every 50 ms)", ""]
+        cols = [("system", lambda r: r["system"]), ("bursts", lambda r: r.get("bursts")),
+                ("drain p50 us", lambda r: r.get("drain_p50_us")),
+                ("drain p99 us", lambda r: r.get("drain_p99_us")),
+                ("request p99 us", lambda r: r["p99_us"]),
+                ("csw/req", lambda r: r.get("csw_per_req")),
+                ("wakeups/compl", lambda r: r.get("wakeups_per_completion")),
+                ("waits not slept", lambda r: r.get("nosleep_share")),
+                ("active set", lambda r: r.get("srv_active_mean"))]
+        md.append(table(sorted(bursts, key=sort_key), cols))
+        md.append("")
+    if storms:
+        md += ["## Accept storm (connect, one request, close)", ""]
+        cols = [("system", lambda r: r["system"]), ("connections/s", lambda r: r["rps"]),
+                ("p50 us", lambda r: r["p50_us"]), ("p99 us", lambda r: r["p99_us"]),
+                ("csw/req", lambda r: r.get("csw_per_req")),
+                ("syscalls/req", lambda r: r.get("calls_per_req"))]
+        md.append(table(sorted(storms, key=sort_key), cols))
+        md.append("")
+    cport_rows = [r for r in closed + opened + bursts if r["system"].startswith("cport")
+                  and r.get("srv_waits") is not None]
+    if cport_rows:
+        md += ["## cport: who ran the sockets (per request)", ""]
+        cols = [("run", lambda r: r["tag"]), ("runs by submitter", lambda r: r.get("runs_submit_per_req")),
+                ("by a waiter", lambda r: r.get("runs_waiter_per_req")),
+                ("by the kernel worker", lambda r: r.get("runs_worker_per_req")),
+                ("worker wakeups", lambda r: r.get("worker_wakeups_per_req")),
+                ("handoffs", lambda r: r.get("handoffs_per_req")),
+                ("waits not slept", lambda r: r.get("nosleep_share"))]
+        md.append(table([r for r in cport_rows if r["kind"] == "closed"], cols))
+        md.append("")
+    md += ["## The issue's expectations, as measured", ""]
+    md += expectations(closed, opened, floor)
+    if skips:
+        md += ["", "## Skipped", ""]
+        seen = {}
+        for s in skips:
+            sysname = system_of(s["tag"])
+            if sysname not in seen:
+                seen[sysname] = s.get("why")
+        for sysname, why in seen.items():
+            n = sum(1 for s in skips if system_of(s["tag"]) == sysname)
+            md.append("- %s (%d runs): %s" % (sysname, n, why))
+    if errors:
+        md += ["", "## Errors", ""] + ["- " + e for e in errors]
+    with open(a.out + ".md", "w") as f:
+        f.write("\n".join(md) + "\n")
+    print("\n".join(md))
+
+
+def pick(rows, system, **kw):
+    for r in rows:
+        if r["system"] == system and all(r.get(k) == v for k, v in kw.items()):
+            return r
+    return None
+
+
+def ratio(a, b):
+    return a / b if a and b else None
+
+
+def expectations(closed, opened, floor):
+    out = []
+    c1 = [r for r in closed if r["conns"] == 1 and r["len"] == 64]
+    for cp, other in [(pick(c1, a), b) for a in ("cport-lifo-b1", "cport-lifo-b16")
+                      for b in ("epoll-rp", "uring")]:
+        o = pick(c1, other)
+        if cp and o:
+            rr, pr = ratio(cp["rps"], o["rps"]), ratio(cp["p50_us"], o["p50_us"])
+            if rr and pr and 0.9 <= rr <= 1.1 and 0.9 <= pr <= 1.1:
+                verdict = "within 10%"
+            elif rr and pr and rr >= 0.9 and pr <= 1.1:
+                verdict = "better than parity by more than 10%"
+            else:
+                verdict = "NOT within 10% (worse)"
+            spread = " (requests/s of the passes: %s %s-%s, %s %s-%s)" % (
+                cp["system"], fmt(cp.get("rps_min"), 0), fmt(cp.get("rps_max"), 0),
+                other, fmt(o.get("rps_min"), 0), fmt(o.get("rps_max"), 0)) \
+                if cp.get("reps", 1) > 1 else ""
+            out.append("- 1 connection, %s vs %s: requests/s x%s, p50 x%s: %s%s" %
+                       (cp["system"], other, fmt(rr), fmt(pr), verdict, spread))
+    for c in (64, 256):
+        cc = [r for r in closed if r["conns"] == c and r["len"] == 64]
+        cp, u = pick(cc, "cport-lifo-b16"), pick(cc, "uring")
+        if cp and u:
+            rr = ratio(cp["rps"], u["rps"])
+            out.append("- %d connections, cport-lifo-b16 vs uring: requests/s x%s (%s), "
+                       "context switches per request %s vs %s (%s)" %
+                       (c, fmt(rr), "at or above" if rr and rr >= 1 else "below",
+                        fmt(cp.get("csw_per_req")), fmt(u.get("csw_per_req")),
+                        "no more" if (cp.get("csw_per_req") or 9) <= (u.get("csw_per_req") or 0)
+                        else "more"))
+    for sfx, where in (("", "unpinned"), ("-1cpu", "both on one CPU"),
+                       ("-xcpu", "on two CPUs")):
+        c, fx = floor.get("cport" + sfx), floor.get("futex" + sfx)
+        if c and fx:
+            rr = c / fx
+            out.append("- cport post-to-wait round trip / futex ping-pong, %s: "
+                       "%s / %s ns = x%s (%s 1.25x)" %
+                       (where, fmt(c, 0), fmt(fx, 0), fmt(rr),
+                        "within" if rr <= 1.25 else "NOT within"))
+    light = [r for r in opened if r["service"] == "0"]
+    if light:
+        lo = min(r["load_frac"] for r in light)
+        li, fi = pick(light, "cport-lifo-b1", load_frac=lo), pick(light, "cport-fifo-b1", load_frac=lo)
+        if li:
+            out.append("- light load (%.0f%% of saturation), LIFO: busiest worker handles %s "
+                       "of completions (%s 90%%), active set %s" %
+                       (lo * 100, fmt(li.get("srv_max_share")),
+                        ">=" if (li.get("srv_max_share") or 0) >= 0.9 else "below",
+                        fmt(li.get("srv_active_mean"))))
+        if fi:
+            out.append("- light load, FIFO: busiest worker %s, shares %s, active set %s" %
+                       (fmt(fi.get("srv_max_share")), fi.get("srv_shares"),
+                        fmt(fi.get("srv_active_mean"))))
+    return out or ["- (not enough runs)"]
+
+
+if __name__ == "__main__":
+    main()

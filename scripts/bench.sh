@@ -1,0 +1,100 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# make bench: cport against epoll and io_uring, in one guest boot.
+#
+#   scripts/bench.sh [quick|full]      (make bench QUICK=1 runs quick)
+#
+# Builds the module for the chosen kernel (BENCH_KERNEL=6.1, the default,
+# or 6.12) and the programs of bench/suite/ (static: the guest is a busybox
+# initramfs; liburing linked from Debian's liburing.a), boots the kernel
+# under QEMU (KVM where it works, else TCG: scripts/run-guest.sh decides),
+# runs bench/suite/suite.sh in it with a progress line, then writes
+# bench/results/:
+#   bench-<kernel>-<mode>.csv     one row per run, the server's and the
+#                                 client's fields side by side
+#   bench-<kernel>-<mode>.json    the environment record and the rows
+#   bench-<kernel>-<mode>.md      the summary tables
+#   bench-<kernel>-<mode>-*.png   the plots (gnuplot)
+#   trace-<kernel>-<mode>-{lifo,fifo,floor}.{txt,trace.xz}
+#                                 cport traces at light load (and of the
+#                                 floor's ping-pong) and trace-report's
+#                                 summary of each
+# The guest's whole output stays in build/logs/bench-<kernel>-<mode>.log.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+CACHE=${CPORT_CACHE:-/var/cache/cport}
+export CPORT_CACHE=$CACHE
+unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES
+mode=${1:-full}
+case $mode in quick|full) ;; *) echo "usage: $0 [quick|full]" >&2; exit 2;; esac
+name=${BENCH_KERNEL:-6.1}
+
+# shellcheck source=scripts/stock-kernel.sh
+. scripts/stock-kernel.sh
+stock_kernel "$name"
+
+liburing_a=$(find /usr/lib /usr/lib64 -name liburing.a 2> /dev/null | head -n 1)
+[ -n "$liburing_a" ] || { echo "bench: liburing.a not found (liburing-dev)" >&2; exit 1; }
+liburing_version=$(dpkg-query -W -f='${Version}' liburing-dev 2> /dev/null || echo unknown)
+
+mkdir -p build/logs build/bench/suite bench/results
+blog=build/logs/bench.build.log
+: > "$blog"
+make module KDIR="$kdir" MODDIR="build/mod-$name" >> "$blog" 2>&1 &&
+	make lib >> "$blog" 2>&1 ||
+	{ tail -n 20 "$blog"; exit 1; }
+CFLAGS="-O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -Iuapi -Ilibcport -static"
+for p in server loadgen floor; do
+	# shellcheck disable=SC2086
+	${CC:-gcc} $CFLAGS -o "build/bench/suite/$p" "bench/suite/$p.c" \
+		build/libcport/libcport.a "$liburing_a" -lm -lpthread >> "$blog" 2>&1 ||
+		{ tail -n 20 "$blog"; exit 1; }
+done
+cp bench/suite/suite.sh build/bench/suite/suite.sh
+
+# What is measured is what is checked out now, before the run.
+commit=$(git rev-parse --short HEAD 2> /dev/null || echo unknown)
+dirty=$(git status --porcelain -- kmod uapi libcport bench/suite 2> /dev/null | head -c1)
+log=build/logs/bench-$name-$mode.log
+timeout=$([ "$mode" = quick ] && echo 1500 || echo 7200)
+echo "bench: $mode run on $name (QEMU; quick: a few minutes, full: about half an hour under TCG)"
+status=0
+scripts/run-guest.sh --kernel "$image" --module "build/mod-$name/cport.ko" \
+	--log "$log" --timeout "$timeout" --test-timeout $((timeout - 60)) --live \
+	--run "suite.sh $mode" build/bench/suite/{server,loadgen,floor,suite.sh} |
+	awk -v tty="$([ -t 2 ] && echo 1)" '
+	     { sub(/\r$/, "") }
+	     /^progress / { line = sprintf("bench: [%d/%d] %s %s %s %s %s %s", $2, $3, $4, $5, $6, $7, $8, $9)
+			    if (tty) printf "\r\033[K%s", line > "/dev/stderr"
+			    else print line > "/dev/stderr"
+			    fflush("/dev/stderr"); next }
+	     /^error: / { print "\nbench: " $0 > "/dev/stderr" }
+	     /^=== exit / { rc = $4 }
+	     END { if (tty) print "" > "/dev/stderr"
+		   exit rc == "" ? 1 : rc != 0 }' || status=$?
+if ! grep -q '^suite done' "$log"; then
+	echo "bench: the suite did not finish (see $log)" >&2
+	exit 1
+fi
+
+accel=${CPORT_ACCEL:-$(cut -d' ' -f2 "$CACHE/kvm-probe" 2> /dev/null || echo unknown)}
+base=bench/results/bench-$name-$mode
+python3 bench/suite/report.py --log "$log" --out "$base" \
+	--env "kernel_name=$name" --env "accelerator=$accel" \
+	--env "commit=$commit${dirty:++dirty}" --env "mode=$mode" \
+	--env "liburing=$liburing_version" --env "date=$(date -u +%Y-%m-%dT%H:%MZ)" \
+	--env "qemu=$(qemu-system-x86_64 --version | head -n1)"
+# The traces: kept compressed next to what trace-report makes of them.
+for t in lifo fifo floor; do
+	raw=build/logs/trace-$name-$mode-$t.trace
+	awk -v p="$t" '$0 ~ "^=== trace " p " begin" {on=1; next} /^=== trace end/ {on=0} on' "$log" |
+		tr -d '\r' > "$raw"
+	if [ -s "$raw" ]; then
+		scripts/trace-report "$raw" > "bench/results/trace-$name-$mode-$t.txt" || true
+		grep -E '^#|cport_' "$raw" | xz -9 > "bench/results/trace-$name-$mode-$t.trace.xz"
+	fi
+done
+echo "bench: results in $base.{md,csv,json} and its plots"
+exit $status
