@@ -79,6 +79,13 @@ static int cport_sleep(struct cport_waiter *w, const ktime_t *expires)
 	return ret;
 }
 
+/*
+ * A thread entering a wait runs up to this many ready sockets even if it
+ * returns fewer completions (the rest go back to the queue for the next
+ * thread): they would otherwise wait for the port's worker.
+ */
+#define CPORT_RUN_BATCH	16
+
 /* Move up to @max sockets waiting for a runner to @runs. */
 static void __cport_take_ready(struct cport_port *port, struct list_head *runs,
 			       u32 max)
@@ -220,7 +227,8 @@ long cport_wait(struct cport_port *port, struct cport_cqe __user *ucqes,
 			__cport_thread_start(port, t);
 			raw_spin_unlock(&port->run_lock);
 			n = __cport_take(port, &taken, max);
-			__cport_take_ready(port, &runs, max - n);
+			__cport_take_ready(port, &runs,
+					   max_t(u32, max - n, CPORT_RUN_BATCH));
 			spin_unlock_irq(&port->lock);
 			goto run;
 		}
