@@ -26,65 +26,6 @@
 #define KEY2		(KEY + 1)
 #define SMALL_BUF	(64 << 10)
 
-static bool fd_ready(int fd, short events, int ms)
-{
-	struct pollfd p = { .fd = fd, .events = events };
-
-	return poll(&p, 1, ms) == 1 && (p.revents & events);
-}
-
-static int read_bounded(int fd, void *buf, size_t len)
-{
-	char *p = buf;
-
-	while (len) {
-		ssize_t n;
-
-		if (!fd_ready(fd, POLLIN, PROGRESS_MS))
-			return -ETIMEDOUT;
-		n = recv(fd, p, len, MSG_DONTWAIT);
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -EPIPE;
-		p += n;
-		len -= n;
-	}
-	return 0;
-}
-
-static int write_bounded(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-
-	while (len) {
-		ssize_t n = send(fd, p, len, MSG_DONTWAIT | MSG_NOSIGNAL);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN) {
-			if (!fd_ready(fd, POLLOUT, PROGRESS_MS))
-				return -ETIMEDOUT;
-			continue;
-		}
-		if (n < 0)
-			return -errno;
-		p += n;
-		len -= n;
-	}
-	return 0;
-}
-
-static void set_bufs(int fd, int snd, int rcv)
-{
-	if (snd)
-		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &snd, sizeof(snd));
-	if (rcv)
-		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
-}
-
 /* A CPORT_OP_CANCEL through a raw submission: the sqe's inline result. */
 static __s64 cancel_sqe(int port, unsigned int how, __u64 what,
 			struct cport_sqe *sqe)

@@ -25,58 +25,6 @@
 #define NR_WORKERS	4
 #define CANARY		16	/* bytes of 0xa5 after each buffer */
 
-static bool fd_ready(int fd, short events, int ms)
-{
-	struct pollfd p = { .fd = fd, .events = events };
-
-	return poll(&p, 1, ms) == 1 && (p.revents & events);
-}
-
-/* Read exactly @len bytes; -ETIMEDOUT when none come for PROGRESS_MS. */
-static int read_bounded(int fd, void *buf, size_t len)
-{
-	char *p = buf;
-
-	while (len) {
-		ssize_t n;
-
-		if (!fd_ready(fd, POLLIN, PROGRESS_MS))
-			return -ETIMEDOUT;
-		n = recv(fd, p, len, MSG_DONTWAIT);
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -EPIPE;
-		p += n;
-		len -= n;
-	}
-	return 0;
-}
-
-static int write_bounded(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-
-	while (len) {
-		ssize_t n = send(fd, p, len, MSG_DONTWAIT | MSG_NOSIGNAL);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN) {
-			if (!fd_ready(fd, POLLOUT, PROGRESS_MS))
-				return -ETIMEDOUT;
-			continue;
-		}
-		if (n < 0)
-			return -errno;
-		p += n;
-		len -= n;
-	}
-	return 0;
-}
-
 /* Completions taken by the workers, indexed by user_data. */
 struct shared {
 	int port;

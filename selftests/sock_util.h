@@ -208,6 +208,83 @@ static inline int write_full(int fd, const void *buf, size_t len)
 	return 0;
 }
 
+/* poll() one descriptor for @events for at most @ms; true if ready. */
+static inline bool fd_ready(int fd, short events, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = events };
+
+	return poll(&p, 1, ms) == 1 && (p.revents & events);
+}
+
+/*
+ * Read exactly @len bytes, at most @chunk per read (0: any), pausing
+ * @pause_us after each; -ETIMEDOUT if no byte comes for PROGRESS_MS
+ * instead of hanging, -EPIPE at end of file.
+ */
+static inline int read_slowly(int fd, void *buf, size_t len, size_t chunk,
+			      int pause_us)
+{
+	char *p = buf;
+
+	while (len) {
+		size_t want = chunk && chunk < len ? chunk : len;
+		ssize_t n;
+
+		if (!fd_ready(fd, POLLIN, PROGRESS_MS))
+			return -ETIMEDOUT;
+		n = recv(fd, p, want, MSG_DONTWAIT);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EPIPE;
+		p += n;
+		len -= n;
+		if (pause_us)
+			usleep(pause_us);
+	}
+	return 0;
+}
+
+/* Read exactly @len bytes; -ETIMEDOUT when none come for PROGRESS_MS. */
+static inline int read_bounded(int fd, void *buf, size_t len)
+{
+	return read_slowly(fd, buf, len, 0, 0);
+}
+
+/* Write exactly @len bytes; -ETIMEDOUT if no room comes for PROGRESS_MS. */
+static inline int write_bounded(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t n = send(fd, p, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN) {
+			if (!fd_ready(fd, POLLOUT, PROGRESS_MS))
+				return -ETIMEDOUT;
+			continue;
+		}
+		if (n < 0)
+			return -errno;
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* Socket buffer sizes (0: leave as is). */
+static inline void set_bufs(int fd, int snd, int rcv)
+{
+	if (snd)
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &snd, sizeof(snd));
+	if (rcv)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+}
+
 /* A deterministic byte pattern: byte i of stream @seed. */
 static inline unsigned char pattern_byte(unsigned int seed, size_t i)
 {
