@@ -410,11 +410,14 @@ bool cport_sock_run(struct cport_sock *s, struct list_head *sink,
 	s->running = false;
 	spin_unlock_irq(&s->lock);
 	/*
-	 * A destroy may be waiting for this run to end: order the store
-	 * above before wake_up_var()'s lockless look at the wait queue.
+	 * A destroy (which sets port->dead before it waits) may be waiting
+	 * for this run to end.  The barrier orders the store of running
+	 * above before the load of dead and wake_up_var()'s lockless look at
+	 * the wait queue; it pairs with the one in wait_var_event().
 	 */
 	smp_mb();
-	wake_up_var(&s->running);
+	if (READ_ONCE(port->dead))
+		wake_up_var(&s->running);
 
 	if (wake)
 		cport_wake_pollers(port, EPOLLIN | EPOLLRDNORM);
