@@ -19,13 +19,18 @@
  * Is @p, being switched out, blocked rather than preempted?  Since 6.12 a
  * blocked fair task may stay queued for a while (delayed dequeue), which
  * task_is_runnable() accounts for; with proxy execution (7.x) a task
- * blocked on a mutex stays queued too, which task_is_blocked() tells.
+ * blocked on a mutex stays queued too.  The scheduler tells that with
+ * task_is_blocked(), which is private to it (kernel/sched/sched.h) and
+ * tests a static key that is not exported: ->blocked_on, which it also
+ * tests, is public.  It is set only in the mutex slow path, so with proxy
+ * execution off at boot at worst a thread preempted there counts as
+ * blocked for that moment.
  */
 static inline bool cport_task_blocked(struct task_struct *p)
 {
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 12, 0)
 #ifdef CONFIG_SCHED_PROXY_EXEC
-	if (task_is_blocked(p))
+	if (READ_ONCE(p->blocked_on))
 		return true;
 #endif
 	return !task_is_runnable(p);

@@ -23,9 +23,12 @@
  * port->run_lock (raw_spinlock_t) protects what is marked "run": the
  *	running count and the threads' counted/blocked state.  It is taken
  *	from the scheduler's preempt notifiers (sched_out runs with the
- *	runqueue lock held and interrupts off), so it is raw, never taken
- *	in interrupt context, and a leaf: nothing is taken, woken or queued
- *	under it (the notifiers queue their irq_work after dropping it).
+ *	runqueue lock held and interrupts off), so it is raw and taken with
+ *	interrupts off everywhere; it is also taken in interrupt context,
+ *	under port->lock, by __cport_release() from the release irq_work
+ *	(hard irq) and from socket wakeups and timers (softirq).  A leaf:
+ *	nothing is taken, woken or queued under it (the notifiers queue
+ *	their irq_work after dropping it).
  *	Order: port->lock -> port->run_lock.
  * port->poll_wq.lock is never taken under port->lock: poll waiters are
  *	woken after port->lock is dropped.
@@ -80,10 +83,13 @@
 #include <linux/rcupdate.h>
 #include <linux/workqueue.h>
 #include <linux/spinlock.h>
+#include <linux/task_work.h>
+#include <linux/timerqueue.h>
 #include <linux/wait.h>
 #include <linux/ktime.h>
 #include <linux/cport.h>
 
+struct cport_user;
 struct cred;
 struct file;
 struct mm_struct;
@@ -94,13 +100,24 @@ struct task_struct;
 
 /* A queued completion. */
 struct cport_node {
-	struct list_head	list;	/* port->queue or waiter->handed: lock */
+	union {
+		struct list_head	list;	/* port->queue or a waiter's
+						 * handed list: lock
+						 */
+		struct timerqueue_node	tq;	/* a delayed POST, on
+						 * port->timed until due: lock
+						 */
+	};
 	struct cport_cqe	cqe;
 	struct file		*file;	  /* ACCEPT: the new connection, its
 					   * descriptor installed at dequeue
 					   */
 	unsigned int		fd_flags; /* O_CLOEXEC for that descriptor */
-	ktime_t			when;	  /* a delayed POST: when to queue */
+	bool			charged;  /* holds its operation's unit
+					   * (limits.c) until it is dequeued
+					   * or discarded
+					   */
+	bool			file_charged; /* ACCEPT: and its file */
 };
 
 /*
@@ -129,13 +146,17 @@ struct cport_sock {
 	spinlock_t		lock;		/* slock, see LOCKING */
 	struct list_head	rxq;		/* slock: RECV, ACCEPT, in order */
 	struct list_head	txq;		/* slock: SEND, in order */
+	struct list_head	marked;		/* slock: finished by cancel or
+						 * timeout, for the runner to
+						 * complete
+						 */
+	struct cport_op		*active;	/* slock: the head the runner
+						 * is doing I/O on
+						 */
 	unsigned int		nr_ops;		/* slock */
 	bool			running;	/* slock: a runner owns the I/O */
 	bool			rerun;		/* slock: woken while running */
 	bool			unlinked;	/* slock: no longer associated */
-	unsigned int		nr_marked;	/* slock: ops marked by cancel or
-						 * timeout since the last reap
-						 */
 
 	/* Set under slock while nr_ops goes 0 -> 1, cleared by the runner. */
 	struct file		*file;		/* reference held while pending */
@@ -154,9 +175,47 @@ struct cport_sock_stats {
 	atomic64_t timedout;	/* ... completed with -ETIMEDOUT */
 	atomic64_t runs_submit;	/* socket runs by the submitting thread */
 	atomic64_t runs_waiter;	/* ... by a waiting thread */
-	atomic64_t runs_worker;	/* ... by the fallback kernel worker */
-	atomic64_t worker_wakeups; /* times the worker was started */
+	atomic64_t runs_fallback; /* ... by the fallback: task work in a
+				   * thread of the owner
+				   */
+	atomic64_t fallback_kicks; /* times the fallback was queued */
 };
+
+/* A socket operation (RECV, SEND, ACCEPT), queued on its socket. */
+struct cport_op {
+	struct list_head	list;		/* sock->rxq or ->txq: slock */
+	struct cport_sock	*sock;
+	struct cport_node	*node;		/* its completion, preallocated */
+	void __user		*buf;
+	u32			len;
+	u32			moved;		/* bytes moved: runner */
+	u64			user_data;
+	u64			key;		/* ACCEPT: the new socket's key */
+	u32			op_flags;
+	u8			opcode;
+	bool			finished;	/* slock */
+	bool			timed;
+	bool			file_charged;	/* ACCEPT: holds a file charge
+						 * (limits.c) for its connection
+						 */
+	int			cancel;		/* slock: the status asked for */
+	const struct cred	*cred;		/* the submitter's */
+	long			res;		/* runner, once finished */
+	struct file		*newfile;	/* ACCEPT: the new connection */
+	struct hrtimer		timer;
+};
+
+enum cport_io {
+	CPORT_IO_DONE,		/* finished: op->res */
+	CPORT_IO_AGAIN,		/* would block: wait for the socket */
+	CPORT_IO_RETRY,		/* interrupted: run again elsewhere */
+};
+
+/*
+ * A thread entering a wait, or serving the port, runs up to this many
+ * ready sockets at a time.
+ */
+#define CPORT_RUN_BATCH	16
 
 /* A thread associated with a port: one port per thread. */
 struct cport_thread {
@@ -170,6 +229,9 @@ struct cport_thread {
 					  * in the port: not "blocked
 					  * elsewhere"
 					  */
+	bool			left;	/* run: left at exit or execve(),
+					 * no longer counted
+					 */
 	struct llist_node	reap;	/* after the final switch at exit */
 	u32			seq;	/* run: joined the port as the seq-th */
 };
@@ -182,6 +244,10 @@ struct cport_waiter {
 	struct task_struct	*task;
 	struct cport_thread	*thread;
 	bool			done;	/* handed or woken by destroy */
+	bool			serve;	/* handed sockets to run for the
+					 * port, not counted as running
+					 * (__cport_serve())
+					 */
 	int			cpu;	/* where it went to sleep (policy CPU) */
 };
 
@@ -206,6 +272,7 @@ struct cport_port {
 	struct list_head	waiters;	/* lock: newest first */
 	unsigned int		nr_waiters;	/* lock; WRITE_ONCE, as above */
 	bool			dead;		/* lock: destroyed */
+	bool			destroyed;	/* destroy has finished */
 	bool			used;		/* lock: setup no longer allowed */
 
 	raw_spinlock_t		run_lock;	/* see LOCKING above */
@@ -242,19 +309,44 @@ struct cport_port {
 	unsigned int		gc_mark;	/* socks_mutex: nr_socks after
 						 * the last reclaim
 						 */
-	atomic_t		nr_ops;		/* pending operations */
+	atomic_t		nr_ops;		/* pending operations, delayed
+						 * POSTs and completions of
+						 * operations not yet dequeued
+						 * (limits.c)
+						 */
 	u32			max_pending;	/* like max_queued */
-	struct delayed_work	work;		/* the fallback runner */
+	atomic_t		nr_files;	/* files pinned for user space:
+						 * sockets with operations
+						 * pending, ACCEPTs pending or
+						 * not yet delivered (limits.c)
+						 */
+	struct cport_user	*user;		/* the opener's, charged */
 	struct work_struct	exit_work;	/* the owner's mm went away */
 	struct mmu_notifier	mn;		/* ... watched through this */
 	bool			mn_registered;	/* socks_mutex */
-	struct list_head	timed;		/* lock: delayed POSTs, by when */
+	struct timerqueue_head	timed;		/* lock: delayed POSTs */
+	unsigned int		nr_timed;	/* lock */
 	struct hrtimer		timed_timer;	/* fires for the first */
+
+	/*
+	 * The fallback runner (runner.c): task work queued on a thread of
+	 * the owner when no thread of the port comes for a ready socket.
+	 */
+	struct callback_head	fb_work;	/* queued on fb_task */
+	bool			fb_queued;	/* lock: fb_work is queued */
+	struct task_struct	*fb_task;	/* lock: a thread of the owner
+						 * (referenced): the one that
+						 * last submitted
+						 */
+	struct pid		*owner;		/* the owner's thread group */
+	struct hrtimer		fb_timer;	/* the grace before it */
+	struct work_struct	fb_retarget;	/* fb_task exited: find
+						 * another thread
+						 */
 	struct cport_sock_stats	sstats;
 };
 
 /* port.c */
-struct cport_op;
 struct cport_port *cport_port_alloc(void);
 void cport_port_release(struct cport_port *port);
 void cport_port_get(struct cport_port *port);
@@ -268,13 +360,27 @@ int cport_destroy(struct cport_port *port);
 __poll_t cport_port_poll(struct cport_port *port);
 void cport_port_show(struct cport_port *port, struct seq_file *m);
 unsigned int __cport_release(struct cport_port *port);
+bool __cport_serve(struct cport_port *port);
 void cport_wake_pollers(struct cport_port *port, __poll_t mask);
-void cport_node_free(struct cport_node *node);
+void cport_node_free(struct cport_port *port, struct cport_node *node);
 struct cport_node *cport_node_alloc(void);
 bool cport_post_node(struct cport_port *port, struct cport_node *node);
 struct cport_sock *cport_ready_pop(struct cport_port *port);
+struct cport_sock *__cport_ready_pop(struct cport_port *port);
 int cport_node_cache_init(void);
 void cport_node_cache_exit(void);
+
+/* limits.c */
+struct cport_user *cport_user_get(void);
+void cport_user_put(struct cport_user *u);
+int cport_charge_units(struct cport_port *port, unsigned int n);
+void cport_uncharge_units(struct cport_port *port, unsigned int n);
+int cport_charge_assoc(struct cport_port *port);
+void cport_uncharge_assoc(struct cport_port *port);
+int cport_charge_file(struct cport_port *port);
+void cport_uncharge_file(struct cport_port *port);
+unsigned long cport_user_units(struct cport_port *port);
+void cport_limits_init(void);
 
 /* sock.c */
 int cport_sock_associate(struct cport_port *port, struct sock *sk, u64 key,
@@ -298,11 +404,22 @@ int cport_op_cancel(struct cport_port *port, const struct cport_sqe *sqe,
 		    struct cport_sqe __user *usqe);
 int cport_op_associate(struct cport_port *port, const struct cport_sqe *sqe);
 int cport_op_dissociate(struct cport_port *port, const struct cport_sqe *sqe);
-bool cport_sock_run(struct cport_sock *s, struct list_head *sink,
-		    struct cport_op *mine);
-void cport_port_work(struct work_struct *work);
+struct cport_node *cport_op_fill(struct cport_sock *s, struct cport_op *op);
+void cport_op_free(struct cport_op *op);
 int cport_ops_init(void);
 void cport_ops_exit(void);
+
+/* net.c */
+enum cport_io cport_op_io(struct cport_sock *s, struct cport_op *op);
+
+/* runner.c */
+bool cport_sock_run(struct cport_sock *s, struct list_head *sink,
+		    struct cport_op *mine);
+void cport_fallback_note(struct cport_port *port);
+void __cport_fallback_arm(struct cport_port *port);
+void cport_fallback_init(struct cport_port *port);
+void cport_fallback_stop(struct cport_port *port);
+void cport_fallback_exit(struct cport_port *port);
 
 /* thread.c */
 struct cport_thread *cport_thread_join(struct cport_port *port);

@@ -39,8 +39,8 @@ static int cport_open(struct inode *inode, struct file *file)
 	struct cport_port *port;
 
 	port = cport_port_alloc();
-	if (!port)
-		return -ENOMEM;
+	if (IS_ERR(port))
+		return PTR_ERR(port);
 	file->private_data = port;
 	return nonseekable_open(inode, file);
 }
@@ -224,6 +224,8 @@ static long cport_ioctl_enter(struct cport_port *port,
 		ret = cport_submit_one(port, &sqe, &usqes[i]);
 		if (ret)
 			break;
+		/* Up to CPORT_MAX_ENTER of them: a chance to reschedule. */
+		cond_resched();
 	}
 	if (e.nr_sqes && put_user(i, &uenter->submitted))
 		return -EFAULT;
@@ -322,6 +324,7 @@ static int __init cport_init(void)
 	BUILD_BUG_ON(sizeof(struct cport_setup) != CPORT_SETUP_SIZE_VER1);
 	BUILD_BUG_ON(sizeof(struct cport_info) != 80);
 
+	cport_limits_init();
 	ret = cport_node_cache_init();
 	if (ret)
 		return ret;

@@ -18,6 +18,7 @@
 #include <linux/sched/mm.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
+#include <linux/wait_bit.h>
 
 #include "compat.h"
 #include "cport.h"
@@ -49,25 +50,52 @@ struct cport_node *cport_node_alloc(void)
 	struct cport_node *node;
 
 	node = kmem_cache_alloc(cport_node_cache, GFP_KERNEL_ACCOUNT);
-	if (node)
+	if (node) {
 		node->file = NULL;
+		node->charged = false;
+		node->file_charged = false;
+	}
 	return node;
 }
 
-/* An undelivered accepted connection is closed with its completion. */
-void cport_node_free(struct cport_node *node)
+/*
+ * Free a completion that was delivered or discarded, with what it holds:
+ * an undelivered accepted connection is closed, and its operation's
+ * charges (limits.c) are dropped.  Any context.
+ */
+void cport_node_free(struct cport_port *port, struct cport_node *node)
 {
 	if (node->file)
 		fput(node->file);
+	if (node->file_charged)
+		cport_uncharge_file(port);
+	if (node->charged)
+		cport_uncharge_units(port, 1);
 	kmem_cache_free(cport_node_cache, node);
 }
 
-static void cport_free_list(struct list_head *list)
+/* Process context, no lock held: the list may be as long as the queue. */
+static void cport_free_list(struct cport_port *port, struct list_head *list)
 {
 	struct cport_node *node, *tmp;
 
-	list_for_each_entry_safe(node, tmp, list, list)
-		cport_node_free(node);
+	list_for_each_entry_safe(node, tmp, list, list) {
+		cport_node_free(port, node);
+		cond_resched();
+	}
+}
+
+/* The same for delayed POSTs taken off the port (@root is private). */
+static void cport_free_timed(struct cport_port *port,
+			     struct rb_root_cached *root)
+{
+	struct cport_node *node, *tmp;
+
+	rbtree_postorder_for_each_entry_safe(node, tmp, &root->rb_root,
+					     tq.node) {
+		cport_node_free(port, node);
+		cond_resched();
+	}
 }
 
 static void cport_release_irq(struct irq_work *work);
@@ -78,9 +106,17 @@ struct cport_port *cport_port_alloc(void)
 {
 	struct cport_port *port;
 
+	/* A port moves the memory of its owner: a kernel thread has none. */
+	if (!current->mm || (current->flags & PF_KTHREAD))
+		return ERR_PTR(-EPERM);
 	port = kzalloc_obj(*port, GFP_KERNEL_ACCOUNT);
 	if (!port)
-		return NULL;
+		return ERR_PTR(-ENOMEM);
+	port->user = cport_user_get();
+	if (!port->user) {
+		kfree(port);
+		return ERR_PTR(-ENOMEM);
+	}
 
 	spin_lock_init(&port->lock);
 	INIT_LIST_HEAD(&port->queue);
@@ -100,12 +136,13 @@ struct cport_port *cport_port_alloc(void)
 	mutex_init(&port->socks_mutex);
 	INIT_LIST_HEAD(&port->socks);
 	atomic_set(&port->nr_ops, 0);
+	atomic_set(&port->nr_files, 0);
 	port->max_pending = CPORT_DEFAULT_PENDING;
-	INIT_DELAYED_WORK(&port->work, cport_port_work);
-	INIT_LIST_HEAD(&port->timed);
+	timerqueue_init_head(&port->timed);
 	INIT_WORK(&port->exit_work, cport_port_exit_work);
 	hrtimer_setup(&port->timed_timer, cport_timed_fire, CLOCK_MONOTONIC,
 		      HRTIMER_MODE_ABS_PINNED_SOFT);
+	cport_fallback_init(port);
 	return port;
 }
 
@@ -166,12 +203,15 @@ static void cport_port_free(struct kref *ref)
 
 	irq_work_sync(&port->release_work);
 	hrtimer_cancel(&port->timed_timer);
+	cport_fallback_exit(port);
 	if (port->mn_registered)
 		mmu_notifier_unregister(&port->mn, port->mm);
-	cport_free_list(&port->queue);
-	cport_free_list(&port->timed);
+	/* Destroy emptied both; a port that never had a file may not. */
+	cport_free_list(port, &port->queue);
+	cport_free_timed(port, &port->timed.rb_root);
 	mmdrop(port->mm);
 	mutex_destroy(&port->socks_mutex);
+	cport_user_put(port->user);
 	kfree(port);
 }
 
@@ -296,7 +336,7 @@ static void __cport_wake_waiter(struct cport_port *port,
 }
 
 /* Take the first socket waiting for a runner; the caller owns its ref. */
-static struct cport_sock *__cport_ready_pop(struct cport_port *port)
+struct cport_sock *__cport_ready_pop(struct cport_port *port)
 {
 	struct cport_sock *s;
 
@@ -367,6 +407,33 @@ unsigned int __cport_release(struct cport_port *port)
 	return n;
 }
 
+/*
+ * The fallback's first choice (runner.c): sockets are ready, nobody can
+ * be released for them (the port is at its concurrency value), and
+ * threads wait.  Wake one of them to serve: it moves the data of the
+ * first socket, and of more of them up to CPORT_RUN_BATCH, in its own
+ * context, posts what completes, and waits again, without counting as
+ * running and without returning to user space.  Returns whether a waiter
+ * was woken.
+ */
+bool __cport_serve(struct cport_port *port)
+{
+	struct cport_waiter *w;
+	struct cport_sock *s;
+
+	lockdep_assert_held(&port->lock);
+	if (list_empty(&port->waiters) || list_empty(&port->ready))
+		return false;
+	w = __cport_pick_waiter(port);
+	s = list_first_entry(&port->ready, struct cport_sock, ready_link);
+	/* Still "queued" until the waiter takes it off w->runs. */
+	list_move_tail(&s->ready_link, &w->runs);
+	WRITE_ONCE(port->nr_ready, port->nr_ready - 1);
+	w->serve = true;
+	__cport_wake_waiter(port, w, 0);
+	return true;
+}
+
 /* A running thread blocked elsewhere (thread.c): release a waiter. */
 static void cport_release_irq(struct irq_work *work)
 {
@@ -395,32 +462,48 @@ static void __cport_queue_node(struct cport_port *port, struct cport_node *node)
 	__cport_release(port);
 }
 
-/* Delayed POSTs whose time has come are queued (softirq). */
+/*
+ * Delayed POSTs whose time has come are queued (softirq), at most
+ * CPORT_TIMED_BATCH per run with interrupts off: if more are due, the
+ * timer fires again right after, with interrupts on in between.
+ */
+#define CPORT_TIMED_BATCH	64
+
 static enum hrtimer_restart cport_timed_fire(struct hrtimer *timer)
 {
 	struct cport_port *port = container_of(timer, struct cport_port,
 					       timed_timer);
 	enum hrtimer_restart restart = HRTIMER_NORESTART;
-	ktime_t now = ktime_get();
+	ktime_t now = ktime_get(), next = 0;
+	struct timerqueue_node *tq;
 	struct cport_node *node;
 	unsigned long flags;
-	bool queued = false;
+	unsigned int n = 0;
+	bool queued;
 
 	spin_lock_irqsave(&port->lock, flags);
-	while ((node = list_first_entry_or_null(&port->timed,
-						struct cport_node, list)) &&
-	       ktime_compare(node->when, now) <= 0) {
-		list_del(&node->list);
-		atomic_dec(&port->nr_ops);
+	while ((tq = timerqueue_getnext(&port->timed))) {
+		if (ktime_compare(tq->expires, now) > 0) {
+			next = tq->expires;
+			break;
+		}
+		if (n == CPORT_TIMED_BATCH) {
+			next = ktime_add_us(now, 10);
+			break;
+		}
+		timerqueue_del(&port->timed, tq);
+		port->nr_timed--;
+		node = container_of(tq, struct cport_node, tq);
+		cport_uncharge_units(port, 1);
 		__cport_queue_node(port, node);
-		queued = true;
+		n++;
 	}
 	/* A POST that became first meanwhile restarted the timer itself. */
-	if (node && !port->dead && !hrtimer_is_queued(timer)) {
-		hrtimer_set_expires(timer, node->when);
+	if (next && !port->dead && !hrtimer_is_queued(timer)) {
+		hrtimer_set_expires(timer, next);
 		restart = HRTIMER_RESTART;
 	}
-	queued = queued && port->nr_queued;
+	queued = n && port->nr_queued;
 	spin_unlock_irqrestore(&port->lock, flags);
 
 	/* Safe: destroy and free wait for this callback to finish. */
@@ -429,25 +512,26 @@ static enum hrtimer_restart cport_timed_fire(struct hrtimer *timer)
 	return restart;
 }
 
-/* Keep @node on port->timed, ordered by when, until it is due. */
+/*
+ * Keep @node on port->timed until it is due: O(log n), however many are
+ * queued (a user chooses how many).
+ */
 static int __cport_post_delayed(struct cport_port *port,
 				struct cport_node *node, u64 delay_ns)
 {
-	struct cport_node *pos;
+	int ret;
 
 	lockdep_assert_held(&port->lock);
-	if (atomic_inc_return(&port->nr_ops) > port->max_pending) {
-		atomic_dec(&port->nr_ops);
-		return -ENOBUFS;
-	}
-	node->when = ktime_add_safe(ktime_get(),
-				    ns_to_ktime(min_t(u64, delay_ns, KTIME_MAX)));
-	list_for_each_entry_reverse(pos, &port->timed, list)
-		if (ktime_compare(pos->when, node->when) <= 0)
-			break;
-	list_add(&node->list, &pos->list);
-	if (port->timed.next == &node->list)
-		hrtimer_start(&port->timed_timer, node->when,
+	ret = cport_charge_units(port, 1);
+	if (ret)
+		return ret;
+	timerqueue_init(&node->tq);
+	node->tq.expires = ktime_add_safe(ktime_get(),
+					  ns_to_ktime(min_t(u64, delay_ns,
+							    KTIME_MAX)));
+	port->nr_timed++;
+	if (timerqueue_add(&port->timed, &node->tq))
+		hrtimer_start(&port->timed_timer, node->tq.expires,
 			      HRTIMER_MODE_ABS_PINNED_SOFT);
 	return 0;
 }
@@ -485,7 +569,7 @@ int cport_post(struct cport_port *port, const struct cport_cqe *cqe,
 	spin_unlock_irq(&port->lock);
 
 	if (ret)
-		cport_node_free(node);
+		cport_node_free(port, node);
 	else if (queued)
 		cport_wake_pollers(port, EPOLLIN | EPOLLRDNORM);
 	return ret;
@@ -493,10 +577,11 @@ int cport_post(struct cport_port *port, const struct cport_cqe *cqe,
 
 /*
  * Queue the completion of a socket operation, or hand it to a waiter.
- * Never fails: pending operations are bounded by max_pending instead, so
- * the queue may exceed max_queued by at most that many.  On a destroyed
- * port the completion is discarded (an accepted connection is closed).
- * Returns whether poll waiters should be woken.
+ * Never fails: its operation was charged a unit at submission, which the
+ * completion holds until it is dequeued, so the queue exceeds max_queued
+ * by at most max_pending (limits.c).  On a destroyed port the completion
+ * is discarded (an accepted connection is closed).  Returns whether poll
+ * waiters should be woken.
  */
 bool cport_post_node(struct cport_port *port, struct cport_node *node)
 {
@@ -511,7 +596,7 @@ bool cport_post_node(struct cport_port *port, struct cport_node *node)
 	}
 	spin_unlock_irqrestore(&port->lock, flags);
 	if (node)
-		cport_node_free(node);
+		cport_node_free(port, node);
 	return queued;
 }
 
@@ -522,10 +607,22 @@ void cport_port_release(struct cport_port *port)
 	cport_port_put(port);
 }
 
+static bool cport_destroyed(struct cport_port *port)
+{
+	/* Pairs with the release at the end of the first destroy. */
+	return smp_load_acquire(&port->destroyed);
+}
+
+/*
+ * Destroy @port.  Returns when no operation touches user memory any more,
+ * also for a second caller while the first one is still at it (-EIDRM):
+ * both wait killably, since a runner may be held in a page fault that a
+ * user can keep unresolved forever.
+ */
 int cport_destroy(struct cport_port *port)
 {
 	struct cport_waiter *w, *tmp;
-	struct cport_node *node;
+	struct rb_root_cached timed;
 	struct cport_sock *s;
 	LIST_HEAD(discard);
 	LIST_HEAD(ready);
@@ -533,6 +630,8 @@ int cport_destroy(struct cport_port *port)
 	spin_lock_irq(&port->lock);
 	if (port->dead) {
 		spin_unlock_irq(&port->lock);
+		wait_var_event_killable(&port->destroyed,
+					cport_destroyed(port));
 		return -EIDRM;
 	}
 	WRITE_ONCE(port->dead, true);
@@ -546,18 +645,20 @@ int cport_destroy(struct cport_port *port)
 	WRITE_ONCE(port->nr_waiters, 0);
 	list_splice_init(&port->queue, &discard);
 	WRITE_ONCE(port->nr_queued, 0);
-	list_for_each_entry(node, &port->timed, list)
-		atomic_dec(&port->nr_ops);
-	list_splice_init(&port->timed, &discard);
+	/* O(1) here: the tree is freed below, interrupts on. */
+	timed = port->timed.rb_root;
+	timerqueue_init_head(&port->timed);
+	cport_uncharge_units(port, port->nr_timed);
+	port->nr_timed = 0;
 	while ((s = __cport_ready_pop(port)))
 		list_add_tail(&s->ready_link, &ready);
 	spin_unlock_irq(&port->lock);
 
 	hrtimer_cancel(&port->timed_timer);
-	/* Nothing queues the worker on a dead port: its last run is done. */
-	if (cancel_delayed_work_sync(&port->work))
-		cport_port_put(port);
-	cport_free_list(&discard);
+	/* Nothing starts the fallback on a dead port: stop what is started. */
+	cport_fallback_stop(port);
+	cport_free_list(port, &discard);
+	cport_free_timed(port, &timed);
 	while ((s = list_first_entry_or_null(&ready, struct cport_sock,
 					     ready_link))) {
 		list_del_init(&s->ready_link);
@@ -565,6 +666,9 @@ int cport_destroy(struct cport_port *port)
 	}
 	cport_socks_destroy(port);
 	cport_wake_pollers(port, EPOLLHUP);
+	/* Pairs with the acquire of a second destroy. */
+	smp_store_release(&port->destroyed, true);
+	wake_up_var(&port->destroyed);
 	return 0;
 }
 

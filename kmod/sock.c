@@ -15,8 +15,8 @@
  * While operations are pending, the socket's runner keeps one entry on
  * the socket's wait queue (armed through vfs_poll(), the way eventpoll
  * does it).  Its callback only filters the mask and kicks the socket to
- * a runner (port.c hands it to a waiting thread, op.c's worker is the
- * fallback); it never touches user memory or sleeps.  See cport.h for
+ * a runner (port.c hands it to a waiting thread, runner.c's fallback is
+ * the last resort); it never touches user memory or sleeps.  See cport.h for
  * the locking rules.
  */
 #include <linux/file.h>
@@ -30,13 +30,6 @@
 
 #include "compat.h"
 #include "cport.h"
-
-/*
- * How long the fallback worker waits before moving data itself while a
- * thread of the port is running (it will pick the socket up in its next
- * wait, in its own context, without a kernel-thread hop).
- */
-#define CPORT_WORKER_DELAY	1	/* jiffies */
 
 /* Reclaim closed sockets' associations past this many (and doubling). */
 #define CPORT_GC_SLACK		32
@@ -120,39 +113,22 @@ static int cport_sock_wake(struct wait_queue_entry *wait, unsigned int mode,
 	return 0;
 }
 
+/*
+ * cport's workqueue: the port's teardown when its owner's mm goes, and
+ * the fallback's bookkeeping (runner.c).  None of it touches user memory
+ * or runs user I/O.  Module exit drains it.
+ */
 bool cport_queue_work(struct work_struct *work)
 {
 	return queue_work(cport_wq, work);
 }
 
 /*
- * Under port->lock on a live port, so that destroy, which sets dead under
- * it, finds the work queued or never queued again.  The queued work holds
- * a reference, dropped at its end (the caller holds one: never the last).
- */
-static void __cport_worker_start(struct cport_port *port, unsigned long delay)
-{
-	bool queued;
-
-	lockdep_assert_held(&port->lock);
-	cport_port_get(port);
-	if (delay)
-		queued = queue_delayed_work(cport_wq, &port->work, delay);
-	else
-		queued = !mod_delayed_work(cport_wq, &port->work, 0);
-	if (queued)
-		atomic64_inc(&port->sstats.worker_wakeups);
-	else
-		cport_port_put(port);
-}
-
-/*
  * @s has I/O to do (data, room, a connection, a cancel or a timeout):
  * queue it for a runner.  A waiting thread gets it if the concurrency
  * value allows; otherwise a running thread picks it up when it next
- * waits, and the worker does it after CPORT_WORKER_DELAY (at once when no
- * thread of the port is running).  Any context; the caller holds a
- * reference to @s.
+ * waits, or the fallback runs it (runner.c).  Any context; the caller
+ * holds a reference to @s.
  */
 void cport_sock_kick(struct cport_sock *s)
 {
@@ -166,9 +142,7 @@ void cport_sock_kick(struct cport_sock *s)
 		list_add_tail(&s->ready_link, &port->ready);
 		WRITE_ONCE(port->nr_ready, port->nr_ready + 1);
 		__cport_release(port);
-		if (!list_empty(&port->ready))
-			__cport_worker_start(port, READ_ONCE(port->running) ?
-						   CPORT_WORKER_DELAY : 0);
+		__cport_fallback_arm(port);
 	}
 	spin_unlock_irqrestore(&port->lock, flags);
 }
@@ -224,6 +198,7 @@ static struct cport_sock *cport_sock_alloc(struct cport_port *port,
 	spin_lock_init(&s->lock);
 	INIT_LIST_HEAD(&s->rxq);
 	INIT_LIST_HEAD(&s->txq);
+	INIT_LIST_HEAD(&s->marked);
 	init_waitqueue_func_entry(&s->wait, cport_sock_wake);
 	s->key = key;
 	s->inline_default = inline_default;
@@ -256,6 +231,7 @@ static int __cport_sock_unlink(struct cport_port *port, struct cport_sock *s,
 	spin_unlock(&cport_sock_table_lock);
 	list_del(&s->port_link);
 	port->nr_socks--;
+	cport_uncharge_assoc(port);
 	cport_sock_put(s);
 	return 0;
 }
@@ -302,10 +278,15 @@ int cport_sock_associate(struct cport_port *port, struct sock *sk, u64 key,
 	ret = cport_port_watch_mm(port);
 	if (ret)
 		goto out_unlock;
+	ret = cport_charge_assoc(port);
+	if (ret)
+		goto out_unlock;
 	ret = -ENOMEM;
 	s = cport_sock_alloc(port, sk, key, inline_default);
-	if (!s)
+	if (!s) {
+		cport_uncharge_assoc(port);
 		goto out_unlock;
+	}
 	if (port->nr_socks >= 2 * port->gc_mark + CPORT_GC_SLACK)
 		__cport_sock_gc(port);
 
@@ -319,6 +300,7 @@ int cport_sock_associate(struct cport_port *port, struct sock *sk, u64 key,
 	}
 	spin_unlock(&cport_sock_table_lock);
 	if (ret) {
+		cport_uncharge_assoc(port);
 		cport_sock_put(s);
 		goto out_unlock;
 	}
@@ -376,9 +358,14 @@ void cport_socks_destroy(struct cport_port *port)
 	}
 	mutex_unlock(&port->socks_mutex);
 
+	/*
+	 * A runner is a thread of the owner, which a fatal signal ends (also
+	 * in a page fault on a buffer a user keeps unresolved): wait
+	 * killably, and leave the rest to the runners if we are killed.
+	 */
 	list_for_each_entry_safe(s, tmp, &busy, port_link) {
 		list_del(&s->port_link);
-		wait_var_event(&s->running, !READ_ONCE(s->running));
+		wait_var_event_killable(&s->running, !READ_ONCE(s->running));
 		cport_sock_put(s);
 	}
 }
@@ -406,9 +393,12 @@ void cport_socks_show(struct cport_port *port, struct seq_file *m)
 	seq_printf(m, "ops_timedout:\t%lld\n", atomic64_read(&st->timedout));
 	seq_printf(m, "runs_submit:\t%lld\n", atomic64_read(&st->runs_submit));
 	seq_printf(m, "runs_waiter:\t%lld\n", atomic64_read(&st->runs_waiter));
-	seq_printf(m, "runs_worker:\t%lld\n", atomic64_read(&st->runs_worker));
-	seq_printf(m, "worker_wakeups:\t%lld\n",
-		   atomic64_read(&st->worker_wakeups));
+	seq_printf(m, "runs_fallback:\t%lld\n",
+		   atomic64_read(&st->runs_fallback));
+	seq_printf(m, "fallback_kicks:\t%lld\n",
+		   atomic64_read(&st->fallback_kicks));
+	seq_printf(m, "files:\t%d\n", atomic_read(&port->nr_files));
+	seq_printf(m, "user_units:\t%lu\n", cport_user_units(port));
 }
 
 int cport_socks_init(void)

@@ -133,17 +133,29 @@ static void cport_sched_out(struct preempt_notifier *pn,
 	struct cport_thread *t = container_of(pn, struct cport_thread, pn);
 	struct cport_port *port = READ_ONCE(t->port);
 	bool dead = READ_ONCE(current->__state) == TASK_DEAD;
-	bool blocked = false, release;
+	bool blocked = false, release, execed;
 	unsigned long flags;
 
-	if (!dead &&
-	    (!READ_ONCE(port->track_blocking) || !cport_task_blocked(current)))
+	/* After execve() the thread is no longer the port's (see below). */
+	execed = !dead && current->mm != port->mm;
+	if (execed ? READ_ONCE(t->left) :
+	    !dead && (!READ_ONCE(port->track_blocking) ||
+		      !cport_task_blocked(current)))
 		return;
 
 	raw_spin_lock_irqsave(&port->run_lock, flags);
-	if (dead) {
-		__cport_thread_stop(port, t);
-		port->nr_threads--;
+	if (dead || execed) {
+		/*
+		 * Leaving: at exit, or at the first switch after execve(),
+		 * whose new image must not be counted, nor seen in the
+		 * port's fdinfo.  The struct stays with the thread until it
+		 * exits or joins another port.
+		 */
+		if (!t->left) {
+			__cport_thread_stop(port, t);
+			port->nr_threads--;
+			WRITE_ONCE(t->left, true);
+		}
 	} else if (t->counted && !t->blocked && !t->in_wait) {
 		WRITE_ONCE(t->blocked, true);
 		blocked = true;
@@ -204,6 +216,7 @@ static void cport_thread_attach(struct cport_port *port,
 {
 	cport_port_get(port);
 	raw_spin_lock_irq(&port->run_lock);
+	t->left = false;
 	port->nr_threads++;
 	/* The round-robin policy's order: the order threads joined. */
 	t->seq = ++port->thread_seq;
@@ -217,8 +230,10 @@ static void cport_thread_detach(struct cport_thread *t)
 
 	spin_lock_irq(&port->lock);
 	raw_spin_lock(&port->run_lock);
-	__cport_thread_stop(port, t);
-	port->nr_threads--;
+	if (!t->left) {
+		__cport_thread_stop(port, t);
+		port->nr_threads--;
+	}
 	raw_spin_unlock(&port->run_lock);
 	__cport_release(port);
 	spin_unlock_irq(&port->lock);

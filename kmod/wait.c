@@ -18,6 +18,7 @@
 #include <linux/file.h>
 #include <linux/hrtimer.h>
 #include <linux/poll.h>
+#include <linux/resume_user_mode.h>
 #include <linux/sched.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
@@ -44,6 +45,19 @@ static u32 __cport_take(struct cport_port *port, struct list_head *taken,
 	return n;
 }
 
+/*
+ * Task work queued with TWA_SIGNAL (the fallback of another port of ours,
+ * io_uring's) wants the thread to return to user space; a signal does not
+ * end a wait for it.  Let it run on the way out of this call instead.
+ */
+static void cport_defer_task_work(void)
+{
+	if (!test_thread_flag(TIF_NOTIFY_SIGNAL))
+		return;
+	clear_notify_signal();
+	set_notify_resume(current);
+}
+
 /* Sleep until handed a completion, destroyed, signalled or timed out. */
 static int cport_sleep(struct cport_waiter *w, const ktime_t *expires)
 {
@@ -52,7 +66,7 @@ static int cport_sleep(struct cport_waiter *w, const ktime_t *expires)
 
 	for (;;) {
 		set_current_state(TASK_INTERRUPTIBLE);
-		/* Pairs with the release in __cport_handoff()/cport_destroy(). */
+		/* Pairs with the release in __cport_wake_waiter()/destroy. */
 		if (smp_load_acquire(&w->done)) {
 			ret = 0;
 			break;
@@ -61,10 +75,11 @@ static int cport_sleep(struct cport_waiter *w, const ktime_t *expires)
 			ret = -ETIMEDOUT;
 			break;
 		}
-		if (signal_pending(current)) {
+		if (task_sigpending(current)) {
 			ret = -EINTR;
 			break;
 		}
+		cport_defer_task_work();
 		if (!expires) {
 			schedule();
 		} else {
@@ -80,28 +95,28 @@ static int cport_sleep(struct cport_waiter *w, const ktime_t *expires)
 }
 
 /*
- * A thread entering a wait runs up to this many ready sockets even if it
- * returns fewer completions (the rest go back to the queue for the next
- * thread): they would otherwise wait for the port's worker.
+ * The next socket this thread runs: one handed to it (@runs), else one
+ * from the port's ready list while @budget lasts.  Taken one at a time,
+ * so that what this thread has not started yet stays where other threads
+ * (and the fallback) can take it.
  */
-#define CPORT_RUN_BATCH	16
-
-/* Move up to @max sockets waiting for a runner to @runs. */
-static void __cport_take_ready(struct cport_port *port, struct list_head *runs,
-			       u32 max)
+static struct cport_sock *cport_next_run(struct cport_port *port,
+					 struct list_head *runs, u32 *budget)
 {
 	struct cport_sock *s;
 
-	lockdep_assert_held(&port->lock);
-	for (; max; max--) {
-		s = list_first_entry_or_null(&port->ready, struct cport_sock,
-					     ready_link);
-		if (!s)
-			break;
-		/* Still "queued" until cport_wait() takes it off @runs. */
-		list_move_tail(&s->ready_link, runs);
-		WRITE_ONCE(port->nr_ready, port->nr_ready - 1);
+	spin_lock_irq(&port->lock);
+	s = list_first_entry_or_null(runs, struct cport_sock, ready_link);
+	if (s) {
+		list_del_init(&s->ready_link);
+		s->queued = false;
+	} else if (*budget && !port->dead) {
+		s = __cport_ready_pop(port);
+		if (s)
+			(*budget)--;
 	}
+	spin_unlock_irq(&port->lock);
+	return s;
 }
 
 static u32 cport_list_count(struct list_head *list)
@@ -153,7 +168,7 @@ static long cport_copy_out(struct cport_port *port, struct cport_thread *t,
 		}
 		/* Without a descriptor, the connection is closed here. */
 		list_del(&node->list);
-		cport_node_free(node);
+		cport_node_free(port, node);
 		copied++;
 	}
 
@@ -178,10 +193,27 @@ static long cport_copy_out(struct cport_port *port, struct cport_thread *t,
 		cport_wake_pollers(port, EPOLLIN | EPOLLRDNORM);
 	else
 		list_for_each_entry_safe(node, tmp, taken, list)
-			cport_node_free(node);
+			cport_node_free(port, node);
 	if (copied)
 		return copied;
 	return dead ? -EIDRM : -EFAULT;
+}
+
+/*
+ * Serve the port (__cport_serve()): run the socket handed over, and more
+ * of the ready ones up to CPORT_RUN_BATCH, posting what completes.
+ */
+static void cport_serve(struct cport_port *port, struct list_head *runs)
+{
+	u32 budget = CPORT_RUN_BATCH - 1;
+	struct cport_sock *s;
+
+	while ((s = cport_next_run(port, runs, &budget))) {
+		atomic64_inc(&port->sstats.runs_fallback);
+		trace_cport_sock_run(port->id, s->key, current->pid, 2);
+		cport_sock_run(s, NULL, NULL);
+		cport_sock_put(s);
+	}
 }
 
 long cport_wait(struct cport_port *port, struct cport_cqe __user *ucqes,
@@ -193,7 +225,7 @@ long cport_wait(struct cport_port *port, struct cport_cqe __user *ucqes,
 	bool slept = false, first = true;
 	LIST_HEAD(taken);
 	LIST_HEAD(runs);
-	u32 n, sunk;
+	u32 n, sunk, budget;
 	long ret;
 
 	/* Not worth associating with a destroyed port (checked again below). */
@@ -227,8 +259,7 @@ long cport_wait(struct cport_port *port, struct cport_cqe __user *ucqes,
 			__cport_thread_start(port, t);
 			raw_spin_unlock(&port->run_lock);
 			n = __cport_take(port, &taken, max);
-			__cport_take_ready(port, &runs,
-					   max_t(u32, max - n, CPORT_RUN_BATCH));
+			budget = max_t(u32, max - n, CPORT_RUN_BATCH);
 			spin_unlock_irq(&port->lock);
 			goto run;
 		}
@@ -237,7 +268,7 @@ long cport_wait(struct cport_port *port, struct cport_cqe __user *ucqes,
 		if (nowait || (!first && expires &&
 			       ktime_after(ktime_get(), *expires)))
 			ret = -ETIMEDOUT;
-		else if (!first && signal_pending(current))
+		else if (!first && task_sigpending(current))
 			ret = -EINTR;
 		if (ret) {
 			raw_spin_unlock(&port->run_lock);
@@ -249,6 +280,7 @@ long cport_wait(struct cport_port *port, struct cport_cqe __user *ucqes,
 		w.task = current;
 		w.thread = t;
 		w.done = false;
+		w.serve = false;
 		w.cpu = raw_smp_processor_id();
 		list_add(&w.list, &port->waiters);
 		WRITE_ONCE(port->nr_waiters, port->nr_waiters + 1);
@@ -275,21 +307,24 @@ long cport_wait(struct cport_port *port, struct cport_cqe __user *ucqes,
 			spin_unlock_irq(&port->lock);
 			return ret;
 		}
-		/* Handed one (the handoff counted us running); take more. */
-		list_splice_init(&w.handed, &taken);
 		list_splice_init(&w.runs, &runs);
+		if (w.serve) {
+			/* Not counted: run them for the port, wait again. */
+			spin_unlock_irq(&port->lock);
+			cport_serve(port, &runs);
+			first = false;
+			continue;
+		}
+		/* Handed one (the handoff counted us running); take more. */
+		budget = 0;
+		list_splice_init(&w.handed, &taken);
 		n = cport_list_count(&taken);
 		n += __cport_take(port, &taken, max - n);
 		spin_unlock_irq(&port->lock);
 run:
 		first = false;
 		/* Move the sockets' data here, keeping what completes. */
-		while ((s = list_first_entry_or_null(&runs, struct cport_sock,
-						     ready_link))) {
-			spin_lock_irq(&port->lock);
-			list_del_init(&s->ready_link);
-			s->queued = false;
-			spin_unlock_irq(&port->lock);
+		while ((s = cport_next_run(port, &runs, &budget))) {
 			atomic64_inc(&port->sstats.runs_waiter);
 			trace_cport_sock_run(port->id, s->key, current->pid, 1);
 			cport_sock_run(s, &taken, NULL);

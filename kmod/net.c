@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The I/O of each kind of socket operation: RECV, SEND and ACCEPT.
+ *
+ * Called by a socket's runner (runner.c) for the head of one of its
+ * queues, with no lock held, in a thread of the process that owns the
+ * port: the buffers are that process's, and the I/O is done, charged and
+ * audited as that thread's.  Everything here is non-blocking: a call that
+ * would block returns CPORT_IO_AGAIN and the runner waits for the socket's
+ * wait queue to say it can make progress.
+ */
+#include <linux/cred.h>
+#include <linux/fcntl.h>
+#include <linux/file.h>
+#include <linux/net.h>
+#include <linux/poll.h>
+#include <linux/socket.h>
+#include <linux/uaccess.h>
+#include <linux/uio.h>
+#include <net/sock.h>
+
+#include "compat.h"
+#include "cport.h"
+
+static enum cport_io cport_io_error(struct cport_op *op, int ret)
+{
+	if (ret == -EAGAIN)
+		return CPORT_IO_AGAIN;
+	if (ret == -EINTR || ret == -ERESTARTSYS)
+		return CPORT_IO_RETRY;
+	op->res = ret;
+	return CPORT_IO_DONE;
+}
+
+static enum cport_io cport_do_recv(struct cport_sock *s, struct cport_op *op)
+{
+	struct msghdr msg;
+	int ret;
+
+	if (!op->len) {
+		/* Readiness only: consume nothing, report a pending error. */
+		__poll_t mask = vfs_poll(s->file, NULL);
+
+		if (!(mask & (EPOLLIN | EPOLLRDNORM | EPOLLRDHUP | EPOLLHUP |
+			      EPOLLERR)))
+			return CPORT_IO_AGAIN;
+		op->res = -READ_ONCE(s->sk->sk_err);
+		return CPORT_IO_DONE;
+	}
+
+	for (;;) {
+		memset(&msg, 0, sizeof(msg));
+		iov_iter_ubuf(&msg.msg_iter, ITER_DEST, op->buf + op->moved,
+			      op->len - op->moved);
+		ret = sock_recvmsg(s->sock, &msg, MSG_DONTWAIT);
+		if (ret <= 0)
+			break;
+		op->moved += ret;
+		if (op->moved == op->len || !(op->op_flags & CPORT_RECV_FILL))
+			break;
+	}
+	if (ret < 0)
+		return cport_io_error(op, ret);
+	/* Data, full, or end of file. */
+	op->res = op->moved;
+	return CPORT_IO_DONE;
+}
+
+static enum cport_io cport_do_send(struct cport_sock *s, struct cport_op *op)
+{
+	struct msghdr msg;
+	int ret;
+
+	while (op->moved < op->len) {
+		memset(&msg, 0, sizeof(msg));
+		msg.msg_flags = MSG_DONTWAIT | MSG_NOSIGNAL;
+		iov_iter_ubuf(&msg.msg_iter, ITER_SOURCE, op->buf + op->moved,
+			      op->len - op->moved);
+		ret = sock_sendmsg(s->sock, &msg);
+		if (ret < 0)
+			return cport_io_error(op, ret);
+		if (!ret)
+			return CPORT_IO_AGAIN;
+		op->moved += ret;
+		cond_resched();
+	}
+	op->res = op->moved;
+	return CPORT_IO_DONE;
+}
+
+static enum cport_io cport_do_accept(struct cport_sock *s,
+				     struct cport_op *op)
+{
+	struct sockaddr_storage addr;
+	struct socket *newsock;
+	struct file *file;
+	int ret;
+
+	ret = kernel_accept(s->sock, &newsock, O_NONBLOCK);
+	if (ret)
+		return cport_io_error(op, ret);
+
+	/* Reset before it was accepted: fail this accept, not the listener. */
+	ret = sock_error(newsock->sk);
+	if (ret)
+		goto out_release;
+	if (op->buf) {
+		ret = kernel_getpeername(newsock, (struct sockaddr *)&addr);
+		if (ret < 0)
+			goto out_release;
+		/* An address that cannot be written does not lose the peer. */
+		if (!copy_to_user(op->buf, &addr, min_t(u32, ret, op->len)))
+			op->moved = ret;
+	}
+	file = sock_alloc_file(newsock, (op->op_flags & CPORT_ACCEPT_NONBLOCK) ?
+				       O_NONBLOCK : 0, NULL);
+	if (IS_ERR(file)) {
+		/* sock_alloc_file() released the socket. */
+		op->res = PTR_ERR(file);
+		return CPORT_IO_DONE;
+	}
+	if (op->op_flags & CPORT_ACCEPT_ASSOCIATE) {
+		ret = cport_sock_associate(s->port, newsock->sk, op->key,
+					   op->op_flags &
+					   CPORT_ACCEPT_ASSOC_INLINE);
+		if (ret) {
+			fput(file);
+			op->res = ret;
+			return CPORT_IO_DONE;
+		}
+	}
+	op->newfile = file;
+	op->res = 0;		/* the descriptor, once installed */
+	return CPORT_IO_DONE;
+
+out_release:
+	sock_release(newsock);
+	op->res = ret;
+	return CPORT_IO_DONE;
+}
+
+static enum cport_io __cport_op_io(struct cport_sock *s, struct cport_op *op)
+{
+	switch (op->opcode) {
+	case CPORT_OP_RECV:
+		return cport_do_recv(s, op);
+	case CPORT_OP_SEND:
+		return cport_do_send(s, op);
+	default:
+		return cport_do_accept(s, op);
+	}
+}
+
+/*
+ * Run @op's I/O once.  An operation runs with its submitter's credentials
+ * (a waiting thread of the same process may run another thread's
+ * operation, and threads can have credentials of their own).
+ */
+enum cport_io cport_op_io(struct cport_sock *s, struct cport_op *op)
+{
+	const struct cred *old;
+	enum cport_io io;
+
+	if (likely(op->cred == current_cred()))
+		return __cport_op_io(s, op);
+	old = override_creds(op->cred);
+	io = __cport_op_io(s, op);
+	revert_creds(old);
+	return io;
+}

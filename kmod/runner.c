@@ -1,0 +1,490 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Who runs a socket, and what a run does.
+ *
+ * All of an associated socket's I/O is done by its runner, one at a time
+ * (sock->running), and every runner is a thread of the process that owns
+ * the port, so the data moves with that process's credentials, in its
+ * cgroups (CPU and memory), under its rlimits, visible in its
+ * /proc/<pid>/task, and killable.  No kernel thread touches user memory.
+ * The runner is, in order of preference:
+ *
+ *  1. the submitting thread, at once (op.c);
+ *  2. a waiting thread, handed the socket like a completion within the
+ *     concurrency value (port.c, __cport_release()): it moves the data in
+ *     its own context and returns what completed (wait.c);
+ *  3. a thread of the port entering a wait while the socket is ready;
+ *  4. the fallback, when none of them came: at once if no thread of the
+ *     port is running, after a grace of one tick otherwise (a running
+ *     thread will most likely wait again and run the socket itself):
+ *     a. a waiting thread although the port is at its concurrency value:
+ *        it serves (__cport_serve()): runs the sockets, posts what
+ *        completes, and waits again without counting as running;
+ *     b. else task work (task_work_add(), TWA_SIGNAL) on a thread of the
+ *        owner, the one that last submitted an operation: it runs when
+ *        that thread next returns to user space, and interrupts an
+ *        interruptible sleep (which restarts) to get there.  If that
+ *        thread is exiting, another live thread of the owner is chosen.
+ *
+ * Every loop has a budget: a run of the fallback takes at most
+ * CPORT_FALLBACK_BUDGET sockets and lets its thread go back to user space
+ * before it comes again; a thread entering a wait takes at most
+ * CPORT_RUN_BATCH.  One socket's run stops when its queues' heads would
+ * block.
+ *
+ * Cancel, timeout and destroy only mark operations (op.c); the runner
+ * completes them, so each operation completes exactly once.
+ */
+#include <linux/file.h>
+#include <linux/module.h>
+#include <linux/pid.h>
+#include <linux/poll.h>
+#include <linux/sched/signal.h>
+#include <linux/sched/task.h>
+#include <linux/slab.h>
+#include <linux/task_work.h>
+#include <linux/wait_bit.h>
+#include <net/sock.h>
+
+#include "compat.h"
+#include "cport.h"
+#include "trace.h"
+
+#define CPORT_FALLBACK_GRACE_NS	TICK_NSEC
+#define CPORT_FALLBACK_BUDGET	32	/* sockets per run of the fallback */
+#define CPORT_REAP_BATCH	64	/* ops finished per sock->lock hold */
+
+static void __cport_op_finish(struct cport_sock *s, struct cport_op *op,
+			      struct list_head *done)
+{
+	lockdep_assert_held(&s->lock);
+	list_move_tail(&op->list, done);
+	op->finished = true;
+	s->nr_ops--;
+}
+
+/*
+ * Take the operations that cancel or timeout finished (op.c moved them to
+ * s->marked: O(1)); on a dead port, finish every queued one with -EIDRM,
+ * CPORT_REAP_BATCH at a time with sock->lock dropped in between.
+ */
+static void __cport_sock_reap(struct cport_sock *s, struct list_head *done,
+			      bool dead)
+{
+	struct list_head *queues[] = { &s->rxq, &s->txq };
+	struct cport_op *op;
+	unsigned int n = 0;
+	int i;
+
+	lockdep_assert_held(&s->lock);
+	list_splice_tail_init(&s->marked, done);
+	if (!dead)
+		return;
+	for (i = 0; i < ARRAY_SIZE(queues); i++) {
+		while ((op = list_first_entry_or_null(queues[i],
+						      struct cport_op, list))) {
+			op->cancel = op->cancel ?: -EIDRM;
+			op->res = op->cancel;
+			__cport_op_finish(s, op, done);
+			if (++n % CPORT_REAP_BATCH)
+				continue;
+			spin_unlock_irq(&s->lock);
+			cond_resched();
+			spin_lock_irq(&s->lock);
+		}
+	}
+}
+
+/* Run the head of @q until it would block; sock->lock is dropped for I/O. */
+static void __cport_sock_run_queue(struct cport_sock *s, struct list_head *q,
+				   struct list_head *done, bool *retry)
+{
+	struct cport_op *op;
+	enum cport_io io;
+
+	while ((op = list_first_entry_or_null(q, struct cport_op, list))) {
+		s->active = op;
+		spin_unlock_irq(&s->lock);
+		io = cport_op_io(s, op);
+		cond_resched();
+		spin_lock_irq(&s->lock);
+		s->active = NULL;
+		if (io != CPORT_IO_DONE) {
+			*retry |= io == CPORT_IO_RETRY;
+			if (!op->cancel)
+				break;
+			/* Cancelled or timed out meanwhile: the bytes so far. */
+			op->res = op->cancel;
+		}
+		__cport_op_finish(s, op, done);
+	}
+}
+
+/*
+ * Deliver the finished operations on @done: into @sink (a waiting thread
+ * running the socket takes them itself), or to the port; @mine is left
+ * for the submitter to return inline.  Each completion takes over its
+ * operation's charge (limits.c) until it is dequeued.  Returns whether
+ * poll waiters need waking.
+ */
+static bool cport_ops_complete(struct cport_sock *s, struct list_head *done,
+			       struct list_head *sink, struct cport_op *mine)
+{
+	struct cport_port *port = s->port;
+	bool dead = READ_ONCE(port->dead);
+	struct cport_node *node;
+	struct cport_op *op;
+	bool wake = false;
+
+	list_for_each_entry(op, done, list) {
+		if (op->res == -ECANCELED)
+			atomic64_inc(&port->sstats.cancelled);
+		else if (op->res == -ETIMEDOUT && op->cancel == -ETIMEDOUT)
+			atomic64_inc(&port->sstats.timedout);
+		trace_cport_op_done(port->id, op->opcode, op->user_data,
+				    op->res, op->moved,
+				    op == mine ? 1 : dead ? 2 : 0);
+		if (op == mine)
+			continue;
+		atomic64_inc(&port->sstats.completed);
+		node = cport_op_fill(s, op);
+		if (sink && !dead)
+			list_add_tail(&node->list, sink);
+		else
+			wake |= cport_post_node(port, node);
+		cond_resched();
+	}
+	return wake;
+}
+
+/*
+ * Hook or unhook the socket's wait queue so that it is hooked exactly
+ * while operations are pending (the file reference goes with it).
+ * Called with sock->lock held, which it may drop; returns true if the
+ * runner must look at the socket again.
+ */
+static bool __cport_sock_rearm(struct cport_sock *s, bool *armed)
+{
+	struct cport_port *port = s->port;
+	wait_queue_head_t *whead;
+	struct file *file;
+
+	lockdep_assert_held(&s->lock);
+	if (s->nr_ops && !s->whead && !*armed && !READ_ONCE(port->dead)) {
+		/* Hook the socket, then look again: it may be ready. */
+		spin_unlock_irq(&s->lock);
+		cport_sock_arm(s);
+		*armed = true;
+		spin_lock_irq(&s->lock);
+		return true;
+	}
+	if (!s->nr_ops && s->file) {
+		file = s->file;
+		s->file = NULL;
+		s->sock = NULL;
+		/* Pairs with the POLLFREE unhook in cport_sock_wake(). */
+		whead = smp_load_acquire(&s->whead);
+		s->whead = NULL;
+		spin_unlock_irq(&s->lock);
+		cport_sock_disarm(s, whead);
+		fput(file);
+		cport_uncharge_file(port);
+		*armed = false;
+		spin_lock_irq(&s->lock);
+		return s->rerun || s->nr_ops;
+	}
+	return false;
+}
+
+/*
+ * Run socket @s: finish what was cancelled, do the I/O of each queue's
+ * head until it would block, deliver what finished, and keep the socket's
+ * wait-queue hook armed exactly while operations are pending.  If another
+ * runner owns the socket, it is asked to go round again instead.
+ * Completions go to @sink if given, else to the port.  Returns true if
+ * @mine finished: the caller then owns it and returns its result inline.
+ * Process context, in a thread of the owner (or destroy's), no lock held,
+ * the caller holds a reference to @s.
+ */
+bool cport_sock_run(struct cport_sock *s, struct list_head *sink,
+		    struct cport_op *mine)
+{
+	struct cport_port *port = s->port;
+	bool mine_done = false, armed = false, wake = false, retry = false;
+	struct cport_op *op, *tmp;
+	LIST_HEAD(finished);
+	LIST_HEAD(done);
+
+	spin_lock_irq(&s->lock);
+	if (s->running) {
+		s->rerun = true;
+		spin_unlock_irq(&s->lock);
+		return false;
+	}
+	s->running = true;
+	for (;;) {
+		s->rerun = false;
+		__cport_sock_reap(s, &done, READ_ONCE(port->dead));
+		__cport_sock_run_queue(s, &s->rxq, &done, &retry);
+		__cport_sock_run_queue(s, &s->txq, &done, &retry);
+		if (!list_empty(&done)) {
+			spin_unlock_irq(&s->lock);
+			wake |= cport_ops_complete(s, &done, sink, mine);
+			list_splice_tail_init(&done, &finished);
+			spin_lock_irq(&s->lock);
+		}
+		if (s->rerun || __cport_sock_rearm(s, &armed))
+			continue;
+		break;
+	}
+	s->running = false;
+	spin_unlock_irq(&s->lock);
+	/*
+	 * A destroy (which sets port->dead before it waits) may be waiting
+	 * for this run to end.  The barrier orders the store of running
+	 * above before the load of dead and wake_up_var()'s lockless look at
+	 * the wait queue; it pairs with the one in wait_var_event().
+	 */
+	smp_mb();
+	if (READ_ONCE(port->dead))
+		wake_up_var(&s->running);
+
+	if (wake)
+		cport_wake_pollers(port, EPOLLIN | EPOLLRDNORM);
+	list_for_each_entry_safe(op, tmp, &finished, list) {
+		if (op == mine) {
+			mine_done = true;
+			continue;
+		}
+		list_del(&op->list);
+		cport_op_free(op);
+	}
+	if (retry)
+		cport_sock_kick(s);
+	return mine_done;
+}
+
+/* --- The fallback ----------------------------------------------------- */
+
+/*
+ * A task work callback lives in this module's text: each queued one holds
+ * a module reference, dropped by this work item after the callback has
+ * returned (module exit drains cport's workqueue, so no code of ours runs
+ * after the module is gone).
+ */
+static atomic_t cport_fb_puts = ATOMIC_INIT(0);
+
+static void cport_fb_put_workfn(struct work_struct *work)
+{
+	int n = atomic_xchg(&cport_fb_puts, 0);
+
+	while (n-- > 0)
+		module_put(THIS_MODULE);
+}
+
+static DECLARE_WORK(cport_fb_put_work, cport_fb_put_workfn);
+
+static void cport_fb_module_put(void)
+{
+	atomic_inc(&cport_fb_puts);
+	cport_queue_work(&cport_fb_put_work);
+}
+
+/* Which thread the fallback goes to: the last one to submit. */
+void cport_fallback_note(struct cport_port *port)
+{
+	struct task_struct *old;
+
+	/* A lockless look: only current stores current there. */
+	if (likely(data_race(READ_ONCE(port->fb_task)) == current))
+		return;
+	get_task_struct(current);
+	spin_lock_irq(&port->lock);
+	old = port->fb_task;
+	port->fb_task = current;
+	spin_unlock_irq(&port->lock);
+	put_task_struct(old);
+}
+
+/*
+ * Start the fallback for the sockets on port->ready, now: a waiter serves
+ * them, or the task work is queued on port->fb_task.  Any context.
+ */
+static void __cport_fallback(struct cport_port *port)
+{
+	lockdep_assert_held(&port->lock);
+	if (port->dead || list_empty(&port->ready) || __cport_serve(port) ||
+	    port->fb_queued)
+		return;
+	/* Both go with the task work, or with the retarget work. */
+	cport_port_get(port);
+	__module_get(THIS_MODULE);
+	port->fb_queued = true;
+	atomic64_inc(&port->sstats.fallback_kicks);
+	if (task_work_add(port->fb_task, &port->fb_work, TWA_SIGNAL))
+		/* It has exited: choose another thread, in process context. */
+		cport_queue_work(&port->fb_retarget);
+}
+
+/*
+ * Sockets were queued for a runner and no waiter could take them: start
+ * the fallback at once if no thread of the port is running (nobody will
+ * come), else after the grace.  Under port->lock, any context.
+ */
+void __cport_fallback_arm(struct cport_port *port)
+{
+	lockdep_assert_held(&port->lock);
+	if (port->dead || list_empty(&port->ready))
+		return;
+	if (!READ_ONCE(port->running))
+		__cport_fallback(port);
+	else if (!hrtimer_active(&port->fb_timer))
+		hrtimer_start(&port->fb_timer, ns_to_ktime(CPORT_FALLBACK_GRACE_NS),
+			      HRTIMER_MODE_REL_PINNED_SOFT);
+}
+
+static enum hrtimer_restart cport_fallback_timer(struct hrtimer *timer)
+{
+	struct cport_port *port = container_of(timer, struct cport_port,
+					       fb_timer);
+	unsigned long flags;
+
+	spin_lock_irqsave(&port->lock, flags);
+	__cport_fallback(port);
+	spin_unlock_irqrestore(&port->lock, flags);
+	return HRTIMER_NORESTART;
+}
+
+/*
+ * port->fb_task is exiting: make another live thread of the owner the
+ * fallback's and queue it there.  Process context; the caller's port and
+ * module references (the queued fallback's) are its own to drop.
+ */
+static void cport_fallback_switch(struct cport_port *port)
+{
+	struct task_struct *p, *t, *found = NULL, *old = NULL;
+
+	rcu_read_lock();
+	p = pid_task(port->owner, PIDTYPE_TGID);
+	if (p) {
+		for_each_thread(p, t) {
+			if ((t->flags & (PF_EXITING | PF_KTHREAD)) ||
+			    t->mm != port->mm)
+				continue;
+			found = t;
+			get_task_struct(found);
+			break;
+		}
+	}
+	rcu_read_unlock();
+
+	spin_lock_irq(&port->lock);
+	port->fb_queued = false;
+	/* None left: the owner is exiting, and its mm's release destroys. */
+	if (found) {
+		old = port->fb_task;
+		port->fb_task = found;
+		__cport_fallback(port);
+	}
+	spin_unlock_irq(&port->lock);
+	if (old)
+		put_task_struct(old);
+}
+
+static void cport_fallback_retarget(struct work_struct *work)
+{
+	struct cport_port *port = container_of(work, struct cport_port,
+					       fb_retarget);
+
+	cport_fallback_switch(port);
+	cport_port_put(port);
+	/* Safe here: module exit drains this workqueue first. */
+	module_put(THIS_MODULE);
+}
+
+/*
+ * Run ready sockets in the calling thread, at most CPORT_FALLBACK_BUDGET;
+ * if sockets are still ready then, come again after the grace, so that
+ * the thread gets back to user space (its signals, its own work) in
+ * between.
+ */
+static void cport_fallback_run(struct cport_port *port)
+{
+	struct cport_sock *s;
+	unsigned int n;
+
+	for (n = 0; n < CPORT_FALLBACK_BUDGET; n++) {
+		/* Dying: its mm's release destroys the port. */
+		if (fatal_signal_pending(current))
+			return;
+		s = cport_ready_pop(port);
+		if (!s)
+			return;
+		atomic64_inc(&port->sstats.runs_fallback);
+		trace_cport_sock_run(port->id, s->key, current->pid, 2);
+		cport_sock_run(s, NULL, NULL);
+		cport_sock_put(s);
+		cond_resched();
+	}
+	spin_lock_irq(&port->lock);
+	if (!port->dead && !list_empty(&port->ready) &&
+	    !hrtimer_active(&port->fb_timer))
+		hrtimer_start(&port->fb_timer, ns_to_ktime(CPORT_FALLBACK_GRACE_NS),
+			      HRTIMER_MODE_REL_PINNED_SOFT);
+	spin_unlock_irq(&port->lock);
+}
+
+/* The task work, in port->fb_task on its way back to user space. */
+static void cport_fallback_fn(struct callback_head *cb)
+{
+	struct cport_port *port = container_of(cb, struct cport_port,
+					       fb_work);
+
+	if (current->flags & PF_EXITING) {
+		/* From exit_task_work(): its mm is gone already. */
+		cport_fallback_switch(port);
+	} else {
+		spin_lock_irq(&port->lock);
+		port->fb_queued = false;
+		spin_unlock_irq(&port->lock);
+		if (current->mm == port->mm)
+			cport_fallback_run(port);
+	}
+	cport_port_put(port);
+	cport_fb_module_put();
+}
+
+void cport_fallback_init(struct cport_port *port)
+{
+	port->owner = get_task_pid(current, PIDTYPE_TGID);
+	get_task_struct(current);
+	port->fb_task = current;
+	init_task_work(&port->fb_work, cport_fallback_fn);
+	hrtimer_setup(&port->fb_timer, cport_fallback_timer, CLOCK_MONOTONIC,
+		      HRTIMER_MODE_REL_PINNED_SOFT);
+	INIT_WORK(&port->fb_retarget, cport_fallback_retarget);
+}
+
+/*
+ * Destroy: the port is dead, so nothing starts the fallback again.  A
+ * task work already queued finds the port dead and does nothing.
+ */
+void cport_fallback_stop(struct cport_port *port)
+{
+	hrtimer_cancel(&port->fb_timer);
+	if (!cancel_work_sync(&port->fb_retarget))
+		return;
+	spin_lock_irq(&port->lock);
+	port->fb_queued = false;
+	spin_unlock_irq(&port->lock);
+	cport_port_put(port);	/* the caller holds another */
+	module_put(THIS_MODULE);
+}
+
+/* The port is freed: nothing is queued (each holds a reference). */
+void cport_fallback_exit(struct cport_port *port)
+{
+	hrtimer_cancel(&port->fb_timer);
+	put_task_struct(port->fb_task);
+	put_pid(port->owner);
+}
