@@ -44,7 +44,11 @@
  *	lock, often in softirq context) and in the timeout hrtimer (softirq).
  *	Nothing is woken or queued under it: kicking a socket to a runner
  *	takes port->lock after sock->lock is dropped.
+ * port->cancel_lock (spinlock_t, process context only) protects the
+ *	index of pending operations by user_data (op.c); sock->lock nests
+ *	inside it, and a cancel kicks sockets (port->lock) under it.
  * Order: port->socks_mutex -> socket wait-queue lock -> sock->lock;
+ *	port->cancel_lock -> sock->lock; port->cancel_lock -> port->lock;
  *	port->socks_mutex -> port->lock -> port->run_lock.  sock->lock and
  *	port->lock are never held together.  No spinlock is held across
  *	socket I/O, vfs_poll(), add_wait_queue() or remove_wait_queue()
@@ -71,6 +75,7 @@
 #ifndef _CPORT_INTERNAL_H
 #define _CPORT_INTERNAL_H
 
+#include <linux/hashtable.h>
 #include <linux/hrtimer.h>
 #include <linux/irq_work.h>
 #include <linux/kref.h>
@@ -88,6 +93,10 @@
 #include <linux/wait.h>
 #include <linux/ktime.h>
 #include <linux/cport.h>
+
+/* Indexes for CPORT_OP_CANCEL by key and by user_data. */
+#define CPORT_KEY_HASH_BITS	6
+#define CPORT_CANCEL_HASH_BITS	8
 
 struct cport_user;
 struct cred;
@@ -131,6 +140,7 @@ struct cport_node {
 struct cport_sock {
 	struct hlist_node	hnode;		/* cport_sock_table: table lock */
 	struct list_head	port_link;	/* port->socks: socks_mutex */
+	struct hlist_node	key_node;	/* port->key_hash: socks_mutex */
 	struct list_head	ready_link;	/* port->ready or a waiter's
 						 * runs: port->lock
 						 */
@@ -184,6 +194,9 @@ struct cport_sock_stats {
 /* A socket operation (RECV, SEND, ACCEPT), queued on its socket. */
 struct cport_op {
 	struct list_head	list;		/* sock->rxq or ->txq: slock */
+	struct hlist_node	cancel_node;	/* port->cancel_hash by
+						 * user_data: cancel_lock
+						 */
 	struct cport_sock	*sock;
 	struct cport_node	*node;		/* its completion, preallocated */
 	void __user		*buf;
@@ -216,6 +229,9 @@ enum cport_io {
  * ready sockets at a time.
  */
 #define CPORT_RUN_BATCH	16
+
+/* Operations finished or marked per hold of sock->lock. */
+#define CPORT_REAP_BATCH	64
 
 /* A thread associated with a port: one port per thread. */
 struct cport_thread {
@@ -262,8 +278,20 @@ struct cport_stats {
 	u64 over_ns;		/* run: time spent above the limit */
 };
 
+/*
+ * Waiters to wake once port->lock is dropped (futex's wake_q, which is not
+ * exported, done by hand): a task reference each.  See cport_lock().
+ */
+#define CPORT_WAKE_Q_SIZE	8
+
+struct cport_wake_q {
+	unsigned int		n;
+	struct task_struct	*tasks[CPORT_WAKE_Q_SIZE];
+};
+
 struct cport_port {
 	spinlock_t		lock;		/* see LOCKING above */
+	struct cport_wake_q	*wake_q;	/* lock: the holder's, if any */
 	struct list_head	queue;		/* lock: FIFO of cport_node */
 	unsigned int		nr_queued;	/* lock; WRITE_ONCE, read
 						 * locklessly by poll and the
@@ -305,6 +333,11 @@ struct cport_port {
 						 */
 	struct mutex		socks_mutex;
 	struct list_head	socks;		/* socks_mutex: associations */
+	/* socks_mutex: associations by key */
+	DECLARE_HASHTABLE(key_hash, CPORT_KEY_HASH_BITS);
+	spinlock_t		cancel_lock;	/* see LOCKING above */
+	/* cancel_lock: pending operations by user_data */
+	struct hlist_head	cancel_hash[1 << CPORT_CANCEL_HASH_BITS];
 	unsigned int		nr_socks;	/* socks_mutex */
 	unsigned int		gc_mark;	/* socks_mutex: nr_socks after
 						 * the last reclaim
@@ -347,6 +380,34 @@ struct cport_port {
 };
 
 /* port.c */
+void cport_wake_q_flush(struct cport_wake_q *q);
+
+/*
+ * Take port->lock, interrupts saved, with the waiters it releases woken
+ * only by cport_unlock(), after the lock is dropped and interrupts are
+ * back on.
+ */
+static inline unsigned long cport_lock(struct cport_port *port,
+				       struct cport_wake_q *q)
+	__acquires(&port->lock)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&port->lock, flags);
+	q->n = 0;
+	port->wake_q = q;
+	return flags;
+}
+
+static inline void cport_unlock(struct cport_port *port,
+				struct cport_wake_q *q, unsigned long flags)
+	__releases(&port->lock)
+{
+	port->wake_q = NULL;
+	spin_unlock_irqrestore(&port->lock, flags);
+	cport_wake_q_flush(q);
+}
+
 struct cport_port *cport_port_alloc(void);
 void cport_port_release(struct cport_port *port);
 void cport_port_get(struct cport_port *port);

@@ -19,6 +19,8 @@
 #include <linux/cred.h>
 #include <linux/fcntl.h>
 #include <linux/file.h>
+#include <linux/hash.h>
+#include <linux/hashtable.h>
 #include <linux/hrtimer.h>
 #include <linux/net.h>
 #include <linux/slab.h>
@@ -57,10 +59,34 @@ struct cport_node *cport_op_fill(struct cport_sock *s, struct cport_op *op)
 	return node;
 }
 
+/*
+ * The index of pending operations by user_data, for CPORT_CANCEL_USER_DATA
+ * (port->cancel_lock; process context only: operations are hashed when
+ * queued and unhashed when freed, both by threads of the owner).
+ */
+static struct hlist_head *cport_cancel_bucket(struct cport_port *port,
+					      u64 user_data)
+{
+	return &port->cancel_hash[hash_64(user_data, CPORT_CANCEL_HASH_BITS)];
+}
+
+static void cport_op_hash(struct cport_port *port, struct cport_op *op)
+{
+	spin_lock(&port->cancel_lock);
+	hlist_add_head(&op->cancel_node,
+		       cport_cancel_bucket(port, op->user_data));
+	spin_unlock(&port->cancel_lock);
+}
+
 void cport_op_free(struct cport_op *op)
 {
 	struct cport_port *port = op->sock->port;
 
+	if (!hlist_unhashed(&op->cancel_node)) {
+		spin_lock(&port->cancel_lock);
+		hlist_del(&op->cancel_node);
+		spin_unlock(&port->cancel_lock);
+	}
 	if (op->timed)
 		hrtimer_cancel(&op->timer);
 	if (op->node)
@@ -197,6 +223,7 @@ static struct cport_op *cport_op_prep(struct cport_port *port,
 	op = kmem_cache_zalloc(cport_op_cache, GFP_KERNEL_ACCOUNT);
 	if (!op)
 		goto out_uncharge;
+	INIT_HLIST_NODE(&op->cancel_node);
 	op->sock = s;
 	op->node = cport_node_alloc();
 	if (!op->node)
@@ -270,6 +297,8 @@ static int cport_op_queue(struct cport_port *port, struct cport_sock *s,
 	spin_unlock_irq(&s->lock);
 	if (file)
 		fput(file);
+	if (!ret)
+		cport_op_hash(port, op);
 	return ret;
 }
 
@@ -310,29 +339,91 @@ int cport_op_submit(struct cport_port *port, const struct cport_sqe *sqe,
 	return 0;
 }
 
-/* Mark @s's operations selected by @sqe cancelled; returns how many. */
-static int cport_sock_cancel(struct cport_sock *s, const struct cport_sqe *sqe)
+/*
+ * Mark every operation of @s cancelled; returns how many.  The socket may
+ * hold many: CPORT_REAP_BATCH at a time, with the lock dropped in
+ * between (marked operations leave the queues, so each pass starts over
+ * from the head, where at most the active one is left).
+ */
+static int cport_sock_cancel(struct cport_sock *s)
 {
 	struct list_head *queues[] = { &s->rxq, &s->txq };
 	struct cport_op *op, *tmp;
+	int i, n = 0, batch;
 	bool kick = false;
-	int i, n = 0;
 
 	spin_lock_irq(&s->lock);
 	for (i = 0; i < ARRAY_SIZE(queues); i++) {
+restart:
+		batch = 0;
 		list_for_each_entry_safe(op, tmp, queues[i], list) {
 			if (op->cancel)
 				continue;
-			if (sqe->op_flags == CPORT_CANCEL_USER_DATA &&
-			    op->user_data != sqe->user_data)
-				continue;
 			kick |= __cport_op_mark(s, op, -ECANCELED);
 			n++;
+			if (++batch < CPORT_REAP_BATCH)
+				continue;
+			spin_unlock_irq(&s->lock);
+			cond_resched();
+			spin_lock_irq(&s->lock);
+			goto restart;
 		}
 	}
 	spin_unlock_irq(&s->lock);
 	if (kick)
 		cport_sock_kick(s);
+	return n;
+}
+
+/* CPORT_CANCEL_USER_DATA: through the index, not all the sockets. */
+static int cport_cancel_user_data(struct cport_port *port, u64 user_data)
+{
+	struct cport_sock *s;
+	struct cport_op *op;
+	bool kick;
+	int n = 0;
+
+	spin_lock(&port->cancel_lock);
+	hlist_for_each_entry(op, cport_cancel_bucket(port, user_data),
+			     cancel_node) {
+		if (op->user_data != user_data)
+			continue;
+		/* Alive: freeing it takes cancel_lock first. */
+		s = op->sock;
+		kick = false;
+		spin_lock_irq(&s->lock);
+		if (!op->finished && !op->cancel) {
+			kick = __cport_op_mark(s, op, -ECANCELED);
+			n++;
+		}
+		spin_unlock_irq(&s->lock);
+		if (kick)
+			cport_sock_kick(s);
+	}
+	spin_unlock(&port->cancel_lock);
+	return n;
+}
+
+/* CPORT_CANCEL_KEY and _ALL: the sockets under @key, or all of them. */
+static int cport_cancel_socks(struct cport_port *port, bool all, u64 key)
+{
+	struct cport_sock *s;
+	int n = 0;
+
+	mutex_lock(&port->socks_mutex);
+	if (all) {
+		list_for_each_entry(s, &port->socks, port_link) {
+			n += cport_sock_cancel(s);
+			cond_resched();
+		}
+	} else {
+		hash_for_each_possible(port->key_hash, s, key_node, key) {
+			if (s->key == key)
+				n += cport_sock_cancel(s);
+			cond_resched();
+		}
+	}
+	mutex_unlock(&port->socks_mutex);
 	return n;
 }
 
@@ -376,25 +467,26 @@ int cport_op_cancel(struct cport_port *port, const struct cport_sqe *sqe,
 	} else if (READ_ONCE(port->dead)) {
 		return -EIDRM;
 	}
+	/*
+	 * The outputs must be writable before anything is cancelled: a
+	 * submission that fails was not taken.
+	 */
 	ret = -EFAULT;
-	if (put_user((u8)CPORT_STATUS_INLINE, &usqe->status))
+	if (put_user(0LL, &usqe->res) || put_user(0U, &usqe->bytes) ||
+	    put_user((u8)CPORT_STATUS_INLINE, &usqe->status))
 		goto out;
 
-	if (s) {
-		n = cport_sock_cancel(s, sqe);
-	} else {
-		mutex_lock(&port->socks_mutex);
-		list_for_each_entry(s, &port->socks, port_link)
-			if (sqe->op_flags != CPORT_CANCEL_KEY ||
-			    s->key == sqe->key)
-				n += cport_sock_cancel(s, sqe);
-		mutex_unlock(&port->socks_mutex);
-		s = NULL;
-	}
+	if (s)
+		n = cport_sock_cancel(s);
+	else if (sqe->op_flags == CPORT_CANCEL_USER_DATA)
+		n = cport_cancel_user_data(port, sqe->user_data);
+	else
+		n = cport_cancel_socks(port, sqe->op_flags == CPORT_CANCEL_ALL,
+				       sqe->key);
 	ret = 0;
-	if (put_user(n ? (s64)n : (s64)-ENOENT, &usqe->res) ||
-	    put_user(0U, &usqe->bytes))
-		ret = -EFAULT;
+	/* Written a moment ago: only an unmap since then fails it. */
+	if (put_user(n ? (s64)n : (s64)-ENOENT, &usqe->res))
+		pr_debug("cport: result of a cancel unwritable\n");
 out:
 	if (s)
 		cport_sock_put(s);

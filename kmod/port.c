@@ -16,6 +16,7 @@
 #include <linux/poll.h>
 #include <linux/sched.h>
 #include <linux/sched/mm.h>
+#include <linux/sched/task.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/wait_bit.h>
@@ -105,6 +106,7 @@ static void cport_port_exit_work(struct work_struct *work);
 struct cport_port *cport_port_alloc(void)
 {
 	struct cport_port *port;
+	int i;
 
 	/* A port moves the memory of its owner: a kernel thread has none. */
 	if (!current->mm || (current->flags & PF_KTHREAD))
@@ -135,6 +137,10 @@ struct cport_port *cport_port_alloc(void)
 	INIT_LIST_HEAD(&port->ready);
 	mutex_init(&port->socks_mutex);
 	INIT_LIST_HEAD(&port->socks);
+	hash_init(port->key_hash);
+	spin_lock_init(&port->cancel_lock);
+	for (i = 0; i < ARRAY_SIZE(port->cancel_hash); i++)
+		INIT_HLIST_HEAD(&port->cancel_hash[i]);
 	atomic_set(&port->nr_ops, 0);
 	atomic_set(&port->nr_files, 0);
 	port->max_pending = CPORT_DEFAULT_PENDING;
@@ -324,15 +330,43 @@ static void __cport_wake_waiter(struct cport_port *port,
 				struct cport_waiter *w, u64 user_data)
 {
 	struct task_struct *task = w->task;
+	struct cport_wake_q *q = port->wake_q;
 
 	lockdep_assert_held(&port->lock);
 	list_del_init(&w->list);
 	WRITE_ONCE(port->nr_waiters, port->nr_waiters - 1);
 	port->stats.handoffs++;
 	trace_cport_handoff(port->id, task->pid, user_data);
+	/*
+	 * Once done is set the waiter may return and its frame go: w is
+	 * not touched after.  Woken after the unlock, the task is held.
+	 */
+	if (q && q->n < CPORT_WAKE_Q_SIZE) {
+		get_task_struct(task);
+		q->tasks[q->n++] = task;
+		/* Pairs with cport_sleep(): the waiter sees its lists. */
+		smp_store_release(&w->done, true);
+		return;
+	}
 	/* Pairs with cport_sleep(): the waiter sees its lists. */
 	smp_store_release(&w->done, true);
 	wake_up_process(task);
+}
+
+/*
+ * Wake what cport_lock()'s holder released.  A task woken late may have
+ * returned already, or be in another wait: a wakeup it does not need is
+ * harmless (cport_sleep() looks at its own state again).
+ */
+void cport_wake_q_flush(struct cport_wake_q *q)
+{
+	unsigned int i;
+
+	for (i = 0; i < q->n; i++) {
+		wake_up_process(q->tasks[i]);
+		put_task_struct(q->tasks[i]);
+	}
+	q->n = 0;
 }
 
 /* Take the first socket waiting for a runner; the caller owns its ref. */
@@ -439,11 +473,12 @@ static void cport_release_irq(struct irq_work *work)
 {
 	struct cport_port *port = container_of(work, struct cport_port,
 					       release_work);
+	struct cport_wake_q q;
 	unsigned long flags;
 
-	spin_lock_irqsave(&port->lock, flags);
+	flags = cport_lock(port, &q);
 	port->stats.blocked_releases += __cport_release(port);
-	spin_unlock_irqrestore(&port->lock, flags);
+	cport_unlock(port, &q, flags);
 }
 
 void cport_wake_pollers(struct cport_port *port, __poll_t mask)
@@ -477,11 +512,12 @@ static enum hrtimer_restart cport_timed_fire(struct hrtimer *timer)
 	ktime_t now = ktime_get(), next = 0;
 	struct timerqueue_node *tq;
 	struct cport_node *node;
+	struct cport_wake_q q;
 	unsigned long flags;
 	unsigned int n = 0;
 	bool queued;
 
-	spin_lock_irqsave(&port->lock, flags);
+	flags = cport_lock(port, &q);
 	while ((tq = timerqueue_getnext(&port->timed))) {
 		if (ktime_compare(tq->expires, now) > 0) {
 			next = tq->expires;
@@ -504,7 +540,7 @@ static enum hrtimer_restart cport_timed_fire(struct hrtimer *timer)
 		restart = HRTIMER_RESTART;
 	}
 	queued = n && port->nr_queued;
-	spin_unlock_irqrestore(&port->lock, flags);
+	cport_unlock(port, &q, flags);
 
 	/* Safe: destroy and free wait for this callback to finish. */
 	if (queued)
@@ -543,7 +579,9 @@ static int __cport_post_delayed(struct cport_port *port,
 int cport_post(struct cport_port *port, const struct cport_cqe *cqe,
 	       u64 delay_ns)
 {
+	struct cport_wake_q q;
 	struct cport_node *node;
+	unsigned long flags;
 	bool queued = false;
 	int ret = 0;
 
@@ -552,7 +590,7 @@ int cport_post(struct cport_port *port, const struct cport_cqe *cqe,
 		return -ENOMEM;
 	node->cqe = *cqe;
 
-	spin_lock_irq(&port->lock);
+	flags = cport_lock(port, &q);
 	if (port->dead) {
 		ret = -EIDRM;
 	} else if (delay_ns) {
@@ -566,7 +604,7 @@ int cport_post(struct cport_port *port, const struct cport_cqe *cqe,
 		__cport_queue_node(port, node);
 		queued = port->nr_queued;
 	}
-	spin_unlock_irq(&port->lock);
+	cport_unlock(port, &q, flags);
 
 	if (ret)
 		cport_node_free(port, node);
@@ -585,16 +623,17 @@ int cport_post(struct cport_port *port, const struct cport_cqe *cqe,
  */
 bool cport_post_node(struct cport_port *port, struct cport_node *node)
 {
+	struct cport_wake_q q;
 	unsigned long flags;
 	bool queued = false;
 
-	spin_lock_irqsave(&port->lock, flags);
+	flags = cport_lock(port, &q);
 	if (!port->dead) {
 		__cport_queue_node(port, node);
 		queued = port->nr_queued;
 		node = NULL;
 	}
-	spin_unlock_irqrestore(&port->lock, flags);
+	cport_unlock(port, &q, flags);
 	if (node)
 		cport_node_free(port, node);
 	return queued;

@@ -52,7 +52,6 @@
 
 #define CPORT_FALLBACK_GRACE_NS	TICK_NSEC
 #define CPORT_FALLBACK_BUDGET	32	/* sockets per run of the fallback */
-#define CPORT_REAP_BATCH	64	/* ops finished per sock->lock hold */
 
 static void __cport_op_finish(struct cport_sock *s, struct cport_op *op,
 			      struct list_head *done)
@@ -347,11 +346,12 @@ static enum hrtimer_restart cport_fallback_timer(struct hrtimer *timer)
 {
 	struct cport_port *port = container_of(timer, struct cport_port,
 					       fb_timer);
+	struct cport_wake_q q;
 	unsigned long flags;
 
-	spin_lock_irqsave(&port->lock, flags);
+	flags = cport_lock(port, &q);
 	__cport_fallback(port);
-	spin_unlock_irqrestore(&port->lock, flags);
+	cport_unlock(port, &q, flags);
 	return HRTIMER_NORESTART;
 }
 

@@ -133,9 +133,10 @@ bool cport_queue_work(struct work_struct *work)
 void cport_sock_kick(struct cport_sock *s)
 {
 	struct cport_port *port = s->port;
+	struct cport_wake_q q;
 	unsigned long flags;
 
-	spin_lock_irqsave(&port->lock, flags);
+	flags = cport_lock(port, &q);
 	if (!port->dead && !s->queued) {
 		s->queued = true;
 		refcount_inc(&s->refs);
@@ -144,7 +145,7 @@ void cport_sock_kick(struct cport_sock *s)
 		__cport_release(port);
 		__cport_fallback_arm(port);
 	}
-	spin_unlock_irqrestore(&port->lock, flags);
+	cport_unlock(port, &q, flags);
 }
 
 struct cport_poll_table {
@@ -230,6 +231,7 @@ static int __cport_sock_unlink(struct cport_port *port, struct cport_sock *s,
 	hash_del_rcu(&s->hnode);
 	spin_unlock(&cport_sock_table_lock);
 	list_del(&s->port_link);
+	hash_del(&s->key_node);
 	port->nr_socks--;
 	cport_uncharge_assoc(port);
 	cport_sock_put(s);
@@ -296,6 +298,7 @@ int cport_sock_associate(struct cport_port *port, struct sock *sk, u64 key,
 	if (!ret) {
 		hash_add_rcu(cport_sock_table, &s->hnode, (unsigned long)sk);
 		list_add_tail(&s->port_link, &port->socks);
+		hash_add(port->key_hash, &s->key_node, key);
 		port->nr_socks++;
 	}
 	spin_unlock(&cport_sock_table_lock);
@@ -353,6 +356,7 @@ void cport_socks_destroy(struct cport_port *port)
 		refcount_inc(&s->refs);
 		__cport_sock_unlink(port, s, true);
 		cport_sock_run(s, NULL, NULL);
+		cond_resched();
 		/* port_link is free now: keep the ones still being run. */
 		list_add_tail(&s->port_link, &busy);
 	}

@@ -80,7 +80,7 @@ TRACE_EVENT(cport_op_done,
 		      __entry->res, __entry->bytes, __entry->how)
 );
 
-/* A socket's I/O was run; who: 0 submitter, 1 waiter, 2 worker. */
+/* A socket's I/O was run; who: 0 submitter, 1 waiter, 2 fallback. */
 TRACE_EVENT(cport_sock_run,
 	    TP_PROTO(u32 port, u64 key, pid_t pid, u8 who),
 	    TP_ARGS(port, key, pid, who),
