@@ -14,6 +14,9 @@
  * not know to be zero).  Every reserved field and unknown flag must be
  * zero or the call fails with -EINVAL; unknown commands fail with -ENOTTY.
  *
+ * open() of /dev/cport fails with -EPERM in a thread without an address
+ * space (a kernel thread): a port moves its owner's memory.
+ *
  * Errors common to every ioctl, in the order they are checked:
  *   -ENOTTY  unknown command: a number, direction or size this header
  *            does not define (CPORT_IOC_SETUP alone accepts other sizes).
@@ -163,7 +166,13 @@ enum {
  * before the next begins, however many threads wait on the port.
  *
  * The buffer belongs to the kernel until the operation completes.  The
- * data moves even when no thread waits on the port.  Each pending
+ * data is moved by threads of the process that owns the port, never by a
+ * kernel thread: the submitter, a waiting thread, or, when no thread of
+ * the port comes for it, task work run by the thread that last submitted
+ * (as it returns to user space: a blocking system call it is in is
+ * interrupted and restarted, as by a signal; a wait on a port is not
+ * interrupted).  So the data moves even when no thread waits on the port.
+ * Each pending
  * operation holds a reference to its socket's file: close() of the
  * descriptor does not cancel it, and the socket stays open until its
  * operations complete or are cancelled (CPORT_OP_CANCEL by key or all, or
@@ -260,14 +269,27 @@ enum {
  *   -EEXIST      (ASSOCIATE) already associated with this port
  *   -EBUSY       (ASSOCIATE) associated with another port;
  *                (DISSOCIATE) operations are pending on it
+ *   -EDQUOT      (ASSOCIATE) the user's max_user_units, as below
  *   -ENOENT      the socket is not associated with this port
  *   -EINVAL      (ACCEPT) the socket is not listening
  *   -EFAULT      the buffer (addr, len) is not a valid user range, or
  *                the submission's status cannot be written
- *   -ENOBUFS     max_pending operations are already pending on the port
+ *   -ENOBUFS     the port holds max_pending operations already: pending
+ *                ones, delayed POSTs, and completions of operations not
+ *                yet dequeued (an operation holds its place until its
+ *                completion is dequeued, so the completion queue exceeds
+ *                max_queued by at most max_pending)
+ *   -EDQUOT      the user who opened the port holds max_user_units (a
+ *                module parameter) associations plus places as above,
+ *                over all of the user's ports; also from ASSOCIATE
  *   -ENOMEM      out of kernel memory
+ *   -EMFILE      the files held open for user space by this port (the
+ *                socket's file while operations are pending on it, the
+ *                connection of each pending or undelivered ACCEPT) would
+ *                exceed the submitter's RLIMIT_NOFILE
  * POST fails with -EIDRM on a destroyed port, else -ENOSPC when the
- * port's queue is full (-ENOBUFS for a delayed POST, as above).
+ * port's queue is full (-ENOBUFS or -EDQUOT for a delayed POST, as
+ * above).
  */
 struct cport_sqe {
 	__u8	opcode;		/* CPORT_OP_* */
@@ -403,6 +425,10 @@ struct cport_enter {
  * Windows CloseHandle on a port).  Every thread waiting on it returns at
  * once with -EIDRM, queued completions are discarded, and every later
  * call on the port fails with -EIDRM.  The argument must be 0 (-EINVAL).
+ * It returns when no operation touches user memory any more; so does a
+ * second DESTROY made meanwhile (it returns -EIDRM when the first is
+ * done).  A thread still moving data for the port (in a page fault a
+ * user keeps unresolved, say) is waited for killably.
  *
  * close() alone does not wake waiters: a thread blocked in the ENTER
  * ioctl holds a reference to the file, so the port lives on until that
@@ -417,9 +443,8 @@ struct cport_enter {
  * exits, or explicitly with this call.  The argument must be 0 (-EINVAL).
  * Returns -ENOENT if the thread is not associated with this port.  Unlike
  * the other calls it works on a destroyed port, so a thread can let go.
- * An association survives execve() (the port's owner check then refuses
- * LEAVE); it ends when the thread exits or waits on a port of its new
- * program.
+ * An association ends at execve() too: the new program is never counted
+ * against the old port (whose owner check refuses it LEAVE anyway).
  */
 #define CPORT_IOC_LEAVE		_IO(CPORT_IOC_MAGIC, 0x04)
 
