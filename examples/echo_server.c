@@ -612,9 +612,9 @@ static void print_costs(struct worker *w, int n)
 	printf("echo_server: per echoed request: %.3f system calls, %.3f context switches (%.3f voluntary, %.3f involuntary)\n",
 	       (double)calls / recvs, (double)(vcsw + ivcsw) / recvs,
 	       (double)vcsw / recvs, (double)ivcsw / recvs);
-	printf("echo_server: socket runs: %lld by submitters, %lld by waiting workers, %lld by the kernel worker (%lld wakeups)\n",
+	printf("echo_server: socket runs: %lld by submitters, %lld by waiting workers, %lld by the fallback (task work queued %lld times)\n",
 	       port_counter("runs_submit"), port_counter("runs_waiter"),
-	       port_counter("runs_worker"), port_counter("worker_wakeups"));
+	       port_counter("runs_fallback"), port_counter("fallback_kicks"));
 }
 
 static void print_table(struct worker *w, int n)

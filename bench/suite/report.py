@@ -86,13 +86,14 @@ def derive(tag, c, s):
               "vcsw", "ivcsw", "utime_s", "stime_s", "active_mean",
               "single_share", "max_share", "shares", "concurrency", "waits",
               "waits_slept", "handoffs", "runs_submit", "runs_waiter",
-              "runs_worker", "worker_wakeups", "ops_inline", "posts"):
+              "runs_fallback", "fallback_kicks", "ops_inline", "posts"):
         r["srv_" + k] = s.get(k)
     r["srv_requests"] = req
     r["srv_events"] = ev
     r["req_per_cpu_s"] = req / cpu if cpu > 0 else None
     # All CPU time of the guest but the client's: the server, softirqs and
-    # kernel workers (cport's socket worker does not show in getrusage).
+    # kernel workers (before cport's fallback ran in the owner's threads,
+    # its kernel worker did not show in the server's getrusage).
     busy = s.get("sys_busy_s")
     if isinstance(busy, float) and busy > 0 and c.get("cli_cpu_s") is not None:
         other = busy - c["cli_cpu_s"]
@@ -106,8 +107,8 @@ def derive(tag, c, s):
     if s.get("model") == "cport" and (s.get("waits") or 0) > 0:
         r["wakeups_per_completion"] = s["waits_slept"] / ev if ev else None
         r["nosleep_share"] = 1 - s["waits_slept"] / s["waits"]
-        for k in ("runs_submit", "runs_waiter", "runs_worker", "worker_wakeups",
-                  "handoffs"):
+        for k in ("runs_submit", "runs_waiter", "runs_fallback",
+                  "fallback_kicks", "handoffs"):
             r[k + "_per_req"] = s[k] / req if req else None
     else:
         # No port counters: a voluntary switch is a sleep that was woken.
@@ -416,8 +417,8 @@ def main():
         md += ["## cport: who ran the sockets (per request)", ""]
         cols = [("run", lambda r: r["tag"]), ("runs by submitter", lambda r: r.get("runs_submit_per_req")),
                 ("by a waiter", lambda r: r.get("runs_waiter_per_req")),
-                ("by the kernel worker", lambda r: r.get("runs_worker_per_req")),
-                ("worker wakeups", lambda r: r.get("worker_wakeups_per_req")),
+                ("by the fallback", lambda r: r.get("runs_fallback_per_req")),
+                ("fallback kicks", lambda r: r.get("fallback_kicks_per_req")),
                 ("handoffs", lambda r: r.get("handoffs_per_req")),
                 ("waits not slept", lambda r: r.get("nosleep_share"))]
         md.append(table([r for r in cport_rows if r["kind"] == "closed"], cols))

@@ -602,8 +602,8 @@ static void cport_start(void)
 
 static const char *const port_fields[] = {
 	"concurrency", "posts", "dequeues", "waits", "waits_slept",
-	"handoffs", "runs_submit", "runs_waiter", "runs_worker",
-	"worker_wakeups", "ops_inline", "ops_completed",
+	"handoffs", "runs_submit", "runs_waiter", "runs_fallback",
+	"fallback_kicks", "ops_inline", "ops_completed",
 };
 #define NR_PORT_FIELDS	(sizeof(port_fields) / sizeof(port_fields[0]))
 
