@@ -22,11 +22,10 @@ extern "C" {
 
 /*
  * Open a new port, not yet set up.  The descriptor is always close-on-exec
- * (a port cannot be used after execve() anyway); flags is 0 or O_CLOEXEC,
- * anything else is reserved (-EINVAL).  Returns the port descriptor or
- * open()'s -errno (-ENOENT: the module is not loaded).
+ * (a port cannot be used after execve() anyway).  Returns the port
+ * descriptor or open()'s -errno (-ENOENT: the module is not loaded).
  */
-int cport_open(unsigned int flags);
+int cport_open(void);
 
 /*
  * Open a port and set it up (CPORT_IOC_SETUP); setup == NULL keeps the

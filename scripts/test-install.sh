@@ -165,7 +165,7 @@ int main(void)
 	int port, n;
 
 	cport_prep_post(&sqe, 1, 2, 3, 4);	/* an inline helper */
-	port = cport_open(0);
+	port = cport_open();
 	if (port < 0) {
 		printf("cport_open: %d (%s): no module, linked and ran\n",
 		       port, strerror(-port));
