@@ -284,13 +284,36 @@ static BOOL close_port(int port)
 	return ret < 0 ? fail(ret, FALSE) : TRUE;
 }
 
+/*
+ * Record @e's association with port @pfd under @key.  @serial is the
+ * port's, read before the kernel took the association: a close of the
+ * port racing with it still ends it.
+ */
+static void ent_associate(struct ent *e, int pfd, uint64_t key,
+			  uint64_t serial)
+{
+	uint64_t old = ent_load(e);
+	uint64_t meta = M_SOCK | ((uint64_t)(unsigned int)pfd << 32);
+
+	/*
+	 * A skip mode set before the association is kept; one left by an
+	 * earlier socket with this number (closed with close(), not
+	 * closesocket()) was for an associated socket and is dropped.
+	 */
+	if (!(old & M_SOCK))
+		meta |= old & M_SKIP;
+	__atomic_store_n(&e->key, key, __ATOMIC_RELAXED);
+	__atomic_store_n(&e->serial, serial, __ATOMIC_RELAXED);
+	__atomic_store_n(&e->meta, meta, __ATOMIC_RELEASE);
+}
+
 HANDLE CreateIoCompletionPort(HANDLE FileHandle, HANDLE ExistingCompletionPort,
 			      ULONG_PTR CompletionKey,
 			      DWORD NumberOfConcurrentThreads)
 {
 	HANDLE port = ExistingCompletionPort;
 	struct ent *e;
-	uint64_t old, meta;
+	uint64_t serial;
 	int fd, pfd, ret;
 
 	if (FileHandle == INVALID_HANDLE_VALUE) {
@@ -320,6 +343,7 @@ HANDLE CreateIoCompletionPort(HANDLE FileHandle, HANDLE ExistingCompletionPort,
 			return NULL;
 	}
 	pfd = HFD(port);
+	serial = port_serial(pfd);	/* before the port can be closed */
 	ret = pfd < 0 ? -EBADF : cport_associate(pfd, fd, CompletionKey, 0);
 	if (ret < 0) {
 		if (!ExistingCompletionPort)
@@ -327,18 +351,7 @@ HANDLE CreateIoCompletionPort(HANDLE FileHandle, HANDLE ExistingCompletionPort,
 		fail(ret, FALSE);
 		return NULL;
 	}
-	/*
-	 * A skip mode set before the association is kept; one left by an
-	 * earlier socket with this number (closed with close(), not
-	 * closesocket()) was for an associated socket and is dropped.
-	 */
-	old = ent_load(e);
-	meta = M_SOCK | ((uint64_t)(unsigned int)pfd << 32);
-	if (!(old & M_SOCK))
-		meta |= old & M_SKIP;
-	__atomic_store_n(&e->key, CompletionKey, __ATOMIC_RELAXED);
-	__atomic_store_n(&e->serial, port_serial(pfd), __ATOMIC_RELAXED);
-	__atomic_store_n(&e->meta, meta, __ATOMIC_RELEASE);
+	ent_associate(e, pfd, CompletionKey, serial);
 	SetLastError(ERROR_SUCCESS);
 	return port;
 }
