@@ -26,14 +26,22 @@ WFLAGS	:= -Wall -Wextra -Werror -Wno-unused-parameter
 CFLAGS	?= -O2 -g
 CPPFLAGS += -Iuapi -Ilibcport
 
+# libcport, and the two compatibility layers as libraries of their own on
+# top of it (a program that does not use them does not get GetLastError,
+# CloseHandle or closesocket): each with its sources, its symbol map
+# libcport/NAME.map, its soname NAME.so.1 and libcport/NAME.pc.in.
 LIB_VERSION	:= 1.0.0
-LIB_SONAME	:= libcport.so.1
-LIB_SRCS	:= $(wildcard libcport/*.c)
-LIB_HEADERS	:= $(wildcard libcport/*.h)
-LIB_OBJS	:= $(LIB_SRCS:%.c=$(BUILD)/%.o)
-LIB_PIC_OBJS	:= $(LIB_SRCS:%.c=$(BUILD)/%.pic.o)
+LIBS		:= libcport libcport-win32 libcport-qso
+libcport_SRCS	:= libcport/cport.c
+libcport-win32_SRCS := libcport/win32.c libcport/fdtab.c
+libcport-qso_SRCS := libcport/qso.c libcport/fdtab.c
+LIB_HEADERS	:= libcport/cport.h libcport/cport_win32.h libcport/qsoasync.h
 LIB_A		:= $(BUILD)/libcport/libcport.a
 LIB_SO		:= $(BUILD)/libcport/libcport.so.$(LIB_VERSION)
+WIN32_A		:= $(BUILD)/libcport/libcport-win32.a
+QSO_A		:= $(BUILD)/libcport/libcport-qso.a
+LIB_ALL_A	:= $(LIBS:%=$(BUILD)/libcport/%.a)
+LIB_ALL_SO	:= $(LIBS:%=$(BUILD)/libcport/%.so.$(LIB_VERSION))
 
 KSFT_DIR	:= $(KSRC)/tools/testing/selftests
 TEST_SRCS	:= $(wildcard selftests/*.c)
@@ -56,7 +64,7 @@ module:
 	@cp -a Kbuild kmod uapi $(MODDIR)/
 	$(MAKE) -C $(KDIR) M=$(abspath $(MODDIR)) W=1 C=$(C) modules
 
-lib: $(LIB_A) $(LIB_SO)
+lib: $(LIB_ALL_A) $(LIB_ALL_SO)
 
 $(BUILD)/libcport/%.o: libcport/%.c $(wildcard libcport/*.h) uapi/linux/cport.h
 	@mkdir -p $(@D)
@@ -66,14 +74,24 @@ $(BUILD)/libcport/%.pic.o: libcport/%.c $(wildcard libcport/*.h) uapi/linux/cpor
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WFLAGS) -fPIC -c -o $@ $<
 
-$(LIB_A): $(LIB_OBJS)
-	$(AR) rcs $@ $^
+# lib_rules NAME: NAME.a and NAME.so.$(LIB_VERSION) with its two links.
+# The archive is made afresh: a member whose source left NAME_SRCS must
+# not stay in it.  -z defs: every symbol a library uses is resolved by the
+# libraries it names, so a layer that forgets -lcport fails here.
+define lib_rules
+$(BUILD)/libcport/$(1).a: $$($(1)_SRCS:%.c=$$(BUILD)/%.o)
+	rm -f $$@
+	$$(AR) rcs $$@ $$^
 
-$(LIB_SO): $(LIB_PIC_OBJS) libcport/libcport.map
-	$(CC) -shared -Wl,-soname,$(LIB_SONAME) \
-		-Wl,--version-script=libcport/libcport.map -o $@ $(LIB_PIC_OBJS)
-	ln -sf libcport.so.$(LIB_VERSION) $(BUILD)/libcport/$(LIB_SONAME)
-	ln -sf $(LIB_SONAME) $(BUILD)/libcport/libcport.so
+$(BUILD)/libcport/$(1).so.$$(LIB_VERSION): $$($(1)_SRCS:%.c=$$(BUILD)/%.pic.o) \
+		libcport/$(1).map $(if $(filter-out libcport,$(1)),$$(LIB_SO))
+	$$(CC) -shared -Wl,-soname,$(1).so.1 -Wl,-z,defs \
+		-Wl,--version-script=libcport/$(1).map -o $$@ \
+		$$(filter %.o,$$^) $(if $(filter-out libcport,$(1)),-L$$(BUILD)/libcport -lcport)
+	ln -sf $(1).so.$$(LIB_VERSION) $$(BUILD)/libcport/$(1).so.1
+	ln -sf $(1).so.1 $$(BUILD)/libcport/$(1).so
+endef
+$(foreach l,$(LIBS),$(eval $(call lib_rules,$(l))))
 
 # Tests and examples run in a busybox initramfs: link them statically.
 selftests: $(TESTS)
@@ -83,13 +101,23 @@ $(BUILD)/selftests/%: selftests/%.c $(wildcard selftests/*.h) $(LIB_A)
 		{ echo "kselftest_harness.h not found: run scripts/install-deps.sh" >&2; exit 1; }
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -I$(KSFT_DIR) $(CFLAGS) -Wall -Werror -static -o $@ $< \
-		$(LIB_A) -lpthread
+		$(LAYER_A) $(LIB_A) -lpthread
 
 examples: $(EXAMPLES)
 
 $(BUILD)/examples/%: examples/%.c $(LIB_A)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(WFLAGS) -static -o $@ $< $(LIB_A) -lpthread
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WFLAGS) -static -o $@ $< \
+		$(LAYER_A) $(LIB_A) -lpthread
+
+# The compatibility layers' tests and examples link their layer's static
+# library in front of libcport.a, as pkg-config --static lists them.
+WIN32_USERS	:= $(BUILD)/selftests/win32_test $(BUILD)/examples/win_echo
+QSO_USERS	:= $(BUILD)/selftests/qso_test $(BUILD)/examples/qso_echo
+$(WIN32_USERS): LAYER_A := $(WIN32_A)
+$(WIN32_USERS): $(WIN32_A)
+$(QSO_USERS): LAYER_A := $(QSO_A)
+$(QSO_USERS): $(QSO_A)
 
 # The libevent example and test, with Debian's libevent_core.a (libevent-dev).
 LIBEVENT	:= -levent_core
@@ -147,8 +175,9 @@ clean:
 	rm -rf $(BUILD)
 
 # --- Install ------------------------------------------------------------------
-#   make install [PREFIX=/usr/local] [DESTDIR=stage]   libcport, headers, .pc,
-#                         man pages, udev rule (UDEVRULESDIR= to skip it)
+#   make install [PREFIX=/usr/local] [DESTDIR=stage]   libcport and the two
+#                         layer libraries, headers, .pc files, man pages,
+#                         udev rule (UDEVRULESDIR= to skip it)
 #   make uninstall        the same variables: removes what install put there
 #   make dkms-install     the module for every kernel, through DKMS (root);
 #                         KVER=<version> builds for that kernel, not the running one
@@ -161,7 +190,7 @@ MANDIR		?= $(PREFIX)/share/man
 PKGCONFIGDIR	?= $(LIBDIR)/pkgconfig
 UDEVRULESDIR	?= /lib/udev/rules.d
 MODULESLOADDIR	?= /usr/lib/modules-load.d
-LIB_PC		:= $(BUILD)/libcport/libcport.pc
+LIB_PCS		:= $(LIBS:%=$(BUILD)/libcport/%.pc)
 MAN_PAGES	:= $(wildcard man/man3/*.3 man/man7/*.7)
 DKMS_VERSION	:= $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' dkms.conf)
 DKMS_SRC	:= /usr/src/cport-$(DKMS_VERSION)
@@ -171,11 +200,14 @@ DKMS_SRC	:= /usr/src/cport-$(DKMS_VERSION)
 # Regenerated every time: PREFIX and LIBDIR may differ from the last run.
 # libdir and includedir stay relative to ${prefix} when they are under it.
 pkgconfig:
-	@mkdir -p $(dir $(LIB_PC))
-	sed -e 's|@prefix@|$(PREFIX)|' \
-	    -e 's|@libdir@|$(patsubst $(PREFIX)/%,$${exec_prefix}/%,$(LIBDIR))|' \
-	    -e 's|@includedir@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))|' \
-	    -e 's|@version@|$(LIB_VERSION)|' libcport/libcport.pc.in > $(LIB_PC)
+	@mkdir -p $(BUILD)/libcport
+	set -e; for l in $(LIBS); do \
+		sed -e 's|@prefix@|$(PREFIX)|' \
+		    -e 's|@libdir@|$(patsubst $(PREFIX)/%,$${exec_prefix}/%,$(LIBDIR))|' \
+		    -e 's|@includedir@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))|' \
+		    -e 's|@version@|$(LIB_VERSION)|' libcport/$$l.pc.in \
+		    > $(BUILD)/libcport/$$l.pc; \
+	done
 
 # <cport.h> includes <linux/cport.h>: a copy of the UAPI goes with it, so
 # programs build without kernel headers (linux-libc-dev is enough).
@@ -183,13 +215,15 @@ install: lib pkgconfig
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR) \
 		$(DESTDIR)$(INCLUDEDIR)/linux $(DESTDIR)$(MANDIR)/man3 \
 		$(DESTDIR)$(MANDIR)/man7
-	install -m 0755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/
-	ln -sf libcport.so.$(LIB_VERSION) $(DESTDIR)$(LIBDIR)/$(LIB_SONAME)
-	ln -sf $(LIB_SONAME) $(DESTDIR)$(LIBDIR)/libcport.so
-	install -m 0644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
+	install -m 0755 $(LIB_ALL_SO) $(DESTDIR)$(LIBDIR)/
+	set -e; for l in $(LIBS); do \
+		ln -sf $$l.so.$(LIB_VERSION) $(DESTDIR)$(LIBDIR)/$$l.so.1; \
+		ln -sf $$l.so.1 $(DESTDIR)$(LIBDIR)/$$l.so; \
+	done
+	install -m 0644 $(LIB_ALL_A) $(DESTDIR)$(LIBDIR)/
 	install -m 0644 $(LIB_HEADERS) $(DESTDIR)$(INCLUDEDIR)/
 	install -m 0644 uapi/linux/cport.h $(DESTDIR)$(INCLUDEDIR)/linux/
-	install -m 0644 $(LIB_PC) $(DESTDIR)$(PKGCONFIGDIR)/
+	install -m 0644 $(LIB_PCS) $(DESTDIR)$(PKGCONFIGDIR)/
 	install -m 0644 $(filter %.3,$(MAN_PAGES)) $(DESTDIR)$(MANDIR)/man3/
 	install -m 0644 $(filter %.7,$(MAN_PAGES)) $(DESTDIR)$(MANDIR)/man7/
 	$(if $(UDEVRULESDIR),install -D -m 0644 packaging/60-cport.rules \
@@ -197,11 +231,11 @@ install: lib pkgconfig
 	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then ldconfig; fi
 
 uninstall:
-	rm -f $(addprefix $(DESTDIR)$(LIBDIR)/,libcport.so.$(LIB_VERSION) \
-		$(LIB_SONAME) libcport.so libcport.a) \
+	rm -f $(foreach l,$(LIBS),$(addprefix $(DESTDIR)$(LIBDIR)/$(l),\
+		.so.$(LIB_VERSION) .so.1 .so .a)) \
 	      $(LIB_HEADERS:libcport/%=$(DESTDIR)$(INCLUDEDIR)/%) \
 	      $(DESTDIR)$(INCLUDEDIR)/linux/cport.h \
-	      $(DESTDIR)$(PKGCONFIGDIR)/libcport.pc \
+	      $(LIBS:%=$(DESTDIR)$(PKGCONFIGDIR)/%.pc) \
 	      $(MAN_PAGES:man/%=$(DESTDIR)$(MANDIR)/%)
 	$(if $(UDEVRULESDIR),rm -f $(DESTDIR)$(UDEVRULESDIR)/60-cport.rules)
 	-rmdir --ignore-fail-on-non-empty $(DESTDIR)$(INCLUDEDIR)/linux

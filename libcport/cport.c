@@ -20,13 +20,10 @@ static int cport_ioctl(int port, unsigned long cmd, void *arg)
 	return ret < 0 ? -errno : ret;
 }
 
-int cport_open(unsigned int flags)
+int cport_open(void)
 {
-	int fd;
+	int fd = open(CPORT_DEV_PATH, O_RDWR | O_CLOEXEC);
 
-	if (flags & ~(unsigned int)O_CLOEXEC)
-		return -EINVAL;
-	fd = open(CPORT_DEV_PATH, O_RDWR | O_CLOEXEC);
 	return fd < 0 ? -errno : fd;
 }
 
@@ -34,7 +31,7 @@ int cport_create(const struct cport_setup *setup)
 {
 	int port, ret;
 
-	port = cport_open(0);
+	port = cport_open();
 	if (port < 0 || !setup)
 		return port;
 	ret = cport_setup(port, setup);

@@ -22,11 +22,10 @@ extern "C" {
 
 /*
  * Open a new port, not yet set up.  The descriptor is always close-on-exec
- * (a port cannot be used after execve() anyway); flags is 0 or O_CLOEXEC,
- * anything else is reserved (-EINVAL).  Returns the port descriptor or
- * open()'s -errno (-ENOENT: the module is not loaded).
+ * (a port cannot be used after execve() anyway).  Returns the port
+ * descriptor or open()'s -errno (-ENOENT: the module is not loaded).
  */
-int cport_open(unsigned int flags);
+int cport_open(void);
 
 /*
  * Open a port and set it up (CPORT_IOC_SETUP); setup == NULL keeps the
@@ -118,25 +117,38 @@ int cport_dissociate(int port, int fd);
  */
 int cport_cancel(int port, unsigned int how, __u64 what);
 
+/*
+ * The fill every cport_prep_*() helper starts with, as liburing's
+ * io_uring_prep_rw(): zero the record (the kernel wants every field an
+ * opcode does not use zero), then set the opcode and the fields most
+ * opcodes share.  Each helper then sets only what is its own.
+ */
+static inline void cport_prep_rw(__u8 op, struct cport_sqe *sqe, int fd,
+				 const void *addr, __u64 len,
+				 __u64 user_data)
+{
+	memset(sqe, 0, sizeof(*sqe));
+	sqe->opcode = op;
+	sqe->fd = fd;
+	sqe->addr = (__u64)(unsigned long)addr;
+	sqe->len = len;
+	sqe->user_data = user_data;
+}
+
 /* Fill *sqe as a CPORT_OP_POST of (key, user_data, res, bytes). */
 static inline void cport_prep_post(struct cport_sqe *sqe, __u64 key,
 				   __u64 user_data, __s64 res, __u64 bytes)
 {
-	memset(sqe, 0, sizeof(*sqe));
-	sqe->opcode = CPORT_OP_POST;
+	cport_prep_rw(CPORT_OP_POST, sqe, 0, NULL, bytes, user_data);
 	sqe->key = key;
-	sqe->user_data = user_data;
 	sqe->res = res;
-	sqe->len = bytes;
 }
 
 /* Fill *sqe as a CPORT_OP_ASSOCIATE of socket fd under key. */
 static inline void cport_prep_associate(struct cport_sqe *sqe, int fd,
 					__u64 key, unsigned int flags)
 {
-	memset(sqe, 0, sizeof(*sqe));
-	sqe->opcode = CPORT_OP_ASSOCIATE;
-	sqe->fd = fd;
+	cport_prep_rw(CPORT_OP_ASSOCIATE, sqe, fd, NULL, 0, 0);
 	sqe->key = key;
 	sqe->op_flags = flags;
 }
@@ -144,9 +156,7 @@ static inline void cport_prep_associate(struct cport_sqe *sqe, int fd,
 /* Fill *sqe as a CPORT_OP_DISSOCIATE of socket fd. */
 static inline void cport_prep_dissociate(struct cport_sqe *sqe, int fd)
 {
-	memset(sqe, 0, sizeof(*sqe));
-	sqe->opcode = CPORT_OP_DISSOCIATE;
-	sqe->fd = fd;
+	cport_prep_rw(CPORT_OP_DISSOCIATE, sqe, fd, NULL, 0, 0);
 }
 
 /*
@@ -158,12 +168,7 @@ static inline void cport_prep_recv(struct cport_sqe *sqe, int fd, void *buf,
 				   size_t len, __u64 user_data,
 				   unsigned int flags)
 {
-	memset(sqe, 0, sizeof(*sqe));
-	sqe->opcode = CPORT_OP_RECV;
-	sqe->fd = fd;
-	sqe->addr = (__u64)(unsigned long)buf;
-	sqe->len = len;
-	sqe->user_data = user_data;
+	cport_prep_rw(CPORT_OP_RECV, sqe, fd, buf, len, user_data);
 	sqe->op_flags = flags;
 }
 
@@ -172,12 +177,7 @@ static inline void cport_prep_send(struct cport_sqe *sqe, int fd,
 				   const void *buf, size_t len,
 				   __u64 user_data)
 {
-	memset(sqe, 0, sizeof(*sqe));
-	sqe->opcode = CPORT_OP_SEND;
-	sqe->fd = fd;
-	sqe->addr = (__u64)(unsigned long)buf;
-	sqe->len = len;
-	sqe->user_data = user_data;
+	cport_prep_rw(CPORT_OP_SEND, sqe, fd, buf, len, user_data);
 }
 
 /*
@@ -190,12 +190,7 @@ static inline void cport_prep_accept(struct cport_sqe *sqe, int fd,
 				     __u64 user_data, __u64 key,
 				     unsigned int flags)
 {
-	memset(sqe, 0, sizeof(*sqe));
-	sqe->opcode = CPORT_OP_ACCEPT;
-	sqe->fd = fd;
-	sqe->addr = (__u64)(unsigned long)addr;
-	sqe->len = addrlen;
-	sqe->user_data = user_data;
+	cport_prep_rw(CPORT_OP_ACCEPT, sqe, fd, addr, addrlen, user_data);
 	sqe->key = key;
 	sqe->op_flags = flags;
 }
@@ -207,8 +202,7 @@ static inline void cport_prep_accept(struct cport_sqe *sqe, int fd,
 static inline void cport_prep_cancel(struct cport_sqe *sqe, unsigned int how,
 				     __u64 what)
 {
-	memset(sqe, 0, sizeof(*sqe));
-	sqe->opcode = CPORT_OP_CANCEL;
+	cport_prep_rw(CPORT_OP_CANCEL, sqe, 0, NULL, 0, 0);
 	sqe->op_flags = how;
 	if (how == CPORT_CANCEL_USER_DATA)
 		sqe->user_data = what;

@@ -4,10 +4,10 @@
  * what they do and how they map).
  *
  * State.  Each port created here has a struct qso_port, found by its
- * descriptor in a table.  Each operation (and each user post) has a
- * struct qso_op: a copy of the caller's communications area, and the
- * cookie (user_data) of the cport operation, so the completion brings it
- * back to QsoWaitForIOCompletion().  A port keeps its operations on a list
+ * descriptor in a table (fdtab.h).  Each operation (and each user post)
+ * has a struct qso_op: a copy of the caller's communications area, and
+ * the cookie (user_data) of the cport operation, so the completion brings
+ * it back to QsoWaitForIOCompletion().  A port keeps its operations on a list
  * so that QsoCancelOperation() can find them by socket and operationId,
  * and QsoDestroyIOCompletionPort() can free those whose completions the
  * kernel discards.
@@ -21,10 +21,10 @@
  * operation is never freed under it, and the descriptor number cannot be
  * reused by another port while a call still uses it.
  *
- * One mutex (qso_lock) protects the table, the reference counts and the
- * operation lists.  It is held across no blocking call; QsoCancelOperation
- * holds it across the non-blocking cancel ioctls so that the operations it
- * names stay allocated.
+ * One mutex (qso_lock) protects the table's slots, the reference counts
+ * and the operation lists.  It is held across no blocking call;
+ * QsoCancelOperation holds it across the non-blocking cancel ioctls so
+ * that the operations it names stay allocated.
  */
 #include <errno.h>
 #include <limits.h>
@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "cport.h"
+#include "fdtab.h"
 #include "qsoasync.h"
 
 struct qso_op {
@@ -56,8 +57,7 @@ struct qso_port {
 };
 
 static pthread_mutex_t qso_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct qso_port **qso_ports;	/* indexed by descriptor */
-static int qso_cap;			/* entries in qso_ports */
+static struct fdtab qso_ports = FDTAB_INIT(struct qso_port *);
 static int qso_nr;			/* ports in the table or being made */
 
 static int qso_fail(int err)
@@ -66,13 +66,20 @@ static int qso_fail(int err)
 	return -1;
 }
 
+/* @handle's slot in the table, NULL if none was made.  qso_lock held. */
+static struct qso_port **port_slot(int handle)
+{
+	return fdtab_get(&qso_ports, handle, false);
+}
+
 static struct qso_port *port_get(int handle)
 {
-	struct qso_port *p = NULL;
+	struct qso_port **slot, *p = NULL;
 
 	pthread_mutex_lock(&qso_lock);
-	if (handle >= 0 && handle < qso_cap && qso_ports[handle]) {
-		p = qso_ports[handle];
+	slot = port_slot(handle);
+	if (slot && *slot) {
+		p = *slot;
 		p->refs++;
 	}
 	pthread_mutex_unlock(&qso_lock);
@@ -161,36 +168,47 @@ static void fill_result(Qso_OverlappedIO_t *dst, const struct qso_op *op,
 	dst->errnoValue = err;
 }
 
+/* The ports of the table other than @self, each with a reference. */
+struct others {
+	struct qso_port *self;
+	int n;
+	struct qso_port *v[QSO_MAX_IOCOMPLETIONPORTS];
+};
+
+/* fdtab_for_each() callback; qso_lock held. */
+static void collect_other(int fd, void *slot, void *arg)
+{
+	struct qso_port *p = *(struct qso_port **)slot;
+	struct others *o = arg;
+
+	/* The table holds qso_nr <= QSO_MAX_IOCOMPLETIONPORTS ports. */
+	if (p && p != o->self && o->n < QSO_MAX_IOCOMPLETIONPORTS) {
+		p->refs++;
+		o->v[o->n++] = p;
+	}
+}
+
 /*
  * Associate @sd with @p, moving it from another port of ours if it has
  * nothing pending there.  Returns 0 or -errno.
  */
 static int qso_associate(struct qso_port *p, int sd)
 {
-	struct qso_port **others;
-	int ret, i, n = 0, moved = 0;
+	struct others o = { .self = p };
+	int ret, i, moved = 0;
 
 	ret = cport_associate(p->fd, sd, (__u64)sd, 0);
 	if (ret != -EBUSY)
 		return ret == -EEXIST ? 0 : ret;
 
 	pthread_mutex_lock(&qso_lock);
-	others = calloc(qso_cap ? qso_cap : 1, sizeof(*others));
-	for (i = 0; others && i < qso_cap; i++) {
-		if (qso_ports[i] && qso_ports[i] != p) {
-			qso_ports[i]->refs++;
-			others[n++] = qso_ports[i];
-		}
-	}
+	fdtab_for_each(&qso_ports, collect_other, &o);
 	pthread_mutex_unlock(&qso_lock);
-	if (!others)
-		return -ENOMEM;
-	for (i = 0; i < n; i++) {
-		if (!moved && !cport_dissociate(others[i]->fd, sd))
+	for (i = 0; i < o.n; i++) {
+		if (!moved && !cport_dissociate(o.v[i]->fd, sd))
 			moved = 1;
-		port_put(others[i]);
+		port_put(o.v[i]);
 	}
-	free(others);
 	if (!moved)
 		return -EBUSY;	/* pending operations on another port */
 	ret = cport_associate(p->fd, sd, (__u64)sd, 0);
@@ -418,44 +436,57 @@ int QsoWaitForIOCompletion(int IOCompletionPort,
 	return 1;
 }
 
+/* What QsoCancelOperation() looks for, and what it found. */
+struct cancel {
+	int sd;
+	unsigned long long id;
+	int n, err;
+};
+
+/* fdtab_for_each() callback: cancel @arg's operations on one port. */
+static void cancel_on_port(int fd, void *slot, void *arg)
+{
+	struct qso_port *p = *(struct qso_port **)slot;
+	struct cancel *c = arg;
+	struct qso_op *op;
+
+	if (!p)
+		return;
+	for (op = p->ops.next; op != &p->ops; op = op->next) {
+		int ret;
+
+		if (op->fd != c->sd || op->done ||
+		    op->area.operationId != c->id)
+			continue;
+		ret = cport_cancel(p->fd, CPORT_CANCEL_USER_DATA,
+				   (uintptr_t)op);
+		if (ret > 0)
+			c->n += ret;
+		else if (ret != -ENOENT && !c->err)
+			c->err = -ret;
+	}
+}
+
 int QsoCancelOperation(int socketDescriptor, unsigned long long operationId)
 {
-	int type, i, n = 0, err = 0;
+	struct cancel c = { .sd = socketDescriptor, .id = operationId };
+	int type;
 	socklen_t len = sizeof(type);
-	struct qso_op *op;
 
 	/* EBADF, ENOTSOCK as the IBM call reports them. */
 	if (getsockopt(socketDescriptor, SOL_SOCKET, SO_TYPE, &type, &len))
 		return -1;
 	pthread_mutex_lock(&qso_lock);
-	for (i = 0; i < qso_cap; i++) {
-		struct qso_port *p = qso_ports[i];
-
-		if (!p)
-			continue;
-		for (op = p->ops.next; op != &p->ops; op = op->next) {
-			int ret;
-
-			if (op->fd != socketDescriptor || op->done ||
-			    op->area.operationId != operationId)
-				continue;
-			ret = cport_cancel(p->fd, CPORT_CANCEL_USER_DATA,
-					   (uintptr_t)op);
-			if (ret > 0)
-				n += ret;
-			else if (ret != -ENOENT && !err)
-				err = -ret;
-		}
-	}
+	fdtab_for_each(&qso_ports, cancel_on_port, &c);
 	pthread_mutex_unlock(&qso_lock);
-	if (!n && err)
-		return qso_fail(err);
-	return n;
+	if (!c.n && c.err)
+		return qso_fail(c.err);
+	return c.n;
 }
 
 int QsoCreateIOCompletionPort(void)
 {
-	struct qso_port *p, *stale = NULL;
+	struct qso_port *p, **slot;
 	int fd;
 
 	pthread_mutex_lock(&qso_lock);
@@ -480,45 +511,37 @@ int QsoCreateIOCompletionPort(void)
 	p->ops.next = p->ops.prev = &p->ops;
 
 	pthread_mutex_lock(&qso_lock);
-	if (fd >= qso_cap) {
-		int cap = fd + 64;
-		struct qso_port **t = realloc(qso_ports, cap * sizeof(*t));
-
-		if (!t) {
-			qso_nr--;
-			pthread_mutex_unlock(&qso_lock);
-			cport_close(fd);
-			free(p);
-			return qso_fail(ENOMEM);
-		}
-		memset(t + qso_cap, 0, (cap - qso_cap) * sizeof(*t));
-		qso_ports = t;
-		qso_cap = cap;
+	slot = fdtab_get(&qso_ports, fd, true);
+	if (!slot) {
+		qso_nr--;
+		pthread_mutex_unlock(&qso_lock);
+		cport_close(fd);
+		free(p);
+		return qso_fail(ENOMEM);
 	}
 	/*
 	 * A port whose descriptor the application closed itself (not
 	 * destroyed) left its entry: the number is someone else's now.
 	 */
-	stale = qso_ports[fd];
-	if (stale) {
-		stale->fd = -1;
+	if (*slot) {
+		(*slot)->fd = -1;
 		qso_nr--;
-		__port_put(stale);
+		__port_put(*slot);
 	}
-	qso_ports[fd] = p;
+	*slot = p;
 	pthread_mutex_unlock(&qso_lock);
 	return fd;
 }
 
 int QsoDestroyIOCompletionPort(int IOCompletionPort)
 {
-	struct qso_port *p = NULL;
-	int h = IOCompletionPort;
+	struct qso_port **slot, *p = NULL;
 
 	pthread_mutex_lock(&qso_lock);
-	if (h >= 0 && h < qso_cap && qso_ports[h]) {
-		p = qso_ports[h];
-		qso_ports[h] = NULL;
+	slot = port_slot(IOCompletionPort);
+	if (slot && *slot) {
+		p = *slot;
+		*slot = NULL;
 		qso_nr--;
 	}
 	pthread_mutex_unlock(&qso_lock);

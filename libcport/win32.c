@@ -3,9 +3,9 @@
  * libcport: the Win32 completion-port calls (cport_win32.h) on cport.
  *
  * What the kernel does not know about a socket, this layer keeps in a
- * table indexed by descriptor: whether a descriptor is a port it created,
- * and for an associated socket its port, its completion key (to post the
- * packet of an immediate completion) and its notification modes
+ * table indexed by descriptor (fdtab.h): whether a descriptor is a port it
+ * created, and for an associated socket its port, its completion key (to
+ * post the packet of an immediate completion) and its notification modes
  * (SetFileCompletionNotificationModes may come after the association, and
  * the kernel's CPORT_ASSOC_INLINE can only be given at association).
  * Every socket operation is submitted with CPORT_SQE_INLINE: an immediate
@@ -39,6 +39,7 @@
 
 #include "cport.h"
 #include "cport_win32.h"
+#include "fdtab.h"
 
 /* --- Errors ---------------------------------------------------------------- */
 
@@ -134,6 +135,18 @@ static BOOL fail(int err, BOOL winsock)
 
 /* --- The descriptor table ---------------------------------------------------- */
 
+/*
+ * Entries are read and written from many threads without a lock: meta is
+ * written last (release) and read first (acquire), so a reader that sees
+ * it sees the key and serial written before it.
+ *
+ * Closing a port must make every socket associated with it unassociated
+ * (CancelIoEx finds nothing, WSARecv fails) without visiting them: each
+ * port this layer makes gets a serial, never reused, and a socket's entry
+ * records its port's.  An association is live only while the port's
+ * entry still holds that serial; closing the port clears its entry, and
+ * every association to it reads as none from then on.
+ */
 #define M_PORT		1ULL	/* a port made by CreateIoCompletionPort */
 #define M_SOCK		2ULL	/* a socket associated; port fd in bits 32.. */
 #define M_SKIP		4ULL	/* FILE_SKIP_COMPLETION_PORT_ON_SUCCESS */
@@ -141,41 +154,52 @@ static BOOL fail(int err, BOOL winsock)
 struct ent {
 	uint64_t meta;		/* M_*, written last (release) */
 	uint64_t key;		/* the completion key, with M_SOCK */
+	uint64_t serial;	/* M_PORT: its serial; M_SOCK: its port's */
 };
 
-#define CHUNK_SHIFT	12
-#define CHUNK_SIZE	(1U << CHUNK_SHIFT)
-#define NR_CHUNKS	256	/* descriptors below 1M */
-
-static struct ent *chunks[NR_CHUNKS];
+static struct fdtab ents = FDTAB_INIT(struct ent);
+static uint64_t last_serial;	/* the serial of the newest port */
 
 static struct ent *ent_get(int fd, bool create)
 {
-	unsigned int c = (unsigned int)fd >> CHUNK_SHIFT;
-	struct ent *chunk, *expected = NULL;
+	return fdtab_get(&ents, fd, create);
+}
 
-	if (fd < 0 || c >= NR_CHUNKS)
-		return NULL;
-	chunk = __atomic_load_n(&chunks[c], __ATOMIC_ACQUIRE);
-	if (!chunk && create) {
-		chunk = calloc(CHUNK_SIZE, sizeof(*chunk));
-		if (!chunk)
-			return NULL;
-		if (!__atomic_compare_exchange_n(&chunks[c], &expected, chunk,
-						 false, __ATOMIC_ACQ_REL,
-						 __ATOMIC_ACQUIRE)) {
-			free(chunk);
-			chunk = expected;
-		}
-	}
-	return chunk ? &chunk[fd & (CHUNK_SIZE - 1)] : NULL;
+/*
+ * The serial a socket associated now with port @pfd records: the port's
+ * own if this layer made it, else 0 (a port made by cport_create()
+ * directly: this layer does not see it close).
+ */
+static uint64_t port_serial(int pfd)
+{
+	struct ent *e = ent_get(pfd, false);
+
+	if (!e || !(__atomic_load_n(&e->meta, __ATOMIC_ACQUIRE) & M_PORT))
+		return 0;
+	return __atomic_load_n(&e->serial, __ATOMIC_RELAXED);
+}
+
+/* Whether @meta, read from @e, is not an association to a closed port. */
+static bool ent_live(struct ent *e, uint64_t meta)
+{
+	return !(meta & M_SOCK) ||
+	       __atomic_load_n(&e->serial, __ATOMIC_RELAXED) ==
+	       port_serial((int)(meta >> 32));
+}
+
+/* @e's meta; an association to a port since closed reads as nothing. */
+static uint64_t ent_load(struct ent *e)
+{
+	uint64_t meta = __atomic_load_n(&e->meta, __ATOMIC_ACQUIRE);
+
+	return ent_live(e, meta) ? meta : 0;
 }
 
 static uint64_t ent_meta(int fd)
 {
 	struct ent *e = ent_get(fd, false);
 
-	return e ? __atomic_load_n(&e->meta, __ATOMIC_ACQUIRE) : 0;
+	return e ? ent_load(e) : 0;
 }
 
 static void ent_forget(int fd)
@@ -190,16 +214,13 @@ static void ent_forget(int fd)
 static bool sock_port(int fd, int *port, uint64_t *key, bool *skip)
 {
 	struct ent *e = ent_get(fd, false);
-	uint64_t meta;
+	uint64_t meta = e ? ent_load(e) : 0;
 
-	if (!e)
-		return false;
-	meta = __atomic_load_n(&e->meta, __ATOMIC_ACQUIRE);
 	if (!(meta & M_SOCK))
 		return false;
 	*port = (int)(meta >> 32);
 	if (key)
-		*key = e->key;
+		*key = __atomic_load_n(&e->key, __ATOMIC_RELAXED);
 	if (skip)
 		*skip = meta & M_SKIP;
 	return true;
@@ -246,34 +267,44 @@ static HANDLE new_port(DWORD concurrency)
 		SetLastError(ERROR_NOT_ENOUGH_MEMORY);
 		return NULL;
 	}
+	__atomic_store_n(&e->serial,
+			 __atomic_add_fetch(&last_serial, 1, __ATOMIC_RELAXED),
+			 __ATOMIC_RELAXED);
 	__atomic_store_n(&e->meta, M_PORT, __ATOMIC_RELEASE);
 	return (HANDLE)(intptr_t)port;
 }
 
+/* Forgetting the port ends its sockets' associations too (ent_live()). */
 static BOOL close_port(int port)
 {
-	unsigned int c, i;
 	int ret;
 
-	/* Forget the sockets associated with it. */
-	for (c = 0; c < NR_CHUNKS; c++) {
-		struct ent *chunk = __atomic_load_n(&chunks[c],
-						    __ATOMIC_ACQUIRE);
-
-		for (i = 0; chunk && i < CHUNK_SIZE; i++) {
-			uint64_t m = __atomic_load_n(&chunk[i].meta,
-						     __ATOMIC_ACQUIRE);
-
-			if ((m & M_SOCK) && (int)(m >> 32) == port)
-				__atomic_compare_exchange_n(&chunk[i].meta,
-							    &m, 0, false,
-							    __ATOMIC_ACQ_REL,
-							    __ATOMIC_ACQUIRE);
-		}
-	}
 	ent_forget(port);
 	ret = cport_close(port);
 	return ret < 0 ? fail(ret, FALSE) : TRUE;
+}
+
+/*
+ * Record @e's association with port @pfd under @key.  @serial is the
+ * port's, read before the kernel took the association: a close of the
+ * port racing with it still ends it.
+ */
+static void ent_associate(struct ent *e, int pfd, uint64_t key,
+			  uint64_t serial)
+{
+	uint64_t old = ent_load(e);
+	uint64_t meta = M_SOCK | ((uint64_t)(unsigned int)pfd << 32);
+
+	/*
+	 * A skip mode set before the association is kept; one left by an
+	 * earlier socket with this number (closed with close(), not
+	 * closesocket()) was for an associated socket and is dropped.
+	 */
+	if (!(old & M_SOCK))
+		meta |= old & M_SKIP;
+	__atomic_store_n(&e->key, key, __ATOMIC_RELAXED);
+	__atomic_store_n(&e->serial, serial, __ATOMIC_RELAXED);
+	__atomic_store_n(&e->meta, meta, __ATOMIC_RELEASE);
 }
 
 HANDLE CreateIoCompletionPort(HANDLE FileHandle, HANDLE ExistingCompletionPort,
@@ -282,7 +313,7 @@ HANDLE CreateIoCompletionPort(HANDLE FileHandle, HANDLE ExistingCompletionPort,
 {
 	HANDLE port = ExistingCompletionPort;
 	struct ent *e;
-	uint64_t old, meta;
+	uint64_t serial;
 	int fd, pfd, ret;
 
 	if (FileHandle == INVALID_HANDLE_VALUE) {
@@ -312,6 +343,7 @@ HANDLE CreateIoCompletionPort(HANDLE FileHandle, HANDLE ExistingCompletionPort,
 			return NULL;
 	}
 	pfd = HFD(port);
+	serial = port_serial(pfd);	/* before the port can be closed */
 	ret = pfd < 0 ? -EBADF : cport_associate(pfd, fd, CompletionKey, 0);
 	if (ret < 0) {
 		if (!ExistingCompletionPort)
@@ -319,19 +351,24 @@ HANDLE CreateIoCompletionPort(HANDLE FileHandle, HANDLE ExistingCompletionPort,
 		fail(ret, FALSE);
 		return NULL;
 	}
-	/*
-	 * A skip mode set before the association is kept; one left by an
-	 * earlier socket with this number (closed with close(), not
-	 * closesocket()) was for an associated socket and is dropped.
-	 */
-	old = __atomic_load_n(&e->meta, __ATOMIC_ACQUIRE);
-	meta = M_SOCK | ((uint64_t)(unsigned int)pfd << 32);
-	if (!(old & M_SOCK))
-		meta |= old & M_SKIP;
-	e->key = CompletionKey;
-	__atomic_store_n(&e->meta, meta, __ATOMIC_RELEASE);
+	ent_associate(e, pfd, CompletionKey, serial);
 	SetLastError(ERROR_SUCCESS);
 	return port;
+}
+
+/*
+ * Add M_SKIP to @e.  An association to a closed port is dropped on the
+ * way, so that the mode is kept for the socket's next association.
+ */
+static void ent_set_skip(struct ent *e)
+{
+	uint64_t old = __atomic_load_n(&e->meta, __ATOMIC_ACQUIRE), meta;
+
+	do {
+		meta = (ent_live(e, old) ? old : 0) | M_SKIP;
+	} while (!__atomic_compare_exchange_n(&e->meta, &old, meta, false,
+					      __ATOMIC_ACQ_REL,
+					      __ATOMIC_ACQUIRE));
 }
 
 BOOL SetFileCompletionNotificationModes(HANDLE FileHandle, BYTE Flags)
@@ -359,7 +396,7 @@ BOOL SetFileCompletionNotificationModes(HANDLE FileHandle, BYTE Flags)
 		SetLastError(ERROR_NOT_ENOUGH_MEMORY);
 		return FALSE;
 	}
-	__atomic_fetch_or(&e->meta, M_SKIP, __ATOMIC_ACQ_REL);
+	ent_set_skip(e);
 	return TRUE;
 }
 

@@ -175,7 +175,7 @@ FIXTURE(port) {
 
 FIXTURE_SETUP(port)
 {
-	self->port = cport_open(0);
+	self->port = cport_open();
 	ASSERT_LE(0, self->port) {
 		TH_LOG("cannot open " CPORT_DEV_PATH ": %s (module loaded?)",
 		       strerror(-self->port));
@@ -371,7 +371,6 @@ TEST(create_bad_setup)
 	ASSERT_LE(0, after);
 	close(after);
 	EXPECT_EQ(before, after);
-	EXPECT_EQ(-EINVAL, cport_open(O_NONBLOCK));
 }
 
 TEST_HARNESS_MAIN

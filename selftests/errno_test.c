@@ -51,7 +51,7 @@ FIXTURE(fresh) {
 
 FIXTURE_SETUP(fresh)
 {
-	self->port = cport_open(0);
+	self->port = cport_open();
 	ASSERT_LE(0, self->port) {
 		TH_LOG("cannot open " CPORT_DEV_PATH ": %s",
 		       strerror(-self->port));

@@ -441,6 +441,39 @@ TEST_F(win, skip_mode_set_after_association)
 	EXPECT_EQ(WAIT_TIMEOUT, gq(self->port, 50).err);
 }
 
+/*
+ * Closing a port ends its sockets' associations, as closesocket() would:
+ * an overlapped recv fails as on an unassociated socket and CancelIoEx
+ * finds nothing.  A skip mode set afterwards holds for the next port.
+ */
+TEST_F(win, closing_port_ends_associations)
+{
+	char buf[8];
+	OVERLAPPED ov;
+	DWORD bytes = 0;
+
+	associate(_metadata, self->port, self->fds[0], 7);
+	ASSERT_TRUE(CloseHandle(self->port));
+	self->port = NULL;
+	EXPECT_EQ(SOCKET_ERROR,
+		  recv1(self->fds[0], &ov, buf, sizeof(buf), &bytes));
+	EXPECT_EQ(WSAEINVAL, WSAGetLastError());
+	EXPECT_FALSE(CancelIoEx((HANDLE)SOCK(self->fds[0]), NULL));
+	EXPECT_EQ(ERROR_NOT_FOUND, GetLastError());
+
+	ASSERT_TRUE(SetFileCompletionNotificationModes(
+			(HANDLE)SOCK(self->fds[0]),
+			FILE_SKIP_COMPLETION_PORT_ON_SUCCESS));
+	self->port = CreateIoCompletionPort(INVALID_HANDLE_VALUE, NULL, 0, 0);
+	ASSERT_NE(NULL, self->port);
+	associate(_metadata, self->port, self->fds[0], 8);
+	ASSERT_EQ(0, write_full(self->fds[1], "q", 1));
+	ASSERT_TRUE(readable(self->fds[0]));
+	EXPECT_EQ(0, recv1(self->fds[0], &ov, buf, sizeof(buf), &bytes));
+	EXPECT_EQ(1, bytes);
+	EXPECT_EQ(WAIT_TIMEOUT, gq(self->port, 50).err);
+}
+
 TEST_F(win, send_immediate_and_pending)
 {
 	const size_t big = 32 << 20;
