@@ -61,10 +61,12 @@
  * sock->rerun and the runner goes round again.  See docs/design.md.
  *
  * A waiter's struct cport_waiter lives on its own stack.  While it is on
- * port->waiters only port->lock holders touch it; the waker sets ->done
- * with release semantics as the last store and wakes the task while still
- * holding the lock, and the waiter takes port->lock before its stack frame
- * goes away, so the waker can never touch a dead frame.
+ * port->waiters only port->lock holders touch it; the waker reads ->task,
+ * then sets ->woken with release semantics as its last access to the
+ * frame, and wakes the task: under the lock, or after dropping it with a
+ * task reference taken before (cport_lock(), struct cport_wake_q).  The
+ * waiter takes port->lock before its stack frame goes away, so a waker
+ * can never touch a dead frame; a late wakeup is harmless.
  *
  * Lifetime: a port is freed when its file is released and every thread
  * associated with it has left (each holds a reference).  A thread's
@@ -218,6 +220,20 @@ struct cport_op {
 	struct hrtimer		timer;
 };
 
+/* Who ran a socket (tracepoint cport_sock_run). */
+enum cport_run_by {
+	CPORT_RUN_SUBMITTER,
+	CPORT_RUN_WAITER,
+	CPORT_RUN_FALLBACK,
+};
+
+/* What became of a finished operation (tracepoint cport_op_done). */
+enum cport_op_end {
+	CPORT_END_POSTED,
+	CPORT_END_INLINE,
+	CPORT_END_DISCARDED,
+};
+
 enum cport_io {
 	CPORT_IO_DONE,		/* finished: op->res */
 	CPORT_IO_AGAIN,		/* would block: wait for the socket */
@@ -259,7 +275,7 @@ struct cport_waiter {
 	struct list_head	runs;	/* sockets handed to it to run: lock */
 	struct task_struct	*task;
 	struct cport_thread	*thread;
-	bool			done;	/* handed or woken by destroy */
+	bool			woken;	/* handed something, or destroyed */
 	bool			serve;	/* handed sockets to run for the
 					 * port, not counted as running
 					 * (__cport_serve())
@@ -415,9 +431,9 @@ void cport_port_put(struct cport_port *port);
 int cport_port_setup(struct cport_port *port, const struct cport_setup *s);
 int cport_port_watch_mm(struct cport_port *port);
 void cport_port_info(struct cport_port *port, struct cport_info *info);
-int cport_post(struct cport_port *port, const struct cport_cqe *cqe,
-	       u64 delay_ns);
-int cport_destroy(struct cport_port *port);
+int cport_port_post(struct cport_port *port, const struct cport_cqe *cqe,
+		    u64 delay_ns);
+int cport_port_destroy(struct cport_port *port);
 __poll_t cport_port_poll(struct cport_port *port);
 void cport_port_show(struct cport_port *port, struct seq_file *m);
 unsigned int __cport_release(struct cport_port *port);
@@ -463,8 +479,10 @@ int cport_op_submit(struct cport_port *port, const struct cport_sqe *sqe,
 		    struct cport_sqe __user *usqe);
 int cport_op_cancel(struct cport_port *port, const struct cport_sqe *sqe,
 		    struct cport_sqe __user *usqe);
-int cport_op_associate(struct cport_port *port, const struct cport_sqe *sqe);
-int cport_op_dissociate(struct cport_port *port, const struct cport_sqe *sqe);
+int cport_op_associate(struct cport_port *port, const struct cport_sqe *sqe,
+		       struct cport_sqe __user *usqe);
+int cport_op_dissociate(struct cport_port *port, const struct cport_sqe *sqe,
+			struct cport_sqe __user *usqe);
 struct cport_node *cport_op_fill(struct cport_sock *s, struct cport_op *op);
 void cport_op_free(struct cport_op *op);
 int cport_ops_init(void);
@@ -472,10 +490,31 @@ void cport_ops_exit(void);
 
 /* net.c */
 enum cport_io cport_op_io(struct cport_sock *s, struct cport_op *op);
+enum cport_io cport_do_recv(struct cport_sock *s, struct cport_op *op);
+enum cport_io cport_do_send(struct cport_sock *s, struct cport_op *op);
+enum cport_io cport_do_accept(struct cport_sock *s, struct cport_op *op);
+
+/* opdef.c: one entry per submission opcode. */
+struct cport_opdef {
+	const char	*name;
+	/* The record's fields: 0, or the errno of the first bad one. */
+	int		(*check)(const struct cport_sqe *sqe);
+	/* Take it: 0, or the submission's errno (it was not taken). */
+	int		(*issue)(struct cport_port *port,
+				 const struct cport_sqe *sqe,
+				 struct cport_sqe __user *usqe);
+	/* Socket operations: one try at the I/O, by the runner (net.c). */
+	enum cport_io	(*io)(struct cport_sock *s, struct cport_op *op);
+	u16		sqe_flags;	/* accepted in cport_sqe.flags */
+};
+
+extern const struct cport_opdef cport_opdefs[CPORT_OP__NR];
+const struct cport_opdef *cport_opdef(u8 opcode);
+void cport_opdefs_info(u64 *ops, u32 *sqe_flags);
 
 /* runner.c */
 bool cport_sock_run(struct cport_sock *s, struct list_head *sink,
-		    struct cport_op *mine);
+		    struct cport_op *inline_op);
 void cport_fallback_note(struct cport_port *port);
 void __cport_fallback_arm(struct cport_port *port);
 void cport_fallback_init(struct cport_port *port);
@@ -491,7 +530,7 @@ int cport_threads_init(void);
 void cport_threads_exit(void);
 
 /* wait.c */
-long cport_wait(struct cport_port *port, struct cport_cqe __user *ucqes,
-		u32 max, const ktime_t *expires, bool nowait);
+long cport_port_wait(struct cport_port *port, struct cport_cqe __user *ucqes,
+		     u32 max, const ktime_t *expires, bool nowait);
 
 #endif /* _CPORT_INTERNAL_H */

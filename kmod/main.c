@@ -10,6 +10,7 @@
  * outside the owning process (-EPERM), the argument itself (-EFAULT,
  * -EINVAL, -E2BIG), then the port's state (-EIDRM, -EBUSY).
  */
+#include <linux/build_bug.h>
 #include <linux/compat.h>
 #include <linux/fs.h>
 #include <linux/ktime.h>
@@ -18,6 +19,7 @@
 #include <linux/poll.h>
 #include <linux/sched.h>
 #include <linux/seq_file.h>
+#include <linux/stddef.h>
 #include <linux/uaccess.h>
 
 #include "cport.h"
@@ -26,12 +28,6 @@
 #include "trace.h"
 
 #define CPORT_ENTER_FLAGS	CPORT_ENTER_ABSTIME
-#define CPORT_SQE_FLAGS		(CPORT_SQE_INLINE | CPORT_SQE_POST)
-#define CPORT_CANCEL_HOW	(CPORT_CANCEL_USER_DATA | CPORT_CANCEL_FD | \
-				 CPORT_CANCEL_KEY | CPORT_CANCEL_ALL)
-#define CPORT_ACCEPT_FLAGS	(CPORT_ACCEPT_CLOEXEC | CPORT_ACCEPT_NONBLOCK | \
-				 CPORT_ACCEPT_ASSOCIATE | \
-				 CPORT_ACCEPT_ASSOC_INLINE)
 #define CPORT_SETUP_FLAGS	CPORT_SETUP_NO_BLOCK_TRACKING
 
 static int cport_open(struct inode *inode, struct file *file)
@@ -89,107 +85,20 @@ static long cport_ioctl_query(struct cport_port *port, void __user *argp)
 	return 0;
 }
 
-/*
- * The fields of one submission, by opcode: anything an opcode does not use
- * must be zero (status and bytes are outputs and ignored, and so is res
- * for every opcode but POST).
- */
-static int cport_check_sqe(const struct cport_sqe *sqe)
-{
-	const u32 of = sqe->op_flags;
-
-	switch (sqe->opcode) {
-	case CPORT_OP_POST:
-		if (sqe->flags || of || sqe->fd || sqe->addr)
-			return -EINVAL;
-		return 0;
-	case CPORT_OP_ASSOCIATE:
-		if (sqe->flags || (of & ~CPORT_ASSOC_INLINE) ||
-		    sqe->user_data || sqe->addr || sqe->len || sqe->timeout_ns)
-			return -EINVAL;
-		return 0;
-	case CPORT_OP_DISSOCIATE:
-		if (sqe->flags || of || sqe->user_data || sqe->addr ||
-		    sqe->len || sqe->key || sqe->timeout_ns)
-			return -EINVAL;
-		return 0;
-	case CPORT_OP_CANCEL:
-		if (sqe->flags || !of || (of & ~CPORT_CANCEL_HOW) ||
-		    (of & (of - 1)) || sqe->addr || sqe->len || sqe->timeout_ns)
-			return -EINVAL;
-		if (of != CPORT_CANCEL_USER_DATA && sqe->user_data)
-			return -EINVAL;
-		if (of != CPORT_CANCEL_FD && sqe->fd)
-			return -EINVAL;
-		if (of != CPORT_CANCEL_KEY && sqe->key)
-			return -EINVAL;
-		return 0;
-	case CPORT_OP_RECV:
-	case CPORT_OP_SEND:
-	case CPORT_OP_ACCEPT:
-		break;
-	default:
-		return -EINVAL;
-	}
-
-	/* RECV, SEND, ACCEPT */
-	if (sqe->flags & ~CPORT_SQE_FLAGS)
-		return -EINVAL;
-	if ((sqe->flags & CPORT_SQE_INLINE) && (sqe->flags & CPORT_SQE_POST))
-		return -EINVAL;
-	if (sqe->len > CPORT_MAX_IO)
-		return -EINVAL;
-	switch (sqe->opcode) {
-	case CPORT_OP_RECV:
-		if ((of & ~CPORT_RECV_FILL) || sqe->key)
-			return -EINVAL;
-		if (!sqe->len && (sqe->addr || (of & CPORT_RECV_FILL)))
-			return -EINVAL;
-		return 0;
-	case CPORT_OP_SEND:
-		if (of || sqe->key)
-			return -EINVAL;
-		return 0;
-	default:
-		if (of & ~CPORT_ACCEPT_FLAGS)
-			return -EINVAL;
-		if (!(of & CPORT_ACCEPT_ASSOCIATE) &&
-		    ((of & CPORT_ACCEPT_ASSOC_INLINE) || sqe->key))
-			return -EINVAL;
-		if (!sqe->addr != !sqe->len)
-			return -EINVAL;
-		return 0;
-	}
-}
-
+/* One submission: its opcode's checks, then its issue (opdef.c). */
 static int cport_submit_one(struct cport_port *port,
 			    const struct cport_sqe *sqe,
 			    struct cport_sqe __user *usqe)
 {
-	struct cport_cqe cqe = {};
+	const struct cport_opdef *def = cport_opdef(sqe->opcode);
 	int ret;
 
-	ret = cport_check_sqe(sqe);
+	if (!def)
+		return -EINVAL;
+	ret = def->check(sqe);
 	if (ret)
 		return ret;
-
-	switch (sqe->opcode) {
-	case CPORT_OP_POST:
-		cqe.user_data = sqe->user_data;
-		cqe.key = sqe->key;
-		cqe.res = sqe->res;
-		cqe.bytes = sqe->len;
-		cqe.op = CPORT_OP_POST;
-		return cport_post(port, &cqe, sqe->timeout_ns);
-	case CPORT_OP_ASSOCIATE:
-		return cport_op_associate(port, sqe);
-	case CPORT_OP_DISSOCIATE:
-		return cport_op_dissociate(port, sqe);
-	case CPORT_OP_CANCEL:
-		return cport_op_cancel(port, sqe, usqe);
-	default:
-		return cport_op_submit(port, sqe, usqe);
-	}
+	return def->issue(port, sqe, usqe);
 }
 
 static long cport_ioctl_enter(struct cport_port *port,
@@ -235,14 +144,15 @@ static long cport_ioctl_enter(struct cport_port *port,
 		return 0;
 
 	if (e.timeout_ns < 0)
-		return cport_wait(port, u64_to_user_ptr(e.cqes), e.max_cqes,
-				  NULL, false);
+		return cport_port_wait(port, u64_to_user_ptr(e.cqes),
+				       e.max_cqes, NULL, false);
 	if (e.flags & CPORT_ENTER_ABSTIME)
 		expires = ns_to_ktime(e.timeout_ns);
 	else
 		expires = ktime_add_safe(ktime_get(), ns_to_ktime(e.timeout_ns));
-	return cport_wait(port, u64_to_user_ptr(e.cqes), e.max_cqes, &expires,
-			  !(e.flags & CPORT_ENTER_ABSTIME) && !e.timeout_ns);
+	return cport_port_wait(port, u64_to_user_ptr(e.cqes), e.max_cqes,
+			       &expires,
+			       !(e.flags & CPORT_ENTER_ABSTIME) && !e.timeout_ns);
 }
 
 static long cport_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
@@ -274,7 +184,7 @@ static long cport_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	case CPORT_IOC_DESTROY:
 		if (arg)
 			return -EINVAL;
-		return cport_destroy(port);
+		return cport_port_destroy(port);
 	case CPORT_IOC_LEAVE:
 		if (arg)
 			return -EINVAL;
@@ -313,16 +223,133 @@ static struct miscdevice cport_misc = {
 	.mode	= 0666,
 };
 
+/*
+ * One field of an ABI record: where it is and how big (io_uring's
+ * BUILD_BUG_SQE_ELEM, in two halves so that no macro argument is used
+ * twice).
+ */
+#define CPORT_ABI_OFF(type, name, off) \
+	BUILD_BUG_ON(offsetof(struct type, name) != (off))
+#define CPORT_ABI_SIZE(type, name, etype) \
+	BUILD_BUG_ON(sizeof_field(struct type, name) != sizeof(etype))
+
+/* One layout for 32- and 64-bit user space, field by field. */
+static void __init cport_abi_check(void)
+{
+	BUILD_BUG_ON(sizeof(struct cport_sqe) != 64);
+	CPORT_ABI_OFF(cport_sqe, opcode, 0);
+	CPORT_ABI_SIZE(cport_sqe, opcode, __u8);
+	CPORT_ABI_OFF(cport_sqe, status, 1);
+	CPORT_ABI_SIZE(cport_sqe, status, __u8);
+	CPORT_ABI_OFF(cport_sqe, flags, 2);
+	CPORT_ABI_SIZE(cport_sqe, flags, __u16);
+	CPORT_ABI_OFF(cport_sqe, fd, 4);
+	CPORT_ABI_SIZE(cport_sqe, fd, __s32);
+	CPORT_ABI_OFF(cport_sqe, user_data, 8);
+	CPORT_ABI_SIZE(cport_sqe, user_data, __u64);
+	CPORT_ABI_OFF(cport_sqe, addr, 16);
+	CPORT_ABI_SIZE(cport_sqe, addr, __u64);
+	CPORT_ABI_OFF(cport_sqe, len, 24);
+	CPORT_ABI_SIZE(cport_sqe, len, __u64);
+	CPORT_ABI_OFF(cport_sqe, key, 32);
+	CPORT_ABI_SIZE(cport_sqe, key, __u64);
+	CPORT_ABI_OFF(cport_sqe, res, 40);
+	CPORT_ABI_SIZE(cport_sqe, res, __s64);
+	CPORT_ABI_OFF(cport_sqe, timeout_ns, 48);
+	CPORT_ABI_SIZE(cport_sqe, timeout_ns, __u64);
+	CPORT_ABI_OFF(cport_sqe, op_flags, 56);
+	CPORT_ABI_SIZE(cport_sqe, op_flags, __u32);
+	CPORT_ABI_OFF(cport_sqe, bytes, 60);
+	CPORT_ABI_SIZE(cport_sqe, bytes, __u32);
+
+	BUILD_BUG_ON(sizeof(struct cport_cqe) != 48);
+	CPORT_ABI_OFF(cport_cqe, user_data, 0);
+	CPORT_ABI_SIZE(cport_cqe, user_data, __u64);
+	CPORT_ABI_OFF(cport_cqe, key, 8);
+	CPORT_ABI_SIZE(cport_cqe, key, __u64);
+	CPORT_ABI_OFF(cport_cqe, res, 16);
+	CPORT_ABI_SIZE(cport_cqe, res, __s64);
+	CPORT_ABI_OFF(cport_cqe, bytes, 24);
+	CPORT_ABI_SIZE(cport_cqe, bytes, __u64);
+	CPORT_ABI_OFF(cport_cqe, flags, 32);
+	CPORT_ABI_SIZE(cport_cqe, flags, __u32);
+	CPORT_ABI_OFF(cport_cqe, op, 36);
+	CPORT_ABI_SIZE(cport_cqe, op, __u8);
+	CPORT_ABI_OFF(cport_cqe, resv0, 37);
+	CPORT_ABI_SIZE(cport_cqe, resv0, __u8);
+	CPORT_ABI_OFF(cport_cqe, resv1, 38);
+	CPORT_ABI_SIZE(cport_cqe, resv1, __u16);
+	CPORT_ABI_OFF(cport_cqe, resv2, 40);
+	CPORT_ABI_SIZE(cport_cqe, resv2, __u64);
+
+	BUILD_BUG_ON(sizeof(struct cport_enter) != 56);
+	CPORT_ABI_OFF(cport_enter, sqes, 0);
+	CPORT_ABI_SIZE(cport_enter, sqes, __u64);
+	CPORT_ABI_OFF(cport_enter, cqes, 8);
+	CPORT_ABI_SIZE(cport_enter, cqes, __u64);
+	CPORT_ABI_OFF(cport_enter, nr_sqes, 16);
+	CPORT_ABI_SIZE(cport_enter, nr_sqes, __u32);
+	CPORT_ABI_OFF(cport_enter, max_cqes, 20);
+	CPORT_ABI_SIZE(cport_enter, max_cqes, __u32);
+	CPORT_ABI_OFF(cport_enter, timeout_ns, 24);
+	CPORT_ABI_SIZE(cport_enter, timeout_ns, __s64);
+	CPORT_ABI_OFF(cport_enter, flags, 32);
+	CPORT_ABI_SIZE(cport_enter, flags, __u32);
+	CPORT_ABI_OFF(cport_enter, submitted, 36);
+	CPORT_ABI_SIZE(cport_enter, submitted, __u32);
+	CPORT_ABI_OFF(cport_enter, resv, 40);
+	CPORT_ABI_SIZE(cport_enter, resv, __u64[2]);
+
+	BUILD_BUG_ON(sizeof(struct cport_setup) != CPORT_SETUP_SIZE_VER1);
+	CPORT_ABI_OFF(cport_setup, flags, 0);
+	CPORT_ABI_SIZE(cport_setup, flags, __u32);
+	CPORT_ABI_OFF(cport_setup, concurrency, 4);
+	CPORT_ABI_SIZE(cport_setup, concurrency, __u32);
+	CPORT_ABI_OFF(cport_setup, policy, 8);
+	CPORT_ABI_SIZE(cport_setup, policy, __u32);
+	CPORT_ABI_OFF(cport_setup, max_queued, 12);
+	CPORT_ABI_SIZE(cport_setup, max_queued, __u32);
+	CPORT_ABI_OFF(cport_setup, max_pending, CPORT_SETUP_SIZE_VER0);
+	CPORT_ABI_SIZE(cport_setup, max_pending, __u32);
+	CPORT_ABI_OFF(cport_setup, resv, 20);
+	CPORT_ABI_SIZE(cport_setup, resv, __u32);
+
+	BUILD_BUG_ON(sizeof(struct cport_info) != 80);
+	CPORT_ABI_OFF(cport_info, api_version, 0);
+	CPORT_ABI_SIZE(cport_info, api_version, __u32);
+	CPORT_ABI_OFF(cport_info, features, 4);
+	CPORT_ABI_SIZE(cport_info, features, __u32);
+	CPORT_ABI_OFF(cport_info, ops, 8);
+	CPORT_ABI_SIZE(cport_info, ops, __u64);
+	CPORT_ABI_OFF(cport_info, setup_flags, 16);
+	CPORT_ABI_SIZE(cport_info, setup_flags, __u32);
+	CPORT_ABI_OFF(cport_info, enter_flags, 20);
+	CPORT_ABI_SIZE(cport_info, enter_flags, __u32);
+	CPORT_ABI_OFF(cport_info, sqe_flags, 24);
+	CPORT_ABI_SIZE(cport_info, sqe_flags, __u32);
+	CPORT_ABI_OFF(cport_info, policies, 28);
+	CPORT_ABI_SIZE(cport_info, policies, __u32);
+	CPORT_ABI_OFF(cport_info, concurrency, 32);
+	CPORT_ABI_SIZE(cport_info, concurrency, __u32);
+	CPORT_ABI_OFF(cport_info, policy, 36);
+	CPORT_ABI_SIZE(cport_info, policy, __u32);
+	CPORT_ABI_OFF(cport_info, max_queued, 40);
+	CPORT_ABI_SIZE(cport_info, max_queued, __u32);
+	CPORT_ABI_OFF(cport_info, max_enter, 44);
+	CPORT_ABI_SIZE(cport_info, max_enter, __u32);
+	CPORT_ABI_OFF(cport_info, port_flags, 48);
+	CPORT_ABI_SIZE(cport_info, port_flags, __u32);
+	CPORT_ABI_OFF(cport_info, max_pending, 52);
+	CPORT_ABI_SIZE(cport_info, max_pending, __u32);
+	CPORT_ABI_OFF(cport_info, resv, 56);
+	CPORT_ABI_SIZE(cport_info, resv, __u64[3]);
+}
+
 static int __init cport_init(void)
 {
 	int ret;
 
-	/* One layout for 32- and 64-bit user space. */
-	BUILD_BUG_ON(sizeof(struct cport_sqe) != 64);
-	BUILD_BUG_ON(sizeof(struct cport_cqe) != 48);
-	BUILD_BUG_ON(sizeof(struct cport_enter) != 56);
-	BUILD_BUG_ON(sizeof(struct cport_setup) != CPORT_SETUP_SIZE_VER1);
-	BUILD_BUG_ON(sizeof(struct cport_info) != 80);
+	cport_abi_check();
 
 	cport_limits_init();
 	ret = cport_node_cache_init();

@@ -32,7 +32,7 @@ static enum cport_io cport_io_error(struct cport_op *op, int ret)
 	return CPORT_IO_DONE;
 }
 
-static enum cport_io cport_do_recv(struct cport_sock *s, struct cport_op *op)
+enum cport_io cport_do_recv(struct cport_sock *s, struct cport_op *op)
 {
 	struct msghdr msg;
 	int ret;
@@ -66,7 +66,7 @@ static enum cport_io cport_do_recv(struct cport_sock *s, struct cport_op *op)
 	return CPORT_IO_DONE;
 }
 
-static enum cport_io cport_do_send(struct cport_sock *s, struct cport_op *op)
+enum cport_io cport_do_send(struct cport_sock *s, struct cport_op *op)
 {
 	struct msghdr msg;
 	int ret;
@@ -88,8 +88,7 @@ static enum cport_io cport_do_send(struct cport_sock *s, struct cport_op *op)
 	return CPORT_IO_DONE;
 }
 
-static enum cport_io cport_do_accept(struct cport_sock *s,
-				     struct cport_op *op)
+enum cport_io cport_do_accept(struct cport_sock *s, struct cport_op *op)
 {
 	struct sockaddr_storage addr;
 	struct socket *newsock;
@@ -139,18 +138,6 @@ out_release:
 	return CPORT_IO_DONE;
 }
 
-static enum cport_io __cport_op_io(struct cport_sock *s, struct cport_op *op)
-{
-	switch (op->opcode) {
-	case CPORT_OP_RECV:
-		return cport_do_recv(s, op);
-	case CPORT_OP_SEND:
-		return cport_do_send(s, op);
-	default:
-		return cport_do_accept(s, op);
-	}
-}
-
 /*
  * Run @op's I/O once.  An operation runs with its submitter's credentials
  * (a waiting thread of the same process may run another thread's
@@ -158,13 +145,15 @@ static enum cport_io __cport_op_io(struct cport_sock *s, struct cport_op *op)
  */
 enum cport_io cport_op_io(struct cport_sock *s, struct cport_op *op)
 {
+	enum cport_io (*io_fn)(struct cport_sock *s, struct cport_op *op) =
+		cport_opdefs[op->opcode].io;
 	const struct cred *old;
 	enum cport_io io;
 
 	if (likely(op->cred == current_cred()))
-		return __cport_op_io(s, op);
+		return io_fn(s, op);
 	old = override_creds(op->cred);
-	io = __cport_op_io(s, op);
+	io = io_fn(s, op);
 	revert_creds(old);
 	return io;
 }

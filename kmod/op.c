@@ -329,7 +329,8 @@ int cport_op_submit(struct cport_port *port, const struct cport_sqe *sqe,
 	want_inline = (sqe->flags & CPORT_SQE_INLINE) ||
 		      (s->inline_default && !(sqe->flags & CPORT_SQE_POST));
 	atomic64_inc(&port->sstats.runs_submit);
-	trace_cport_sock_run(port->id, s->key, current->pid, 0);
+	trace_cport_sock_run(port->id, s->key, current->pid,
+			     CPORT_RUN_SUBMITTER);
 	if (cport_sock_run(s, NULL, want_inline ? op : NULL))
 		cport_op_return_inline(port, s, op, usqe);
 	else if (put_user((u8)CPORT_STATUS_PENDING, &usqe->status))
@@ -505,7 +506,8 @@ static bool cport_sock_supported(const struct sock *sk)
 	       sk->sk_protocol == IPPROTO_TCP;
 }
 
-int cport_op_associate(struct cport_port *port, const struct cport_sqe *sqe)
+int cport_op_associate(struct cport_port *port, const struct cport_sqe *sqe,
+		       struct cport_sqe __user *usqe)
 {
 	struct socket *sock;
 	struct file *file;
@@ -525,7 +527,8 @@ int cport_op_associate(struct cport_port *port, const struct cport_sqe *sqe)
 	return ret;
 }
 
-int cport_op_dissociate(struct cport_port *port, const struct cport_sqe *sqe)
+int cport_op_dissociate(struct cport_port *port, const struct cport_sqe *sqe,
+			struct cport_sqe __user *usqe)
 {
 	struct socket *sock;
 	struct file *file;

@@ -169,7 +169,7 @@ static void cport_port_exit_work(struct work_struct *work)
 	struct cport_port *port = container_of(work, struct cport_port,
 					       exit_work);
 
-	cport_destroy(port);
+	cport_port_destroy(port);
 	cport_port_put(port);
 }
 
@@ -255,10 +255,9 @@ void cport_port_info(struct cport_port *port, struct cport_info *info)
 	info->features = CPORT_FEAT_HANDOFF | CPORT_FEAT_CONCURRENCY |
 			 CPORT_FEAT_POLL | CPORT_FEAT_BLOCK_TRACKING |
 			 CPORT_FEAT_SOCKETS;
-	info->ops = GENMASK_ULL(CPORT_OP__NR - 1, CPORT_OP_POST);
+	cport_opdefs_info(&info->ops, &info->sqe_flags);
 	info->setup_flags = CPORT_SETUP_NO_BLOCK_TRACKING;
 	info->enter_flags = CPORT_ENTER_ABSTIME;
-	info->sqe_flags = CPORT_SQE_INLINE | CPORT_SQE_POST;
 	info->policies = GENMASK(CPORT_POLICY__NR - 1, 0);
 	info->max_enter = CPORT_MAX_ENTER;
 
@@ -345,11 +344,11 @@ static void __cport_wake_waiter(struct cport_port *port,
 		get_task_struct(task);
 		q->tasks[q->n++] = task;
 		/* Pairs with cport_sleep(): the waiter sees its lists. */
-		smp_store_release(&w->done, true);
+		smp_store_release(&w->woken, true);
 		return;
 	}
 	/* Pairs with cport_sleep(): the waiter sees its lists. */
-	smp_store_release(&w->done, true);
+	smp_store_release(&w->woken, true);
 	wake_up_process(task);
 }
 
@@ -515,7 +514,7 @@ static enum hrtimer_restart cport_timed_fire(struct hrtimer *timer)
 	struct cport_wake_q q;
 	unsigned long flags;
 	unsigned int n = 0;
-	bool queued;
+	bool wake_pollers;
 
 	flags = cport_lock(port, &q);
 	while ((tq = timerqueue_getnext(&port->timed))) {
@@ -539,11 +538,11 @@ static enum hrtimer_restart cport_timed_fire(struct hrtimer *timer)
 		hrtimer_set_expires(timer, next);
 		restart = HRTIMER_RESTART;
 	}
-	queued = n && port->nr_queued;
+	wake_pollers = n && port->nr_queued;
 	cport_unlock(port, &q, flags);
 
 	/* Safe: destroy and free wait for this callback to finish. */
-	if (queued)
+	if (wake_pollers)
 		cport_wake_pollers(port, EPOLLIN | EPOLLRDNORM);
 	return restart;
 }
@@ -576,13 +575,13 @@ static int __cport_post_delayed(struct cport_port *port,
  * Queue a copy of @cqe, or hand it straight to a waiter; with @delay_ns,
  * queue it that much later (it counts as pending meanwhile).
  */
-int cport_post(struct cport_port *port, const struct cport_cqe *cqe,
-	       u64 delay_ns)
+int cport_port_post(struct cport_port *port, const struct cport_cqe *cqe,
+		    u64 delay_ns)
 {
 	struct cport_wake_q q;
 	struct cport_node *node;
 	unsigned long flags;
-	bool queued = false;
+	bool wake_pollers = false;
 	int ret = 0;
 
 	node = cport_node_alloc();
@@ -602,13 +601,13 @@ int cport_post(struct cport_port *port, const struct cport_cqe *cqe,
 	} else {
 		port->used = true;
 		__cport_queue_node(port, node);
-		queued = port->nr_queued;
+		wake_pollers = port->nr_queued;
 	}
 	cport_unlock(port, &q, flags);
 
 	if (ret)
 		cport_node_free(port, node);
-	else if (queued)
+	else if (wake_pollers)
 		cport_wake_pollers(port, EPOLLIN | EPOLLRDNORM);
 	return ret;
 }
@@ -625,24 +624,24 @@ bool cport_post_node(struct cport_port *port, struct cport_node *node)
 {
 	struct cport_wake_q q;
 	unsigned long flags;
-	bool queued = false;
+	bool wake_pollers = false;
 
 	flags = cport_lock(port, &q);
 	if (!port->dead) {
 		__cport_queue_node(port, node);
-		queued = port->nr_queued;
+		wake_pollers = port->nr_queued;
 		node = NULL;
 	}
 	cport_unlock(port, &q, flags);
 	if (node)
 		cport_node_free(port, node);
-	return queued;
+	return wake_pollers;
 }
 
 /* The file is released: no fd is left, only associated threads. */
 void cport_port_release(struct cport_port *port)
 {
-	cport_destroy(port);
+	cport_port_destroy(port);
 	cport_port_put(port);
 }
 
@@ -658,7 +657,7 @@ static bool cport_destroyed(struct cport_port *port)
  * both wait killably, since a runner may be held in a page fault that a
  * user can keep unresolved forever.
  */
-int cport_destroy(struct cport_port *port)
+int cport_port_destroy(struct cport_port *port)
 {
 	struct cport_waiter *w, *tmp;
 	struct rb_root_cached timed;
@@ -678,7 +677,7 @@ int cport_destroy(struct cport_port *port)
 	list_for_each_entry_safe(w, tmp, &port->waiters, list) {
 		list_del_init(&w->list);
 		/* Pairs with cport_sleep(). */
-		smp_store_release(&w->done, true);
+		smp_store_release(&w->woken, true);
 		wake_up_process(w->task);
 	}
 	WRITE_ONCE(port->nr_waiters, 0);

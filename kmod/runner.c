@@ -54,10 +54,10 @@
 #define CPORT_FALLBACK_BUDGET	32	/* sockets per run of the fallback */
 
 static void __cport_op_finish(struct cport_sock *s, struct cport_op *op,
-			      struct list_head *done)
+			      struct list_head *ended)
 {
 	lockdep_assert_held(&s->lock);
-	list_move_tail(&op->list, done);
+	list_move_tail(&op->list, ended);
 	op->finished = true;
 	s->nr_ops--;
 }
@@ -67,7 +67,7 @@ static void __cport_op_finish(struct cport_sock *s, struct cport_op *op,
  * s->marked: O(1)); on a dead port, finish every queued one with -EIDRM,
  * CPORT_REAP_BATCH at a time with sock->lock dropped in between.
  */
-static void __cport_sock_reap(struct cport_sock *s, struct list_head *done,
+static void __cport_sock_reap(struct cport_sock *s, struct list_head *ended,
 			      bool dead)
 {
 	struct list_head *queues[] = { &s->rxq, &s->txq };
@@ -76,7 +76,7 @@ static void __cport_sock_reap(struct cport_sock *s, struct list_head *done,
 	int i;
 
 	lockdep_assert_held(&s->lock);
-	list_splice_tail_init(&s->marked, done);
+	list_splice_tail_init(&s->marked, ended);
 	if (!dead)
 		return;
 	for (i = 0; i < ARRAY_SIZE(queues); i++) {
@@ -84,7 +84,7 @@ static void __cport_sock_reap(struct cport_sock *s, struct list_head *done,
 						      struct cport_op, list))) {
 			op->cancel = op->cancel ?: -EIDRM;
 			op->res = op->cancel;
-			__cport_op_finish(s, op, done);
+			__cport_op_finish(s, op, ended);
 			if (++n % CPORT_REAP_BATCH)
 				continue;
 			spin_unlock_irq(&s->lock);
@@ -96,7 +96,7 @@ static void __cport_sock_reap(struct cport_sock *s, struct list_head *done,
 
 /* Run the head of @q until it would block; sock->lock is dropped for I/O. */
 static void __cport_sock_run_queue(struct cport_sock *s, struct list_head *q,
-				   struct list_head *done, bool *retry)
+				   struct list_head *ended, bool *retry)
 {
 	struct cport_op *op;
 	enum cport_io io;
@@ -115,19 +115,19 @@ static void __cport_sock_run_queue(struct cport_sock *s, struct list_head *q,
 			/* Cancelled or timed out meanwhile: the bytes so far. */
 			op->res = op->cancel;
 		}
-		__cport_op_finish(s, op, done);
+		__cport_op_finish(s, op, ended);
 	}
 }
 
 /*
- * Deliver the finished operations on @done: into @sink (a waiting thread
- * running the socket takes them itself), or to the port; @mine is left
+ * Deliver the finished operations on @ended: into @sink (a waiting thread
+ * running the socket takes them itself), or to the port; @inline_op is left
  * for the submitter to return inline.  Each completion takes over its
  * operation's charge (limits.c) until it is dequeued.  Returns whether
  * poll waiters need waking.
  */
-static bool cport_ops_complete(struct cport_sock *s, struct list_head *done,
-			       struct list_head *sink, struct cport_op *mine)
+static bool cport_ops_complete(struct cport_sock *s, struct list_head *ended,
+			       struct list_head *sink, struct cport_op *inline_op)
 {
 	struct cport_port *port = s->port;
 	bool dead = READ_ONCE(port->dead);
@@ -135,15 +135,16 @@ static bool cport_ops_complete(struct cport_sock *s, struct list_head *done,
 	struct cport_op *op;
 	bool wake = false;
 
-	list_for_each_entry(op, done, list) {
+	list_for_each_entry(op, ended, list) {
 		if (op->res == -ECANCELED)
 			atomic64_inc(&port->sstats.cancelled);
 		else if (op->res == -ETIMEDOUT && op->cancel == -ETIMEDOUT)
 			atomic64_inc(&port->sstats.timedout);
 		trace_cport_op_done(port->id, op->opcode, op->user_data,
 				    op->res, op->moved,
-				    op == mine ? 1 : dead ? 2 : 0);
-		if (op == mine)
+				    op == inline_op ? CPORT_END_INLINE :
+				    dead ? CPORT_END_DISCARDED : CPORT_END_POSTED);
+		if (op == inline_op)
 			continue;
 		atomic64_inc(&port->sstats.completed);
 		node = cport_op_fill(s, op);
@@ -201,18 +202,18 @@ static bool __cport_sock_rearm(struct cport_sock *s, bool *armed)
  * wait-queue hook armed exactly while operations are pending.  If another
  * runner owns the socket, it is asked to go round again instead.
  * Completions go to @sink if given, else to the port.  Returns true if
- * @mine finished: the caller then owns it and returns its result inline.
+ * @inline_op finished: the caller then owns it and returns its result inline.
  * Process context, in a thread of the owner (or destroy's), no lock held,
  * the caller holds a reference to @s.
  */
 bool cport_sock_run(struct cport_sock *s, struct list_head *sink,
-		    struct cport_op *mine)
+		    struct cport_op *inline_op)
 {
 	struct cport_port *port = s->port;
-	bool mine_done = false, armed = false, wake = false, retry = false;
+	bool inline_done = false, armed = false, wake = false, retry = false;
 	struct cport_op *op, *tmp;
-	LIST_HEAD(finished);
-	LIST_HEAD(done);
+	LIST_HEAD(to_free);
+	LIST_HEAD(ended);
 
 	spin_lock_irq(&s->lock);
 	if (s->running) {
@@ -223,13 +224,13 @@ bool cport_sock_run(struct cport_sock *s, struct list_head *sink,
 	s->running = true;
 	for (;;) {
 		s->rerun = false;
-		__cport_sock_reap(s, &done, READ_ONCE(port->dead));
-		__cport_sock_run_queue(s, &s->rxq, &done, &retry);
-		__cport_sock_run_queue(s, &s->txq, &done, &retry);
-		if (!list_empty(&done)) {
+		__cport_sock_reap(s, &ended, READ_ONCE(port->dead));
+		__cport_sock_run_queue(s, &s->rxq, &ended, &retry);
+		__cport_sock_run_queue(s, &s->txq, &ended, &retry);
+		if (!list_empty(&ended)) {
 			spin_unlock_irq(&s->lock);
-			wake |= cport_ops_complete(s, &done, sink, mine);
-			list_splice_tail_init(&done, &finished);
+			wake |= cport_ops_complete(s, &ended, sink, inline_op);
+			list_splice_tail_init(&ended, &to_free);
 			spin_lock_irq(&s->lock);
 		}
 		if (s->rerun || __cport_sock_rearm(s, &armed))
@@ -250,9 +251,9 @@ bool cport_sock_run(struct cport_sock *s, struct list_head *sink,
 
 	if (wake)
 		cport_wake_pollers(port, EPOLLIN | EPOLLRDNORM);
-	list_for_each_entry_safe(op, tmp, &finished, list) {
-		if (op == mine) {
-			mine_done = true;
+	list_for_each_entry_safe(op, tmp, &to_free, list) {
+		if (op == inline_op) {
+			inline_done = true;
 			continue;
 		}
 		list_del(&op->list);
@@ -260,7 +261,7 @@ bool cport_sock_run(struct cport_sock *s, struct list_head *sink,
 	}
 	if (retry)
 		cport_sock_kick(s);
-	return mine_done;
+	return inline_done;
 }
 
 /* --- The fallback ----------------------------------------------------- */
@@ -421,7 +422,8 @@ static void cport_fallback_run(struct cport_port *port)
 		if (!s)
 			return;
 		atomic64_inc(&port->sstats.runs_fallback);
-		trace_cport_sock_run(port->id, s->key, current->pid, 2);
+		trace_cport_sock_run(port->id, s->key, current->pid,
+				     CPORT_RUN_FALLBACK);
 		cport_sock_run(s, NULL, NULL);
 		cport_sock_put(s);
 		cond_resched();

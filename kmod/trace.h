@@ -12,6 +12,37 @@
 
 #include <linux/tracepoint.h>
 
+#include "cport.h"
+
+/* Enums print as names (the values reach user space with their names). */
+TRACE_DEFINE_ENUM(CPORT_RUN_SUBMITTER);
+TRACE_DEFINE_ENUM(CPORT_RUN_WAITER);
+TRACE_DEFINE_ENUM(CPORT_RUN_FALLBACK);
+TRACE_DEFINE_ENUM(CPORT_END_POSTED);
+TRACE_DEFINE_ENUM(CPORT_END_INLINE);
+TRACE_DEFINE_ENUM(CPORT_END_DISCARDED);
+TRACE_DEFINE_ENUM(CPORT_OP_RECV);
+TRACE_DEFINE_ENUM(CPORT_OP_SEND);
+TRACE_DEFINE_ENUM(CPORT_OP_ACCEPT);
+
+#define show_cport_run_by(who)					\
+	__print_symbolic(who,					\
+			 { CPORT_RUN_SUBMITTER,	"submitter" },	\
+			 { CPORT_RUN_WAITER,	"waiter" },	\
+			 { CPORT_RUN_FALLBACK,	"fallback" })
+
+#define show_cport_op_end(how)					\
+	__print_symbolic(how,					\
+			 { CPORT_END_POSTED,	"posted" },	\
+			 { CPORT_END_INLINE,	"inline" },	\
+			 { CPORT_END_DISCARDED,	"discarded" })
+
+#define show_cport_opcode(op)					\
+	__print_symbolic(op,					\
+			 { CPORT_OP_RECV,	"RECV" },	\
+			 { CPORT_OP_SEND,	"SEND" },	\
+			 { CPORT_OP_ACCEPT,	"ACCEPT" })
+
 /* A completion was posted (queued, or handed at once). */
 TRACE_EVENT(cport_post,
 	    TP_PROTO(u32 port, u64 key, u64 user_data),
@@ -57,7 +88,7 @@ TRACE_EVENT(cport_dequeue,
 /*
  * A socket operation finished: res and bytes as the completion will say
  * (also for one cancelled by destroy, whose completion is discarded);
- * how: 0 posted, 1 returned inline, 2 discarded.
+ * how: posted, returned inline, or discarded (enum cport_op_end).
  */
 TRACE_EVENT(cport_op_done,
 	    TP_PROTO(u32 port, u8 op, u64 user_data, s64 res, u64 bytes,
@@ -75,12 +106,13 @@ TRACE_EVENT(cport_op_done,
 			   __entry->user_data = user_data;
 			   __entry->res = res;
 			   __entry->bytes = bytes;),
-	    TP_printk("port=%u op=%u user_data=0x%llx res=%lld bytes=%llu how=%u",
-		      __entry->port, __entry->op, __entry->user_data,
-		      __entry->res, __entry->bytes, __entry->how)
+	    TP_printk("port=%u op=%s user_data=0x%llx res=%lld bytes=%llu how=%s",
+		      __entry->port, show_cport_opcode(__entry->op),
+		      __entry->user_data, __entry->res, __entry->bytes,
+		      show_cport_op_end(__entry->how))
 );
 
-/* A socket's I/O was run; who: 0 submitter, 1 waiter, 2 fallback. */
+/* A socket's I/O was run; who: enum cport_run_by. */
 TRACE_EVENT(cport_sock_run,
 	    TP_PROTO(u32 port, u64 key, pid_t pid, u8 who),
 	    TP_ARGS(port, key, pid, who),
@@ -92,8 +124,9 @@ TRACE_EVENT(cport_sock_run,
 			   __entry->pid = pid;
 			   __entry->key = key;
 			   __entry->who = who;),
-	    TP_printk("port=%u key=0x%llx pid=%d who=%u",
-		      __entry->port, __entry->key, __entry->pid, __entry->who)
+	    TP_printk("port=%u key=0x%llx pid=%d who=%s",
+		      __entry->port, __entry->key, __entry->pid,
+		      show_cport_run_by(__entry->who))
 );
 
 DECLARE_EVENT_CLASS(cport_thread_class,

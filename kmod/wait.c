@@ -67,7 +67,7 @@ static int cport_sleep(struct cport_waiter *w, const ktime_t *expires)
 	for (;;) {
 		set_current_state(TASK_INTERRUPTIBLE);
 		/* Pairs with the release in __cport_wake_waiter()/destroy. */
-		if (smp_load_acquire(&w->done)) {
+		if (smp_load_acquire(&w->woken)) {
 			ret = 0;
 			break;
 		}
@@ -135,10 +135,10 @@ static u32 cport_list_count(struct list_head *list)
  * is not copied goes back to the head of the queue, in order (or is
  * discarded, if the port was destroyed meanwhile, like everything else it
  * had queued); if nothing could be copied, the thread stops counting as
- * running again.  @sunk of them came from sockets this thread ran.
+ * running again.  @ran of them came from sockets this thread ran.
  */
 static long cport_copy_out(struct cport_port *port, struct cport_thread *t,
-			   struct list_head *taken, u32 n, u32 max, u32 sunk,
+			   struct list_head *taken, u32 n, u32 max, u32 ran,
 			   struct cport_cqe __user *ucqes)
 {
 	struct cport_node *node, *tmp;
@@ -173,7 +173,7 @@ static long cport_copy_out(struct cport_port *port, struct cport_thread *t,
 	}
 
 	spin_lock_irq(&port->lock);
-	port->stats.posts += sunk;
+	port->stats.posts += ran;
 	port->stats.dequeues += copied;
 	dead = port->dead;
 	requeued = copied < n && !dead;
@@ -210,132 +210,188 @@ static void cport_serve(struct cport_port *port, struct list_head *runs)
 
 	while ((s = cport_next_run(port, runs, &budget))) {
 		atomic64_inc(&port->sstats.runs_fallback);
-		trace_cport_sock_run(port->id, s->key, current->pid, 2);
+		trace_cport_sock_run(port->id, s->key, current->pid,
+				     CPORT_RUN_FALLBACK);
 		cport_sock_run(s, NULL, NULL);
 		cport_sock_put(s);
 	}
 }
 
-long cport_wait(struct cport_port *port, struct cport_cqe __user *ucqes,
-		u32 max, const ktime_t *expires, bool nowait)
+/* One CPORT_IOC_ENTER's wait, on the caller's stack. */
+struct cport_wait_ctx {
+	struct cport_port	*port;
+	struct cport_thread	*t;
+	u32			max;
+	const ktime_t		*expires;
+	bool			nowait;
+	bool			first;	/* no round done yet */
+	bool			slept;
+	struct list_head	taken;	/* completions to return */
+	struct list_head	runs;	/* sockets handed to this thread */
+	u32			n;	/* completions on @taken */
+	u32			budget;	/* ready sockets it may take */
+};
+
+/*
+ * The fast take: stop counting as running, then take what is queued
+ * (and the right to run ready sockets) if the concurrency value allows.
+ * Under run_lock, so that a running thread blocking at the same moment
+ * sees either our slot taken or us waiting (cport_sched_out()).  Returns
+ * true if it took; with run_lock held either way.
+ */
+static bool __cport_wait_take(struct cport_wait_ctx *c)
+	__acquires(&c->port->run_lock)
 {
-	struct cport_thread *t;
-	struct cport_waiter w;
+	struct cport_port *port = c->port;
+
+	lockdep_assert_held(&port->lock);
+	raw_spin_lock(&port->run_lock);
+	__cport_thread_stop(port, c->t);
+	if ((list_empty(&port->queue) && list_empty(&port->ready)) ||
+	    port->running >= port->concurrency)
+		return false;
+	__cport_thread_start(port, c->t);
+	c->n = __cport_take(port, &c->taken, c->max);
+	c->budget = max_t(u32, c->max - c->n, CPORT_RUN_BATCH);
+	return true;
+}
+
+/*
+ * Nothing to take: sleep as a waiter, then collect what was handed over.
+ * Called with port->lock and run_lock held, returns with neither.
+ * Returns 0 with completions or sockets to run, -EAGAIN to go round again
+ * (it served the port), or the errno the wait ends with.
+ */
+static long __cport_wait_sleep(struct cport_wait_ctx *c, struct cport_waiter *w)
+	__releases(&c->port->run_lock) __releases(&c->port->lock)
+{
+	struct cport_port *port = c->port;
+	long ret = 0;
+
+	/* Socket runs that produced nothing do not restart the clock. */
+	if (c->nowait || (!c->first && c->expires &&
+			  ktime_after(ktime_get(), *c->expires)))
+		ret = -ETIMEDOUT;
+	else if (!c->first && task_sigpending(current))
+		ret = -EINTR;
+	if (ret) {
+		raw_spin_unlock(&port->run_lock);
+		spin_unlock_irq(&port->lock);
+		return ret;
+	}
+	INIT_LIST_HEAD(&w->handed);
+	INIT_LIST_HEAD(&w->runs);
+	w->task = current;
+	w->thread = c->t;
+	w->woken = false;
+	w->serve = false;
+	w->cpu = raw_smp_processor_id();
+	list_add(&w->list, &port->waiters);
+	WRITE_ONCE(port->nr_waiters, port->nr_waiters + 1);
+	c->t->in_wait = true;
+	raw_spin_unlock(&port->run_lock);
+	if (c->first)
+		port->stats.waits_slept++;
+	spin_unlock_irq(&port->lock);
+
+	ret = cport_sleep(w, c->expires);
+	c->slept = true;
+
+	spin_lock_irq(&port->lock);
+	c->t->in_wait = false;
+	if (list_empty(&w->handed) && list_empty(&w->runs)) {
+		/* Timed out, signalled, or destroyed: nothing handed. */
+		if (!list_empty(&w->list)) {
+			list_del(&w->list);
+			WRITE_ONCE(port->nr_waiters, port->nr_waiters - 1);
+		}
+		if (port->dead)
+			ret = -EIDRM;
+		spin_unlock_irq(&port->lock);
+		return ret;
+	}
+	list_splice_init(&w->runs, &c->runs);
+	if (w->serve) {
+		/* Not counted: run them for the port, wait again. */
+		spin_unlock_irq(&port->lock);
+		cport_serve(port, &c->runs);
+		return -EAGAIN;
+	}
+	/* Handed one (the handoff counted us running); take more. */
+	c->budget = 0;
+	list_splice_init(&w->handed, &c->taken);
+	c->n = cport_list_count(&c->taken);
+	c->n += __cport_take(port, &c->taken, c->max - c->n);
+	spin_unlock_irq(&port->lock);
+	return 0;
+}
+
+/*
+ * Run the sockets handed over (and ready ones within the budget) in this
+ * thread, keeping what completes on @taken.  Returns how many completed.
+ */
+static u32 cport_wait_run(struct cport_wait_ctx *c)
+{
+	struct cport_port *port = c->port;
 	struct cport_sock *s;
-	bool slept = false, first = true;
-	LIST_HEAD(taken);
-	LIST_HEAD(runs);
-	u32 n, sunk, budget;
+	u32 before = cport_list_count(&c->taken);
+
+	while ((s = cport_next_run(port, &c->runs, &c->budget))) {
+		atomic64_inc(&port->sstats.runs_waiter);
+		trace_cport_sock_run(port->id, s->key, current->pid,
+				     CPORT_RUN_WAITER);
+		cport_sock_run(s, &c->taken, NULL);
+		cport_sock_put(s);
+	}
+	return cport_list_count(&c->taken) - before;
+}
+
+long cport_port_wait(struct cport_port *port, struct cport_cqe __user *ucqes,
+		     u32 max, const ktime_t *expires, bool nowait)
+{
+	struct cport_wait_ctx c = {
+		.port = port, .max = max, .expires = expires,
+		.nowait = nowait, .first = true,
+	};
+	struct cport_waiter w;
+	u32 ran;
 	long ret;
 
+	INIT_LIST_HEAD(&c.taken);
+	INIT_LIST_HEAD(&c.runs);
 	/* Not worth associating with a destroyed port (checked again below). */
 	if (READ_ONCE(port->dead))
 		return -EIDRM;
-	t = cport_thread_join(port);
-	if (IS_ERR(t))
-		return PTR_ERR(t);
+	c.t = cport_thread_join(port);
+	if (IS_ERR(c.t))
+		return PTR_ERR(c.t);
 
-	for (;;) {
+	for (;; c.first = false) {
 		spin_lock_irq(&port->lock);
 		if (port->dead) {
 			spin_unlock_irq(&port->lock);
 			return -EIDRM;
 		}
 		port->used = true;
-		if (first)
+		if (c.first)
 			port->stats.waits++;
-
-		/*
-		 * Stop counting as running, then take what is queued (and
-		 * sockets to run) if the concurrency value allows, or become
-		 * a waiter: under run_lock, so that a running thread blocking
-		 * at the same moment sees either our slot taken or us
-		 * waiting (cport_sched_out()).
-		 */
-		raw_spin_lock(&port->run_lock);
-		__cport_thread_stop(port, t);
-		if ((!list_empty(&port->queue) || !list_empty(&port->ready)) &&
-		    port->running < port->concurrency) {
-			__cport_thread_start(port, t);
-			raw_spin_unlock(&port->run_lock);
-			n = __cport_take(port, &taken, max);
-			budget = max_t(u32, max - n, CPORT_RUN_BATCH);
-			spin_unlock_irq(&port->lock);
-			goto run;
-		}
-		/* Socket runs that produced nothing do not restart the clock. */
-		ret = 0;
-		if (nowait || (!first && expires &&
-			       ktime_after(ktime_get(), *expires)))
-			ret = -ETIMEDOUT;
-		else if (!first && task_sigpending(current))
-			ret = -EINTR;
-		if (ret) {
+		if (__cport_wait_take(&c)) {
 			raw_spin_unlock(&port->run_lock);
 			spin_unlock_irq(&port->lock);
-			return ret;
+		} else {
+			ret = __cport_wait_sleep(&c, &w);
+			if (ret == -EAGAIN)
+				continue;
+			if (ret)
+				return ret;
 		}
-		INIT_LIST_HEAD(&w.handed);
-		INIT_LIST_HEAD(&w.runs);
-		w.task = current;
-		w.thread = t;
-		w.done = false;
-		w.serve = false;
-		w.cpu = raw_smp_processor_id();
-		list_add(&w.list, &port->waiters);
-		WRITE_ONCE(port->nr_waiters, port->nr_waiters + 1);
-		t->in_wait = true;
-		raw_spin_unlock(&port->run_lock);
-		if (first)
-			port->stats.waits_slept++;
-		spin_unlock_irq(&port->lock);
-
-		ret = cport_sleep(&w, expires);
-		slept = true;
-
-		spin_lock_irq(&port->lock);
-		t->in_wait = false;
-		if (list_empty(&w.handed) && list_empty(&w.runs)) {
-			/* Timed out, signalled, or destroyed: nothing handed. */
-			if (!list_empty(&w.list)) {
-				list_del(&w.list);
-				WRITE_ONCE(port->nr_waiters,
-					   port->nr_waiters - 1);
-			}
-			if (port->dead)
-				ret = -EIDRM;
-			spin_unlock_irq(&port->lock);
-			return ret;
-		}
-		list_splice_init(&w.runs, &runs);
-		if (w.serve) {
-			/* Not counted: run them for the port, wait again. */
-			spin_unlock_irq(&port->lock);
-			cport_serve(port, &runs);
-			first = false;
-			continue;
-		}
-		/* Handed one (the handoff counted us running); take more. */
-		budget = 0;
-		list_splice_init(&w.handed, &taken);
-		n = cport_list_count(&taken);
-		n += __cport_take(port, &taken, max - n);
-		spin_unlock_irq(&port->lock);
-run:
-		first = false;
 		/* Move the sockets' data here, keeping what completes. */
-		while ((s = cport_next_run(port, &runs, &budget))) {
-			atomic64_inc(&port->sstats.runs_waiter);
-			trace_cport_sock_run(port->id, s->key, current->pid, 1);
-			cport_sock_run(s, &taken, NULL);
-			cport_sock_put(s);
-		}
-		sunk = cport_list_count(&taken) - n;
-		n += sunk;
-		if (n)
+		ran = cport_wait_run(&c);
+		c.n += ran;
+		if (c.n)
 			break;
 	}
 
-	trace_cport_dequeue(port->id, n, slept);
-	return cport_copy_out(port, t, &taken, n, max, sunk, ucqes);
+	trace_cport_dequeue(port->id, c.n, c.slept);
+	return cport_copy_out(port, c.t, &c.taken, c.n, max, ran, ucqes);
 }

@@ -1,0 +1,199 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The submission opcodes, one entry each (io_uring's opdef.c): how a
+ * record's fields are checked, how it is issued, and, for the socket
+ * operations, how its I/O is done.  CPORT_IOC_ENTER (main.c) and
+ * CPORT_IOC_QUERY (port.c) both read this table, so what QUERY announces
+ * is what ENTER accepts.  A new opcode is one entry here and its
+ * functions in the file of its concern.
+ *
+ * The checks return the errno documented in uapi/linux/cport.h for the
+ * first bad field, in the documented order: every field an opcode does
+ * not use must be zero; status and bytes are outputs and ignored, and so
+ * is res for every opcode but POST.
+ */
+#include <linux/errno.h>
+
+#include "cport.h"
+
+#define CPORT_SQE_FLAGS		(CPORT_SQE_INLINE | CPORT_SQE_POST)
+#define CPORT_CANCEL_HOW	(CPORT_CANCEL_USER_DATA | CPORT_CANCEL_FD | \
+				 CPORT_CANCEL_KEY | CPORT_CANCEL_ALL)
+#define CPORT_ACCEPT_FLAGS	(CPORT_ACCEPT_CLOEXEC | CPORT_ACCEPT_NONBLOCK | \
+				 CPORT_ACCEPT_ASSOCIATE | \
+				 CPORT_ACCEPT_ASSOC_INLINE)
+
+static int cport_post_check(const struct cport_sqe *sqe)
+{
+	if (sqe->flags || sqe->op_flags || sqe->fd || sqe->addr)
+		return -EINVAL;
+	return 0;
+}
+
+static int cport_post_issue(struct cport_port *port,
+			    const struct cport_sqe *sqe,
+			    struct cport_sqe __user *usqe)
+{
+	struct cport_cqe cqe = {
+		.user_data = sqe->user_data,
+		.key = sqe->key,
+		.res = sqe->res,
+		.bytes = sqe->len,
+		.op = CPORT_OP_POST,
+	};
+
+	return cport_port_post(port, &cqe, sqe->timeout_ns);
+}
+
+static int cport_associate_check(const struct cport_sqe *sqe)
+{
+	if (sqe->flags || (sqe->op_flags & ~CPORT_ASSOC_INLINE) ||
+	    sqe->user_data || sqe->addr || sqe->len || sqe->timeout_ns)
+		return -EINVAL;
+	return 0;
+}
+
+static int cport_dissociate_check(const struct cport_sqe *sqe)
+{
+	if (sqe->flags || sqe->op_flags || sqe->user_data || sqe->addr ||
+	    sqe->len || sqe->key || sqe->timeout_ns)
+		return -EINVAL;
+	return 0;
+}
+
+static int cport_cancel_check(const struct cport_sqe *sqe)
+{
+	const u32 how = sqe->op_flags;
+
+	if (sqe->flags || !how || (how & ~CPORT_CANCEL_HOW) ||
+	    (how & (how - 1)) || sqe->addr || sqe->len || sqe->timeout_ns)
+		return -EINVAL;
+	if (how != CPORT_CANCEL_USER_DATA && sqe->user_data)
+		return -EINVAL;
+	if (how != CPORT_CANCEL_FD && sqe->fd)
+		return -EINVAL;
+	if (how != CPORT_CANCEL_KEY && sqe->key)
+		return -EINVAL;
+	return 0;
+}
+
+/* What every socket operation (RECV, SEND, ACCEPT) checks first. */
+static int cport_sockop_check(const struct cport_sqe *sqe)
+{
+	if (sqe->flags & ~CPORT_SQE_FLAGS)
+		return -EINVAL;
+	if ((sqe->flags & CPORT_SQE_INLINE) && (sqe->flags & CPORT_SQE_POST))
+		return -EINVAL;
+	if (sqe->len > CPORT_MAX_IO)
+		return -EINVAL;
+	return 0;
+}
+
+static int cport_recv_check(const struct cport_sqe *sqe)
+{
+	int ret = cport_sockop_check(sqe);
+
+	if (ret)
+		return ret;
+	if ((sqe->op_flags & ~CPORT_RECV_FILL) || sqe->key)
+		return -EINVAL;
+	/* A zero-byte recv: a readiness notification, no buffer. */
+	if (!sqe->len && (sqe->addr || (sqe->op_flags & CPORT_RECV_FILL)))
+		return -EINVAL;
+	return 0;
+}
+
+static int cport_send_check(const struct cport_sqe *sqe)
+{
+	int ret = cport_sockop_check(sqe);
+
+	if (ret)
+		return ret;
+	if (sqe->op_flags || sqe->key)
+		return -EINVAL;
+	return 0;
+}
+
+static int cport_accept_check(const struct cport_sqe *sqe)
+{
+	const u32 of = sqe->op_flags;
+	int ret = cport_sockop_check(sqe);
+
+	if (ret)
+		return ret;
+	if (of & ~CPORT_ACCEPT_FLAGS)
+		return -EINVAL;
+	if (!(of & CPORT_ACCEPT_ASSOCIATE) &&
+	    ((of & CPORT_ACCEPT_ASSOC_INLINE) || sqe->key))
+		return -EINVAL;
+	if (!sqe->addr != !sqe->len)
+		return -EINVAL;
+	return 0;
+}
+
+const struct cport_opdef cport_opdefs[CPORT_OP__NR] = {
+	[CPORT_OP_POST] = {
+		.name		= "POST",
+		.check		= cport_post_check,
+		.issue		= cport_post_issue,
+	},
+	[CPORT_OP_ASSOCIATE] = {
+		.name		= "ASSOCIATE",
+		.check		= cport_associate_check,
+		.issue		= cport_op_associate,
+	},
+	[CPORT_OP_DISSOCIATE] = {
+		.name		= "DISSOCIATE",
+		.check		= cport_dissociate_check,
+		.issue		= cport_op_dissociate,
+	},
+	[CPORT_OP_RECV] = {
+		.name		= "RECV",
+		.check		= cport_recv_check,
+		.issue		= cport_op_submit,
+		.io		= cport_do_recv,
+		.sqe_flags	= CPORT_SQE_FLAGS,
+	},
+	[CPORT_OP_SEND] = {
+		.name		= "SEND",
+		.check		= cport_send_check,
+		.issue		= cport_op_submit,
+		.io		= cport_do_send,
+		.sqe_flags	= CPORT_SQE_FLAGS,
+	},
+	[CPORT_OP_ACCEPT] = {
+		.name		= "ACCEPT",
+		.check		= cport_accept_check,
+		.issue		= cport_op_submit,
+		.io		= cport_do_accept,
+		.sqe_flags	= CPORT_SQE_FLAGS,
+	},
+	[CPORT_OP_CANCEL] = {
+		.name		= "CANCEL",
+		.check		= cport_cancel_check,
+		.issue		= cport_op_cancel,
+	},
+};
+
+/* The entry of @opcode, or NULL if there is none (-EINVAL). */
+const struct cport_opdef *cport_opdef(u8 opcode)
+{
+	if (opcode >= CPORT_OP__NR || !cport_opdefs[opcode].issue)
+		return NULL;
+	return &cport_opdefs[opcode];
+}
+
+/* What CPORT_IOC_QUERY announces: the opcodes and sqe flags there are. */
+void cport_opdefs_info(u64 *ops, u32 *sqe_flags)
+{
+	int i;
+
+	*ops = 0;
+	*sqe_flags = 0;
+	for (i = 0; i < CPORT_OP__NR; i++) {
+		if (!cport_opdefs[i].issue)
+			continue;
+		*ops |= BIT_ULL(i);
+		*sqe_flags |= cport_opdefs[i].sqe_flags;
+	}
+}
