@@ -355,6 +355,9 @@ struct cport_port {
 	/* cancel_lock: pending operations by user_data */
 	struct hlist_head	cancel_hash[1 << CPORT_CANCEL_HASH_BITS];
 	unsigned int		nr_socks;	/* socks_mutex */
+	struct delayed_work	gc_work;	/* reclaims closed sockets'
+						 * associations (sock.c)
+						 */
 	unsigned int		gc_mark;	/* socks_mutex: nr_socks after
 						 * the last reclaim
 						 */
@@ -467,14 +470,22 @@ struct cport_sock *cport_sock_get(struct cport_port *port, struct sock *sk);
 void cport_sock_put(struct cport_sock *s);
 void cport_sock_kick(struct cport_sock *s);
 __poll_t cport_sock_arm(struct cport_sock *s);
-void cport_sock_disarm(struct cport_sock *s, wait_queue_head_t *whead);
+void cport_sock_disarm(struct cport_sock *s);
+void cport_sock_wait_init(struct cport_sock *s);
 void cport_socks_destroy(struct cport_port *port);
+void cport_socks_port_init(struct cport_port *port);
 void cport_socks_show(struct cport_port *port, struct seq_file *m);
 bool cport_queue_work(struct work_struct *work);
 int cport_socks_init(void);
 void cport_socks_exit(void);
 
+/* cancel.c */
+void cport_op_hash(struct cport_port *port, struct cport_op *op);
+void cport_op_unhash(struct cport_port *port, struct cport_op *op);
+void cport_op_timer_init(struct cport_op *op);
+
 /* op.c */
+struct socket *cport_fd_sock(int fd, struct file **filep);
 int cport_op_submit(struct cport_port *port, const struct cport_sqe *sqe,
 		    struct cport_sqe __user *usqe);
 int cport_op_cancel(struct cport_port *port, const struct cport_sqe *sqe,

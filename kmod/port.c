@@ -149,6 +149,7 @@ struct cport_port *cport_port_alloc(void)
 	hrtimer_setup(&port->timed_timer, cport_timed_fire, CLOCK_MONOTONIC,
 		      HRTIMER_MODE_ABS_PINNED_SOFT);
 	cport_fallback_init(port);
+	cport_socks_port_init(port);
 	return port;
 }
 
@@ -352,6 +353,20 @@ static void __cport_wake_waiter(struct cport_port *port,
 	wake_up_process(task);
 }
 
+/* Destroy: @w returns -EIDRM, woken by cport_unlock(). */
+static void __cport_wake_dead(struct cport_port *port, struct cport_waiter *w)
+{
+	struct cport_wake_q *q = port->wake_q;
+
+	lockdep_assert_held(&port->lock);
+	list_del_init(&w->list);
+	WRITE_ONCE(port->nr_waiters, port->nr_waiters - 1);
+	get_task_struct(w->task);
+	q->tasks[q->n++] = w->task;
+	/* Pairs with cport_sleep(); w is not touched after. */
+	smp_store_release(&w->woken, true);
+}
+
 /*
  * Wake what cport_lock()'s holder released.  A task woken late may have
  * returned already, or be in another wait: a wakeup it does not need is
@@ -410,6 +425,9 @@ unsigned int __cport_release(struct cport_port *port)
 	unsigned int n = 0;
 
 	lockdep_assert_held(&port->lock);
+	/* Destroy wakes the waiters (with nothing) and discards the rest. */
+	if (port->dead)
+		return 0;
 	while ((!list_empty(&port->queue) || !list_empty(&port->ready)) &&
 	       !list_empty(&port->waiters)) {
 		w = __cport_pick_waiter(port);
@@ -661,6 +679,9 @@ int cport_port_destroy(struct cport_port *port)
 {
 	struct cport_waiter *w, *tmp;
 	struct rb_root_cached timed;
+	struct cport_wake_q q;
+	unsigned long flags;
+	bool more;
 	struct cport_sock *s;
 	LIST_HEAD(discard);
 	LIST_HEAD(ready);
@@ -674,13 +695,25 @@ int cport_port_destroy(struct cport_port *port)
 	}
 	WRITE_ONCE(port->dead, true);
 	port->used = true;
-	list_for_each_entry_safe(w, tmp, &port->waiters, list) {
-		list_del_init(&w->list);
-		/* Pairs with cport_sleep(). */
-		smp_store_release(&w->woken, true);
-		wake_up_process(w->task);
-	}
-	WRITE_ONCE(port->nr_waiters, 0);
+	spin_unlock_irq(&port->lock);
+
+	/*
+	 * Wake every waiter with -EIDRM, CPORT_WAKE_Q_SIZE at a time after
+	 * dropping the lock: there may be as many as the user has threads.
+	 * None joins now that the port is dead.
+	 */
+	do {
+		flags = cport_lock(port, &q);
+		list_for_each_entry_safe(w, tmp, &port->waiters, list) {
+			if (q.n == CPORT_WAKE_Q_SIZE)
+				break;
+			__cport_wake_dead(port, w);
+		}
+		more = !list_empty(&port->waiters);
+		cport_unlock(port, &q, flags);
+	} while (more);
+
+	spin_lock_irq(&port->lock);
 	list_splice_init(&port->queue, &discard);
 	WRITE_ONCE(port->nr_queued, 0);
 	/* O(1) here: the tree is freed below, interrupts on. */

@@ -166,7 +166,6 @@ static bool cport_ops_complete(struct cport_sock *s, struct list_head *ended,
 static bool __cport_sock_rearm(struct cport_sock *s, bool *armed)
 {
 	struct cport_port *port = s->port;
-	wait_queue_head_t *whead;
 	struct file *file;
 
 	lockdep_assert_held(&s->lock);
@@ -182,11 +181,8 @@ static bool __cport_sock_rearm(struct cport_sock *s, bool *armed)
 		file = s->file;
 		s->file = NULL;
 		s->sock = NULL;
-		/* Pairs with the POLLFREE unhook in cport_sock_wake(). */
-		whead = smp_load_acquire(&s->whead);
-		s->whead = NULL;
 		spin_unlock_irq(&s->lock);
-		cport_sock_disarm(s, whead);
+		cport_sock_disarm(s);
 		fput(file);
 		cport_uncharge_file(port);
 		*armed = false;
@@ -262,6 +258,31 @@ bool cport_sock_run(struct cport_sock *s, struct list_head *sink,
 	if (retry)
 		cport_sock_kick(s);
 	return inline_done;
+}
+
+/*
+ * @s has I/O to do (data, room, a connection, a cancel or a timeout):
+ * queue it for a runner.  A waiting thread gets it if the concurrency
+ * value allows; otherwise a running thread picks it up when it next
+ * waits, or the fallback runs it (runner.c).  Any context; the caller
+ * holds a reference to @s.
+ */
+void cport_sock_kick(struct cport_sock *s)
+{
+	struct cport_port *port = s->port;
+	struct cport_wake_q q;
+	unsigned long flags;
+
+	flags = cport_lock(port, &q);
+	if (!port->dead && !s->queued) {
+		s->queued = true;
+		refcount_inc(&s->refs);
+		list_add_tail(&s->ready_link, &port->ready);
+		WRITE_ONCE(port->nr_ready, port->nr_ready + 1);
+		__cport_release(port);
+		__cport_fallback_arm(port);
+	}
+	cport_unlock(port, &q, flags);
 }
 
 /* --- The fallback ----------------------------------------------------- */

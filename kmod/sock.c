@@ -10,14 +10,11 @@
  * closes at close() like any other, and the peer sees its FIN.  An
  * association whose socket has been closed is reclaimed when the port's
  * association count has doubled since the last reclaim (so at most twice
- * the live ones plus a constant linger), on dissociate, and at destroy.
+ * the live ones plus a constant linger), every CPORT_GC_PERIOD, on
+ * dissociate, and at destroy.
  *
  * While operations are pending, the socket's runner keeps one entry on
- * the socket's wait queue (armed through vfs_poll(), the way eventpoll
- * does it).  Its callback only filters the mask and kicks the socket to
- * a runner (port.c hands it to a waiting thread, runner.c's fallback is
- * the last resort); it never touches user memory or sleeps.  See cport.h for
- * the locking rules.
+ * the socket's wait queue (poll.c).  See cport.h for the locking rules.
  */
 #include <linux/file.h>
 #include <linux/hashtable.h>
@@ -33,6 +30,12 @@
 
 /* Reclaim closed sockets' associations past this many (and doubling). */
 #define CPORT_GC_SLACK		32
+
+/*
+ * ... and at the latest this long after they closed: an association holds
+ * its struct sock, and with it the socket's network namespace.
+ */
+#define CPORT_GC_PERIOD		(5 * HZ)
 
 static DEFINE_SPINLOCK(cport_sock_table_lock);
 static DEFINE_HASHTABLE(cport_sock_table, 10);
@@ -74,115 +77,9 @@ void cport_sock_put(struct cport_sock *s)
 	cport_port_put(port);
 }
 
-static int cport_sock_wake(struct wait_queue_entry *wait, unsigned int mode,
-			   int sync, void *key)
-{
-	struct cport_sock *s = container_of(wait, struct cport_sock, wait);
-	__poll_t mask = key_to_poll(key);
-	bool rx, tx, kick = false;
-	unsigned long flags;
-
-	if (mask & POLLFREE) {
-		/*
-		 * The wait queue is going away (eventpoll's protocol; sockets
-		 * do not do this, their queue lives as long as the file the
-		 * pending operations pin).  Unhook so nobody removes the entry
-		 * later; the runner arms again if operations remain.
-		 */
-		list_del_init(&wait->entry);
-		/* Pairs with the acquire in cport_sock_run()'s disarm. */
-		smp_store_release(&s->whead, NULL);
-	}
-
-	rx = !mask || (mask & (EPOLLIN | EPOLLRDNORM | EPOLLRDHUP | EPOLLHUP |
-			       EPOLLERR | POLLFREE));
-	tx = !mask || (mask & (EPOLLOUT | EPOLLWRNORM | EPOLLHUP | EPOLLERR |
-			       POLLFREE));
-
-	spin_lock_irqsave(&s->lock, flags);
-	if ((rx && !list_empty(&s->rxq)) || (tx && !list_empty(&s->txq))) {
-		if (s->running)
-			s->rerun = true;
-		else
-			kick = true;
-	}
-	spin_unlock_irqrestore(&s->lock, flags);
-
-	if (kick)
-		cport_sock_kick(s);
-	return 0;
-}
-
-/*
- * cport's workqueue: the port's teardown when its owner's mm goes, and
- * the fallback's bookkeeping (runner.c).  None of it touches user memory
- * or runs user I/O.  Module exit drains it.
- */
 bool cport_queue_work(struct work_struct *work)
 {
 	return queue_work(cport_wq, work);
-}
-
-/*
- * @s has I/O to do (data, room, a connection, a cancel or a timeout):
- * queue it for a runner.  A waiting thread gets it if the concurrency
- * value allows; otherwise a running thread picks it up when it next
- * waits, or the fallback runs it (runner.c).  Any context; the caller
- * holds a reference to @s.
- */
-void cport_sock_kick(struct cport_sock *s)
-{
-	struct cport_port *port = s->port;
-	struct cport_wake_q q;
-	unsigned long flags;
-
-	flags = cport_lock(port, &q);
-	if (!port->dead && !s->queued) {
-		s->queued = true;
-		refcount_inc(&s->refs);
-		list_add_tail(&s->ready_link, &port->ready);
-		WRITE_ONCE(port->nr_ready, port->nr_ready + 1);
-		__cport_release(port);
-		__cport_fallback_arm(port);
-	}
-	cport_unlock(port, &q, flags);
-}
-
-struct cport_poll_table {
-	poll_table		pt;
-	struct cport_sock	*s;
-};
-
-static void cport_sock_queue_proc(struct file *file, wait_queue_head_t *whead,
-				  poll_table *pt)
-{
-	struct cport_sock *s = container_of(pt, struct cport_poll_table,
-					    pt)->s;
-
-	/* A socket has one wait queue. */
-	if (s->whead)
-		return;
-	s->whead = whead;
-	add_wait_queue(whead, &s->wait);
-}
-
-/*
- * Hook the socket's wait queue (the runner only, with s->file held, no
- * lock held).  Returns the socket's current poll mask.
- */
-__poll_t cport_sock_arm(struct cport_sock *s)
-{
-	struct cport_poll_table cpt = { .s = s };
-
-	init_poll_funcptr(&cpt.pt, cport_sock_queue_proc);
-	return vfs_poll(s->file, &cpt.pt);
-}
-
-/* Unhook it (the runner only, before the file reference goes). */
-void cport_sock_disarm(struct cport_sock *s, wait_queue_head_t *whead)
-{
-	if (whead)
-		remove_wait_queue(whead, &s->wait);
 }
 
 static struct cport_sock *cport_sock_alloc(struct cport_port *port,
@@ -200,7 +97,7 @@ static struct cport_sock *cport_sock_alloc(struct cport_port *port,
 	INIT_LIST_HEAD(&s->rxq);
 	INIT_LIST_HEAD(&s->txq);
 	INIT_LIST_HEAD(&s->marked);
-	init_waitqueue_func_entry(&s->wait, cport_sock_wake);
+	cport_sock_wait_init(s);
 	s->key = key;
 	s->inline_default = inline_default;
 	sock_hold(sk);
@@ -244,10 +141,37 @@ static void __cport_sock_gc(struct cport_port *port)
 	struct cport_sock *s, *tmp;
 
 	lockdep_assert_held(&port->socks_mutex);
-	list_for_each_entry_safe(s, tmp, &port->socks, port_link)
+	list_for_each_entry_safe(s, tmp, &port->socks, port_link) {
 		if (sock_flag(s->sk, SOCK_DEAD))
 			__cport_sock_unlink(port, s, false);
+		cond_resched();
+	}
 	port->gc_mark = port->nr_socks;
+}
+
+/*
+ * The periodic reclaim, armed while the port has associations.  The one
+ * kernel-thread work cport does besides teardown: one flag read per
+ * association every CPORT_GC_PERIOD, touching no user memory.
+ */
+static void cport_socks_gc_work(struct work_struct *work)
+{
+	struct cport_port *port = container_of(to_delayed_work(work),
+					       struct cport_port, gc_work);
+
+	mutex_lock(&port->socks_mutex);
+	if (!READ_ONCE(port->dead)) {
+		__cport_sock_gc(port);
+		if (port->nr_socks)
+			queue_delayed_work(cport_wq, &port->gc_work,
+					   CPORT_GC_PERIOD);
+	}
+	mutex_unlock(&port->socks_mutex);
+}
+
+void cport_socks_port_init(struct cport_port *port)
+{
+	INIT_DELAYED_WORK(&port->gc_work, cport_socks_gc_work);
 }
 
 /* -EEXIST or -EBUSY if @sk is associated (with @port or another). */
@@ -291,6 +215,12 @@ int cport_sock_associate(struct cport_port *port, struct sock *sk, u64 key,
 	}
 	if (port->nr_socks >= 2 * port->gc_mark + CPORT_GC_SLACK)
 		__cport_sock_gc(port);
+	/*
+	 * Destroy sets dead, then takes socks_mutex, then cancels this: it
+	 * sees it queued, or we see dead above.
+	 */
+	if (!delayed_work_pending(&port->gc_work))
+		queue_delayed_work(cport_wq, &port->gc_work, CPORT_GC_PERIOD);
 
 	spin_lock(&cport_sock_table_lock);
 	/* Another port may have taken it since (this port cannot). */
@@ -361,6 +291,7 @@ void cport_socks_destroy(struct cport_port *port)
 		list_add_tail(&s->port_link, &busy);
 	}
 	mutex_unlock(&port->socks_mutex);
+	cancel_delayed_work_sync(&port->gc_work);
 
 	/*
 	 * A runner is a thread of the owner, which a fatal signal ends (also

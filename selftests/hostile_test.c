@@ -16,7 +16,11 @@
  *    of the owner: a unix SEND it finishes carries the owner's pid, its
  *    CPU time is the owner's, and it neither makes a wait elsewhere
  *    return -EINTR nor stops when the thread it chose exits;
- *  - a thread's association with a port ends at execve().
+ *  - a thread's association with a port ends at execve();
+ *  - a closed socket's association does not outlive it by more than a
+ *    few seconds;
+ *  - a connection the fallback accepts is charged to the owner's memory
+ *    cgroup.
  *
  * Bounds on elapsed time below are ten times or more what the kernel
  * needs, and far below what the quadratic code needed: they catch the
@@ -406,8 +410,7 @@ TEST_F_TIMEOUT(heavy, cancel_storm_on_one_socket, 600)
 
 /*
  * Cancel by cookie goes through an index: 4096 cancels among 64 sockets
- * of 1024 operations each.  Walking every socket's operations for each
- * cancel took seconds.
+ * of 1024 operations each.
  */
 TEST_F_TIMEOUT(heavy, cancel_by_cookie_is_indexed, 600)
 {
@@ -441,7 +444,8 @@ TEST_F_TIMEOUT(heavy, cancel_by_cookie_is_indexed, 600)
 		  drain_count(port, cqes, CPORT_MAX_ENTER, -ECANCELED));
 	TH_LOG("%d cancels by cookie among %d operations: %lld ms",
 	       CPORT_MAX_ENTER, nsock * per, ns / NSEC_PER_MSEC);
-	EXPECT_GT(NSEC_PER_SEC / 2 * (slow_kernel() ? 10 : 1), ns);
+	/* Walking every operation for each cancel took tens of seconds. */
+	EXPECT_GT(3 * NSEC_PER_SEC * (slow_kernel() ? 10 : 1), ns);
 	/* Not found: already cancelled (and dequeued). */
 	EXPECT_EQ(-ENOENT, cport_cancel(port, CPORT_CANCEL_USER_DATA, 16));
 	/* By key: one socket's. */
@@ -453,6 +457,30 @@ TEST_F_TIMEOUT(heavy, cancel_by_cookie_is_indexed, 600)
 	}
 	free(sqes);
 	free(cqes);
+}
+
+/*
+ * An association holds its socket's struct sock (and network namespace):
+ * one whose socket was closed with nothing pending is reclaimed within
+ * seconds, with no further call on the port (it was kept until the count
+ * of associations doubled).
+ */
+TEST_F_TIMEOUT(heavy, closed_socket_reclaimed_in_time, 600)
+{
+	int port, fds[2];
+
+	port = cport_create(NULL);
+	ASSERT_LE(0, port);
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds));
+	ASSERT_EQ(0, cport_associate(port, fds[0], 1, 0));
+	EXPECT_EQ(1, fdinfo_get(port, "sockets"));
+	EXPECT_EQ(1, fdinfo_get(port, "user_units"));
+	close(fds[0]);
+	close(fds[1]);
+	/* The period is 5 s; allow for a slow guest. */
+	EXPECT_TRUE(wait_until(fdinfo_get(port, "sockets") == 0, 30000));
+	EXPECT_EQ(0, fdinfo_get(port, "user_units"));
+	cport_close(port);
 }
 
 /* -------------------------------------------------------------------- */
@@ -1307,7 +1335,7 @@ TEST_F_TIMEOUT(attack, unprivileged_attacker_in_a_cgroup, 600)
 		TH_LOG("stopped by %d", limit_ret);
 	/* Charged to the attacker: its kernel memory, and the copies' CPU. */
 	EXPECT_LT(mem0 + (8 << 20), mem_peak);
-	EXPECT_LT(1 << 20, slab);
+	EXPECT_LT(256 << 10, slab);
 	EXPECT_LT(elapsed_us / 5, cpu1 - cpu0);
 	EXPECT_GT(mem0 + (4 << 20), mem_after);
 	/*
@@ -1320,6 +1348,83 @@ TEST_F_TIMEOUT(attack, unprivileged_attacker_in_a_cgroup, 600)
 	cport_close(port);
 	close(pipefd[0]);
 	rmdir(CG);
+}
+
+/*
+ * A connection accepted by the fallback (an ACCEPT pending when the
+ * client connects, no thread waiting) is charged to the owner's memory
+ * cgroup, as accept(2) would charge it: its receive buffer shows in the
+ * group's "sock" memory.  A kernel worker accepting gave it no memory
+ * cgroup at all.  (Its LSM label is a kernel socket's: the module cannot
+ * call security_socket_accept(), not exported on any kernel of the
+ * matrix; cport(7), BUGS.)
+ */
+static int accepted_child(void)
+{
+	size_t len = 1 << 20, got;
+	struct cport_sqe sqe;
+	struct cport_cqe cqe;
+	long long sock0, sock1;
+	char *buf = calloc(1, len);
+	int port, l, c, conn;
+
+	if (!buf || write_str(CG "/cgroup.procs", "0"))
+		return 2;
+	port = cport_create(NULL);
+	l = sock_listener(SK_TCP4);
+	if (port < 0 || l < 0 || cport_associate(port, l, 1, 0))
+		return 3;
+	cport_prep_accept(&sqe, l, NULL, 0, 1, 0, 0);
+	if (cport_submit(port, &sqe, 1) != 1 ||
+	    sqe.status != CPORT_STATUS_PENDING)
+		return 4;
+	sock0 = read_key(CG "/memory.stat", "sock");
+	c = sock_connect(l);		/* the fallback accepts it */
+	if (c < 0 || !wait_until(fdinfo_get(port, "queued") == 1, PROGRESS_MS))
+		return 5;
+	if (cport_wait(port, &cqe, 1, 0) != 1 || cqe.res < 0)
+		return 6;
+	conn = cqe.res;
+	/* Fill the accepted socket's receive buffer; nobody reads it. */
+	set_bufs(c, len, 0);
+	for (got = 0; got < len; ) {
+		ssize_t n = send(c, buf, len - got, MSG_DONTWAIT);
+
+		if (n <= 0)
+			break;
+		got += n;
+	}
+	sleep_ms(100);
+	sock1 = read_key(CG "/memory.stat", "sock");
+	printf("# fallback-accepted connection: %zu KB sent to it, the group's sock memory %lld KB -> %lld KB (runs_fallback %lld)\n",
+	       got >> 10, sock0 >> 10, sock1 >> 10,
+	       fdinfo_get(port, "runs_fallback"));
+	if (fdinfo_get(port, "runs_fallback") < 1)
+		return 7;
+	if (sock1 - sock0 < 64 << 10)
+		return 8;
+	close(conn);
+	close(c);
+	cport_close(port);
+	return 0;
+}
+
+TEST(fallback_accept_charged_to_the_owner)
+{
+	bool cpu;
+	int status, ret = cg_setup(&cpu);
+	pid_t pid;
+
+	if (ret)
+		SKIP(return, "no cgroup2 memory controller: %s",
+		     strerror(-ret));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid)
+		_exit(accepted_child());
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
 }
 
 /* -------------------------------------------------------------------- */
