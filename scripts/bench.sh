@@ -45,7 +45,7 @@ blog=build/logs/bench.build.log
 make module KDIR="$kdir" MODDIR="build/mod-$name" >> "$blog" 2>&1 &&
 	make lib >> "$blog" 2>&1 ||
 	{ tail -n 20 "$blog"; exit 1; }
-CFLAGS="-O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -Iuapi -Ilibcport -static"
+CFLAGS="-O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -Iuapi -Ilibcport -Icommon -static"
 for p in server loadgen floor; do
 	# shellcheck disable=SC2086
 	${CC:-gcc} $CFLAGS -o "build/bench/suite/$p" "bench/suite/$p.c" \
@@ -56,7 +56,7 @@ cp bench/suite/suite.sh build/bench/suite/suite.sh
 
 # What is measured is what is checked out now, before the run.
 commit=$(git rev-parse --short HEAD 2> /dev/null || echo unknown)
-dirty=$(git status --porcelain -- kmod uapi libcport bench/suite 2> /dev/null | head -c1)
+dirty=$(git status --porcelain -- kmod uapi libcport common bench/suite 2> /dev/null | head -c1)
 log=build/logs/bench-$name-$mode.log
 timeout=$([ "$mode" = quick ] && echo 1500 || echo 7200)
 echo "bench: $mode run on $name (QEMU; quick: a few minutes, full: about half an hour under TCG)"
