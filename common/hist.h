@@ -69,7 +69,10 @@ static inline void hist_merge(struct hist *to, const struct hist *from)
 		to->max = from->max;
 }
 
-/* The @q quantile (0.99 for p99): the middle of its bucket; 0 if empty. */
+/*
+ * The @q quantile (0.99 for p99): the middle of its bucket, but never
+ * above the maximum (so p99.9 does not print above max); 0 if empty.
+ */
 static inline double hist_percentile(const struct hist *h, double q)
 {
 	uint64_t rank = (uint64_t)(q * h->count + 0.999999), sum = 0;
@@ -80,7 +83,7 @@ static inline double hist_percentile(const struct hist *h, double q)
 	for (i = 0; i < HIST_BUCKETS; i++) {
 		sum += h->bucket[i];
 		if (sum >= rank)
-			return hist_value(i);
+			return hist_value(i) < h->max ? hist_value(i) : h->max;
 	}
 	return 0;
 }
