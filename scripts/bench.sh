@@ -46,12 +46,18 @@ make module KDIR="$kdir" MODDIR="build/mod-$name" >> "$blog" 2>&1 &&
 	make lib >> "$blog" 2>&1 ||
 	{ tail -n 20 "$blog"; exit 1; }
 CFLAGS="-O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -Iuapi -Ilibcport -Icommon -static"
-for p in server loadgen floor; do
+# build_prog NAME SOURCES...: build/bench/suite/NAME
+build_prog() {
+	local name=$1
+	shift
 	# shellcheck disable=SC2086
-	${CC:-gcc} $CFLAGS -o "build/bench/suite/$p" "bench/suite/$p.c" \
+	${CC:-gcc} $CFLAGS -o "build/bench/suite/$name" "$@" \
 		build/libcport/libcport.a "$liburing_a" -lm -lpthread >> "$blog" 2>&1 ||
 		{ tail -n 20 "$blog"; exit 1; }
-done
+}
+build_prog server bench/suite/server.c bench/suite/srv_*.c	# one file per model
+build_prog loadgen bench/suite/loadgen.c
+build_prog floor bench/suite/floor.c
 cp bench/suite/suite.sh build/bench/suite/suite.sh
 
 # What is measured is what is checked out now, before the run.

@@ -9,6 +9,10 @@ side by side, plus derived per-request figures), BASE.json (the
 environment record, the floor, the rows, the skipped runs), BASE.md (the
 summary tables and the issue's expectations, each with its figures) and
 BASE-*.png (gnuplot).  Reports; never fails because a number moved.
+
+A system is named as suite.sh names it, model[:policy:batch], the
+policy by the name the port's fdinfo prints (lifo, fifo, rr, cpu):
+cport:fifo:16 is reported as cport-fifo-b16.
 """
 import argparse
 import collections
@@ -20,9 +24,6 @@ import re
 import statistics
 import subprocess
 import sys
-
-POLICIES = {0: "lifo", 1: "fifo", 2: "rr", 3: "cpu"}
-
 
 def kv(fields):
     out = {}
@@ -37,10 +38,10 @@ def kv(fields):
 
 
 def system_of(tag):
-    """closed:cport:0:16:c64:l64 -> cport-lifo-b16; open:uring:s0:f0.1 -> uring."""
+    """closed:cport:lifo:16:c64:l64 -> cport-lifo-b16; open:uring:s0:f0.1 -> uring."""
     parts = tag.split(":")[1:]
     if parts[0] == "cport":
-        return "cport-%s-b%s" % (POLICIES[int(parts[1])], parts[2])
+        return "cport-%s-b%s" % (parts[1], parts[2])
     return parts[0]
 
 
