@@ -155,7 +155,8 @@ bench-concurrency: lib
 	scripts/install-deps.sh
 	scripts/bench-concurrency.sh
 
-# cport against epoll and io_uring: bench/suite/, results in bench/results/.
+# cport against epoll and io_uring: bench/suite/; tables in bench/results/,
+# plots and traces (build output) in build/bench/results/.
 bench:
 	scripts/install-deps.sh
 	scripts/bench.sh $(if $(QUICK),quick,full)
