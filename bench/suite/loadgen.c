@@ -70,7 +70,8 @@ struct thread {
 	unsigned int id, nr;
 	struct conn *conns, *free;
 	uint64_t errors, dropped;
-	struct hist lat, drain;	/* requests; bursts (first send to last echo) */
+	struct hist lat;	/* each request */
+	struct hist drain;	/* each burst: first send to last echo */
 	uint64_t *backlog;
 	unsigned int bl_head, bl_tail;
 	unsigned int seed;

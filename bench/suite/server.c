@@ -198,7 +198,7 @@ void accept_all(struct worker *w, int epfd, int lfd, unsigned int ev)
 
 /* --- measurement ------------------------------------------------------- */
 
-/* The port's fdinfo fields in the report: the first a value, the rest counters. */
+/* The port's fdinfo fields in the report: a value, then counters. */
 static const char *const port_fields[] = {
 	"concurrency", "posts", "dequeues", "waits", "waits_slept",
 	"handoffs", "runs_submit", "runs_waiter", "runs_fallback",
