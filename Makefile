@@ -24,7 +24,10 @@ C	?= 0
 CC	?= gcc
 WFLAGS	:= -Wall -Wextra -Werror -Wno-unused-parameter
 CFLAGS	?= -O2 -g
-CPPFLAGS += -Iuapi -Ilibcport
+# common/: header-only helpers of the selftests, examples and benchmarks
+# (the port's fdinfo, a latency histogram), not part of libcport's API.
+CPPFLAGS += -Iuapi -Ilibcport -Icommon
+COMMON_H	:= $(wildcard common/*.h)
 
 # libcport, and the two compatibility layers as libraries of their own on
 # top of it (a program that does not use them does not get GetLastError,
@@ -96,7 +99,7 @@ $(foreach l,$(LIBS),$(eval $(call lib_rules,$(l))))
 # Tests and examples run in a busybox initramfs: link them statically.
 selftests: $(TESTS)
 
-$(BUILD)/selftests/%: selftests/%.c $(wildcard selftests/*.h) $(LIB_A)
+$(BUILD)/selftests/%: selftests/%.c $(wildcard selftests/*.h) $(COMMON_H) $(LIB_A)
 	@test -f $(KSFT_DIR)/kselftest_harness.h || \
 		{ echo "kselftest_harness.h not found: run scripts/install-deps.sh" >&2; exit 1; }
 	@mkdir -p $(@D)
@@ -105,7 +108,7 @@ $(BUILD)/selftests/%: selftests/%.c $(wildcard selftests/*.h) $(LIB_A)
 
 examples: $(EXAMPLES)
 
-$(BUILD)/examples/%: examples/%.c $(LIB_A)
+$(BUILD)/examples/%: examples/%.c $(COMMON_H) $(LIB_A)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WFLAGS) -static -o $@ $< \
 		$(LAYER_A) $(LIB_A) -lpthread
@@ -122,18 +125,18 @@ $(QSO_USERS): $(QSO_A)
 # The libevent example and test, with Debian's libevent_core.a (libevent-dev).
 LIBEVENT	:= -levent_core
 
-$(BUILD)/selftests/libevent_test: selftests/libevent_test.c $(wildcard selftests/*.h) $(LIB_A)
+$(BUILD)/selftests/libevent_test: selftests/libevent_test.c $(wildcard selftests/*.h) $(COMMON_H) $(LIB_A)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -I$(KSFT_DIR) $(CFLAGS) -Wall -Werror -static -o $@ $< \
 		$(LIB_A) $(LIBEVENT) -lpthread
 
-$(BUILD)/examples/libevent_demo: examples/libevent_demo.c $(LIB_A)
+$(BUILD)/examples/libevent_demo: examples/libevent_demo.c $(COMMON_H) $(LIB_A)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WFLAGS) -static -o $@ $< $(LIB_A) $(LIBEVENT) -lpthread
 
 benches: $(BENCHES)
 
-$(BUILD)/bench/%: bench/%.c $(LIB_A)
+$(BUILD)/bench/%: bench/%.c $(COMMON_H) $(LIB_A)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WFLAGS) -static -o $@ $< $(LIB_A) -lpthread
 
@@ -152,7 +155,8 @@ bench-concurrency: lib
 	scripts/install-deps.sh
 	scripts/bench-concurrency.sh
 
-# cport against epoll and io_uring: bench/suite/, results in bench/results/.
+# cport against epoll and io_uring: bench/suite/; tables in bench/results/,
+# plots and traces (build output) in build/bench/results/.
 bench:
 	scripts/install-deps.sh
 	scripts/bench.sh $(if $(QUICK),quick,full)

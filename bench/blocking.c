@@ -42,6 +42,7 @@
 #include <unistd.h>
 
 #include "cport.h"
+#include "fdinfo.h"
 
 enum pool { CPORT_TRACK, CPORT_NOTRACK, CPORT_NOLIMIT, EPOLL, NR_POOLS };
 
@@ -162,24 +163,6 @@ static void *sampler(void *arg)
 	return NULL;
 }
 
-static long long fdinfo_get(int fd, const char *name)
-{
-	char path[64], line[128];
-	size_t len = strlen(name);
-	long long val = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, name, len) && line[len] == ':')
-			val = strtoll(line + len + 1, NULL, 10);
-	fclose(f);
-	return val;
-}
-
 static void setup_source(struct run *run)
 {
 	struct cport_setup setup = { .concurrency = prm.concurrency };
@@ -267,9 +250,12 @@ static void run_pool(enum pool pool)
 	t1 = now_ns();
 	getrusage(RUSAGE_SELF, &ru1);
 	if (pool != EPOLL) {
-		over_ns = fdinfo_get(run.port, "over_limit_ns");
-		over_events = fdinfo_get(run.port, "over_limit_events");
-		releases = fdinfo_get(run.port, "blocked_releases");
+		char info[FDINFO_SIZE] = "";
+
+		fdinfo_read(run.port, info, sizeof(info));
+		over_ns = fdinfo_find_num(info, "over_limit_ns");
+		over_events = fdinfo_find_num(info, "over_limit_events");
+		releases = fdinfo_find_num(info, "blocked_releases");
 	}
 	atomic_store(&run.stop_sampler, true);
 	pthread_join(sampler_thread, NULL);

@@ -6,12 +6,11 @@
  * C connections, spread over T threads, each loop: send one message of L
  * bytes (a pattern unique to the connection and the message), wait for
  * the whole echo, compare every byte, record the round trip, repeat, for
- * D seconds.  Latencies go into a log-linear histogram (128 linear
- * sub-buckets per power of two: a reported value is within 0.4% of the
- * measured one).  Prints requests/s, p50, p99, p99.9 and max, the bytes
- * verified and the errors (failed connects, resets, early EOF, wrong
- * bytes, an echo not back within 10 s).  Exit status 0 when there were
- * requests and no errors.
+ * D seconds.  Latencies go into a log-linear histogram (common/hist.h: a
+ * reported value is within 0.4% of the measured one).  Prints
+ * requests/s, p50, p99, p99.9 and max, the bytes verified and the errors
+ * (failed connects, resets, early EOF, wrong bytes, an echo not back
+ * within 10 s).  Exit status 0 when there were requests and no errors.
  *
  * --shutdown: at the end, open one more connection and send the
  * echo_server's quit message, which stops the server.
@@ -39,9 +38,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SUB_BITS	7
-#define SUB		(1u << SUB_BITS)
-#define NR_BUCKETS	((64 - SUB_BITS + 1) * SUB)
+#include "hist.h"
+
 #define GRACE_NS	10000000000ULL	/* for the last echoes after -d */
 #define QUIT_MAGIC	"\0cport-echo: quit\n"
 #define QUIT_MAGIC_LEN	(sizeof(QUIT_MAGIC) - 1)
@@ -59,8 +57,8 @@ struct cthread {
 	pthread_t thread;
 	struct cconn *conns;
 	unsigned int nr;
-	uint64_t requests, bytes, errors, mismatches;
-	uint64_t hist[NR_BUCKETS];
+	uint64_t bytes, errors, mismatches;
+	struct hist lat;	/* one value per request */
 };
 
 static unsigned int opt_conns = 50, opt_threads, opt_duration = 5;
@@ -78,45 +76,6 @@ static uint64_t now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
-static unsigned int hist_index(uint64_t v)
-{
-	unsigned int e;
-
-	if (v < SUB)
-		return v;
-	e = 63 - __builtin_clzll(v);
-	return (e - SUB_BITS + 1) * SUB + ((v >> (e - SUB_BITS)) & (SUB - 1));
-}
-
-/* The middle of bucket i. */
-static double hist_value(unsigned int i)
-{
-	unsigned int e;
-	uint64_t low, width;
-
-	if (i < SUB)
-		return i;
-	e = i / SUB + SUB_BITS - 1;
-	low = (uint64_t)(SUB + i % SUB) << (e - SUB_BITS);
-	width = 1ULL << (e - SUB_BITS);
-	return low + (width - 1) / 2.0;
-}
-
-static double percentile(const uint64_t *hist, uint64_t total, double q)
-{
-	uint64_t rank = (uint64_t)(q * total + 0.999999), sum = 0;
-	unsigned int i;
-
-	if (!rank)
-		rank = 1;
-	for (i = 0; i < NR_BUCKETS; i++) {
-		sum += hist[i];
-		if (sum >= rank)
-			return hist_value(i);
-	}
-	return 0;
 }
 
 /* A pattern unique to (connection, message): a corrupt echo cannot match. */
@@ -225,9 +184,8 @@ static void handle(struct cthread *t, int ep, struct cconn *c, uint32_t ev)
 		conn_stop(t, ep, c, true);
 		return;
 	}
-	t->requests++;
 	t->bytes += opt_len;
-	t->hist[hist_index(now - c->t0)]++;
+	hist_add(&t->lat, now - c->t0);
 	c->seq++;
 	if (now >= end_ns)
 		conn_stop(t, ep, c, false);
@@ -387,12 +345,12 @@ int main(int argc, char **argv)
 		{ "shutdown", no_argument, NULL, 'q' },
 		{ NULL, 0, NULL, 0 },
 	};
-	static uint64_t hist[NR_BUCKETS];
-	uint64_t requests = 0, bytes = 0, errors = 0, mismatches = 0;
+	static struct hist lat;
+	uint64_t bytes = 0, errors = 0, mismatches = 0;
 	struct cthread *threads;
 	struct cconn *conns;
 	unsigned int i, j, k;
-	double secs, max = 0;
+	double secs;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "c:l:d:t:a:u:q", opts,
@@ -468,25 +426,20 @@ int main(int argc, char **argv)
 		struct cthread *t = &threads[i];
 
 		pthread_join(t->thread, NULL);
-		requests += t->requests;
 		bytes += t->bytes;
 		errors += t->errors;
 		mismatches += t->mismatches;
-		for (j = 0; j < NR_BUCKETS; j++) {
-			hist[j] += t->hist[j];
-			if (t->hist[j] && hist_value(j) > max)
-				max = hist_value(j);
-		}
+		hist_merge(&lat, &t->lat);
 	}
 	/* Up to the last echo of a request started within the duration. */
 	secs = (now_ns() - start_ns) / 1e9;
 	printf("echo_client: %llu requests in %.2f s: %.0f requests/s\n",
-	       (unsigned long long)requests, secs, requests / secs);
-	if (requests)
+	       (unsigned long long)lat.count, secs, lat.count / secs);
+	if (lat.count)
 		printf("echo_client: latency p50 %.1f us, p99 %.1f us, p99.9 %.1f us, max %.1f us\n",
-		       percentile(hist, requests, 0.50) / 1e3,
-		       percentile(hist, requests, 0.99) / 1e3,
-		       percentile(hist, requests, 0.999) / 1e3, max / 1e3);
+		       hist_percentile(&lat, 0.50) / 1e3,
+		       hist_percentile(&lat, 0.99) / 1e3,
+		       hist_percentile(&lat, 0.999) / 1e3, lat.max / 1e3);
 	printf("echo_client: %llu bytes echoed, every byte verified; %llu errors (%llu wrong echoes)\n",
 	       (unsigned long long)bytes, (unsigned long long)errors,
 	       (unsigned long long)mismatches);
@@ -494,5 +447,5 @@ int main(int argc, char **argv)
 		send_quit();
 	free(threads);
 	free(conns);
-	return requests && !errors ? 0 : 1;
+	return lat.count && !errors ? 0 : 1;
 }

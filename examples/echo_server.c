@@ -51,6 +51,7 @@
 #include <unistd.h>
 
 #include "cport.h"
+#include "fdinfo.h"
 
 #define NR_ACCEPTS	2		/* accepts outstanding per listener */
 #define QUIT_COOKIE	0x71756974ULL	/* "quit", the posted cookie */
@@ -576,29 +577,11 @@ static bool drain(void)
 	return true;
 }
 
-/* The port's counter @name from /proc/self/fdinfo, or -1. */
-static long long port_counter(const char *name)
-{
-	char path[64], line[128];
-	size_t len = strlen(name);
-	long long v = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", port);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, name, len) && line[len] == ':')
-			v = atoll(line + len + 1);
-	fclose(f);
-	return v;
-}
-
 /* What one echoed request cost the server: system calls, switches. */
 static void print_costs(struct worker *w, int n)
 {
 	unsigned long calls = 0, vcsw = 0, ivcsw = 0, recvs = 0;
+	char info[FDINFO_SIZE] = "";
 	int i;
 
 	for (i = 0; i < n; i++) {
@@ -612,9 +595,13 @@ static void print_costs(struct worker *w, int n)
 	printf("echo_server: per echoed request: %.3f system calls, %.3f context switches (%.3f voluntary, %.3f involuntary)\n",
 	       (double)calls / recvs, (double)(vcsw + ivcsw) / recvs,
 	       (double)vcsw / recvs, (double)ivcsw / recvs);
+	/* The port's counters: who moved the data (docs/design.md). */
+	fdinfo_read(port, info, sizeof(info));
 	printf("echo_server: socket runs: %lld by submitters, %lld by waiting workers, %lld by the fallback (task work queued %lld times)\n",
-	       port_counter("runs_submit"), port_counter("runs_waiter"),
-	       port_counter("runs_fallback"), port_counter("fallback_kicks"));
+	       fdinfo_find_num(info, "runs_submit"),
+	       fdinfo_find_num(info, "runs_waiter"),
+	       fdinfo_find_num(info, "runs_fallback"),
+	       fdinfo_find_num(info, "fallback_kicks"));
 }
 
 static void print_table(struct worker *w, int n)

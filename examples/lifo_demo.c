@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "cport.h"
+#include "fdinfo.h"
 
 #define NR_WORKERS	4
 #define QUIT_KEY	0xdeadULL
@@ -45,28 +46,9 @@ static void die(const char *what, int err)
 	exit(1);
 }
 
-/* Read one numeric field of the port's fdinfo. */
-static long fdinfo_field(int port, const char *name)
-{
-	char path[64], line[128];
-	size_t len = strlen(name);
-	long val = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", port);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, name, len) && line[len] == ':')
-			val = strtol(line + len + 1, NULL, 10);
-	fclose(f);
-	return val;
-}
-
 static void wait_for_waiters(int port, long n)
 {
-	while (fdinfo_field(port, "waiters") != n)
+	while (fdinfo_get(port, "waiters") != n)
 		usleep(1000);
 }
 
@@ -151,6 +133,7 @@ static void burst(int port, int first)
 int main(void)
 {
 	struct worker workers[NR_WORKERS];
+	char info[FDINFO_SIZE];
 	int port, i, ret;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -169,9 +152,11 @@ int main(void)
 	printf("2. four at once: one worker released per completion, newest first\n");
 	burst(port, 5);
 	wait_for_waiters(port, NR_WORKERS);
-	printf("   port counters: posts %ld, handoffs %ld, waits %ld, slept %ld\n",
-	       fdinfo_field(port, "posts"), fdinfo_field(port, "handoffs"),
-	       fdinfo_field(port, "waits"), fdinfo_field(port, "waits_slept"));
+	fdinfo_read(port, info, sizeof(info));
+	printf("   port counters: posts %lld, handoffs %lld, waits %lld, slept %lld\n",
+	       fdinfo_find_num(info, "posts"), fdinfo_find_num(info, "handoffs"),
+	       fdinfo_find_num(info, "waits"),
+	       fdinfo_find_num(info, "waits_slept"));
 	stop_port(port, workers);
 
 	printf("3. the same burst on a FIFO port: oldest waiter first\n");

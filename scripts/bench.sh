@@ -9,17 +9,20 @@
 # or 6.12) and the programs of bench/suite/ (static: the guest is a busybox
 # initramfs; liburing linked from Debian's liburing.a), boots the kernel
 # under QEMU (KVM where it works, else TCG: scripts/run-guest.sh decides),
-# runs bench/suite/suite.sh in it with a progress line, then writes
-# bench/results/:
+# runs bench/suite/suite.sh in it with a progress line, then writes the
+# tables to bench/results/ (git keeps them: docs/ cite them):
 #   bench-<kernel>-<mode>.csv     one row per run, the server's and the
 #                                 client's fields side by side
 #   bench-<kernel>-<mode>.json    the environment record and the rows
 #   bench-<kernel>-<mode>.md      the summary tables
+#   trace-<kernel>-<mode>-{lifo,fifo,floor}.txt
+#                                 trace-report's summary of the cport
+#                                 traces at light load (and of the
+#                                 floor's ping-pong)
+# and the build output to build/bench/results/ (not in git):
 #   bench-<kernel>-<mode>-*.png   the plots (gnuplot)
-#   trace-<kernel>-<mode>-{lifo,fifo,floor}.{txt,trace.xz}
-#                                 cport traces at light load (and of the
-#                                 floor's ping-pong) and trace-report's
-#                                 summary of each
+#   trace-<kernel>-<mode>-{lifo,fifo,floor}.trace.xz
+#                                 the cport events of those traces
 # The guest's whole output stays in build/logs/bench-<kernel>-<mode>.log.
 set -euo pipefail
 
@@ -39,24 +42,31 @@ liburing_a=$(find /usr/lib /usr/lib64 -name liburing.a 2> /dev/null | head -n 1)
 [ -n "$liburing_a" ] || { echo "bench: liburing.a not found (liburing-dev)" >&2; exit 1; }
 liburing_version=$(dpkg-query -W -f='${Version}' liburing-dev 2> /dev/null || echo unknown)
 
-mkdir -p build/logs build/bench/suite bench/results
+out=build/bench/results		# plots and traces: build output
+mkdir -p build/logs build/bench/suite bench/results "$out"
 blog=build/logs/bench.build.log
 : > "$blog"
 make module KDIR="$kdir" MODDIR="build/mod-$name" >> "$blog" 2>&1 &&
 	make lib >> "$blog" 2>&1 ||
 	{ tail -n 20 "$blog"; exit 1; }
-CFLAGS="-O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -Iuapi -Ilibcport -static"
-for p in server loadgen floor; do
+CFLAGS="-O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -Iuapi -Ilibcport -Icommon -static"
+# build_prog NAME SOURCES...: build/bench/suite/NAME
+build_prog() {
+	local name=$1
+	shift
 	# shellcheck disable=SC2086
-	${CC:-gcc} $CFLAGS -o "build/bench/suite/$p" "bench/suite/$p.c" \
+	${CC:-gcc} $CFLAGS -o "build/bench/suite/$name" "$@" \
 		build/libcport/libcport.a "$liburing_a" -lm -lpthread >> "$blog" 2>&1 ||
 		{ tail -n 20 "$blog"; exit 1; }
-done
+}
+build_prog server bench/suite/server.c bench/suite/srv_*.c	# one file per model
+build_prog loadgen bench/suite/loadgen.c
+build_prog floor bench/suite/floor.c
 cp bench/suite/suite.sh build/bench/suite/suite.sh
 
 # What is measured is what is checked out now, before the run.
 commit=$(git rev-parse --short HEAD 2> /dev/null || echo unknown)
-dirty=$(git status --porcelain -- kmod uapi libcport bench/suite 2> /dev/null | head -c1)
+dirty=$(git status --porcelain -- kmod uapi libcport common bench/suite 2> /dev/null | head -c1)
 log=build/logs/bench-$name-$mode.log
 timeout=$([ "$mode" = quick ] && echo 1500 || echo 7200)
 echo "bench: $mode run on $name (QEMU; quick: a few minutes, full: about half an hour under TCG)"
@@ -81,20 +91,21 @@ fi
 
 accel=${CPORT_ACCEL:-$(cut -d' ' -f2 "$CACHE/kvm-probe" 2> /dev/null || echo unknown)}
 base=bench/results/bench-$name-$mode
-python3 bench/suite/report.py --log "$log" --out "$base" \
+python3 bench/suite/report.py --log "$log" --out "$base" --plots "$out" \
 	--env "kernel_name=$name" --env "accelerator=$accel" \
 	--env "commit=$commit${dirty:++dirty}" --env "mode=$mode" \
 	--env "liburing=$liburing_version" --env "date=$(date -u +%Y-%m-%dT%H:%MZ)" \
 	--env "qemu=$(qemu-system-x86_64 --version | head -n1)"
-# The traces: kept compressed next to what trace-report makes of them.
+# The traces: trace-report's summary with the tables, the events
+# compressed with the plots.
 for t in lifo fifo floor; do
 	raw=build/logs/trace-$name-$mode-$t.trace
 	awk -v p="$t" '$0 ~ "^=== trace " p " begin" {on=1; next} /^=== trace end/ {on=0} on' "$log" |
 		tr -d '\r' > "$raw"
 	if [ -s "$raw" ]; then
 		scripts/trace-report "$raw" > "bench/results/trace-$name-$mode-$t.txt" || true
-		grep -E '^#|cport_' "$raw" | xz -9 > "bench/results/trace-$name-$mode-$t.trace.xz"
+		grep -E '^#|cport_' "$raw" | xz -9 > "$out/trace-$name-$mode-$t.trace.xz"
 	fi
 done
-echo "bench: results in $base.{md,csv,json} and its plots"
+echo "bench: tables in $base.{md,csv,json}, plots and traces in $out/"
 exit $status

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "cport.h"
+#include "fdinfo.h"	/* fdinfo_read(), fdinfo_str(), fdinfo_get() */
 
 /* Bound on waiting for something that must happen (a thread to fall
  * asleep, a counter to move).  The debug kernel is slow: be generous. */
@@ -150,68 +151,6 @@ static inline bool slow_kernel(void)
 {
 	return !access("/proc/lockdep", F_OK) ||
 	       !access("/sys/kernel/debug/kmemleak", F_OK);
-}
-
-/*
- * Read /proc/self/fdinfo/@fd into @buf (NUL-terminated).  Returns the
- * length or -errno.
- */
-static inline int fdinfo_read(int fd, char *buf, size_t size)
-{
-	char path[64];
-	ssize_t n, len = 0;
-	int f;
-
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	f = open(path, O_RDONLY | O_CLOEXEC);
-	if (f < 0)
-		return -errno;
-	while ((size_t)len < size - 1 &&
-	       (n = read(f, buf + len, size - 1 - len)) > 0)
-		len += n;
-	close(f);
-	buf[len] = '\0';
-	return len;
-}
-
-/*
- * The value of the line "@name:\t<value>" in @fd's fdinfo, copied to @out.
- * Returns 0, or -ENOENT if there is no such line.
- */
-static inline int fdinfo_str(int fd, const char *name, char *out,
-			     size_t size)
-{
-	char buf[4096], *line, *save = NULL;
-	size_t nlen = strlen(name);
-	int ret;
-
-	ret = fdinfo_read(fd, buf, sizeof(buf));
-	if (ret < 0)
-		return ret;
-	for (line = strtok_r(buf, "\n", &save); line;
-	     line = strtok_r(NULL, "\n", &save)) {
-		if (strncmp(line, name, nlen) || line[nlen] != ':' ||
-		    line[nlen + 1] != '\t')
-			continue;
-		snprintf(out, size, "%s", line + nlen + 2);
-		return 0;
-	}
-	return -ENOENT;
-}
-
-/* A numeric fdinfo field, or -1 if it is missing or not a number. */
-static inline long long fdinfo_get(int fd, const char *name)
-{
-	char val[64], *end;
-	long long v;
-
-	if (fdinfo_str(fd, name, val, sizeof(val)))
-		return -1;
-	errno = 0;
-	v = strtoll(val, &end, 10);
-	if (errno || end == val || *end)
-		return -1;
-	return v;
 }
 
 /* Wait until fdinfo field @name of @fd reads @value. */

@@ -17,8 +17,8 @@
  *                     to last echo)
  *   storm (-A)        each thread: connect, one request, close, repeat
  *
- * Latencies go into a log-linear histogram (128 sub-buckets per power of
- * two: a reported value is within 0.4% of the measured one).  After a
+ * Latencies go into a log-linear histogram (common/hist.h: a reported
+ * value is within 0.4% of the measured one).  After a
  * warm-up (-w) the measured interval starts; with -S PID the server gets
  * SIGUSR1 at its start and SIGUSR2 at its end, so both sides measure the
  * same interval.  Prints one line:
@@ -49,9 +49,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SUB_BITS	7
-#define SUB		(1u << SUB_BITS)
-#define NR_BUCKETS	((64 - SUB_BITS + 1) * SUB)
+#include "hist.h"
+
 #define BACKLOG		(1u << 20)
 
 enum mode { CLOSED, OPEN, BURST, STORM };
@@ -70,8 +69,9 @@ struct thread {
 	pthread_t thread;
 	unsigned int id, nr;
 	struct conn *conns, *free;
-	uint64_t requests, errors, dropped, bursts;
-	uint64_t hist[NR_BUCKETS], drain[NR_BUCKETS];
+	uint64_t errors, dropped;
+	struct hist lat;	/* each request */
+	struct hist drain;	/* each burst: first send to last echo */
 	uint64_t *backlog;
 	unsigned int bl_head, bl_tail;
 	unsigned int seed;
@@ -100,41 +100,6 @@ static void die(const char *what, int err)
 {
 	fprintf(stderr, "loadgen: %s: %s\n", what, strerror(err));
 	exit(1);
-}
-
-static unsigned int hist_index(uint64_t v)
-{
-	unsigned int msb;
-
-	if (v < SUB)
-		return v;
-	msb = 63 - __builtin_clzll(v);
-	return (msb - SUB_BITS + 1) * SUB +
-	       ((v >> (msb - SUB_BITS)) & (SUB - 1));
-}
-
-static double hist_value(unsigned int i)
-{
-	unsigned int e = i / SUB, m = i % SUB;
-
-	if (!e)
-		return m;
-	return ldexp(SUB + m + 0.5, e - 1);
-}
-
-static double percentile(const uint64_t *hist, uint64_t total, double q)
-{
-	uint64_t rank = (uint64_t)(q * total + 0.999999), sum = 0;
-	unsigned int i;
-
-	if (!rank)
-		rank = 1;
-	for (i = 0; i < NR_BUCKETS; i++) {
-		sum += hist[i];
-		if (sum >= rank)
-			return hist_value(i);
-	}
-	return 0;
 }
 
 static bool measuring(uint64_t t)
@@ -232,10 +197,8 @@ static void *storm_main(void *arg)
 			}
 		}
 		close(c.fd);
-		if (got == opt_len && measuring(now_ns())) {
-			t->requests++;
-			t->hist[hist_index(now_ns() - t0)]++;
-		}
+		if (got == opt_len && measuring(now_ns()))
+			hist_add(&t->lat, now_ns() - t0);
 	}
 	return NULL;
 }
@@ -322,15 +285,11 @@ static void *thread_main(void *arg)
 				continue;
 			now = now_ns();
 			c->busy = false;
-			if (measuring(now)) {
-				t->requests++;
-				t->hist[hist_index(now - c->t0)]++;
-			}
+			if (measuring(now))
+				hist_add(&t->lat, now - c->t0);
 			if (mode == BURST && c->burst == burst && !--burst_left &&
-			    measuring(now)) {
-				t->bursts++;
-				t->drain[hist_index(now - burst_t0)]++;
-			}
+			    measuring(now))
+				hist_add(&t->drain, now - burst_t0);
 			if (mode == CLOSED) {
 				send_msg(t, c, now);
 			} else if (t->bl_head != t->bl_tail) {
@@ -370,13 +329,13 @@ int main(int argc, char **argv)
 		{ "tag", required_argument, NULL, 'T' },
 		{ NULL, 0, NULL, 0 },
 	};
-	static uint64_t hist[NR_BUCKETS], drain[NR_BUCKETS];
-	uint64_t requests = 0, errors = 0, dropped = 0, bursts = 0, t0;
+	static struct hist lat, drain;
+	uint64_t errors = 0, dropped = 0, t0;
 	struct thread *threads;
 	struct rusage ru0, ru1;
 	char host[64], *colon;
-	double secs, max = 0;
-	unsigned int i, j;
+	unsigned int i;
+	double secs;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "a:c:l:d:t:r:B:Aw:S:T:", opts,
@@ -448,16 +407,10 @@ int main(int argc, char **argv)
 		struct thread *t = &threads[i];
 
 		pthread_join(t->thread, NULL);
-		requests += t->requests;
 		errors += t->errors;
 		dropped += t->dropped;
-		bursts += t->bursts;
-		for (j = 0; j < NR_BUCKETS; j++) {
-			hist[j] += t->hist[j];
-			drain[j] += t->drain[j];
-			if (t->hist[j] && hist_value(j) > max)
-				max = hist_value(j);
-		}
+		hist_merge(&lat, &t->lat);
+		hist_merge(&drain, &t->drain);
 	}
 	secs = opt_duration;	/* requests are counted inside [t_start, t_end) */
 	printf("csv,cli,%s,mode=%s,conns=%u,len=%zu,rate=%.0f,threads=%u,"
@@ -465,10 +418,10 @@ int main(int argc, char **argv)
 	       "p99_us=%.1f,p999_us=%.1f,max_us=%.1f,errors=%llu,dropped=%llu,"
 	       "cli_cpu_s=%.3f",
 	       opt_tag, mode_names[mode], opt_conns, opt_len, opt_rate,
-	       opt_threads, secs, (unsigned long long)requests,
-	       requests / secs, percentile(hist, requests, 0.5) / 1e3,
-	       percentile(hist, requests, 0.99) / 1e3,
-	       percentile(hist, requests, 0.999) / 1e3, max / 1e3,
+	       opt_threads, secs, (unsigned long long)lat.count,
+	       lat.count / secs, hist_percentile(&lat, 0.5) / 1e3,
+	       hist_percentile(&lat, 0.99) / 1e3,
+	       hist_percentile(&lat, 0.999) / 1e3, lat.max / 1e3,
 	       (unsigned long long)errors, (unsigned long long)dropped,
 	       (ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec) +
 	       (ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec) / 1e6 +
@@ -476,9 +429,9 @@ int main(int argc, char **argv)
 	       (ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec) / 1e6);
 	if (mode == BURST)
 		printf(",bursts=%llu,drain_p50_us=%.1f,drain_p99_us=%.1f",
-		       (unsigned long long)bursts,
-		       percentile(drain, bursts, 0.5) / 1e3,
-		       percentile(drain, bursts, 0.99) / 1e3);
+		       (unsigned long long)drain.count,
+		       hist_percentile(&drain, 0.5) / 1e3,
+		       hist_percentile(&drain, 0.99) / 1e3);
 	printf("\n");
-	return requests ? 0 : 1;
+	return lat.count ? 0 : 1;
 }

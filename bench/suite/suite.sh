@@ -14,16 +14,17 @@ if [ "$MODE" = full ]; then
 	D=3 W=0.5 FD=2
 	CONNS="1 8 64 256 1000" LENS="64 512 4096"
 	RATES="0.02 0.1 0.3 0.6 0.9" SERVICES="0 10 bimodal"
-	OPEN_SYS="epoll-rp epoll-shared uring cport:0:1 cport:0:16 cport:1:1 cport:2:1 cport:3:1"
+	OPEN_SYS="epoll-rp epoll-shared uring cport:lifo:1 cport:lifo:16 cport:fifo:1 cport:rr:1 cport:cpu:1"
 else
 	D=2 W=0.5 FD=1
 	CONNS="1 64 256" LENS="64"
 	RATES="0.02 0.1 0.5 0.8" SERVICES="0"
-	OPEN_SYS="epoll-rp uring cport:0:1 cport:1:1"
+	OPEN_SYS="epoll-rp uring cport:lifo:1 cport:fifo:1"
 fi
-# model[:policy:batch]; policies LIFO=0 FIFO=1 RR=2 CPU=3
-SYSTEMS="epoll-rp epoll-shared uring cport:0:1 cport:0:16 cport:1:1 cport:1:16 cport:2:1 cport:2:16 cport:3:1 cport:3:16"
-BURST_SYS="epoll-shared uring cport:0:1 cport:0:16 cport:1:1 cport:2:1 cport:3:1"
+# model[:policy:batch]: the policy by the name the port's fdinfo prints
+# (lifo, fifo, rr, cpu), the batch in completions per wait
+SYSTEMS="epoll-rp epoll-shared uring cport:lifo:1 cport:lifo:16 cport:fifo:1 cport:fifo:16 cport:rr:1 cport:rr:16 cport:cpu:1 cport:cpu:16"
+BURST_SYS="epoll-shared uring cport:lifo:1 cport:lifo:16 cport:fifo:1 cport:rr:1 cport:cpu:1"
 
 PLAN=/tmp/plan
 : > $PLAN
@@ -49,12 +50,12 @@ for svc in $SERVICES; do
 done
 for s in $BURST_SYS; do echo "burst $s 32" >> $PLAN; done
 if [ "$MODE" = full ]; then
-	for s in epoll-rp epoll-shared uring cport:0:1 cport:1:1; do
+	for s in epoll-rp epoll-shared uring cport:lifo:1 cport:fifo:1; do
 		echo "storm $s" >> $PLAN
 	done
 fi
-echo "trace cport:0:1 lifo" >> $PLAN
-echo "trace cport:1:1 fifo" >> $PLAN
+echo "trace cport:lifo:1 lifo" >> $PLAN
+echo "trace cport:fifo:1 fifo" >> $PLAN
 echo "trace floor floor" >> $PLAN
 TOTAL=$(wc -l < $PLAN)
 echo "plan $MODE $TOTAL runs, duration ${D}s each, $NCPU vCPUs"
