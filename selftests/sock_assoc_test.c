@@ -53,13 +53,6 @@ static bool sees_eof(int fd, size_t *got)
 }
 
 /* Wait until @fd has something to read (or end of file). */
-static bool readable(int fd)
-{
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-
-	return poll(&pfd, 1, PROGRESS_MS) == 1;
-}
-
 /* Submit a RECV into @buf and return the submission's result. */
 static int recv_sqe(int port, int fd, void *buf, size_t len, __u64 ud,
 		    struct cport_sqe *sqe)

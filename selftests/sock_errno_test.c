@@ -375,13 +375,6 @@ FIXTURE_TEARDOWN(port)
 	close(self->fds[1]);
 }
 
-static bool readable(int fd)
-{
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-
-	return poll(&pfd, 1, PROGRESS_MS) == 1;
-}
-
 /*
  * The output fields (status, res, bytes) of the socket operations are
  * ignored on input: garbage there is accepted.

@@ -143,13 +143,6 @@ static bool stays_quiet(int fd)
 	return poll(&pfd, 1, GRACE_MS) == 0;
 }
 
-static bool readable(int fd)
-{
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-
-	return poll(&pfd, 1, PROGRESS_MS) == 1;
-}
-
 /*
  * @buf holds @len bytes a reader got: @filled bytes of SEED_FILL, then a
  * prefix of SEED_BIG, then @tail (if not NULL).  Returns the length of

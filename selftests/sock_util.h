@@ -208,6 +208,17 @@ static inline int write_full(int fd, const void *buf, size_t len)
 	return 0;
 }
 
+/*
+ * Wait up to PROGRESS_MS until @fd is readable: data, end of file, an
+ * error or a hang-up; on a listener, a connection waiting.
+ */
+static inline bool readable(int fd)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+	return poll(&pfd, 1, PROGRESS_MS) == 1;
+}
+
 /* poll() one descriptor for @events for at most @ms; true if ready. */
 static inline bool fd_ready(int fd, short events, int ms)
 {
