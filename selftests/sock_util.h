@@ -153,6 +153,62 @@ static inline int submit1(int port, struct cport_sqe *sqe)
 }
 
 /*
+ * Submit one RECV into @buf (CPORT_RECV_* @op_flags, CPORT_SQE_* @sqe_flags,
+ * @timeout_ns 0 for none); the sqe is left in *sqe (status, res).  Returns
+ * the ioctl's result, as submit1().
+ */
+static inline int sub_recv(int port, struct cport_sqe *sqe, int fd, void *buf,
+			   size_t len, __u64 ud, unsigned int op_flags,
+			   unsigned int sqe_flags, __u64 timeout_ns)
+{
+	cport_prep_recv(sqe, fd, buf, len, ud, op_flags);
+	sqe->flags = sqe_flags;
+	sqe->timeout_ns = timeout_ns;
+	return submit1(port, sqe);
+}
+
+/* Submit one SEND of @buf; as sub_recv(). */
+static inline int sub_send(int port, struct cport_sqe *sqe, int fd,
+			   const void *buf, size_t len, __u64 ud,
+			   unsigned int sqe_flags, __u64 timeout_ns)
+{
+	cport_prep_send(sqe, fd, buf, len, ud);
+	sqe->flags = sqe_flags;
+	sqe->timeout_ns = timeout_ns;
+	return submit1(port, sqe);
+}
+
+/*
+ * sub_recv() of a RECV that must wait for its completion: 1 when it is
+ * pending, the submission's -errno, or -EPROTO when it completed at once.
+ */
+static inline int recv_pending(int port, int fd, void *buf, size_t len,
+			       __u64 ud, unsigned int op_flags,
+			       __u64 timeout_ns)
+{
+	struct cport_sqe sqe;
+	int ret;
+
+	ret = sub_recv(port, &sqe, fd, buf, len, ud, op_flags, 0, timeout_ns);
+	if (ret == 1 && sqe.status != CPORT_STATUS_PENDING)
+		return -EPROTO;
+	return ret;
+}
+
+/* sub_send() of a SEND that must wait; as recv_pending(). */
+static inline int send_pending(int port, int fd, const void *buf,
+			       size_t len, __u64 ud)
+{
+	struct cport_sqe sqe;
+	int ret;
+
+	ret = sub_send(port, &sqe, fd, buf, len, ud, 0, 0);
+	if (ret == 1 && sqe.status != CPORT_STATUS_PENDING)
+		return -EPROTO;
+	return ret;
+}
+
+/*
  * Wait up to PROGRESS_MS for exactly one completion into @cqe.  Returns 1,
  * or the -errno of the wait (-ETIMEDOUT when nothing came).
  */
@@ -169,6 +225,24 @@ static inline bool wait_none(int port, int ms)
 	return cport_wait(port, &cqe, 1, (long long)ms * NSEC_PER_MSEC) ==
 	       -ETIMEDOUT;
 }
+
+/* The five fields of completion @cqe (a struct, not a pointer). */
+#define EXPECT_CQE(cqe, op_, key_, ud_, res_, bytes_) do {		\
+	EXPECT_EQ((__u8)(op_), (cqe).op);				\
+	EXPECT_EQ((__u64)(key_), (cqe).key);				\
+	EXPECT_EQ((__u64)(ud_), (cqe).user_data);			\
+	EXPECT_EQ((__s64)(res_), (cqe).res);				\
+	EXPECT_EQ((__u64)(bytes_), (cqe).bytes);			\
+} while (0)
+
+/* EXPECT_CQE(), and flags and the reserved fields zero (none is defined). */
+#define EXPECT_CQE_EXACT(cqe, op_, key_, ud_, res_, bytes_) do {	\
+	EXPECT_CQE(cqe, op_, key_, ud_, res_, bytes_);			\
+	EXPECT_EQ(0, (cqe).flags);					\
+	EXPECT_EQ(0, (cqe).resv0);					\
+	EXPECT_EQ(0, (cqe).resv1);					\
+	EXPECT_EQ(0, (cqe).resv2);					\
+} while (0)
 
 /* Read exactly @len bytes from blocking @fd; returns 0 or -errno/-EPIPE. */
 static inline int read_full(int fd, void *buf, size_t len)
