@@ -153,21 +153,11 @@ FIXTURE(acc) {
 	struct cport_cqe cqe;
 };
 
-FIXTURE_VARIANT(acc) {
-	enum sock_kind kind;
-};
-
-FIXTURE_VARIANT_ADD(acc, tcp4) { .kind = SK_TCP4 };
-FIXTURE_VARIANT_ADD(acc, tcp6) { .kind = SK_TCP6 };
-FIXTURE_VARIANT_ADD(acc, af_unix) { .kind = SK_UNIX };
+SOCK_KIND_VARIANTS(acc, af_);
 
 FIXTURE_SETUP(acc)
 {
-	self->port = cport_create(NULL);
-	ASSERT_LE(0, self->port) {
-		TH_LOG("cannot open " CPORT_DEV_PATH ": %s",
-		       strerror(-self->port));
-	}
+	sock_fixture_port(_metadata, &self->port);
 	self->lst = sock_listener(variant->kind);
 	ASSERT_LE(0, self->lst);
 	ASSERT_EQ(0, cport_associate(self->port, self->lst, LKEY, 0));

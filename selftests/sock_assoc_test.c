@@ -61,29 +61,13 @@ FIXTURE(assoc) {
 	struct cport_sqe sqe;
 };
 
-FIXTURE_VARIANT(assoc) {
-	enum sock_kind kind;
-};
-
-FIXTURE_VARIANT_ADD(assoc, tcp4) { .kind = SK_TCP4 };
-FIXTURE_VARIANT_ADD(assoc, tcp6) { .kind = SK_TCP6 };
-FIXTURE_VARIANT_ADD(assoc, af_unix) { .kind = SK_UNIX };
+SOCK_KIND_VARIANTS(assoc, af_);
 
 FIXTURE_SETUP(assoc)
 {
-	int ret;
-
 	self->fds[0] = self->fds[1] = -1;
-	self->port = cport_create(NULL);
-	ASSERT_LE(0, self->port) {
-		TH_LOG("cannot open " CPORT_DEV_PATH ": %s",
-		       strerror(-self->port));
-	}
-	ret = sock_pair(variant->kind, self->fds);
-	ASSERT_EQ(0, ret) {
-		TH_LOG("%s pair: %s", sock_kind_name(variant->kind),
-		       strerror(-ret));
-	}
+	sock_fixture_port(_metadata, &self->port);
+	sock_fixture_pair(_metadata, variant->kind, self->fds);
 }
 
 FIXTURE_TEARDOWN(assoc)
@@ -515,11 +499,7 @@ FIXTURE(port) {
 
 FIXTURE_SETUP(port)
 {
-	self->port = cport_create(NULL);
-	ASSERT_LE(0, self->port) {
-		TH_LOG("cannot open " CPORT_DEV_PATH ": %s",
-		       strerror(-self->port));
-	}
+	sock_fixture_port(_metadata, &self->port);
 }
 
 FIXTURE_TEARDOWN(port)

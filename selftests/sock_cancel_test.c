@@ -48,32 +48,16 @@ FIXTURE(cancel) {
 	unsigned char buf[4096], buf2[4096];
 };
 
-FIXTURE_VARIANT(cancel) {
-	enum sock_kind kind;
-};
-
-FIXTURE_VARIANT_ADD(cancel, tcp4) { .kind = SK_TCP4 };
-FIXTURE_VARIANT_ADD(cancel, tcp6) { .kind = SK_TCP6 };
-FIXTURE_VARIANT_ADD(cancel, unix) { .kind = SK_UNIX };
+SOCK_KIND_VARIANTS(cancel, );
 
 FIXTURE_SETUP(cancel)
 {
-	int fds[2] = { -1, -1 };
-
 	self->s = self->c = self->s2 = self->c2 = -1;
-	self->port = cport_create(NULL);
-	ASSERT_LE(0, self->port) {
-		TH_LOG("cannot open " CPORT_DEV_PATH ": %s",
-		       strerror(-self->port));
-	}
-	ASSERT_EQ(0, sock_pair(variant->kind, fds));
-	self->s = fds[0];
-	self->c = fds[1];
-	ASSERT_EQ(0, sock_pair(variant->kind, fds));
-	self->s2 = fds[0];
-	self->c2 = fds[1];
-	ASSERT_EQ(0, cport_associate(self->port, self->s, KEY, 0));
-	ASSERT_EQ(0, cport_associate(self->port, self->s2, KEY2, 0));
+	sock_fixture_port(_metadata, &self->port);
+	sock_fixture_assoc(_metadata, self->port, variant->kind, KEY,
+			   &self->s, &self->c);
+	sock_fixture_assoc(_metadata, self->port, variant->kind, KEY2,
+			   &self->s2, &self->c2);
 	memset(self->buf, 0xa5, sizeof(self->buf));
 }
 

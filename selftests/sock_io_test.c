@@ -56,32 +56,14 @@ FIXTURE(sock) {
 	unsigned char buf[4096];
 };
 
-FIXTURE_VARIANT(sock) {
-	enum sock_kind kind;
-};
-
-FIXTURE_VARIANT_ADD(sock, tcp4) { .kind = SK_TCP4 };
-FIXTURE_VARIANT_ADD(sock, tcp6) { .kind = SK_TCP6 };
-FIXTURE_VARIANT_ADD(sock, unix) { .kind = SK_UNIX };
+SOCK_KIND_VARIANTS(sock, );
 
 FIXTURE_SETUP(sock)
 {
-	int fds[2] = { -1, -1 }, ret;
-
 	self->s = self->c = -1;
-	self->port = cport_create(NULL);
-	ASSERT_LE(0, self->port) {
-		TH_LOG("cannot open " CPORT_DEV_PATH ": %s",
-		       strerror(-self->port));
-	}
-	ret = sock_pair(variant->kind, fds);
-	ASSERT_EQ(0, ret) {
-		TH_LOG("%s pair: %s", sock_kind_name(variant->kind),
-		       strerror(-ret));
-	}
-	self->s = fds[0];
-	self->c = fds[1];
-	ASSERT_EQ(0, cport_associate(self->port, self->s, KEY, 0));
+	sock_fixture_port(_metadata, &self->port);
+	sock_fixture_assoc(_metadata, self->port, variant->kind, KEY,
+			   &self->s, &self->c);
 	memset(self->buf, 0xa5, sizeof(self->buf));
 }
 

@@ -3,7 +3,9 @@
  * Socket helpers shared by the socket-operation selftests: connected
  * pairs over TCP/IPv4, TCP/IPv6 and unix stream sockets, a listener,
  * submitting one operation and reading back its status, and waiting for
- * one completion with a bound.
+ * one completion with a bound; the socket fixture (its variants, a port
+ * and an associated pair) and EXPECT_CQE().  Each helper lives here once:
+ * a test file defines only what no other file needs.
  */
 #ifndef CPORT_SOCK_UTIL_H
 #define CPORT_SOCK_UTIL_H
@@ -17,6 +19,7 @@
 #include <sys/un.h>
 
 #include "cport_test.h"
+#include "kselftest_harness.h"
 
 enum sock_kind { SK_TCP4, SK_TCP6, SK_UNIX };
 
@@ -402,6 +405,66 @@ static inline long pattern_check(const void *buf, size_t len,
 		if (p[i] != pattern_byte(seed, offset + i))
 			return (long)i;
 	return -1;
+}
+
+/* --- The socket fixture ---------------------------------------------- */
+
+/*
+ * The variants of socket fixture @f, one per stream socket kind, which a
+ * test reads as variant->kind: f.tcp4, f.tcp6 and f.unix, or f.af_unix
+ * when @unix_prefix is af_.  The name is pasted, never expanded: GNU C
+ * predefines the macro unix as 1.
+ */
+#define SOCK_KIND_VARIANTS(f, unix_prefix)				\
+	FIXTURE_VARIANT(f) {						\
+		enum sock_kind kind;					\
+	};								\
+	FIXTURE_VARIANT_ADD(f, tcp4) { .kind = SK_TCP4 };		\
+	FIXTURE_VARIANT_ADD(f, tcp6) { .kind = SK_TCP6 };		\
+	FIXTURE_VARIANT_ADD(f, unix_prefix##unix) { .kind = SK_UNIX }
+
+/*
+ * Fixture set-up: *port is a new port with the defaults, or the test
+ * fails saying why.  *port is set first: a teardown that runs after the
+ * failure sees a negative number, not a descriptor.
+ */
+static inline void sock_fixture_port(struct __test_metadata *_metadata,
+				     int *port)
+{
+	*port = cport_create(NULL);
+	ASSERT_LE(0, *port) {
+		TH_LOG("cannot open " CPORT_DEV_PATH ": %s", strerror(-*port));
+	}
+}
+
+/*
+ * Fixture set-up: a connected pair of @kind into @fds ([0] the server end,
+ * [1] the client end; left as they were on failure), or the test fails.
+ */
+static inline void sock_fixture_pair(struct __test_metadata *_metadata,
+				     enum sock_kind kind, int fds[2])
+{
+	int ret = sock_pair(kind, fds);
+
+	ASSERT_EQ(0, ret) {
+		TH_LOG("%s pair: %s", sock_kind_name(kind), strerror(-ret));
+	}
+}
+
+/*
+ * Fixture set-up: a connected pair of @kind, *s the server end associated
+ * with @port under @key, *c its plain peer; or the test fails.
+ */
+static inline void sock_fixture_assoc(struct __test_metadata *_metadata,
+				      int port, enum sock_kind kind, __u64 key,
+				      int *s, int *c)
+{
+	int fds[2] = { -1, -1 };
+
+	sock_fixture_pair(_metadata, kind, fds);
+	*s = fds[0];
+	*c = fds[1];
+	ASSERT_EQ(0, cport_associate(port, *s, key, 0));
 }
 
 #endif /* CPORT_SOCK_UTIL_H */
