@@ -112,6 +112,14 @@ else
 	sed 's/^/  | /' "$LOGS/test-install.log" | tail -n 30
 	fail_item "test-install"
 fi
+# The log judge (scripts/judge.py) on hand-made logs: scripts/testdata/judge/.
+if python3 scripts/judge_test.py > "$LOGS/judge-test.log" 2>&1 < /dev/null; then
+	echo "  ok      judge selftest"
+	PASS=$((PASS + 1))
+else
+	sed 's/^/  | /' "$LOGS/judge-test.log" | tail -n 30
+	fail_item "judge selftest"
+fi
 
 TESTS=()
 for f in "$BUILD"/selftests/*; do
