@@ -112,6 +112,14 @@ else
 	sed 's/^/  | /' "$LOGS/test-install.log" | tail -n 30
 	fail_item "test-install"
 fi
+# The log judge (scripts/judge.py) on hand-made logs: scripts/testdata/judge/.
+if python3 scripts/judge_test.py > "$LOGS/judge-test.log" 2>&1 < /dev/null; then
+	echo "  ok      judge selftest"
+	PASS=$((PASS + 1))
+else
+	sed 's/^/  | /' "$LOGS/judge-test.log" | tail -n 30
+	fail_item "judge selftest"
+fi
 
 TESTS=()
 for f in "$BUILD"/selftests/*; do
@@ -125,146 +133,10 @@ done
 
 # --- Judging a run ------------------------------------------------------------------
 # judge NAME STATUS TEST_TIMEOUT BIN...: print the verdicts of one guest run
-# and add to PASS/FAIL/SKIP.
+# (scripts/judge.py) and add to PASS/FAIL/SKIP.
 judge() {
 	local out
-	out=$(python3 - "$@" <<'PY'
-import re, sys
-
-name, status, test_timeout = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-expected = [b.rsplit('/', 1)[-1] for b in sys.argv[4:]]
-log = open(f'build/logs/{name}.log', errors='replace').read().replace('\r', '')
-console = open(f'build/logs/{name}.log.console', errors='replace').read().replace('\r', '')
-lines = log.split('\n')
-npass = nfail = nskip = 0
-
-def out(verdict, what):
-    print(f'  {verdict:7} {what}')
-
-def failed(what):
-    global nfail
-    nfail += 1
-    out('not ok', what)
-
-# Tests: one block per binary between "=== test" and "=== exit".
-result = re.compile(r'^(not ok|ok) (\d+) (.*)$')
-ran, cur, block = {}, None, []
-for line in lines:
-    if line.startswith('=== test '):
-        cur, block = line.split()[2], []
-    elif line.startswith('=== exit ') and cur:
-        f = line.split()
-        ran[cur] = (block, int(f[3]), int(f[4]))
-        cur = None
-    elif cur:
-        block.append(line)
-if cur:
-    ran[cur] = (block, None, None)
-
-if '=== insmod ok' not in lines:
-    bad = [l for l in lines if l.startswith('=== insmod')]
-    failed(bad[0][4:] if bad else 'insmod: never got there')
-for b in expected:
-    if b not in ran:
-        failed(f'{b} # not run')
-        continue
-    block, rc, secs = ran[b]
-    plan = None
-    results = 0
-    for l in block:
-        m = re.match(r'^1\.\.(\d+)', l)
-        if m:
-            plan = int(m.group(1))
-        m = result.match(l)
-        if not m:
-            continue
-        results += 1
-        title, _, directive = m.group(3).partition(' # ')
-        title = re.sub(r'^- ', '', title)
-        if m.group(1) == 'not ok' and not directive.upper().startswith('TODO'):
-            failed(f'{b}: {title}')
-        elif directive.upper().startswith('SKIP'):
-            nskip += 1
-            out('skip', f'{b}: {title}' + (f' ({directive[4:].strip()})' if directive[4:].strip() else ''))
-        else:
-            npass += 1
-            out('ok', f'{b}: {title}')
-    if rc is None:
-        failed(f'{b} # did not finish (guest {"hung" if status == 2 else "died"})')
-    elif rc in (124, 137, 143) or secs >= test_timeout:
-        failed(f'{b} # timed out after {secs}s (exit {rc})')
-    elif plan is not None and results < plan:
-        failed(f'{b} # {results} of {plan} results, exit {rc}')
-    elif rc != 0 and not any(l.startswith('not ok') for l in block):
-        failed(f'{b} # exit {rc} without a failed result')
-
-if '=== rmmod ok' in lines:
-    pass
-elif '=== rmmod failed' in lines:
-    failed('rmmod')
-if status == 2:
-    failed('guest hung (killed)')
-elif status != 0:
-    failed('guest died before finishing')
-
-# Kernel log: the run's dmesg dump and the kmemleak report; the console
-# when the guest never got to the dump.
-def section(begin, end):
-    try:
-        i = lines.index(begin)
-    except ValueError:
-        return None
-    j = lines.index(end, i) if end in lines[i:] else len(lines)
-    return lines[i + 1:j]
-klog = section('=== dmesg begin', '=== dmesg end')
-if klog is None or status != 0:
-    klog = (klog or []) + console.split('\n')
-inleak = False
-for l in lines:
-    if l.startswith('=== kmemleak scan'):
-        inleak = True
-    elif l.startswith('=== kmemleak done'):
-        inleak = False
-    elif inleak:
-        klog.append(l)
-
-kinds = [
-    ('KASAN', r'KASAN'),
-    ('lockdep: circular locking', r'possible circular locking'),
-    ('lockdep: inconsistent lock state', r'inconsistent lock state'),
-    ('lockdep: recursive locking', r'possible recursive locking'),
-    ('lockdep: suspicious RCU usage', r'suspicious RCU usage'),
-    ('sleep in atomic context', r'sleeping function called from invalid context'),
-    ('kmemleak', r'unreferenced object'),
-    ('hung task', r'INFO: task .* blocked'),
-    ('watchdog', r'watchdog: BUG'),
-    ('panic', r'Kernel panic'),
-    ('general protection fault', r'general protection'),
-    ('Oops', r'Oops'),
-    ('BUG', r'BUG:'),
-    ('WARNING', r'WARNING:'),
-    ('Call Trace', r'Call Trace'),
-]
-found = {}
-for i, l in enumerate(klog):
-    for kind, pat in kinds:
-        if re.search(pat, l):
-            found.setdefault(kind, []).append(i)
-            break
-if len(found) > 1:
-    found.pop('Call Trace', None)       # part of a report counted already
-for kind, idx in found.items():
-    failed(f'kernel-log: {kind} ({len(idx)} line{"s" if len(idx) > 1 else ""})')
-    shown = 0
-    for i in idx[:3]:
-        for l in klog[i:i + 8]:
-            print(f'          | {l}')
-        shown += 1
-    if len(idx) > 3:
-        print(f'          | ... see build/logs/{name}.log')
-print(f'COUNTS {npass} {nfail} {nskip}')
-PY
-)
+	out=$(python3 scripts/judge.py "$@")
 	echo "$out" | grep -v '^COUNTS '
 	# shellcheck disable=SC2046	# three numbers
 	set -- $(echo "$out" | sed -n 's/^COUNTS //p')

@@ -50,13 +50,6 @@ static bool qnone(int port, int ms)
 	return qwait(port, &a, ms) == 0;
 }
 
-static bool readable(int fd)
-{
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-
-	return poll(&pfd, 1, PROGRESS_MS) == 1;
-}
-
 /* Write @s to @fd (a recv may be pending on the peer). */
 static void put(int fd, const char *s)
 {

@@ -39,13 +39,6 @@ static int fd_count(void)
 }
 
 /* Wait until a connection is queued on listener @l. */
-static bool acceptable(int l)
-{
-	struct pollfd pfd = { .fd = l, .events = POLLIN };
-
-	return poll(&pfd, 1, PROGRESS_MS) == 1;
-}
-
 /* Read until end of file or a reset, discarding: true if it came. */
 static bool sees_eof(int fd)
 {
@@ -160,21 +153,11 @@ FIXTURE(acc) {
 	struct cport_cqe cqe;
 };
 
-FIXTURE_VARIANT(acc) {
-	enum sock_kind kind;
-};
-
-FIXTURE_VARIANT_ADD(acc, tcp4) { .kind = SK_TCP4 };
-FIXTURE_VARIANT_ADD(acc, tcp6) { .kind = SK_TCP6 };
-FIXTURE_VARIANT_ADD(acc, af_unix) { .kind = SK_UNIX };
+SOCK_KIND_VARIANTS(acc, af_);
 
 FIXTURE_SETUP(acc)
 {
-	self->port = cport_create(NULL);
-	ASSERT_LE(0, self->port) {
-		TH_LOG("cannot open " CPORT_DEV_PATH ": %s",
-		       strerror(-self->port));
-	}
+	sock_fixture_port(_metadata, &self->port);
 	self->lst = sock_listener(variant->kind);
 	ASSERT_LE(0, self->lst);
 	ASSERT_EQ(0, cport_associate(self->port, self->lst, LKEY, 0));
@@ -201,7 +184,7 @@ TEST_F(acc, immediate_inline)
 	int c = sock_connect(self->lst), n0;
 
 	ASSERT_LE(0, c);
-	ASSERT_TRUE(acceptable(self->lst));
+	ASSERT_TRUE(readable(self->lst));
 	n0 = fd_count();
 	ASSERT_EQ(1, submit_accept(self->port, &self->sqe, self->lst, 1, 0,
 				   CPORT_SQE_INLINE));
@@ -224,7 +207,7 @@ TEST_F(acc, immediate_posted)
 	int c = sock_connect(self->lst), n0;
 
 	ASSERT_LE(0, c);
-	ASSERT_TRUE(acceptable(self->lst));
+	ASSERT_TRUE(readable(self->lst));
 	n0 = fd_count();
 	ASSERT_EQ(1, submit_accept(self->port, &self->sqe, self->lst, 2, 0, 0));
 	ASSERT_EQ(CPORT_STATUS_PENDING, self->sqe.status);
@@ -281,7 +264,7 @@ TEST_F(acc, cloexec_nonblock)
 		int c = sock_connect(self->lst), fd;
 
 		ASSERT_LE(0, c);
-		ASSERT_TRUE(acceptable(self->lst));
+		ASSERT_TRUE(readable(self->lst));
 		ASSERT_EQ(1, submit_accept(self->port, &self->sqe, self->lst, i,
 					   op_flags,
 					   inl ? CPORT_SQE_INLINE : 0));
@@ -336,7 +319,7 @@ TEST_F(acc, peer_address)
 		want_len = sizeof(want);
 		ASSERT_EQ(0, getsockname(c, (struct sockaddr *)&want,
 					 &want_len));
-		ASSERT_TRUE(acceptable(self->lst));
+		ASSERT_TRUE(readable(self->lst));
 		memset(got, 0xa5, sizeof(got));
 		cport_prep_accept(&self->sqe, self->lst, got,
 				  sizeof(struct sockaddr_storage), 10, 0, 0);
@@ -405,7 +388,7 @@ TEST_F(acc, address_unwritable)
 	for (round = 0; round < 2; round++) {
 		c = sock_connect(self->lst);
 		ASSERT_LE(0, c);
-		ASSERT_TRUE(acceptable(self->lst));
+		ASSERT_TRUE(readable(self->lst));
 		n0 = fd_count();
 		cport_prep_accept(&self->sqe, self->lst, ro, 128, 40 + round,
 				  0, 0);
@@ -485,7 +468,7 @@ TEST_F(acc, associate_new_socket)
 	c = sock_connect(self->lst);
 	ASSERT_LE(0, c);
 	ASSERT_EQ(0, write_full(c, "yo", 2));
-	ASSERT_TRUE(acceptable(self->lst));
+	ASSERT_TRUE(readable(self->lst));
 	cport_prep_accept(&self->sqe, self->lst, NULL, 0, 6, NKEY + 1,
 			  CPORT_ACCEPT_ASSOCIATE | CPORT_ACCEPT_ASSOC_INLINE);
 	self->sqe.flags = CPORT_SQE_INLINE;
@@ -500,7 +483,7 @@ TEST_F(acc, associate_new_socket)
 	EXPECT_EQ(0, memcmp(buf, "yo", 2));
 	/* CPORT_SQE_POST overrides: the completion carries the key. */
 	ASSERT_EQ(0, write_full(c, "z", 1));
-	ASSERT_TRUE(acceptable(fd));
+	ASSERT_TRUE(readable(fd));
 	cport_prep_recv(&self->sqe, fd, buf, sizeof(buf), 8, 0);
 	self->sqe.flags = CPORT_SQE_POST;
 	ASSERT_EQ(1, submit1(self->port, &self->sqe));
@@ -532,7 +515,7 @@ TEST_F(acc, reset_before_accept)
 
 		c = sock_connect(self->lst);
 		ASSERT_LE(0, c);
-		ASSERT_TRUE(acceptable(self->lst));
+		ASSERT_TRUE(readable(self->lst));
 		cport = sock_port(c);
 		ASSERT_EQ(1, tcp_listed(v6, lport, cport));
 		sock_set_rst_on_close(c);

@@ -53,21 +53,6 @@ static bool sees_eof(int fd, size_t *got)
 }
 
 /* Wait until @fd has something to read (or end of file). */
-static bool readable(int fd)
-{
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-
-	return poll(&pfd, 1, PROGRESS_MS) == 1;
-}
-
-/* Submit a RECV into @buf and return the submission's result. */
-static int recv_sqe(int port, int fd, void *buf, size_t len, __u64 ud,
-		    struct cport_sqe *sqe)
-{
-	cport_prep_recv(sqe, fd, buf, len, ud, 0);
-	return submit1(port, sqe);
-}
-
 FIXTURE(assoc) {
 	int port;
 	int fds[2];	/* [0] server end, [1] client end */
@@ -76,29 +61,13 @@ FIXTURE(assoc) {
 	struct cport_sqe sqe;
 };
 
-FIXTURE_VARIANT(assoc) {
-	enum sock_kind kind;
-};
-
-FIXTURE_VARIANT_ADD(assoc, tcp4) { .kind = SK_TCP4 };
-FIXTURE_VARIANT_ADD(assoc, tcp6) { .kind = SK_TCP6 };
-FIXTURE_VARIANT_ADD(assoc, af_unix) { .kind = SK_UNIX };
+SOCK_KIND_VARIANTS(assoc, af_);
 
 FIXTURE_SETUP(assoc)
 {
-	int ret;
-
 	self->fds[0] = self->fds[1] = -1;
-	self->port = cport_create(NULL);
-	ASSERT_LE(0, self->port) {
-		TH_LOG("cannot open " CPORT_DEV_PATH ": %s",
-		       strerror(-self->port));
-	}
-	ret = sock_pair(variant->kind, self->fds);
-	ASSERT_EQ(0, ret) {
-		TH_LOG("%s pair: %s", sock_kind_name(variant->kind),
-		       strerror(-ret));
-	}
+	sock_fixture_port(_metadata, &self->port);
+	sock_fixture_pair(_metadata, variant->kind, self->fds);
 }
 
 FIXTURE_TEARDOWN(assoc)
@@ -120,8 +89,8 @@ TEST_F(assoc, completions_carry_key)
 		TH_LOG("fdinfo has no (or a wrong) \"sockets:\" field");
 	}
 
-	ASSERT_EQ(1, recv_sqe(self->port, self->fds[0], self->buf,
-			      sizeof(self->buf), 11, &self->sqe));
+	ASSERT_EQ(1, sub_recv(self->port, &self->sqe, self->fds[0], self->buf,
+			      sizeof(self->buf), 11, 0, 0, 0));
 	EXPECT_EQ(CPORT_STATUS_PENDING, self->sqe.status);
 	ASSERT_EQ(0, write_full(self->fds[1], "ping", 4));
 	ASSERT_EQ(1, wait1(self->port, &self->cqe));
@@ -158,10 +127,10 @@ TEST_F(assoc, key_per_socket)
 	ASSERT_EQ(0, cport_associate(self->port, other[0], UINT64_MAX, 0));
 	EXPECT_EQ(2, fdinfo_get(self->port, "sockets"));
 
-	ASSERT_EQ(1, recv_sqe(self->port, self->fds[0], self->buf,
-			      sizeof(self->buf), 1, &self->sqe));
-	ASSERT_EQ(1, recv_sqe(self->port, other[0], buf2, sizeof(buf2), 2,
-			      &self->sqe));
+	ASSERT_EQ(1, sub_recv(self->port, &self->sqe, self->fds[0], self->buf,
+			      sizeof(self->buf), 1, 0, 0, 0));
+	ASSERT_EQ(1, sub_recv(self->port, &self->sqe, other[0], buf2,
+			      sizeof(buf2), 2, 0, 0, 0));
 	ASSERT_EQ(0, write_full(other[1], "b", 1));
 	ASSERT_EQ(0, write_full(self->fds[1], "a", 1));
 	ASSERT_EQ(1, wait1(self->port, &cqes[0]));
@@ -200,8 +169,8 @@ TEST_F(assoc, twice_same_port_eexist)
 	}
 	EXPECT_EQ(1, fdinfo_get(self->port, "sockets"));
 
-	ASSERT_EQ(1, recv_sqe(self->port, self->fds[0], self->buf,
-			      sizeof(self->buf), 7, &self->sqe));
+	ASSERT_EQ(1, sub_recv(self->port, &self->sqe, self->fds[0], self->buf,
+			      sizeof(self->buf), 7, 0, 0, 0));
 	/* Not ASSOC_INLINE either: the refused flag did not stick. */
 	EXPECT_EQ(CPORT_STATUS_PENDING, self->sqe.status);
 	ASSERT_EQ(0, write_full(self->fds[1], "x", 1));
@@ -219,8 +188,8 @@ TEST_F(assoc, other_port_ebusy)
 	ASSERT_EQ(0, cport_associate(self->port, self->fds[0], KEY1, 0));
 	EXPECT_EQ(-EBUSY, cport_associate(port2, self->fds[0], KEY2, 0));
 	/* It is not associated with port2: */
-	EXPECT_EQ(-ENOENT, recv_sqe(port2, self->fds[0], self->buf,
-				    sizeof(self->buf), 1, &self->sqe));
+	EXPECT_EQ(-ENOENT, sub_recv(port2, &self->sqe, self->fds[0], self->buf,
+				    sizeof(self->buf), 1, 0, 0, 0));
 	EXPECT_EQ(-ENOENT, cport_dissociate(port2, self->fds[0]));
 	EXPECT_EQ(0, fdinfo_get(port2, "sockets"));
 
@@ -230,8 +199,8 @@ TEST_F(assoc, other_port_ebusy)
 	EXPECT_EQ(-EBUSY, cport_associate(self->port, self->fds[0], KEY1, 0));
 	EXPECT_EQ(1, fdinfo_get(port2, "sockets"));
 
-	ASSERT_EQ(1, recv_sqe(port2, self->fds[0], self->buf,
-			      sizeof(self->buf), 2, &self->sqe));
+	ASSERT_EQ(1, sub_recv(port2, &self->sqe, self->fds[0], self->buf,
+			      sizeof(self->buf), 2, 0, 0, 0));
 	ASSERT_EQ(0, write_full(self->fds[1], "y", 1));
 	ASSERT_EQ(1, wait1(port2, &self->cqe));
 	EXPECT_EQ(KEY2, self->cqe.key);
@@ -247,13 +216,13 @@ TEST_F(assoc, dissociate_then_reassociate)
 	ASSERT_EQ(0, cport_associate(self->port, self->fds[0], KEY1, 0));
 	ASSERT_EQ(0, cport_dissociate(self->port, self->fds[0]));
 	EXPECT_EQ(0, fdinfo_get(self->port, "sockets"));
-	EXPECT_EQ(-ENOENT, recv_sqe(self->port, self->fds[0], self->buf,
-				    sizeof(self->buf), 1, &self->sqe));
+	EXPECT_EQ(-ENOENT, sub_recv(self->port, &self->sqe, self->fds[0],
+				    self->buf, sizeof(self->buf), 1, 0, 0, 0));
 	EXPECT_EQ(-ENOENT, cport_dissociate(self->port, self->fds[0]));
 
 	ASSERT_EQ(0, cport_associate(self->port, self->fds[0], KEY2, 0));
-	ASSERT_EQ(1, recv_sqe(self->port, self->fds[0], self->buf,
-			      sizeof(self->buf), 3, &self->sqe));
+	ASSERT_EQ(1, sub_recv(self->port, &self->sqe, self->fds[0], self->buf,
+			      sizeof(self->buf), 3, 0, 0, 0));
 	ASSERT_EQ(0, write_full(self->fds[1], "z", 1));
 	ASSERT_EQ(1, wait1(self->port, &self->cqe));
 	EXPECT_EQ(KEY2, self->cqe.key);
@@ -280,8 +249,8 @@ TEST_F(assoc, dissociate_busy_while_pending)
 	char c;
 
 	ASSERT_EQ(0, cport_associate(self->port, self->fds[0], KEY1, 0));
-	ASSERT_EQ(1, recv_sqe(self->port, self->fds[0], self->buf,
-			      sizeof(self->buf), 5, &self->sqe));
+	ASSERT_EQ(1, sub_recv(self->port, &self->sqe, self->fds[0], self->buf,
+			      sizeof(self->buf), 5, 0, 0, 0));
 	ASSERT_EQ(CPORT_STATUS_PENDING, self->sqe.status);
 	EXPECT_EQ(-EBUSY, cport_dissociate(self->port, self->fds[0]));
 	EXPECT_EQ(-EEXIST, cport_associate(self->port, self->fds[0], KEY2, 0));
@@ -372,8 +341,8 @@ TEST_F(assoc, close_really_closes)
 
 	ASSERT_EQ(0, cport_associate(self->port, self->fds[0], KEY1, 0));
 	/* An operation that came and went leaves nothing behind. */
-	ASSERT_EQ(1, recv_sqe(self->port, self->fds[0], self->buf,
-			      sizeof(self->buf), 1, &self->sqe));
+	ASSERT_EQ(1, sub_recv(self->port, &self->sqe, self->fds[0], self->buf,
+			      sizeof(self->buf), 1, 0, 0, 0));
 	ASSERT_EQ(0, write_full(self->fds[1], "s", 1));
 	ASSERT_EQ(1, wait1(self->port, &self->cqe));
 	ASSERT_EQ(1, self->cqe.res);
@@ -411,8 +380,8 @@ TEST_F(assoc, same_fd_number_new_socket)
 	self->fds[1] = other[1];
 	EXPECT_EQ(-ENOENT, cport_dissociate(self->port, num));
 	ASSERT_EQ(0, cport_associate(self->port, num, KEY2, 0));
-	ASSERT_EQ(1, recv_sqe(self->port, num, self->buf, sizeof(self->buf),
-			      4, &self->sqe));
+	ASSERT_EQ(1, sub_recv(self->port, &self->sqe, num, self->buf,
+			      sizeof(self->buf), 4, 0, 0, 0));
 	ASSERT_EQ(0, write_full(self->fds[1], "n", 1));
 	ASSERT_EQ(1, wait1(self->port, &self->cqe));
 	EXPECT_EQ(KEY2, self->cqe.key);
@@ -448,8 +417,8 @@ TEST_F_TIMEOUT(assoc, many_cycles_bounded, 180)
 			TH_LOG("cycle %d: associate: %s", i, strerror(-ret));
 		/* Half of them with one operation that completes. */
 		if (i % 2 == 0 && !ret) {
-			ASSERT_EQ(1, recv_sqe(self->port, s, self->buf, 1, i,
-					      &self->sqe));
+			ASSERT_EQ(1, sub_recv(self->port, &self->sqe, s,
+					      self->buf, 1, i, 0, 0, 0));
 			ASSERT_EQ(0, write_full(c, "c", 1));
 			ASSERT_EQ(1, wait1(self->port, &self->cqe));
 			EXPECT_EQ((__u64)i, self->cqe.key);
@@ -484,8 +453,8 @@ TEST_F(assoc, assoc_inline_default)
 				     CPORT_ASSOC_INLINE));
 	ASSERT_EQ(0, write_full(self->fds[1], "abc", 3));
 	ASSERT_TRUE(readable(self->fds[0]));
-	ASSERT_EQ(1, recv_sqe(self->port, self->fds[0], self->buf,
-			      sizeof(self->buf), 1, &self->sqe));
+	ASSERT_EQ(1, sub_recv(self->port, &self->sqe, self->fds[0], self->buf,
+			      sizeof(self->buf), 1, 0, 0, 0));
 	EXPECT_EQ(CPORT_STATUS_INLINE, self->sqe.status);
 	EXPECT_EQ(3, self->sqe.res);
 	EXPECT_EQ(3, self->sqe.bytes);
@@ -512,8 +481,8 @@ TEST_F(assoc, default_posts_immediate)
 	ASSERT_EQ(0, cport_associate(self->port, self->fds[0], KEY1, 0));
 	ASSERT_EQ(0, write_full(self->fds[1], "abc", 3));
 	ASSERT_TRUE(readable(self->fds[0]));
-	ASSERT_EQ(1, recv_sqe(self->port, self->fds[0], self->buf,
-			      sizeof(self->buf), 1, &self->sqe));
+	ASSERT_EQ(1, sub_recv(self->port, &self->sqe, self->fds[0], self->buf,
+			      sizeof(self->buf), 1, 0, 0, 0));
 	EXPECT_EQ(CPORT_STATUS_PENDING, self->sqe.status);
 	ASSERT_EQ(1, wait1(self->port, &self->cqe));
 	EXPECT_EQ(3, self->cqe.res);
@@ -530,11 +499,7 @@ FIXTURE(port) {
 
 FIXTURE_SETUP(port)
 {
-	self->port = cport_create(NULL);
-	ASSERT_LE(0, self->port) {
-		TH_LOG("cannot open " CPORT_DEV_PATH ": %s",
-		       strerror(-self->port));
-	}
+	sock_fixture_port(_metadata, &self->port);
 }
 
 FIXTURE_TEARDOWN(port)
@@ -674,7 +639,8 @@ TEST_F(port, destroy_releases_sockets)
 	port2 = cport_create(NULL);
 	ASSERT_LE(0, port2);
 	EXPECT_EQ(0, cport_associate(port2, fds[0], KEY2, 0));
-	ASSERT_EQ(1, recv_sqe(port2, fds[0], buf, sizeof(buf), 1, &sqe));
+	ASSERT_EQ(1, sub_recv(port2, &sqe, fds[0], buf, sizeof(buf), 1,
+			      0, 0, 0));
 	ASSERT_EQ(0, write_full(fds[1], "d", 1));
 	ASSERT_EQ(1, wait1(port2, &cqe));
 	EXPECT_EQ(KEY2, cqe.key);

@@ -41,32 +41,6 @@ static __s64 cancel_sqe(int port, unsigned int how, __u64 what,
 	return sqe->res;
 }
 
-static int sub_recv(int port, int fd, void *buf, size_t len, __u64 ud,
-		    unsigned int op_flags, __u64 timeout_ns)
-{
-	struct cport_sqe sqe;
-	int ret;
-
-	cport_prep_recv(&sqe, fd, buf, len, ud, op_flags);
-	sqe.timeout_ns = timeout_ns;
-	ret = submit1(port, &sqe);
-	if (ret == 1 && sqe.status != CPORT_STATUS_PENDING)
-		return -EPROTO;
-	return ret;
-}
-
-static int sub_send(int port, int fd, const void *buf, size_t len, __u64 ud)
-{
-	struct cport_sqe sqe;
-	int ret;
-
-	cport_prep_send(&sqe, fd, buf, len, ud);
-	ret = submit1(port, &sqe);
-	if (ret == 1 && sqe.status != CPORT_STATUS_PENDING)
-		return -EPROTO;
-	return ret;
-}
-
 FIXTURE(cancel) {
 	int port;
 	int s, c;		/* s associated under KEY */
@@ -74,32 +48,16 @@ FIXTURE(cancel) {
 	unsigned char buf[4096], buf2[4096];
 };
 
-FIXTURE_VARIANT(cancel) {
-	enum sock_kind kind;
-};
-
-FIXTURE_VARIANT_ADD(cancel, tcp4) { .kind = SK_TCP4 };
-FIXTURE_VARIANT_ADD(cancel, tcp6) { .kind = SK_TCP6 };
-FIXTURE_VARIANT_ADD(cancel, unix) { .kind = SK_UNIX };
+SOCK_KIND_VARIANTS(cancel, );
 
 FIXTURE_SETUP(cancel)
 {
-	int fds[2] = { -1, -1 };
-
 	self->s = self->c = self->s2 = self->c2 = -1;
-	self->port = cport_create(NULL);
-	ASSERT_LE(0, self->port) {
-		TH_LOG("cannot open " CPORT_DEV_PATH ": %s",
-		       strerror(-self->port));
-	}
-	ASSERT_EQ(0, sock_pair(variant->kind, fds));
-	self->s = fds[0];
-	self->c = fds[1];
-	ASSERT_EQ(0, sock_pair(variant->kind, fds));
-	self->s2 = fds[0];
-	self->c2 = fds[1];
-	ASSERT_EQ(0, cport_associate(self->port, self->s, KEY, 0));
-	ASSERT_EQ(0, cport_associate(self->port, self->s2, KEY2, 0));
+	sock_fixture_port(_metadata, &self->port);
+	sock_fixture_assoc(_metadata, self->port, variant->kind, KEY,
+			   &self->s, &self->c);
+	sock_fixture_assoc(_metadata, self->port, variant->kind, KEY2,
+			   &self->s2, &self->c2);
 	memset(self->buf, 0xa5, sizeof(self->buf));
 }
 
@@ -111,14 +69,6 @@ FIXTURE_TEARDOWN(cancel)
 	close(self->s2);
 	close(self->c2);
 }
-
-#define EXPECT_CQE(cqe, op_, key_, ud_, res_, bytes_) do {		\
-	EXPECT_EQ((__u8)(op_), (cqe).op);				\
-	EXPECT_EQ((__u64)(key_), (cqe).key);				\
-	EXPECT_EQ((__u64)(ud_), (cqe).user_data);			\
-	EXPECT_EQ((__s64)(res_), (cqe).res);				\
-	EXPECT_EQ((__u64)(bytes_), (cqe).bytes);			\
-} while (0)
 
 /* Take @n completions into @cqes sorted by user_data; returns how many. */
 static int wait_n_sorted(int port, struct cport_cqe *cqes, int n)
@@ -148,8 +98,10 @@ TEST_F(cancel, by_user_data)
 	struct cport_sqe sqe;
 	struct cport_cqe cqe[2];
 
-	ASSERT_EQ(1, sub_recv(self->port, self->s, self->buf, 100, 1, 0, 0));
-	ASSERT_EQ(1, sub_recv(self->port, self->s, self->buf2, 100, 2, 0, 0));
+	ASSERT_EQ(1, recv_pending(self->port, self->s, self->buf, 100,
+				  1, 0, 0));
+	ASSERT_EQ(1, recv_pending(self->port, self->s, self->buf2, 100,
+				  2, 0, 0));
 	EXPECT_EQ(1, cancel_sqe(self->port, CPORT_CANCEL_USER_DATA, 1, &sqe));
 	EXPECT_EQ(0, sqe.bytes);
 	ASSERT_EQ(1, wait1(self->port, cqe));
@@ -163,8 +115,10 @@ TEST_F(cancel, by_user_data)
 	EXPECT_EQ(0xa5, self->buf[0]);
 
 	/* Two with the same cookie, on two sockets: both. */
-	ASSERT_EQ(1, sub_recv(self->port, self->s, self->buf, 100, 3, 0, 0));
-	ASSERT_EQ(1, sub_recv(self->port, self->s2, self->buf2, 100, 3, 0, 0));
+	ASSERT_EQ(1, recv_pending(self->port, self->s, self->buf, 100,
+				  3, 0, 0));
+	ASSERT_EQ(1, recv_pending(self->port, self->s2, self->buf2, 100,
+				  3, 0, 0));
 	EXPECT_EQ(2, cport_cancel(self->port, CPORT_CANCEL_USER_DATA, 3));
 	ASSERT_EQ(2, wait_n_sorted(self->port, cqe, 2));
 	EXPECT_EQ(-ECANCELED, cqe[0].res);
@@ -186,11 +140,12 @@ TEST_F(cancel, by_fd)
 	set_bufs(self->c, 0, SMALL_BUF);
 	pattern_fill(src, len, 1, 0);
 	for (i = 1; i <= 3; i++)
-		ASSERT_EQ(1, sub_recv(self->port, self->s, self->buf + i * 100,
-				      100, i, 0, 0));
+		ASSERT_EQ(1, recv_pending(self->port, self->s,
+					  self->buf + i * 100, 100, i, 0, 0));
 	/* A send that cannot finish: the peer does not read. */
-	ASSERT_EQ(1, sub_send(self->port, self->s, src, len, 4));
-	ASSERT_EQ(1, sub_recv(self->port, self->s2, self->buf2, 100, 5, 0, 0));
+	ASSERT_EQ(1, send_pending(self->port, self->s, src, len, 4));
+	ASSERT_EQ(1, recv_pending(self->port, self->s2, self->buf2, 100,
+				  5, 0, 0));
 	EXPECT_TRUE(wait_none(self->port, GRACE_MS));
 
 	EXPECT_EQ(4, cport_cancel(self->port, CPORT_CANCEL_FD, self->s));
@@ -226,12 +181,14 @@ TEST_F(cancel, by_key)
 	/* A third socket under KEY2 too. */
 	ASSERT_EQ(0, sock_pair(variant->kind, fds));
 	ASSERT_EQ(0, cport_associate(self->port, fds[0], KEY2, 0));
-	ASSERT_EQ(1, sub_recv(self->port, self->s, self->buf, 100, 1, 0, 0));
-	ASSERT_EQ(1, sub_recv(self->port, self->s2, self->buf2, 100, 2, 0, 0));
-	ASSERT_EQ(1, sub_recv(self->port, fds[0], self->buf2 + 200, 100, 3,
-			      0, 0));
-	ASSERT_EQ(1, sub_recv(self->port, fds[0], self->buf2 + 400, 100, 4,
-			      0, 0));
+	ASSERT_EQ(1, recv_pending(self->port, self->s, self->buf, 100,
+				  1, 0, 0));
+	ASSERT_EQ(1, recv_pending(self->port, self->s2, self->buf2, 100,
+				  2, 0, 0));
+	ASSERT_EQ(1, recv_pending(self->port, fds[0], self->buf2 + 200, 100,
+				  3, 0, 0));
+	ASSERT_EQ(1, recv_pending(self->port, fds[0], self->buf2 + 400, 100,
+				  4, 0, 0));
 	EXPECT_EQ(3, cport_cancel(self->port, CPORT_CANCEL_KEY, KEY2));
 	ASSERT_EQ(3, wait_n_sorted(self->port, cqe, 3));
 	EXPECT_CQE(cqe[0], CPORT_OP_RECV, KEY2, 2, -ECANCELED, 0);
@@ -255,9 +212,11 @@ TEST_F(cancel, all)
 	l = sock_listener(variant->kind);
 	ASSERT_LE(0, l);
 	ASSERT_EQ(0, cport_associate(self->port, l, KEY + 2, 0));
-	ASSERT_EQ(1, sub_recv(self->port, self->s, self->buf, 100, 1, 0, 0));
-	ASSERT_EQ(1, sub_recv(self->port, self->s2, self->buf2, 100, 2, 0, 0));
-	ASSERT_EQ(1, sub_recv(self->port, self->s2, NULL, 0, 3, 0, 0));
+	ASSERT_EQ(1, recv_pending(self->port, self->s, self->buf, 100,
+				  1, 0, 0));
+	ASSERT_EQ(1, recv_pending(self->port, self->s2, self->buf2, 100,
+				  2, 0, 0));
+	ASSERT_EQ(1, recv_pending(self->port, self->s2, NULL, 0, 3, 0, 0));
 	cport_prep_accept(&sqe, l, NULL, 0, 4, 0, 0);
 	ASSERT_EQ(1, submit1(self->port, &sqe));
 	EXPECT_EQ(CPORT_STATUS_PENDING, sqe.status);
@@ -280,8 +239,8 @@ TEST_F(cancel, fill_partial)
 	struct cport_cqe cqe;
 
 	pattern_fill(data, sizeof(data), 2, 0);
-	ASSERT_EQ(1, sub_recv(self->port, self->s, self->buf, 1000, 1,
-			      CPORT_RECV_FILL, 0));
+	ASSERT_EQ(1, recv_pending(self->port, self->s, self->buf, 1000,
+				  1, CPORT_RECV_FILL, 0));
 	ASSERT_EQ(0, write_bounded(self->c, data, 300));
 	EXPECT_TRUE(wait_none(self->port, GRACE_MS));
 	EXPECT_EQ(1, cport_cancel(self->port, CPORT_CANCEL_USER_DATA, 1));
@@ -302,7 +261,8 @@ TEST_F(cancel, after_completion)
 	struct cport_cqe cqe;
 
 	/* Completed and taken. */
-	ASSERT_EQ(1, sub_recv(self->port, self->s, self->buf, 100, 1, 0, 0));
+	ASSERT_EQ(1, recv_pending(self->port, self->s, self->buf, 100,
+				  1, 0, 0));
 	ASSERT_EQ(0, write_bounded(self->c, "abc", 3));
 	ASSERT_EQ(1, wait1(self->port, &cqe));
 	EXPECT_CQE(cqe, CPORT_OP_RECV, KEY, 1, 3, 3);
@@ -311,7 +271,8 @@ TEST_F(cancel, after_completion)
 	EXPECT_TRUE(wait_none(self->port, GRACE_MS));
 
 	/* Completed, still queued: the real result, once. */
-	ASSERT_EQ(1, sub_recv(self->port, self->s, self->buf, 100, 2, 0, 0));
+	ASSERT_EQ(1, recv_pending(self->port, self->s, self->buf, 100,
+				  2, 0, 0));
 	ASSERT_EQ(0, write_bounded(self->c, "de", 2));
 	ASSERT_TRUE(fd_ready(self->port, POLLIN, PROGRESS_MS));
 	EXPECT_EQ(-ENOENT, cancel_sqe(self->port, CPORT_CANCEL_USER_DATA, 2,
@@ -346,7 +307,8 @@ TEST_F(cancel, nothing_pending)
 	EXPECT_EQ(-ENOENT, cancel_sqe(self->port, CPORT_CANCEL_KEY, KEY, &sqe));
 	EXPECT_EQ(-ENOENT, cancel_sqe(self->port, CPORT_CANCEL_ALL, 0, &sqe));
 	/* A pending op elsewhere does not match. */
-	ASSERT_EQ(1, sub_recv(self->port, self->s2, self->buf2, 100, 1, 0, 0));
+	ASSERT_EQ(1, recv_pending(self->port, self->s2, self->buf2, 100,
+				  1, 0, 0));
 	EXPECT_EQ(-ENOENT, cport_cancel(self->port, CPORT_CANCEL_USER_DATA, 2));
 	EXPECT_EQ(-ENOENT, cport_cancel(self->port, CPORT_CANCEL_FD, self->s));
 	EXPECT_EQ(-ENOENT, cport_cancel(self->port, CPORT_CANCEL_KEY, KEY));
@@ -469,8 +431,8 @@ static void race_recv(struct __test_metadata *_metadata,
 		ASSERT_EQ(0, pthread_create(&c.thread, NULL, actor_fn, &c));
 	for (i = 1; i <= rounds; i++) {
 		memset(self->buf, 0, 8);
-		ASSERT_EQ(1, sub_recv(self->port, self->s, self->buf, 8, i, 0,
-				      0));
+		ASSERT_EQ(1, recv_pending(self->port, self->s, self->buf, 8,
+					  i, 0, 0));
 		__atomic_store_n(&w.go, i, __ATOMIC_RELEASE);
 		if (waiting) {
 			__atomic_store_n(&c.delay, delay, __ATOMIC_RELAXED);
@@ -623,7 +585,7 @@ TEST_F_TIMEOUT(cancel, race_send, 200)
 		pattern_fill(src, len, i, 0);
 		__atomic_store_n(&r.target, -1, __ATOMIC_RELEASE);
 		__atomic_store_n(&r.round, i, __ATOMIC_RELEASE);
-		ASSERT_EQ(1, sub_send(self->port, self->s, src, len, i));
+		ASSERT_EQ(1, send_pending(self->port, self->s, src, len, i));
 		usleep(rand_r(&rs) % 3000);
 		n = cport_cancel(self->port, CPORT_CANCEL_USER_DATA, i);
 		ASSERT_TRUE(n == 1 || n == -ENOENT);
@@ -684,8 +646,8 @@ TEST_F_TIMEOUT(cancel, race_timeout, 120)
 	for (i = 1; i <= rounds; i++) {
 		__u64 t = (200 + rand_r(&rs) % 800) * 1000ULL;	/* 0.2-1 ms */
 
-		ASSERT_EQ(1, sub_recv(self->port, self->s, self->buf, 8, i, 0,
-				      t));
+		ASSERT_EQ(1, recv_pending(self->port, self->s, self->buf, 8,
+					  i, 0, t));
 		usleep(rand_r(&rs) % 1200);
 		n = cport_cancel(self->port, CPORT_CANCEL_USER_DATA, i);
 		ASSERT_TRUE(n == 1 || n == -ENOENT);

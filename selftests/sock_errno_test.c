@@ -67,15 +67,11 @@ FIXTURE_SETUP(eno)
 {
 	int fds[2], l;
 
-	self->port = cport_create(NULL);
-	ASSERT_LE(0, self->port) {
-		TH_LOG("cannot open " CPORT_DEV_PATH ": %s",
-		       strerror(-self->port));
-	}
-	ASSERT_EQ(0, sock_pair(SK_TCP4, fds));
+	sock_fixture_port(_metadata, &self->port);
+	sock_fixture_pair(_metadata, SK_TCP4, fds);
 	c.sock = fds[0];
 	c.peer = fds[1];
-	ASSERT_EQ(0, sock_pair(SK_TCP4, fds));
+	sock_fixture_pair(_metadata, SK_TCP4, fds);
 	c.unassoc = fds[0];
 	c.unassoc_peer = fds[1];
 	c.lst = sock_listener(SK_TCP4);
@@ -359,12 +355,8 @@ FIXTURE(port) {
 
 FIXTURE_SETUP(port)
 {
-	self->port = cport_create(NULL);
-	ASSERT_LE(0, self->port) {
-		TH_LOG("cannot open " CPORT_DEV_PATH ": %s",
-		       strerror(-self->port));
-	}
-	ASSERT_EQ(0, sock_pair(SK_TCP4, self->fds));
+	sock_fixture_port(_metadata, &self->port);
+	sock_fixture_pair(_metadata, SK_TCP4, self->fds);
 	ASSERT_EQ(0, cport_associate(self->port, self->fds[0], KEY, 0));
 }
 
@@ -373,13 +365,6 @@ FIXTURE_TEARDOWN(port)
 	cport_close(self->port);
 	close(self->fds[0]);
 	close(self->fds[1]);
-}
-
-static bool readable(int fd)
-{
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-
-	return poll(&pfd, 1, PROGRESS_MS) == 1;
 }
 
 /*

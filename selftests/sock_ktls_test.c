@@ -149,12 +149,8 @@ FIXTURE_SETUP(ktls)
 	int i, ret;
 
 	self->fds[0] = self->fds[1] = -1;
-	self->port = cport_create(NULL);
-	ASSERT_LE(0, self->port) {
-		TH_LOG("cannot open " CPORT_DEV_PATH ": %s",
-		       strerror(-self->port));
-	}
-	ASSERT_EQ(0, sock_pair(SK_TCP4, self->fds));
+	sock_fixture_port(_metadata, &self->port);
+	sock_fixture_pair(_metadata, SK_TCP4, self->fds);
 
 	ret = ktls_ulp(self->fds[0]);
 	if (ret == -ENOENT && !ktls_required())

@@ -137,28 +137,16 @@ FIXTURE(order) {
 	struct arena a;
 };
 
-FIXTURE_VARIANT(order) {
-	enum sock_kind kind;
-};
-
-FIXTURE_VARIANT_ADD(order, tcp4) { .kind = SK_TCP4 };
-FIXTURE_VARIANT_ADD(order, tcp6) { .kind = SK_TCP6 };
-FIXTURE_VARIANT_ADD(order, unix) { .kind = SK_UNIX };
+SOCK_KIND_VARIANTS(order, );
 
 FIXTURE_SETUP(order)
 {
-	int fds[2] = { -1, -1 }, i;
+	int i;
 
 	self->s = self->c = -1;
-	self->port = cport_create(NULL);
-	ASSERT_LE(0, self->port) {
-		TH_LOG("cannot open " CPORT_DEV_PATH ": %s",
-		       strerror(-self->port));
-	}
-	ASSERT_EQ(0, sock_pair(variant->kind, fds));
-	self->s = fds[0];
-	self->c = fds[1];
-	ASSERT_EQ(0, cport_associate(self->port, self->s, KEY, 0));
+	sock_fixture_port(_metadata, &self->port);
+	sock_fixture_assoc(_metadata, self->port, variant->kind, KEY,
+			   &self->s, &self->c);
 	self->seed = (unsigned int)now_ns();
 	TH_LOG("seed %u", self->seed);
 	self->sh.port = self->port;

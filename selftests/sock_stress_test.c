@@ -367,11 +367,7 @@ FIXTURE_SETUP(echo)
 		sh->listeners[i] = -1;
 	for (i = 0; i < NR_CONN; i++)
 		sh->conn[i].fd = -1;
-	sh->port = cport_create(NULL);
-	ASSERT_LE(0, sh->port) {
-		TH_LOG("cannot open " CPORT_DEV_PATH ": %s",
-		       strerror(-sh->port));
-	}
+	sock_fixture_port(_metadata, &sh->port);
 	for (i = 0; i < 3; i++) {
 		sh->listeners[i] = sock_listener(kinds[i]);
 		ASSERT_LE(0, sh->listeners[i]);

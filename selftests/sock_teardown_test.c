@@ -143,13 +143,6 @@ static bool stays_quiet(int fd)
 	return poll(&pfd, 1, GRACE_MS) == 0;
 }
 
-static bool readable(int fd)
-{
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-
-	return poll(&pfd, 1, PROGRESS_MS) == 1;
-}
-
 /*
  * @buf holds @len bytes a reader got: @filled bytes of SEED_FILL, then a
  * prefix of SEED_BIG, then @tail (if not NULL).  Returns the length of
@@ -183,24 +176,14 @@ FIXTURE(td) {
 	struct cport_cqe cqe;
 };
 
-FIXTURE_VARIANT(td) {
-	enum sock_kind kind;
-};
-
-FIXTURE_VARIANT_ADD(td, tcp4) { .kind = SK_TCP4 };
-FIXTURE_VARIANT_ADD(td, tcp6) { .kind = SK_TCP6 };
-FIXTURE_VARIANT_ADD(td, af_unix) { .kind = SK_UNIX };
+SOCK_KIND_VARIANTS(td, af_);
 
 FIXTURE_SETUP(td)
 {
 	self->rx[0] = self->rx[1] = self->tx[0] = self->tx[1] = -1;
-	self->port = cport_create(NULL);
-	ASSERT_LE(0, self->port) {
-		TH_LOG("cannot open " CPORT_DEV_PATH ": %s",
-		       strerror(-self->port));
-	}
-	ASSERT_EQ(0, sock_pair(variant->kind, self->rx));
-	ASSERT_EQ(0, sock_pair(variant->kind, self->tx));
+	sock_fixture_port(_metadata, &self->port);
+	sock_fixture_pair(_metadata, variant->kind, self->rx);
+	sock_fixture_pair(_metadata, variant->kind, self->tx);
 	small_sndbuf(self->tx[0]);
 	self->lst = sock_listener(variant->kind);
 	ASSERT_LE(0, self->lst);

@@ -3,7 +3,9 @@
  * Socket helpers shared by the socket-operation selftests: connected
  * pairs over TCP/IPv4, TCP/IPv6 and unix stream sockets, a listener,
  * submitting one operation and reading back its status, and waiting for
- * one completion with a bound.
+ * one completion with a bound; the socket fixture (its variants, a port
+ * and an associated pair) and EXPECT_CQE().  Each helper lives here once:
+ * a test file defines only what no other file needs.
  */
 #ifndef CPORT_SOCK_UTIL_H
 #define CPORT_SOCK_UTIL_H
@@ -17,6 +19,7 @@
 #include <sys/un.h>
 
 #include "cport_test.h"
+#include "kselftest_harness.h"
 
 enum sock_kind { SK_TCP4, SK_TCP6, SK_UNIX };
 
@@ -153,6 +156,62 @@ static inline int submit1(int port, struct cport_sqe *sqe)
 }
 
 /*
+ * Submit one RECV into @buf (CPORT_RECV_* @op_flags, CPORT_SQE_* @sqe_flags,
+ * @timeout_ns 0 for none); the sqe is left in *sqe (status, res).  Returns
+ * the ioctl's result, as submit1().
+ */
+static inline int sub_recv(int port, struct cport_sqe *sqe, int fd, void *buf,
+			   size_t len, __u64 ud, unsigned int op_flags,
+			   unsigned int sqe_flags, __u64 timeout_ns)
+{
+	cport_prep_recv(sqe, fd, buf, len, ud, op_flags);
+	sqe->flags = sqe_flags;
+	sqe->timeout_ns = timeout_ns;
+	return submit1(port, sqe);
+}
+
+/* Submit one SEND of @buf; as sub_recv(). */
+static inline int sub_send(int port, struct cport_sqe *sqe, int fd,
+			   const void *buf, size_t len, __u64 ud,
+			   unsigned int sqe_flags, __u64 timeout_ns)
+{
+	cport_prep_send(sqe, fd, buf, len, ud);
+	sqe->flags = sqe_flags;
+	sqe->timeout_ns = timeout_ns;
+	return submit1(port, sqe);
+}
+
+/*
+ * sub_recv() of a RECV that must wait for its completion: 1 when it is
+ * pending, the submission's -errno, or -EPROTO when it completed at once.
+ */
+static inline int recv_pending(int port, int fd, void *buf, size_t len,
+			       __u64 ud, unsigned int op_flags,
+			       __u64 timeout_ns)
+{
+	struct cport_sqe sqe;
+	int ret;
+
+	ret = sub_recv(port, &sqe, fd, buf, len, ud, op_flags, 0, timeout_ns);
+	if (ret == 1 && sqe.status != CPORT_STATUS_PENDING)
+		return -EPROTO;
+	return ret;
+}
+
+/* sub_send() of a SEND that must wait; as recv_pending(). */
+static inline int send_pending(int port, int fd, const void *buf,
+			       size_t len, __u64 ud)
+{
+	struct cport_sqe sqe;
+	int ret;
+
+	ret = sub_send(port, &sqe, fd, buf, len, ud, 0, 0);
+	if (ret == 1 && sqe.status != CPORT_STATUS_PENDING)
+		return -EPROTO;
+	return ret;
+}
+
+/*
  * Wait up to PROGRESS_MS for exactly one completion into @cqe.  Returns 1,
  * or the -errno of the wait (-ETIMEDOUT when nothing came).
  */
@@ -169,6 +228,24 @@ static inline bool wait_none(int port, int ms)
 	return cport_wait(port, &cqe, 1, (long long)ms * NSEC_PER_MSEC) ==
 	       -ETIMEDOUT;
 }
+
+/* The five fields of completion @cqe (a struct, not a pointer). */
+#define EXPECT_CQE(cqe, op_, key_, ud_, res_, bytes_) do {		\
+	EXPECT_EQ((__u8)(op_), (cqe).op);				\
+	EXPECT_EQ((__u64)(key_), (cqe).key);				\
+	EXPECT_EQ((__u64)(ud_), (cqe).user_data);			\
+	EXPECT_EQ((__s64)(res_), (cqe).res);				\
+	EXPECT_EQ((__u64)(bytes_), (cqe).bytes);			\
+} while (0)
+
+/* EXPECT_CQE(), and flags and the reserved fields zero (none is defined). */
+#define EXPECT_CQE_EXACT(cqe, op_, key_, ud_, res_, bytes_) do {	\
+	EXPECT_CQE(cqe, op_, key_, ud_, res_, bytes_);			\
+	EXPECT_EQ(0, (cqe).flags);					\
+	EXPECT_EQ(0, (cqe).resv0);					\
+	EXPECT_EQ(0, (cqe).resv1);					\
+	EXPECT_EQ(0, (cqe).resv2);					\
+} while (0)
 
 /* Read exactly @len bytes from blocking @fd; returns 0 or -errno/-EPIPE. */
 static inline int read_full(int fd, void *buf, size_t len)
@@ -206,6 +283,17 @@ static inline int write_full(int fd, const void *buf, size_t len)
 		len -= n;
 	}
 	return 0;
+}
+
+/*
+ * Wait up to PROGRESS_MS until @fd is readable: data, end of file, an
+ * error or a hang-up; on a listener, a connection waiting.
+ */
+static inline bool readable(int fd)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+	return poll(&pfd, 1, PROGRESS_MS) == 1;
 }
 
 /* poll() one descriptor for @events for at most @ms; true if ready. */
@@ -317,6 +405,66 @@ static inline long pattern_check(const void *buf, size_t len,
 		if (p[i] != pattern_byte(seed, offset + i))
 			return (long)i;
 	return -1;
+}
+
+/* --- The socket fixture ---------------------------------------------- */
+
+/*
+ * The variants of socket fixture @f, one per stream socket kind, which a
+ * test reads as variant->kind: f.tcp4, f.tcp6 and f.unix, or f.af_unix
+ * when @unix_prefix is af_.  The name is pasted, never expanded: GNU C
+ * predefines the macro unix as 1.
+ */
+#define SOCK_KIND_VARIANTS(f, unix_prefix)				\
+	FIXTURE_VARIANT(f) {						\
+		enum sock_kind kind;					\
+	};								\
+	FIXTURE_VARIANT_ADD(f, tcp4) { .kind = SK_TCP4 };		\
+	FIXTURE_VARIANT_ADD(f, tcp6) { .kind = SK_TCP6 };		\
+	FIXTURE_VARIANT_ADD(f, unix_prefix##unix) { .kind = SK_UNIX }
+
+/*
+ * Fixture set-up: *port is a new port with the defaults, or the test
+ * fails saying why.  *port is set first: a teardown that runs after the
+ * failure sees a negative number, not a descriptor.
+ */
+static inline void sock_fixture_port(struct __test_metadata *_metadata,
+				     int *port)
+{
+	*port = cport_create(NULL);
+	ASSERT_LE(0, *port) {
+		TH_LOG("cannot open " CPORT_DEV_PATH ": %s", strerror(-*port));
+	}
+}
+
+/*
+ * Fixture set-up: a connected pair of @kind into @fds ([0] the server end,
+ * [1] the client end; left as they were on failure), or the test fails.
+ */
+static inline void sock_fixture_pair(struct __test_metadata *_metadata,
+				     enum sock_kind kind, int fds[2])
+{
+	int ret = sock_pair(kind, fds);
+
+	ASSERT_EQ(0, ret) {
+		TH_LOG("%s pair: %s", sock_kind_name(kind), strerror(-ret));
+	}
+}
+
+/*
+ * Fixture set-up: a connected pair of @kind, *s the server end associated
+ * with @port under @key, *c its plain peer; or the test fails.
+ */
+static inline void sock_fixture_assoc(struct __test_metadata *_metadata,
+				      int port, enum sock_kind kind, __u64 key,
+				      int *s, int *c)
+{
+	int fds[2] = { -1, -1 };
+
+	sock_fixture_pair(_metadata, kind, fds);
+	*s = fds[0];
+	*c = fds[1];
+	ASSERT_EQ(0, cport_associate(port, *s, key, 0));
 }
 
 #endif /* CPORT_SOCK_UTIL_H */

@@ -92,14 +92,6 @@ static int send1(int fd, LPOVERLAPPED ov, const char *buf, ULONG len,
 	return WSASend(SOCK(fd), &wb, 1, bytes, 0, ov, NULL);
 }
 
-/* Wait until @fd is readable (data, EOF or error). */
-static bool readable(int fd)
-{
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-
-	return poll(&p, 1, PROGRESS_MS) == 1;
-}
-
 TEST(codes_have_windows_values)
 {
 	EXPECT_EQ(258, WAIT_TIMEOUT);
