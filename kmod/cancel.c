@@ -36,12 +36,15 @@ static struct hlist_head *cport_cancel_bucket(struct cport_port *port,
 	return &port->cancel_hash[hash_64(user_data, CPORT_CANCEL_HASH_BITS)];
 }
 
-void cport_op_hash(struct cport_port *port, struct cport_op *op)
+/*
+ * Hashed under cancel_lock in the same section that queues it on its
+ * socket (op.c): once queued, a runner may finish and free it.
+ */
+void __cport_op_hash(struct cport_port *port, struct cport_op *op)
 {
-	spin_lock(&port->cancel_lock);
+	lockdep_assert_held(&port->cancel_lock);
 	hlist_add_head(&op->cancel_node,
 		       cport_cancel_bucket(port, op->user_data));
-	spin_unlock(&port->cancel_lock);
 }
 
 void cport_op_unhash(struct cport_port *port, struct cport_op *op)

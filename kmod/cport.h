@@ -480,7 +480,7 @@ int cport_socks_init(void);
 void cport_socks_exit(void);
 
 /* cancel.c */
-void cport_op_hash(struct cport_port *port, struct cport_op *op);
+void __cport_op_hash(struct cport_port *port, struct cport_op *op);
 void cport_op_unhash(struct cport_port *port, struct cport_op *op);
 void cport_op_timer_init(struct cport_op *op);
 

@@ -206,6 +206,7 @@ static int cport_op_queue(struct cport_port *port, struct cport_sock *s,
 {
 	int ret = 0;
 
+	spin_lock(&port->cancel_lock);
 	spin_lock_irq(&s->lock);
 	if (s->unlinked) {
 		ret = READ_ONCE(port->dead) ? -EIDRM : -ENOENT;
@@ -220,6 +221,7 @@ static int cport_op_queue(struct cport_port *port, struct cport_sock *s,
 	if (!ret) {
 		list_add_tail(&op->list, op->opcode == CPORT_OP_SEND ?
 					 &s->txq : &s->rxq);
+		__cport_op_hash(port, op);
 		s->nr_ops++;
 		if (op->timed)
 			hrtimer_start(&op->timer,
@@ -228,10 +230,9 @@ static int cport_op_queue(struct cport_port *port, struct cport_sock *s,
 				      HRTIMER_MODE_REL_PINNED_SOFT);
 	}
 	spin_unlock_irq(&s->lock);
+	spin_unlock(&port->cancel_lock);
 	if (file)
 		fput(file);
-	if (!ret)
-		cport_op_hash(port, op);
 	return ret;
 }
 

@@ -730,9 +730,18 @@ int cport_port_destroy(struct cport_port *port)
 	cport_fallback_stop(port);
 	cport_free_list(port, &discard);
 	cport_free_timed(port, &timed);
+	/*
+	 * A socket waiting for a runner may have been dissociated since it
+	 * was kicked (operations finished by a cancel no longer count as
+	 * pending): cport_socks_destroy() will not see it.  Run it here, so
+	 * its operations complete (discarded), its wait-queue entry comes
+	 * off and its file goes.
+	 */
 	while ((s = list_first_entry_or_null(&ready, struct cport_sock,
 					     ready_link))) {
 		list_del_init(&s->ready_link);
+		cport_sock_run(s, NULL, NULL);
+		wait_var_event_killable(&s->running, !READ_ONCE(s->running));
 		cport_sock_put(s);
 	}
 	cport_socks_destroy(port);

@@ -359,7 +359,8 @@ void __cport_fallback_arm(struct cport_port *port)
 		return;
 	if (!READ_ONCE(port->running))
 		__cport_fallback(port);
-	else if (!hrtimer_active(&port->fb_timer))
+	/* Queued, not active: a callback running now may have missed it. */
+	else if (!hrtimer_is_queued(&port->fb_timer))
 		hrtimer_start(&port->fb_timer, ns_to_ktime(CPORT_FALLBACK_GRACE_NS),
 			      HRTIMER_MODE_REL_PINNED_SOFT);
 }
@@ -438,10 +439,10 @@ static void cport_fallback_run(struct cport_port *port)
 	for (n = 0; n < CPORT_FALLBACK_BUDGET; n++) {
 		/* Dying: its mm's release destroys the port. */
 		if (fatal_signal_pending(current))
-			return;
+			break;
 		s = cport_ready_pop(port);
 		if (!s)
-			return;
+			break;
 		atomic64_inc(&port->sstats.runs_fallback);
 		trace_cport_sock_run(port->id, s->key, current->pid,
 				     CPORT_RUN_FALLBACK);
@@ -449,9 +450,15 @@ static void cport_fallback_run(struct cport_port *port)
 		cport_sock_put(s);
 		cond_resched();
 	}
+	/*
+	 * fb_queued stayed set while it ran, so that kicks meanwhile did not
+	 * queue it on this thread again (task_work_run() would run it at
+	 * once, and the thread might never get back to user space).
+	 */
 	spin_lock_irq(&port->lock);
+	port->fb_queued = false;
 	if (!port->dead && !list_empty(&port->ready) &&
-	    !hrtimer_active(&port->fb_timer))
+	    !hrtimer_is_queued(&port->fb_timer))
 		hrtimer_start(&port->fb_timer, ns_to_ktime(CPORT_FALLBACK_GRACE_NS),
 			      HRTIMER_MODE_REL_PINNED_SOFT);
 	spin_unlock_irq(&port->lock);
@@ -466,12 +473,12 @@ static void cport_fallback_fn(struct callback_head *cb)
 	if (current->flags & PF_EXITING) {
 		/* From exit_task_work(): its mm is gone already. */
 		cport_fallback_switch(port);
+	} else if (current->mm == port->mm) {
+		cport_fallback_run(port);
 	} else {
 		spin_lock_irq(&port->lock);
 		port->fb_queued = false;
 		spin_unlock_irq(&port->lock);
-		if (current->mm == port->mm)
-			cport_fallback_run(port);
 	}
 	cport_port_put(port);
 	cport_fb_module_put();

@@ -117,7 +117,13 @@ static int __cport_sock_unlink(struct cport_port *port, struct cport_sock *s,
 	lockdep_assert_held(&port->socks_mutex);
 
 	spin_lock_irq(&s->lock);
-	if (s->nr_ops && !force) {
+	/*
+	 * Busy while operations are pending, or were finished by a cancel
+	 * or timeout and wait for the runner to complete them.  (A runner
+	 * at work drops the file and the wait-queue entry itself, linked
+	 * or not.)
+	 */
+	if (!force && (s->nr_ops || !list_empty(&s->marked))) {
 		spin_unlock_irq(&s->lock);
 		return -EBUSY;
 	}
