@@ -193,20 +193,12 @@ int cport_op_cancel(struct cport_port *port, const struct cport_sqe *sqe,
 {
 	struct cport_sock *s = NULL;
 	struct file *file = NULL;
-	struct socket *sock;
 	int ret, n = 0;
 
 	if (sqe->op_flags == CPORT_CANCEL_FD) {
-		sock = cport_fd_sock(sqe->fd, &file);
-		if (IS_ERR(sock))
-			return PTR_ERR(sock);
-		ret = -EIDRM;
-		if (READ_ONCE(port->dead))
-			goto out;
-		ret = -ENOENT;
-		s = cport_sock_get(port, sock->sk);
-		if (!s)
-			goto out;
+		s = cport_fd_assoc(port, sqe->fd, &file);
+		if (IS_ERR(s))
+			return PTR_ERR(s);
 	} else if (READ_ONCE(port->dead)) {
 		return -EIDRM;
 	}

@@ -486,6 +486,8 @@ void cport_op_timer_init(struct cport_op *op);
 
 /* op.c */
 struct socket *cport_fd_sock(int fd, struct file **filep);
+struct cport_sock *cport_fd_assoc(struct cport_port *port, int fd,
+				  struct file **filep);
 int cport_op_submit(struct cport_port *port, const struct cport_sqe *sqe,
 		    struct cport_sqe __user *usqe);
 int cport_op_cancel(struct cport_port *port, const struct cport_sqe *sqe,

@@ -122,27 +122,15 @@ static struct cport_op *cport_op_prep(struct cport_port *port,
 {
 	struct cport_sock *s;
 	struct cport_op *op;
-	struct socket *sock;
 	struct file *file;
 	int ret;
 
-	file = fget(sqe->fd);
-	if (!file)
-		return ERR_PTR(-EBADF);
-	sock = sock_from_file(file);
-	ret = -ENOTSOCK;
-	if (!sock)
-		goto out_fput;
-	ret = -EIDRM;
-	if (READ_ONCE(port->dead))
-		goto out_fput;
-	ret = -ENOENT;
-	s = cport_sock_get(port, sock->sk);
-	if (!s)
-		goto out_fput;
+	s = cport_fd_assoc(port, sqe->fd, &file);
+	if (IS_ERR(s))
+		return ERR_CAST(s);
 	ret = -EINVAL;
 	if (sqe->opcode == CPORT_OP_ACCEPT &&
-	    READ_ONCE(sock->sk->sk_state) != TCP_LISTEN)
+	    READ_ONCE(s->sk->sk_state) != TCP_LISTEN)
 		goto out_put;
 	ret = -EFAULT;
 	if (sqe->len && !access_ok(u64_to_user_ptr(sqe->addr), sqe->len))
@@ -190,7 +178,6 @@ out_uncharge:
 	cport_uncharge_units(port, 1);
 out_put:
 	cport_sock_put(s);
-out_fput:
 	fput(file);
 	return ERR_PTR(ret);
 }
@@ -290,6 +277,31 @@ struct socket *cport_fd_sock(int fd, struct file **filep)
 	}
 	*filep = file;
 	return sock;
+}
+
+/*
+ * The association of socket @fd with @port, with a reference, and the
+ * socket's file in *@filep; or -EBADF, -ENOTSOCK, -EIDRM, -ENOENT, in the
+ * order uapi/linux/cport.h documents them.
+ */
+struct cport_sock *cport_fd_assoc(struct cport_port *port, int fd,
+				  struct file **filep)
+{
+	struct cport_sock *s;
+	struct socket *sock;
+
+	sock = cport_fd_sock(fd, filep);
+	if (IS_ERR(sock))
+		return ERR_CAST(sock);
+	if (READ_ONCE(port->dead))
+		s = ERR_PTR(-EIDRM);
+	else
+		s = cport_sock_get(port, sock->sk) ?: ERR_PTR(-ENOENT);
+	if (IS_ERR(s)) {
+		fput(*filep);
+		*filep = NULL;
+	}
+	return s;
 }
 
 static bool cport_sock_supported(const struct sock *sk)

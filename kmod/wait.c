@@ -334,7 +334,7 @@ static u32 cport_wait_run(struct cport_wait_ctx *c)
 {
 	struct cport_port *port = c->port;
 	struct cport_sock *s;
-	u32 before = cport_list_count(&c->taken);
+	bool ran = false;
 
 	while ((s = cport_next_run(port, &c->runs, &c->budget))) {
 		atomic64_inc(&port->sstats.runs_waiter);
@@ -342,8 +342,10 @@ static u32 cport_wait_run(struct cport_wait_ctx *c)
 				     CPORT_RUN_WAITER);
 		cport_sock_run(s, &c->taken, NULL);
 		cport_sock_put(s);
+		ran = true;
 	}
-	return cport_list_count(&c->taken) - before;
+	/* @taken held exactly c->n before: count only if sockets ran. */
+	return ran ? cport_list_count(&c->taken) - c->n : 0;
 }
 
 long cport_port_wait(struct cport_port *port, struct cport_cqe __user *ucqes,
