@@ -274,7 +274,9 @@ void cport_port_info(struct cport_port *port, struct cport_info *info)
 
 /*
  * Round robin: the waiter whose thread joined next after the last one
- * released, wrapping around to the first.  O(waiters).
+ * released, wrapping around to the first.  O(waiters).  Only a choice:
+ * rr_last moves when the waiter is actually woken (__cport_wake_waiter()),
+ * so a pick that the concurrency value then refuses skips nobody.
  */
 static struct cport_waiter *__cport_pick_rr(struct cport_port *port)
 {
@@ -288,9 +290,7 @@ static struct cport_waiter *__cport_pick_rr(struct cport_port *port)
 		if (seq > port->rr_last && (!next || seq < next->thread->seq))
 			next = w;
 	}
-	w = next ?: first;
-	port->rr_last = w->thread->seq;
-	return w;
+	return next ?: first;
 }
 
 /* CPU-affine: the newest waiter that slept on this CPU, else LIFO. */
@@ -335,6 +335,7 @@ static void __cport_wake_waiter(struct cport_port *port,
 	lockdep_assert_held(&port->lock);
 	list_del_init(&w->list);
 	WRITE_ONCE(port->nr_waiters, port->nr_waiters - 1);
+	port->rr_last = w->thread->seq;
 	port->stats.handoffs++;
 	trace_cport_handoff(port->id, task->pid, user_data);
 	/*
@@ -430,12 +431,12 @@ unsigned int __cport_release(struct cport_port *port)
 		return 0;
 	while ((!list_empty(&port->queue) || !list_empty(&port->ready)) &&
 	       !list_empty(&port->waiters)) {
-		w = __cport_pick_waiter(port);
 		raw_spin_lock(&port->run_lock);
 		if (port->running >= port->concurrency) {
 			raw_spin_unlock(&port->run_lock);
 			break;
 		}
+		w = __cport_pick_waiter(port);
 		__cport_thread_start(port, w->thread);
 		raw_spin_unlock(&port->run_lock);
 
