@@ -121,6 +121,15 @@ else
 	fail_item "judge selftest"
 fi
 
+# cport's ioctl type collides with nothing in the kernel tree (docs/ioctl-number.md).
+if scripts/check-ioctl-number.sh > "$LOGS/ioctl-number.log" 2>&1 < /dev/null; then
+	echo "  ok      ioctl-number: $(tail -n 1 "$LOGS/ioctl-number.log")"
+	PASS=$((PASS + 1))
+else
+	sed 's/^/  | /' "$LOGS/ioctl-number.log" | tail -n 30
+	fail_item "ioctl-number"
+fi
+
 TESTS=()
 for f in "$BUILD"/selftests/*; do
 	[ -f "$f" ] && [ -x "$f" ] || continue
