@@ -207,6 +207,7 @@ struct cport_op {
 	u64			user_data;
 	u64			key;		/* ACCEPT: the new socket's key */
 	u32			op_flags;
+	u32			cqe_flags;	/* CPORT_CQE_F_*: runner */
 	u8			opcode;
 	bool			finished;	/* slock */
 	bool			timed;

@@ -73,14 +73,23 @@ static long cport_ioctl_setup(struct cport_port *port, void __user *argp,
 	return cport_port_setup(port, &s);
 }
 
-static long cport_ioctl_query(struct cport_port *port, void __user *argp)
+/* QUERY is size-versioned: @usize bytes, zero past what this kernel knows. */
+static long cport_ioctl_query(struct cport_port *port, void __user *argp,
+			      size_t usize)
 {
 	struct cport_info info;
 
+	if (usize < CPORT_INFO_SIZE_VER0)
+		return -EINVAL;
+	if (usize > PAGE_SIZE)
+		return -E2BIG;
 	if (READ_ONCE(port->dead))
 		return -EIDRM;
 	cport_port_info(port, &info);
-	if (copy_to_user(argp, &info, sizeof(info)))
+	if (copy_to_user(argp, &info, min(usize, sizeof(info))))
+		return -EFAULT;
+	if (usize > sizeof(info) &&
+	    clear_user(argp + sizeof(info), usize - sizeof(info)))
 		return -EFAULT;
 	return 0;
 }
@@ -104,9 +113,10 @@ static int cport_submit_one(struct cport_port *port,
 static long cport_ioctl_enter(struct cport_port *port,
 			      struct cport_enter __user *uenter)
 {
-	struct cport_sqe __user *usqes;
+	struct cport_sqe __user *usqe;
 	struct cport_enter e;
 	struct cport_sqe sqe;
+	size_t sqe_size;
 	ktime_t expires;
 	u32 i;
 	int ret = 0;
@@ -115,7 +125,7 @@ static long cport_ioctl_enter(struct cport_port *port,
 		return -EFAULT;
 	if (e.flags & ~CPORT_ENTER_FLAGS)
 		return -EINVAL;
-	if (e.resv[0] || e.resv[1])
+	if (e.resv)
 		return -EINVAL;
 	if (e.nr_sqes > CPORT_MAX_ENTER || e.max_cqes > CPORT_MAX_ENTER)
 		return -EINVAL;
@@ -123,14 +133,20 @@ static long cport_ioctl_enter(struct cport_port *port,
 		return -EINVAL;
 	if ((e.flags & CPORT_ENTER_ABSTIME) && e.timeout_ns < 0)
 		return -EINVAL;
+	sqe_size = e.sqe_size ?: CPORT_SQE_SIZE_VER0;
+	if (sqe_size < CPORT_SQE_SIZE_VER0 || sqe_size > CPORT_SQE_SIZE_MAX ||
+	    sqe_size % 8)
+		return -EINVAL;
+	if (e.cqe_size && e.cqe_size != CPORT_CQE_SIZE_VER0)
+		return -EINVAL;
 
-	usqes = u64_to_user_ptr(e.sqes);
 	for (i = 0; i < e.nr_sqes; i++) {
-		if (copy_from_user(&sqe, &usqes[i], sizeof(sqe))) {
-			ret = -EFAULT;
+		usqe = u64_to_user_ptr(e.sqes + (u64)i * sqe_size);
+		/* A longer record than ours: its tail must be zero (-E2BIG). */
+		ret = copy_struct_from_user(&sqe, sizeof(sqe), usqe, sqe_size);
+		if (ret)
 			break;
-		}
-		ret = cport_submit_one(port, &sqe, &usqes[i]);
+		ret = cport_submit_one(port, &sqe, usqe);
 		if (ret)
 			break;
 		/* Up to CPORT_MAX_ENTER of them: a chance to reschedule. */
@@ -159,13 +175,19 @@ static long cport_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	struct cport_port *port = file->private_data;
 	void __user *argp = (void __user *)arg;
-	bool setup;
+	bool setup, query;
 
-	/* SETUP is size-extensible: any size, same number and direction. */
+	/*
+	 * SETUP and QUERY are size-versioned: any size, same number and
+	 * direction.
+	 */
 	setup = _IOC_TYPE(cmd) == CPORT_IOC_MAGIC &&
 		_IOC_NR(cmd) == _IOC_NR(CPORT_IOC_SETUP) &&
 		_IOC_DIR(cmd) == _IOC_WRITE;
-	if (!setup && cmd != CPORT_IOC_QUERY && cmd != CPORT_IOC_ENTER &&
+	query = _IOC_TYPE(cmd) == CPORT_IOC_MAGIC &&
+		_IOC_NR(cmd) == _IOC_NR(CPORT_IOC_QUERY) &&
+		_IOC_DIR(cmd) == _IOC_READ;
+	if (!setup && !query && cmd != CPORT_IOC_ENTER &&
 	    cmd != CPORT_IOC_DESTROY && cmd != CPORT_IOC_LEAVE)
 		return -ENOTTY;
 
@@ -175,10 +197,10 @@ static long cport_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 
 	if (setup)
 		return cport_ioctl_setup(port, argp, _IOC_SIZE(cmd));
+	if (query)
+		return cport_ioctl_query(port, argp, _IOC_SIZE(cmd));
 
 	switch (cmd) {
-	case CPORT_IOC_QUERY:
-		return cport_ioctl_query(port, argp);
 	case CPORT_IOC_ENTER:
 		return cport_ioctl_enter(port, argp);
 	case CPORT_IOC_DESTROY:
@@ -236,7 +258,7 @@ static struct miscdevice cport_misc = {
 /* One layout for 32- and 64-bit user space, field by field. */
 static void __init cport_abi_check(void)
 {
-	BUILD_BUG_ON(sizeof(struct cport_sqe) != 64);
+	BUILD_BUG_ON(sizeof(struct cport_sqe) != CPORT_SQE_SIZE_VER0);
 	CPORT_ABI_OFF(cport_sqe, opcode, 0);
 	CPORT_ABI_SIZE(cport_sqe, opcode, __u8);
 	CPORT_ABI_OFF(cport_sqe, status, 1);
@@ -262,7 +284,7 @@ static void __init cport_abi_check(void)
 	CPORT_ABI_OFF(cport_sqe, bytes, 60);
 	CPORT_ABI_SIZE(cport_sqe, bytes, __u32);
 
-	BUILD_BUG_ON(sizeof(struct cport_cqe) != 48);
+	BUILD_BUG_ON(sizeof(struct cport_cqe) != CPORT_CQE_SIZE_VER0);
 	CPORT_ABI_OFF(cport_cqe, user_data, 0);
 	CPORT_ABI_SIZE(cport_cqe, user_data, __u64);
 	CPORT_ABI_OFF(cport_cqe, key, 8);
@@ -297,8 +319,12 @@ static void __init cport_abi_check(void)
 	CPORT_ABI_SIZE(cport_enter, flags, __u32);
 	CPORT_ABI_OFF(cport_enter, submitted, 36);
 	CPORT_ABI_SIZE(cport_enter, submitted, __u32);
-	CPORT_ABI_OFF(cport_enter, resv, 40);
-	CPORT_ABI_SIZE(cport_enter, resv, __u64[2]);
+	CPORT_ABI_OFF(cport_enter, sqe_size, 40);
+	CPORT_ABI_SIZE(cport_enter, sqe_size, __u32);
+	CPORT_ABI_OFF(cport_enter, cqe_size, 44);
+	CPORT_ABI_SIZE(cport_enter, cqe_size, __u32);
+	CPORT_ABI_OFF(cport_enter, resv, 48);
+	CPORT_ABI_SIZE(cport_enter, resv, __u64);
 
 	BUILD_BUG_ON(sizeof(struct cport_setup) != CPORT_SETUP_SIZE_VER1);
 	CPORT_ABI_OFF(cport_setup, flags, 0);
@@ -314,7 +340,7 @@ static void __init cport_abi_check(void)
 	CPORT_ABI_OFF(cport_setup, resv, 20);
 	CPORT_ABI_SIZE(cport_setup, resv, __u32);
 
-	BUILD_BUG_ON(sizeof(struct cport_info) != 80);
+	BUILD_BUG_ON(sizeof(struct cport_info) != CPORT_INFO_SIZE_VER0);
 	CPORT_ABI_OFF(cport_info, api_version, 0);
 	CPORT_ABI_SIZE(cport_info, api_version, __u32);
 	CPORT_ABI_OFF(cport_info, features, 4);

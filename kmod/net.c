@@ -53,6 +53,12 @@ enum cport_io cport_do_recv(struct cport_sock *s, struct cport_op *op)
 		iov_iter_ubuf(&msg.msg_iter, ITER_DEST, op->buf + op->moved,
 			      op->len - op->moved);
 		ret = sock_recvmsg(s->sock, &msg, MSG_DONTWAIT);
+		/*
+		 * No control buffer: descriptors or credentials the peer
+		 * passed were dropped (scm_recv()).  Say so.
+		 */
+		if (msg.msg_flags & MSG_CTRUNC)
+			op->cqe_flags |= CPORT_CQE_F_CTRUNC;
 		if (ret <= 0)
 			break;
 		op->moved += ret;

@@ -44,6 +44,7 @@ struct cport_node *cport_op_fill(struct cport_sock *s, struct cport_op *op)
 	node->cqe.key = s->key;
 	node->cqe.res = op->res;
 	node->cqe.bytes = op->moved;
+	node->cqe.flags = op->cqe_flags;
 	node->cqe.op = op->opcode;
 	node->file = op->newfile;
 	op->newfile = NULL;
@@ -74,8 +75,9 @@ void cport_op_free(struct cport_op *op)
 
 /*
  * @op finished while its submitter ran the socket: write its result into
- * the submission.  If that cannot be written (user space unmapped it
- * since the probe), post it instead: never lost.
+ * the submission.  If that cannot be written (another thread unmapped it
+ * since cport_op_prep() wrote it), post it instead: never lost, and say
+ * so in status if that still can be written.
  */
 static void cport_op_return_inline(struct cport_port *port,
 				   struct cport_sock *s, struct cport_op *op,
@@ -96,6 +98,8 @@ static void cport_op_return_inline(struct cport_port *port,
 		atomic64_inc(&port->sstats.completed);
 		if (cport_post_node(port, cport_op_fill(s, op)))
 			cport_wake_pollers(port, EPOLLIN | EPOLLRDNORM);
+		if (put_user((u8)CPORT_STATUS_PENDING, &usqe->status))
+			pr_debug("cport: status of a posted result unwritable\n");
 	} else {
 		if (fd >= 0) {
 			fd_install(fd, op->newfile);
@@ -135,8 +139,12 @@ static struct cport_op *cport_op_prep(struct cport_port *port,
 	ret = -EFAULT;
 	if (sqe->len && !access_ok(u64_to_user_ptr(sqe->addr), sqe->len))
 		goto out_put;
-	/* The status must be writable before the operation can start. */
-	if (put_user((u8)0, &usqe->status))
+	/*
+	 * The outputs must be writable before the operation can start: a
+	 * submission that fails was not taken.
+	 */
+	if (put_user((u8)0, &usqe->status) || put_user(0LL, &usqe->res) ||
+	    put_user(0U, &usqe->bytes))
 		goto out_put;
 	ret = cport_charge_units(port, 1);
 	if (ret)

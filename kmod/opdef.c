@@ -8,9 +8,11 @@
  * functions in the file of its concern.
  *
  * The checks return the errno documented in uapi/linux/cport.h for the
- * first bad field, in the documented order: every field an opcode does
- * not use must be zero; status and bytes are outputs and ignored, and so
- * is res for every opcode but POST.
+ * first bad field, in the documented order: every field an opcode
+ * neither reads nor writes must be zero.  status, res and bytes are
+ * outputs of RECV, SEND, ACCEPT and CANCEL and ignored on input; POST,
+ * ASSOCIATE and DISSOCIATE write nothing back, so there they must be zero
+ * (but POST's res, its result).
  */
 #include <linux/errno.h>
 
@@ -25,7 +27,8 @@
 
 static int cport_post_check(const struct cport_sqe *sqe)
 {
-	if (sqe->flags || sqe->op_flags || sqe->fd || sqe->addr)
+	if (sqe->flags || sqe->op_flags || sqe->fd || sqe->addr ||
+	    sqe->status || sqe->bytes)
 		return -EINVAL;
 	return 0;
 }
@@ -48,7 +51,8 @@ static int cport_post_issue(struct cport_port *port,
 static int cport_associate_check(const struct cport_sqe *sqe)
 {
 	if (sqe->flags || (sqe->op_flags & ~CPORT_ASSOC_INLINE) ||
-	    sqe->user_data || sqe->addr || sqe->len || sqe->timeout_ns)
+	    sqe->user_data || sqe->addr || sqe->len || sqe->timeout_ns ||
+	    sqe->status || sqe->res || sqe->bytes)
 		return -EINVAL;
 	return 0;
 }
@@ -56,7 +60,8 @@ static int cport_associate_check(const struct cport_sqe *sqe)
 static int cport_dissociate_check(const struct cport_sqe *sqe)
 {
 	if (sqe->flags || sqe->op_flags || sqe->user_data || sqe->addr ||
-	    sqe->len || sqe->key || sqe->timeout_ns)
+	    sqe->len || sqe->key || sqe->timeout_ns || sqe->status ||
+	    sqe->res || sqe->bytes)
 		return -EINVAL;
 	return 0;
 }

@@ -120,6 +120,16 @@ static void __cport_sock_run_queue(struct cport_sock *s, struct list_head *q,
 }
 
 /*
+ * @op is @inline_op, finished, and its result fits in the submission: a
+ * result with cqe flags (a RECV that lost control data) is posted.
+ */
+static bool cport_op_inline(const struct cport_op *op,
+			    const struct cport_op *inline_op)
+{
+	return op == inline_op && !op->cqe_flags;
+}
+
+/*
  * Deliver the finished operations on @ended: into @sink (a waiting thread
  * running the socket takes them itself), or to the port; @inline_op is left
  * for the submitter to return inline.  Each completion takes over its
@@ -142,9 +152,10 @@ static bool cport_ops_complete(struct cport_sock *s, struct list_head *ended,
 			atomic64_inc(&port->sstats.timedout);
 		trace_cport_op_done(port->id, op->opcode, op->user_data,
 				    op->res, op->moved,
-				    op == inline_op ? CPORT_END_INLINE :
-				    dead ? CPORT_END_DISCARDED : CPORT_END_POSTED);
-		if (op == inline_op)
+				    cport_op_inline(op, inline_op) ?
+				    CPORT_END_INLINE : dead ?
+				    CPORT_END_DISCARDED : CPORT_END_POSTED);
+		if (cport_op_inline(op, inline_op))
 			continue;
 		atomic64_inc(&port->sstats.completed);
 		node = cport_op_fill(s, op);
@@ -248,7 +259,7 @@ bool cport_sock_run(struct cport_sock *s, struct list_head *sink,
 	if (wake)
 		cport_wake_pollers(port, EPOLLIN | EPOLLRDNORM);
 	list_for_each_entry_safe(op, tmp, &to_free, list) {
-		if (op == inline_op) {
+		if (cport_op_inline(op, inline_op)) {
 			inline_done = true;
 			continue;
 		}

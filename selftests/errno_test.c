@@ -367,11 +367,11 @@ TEST_F(port, enter_bad_header)
 	EXPECT_EQ(-EINVAL, cport_enter(self->port, &e));
 
 	e = enter_args(self->sqes, 1, NULL, 0, 0);
-	e.resv[0] = 1;
+	e.resv = 1;
 	EXPECT_EQ(-EINVAL, cport_enter(self->port, &e));
 
 	e = enter_args(self->sqes, 1, NULL, 0, 0);
-	e.resv[1] = 1ULL << 63;
+	e.resv = 1ULL << 63;
 	EXPECT_EQ(-EINVAL, cport_enter(self->port, &e));
 
 	e = enter_args(self->sqes, CPORT_MAX_ENTER + 1, NULL, 0, 0);
@@ -408,7 +408,7 @@ TEST_F(port, enter_header_before_sqes)
 	EXPECT_EQ(-EINVAL, cport_enter(self->port, &e));
 
 	e = enter_args(fault, 1, NULL, 0, 0);
-	e.resv[0] = 1;
+	e.resv = 1;
 	EXPECT_EQ(-EINVAL, cport_enter(self->port, &e));
 
 	e = enter_args(fault, CPORT_MAX_ENTER + 1, NULL, 0, 0);
@@ -435,7 +435,7 @@ TEST_F(port, enter_bad_header_does_not_wait)
 
 	ASSERT_EQ(0, cport_post(self->port, 1, 1, 0, 0));
 	e = enter_args(NULL, 0, self->cqes, 1, -1);
-	e.resv[1] = 1;
+	e.resv = 1;
 	EXPECT_EQ(-EINVAL, cport_enter(self->port, &e));
 	/* ... nor dequeues. */
 	EXPECT_EQ(1, port_drain(self->port, self->cqes, 8));

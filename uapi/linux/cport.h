@@ -8,18 +8,26 @@
  * direct handoff under the port lock, and a concurrency value limits how
  * many of the port's threads run at once, as on Windows.
  *
- * Records that travel in arrays (struct cport_sqe, struct cport_cqe) are
- * fixed-size with reserved fields; struct cport_setup is size-extensible
- * (the kernel reads _IOC_SIZE(cmd) bytes and requires any bytes it does
- * not know to be zero).  Every reserved field and unknown flag must be
- * zero or the call fails with -EINVAL; unknown commands fail with -ENOTTY.
+ * Every record can grow.  struct cport_setup is size-extensible (the
+ * kernel reads _IOC_SIZE(cmd) bytes and requires any bytes it does not
+ * know to be zero), and so is struct cport_info in the other direction
+ * (the kernel writes _IOC_SIZE(cmd) bytes, zero past what it knows).  The
+ * records that travel in arrays carry their size in struct cport_enter:
+ * sqe_size (a newer program's longer submissions are accepted as long as
+ * the bytes this kernel does not know are zero) and cqe_size.  struct
+ * cport_enter and struct cport_cqe keep reserved fields.  Every reserved
+ * field and unknown flag must be zero or the call fails with -EINVAL;
+ * unknown commands fail with -ENOTTY.
+ *
+ * The ioctl numbers are type 0xC9, numbers 0x00-0x1f (docs/ioctl-number.md).
  *
  * open() of /dev/cport fails with -EPERM in a thread without an address
  * space (a kernel thread): a port moves its owner's memory.
  *
  * Errors common to every ioctl, in the order they are checked:
  *   -ENOTTY  unknown command: a number, direction or size this header
- *            does not define (CPORT_IOC_SETUP alone accepts other sizes).
+ *            does not define (CPORT_IOC_SETUP and CPORT_IOC_QUERY accept
+ *            other sizes).
  *   -EPERM   the port belongs to another process (inherited through
  *            fork(), passed over a unix socket, or used after execve()).
  *   -EFAULT, -EINVAL, -E2BIG   the argument: a bad pointer (the ioctl
@@ -119,7 +127,12 @@ struct cport_setup {
 
 /*
  * CPORT_IOC_QUERY: what this kernel supports and how this port is set up.
- * Output only; the reserved fields are returned as zero.
+ * Output only, size-versioned: _IOC_SIZE(cmd) bytes are written, the
+ * fields this kernel knows and zeros after them (a newer program's longer
+ * record comes back with its new fields zero: not supported).  The
+ * reserved fields are returned as zero.
+ *   -EINVAL  _IOC_SIZE(cmd) is smaller than CPORT_INFO_SIZE_VER0
+ *   -E2BIG   it is larger than a page
  */
 struct cport_info {
 	__u32 api_version;	/* CPORT_API_VERSION */
@@ -138,6 +151,8 @@ struct cport_info {
 	__u64 resv[3];
 };
 
+#define CPORT_INFO_SIZE_VER0	80
+
 /* Submission opcodes (struct cport_sqe.opcode, struct cport_cqe.op). */
 enum {
 	CPORT_OP_POST		= 1,	/* queue a user completion verbatim */
@@ -151,9 +166,22 @@ enum {
 };
 
 /*
- * A submission: 64 bytes, in an array passed to CPORT_IOC_ENTER.
- * Fields an opcode does not use must be zero; the output fields (status,
- * bytes, and res for the socket operations) are ignored on input.
+ * A submission: 64 bytes (CPORT_SQE_SIZE_VER0), in an array passed to
+ * CPORT_IOC_ENTER.  A later version may make it longer: the array's
+ * stride is struct cport_enter.sqe_size, and a kernel accepts a longer
+ * record than it knows as long as the bytes it does not know are zero.
+ *
+ * Fields an opcode neither reads nor writes must be zero.  The output
+ * fields (status, res and bytes of RECV, SEND, ACCEPT and CANCEL) are
+ * ignored on input; for POST, ASSOCIATE and DISSOCIATE, which write
+ * nothing back, status and bytes must be zero, and res too except for
+ * POST (where it is the result to post).
+ *
+ * The array belongs to the kernel until CPORT_IOC_ENTER returns: it
+ * reads each record once, and writes status, res and bytes back into the
+ * records it takes (another thread must not change or unmap them
+ * meanwhile; if it does, the kernel still reads each record once and
+ * never loses a completion, but what the record says may be wrong).
  *
  * Sockets.  TCP over IPv4 and IPv6 and unix stream sockets can be
  * associated with a port (ASSOCIATE), one port per socket, under a 64-bit
@@ -236,7 +264,10 @@ enum {
  *   that many nanoseconds later (IBM i's delayed QsoPostIOCompletion);
  *   meanwhile it counts against max_pending (-ENOBUFS), not max_queued,
  *   and a destroy discards it.
- * CPORT_OP_ASSOCIATE: fd, key, op_flags CPORT_ASSOC_*.
+ * CPORT_OP_ASSOCIATE: fd, key, op_flags CPORT_ASSOC_*.  It registers an
+ *   MMU notifier on the owner's address space the first time a socket is
+ *   associated with the port; that registration gives up on a pending
+ *   signal, and ASSOCIATE then fails with -EINTR (nothing was done: retry).
  * CPORT_OP_DISSOCIATE: fd.
  * CPORT_OP_RECV: fd, user_data, addr, len, timeout_ns, op_flags
  *   CPORT_RECV_*, flags.
@@ -273,7 +304,10 @@ enum {
  *   -ENOENT      the socket is not associated with this port
  *   -EINVAL      (ACCEPT) the socket is not listening
  *   -EFAULT      the buffer (addr, len) is not a valid user range, or
- *                the submission's status cannot be written
+ *                the submission's outputs (status, res, bytes) cannot be
+ *                written
+ *   -E2BIG       the record is longer than this kernel knows (sqe_size)
+ *                and the bytes past what it knows are not all zero
  *   -ENOBUFS     the port holds max_pending operations already: pending
  *                ones, delayed POSTs, and completions of operations not
  *                yet dequeued (an operation holds its place until its
@@ -291,6 +325,9 @@ enum {
  * port's queue is full (-ENOBUFS or -EDQUOT for a delayed POST, as
  * above).
  */
+#define CPORT_SQE_SIZE_VER0	64
+#define CPORT_SQE_SIZE_MAX	256
+
 struct cport_sqe {
 	__u8	opcode;		/* CPORT_OP_* */
 	__u8	status;		/* out: CPORT_STATUS_* */
@@ -345,12 +382,25 @@ struct cport_cqe {
 	__u64	key;
 	__s64	res;
 	__u64	bytes;
-	__u32	flags;		/* CPORT_CQE_F_*: none defined yet */
+	__u32	flags;		/* CPORT_CQE_F_* */
 	__u8	op;		/* CPORT_OP_* */
 	__u8	resv0;
 	__u16	resv1;
 	__u64	resv2;
 };
+
+#define CPORT_CQE_SIZE_VER0	48
+
+/*
+ * struct cport_cqe.flags
+ *
+ * CPORT_CQE_F_CTRUNC (RECV): the peer passed control data the operation
+ * had no room for (on a unix socket: descriptors sent with SCM_RIGHTS,
+ * which the kernel closed, or credentials), as MSG_CTRUNC from recvmsg().
+ * The data is delivered all the same.  A RECV that would carry this flag
+ * is never returned inline: it is posted (status CPORT_STATUS_PENDING).
+ */
+#define CPORT_CQE_F_CTRUNC	_BITUL(0)
 
 /* struct cport_enter.flags */
 #define CPORT_ENTER_ABSTIME	_BITUL(0)	/* timeout_ns is CLOCK_MONOTONIC */
@@ -389,9 +439,11 @@ struct cport_cqe {
  *
  * Returns the number of completions copied (0 if max_cqes == 0), or:
  *   -EINVAL     unknown flags, non-zero resv, nr_sqes or max_cqes above
- *               CPORT_MAX_ENTER, both zero, or a negative timeout with
- *               CPORT_ENTER_ABSTIME; all checked before any submission
- *               is read
+ *               CPORT_MAX_ENTER, both zero, a negative timeout with
+ *               CPORT_ENTER_ABSTIME, sqe_size not 0 or a multiple of 8
+ *               from CPORT_SQE_SIZE_VER0 to CPORT_SQE_SIZE_MAX, cqe_size
+ *               not 0 or CPORT_CQE_SIZE_VER0; all checked before any
+ *               submission is read
  *   -ETIMEDOUT  nothing completed within the timeout (or at once, for 0)
  *   -EINTR      a signal arrived first; nothing was dequeued (a completion
  *               handed to the thread at the same moment is returned
@@ -412,7 +464,9 @@ struct cport_enter {
 	__s64	timeout_ns;	/* in */
 	__u32	flags;		/* in: CPORT_ENTER_* */
 	__u32	submitted;	/* out: submissions taken */
-	__u64	resv[2];	/* must be zero */
+	__u32	sqe_size;	/* in: stride of sqes, 0 = CPORT_SQE_SIZE_VER0 */
+	__u32	cqe_size;	/* in: stride of cqes, 0 = CPORT_CQE_SIZE_VER0 */
+	__u64	resv;		/* must be zero */
 };
 
 #define CPORT_IOC_MAGIC		0xC9
