@@ -82,10 +82,6 @@ TEST_F(fresh, unknown_commands)
 
 	/* A known number with another size is another command... */
 	EXPECT_EQ(-ENOTTY, xioctl(self->port,
-			_IOR(CPORT_IOC_MAGIC, 0x01, char[8]), buf));
-	EXPECT_EQ(-ENOTTY, xioctl(self->port,
-			_IOR(CPORT_IOC_MAGIC, 0x01, char[96]), buf));
-	EXPECT_EQ(-ENOTTY, xioctl(self->port,
 			_IOWR(CPORT_IOC_MAGIC, 0x02, char[8]), buf));
 	EXPECT_EQ(-ENOTTY, xioctl(self->port,
 			_IOWR(CPORT_IOC_MAGIC, 0x02, char[64]), buf));
@@ -326,6 +322,48 @@ TEST_F(fresh, query_efault)
 	ASSERT_NE(NULL, fault);
 	EXPECT_EQ(-EFAULT, cport_query(self->port, NULL));
 	EXPECT_EQ(-EFAULT, cport_query(self->port, fault));
+}
+
+#define QUERY_SIZED(n)	_IOC(_IOC_READ, CPORT_IOC_MAGIC, 0x01, (n))
+
+/* QUERY is size-versioned: shorter than version 0 is refused... */
+TEST_F(fresh, query_smaller_than_ver0)
+{
+	unsigned char buf[CPORT_INFO_SIZE_VER0];
+
+	memset(buf, 0xa5, sizeof(buf));
+	EXPECT_EQ(-EINVAL, xioctl(self->port, QUERY_SIZED(0), buf));
+	EXPECT_EQ(-EINVAL, xioctl(self->port, QUERY_SIZED(8), buf));
+	EXPECT_EQ(-EINVAL, xioctl(self->port,
+				  QUERY_SIZED(CPORT_INFO_SIZE_VER0 - 8), buf));
+	EXPECT_EQ(0xa5, buf[0]);
+	/* ... and so is more than a page (the size field allows 16 KiB). */
+	EXPECT_EQ(-E2BIG, xioctl(self->port, QUERY_SIZED(8192), buf));
+}
+
+/* ... a longer record gets the known fields and zeros past them. */
+TEST_F(fresh, query_longer_record)
+{
+	static unsigned char buf[4096];
+	struct cport_info info;
+	size_t sizes[] = { CPORT_INFO_SIZE_VER0 + 8, 256, 4096 };
+	unsigned int i, j;
+
+	ASSERT_EQ(0, cport_query(self->port, &info));
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		memset(buf, 0xa5, sizeof(buf));
+		ASSERT_EQ(0, xioctl(self->port, QUERY_SIZED(sizes[i]), buf));
+		EXPECT_EQ(0, memcmp(buf, &info, sizeof(info)));
+		for (j = sizeof(info); j < sizes[i]; j++)
+			if (buf[j])
+				break;
+		EXPECT_EQ(sizes[i], j) {
+			TH_LOG("size %zu: byte %u not zeroed", sizes[i], j);
+		}
+		/* Nothing past the size given is written. */
+		if (sizes[i] < sizeof(buf))
+			EXPECT_EQ(0xa5, buf[sizes[i]]);
+	}
 }
 
 /* ------------------------------------------------------------------ */
@@ -578,6 +616,11 @@ BAD_SQE(post_fd_neg, sqe->fd = -1);
 BAD_SQE(post_addr, sqe->addr = 0x1000);
 BAD_SQE(op_flags_1, sqe->op_flags = 1);
 BAD_SQE(op_flags_high, sqe->op_flags = 1U << 31);
+/* POST writes nothing back: status and bytes are not outputs there. */
+BAD_SQE(post_status, sqe->status = CPORT_STATUS_PENDING);
+BAD_SQE(post_status_high, sqe->status = 0xff);
+BAD_SQE(post_bytes, sqe->bytes = 1);
+BAD_SQE(post_bytes_high, sqe->bytes = 0xffffffff);
 
 /* 2 good, then the bad one, then a good one: the call stops at the bad one. */
 TEST_F(bad_sqe, reported_at_its_index)
@@ -624,20 +667,17 @@ TEST_F(bad_sqe, stops_before_waiting)
 }
 
 /*
- * status and bytes are output fields, ignored on input: a POST carrying
- * garbage there is taken, and its completion has bytes = len, not the
- * sqe's bytes.
+ * A POST is untouched by the kernel: the same record submitted twice
+ * posts twice, each completion with bytes = len and res as given.
  */
-TEST_F(port, post_output_fields_ignored)
+TEST_F(port, post_record_unchanged)
 {
-	struct cport_sqe sqe;
+	struct cport_sqe sqe, copy;
 
 	cport_prep_post(&sqe, 0x77, 0x88, -5, 9);
-	sqe.status = 0xff;
-	sqe.bytes = 0xffffffff;
+	copy = sqe;
 	ASSERT_EQ(1, cport_submit(self->port, &sqe, 1));
-	sqe.status = CPORT_STATUS_PENDING;
-	sqe.bytes = 1;
+	EXPECT_EQ(0, memcmp(&sqe, &copy, sizeof(sqe)));
 	ASSERT_EQ(1, cport_submit(self->port, &sqe, 1));
 	ASSERT_EQ(2, port_drain(self->port, self->cqes, 8));
 	EXPECT_EQ(0x77, self->cqes[0].key);
@@ -645,6 +685,149 @@ TEST_F(port, post_output_fields_ignored)
 	EXPECT_EQ(-5, self->cqes[0].res);
 	EXPECT_EQ(9, self->cqes[0].bytes);
 	EXPECT_EQ(9, self->cqes[1].bytes);
+}
+
+/* ------------------------------------------------------------------ */
+/* Record sizes: sqe_size and cqe_size                                  */
+
+/* Posts laid out with a stride of @size bytes, the tails zeroed. */
+static void fill_posts_stride(unsigned char *buf, size_t size, unsigned int nr,
+			      __u64 first)
+{
+	unsigned int i;
+
+	memset(buf, 0, size * nr);
+	for (i = 0; i < nr; i++)
+		cport_prep_post((struct cport_sqe *)(buf + i * size),
+				0x1000 + first + i, first + i, -(__s64)i, i);
+}
+
+TEST_F(port, enter_bad_record_sizes)
+{
+	static const __u32 bad_sqe[] = {
+		8, 32, 56, 63, 65, 68, 100, CPORT_SQE_SIZE_MAX + 8, 4096,
+		1U << 31, ~0U,
+	};
+	static const __u32 bad_cqe[] = { 8, 40, 47, 49, 56, 64, 4096, ~0U };
+	struct cport_enter e;
+	unsigned int i;
+
+	for (i = 0; i < sizeof(bad_sqe) / sizeof(bad_sqe[0]); i++) {
+		e = enter_args(self->sqes, 1, NULL, 0, 0);
+		e.sqe_size = bad_sqe[i];
+		EXPECT_EQ(-EINVAL, cport_enter(self->port, &e)) {
+			TH_LOG("sqe_size %u", bad_sqe[i]);
+		}
+	}
+	for (i = 0; i < sizeof(bad_cqe) / sizeof(bad_cqe[0]); i++) {
+		e = enter_args(self->sqes, 1, self->cqes, 1, 0);
+		e.cqe_size = bad_cqe[i];
+		EXPECT_EQ(-EINVAL, cport_enter(self->port, &e)) {
+			TH_LOG("cqe_size %u", bad_cqe[i]);
+		}
+	}
+	/* Header errors: nothing was submitted. */
+	EXPECT_EQ(0, port_drain(self->port, self->cqes, 8));
+}
+
+/* The sizes this kernel knows, given explicitly, are the defaults. */
+TEST_F(port, enter_record_sizes_ver0)
+{
+	struct cport_enter e;
+
+	e = enter_args(self->sqes, 3, self->cqes, 3, 0);
+	e.sqe_size = CPORT_SQE_SIZE_VER0;
+	e.cqe_size = CPORT_CQE_SIZE_VER0;
+	ASSERT_EQ(3, cport_enter(self->port, &e));
+	EXPECT_EQ(3, e.submitted);
+	EXPECT_EQ(1, self->cqes[0].user_data);
+	EXPECT_EQ(3, self->cqes[2].user_data);
+	EXPECT_EQ(0x1003, self->cqes[2].key);
+}
+
+/*
+ * A newer program's longer records: read at their stride, the bytes past
+ * what the kernel knows must be zero.
+ */
+TEST_F(port, enter_longer_sqes)
+{
+	static const __u32 sizes[] = { 72, 128, CPORT_SQE_SIZE_MAX };
+	static unsigned char buf[4 * CPORT_SQE_SIZE_MAX];
+	struct cport_enter e;
+	unsigned int i;
+
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		fill_posts_stride(buf, sizes[i], 4, 10 * i);
+		e = enter_args((struct cport_sqe *)buf, 4, NULL, 0, 0);
+		e.sqe_size = sizes[i];
+		EXPECT_EQ(0, cport_enter(self->port, &e));
+		EXPECT_EQ(4, e.submitted);
+		ASSERT_EQ(4, port_drain(self->port, self->cqes, 8));
+		EXPECT_EQ(10 * i, self->cqes[0].user_data);
+		EXPECT_EQ(10 * i + 3, self->cqes[3].user_data) {
+			TH_LOG("sqe_size %u", sizes[i]);
+		}
+		EXPECT_EQ(0x1000 + 10 * i + 3, self->cqes[3].key);
+		EXPECT_EQ(-3, self->cqes[3].res);
+	}
+
+	/* A non-zero byte past the known 64 stops the call there: -E2BIG. */
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		fill_posts_stride(buf, sizes[i], 4, 100);
+		buf[2 * sizes[i] + sizes[i] - 1] = 1;
+		e = enter_args((struct cport_sqe *)buf, 4, NULL, 0, 0);
+		e.sqe_size = sizes[i];
+		EXPECT_EQ(-E2BIG, cport_enter(self->port, &e));
+		EXPECT_EQ(2, e.submitted);
+		ASSERT_EQ(2, port_drain(self->port, self->cqes, 8));
+		EXPECT_EQ(101, self->cqes[1].user_data);
+
+		fill_posts_stride(buf, sizes[i], 4, 100);
+		buf[CPORT_SQE_SIZE_VER0] = 0x80;
+		e = enter_args((struct cport_sqe *)buf, 4, NULL, 0, 0);
+		e.sqe_size = sizes[i];
+		EXPECT_EQ(-E2BIG, cport_enter(self->port, &e));
+		EXPECT_EQ(0, e.submitted);
+		EXPECT_EQ(0, port_drain(self->port, self->cqes, 8));
+	}
+}
+
+/* A page followed by one that faults (PROT_NONE), or NULL. */
+static unsigned char *guard_page_before(void)
+{
+	long page = getpagesize();
+	unsigned char *map = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE,
+				  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (map == MAP_FAILED)
+		return NULL;
+	if (mprotect(map + page, page, PROT_NONE)) {
+		munmap(map, 2 * page);
+		return NULL;
+	}
+	return map;
+}
+
+/* A longer record whose tail is not mapped: -EFAULT, nothing taken. */
+TEST_F(port, enter_longer_sqe_tail_faults)
+{
+	unsigned char *page = guard_page_before();
+	struct cport_enter e;
+
+	ASSERT_NE(NULL, page);
+	/* One 128-byte record whose last 64 bytes lie in the guard page. */
+	fill_posts_stride(page + getpagesize() - 64, 64, 1, 7);
+	e = enter_args((struct cport_sqe *)(page + getpagesize() - 64), 1,
+		       NULL, 0, 0);
+	e.sqe_size = 128;
+	EXPECT_EQ(-EFAULT, cport_enter(self->port, &e));
+	EXPECT_EQ(0, e.submitted);
+	EXPECT_EQ(0, port_drain(self->port, self->cqes, 8));
+	/* The same record at the known size goes through. */
+	e.sqe_size = 0;
+	EXPECT_EQ(0, cport_enter(self->port, &e));
+	ASSERT_EQ(1, port_drain(self->port, self->cqes, 8));
+	EXPECT_EQ(7, self->cqes[0].user_data);
 }
 
 /* ------------------------------------------------------------------ */

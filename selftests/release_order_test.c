@@ -210,4 +210,53 @@ TEST_F(order, rewaiting_threads)
 	}
 }
 
+/*
+ * Round robin at the concurrency value: a completion posted while the
+ * port is at its limit is queued, and released when the running thread
+ * blocks.  Each such release goes to the next thread in join order: a
+ * pick the limit refused must not use up anyone's turn (it once did, and
+ * W1 W2 W3 W1 W2 came out as W2 W3 W2 W3 W2).
+ */
+TEST(rr_at_the_limit)
+{
+	struct looper l[3];
+	int log[ROUNDS], nlog = 0;
+	struct cport_cqe cqe;
+	int port, i, k;
+
+	memset(log, 0xff, sizeof(log));
+	port = port_new(1, CPORT_POLICY_RR, 0);
+	ASSERT_LE(0, port);
+	/* This thread joins first and takes the only slot. */
+	ASSERT_EQ(0, cport_post(port, 0, 1000, 0, 0));
+	ASSERT_EQ(1, cport_wait(port, &cqe, 1, 0));
+	ASSERT_EQ(1, fdinfo_get(port, "running"));
+	for (i = 0; i < 3; i++) {
+		l[i] = (struct looper){
+			.port = port, .idx = i, .log = log, .nlog = &nlog,
+		};
+		ASSERT_EQ(0, pthread_create(&l[i].thread, NULL, looper_fn,
+					    &l[i]));
+		ASSERT_TRUE(fdinfo_wait(port, "waiters", i + 1));
+	}
+	for (k = 0; k < 5; k++) {
+		/* Posted at the limit: this thread runs, so it is queued... */
+		ASSERT_EQ(0, cport_post(port, 0, k, 0, 0));
+		/* ...and released when this thread blocks (it sleeps here). */
+		ASSERT_TRUE(wait_until(__atomic_load_n(&nlog, __ATOMIC_ACQUIRE)
+				       == k + 1, PROGRESS_MS));
+		ASSERT_TRUE(fdinfo_wait(port, "waiters", 3));
+		EXPECT_EQ(k % 3, log[k]) {
+			TH_LOG("completion %d went to W%d", k, log[k] + 1);
+		}
+	}
+	EXPECT_EQ(0, fdinfo_get(port, "queued"));
+	ASSERT_EQ(0, cport_destroy(port));
+	for (i = 0; i < 3; i++) {
+		ASSERT_EQ(0, pthread_join(l[i].thread, NULL));
+		EXPECT_EQ(-EIDRM, l[i].ret);
+	}
+	cport_close(port);
+}
+
 TEST_HARNESS_MAIN

@@ -200,6 +200,22 @@ BAD(dissoc_len, EINVAL, cport_prep_dissociate(sqe, c.sock); sqe->len = 1);
 BAD(dissoc_key, EINVAL, cport_prep_dissociate(sqe, c.sock); sqe->key = KEY);
 BAD(dissoc_timeout, EINVAL, cport_prep_dissociate(sqe, c.sock);
     sqe->timeout_ns = 1);
+/*
+ * ASSOCIATE and DISSOCIATE write nothing back: status, res and bytes are
+ * not outputs there, so they must be zero (room for later meanings).
+ */
+BAD(assoc_status, EINVAL, cport_prep_associate(sqe, c.unassoc, 1, 0);
+    sqe->status = CPORT_STATUS_PENDING);
+BAD(assoc_res, EINVAL, cport_prep_associate(sqe, c.unassoc, 1, 0);
+    sqe->res = -1);
+BAD(assoc_bytes, EINVAL, cport_prep_associate(sqe, c.unassoc, 1, 0);
+    sqe->bytes = 1);
+BAD(dissoc_status, EINVAL, cport_prep_dissociate(sqe, c.sock);
+    sqe->status = CPORT_STATUS_INLINE);
+BAD(dissoc_res, EINVAL, cport_prep_dissociate(sqe, c.sock);
+    sqe->res = 1LL << 40);
+BAD(dissoc_bytes, EINVAL, cport_prep_dissociate(sqe, c.sock);
+    sqe->bytes = 1U << 31);
 BAD(recv_key, EINVAL, good_recv(sqe, c.sock); sqe->key = 1);
 BAD(send_key, EINVAL, good_send(sqe, c.sock); sqe->key = 1);
 BAD(cancel_addr, EINVAL, good_cancel_all(sqe); sqe->addr = (uintptr_t)c.buf);
@@ -310,9 +326,11 @@ BAD(order_notlistening_before_efault, EINVAL, good_accept(sqe, c.sock);
 TEST_F(eno, refused)
 {
 	unsigned int submitted = 99;
+	__u8 status;
 	int ret;
 
 	variant->make(&self->sqes[0]);
+	status = self->sqes[0].status;
 	ret = cport_submit_and_wait(self->port, self->sqes, 1, NULL, 0, 0,
 				    &submitted);
 	EXPECT_EQ(-variant->err, ret) {
@@ -321,8 +339,8 @@ TEST_F(eno, refused)
 		       strerror(variant->err));
 	}
 	EXPECT_EQ(0, submitted);
-	/* Not taken: its status is left 0, nothing is posted. */
-	EXPECT_EQ(0, self->sqes[0].status);
+	/* Not taken: its status is left as it was (0), nothing is posted. */
+	EXPECT_EQ(status, self->sqes[0].status);
 	EXPECT_EQ(0, port_drain(self->port, self->cqes, 8));
 
 	cport_prep_post(&self->sqes[0], 10, 1, 0, 0);
@@ -333,7 +351,7 @@ TEST_F(eno, refused)
 						       3, NULL, 0, 0,
 						       &submitted));
 	EXPECT_EQ(1, submitted);
-	EXPECT_EQ(0, self->sqes[1].status);
+	EXPECT_EQ(status, self->sqes[1].status);
 	ASSERT_EQ(1, port_drain(self->port, self->cqes, 8));
 	EXPECT_EQ(1, self->cqes[0].user_data);
 	EXPECT_EQ(CPORT_OP_POST, self->cqes[0].op);
@@ -368,8 +386,9 @@ FIXTURE_TEARDOWN(port)
 }
 
 /*
- * The output fields (status, res, bytes) of the socket operations are
- * ignored on input: garbage there is accepted.
+ * The output fields (status, res, bytes) of the socket operations and
+ * CANCEL are ignored on input: garbage there is accepted.  ASSOCIATE and
+ * DISSOCIATE write nothing back, so there the same fields must be zero.
  */
 TEST_F(port, output_fields_ignored)
 {
@@ -386,7 +405,7 @@ TEST_F(port, output_fields_ignored)
 	cport_prep_send(&s[3], other[0], "x", 1, 2);
 	cport_prep_accept(&s[4], l, NULL, 0, 3, 0, 0);
 	cport_prep_cancel(&s[5], CPORT_CANCEL_USER_DATA, 3);
-	for (i = 0; i < 6; i++) {
+	for (i = 2; i < 6; i++) {
 		s[i].status = 0xff;
 		s[i].res = -1;
 		s[i].bytes = 0xffffffff;
@@ -407,6 +426,8 @@ TEST_F(port, output_fields_ignored)
 	for (i = 0; i < 2; i++) {
 		ASSERT_EQ(1, wait1(self->port, &self->cqes[i]));
 	}
+	EXPECT_EQ(-EINVAL, cport_submit(self->port, s, 1));
+	cport_prep_dissociate(&s[0], l);
 	ASSERT_EQ(1, cport_submit(self->port, s, 1));
 	EXPECT_EQ(-ENOENT, cport_dissociate(self->port, l));
 	close(l);
@@ -485,6 +506,41 @@ TEST_F(port, readonly_sqes_efault)
 	EXPECT_TRUE(wait_none(self->port, GRACE_MS));
 	ASSERT_EQ(1, recv(self->fds[0], &c, 1, MSG_DONTWAIT));
 	EXPECT_EQ('d', c);
+	munmap(map, 2 * page);
+}
+
+/*
+ * A submission whose status is writable but whose bytes field is not (it
+ * straddles into a read-only page): all of its outputs are checked before
+ * it is taken, so an inline RECV with data there fails with -EFAULT, not
+ * taken: status 0, nothing posted, the data still in the socket.  (It
+ * once ran, wrote res, failed on bytes and posted its result anyway,
+ * with status 0.)
+ */
+TEST_F(port, sqe_bytes_readonly_efault)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	struct cport_sqe *sqe;
+	char *map, c;
+
+	map = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, map);
+	/* status (1) and res (40) in the first page, bytes (60) not. */
+	sqe = (struct cport_sqe *)(map + page - 48);
+	cport_prep_recv(sqe, self->fds[0], self->buf, sizeof(self->buf), 9, 0);
+	sqe->flags = CPORT_SQE_INLINE;
+	ASSERT_EQ(0, mprotect(map + page, page, PROT_READ));
+	ASSERT_EQ(0, write_full(self->fds[1], "f", 1));
+	ASSERT_TRUE(readable(self->fds[0]));
+
+	EXPECT_EQ(-EFAULT, submit1(self->port, sqe));
+	EXPECT_EQ(0, sqe->status);
+	EXPECT_EQ(0, sqe->bytes);
+	EXPECT_TRUE(wait_none(self->port, GRACE_MS));
+	EXPECT_EQ(-ENOENT, cport_cancel(self->port, CPORT_CANCEL_ALL, 0));
+	ASSERT_EQ(1, recv(self->fds[0], &c, 1, MSG_DONTWAIT));
+	EXPECT_EQ('f', c);
 	munmap(map, 2 * page);
 }
 

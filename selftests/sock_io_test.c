@@ -908,4 +908,106 @@ TEST_F(sock, timeout_after_completion)
 	EXPECT_EQ(0, memcmp(self->buf, "gh", 2));
 }
 
+/* --- Control data a RECV has no room for ------------------------------------ */
+
+/* Send @len bytes of @data on unix socket @sock with descriptor @fd. */
+static int send_with_fd(int sock, const void *data, size_t len, int fd)
+{
+	char control[CMSG_SPACE(sizeof(int))] = {};
+	struct iovec iov = { .iov_base = (void *)data, .iov_len = len };
+	struct msghdr msg = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = control,
+		.msg_controllen = sizeof(control),
+	};
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	return sendmsg(sock, &msg, 0) == (ssize_t)len ? 0 : -errno;
+}
+
+/*
+ * A RECV has no control buffer: descriptors the peer passes with
+ * SCM_RIGHTS are closed by the kernel, as read(2) does, and the
+ * completion says so with CPORT_CQE_F_CTRUNC (MSG_CTRUNC).  Such a result
+ * is posted even when the RECV asked for an inline one, so the flag is
+ * not lost.  Data without control messages carries no flag.
+ */
+TEST(unix_recv_reports_dropped_descriptors)
+{
+	unsigned char buf[64];
+	struct cport_sqe sqe;
+	struct cport_cqe cqe;
+	int port, sv[2], p[2];
+
+	signal(SIGPIPE, SIG_IGN);
+	port = cport_create(NULL);
+	ASSERT_LE(0, port);
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+	ASSERT_EQ(0, cport_associate(port, sv[0], KEY, 0));
+	ASSERT_EQ(0, pipe(p));
+
+	/* The only other reference to the pipe's read end is in flight. */
+	ASSERT_EQ(0, send_with_fd(sv[1], "abc", 3, p[0]));
+	ASSERT_EQ(0, close(p[0]));
+	ASSERT_TRUE(fd_ready(sv[0], POLLIN, PROGRESS_MS));
+	ASSERT_EQ(1, sub_recv(port, &sqe, sv[0], buf, sizeof(buf), 1, 0,
+			      CPORT_SQE_INLINE, 0));
+	EXPECT_EQ(CPORT_STATUS_PENDING, sqe.status);
+	ASSERT_EQ(1, wait1(port, &cqe));
+	EXPECT_CQE(cqe, CPORT_OP_RECV, KEY, 1, 3, 3);
+	EXPECT_EQ(CPORT_CQE_F_CTRUNC, cqe.flags);
+	EXPECT_EQ(0, memcmp(buf, "abc", 3));
+	/* The passed descriptor was closed: the pipe has no reader left. */
+	EXPECT_EQ(-1, write(p[1], "x", 1));
+	EXPECT_EQ(EPIPE, errno);
+
+	/* Plain data: no flag, and inline works as usual. */
+	ASSERT_EQ(3, write(sv[1], "def", 3));
+	ASSERT_TRUE(fd_ready(sv[0], POLLIN, PROGRESS_MS));
+	ASSERT_EQ(1, sub_recv(port, &sqe, sv[0], buf, sizeof(buf), 2, 0,
+			      CPORT_SQE_INLINE, 0));
+	EXPECT_EQ(CPORT_STATUS_INLINE, sqe.status);
+	EXPECT_EQ(3, sqe.res);
+	ASSERT_EQ(1, sub_recv(port, &sqe, sv[0], buf, sizeof(buf), 3, 0, 0,
+			      0));
+	EXPECT_EQ(CPORT_STATUS_PENDING, sqe.status);
+	ASSERT_EQ(3, write(sv[1], "ghi", 3));
+	ASSERT_EQ(1, wait1(port, &cqe));
+	EXPECT_CQE_EXACT(cqe, CPORT_OP_RECV, KEY, 3, 3, 3);
+
+	/* A pending RECV that the descriptor arrives for: flagged too. */
+	ASSERT_EQ(0, pipe(p) ? -errno : 0);
+	ASSERT_EQ(1, sub_recv(port, &sqe, sv[0], buf, sizeof(buf), 4, 0, 0,
+			      0));
+	EXPECT_EQ(CPORT_STATUS_PENDING, sqe.status);
+	ASSERT_EQ(0, send_with_fd(sv[1], "j", 1, p[0]));
+	ASSERT_EQ(0, close(p[0]));
+	ASSERT_EQ(1, wait1(port, &cqe));
+	EXPECT_CQE(cqe, CPORT_OP_RECV, KEY, 4, 1, 1);
+	EXPECT_EQ(CPORT_CQE_F_CTRUNC, cqe.flags);
+	EXPECT_EQ(-1, write(p[1], "x", 1));
+	EXPECT_EQ(EPIPE, errno);
+	close(p[1]);
+
+	/* SO_PASSCRED: the credentials had no room either. */
+	ASSERT_EQ(0, setsockopt(sv[0], SOL_SOCKET, SO_PASSCRED, &(int){ 1 },
+				sizeof(int)));
+	ASSERT_EQ(2, write(sv[1], "kl", 2));
+	ASSERT_EQ(1, sub_recv(port, &sqe, sv[0], buf, sizeof(buf), 5, 0, 0,
+			      0));
+	ASSERT_EQ(1, wait1(port, &cqe));
+	EXPECT_CQE(cqe, CPORT_OP_RECV, KEY, 5, 2, 2);
+	EXPECT_EQ(CPORT_CQE_F_CTRUNC, cqe.flags);
+
+	EXPECT_TRUE(wait_none(port, 0));
+	cport_close(port);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 TEST_HARNESS_MAIN
