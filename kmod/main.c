@@ -17,6 +17,7 @@
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/poll.h>
+#include <linux/rcupdate.h>
 #include <linux/sched.h>
 #include <linux/seq_file.h>
 #include <linux/stddef.h>
@@ -411,6 +412,14 @@ static void __exit cport_exit(void)
 	misc_deregister(&cport_misc);
 	cport_threads_exit();
 	cport_socks_exit();
+	/*
+	 * The last fallback task work gave its module reference back
+	 * (through cport's workqueue, drained above) before it returned: its
+	 * thread may still be in our text, preempted after the queue_work().
+	 * An RCU Tasks grace period ends only once every such thread has
+	 * switched voluntarily or gone back to user space.
+	 */
+	synchronize_rcu_tasks();
 	cport_ops_exit();
 	cport_node_cache_exit();
 }
