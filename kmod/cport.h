@@ -202,7 +202,10 @@ struct cport_op {
 	struct cport_sock	*sock;
 	struct cport_node	*node;		/* its completion, preallocated */
 	void __user		*buf;
-	u32			len;
+	struct iovec		*iov;		/* *_VEC: the segments, or NULL */
+	u32			nr_segs;
+	u32			iov_units;	/* the user units iov holds */
+	u32			len;		/* bytes, all segments together */
 	u32			moved;		/* bytes moved: runner */
 	u64			user_data;
 	u64			key;		/* ACCEPT: the new socket's key */
@@ -457,6 +460,8 @@ void cport_user_put(struct cport_user *u);
 int cport_charge_units(struct cport_port *port, unsigned int n);
 void cport_uncharge_units(struct cport_port *port, unsigned int n);
 int cport_charge_assoc(struct cport_port *port);
+int cport_charge_bytes(struct cport_port *port, size_t bytes, u32 *units);
+void cport_uncharge_bytes(struct cport_port *port, u32 units);
 void cport_uncharge_assoc(struct cport_port *port);
 int cport_charge_file(struct cport_port *port);
 void cport_uncharge_file(struct cport_port *port);

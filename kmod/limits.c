@@ -16,7 +16,9 @@
  *    max_pending completions of operations, whatever user space does;
  *  - per user, max_user_units (a module parameter, writable by root only,
  *    like epoll's max_user_watches): the same units plus associations,
- *    summed over every port the user opened;
+ *    plus a unit per CPORT_UNIT_COST bytes of the iovec arrays that
+ *    scatter/gather operations hold, summed over every port the user
+ *    opened;
  *  - files pinned for user space (a socket's file while operations are
  *    pending on it, an ACCEPT's connection until it is delivered) count
  *    against the submitter's RLIMIT_NOFILE, per port, as io_uring counts
@@ -147,6 +149,26 @@ void cport_uncharge_units(struct cport_port *port, unsigned int n)
 {
 	atomic_sub(n, &port->nr_ops);
 	atomic_long_sub(n, &port->user->units);
+}
+
+/*
+ * Memory an operation holds besides itself (the iovec array of a
+ * scatter/gather one): a unit per CPORT_UNIT_COST bytes, against the
+ * user's bound only (-EDQUOT).  Returns the units charged through *@units.
+ */
+int cport_charge_bytes(struct cport_port *port, size_t bytes, u32 *units)
+{
+	u32 n = DIV_ROUND_UP(bytes, CPORT_UNIT_COST);
+	int ret = cport_user_charge(port->user, n);
+
+	if (!ret)
+		*units = n;
+	return ret;
+}
+
+void cport_uncharge_bytes(struct cport_port *port, u32 units)
+{
+	atomic_long_sub(units, &port->user->units);
 }
 
 /* An association: the user's bound only (-EDQUOT). */

@@ -22,6 +22,19 @@
 #include "compat.h"
 #include "cport.h"
 
+/* Where the next byte of @op goes or comes from: the rest of its buffers. */
+static void cport_op_iter(struct cport_op *op, struct iov_iter *it,
+			  unsigned int dir)
+{
+	if (op->iov) {
+		iov_iter_init(it, dir, op->iov, op->nr_segs, op->len);
+		iov_iter_advance(it, op->moved);
+	} else {
+		iov_iter_ubuf(it, dir, op->buf + op->moved,
+			      op->len - op->moved);
+	}
+}
+
 static enum cport_io cport_io_error(struct cport_op *op, int ret)
 {
 	if (ret == -EAGAIN)
@@ -50,8 +63,7 @@ enum cport_io cport_do_recv(struct cport_sock *s, struct cport_op *op)
 
 	for (;;) {
 		memset(&msg, 0, sizeof(msg));
-		iov_iter_ubuf(&msg.msg_iter, ITER_DEST, op->buf + op->moved,
-			      op->len - op->moved);
+		cport_op_iter(op, &msg.msg_iter, ITER_DEST);
 		ret = sock_recvmsg(s->sock, &msg, MSG_DONTWAIT);
 		/*
 		 * No control buffer: descriptors or credentials the peer
@@ -80,8 +92,7 @@ enum cport_io cport_do_send(struct cport_sock *s, struct cport_op *op)
 	while (op->moved < op->len) {
 		memset(&msg, 0, sizeof(msg));
 		msg.msg_flags = MSG_DONTWAIT | MSG_NOSIGNAL;
-		iov_iter_ubuf(&msg.msg_iter, ITER_SOURCE, op->buf + op->moved,
-			      op->len - op->moved);
+		cport_op_iter(op, &msg.msg_iter, ITER_SOURCE);
 		ret = sock_sendmsg(s->sock, &msg);
 		if (ret < 0)
 			return cport_io_error(op, ret);

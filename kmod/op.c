@@ -21,6 +21,7 @@
 #include <linux/slab.h>
 #include <linux/socket.h>
 #include <linux/uaccess.h>
+#include <linux/uio.h>
 #include <net/sock.h>
 #include <net/tcp_states.h>
 
@@ -70,6 +71,9 @@ void cport_op_free(struct cport_op *op)
 		cport_uncharge_file(port);
 	if (op->cred)
 		put_cred(op->cred);
+	kfree(op->iov);
+	if (op->iov_units)
+		cport_uncharge_bytes(port, op->iov_units);
 	kmem_cache_free(cport_op_cache, op);
 }
 
@@ -112,6 +116,52 @@ static void cport_op_return_inline(struct cport_port *port,
 	cport_op_free(op);
 }
 
+/* A RECV or SEND on an iovec array. */
+static bool cport_op_vec(const struct cport_sqe *sqe)
+{
+	return (sqe->opcode == CPORT_OP_RECV &&
+		(sqe->op_flags & CPORT_RECV_VEC)) ||
+	       (sqe->opcode == CPORT_OP_SEND &&
+		(sqe->op_flags & CPORT_SEND_VEC));
+}
+
+/*
+ * Copy the iovec array of a scatter/gather operation into @op, checked
+ * as readv(2) and writev(2) check theirs (a 32-bit caller's compat
+ * layout included): -EINVAL, -EFAULT, -ENOMEM, -EDQUOT.  A total of 0 is
+ * -EINVAL.  The array is charged to the memory cgroup and, in units, to
+ * the user; cport_op_free() gives both back.
+ */
+static int cport_op_import_iovec(struct cport_port *port, struct cport_op *op,
+				 const struct cport_sqe *sqe)
+{
+	u32 nr = sqe->len;	/* 1 to CPORT_MAX_IOV: opdef.c */
+	struct iovec *iov, *fast;
+	struct iov_iter iter;
+	ssize_t n;
+	int ret;
+
+	/* On error, cport_op_free() gives back the units charged. */
+	ret = cport_charge_bytes(port, nr * sizeof(*iov), &op->iov_units);
+	if (ret)
+		return ret;
+	fast = kmalloc_array(nr, sizeof(*iov), GFP_KERNEL_ACCOUNT);
+	if (!fast)
+		return -ENOMEM;
+	/* All of it fits the "fast" array: import_iovec() allocates nothing. */
+	iov = fast;
+	n = import_iovec(sqe->opcode == CPORT_OP_RECV ? ITER_DEST : ITER_SOURCE,
+			 u64_to_user_ptr(sqe->addr), nr, nr, &iov, &iter);
+	if (n <= 0) {
+		kfree(fast);
+		return n ?: -EINVAL;
+	}
+	op->iov = fast;
+	op->nr_segs = nr;
+	op->len = n;
+	return 0;
+}
+
 /*
  * Prep: check what only the kernel can check (the fields were checked by
  * main.c), charge the port and its user, and build the operation.  On
@@ -137,7 +187,8 @@ static struct cport_op *cport_op_prep(struct cport_port *port,
 	    READ_ONCE(s->sk->sk_state) != TCP_LISTEN)
 		goto out_put;
 	ret = -EFAULT;
-	if (sqe->len && !access_ok(u64_to_user_ptr(sqe->addr), sqe->len))
+	if (sqe->len && !cport_op_vec(sqe) &&
+	    !access_ok(u64_to_user_ptr(sqe->addr), sqe->len))
 		goto out_put;
 	/*
 	 * The outputs must be writable before the operation can start: a
@@ -165,10 +216,16 @@ static struct cport_op *cport_op_prep(struct cport_port *port,
 			goto out_free;
 		op->file_charged = true;
 	}
+	if (cport_op_vec(sqe)) {
+		ret = cport_op_import_iovec(port, op, sqe);
+		if (ret)
+			goto out_free;
+	} else {
+		op->buf = u64_to_user_ptr(sqe->addr);
+		op->len = sqe->len;
+	}
 	op->cred = get_current_cred();
 	op->opcode = sqe->opcode;
-	op->buf = u64_to_user_ptr(sqe->addr);
-	op->len = sqe->len;
 	op->user_data = sqe->user_data;
 	op->key = sqe->key;
 	op->op_flags = sqe->op_flags;

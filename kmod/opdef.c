@@ -83,24 +83,28 @@ static int cport_cancel_check(const struct cport_sqe *sqe)
 }
 
 /* What every socket operation (RECV, SEND, ACCEPT) checks first. */
-static int cport_sockop_check(const struct cport_sqe *sqe)
+static int cport_sockop_check(const struct cport_sqe *sqe, bool vec)
 {
 	if (sqe->flags & ~CPORT_SQE_FLAGS)
 		return -EINVAL;
 	if ((sqe->flags & CPORT_SQE_INLINE) && (sqe->flags & CPORT_SQE_POST))
 		return -EINVAL;
-	if (sqe->len > CPORT_MAX_IO)
+	/* len is a byte count, or with an iovec array its entries. */
+	if (sqe->len > (vec ? CPORT_MAX_IOV : CPORT_MAX_IO))
 		return -EINVAL;
 	return 0;
 }
 
 static int cport_recv_check(const struct cport_sqe *sqe)
 {
-	int ret = cport_sockop_check(sqe);
+	int ret = cport_sockop_check(sqe, sqe->op_flags & CPORT_RECV_VEC);
 
 	if (ret)
 		return ret;
-	if ((sqe->op_flags & ~CPORT_RECV_FILL) || sqe->key)
+	if ((sqe->op_flags & ~(CPORT_RECV_FILL | CPORT_RECV_VEC)) || sqe->key)
+		return -EINVAL;
+	/* An iovec array has at least one entry. */
+	if ((sqe->op_flags & CPORT_RECV_VEC) && !sqe->len)
 		return -EINVAL;
 	/* A zero-byte recv: a readiness notification, no buffer. */
 	if (!sqe->len && (sqe->addr || (sqe->op_flags & CPORT_RECV_FILL)))
@@ -110,11 +114,13 @@ static int cport_recv_check(const struct cport_sqe *sqe)
 
 static int cport_send_check(const struct cport_sqe *sqe)
 {
-	int ret = cport_sockop_check(sqe);
+	int ret = cport_sockop_check(sqe, sqe->op_flags & CPORT_SEND_VEC);
 
 	if (ret)
 		return ret;
-	if (sqe->op_flags || sqe->key)
+	if ((sqe->op_flags & ~CPORT_SEND_VEC) || sqe->key)
+		return -EINVAL;
+	if ((sqe->op_flags & CPORT_SEND_VEC) && !sqe->len)
 		return -EINVAL;
 	return 0;
 }
@@ -122,7 +128,7 @@ static int cport_send_check(const struct cport_sqe *sqe)
 static int cport_accept_check(const struct cport_sqe *sqe)
 {
 	const u32 of = sqe->op_flags;
-	int ret = cport_sockop_check(sqe);
+	int ret = cport_sockop_check(sqe, false);
 
 	if (ret)
 		return ret;

@@ -12,6 +12,7 @@
 #define LIBCPORT_CPORT_H
 
 #include <string.h>
+#include <sys/uio.h>
 #include <linux/cport.h>
 
 #ifdef __cplusplus
@@ -178,6 +179,28 @@ static inline void cport_prep_send(struct cport_sqe *sqe, int fd,
 				   __u64 user_data)
 {
 	cport_prep_rw(CPORT_OP_SEND, sqe, fd, buf, len, user_data);
+}
+
+/*
+ * Fill *sqe as a CPORT_OP_RECV into the iovcnt buffers of iov, filled in
+ * order as one (readv(2)); flags are CPORT_RECV_FILL or 0.  The array is
+ * read at submission; the buffers belong to the kernel until completion.
+ */
+static inline void cport_prep_recvv(struct cport_sqe *sqe, int fd,
+				    const struct iovec *iov, unsigned int iovcnt,
+				    __u64 user_data, unsigned int flags)
+{
+	cport_prep_rw(CPORT_OP_RECV, sqe, fd, iov, iovcnt, user_data);
+	sqe->op_flags = flags | CPORT_RECV_VEC;
+}
+
+/* Fill *sqe as a CPORT_OP_SEND of the whole of the iovcnt buffers of iov. */
+static inline void cport_prep_sendv(struct cport_sqe *sqe, int fd,
+				    const struct iovec *iov, unsigned int iovcnt,
+				    __u64 user_data)
+{
+	cport_prep_rw(CPORT_OP_SEND, sqe, fd, iov, iovcnt, user_data);
+	sqe->op_flags = CPORT_SEND_VEC;
 }
 
 /*

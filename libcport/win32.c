@@ -16,13 +16,14 @@
  *
  * The OVERLAPPED pointer is the cookie.  While an operation is pending its
  * Internal is STATUS_PENDING and its InternalHigh points to this layer's
- * context for the operation (a bounce buffer for several WSABUFs, an
- * AcceptEx's target socket and address buffer) or is 0; both are written
+ * context for the operation (an AcceptEx's target socket and address
+ * buffer) or is 0; both are written
  * before the submission, never after it was taken as pending (another
  * thread may already have dequeued the completion).  The thread that
  * dequeues the completion finishes the operation: it stores the status and
- * the bytes into the OVERLAPPED, scatters a bounce buffer, moves an
- * accepted connection onto the caller's socket, frees the context.
+ * the bytes into the OVERLAPPED, moves an accepted connection onto the
+ * caller's socket, frees the context.  Several WSABUFs go to the kernel as
+ * one scatter/gather operation (CPORT_RECV_VEC, CPORT_SEND_VEC).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -402,34 +403,16 @@ BOOL SetFileCompletionNotificationModes(HANDLE FileHandle, BYTE Flags)
 
 /* --- Finishing an operation ---------------------------------------------------- */
 
-enum { CTX_RECV, CTX_SEND, CTX_ACCEPT };
+enum { CTX_ACCEPT };
 
-/* What InternalHigh points to while an operation is pending. */
+/* What InternalHigh points to while an AcceptEx is pending. */
 struct op_ctx {
 	int kind;
-	/* CTX_RECV, CTX_SEND: the bounce buffer and the caller's buffers */
-	char *data;
-	DWORD nbufs;
-	/* CTX_ACCEPT */
 	SOCKET target;		/* INVALID_SOCKET: keep the new descriptor */
 	char *local;		/* room for the local address, or NULL */
 	DWORD local_len;
-	WSABUF bufs[];
 };
 
-static void scatter(struct op_ctx *ctx, size_t n)
-{
-	const char *p = ctx->data;
-	DWORD i;
-
-	for (i = 0; i < ctx->nbufs && n; i++) {
-		size_t k = ctx->bufs[i].len < n ? ctx->bufs[i].len : n;
-
-		memcpy(ctx->bufs[i].buf, p, k);
-		p += k;
-		n -= k;
-	}
-}
 
 /*
  * Finish the operation of @cqe (a dequeued completion or an inline
@@ -485,12 +468,7 @@ static int finish(const struct cport_cqe *cqe, DWORD *bytes)
 		return -err;
 	}
 
-	if (ctx) {
-		if (ctx->kind == CTX_RECV)
-			scatter(ctx, *bytes);
-		free(ctx->data);
-		free(ctx);
-	}
+	free(ctx);
 	ov->InternalHigh = *bytes;
 	ov->Internal = cport_win32_error(err, FALSE);
 	return -err;
@@ -754,10 +732,7 @@ static int submit_io(int fd, struct cport_sqe *sqe, LPOVERLAPPED ov,
 		cport_post(port, key, (__u64)(uintptr_t)ov, 0, *bytes);
 	return 0;
 fail:
-	if (ctx) {
-		free(ctx->data);
-		free(ctx);
-	}
+	free(ctx);
 	ov->InternalHigh = 0;
 	ov->Internal = cport_win32_error(ret, FALSE);
 	return ret;
@@ -796,23 +771,6 @@ static long long total_len(const WSABUF *bufs, DWORD n, DWORD *nonempty,
 	return total > CPORT_MAX_IO ? -EINVAL : total;
 }
 
-static struct op_ctx *bounce_new(int kind, const WSABUF *bufs, DWORD n,
-				 size_t total)
-{
-	struct op_ctx *ctx = calloc(1, sizeof(*ctx) + n * sizeof(WSABUF));
-
-	if (!ctx)
-		return NULL;
-	ctx->data = malloc(total);
-	if (!ctx->data) {
-		free(ctx);
-		return NULL;
-	}
-	ctx->kind = kind;
-	ctx->nbufs = n;
-	memcpy(ctx->bufs, bufs, n * sizeof(WSABUF));
-	return ctx;
-}
 
 static int sync_io(int fd, LPWSABUF bufs, DWORD n, LPDWORD lpBytes,
 		   int flags, bool recv)
@@ -855,9 +813,9 @@ static int wsa_io(SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount,
 		  LPDWORD lpBytes, DWORD flags, LPOVERLAPPED ov,
 		  LPWSAOVERLAPPED_COMPLETION_ROUTINE routine, bool recv)
 {
-	struct op_ctx *ctx = NULL;
+	struct iovec stack[16], *iov = NULL;
 	struct cport_sqe sqe;
-	DWORD nonempty, first, bytes = 0;
+	DWORD nonempty, first, bytes = 0, i, k;
 	long long total;
 	char *buf = NULL;
 	int fd = handle_fd(s), ret;
@@ -883,37 +841,46 @@ static int wsa_io(SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount,
 		SetLastError(WSAEINVAL);
 		return SOCKET_ERROR;
 	}
+	if (nonempty > CPORT_MAX_IOV) {
+		SetLastError(WSAEINVAL);
+		return SOCKET_ERROR;
+	}
 	if (nonempty == 1) {
 		buf = lpBuffers[first].buf;
 	} else if (nonempty > 1) {
-		ctx = bounce_new(recv ? CTX_RECV : CTX_SEND, lpBuffers,
-				 dwBufferCount, (size_t)total);
-		if (!ctx) {
+		/* Scatter/gather in the kernel: it reads the array now. */
+		iov = nonempty <= 16 ? stack : calloc(nonempty, sizeof(*iov));
+		if (!iov) {
 			SetLastError(WSAENOBUFS);
 			return SOCKET_ERROR;
 		}
-		buf = ctx->data;
-		if (!recv) {
-			char *p = buf;
-			DWORD i;
-
-			for (i = 0; i < dwBufferCount; i++) {
-				memcpy(p, lpBuffers[i].buf, lpBuffers[i].len);
-				p += lpBuffers[i].len;
-			}
+		for (i = k = 0; i < dwBufferCount; i++) {
+			if (!lpBuffers[i].len)
+				continue;
+			iov[k].iov_base = lpBuffers[i].buf;
+			iov[k++].iov_len = lpBuffers[i].len;
 		}
 	}
 	if (recv) {
-		if (!total && (flags & MSG_WAITALL))
-			flags = 0;	/* a zero-byte recv cannot fill */
-		cport_prep_recv(&sqe, fd, buf, (size_t)total,
-				(__u64)(uintptr_t)ov,
-				flags & MSG_WAITALL ? CPORT_RECV_FILL : 0);
+		unsigned int of = flags & MSG_WAITALL ? CPORT_RECV_FILL : 0;
+
+		if (!total)
+			of = 0;	/* a zero-byte recv cannot fill */
+		if (iov)
+			cport_prep_recvv(&sqe, fd, iov, nonempty,
+					 (__u64)(uintptr_t)ov, of);
+		else
+			cport_prep_recv(&sqe, fd, buf, (size_t)total,
+					(__u64)(uintptr_t)ov, of);
+	} else if (iov) {
+		cport_prep_sendv(&sqe, fd, iov, nonempty, (__u64)(uintptr_t)ov);
 	} else {
 		cport_prep_send(&sqe, fd, buf, (size_t)total,
 				(__u64)(uintptr_t)ov);
 	}
-	ret = submit_io(fd, &sqe, ov, ctx, &bytes);
+	ret = submit_io(fd, &sqe, ov, NULL, &bytes);
+	if (iov != stack)
+		free(iov);
 	return wsa_result(ret, bytes, lpBytes);
 }
 

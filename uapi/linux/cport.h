@@ -271,7 +271,17 @@ enum {
  * CPORT_OP_DISSOCIATE: fd.
  * CPORT_OP_RECV: fd, user_data, addr, len, timeout_ns, op_flags
  *   CPORT_RECV_*, flags.
- * CPORT_OP_SEND: fd, user_data, addr, len, timeout_ns, flags.
+ * CPORT_OP_SEND: fd, user_data, addr, len, timeout_ns, op_flags
+ *   CPORT_SEND_*, flags.
+ * Scatter/gather (CPORT_RECV_VEC, CPORT_SEND_VEC): addr points to an
+ *   array of len struct iovec (1 to CPORT_MAX_IOV), read at submission
+ *   as readv(2) and writev(2) read theirs (the array itself may be reused
+ *   once CPORT_IOC_ENTER returns; the buffers it points to belong to the
+ *   kernel until the operation completes).  The buffers are filled or
+ *   sent in order as one: res and bytes count all of them, CPORT_RECV_FILL
+ *   fills all of them, and as with readv(2) a total beyond CPORT_MAX_IO is
+ *   cut to CPORT_MAX_IO.  A total of 0 is -EINVAL (a zero-byte RECV is
+ *   the readiness form).
  * CPORT_OP_ACCEPT: fd (a listening socket), user_data, addr and len (room
  *   for the peer's address; both 0 for none), key (the new socket's key,
  *   with CPORT_ACCEPT_ASSOCIATE), timeout_ns, op_flags CPORT_ACCEPT_*,
@@ -303,9 +313,12 @@ enum {
  *   -EDQUOT      (ASSOCIATE) the user's max_user_units, as below
  *   -ENOENT      the socket is not associated with this port
  *   -EINVAL      (ACCEPT) the socket is not listening
- *   -EFAULT      the buffer (addr, len) is not a valid user range, or
- *                the submission's outputs (status, res, bytes) cannot be
- *                written
+ *   -EINVAL      (RECV, SEND with *_VEC) len == 0, len > CPORT_MAX_IOV,
+ *                or buffers of 0 bytes in all
+ *   -EFAULT      the buffer (addr, len) is not a valid user range (with
+ *                *_VEC: the iovec array cannot be read, or one of its
+ *                buffers is not a valid user range), or the submission's
+ *                outputs (status, res, bytes) cannot be written
  *   -E2BIG       the record is longer than this kernel knows (sqe_size)
  *                and the bytes past what it knows are not all zero
  *   -ENOBUFS     the port holds max_pending operations already: pending
@@ -359,6 +372,9 @@ enum {
 #define CPORT_RECV_FILL		_BITUL(0)	/* complete when full (IBM
 						 * fillBuffer, MSG_WAITALL)
 						 */
+#define CPORT_RECV_VEC		_BITUL(1)	/* scatter: readv(2) */
+/* ... for SEND */
+#define CPORT_SEND_VEC		_BITUL(1)	/* gather: writev(2) */
 /* ... for ACCEPT */
 #define CPORT_ACCEPT_CLOEXEC	_BITUL(0)	/* O_CLOEXEC on the new fd */
 #define CPORT_ACCEPT_NONBLOCK	_BITUL(1)	/* O_NONBLOCK on the new fd */
@@ -371,6 +387,9 @@ enum {
 #define CPORT_CANCEL_ALL	_BITUL(3)
 
 #define CPORT_MAX_IO		0x7ffff000	/* largest len of one RECV, SEND */
+#define CPORT_MAX_IOV		1024		/* most segments of one, as
+						 * UIO_MAXIOV
+						 */
 
 /*
  * A completion: 48 bytes.  res is the result (bytes moved, a new fd) or
