@@ -159,7 +159,7 @@ BAD(assoc_op_flags_high, EINVAL,
     cport_prep_associate(sqe, c.unassoc, 1, 1U << 31));
 BAD(dissoc_op_flags, EINVAL, cport_prep_dissociate(sqe, c.sock);
     sqe->op_flags = 1);
-BAD(recv_op_flags_unknown, EINVAL, good_recv(sqe, c.sock); sqe->op_flags = 2);
+BAD(recv_op_flags_unknown, EINVAL, good_recv(sqe, c.sock); sqe->op_flags = 4);
 BAD(recv_op_flags_high, EINVAL, good_recv(sqe, c.sock);
     sqe->op_flags = 1U << 31);
 BAD(send_op_flags, EINVAL, good_send(sqe, c.sock); sqe->op_flags = 1);
@@ -241,6 +241,49 @@ BAD(send_len_huge, EINVAL, good_send(sqe, c.sock); sqe->len = ~0ULL);
 BAD(recv_zero_len_addr, EINVAL, cport_prep_recv(sqe, c.sock, c.buf, 0, 1, 0));
 BAD(recv_zero_len_fill, EINVAL,
     cport_prep_recv(sqe, c.sock, NULL, 0, 1, CPORT_RECV_FILL));
+
+/* Scatter/gather: the iovec array is checked as readv(2) checks it. */
+static struct iovec iov_good[2] = {
+	{ c.buf, 8 }, { c.buf + 8, 8 },
+};
+static struct iovec iov_empty[3];		/* 0 bytes in all */
+static struct iovec iov_kernel[2] = {		/* a kernel address */
+	{ c.buf, 8 }, { (void *)0xffff888000000000UL, 8 },
+};
+static struct iovec iov_huge[1] = {		/* wraps around */
+	{ c.buf, ~0UL },
+};
+static struct iovec iov_many[CPORT_MAX_IOV + 1];
+
+BAD(recv_vec_none, EINVAL, cport_prep_recvv(sqe, c.sock, iov_good, 0, 1, 0));
+BAD(recv_vec_too_many, EINVAL,
+    cport_prep_recvv(sqe, c.sock, iov_many, CPORT_MAX_IOV + 1, 1, 0));
+BAD(recv_vec_len_huge, EINVAL,
+    cport_prep_recvv(sqe, c.sock, iov_good, 1, 1, 0);
+    sqe->len = 1ULL << 32 | 1);
+BAD(recv_vec_empty, EINVAL,
+    cport_prep_recvv(sqe, c.sock, iov_empty, 3, 1, 0));
+BAD(recv_vec_unknown_flag, EINVAL,
+    cport_prep_recvv(sqe, c.sock, iov_good, 2, 1, 1U << 2));
+BAD(send_vec_none, EINVAL, cport_prep_sendv(sqe, c.sock, iov_good, 0, 1));
+BAD(send_vec_too_many, EINVAL,
+    cport_prep_sendv(sqe, c.sock, iov_many, CPORT_MAX_IOV + 1, 1));
+BAD(send_vec_empty, EINVAL, cport_prep_sendv(sqe, c.sock, iov_empty, 3, 1));
+BAD(send_vec_fill, EINVAL, cport_prep_sendv(sqe, c.sock, iov_good, 2, 1);
+    sqe->op_flags |= CPORT_RECV_FILL);
+BAD(recv_vec_array_null, EFAULT,
+    cport_prep_recvv(sqe, c.sock, NULL, 2, 1, 0));
+BAD(recv_vec_array_kernel, EFAULT,
+    cport_prep_recvv(sqe, c.sock, (void *)0xffff888000000000UL, 2, 1, 0));
+BAD(recv_vec_segment_kernel, EFAULT,
+    cport_prep_recvv(sqe, c.sock, iov_kernel, 2, 1, 0));
+BAD(recv_vec_segment_huge, EINVAL,
+    cport_prep_recvv(sqe, c.sock, iov_huge, 1, 1, 0));
+BAD(send_vec_array_null, EFAULT, cport_prep_sendv(sqe, c.sock, NULL, 2, 1));
+BAD(send_vec_segment_kernel, EFAULT,
+    cport_prep_sendv(sqe, c.sock, iov_kernel, 2, 1));
+BAD(recv_vec_unassoc, ENOENT,
+    cport_prep_recvv(sqe, c.unassoc, iov_good, 2, 1, 0));
 
 /* -EBADF */
 BAD(assoc_closed, EBADF, cport_prep_associate(sqe, c.closed, 1, 0));

@@ -908,6 +908,124 @@ TEST_F(sock, timeout_after_completion)
 	EXPECT_EQ(0, memcmp(self->buf, "gh", 2));
 }
 
+/* --- Scatter/gather ----------------------------------------------------------- */
+
+/*
+ * CPORT_RECV_VEC with CPORT_RECV_FILL: the segments (one of them empty)
+ * are filled in order as one buffer, across several arrivals; the array
+ * is read at submission, so it is spoiled right after.
+ */
+TEST_F(sock, recv_vec_fill)
+{
+	unsigned char data[20], a[3], b[5], d[1], e[11];
+	struct iovec iov[5] = {
+		{ a, 3 }, { NULL, 0 }, { b, 5 }, { d, 1 }, { e, 11 },
+	};
+	struct cport_sqe sqe;
+	struct cport_cqe cqe;
+
+	pattern_fill(data, sizeof(data), 30, 0);
+	cport_prep_recvv(&sqe, self->s, iov, 5, 40, CPORT_RECV_FILL);
+	ASSERT_EQ(1, submit1(self->port, &sqe));
+	EXPECT_EQ(CPORT_STATUS_PENDING, sqe.status);
+	memset(iov, 0, sizeof(iov));
+	ASSERT_EQ(0, write_bounded(self->c, data, 7));
+	EXPECT_TRUE(wait_none(self->port, GRACE_MS));
+	ASSERT_EQ(0, write_bounded(self->c, data + 7, 13));
+	ASSERT_EQ(1, wait1(self->port, &cqe));
+	EXPECT_CQE_EXACT(cqe, CPORT_OP_RECV, KEY, 40, 20, 20);
+	EXPECT_EQ(0, memcmp(a, data, 3));
+	EXPECT_EQ(0, memcmp(b, data + 3, 5));
+	EXPECT_EQ(0, memcmp(d, data + 8, 1));
+	EXPECT_EQ(0, memcmp(e, data + 9, 11));
+
+	/* Without FILL it completes with what is there, inline if asked. */
+	ASSERT_EQ(0, write_bounded(self->c, data, 4));
+	ASSERT_EQ(0, write_bounded(self->c, data, 4));
+	ASSERT_TRUE(fd_ready(self->s, POLLIN, PROGRESS_MS));
+	iov[0] = (struct iovec){ a, 3 };
+	iov[1] = (struct iovec){ e, 11 };
+	cport_prep_recvv(&sqe, self->s, iov, 2, 41, 0);
+	sqe.flags = CPORT_SQE_INLINE;
+	ASSERT_EQ(1, submit1(self->port, &sqe));
+	ASSERT_EQ(CPORT_STATUS_INLINE, sqe.status);
+	/* Both writes may or may not have merged: 4 or 8 bytes. */
+	ASSERT_TRUE(sqe.res == 4 || sqe.res == 8);
+	EXPECT_EQ(sqe.res, sqe.bytes);
+	EXPECT_EQ(0, memcmp(a, data, 3));
+	EXPECT_EQ(data[3], e[0]);
+	if (sqe.res == 8) {
+		EXPECT_EQ(0, memcmp(e + 1, data, 4));
+	}
+}
+
+/*
+ * CPORT_SEND_VEC: several MB in three segments against a slow reader, so
+ * the send stops and resumes in the middle of segments; the peer gets
+ * the segments' bytes in order.
+ */
+TEST_F_TIMEOUT(sock, send_vec_large, 120)
+{
+	size_t len = bulk_len(), part[3] = { len / 3, 7, len - len / 3 - 7 };
+	unsigned char *dst = malloc(len);
+	struct iovec iov[3];
+	struct cport_sqe sqe;
+	struct cport_cqe cqe;
+	size_t off = 0;
+	int i;
+
+	ASSERT_NE(NULL, dst);
+	set_bufs(self->s, SMALL_BUF, 0);
+	set_bufs(self->c, 0, SMALL_BUF);
+	/* Three separate buffers holding consecutive parts of the pattern. */
+	for (i = 0; i < 3; i++) {
+		iov[i].iov_base = malloc(part[i]);
+		iov[i].iov_len = part[i];
+		ASSERT_NE(NULL, iov[i].iov_base);
+		pattern_fill(iov[i].iov_base, part[i], 31, off);
+		off += part[i];
+	}
+	cport_prep_sendv(&sqe, self->s, iov, 3, 42);
+	ASSERT_EQ(1, submit1(self->port, &sqe));
+	EXPECT_EQ(CPORT_STATUS_PENDING, sqe.status);
+	ASSERT_EQ(0, read_slowly(self->c, dst, len / 2, 16 << 10, 100));
+	ASSERT_EQ(0, read_slowly(self->c, dst + len / 2, len - len / 2,
+				 64 << 10, 0));
+	ASSERT_EQ(1, wait1(self->port, &cqe));
+	EXPECT_CQE_EXACT(cqe, CPORT_OP_SEND, KEY, 42, len, len);
+	EXPECT_EQ(-1, pattern_check(dst, len, 31, 0));
+	for (i = 0; i < 3; i++)
+		free(iov[i].iov_base);
+	free(dst);
+}
+
+/*
+ * The iovec array a pending operation holds is charged to the user: a
+ * unit per 512 bytes of it on top of the operation's own, given back
+ * when the operation ends.
+ */
+TEST_F(sock, vec_units_charged)
+{
+	static struct iovec iov[CPORT_MAX_IOV];
+	long long base, held;
+	struct cport_sqe sqe;
+	struct cport_cqe cqe;
+	int i;
+
+	for (i = 0; i < CPORT_MAX_IOV; i++)
+		iov[i] = (struct iovec){ self->buf + (i % 4), 1 };
+	base = fdinfo_get(self->port, "user_units");
+	cport_prep_recvv(&sqe, self->s, iov, CPORT_MAX_IOV, 43, 0);
+	ASSERT_EQ(1, submit1(self->port, &sqe));
+	ASSERT_EQ(CPORT_STATUS_PENDING, sqe.status);
+	held = fdinfo_get(self->port, "user_units") - base;
+	EXPECT_EQ(1 + CPORT_MAX_IOV * sizeof(struct iovec) / 512, held);
+	EXPECT_EQ(1, cport_cancel(self->port, CPORT_CANCEL_USER_DATA, 43));
+	ASSERT_EQ(1, wait1(self->port, &cqe));
+	EXPECT_CQE(cqe, CPORT_OP_RECV, KEY, 43, -ECANCELED, 0);
+	EXPECT_EQ(base, fdinfo_get(self->port, "user_units"));
+}
+
 /* --- Control data a RECV has no room for ------------------------------------ */
 
 /* Send @len bytes of @data on unix socket @sock with descriptor @fd. */
