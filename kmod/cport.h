@@ -85,6 +85,7 @@
 #include <linux/mmu_notifier.h>
 #include <linux/llist.h>
 #include <linux/mutex.h>
+#include <linux/rbtree.h>
 #include <linux/preempt.h>
 #include <linux/refcount.h>
 #include <linux/rcupdate.h>
@@ -275,6 +276,8 @@ struct cport_thread {
 /* A thread sleeping in a wait, on its own stack. */
 struct cport_waiter {
 	struct list_head	list;	/* port->waiters: lock */
+	struct rb_node		rr_node; /* policy RR: port->rr_root: lock */
+	struct list_head	cpu_link; /* policy CPU: port->cpu_waiters: lock */
 	struct list_head	handed;	/* completions handed to it: lock */
 	struct list_head	runs;	/* sockets handed to it to run: lock */
 	struct task_struct	*task;
@@ -329,6 +332,13 @@ struct cport_port {
 	u32			thread_seq;	/* run: threads ever joined */
 	u32			rr_last;	/* lock: seq of the last thread
 						 * released (policy RR)
+						 */
+	struct rb_root		rr_root;	/* lock: policy RR, the waiters
+						 * by join order (seq)
+						 */
+	struct list_head	*cpu_waiters;	/* lock: policy CPU, per CPU
+						 * the waiters that slept there,
+						 * newest first
 						 */
 	u64			over_since;	/* run: when running > limit */
 
@@ -443,6 +453,8 @@ int cport_port_post(struct cport_port *port, const struct cport_cqe *cqe,
 int cport_port_destroy(struct cport_port *port);
 __poll_t cport_port_poll(struct cport_port *port);
 void cport_port_show(struct cport_port *port, struct seq_file *m);
+void __cport_waiter_add(struct cport_port *port, struct cport_waiter *w);
+void __cport_waiter_del(struct cport_port *port, struct cport_waiter *w);
 unsigned int __cport_release(struct cport_port *port);
 bool __cport_serve(struct cport_port *port);
 void cport_wake_pollers(struct cport_port *port, __poll_t mask);

@@ -219,6 +219,7 @@ static void cport_port_free(struct kref *ref)
 	mmdrop(port->mm);
 	mutex_destroy(&port->socks_mutex);
 	cport_user_put(port->user);
+	kvfree(port->cpu_waiters);
 	kfree(port);
 }
 
@@ -229,7 +230,18 @@ void cport_port_put(struct cport_port *port)
 
 int cport_port_setup(struct cport_port *port, const struct cport_setup *s)
 {
+	struct list_head *cpu_waiters = NULL;
+	unsigned int cpu;
 	int ret = 0;
+
+	if (s->policy == CPORT_POLICY_CPU) {
+		cpu_waiters = kvmalloc_array(nr_cpu_ids, sizeof(*cpu_waiters),
+					     GFP_KERNEL_ACCOUNT);
+		if (!cpu_waiters)
+			return -ENOMEM;
+		for (cpu = 0; cpu < nr_cpu_ids; cpu++)
+			INIT_LIST_HEAD(&cpu_waiters[cpu]);
+	}
 
 	spin_lock_irq(&port->lock);
 	if (port->dead) {
@@ -242,10 +254,13 @@ int cport_port_setup(struct cport_port *port, const struct cport_setup *s)
 			   !(s->flags & CPORT_SETUP_NO_BLOCK_TRACKING));
 		port->concurrency = s->concurrency ?: num_online_cpus();
 		port->policy = s->policy;
+		port->cpu_waiters = cpu_waiters;
+		cpu_waiters = NULL;
 		port->max_queued = s->max_queued ?: CPORT_DEFAULT_QUEUED;
 		port->max_pending = s->max_pending ?: CPORT_DEFAULT_PENDING;
 	}
 	spin_unlock_irq(&port->lock);
+	kvfree(cpu_waiters);
 	return ret;
 }
 
@@ -273,35 +288,72 @@ void cport_port_info(struct cport_port *port, struct cport_info *info)
 }
 
 /*
+ * The waiters, newest first on port->waiters, and for the policies that
+ * pick by something else, in an index of their own, so that no pick walks
+ * a list a user can make as long as the threads it can create: round
+ * robin in an rbtree by join order, CPU-affine in a list per CPU.  Under
+ * port->lock, with interrupts off.
+ */
+static bool cport_rr_less(struct rb_node *a, const struct rb_node *b)
+{
+	return rb_entry(a, struct cport_waiter, rr_node)->thread->seq <
+	       rb_entry(b, struct cport_waiter, rr_node)->thread->seq;
+}
+
+void __cport_waiter_add(struct cport_port *port, struct cport_waiter *w)
+{
+	lockdep_assert_held(&port->lock);
+	list_add(&w->list, &port->waiters);
+	if (port->policy == CPORT_POLICY_RR)
+		rb_add(&w->rr_node, &port->rr_root, cport_rr_less);
+	else if (port->policy == CPORT_POLICY_CPU)
+		list_add(&w->cpu_link, &port->cpu_waiters[w->cpu]);
+	WRITE_ONCE(port->nr_waiters, port->nr_waiters + 1);
+}
+
+void __cport_waiter_del(struct cport_port *port, struct cport_waiter *w)
+{
+	lockdep_assert_held(&port->lock);
+	list_del_init(&w->list);
+	if (port->policy == CPORT_POLICY_RR)
+		rb_erase(&w->rr_node, &port->rr_root);
+	else if (port->policy == CPORT_POLICY_CPU)
+		list_del(&w->cpu_link);
+	WRITE_ONCE(port->nr_waiters, port->nr_waiters - 1);
+}
+
+/*
  * Round robin: the waiter whose thread joined next after the last one
- * released, wrapping around to the first.  O(waiters).  Only a choice:
- * rr_last moves when the waiter is actually woken (__cport_wake_waiter()),
- * so a pick that the concurrency value then refuses skips nobody.
+ * released, wrapping around to the first.  O(log waiters).  Only a
+ * choice: rr_last moves when the waiter is actually woken
+ * (__cport_wake_waiter()), so a pick that the concurrency value then
+ * refuses skips nobody.
  */
 static struct cport_waiter *__cport_pick_rr(struct cport_port *port)
 {
-	struct cport_waiter *w, *next = NULL, *first = NULL;
-	u32 seq;
-
-	list_for_each_entry(w, &port->waiters, list) {
-		seq = w->thread->seq;
-		if (!first || seq < first->thread->seq)
-			first = w;
-		if (seq > port->rr_last && (!next || seq < next->thread->seq))
-			next = w;
-	}
-	return next ?: first;
-}
-
-/* CPU-affine: the newest waiter that slept on this CPU, else LIFO. */
-static struct cport_waiter *__cport_pick_cpu(struct cport_port *port)
-{
-	int cpu = raw_smp_processor_id();
+	struct rb_node *n = port->rr_root.rb_node, *next = NULL;
 	struct cport_waiter *w;
 
-	list_for_each_entry(w, &port->waiters, list)
-		if (w->cpu == cpu)
-			return w;
+	while (n) {
+		w = rb_entry(n, struct cport_waiter, rr_node);
+		if (w->thread->seq > port->rr_last) {
+			next = n;
+			n = n->rb_left;
+		} else {
+			n = n->rb_right;
+		}
+	}
+	return rb_entry(next ?: rb_first(&port->rr_root), struct cport_waiter,
+			rr_node);
+}
+
+/* CPU-affine: the newest waiter that slept on this CPU, else LIFO.  O(1). */
+static struct cport_waiter *__cport_pick_cpu(struct cport_port *port)
+{
+	struct list_head *here = &port->cpu_waiters[raw_smp_processor_id()];
+
+	if (!list_empty(here))
+		return list_first_entry(here, struct cport_waiter, cpu_link);
 	return list_first_entry(&port->waiters, struct cport_waiter, list);
 }
 
@@ -333,8 +385,7 @@ static void __cport_wake_waiter(struct cport_port *port,
 	struct cport_wake_q *q = port->wake_q;
 
 	lockdep_assert_held(&port->lock);
-	list_del_init(&w->list);
-	WRITE_ONCE(port->nr_waiters, port->nr_waiters - 1);
+	__cport_waiter_del(port, w);
 	port->rr_last = w->thread->seq;
 	port->stats.handoffs++;
 	trace_cport_handoff(port->id, task->pid, user_data);
@@ -360,8 +411,7 @@ static void __cport_wake_dead(struct cport_port *port, struct cport_waiter *w)
 	struct cport_wake_q *q = port->wake_q;
 
 	lockdep_assert_held(&port->lock);
-	list_del_init(&w->list);
-	WRITE_ONCE(port->nr_waiters, port->nr_waiters - 1);
+	__cport_waiter_del(port, w);
 	get_task_struct(w->task);
 	q->tasks[q->n++] = w->task;
 	/* Pairs with cport_sleep(); w is not touched after. */

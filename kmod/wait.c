@@ -286,8 +286,7 @@ static long __cport_wait_sleep(struct cport_wait_ctx *c, struct cport_waiter *w)
 	w->woken = false;
 	w->serve = false;
 	w->cpu = raw_smp_processor_id();
-	list_add(&w->list, &port->waiters);
-	WRITE_ONCE(port->nr_waiters, port->nr_waiters + 1);
+	__cport_waiter_add(port, w);
 	c->t->in_wait = true;
 	raw_spin_unlock(&port->run_lock);
 	if (c->first)
@@ -301,10 +300,8 @@ static long __cport_wait_sleep(struct cport_wait_ctx *c, struct cport_waiter *w)
 	c->t->in_wait = false;
 	if (list_empty(&w->handed) && list_empty(&w->runs)) {
 		/* Timed out, signalled, or destroyed: nothing handed. */
-		if (!list_empty(&w->list)) {
-			list_del(&w->list);
-			WRITE_ONCE(port->nr_waiters, port->nr_waiters - 1);
-		}
+		if (!list_empty(&w->list))
+			__cport_waiter_del(port, w);
 		if (port->dead)
 			ret = -EIDRM;
 		spin_unlock_irq(&port->lock);
