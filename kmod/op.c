@@ -79,24 +79,29 @@ void cport_op_free(struct cport_op *op)
 
 /*
  * @op finished while its submitter ran the socket: write its result into
- * the submission.  If that cannot be written (another thread unmapped it
- * since cport_op_prep() wrote it), post it instead: never lost, and say
- * so in status if that still can be written.
+ * the submission, and with @post (CPORT_SQE_INLINE_POST) post its
+ * completion too.  If the result cannot be written (another thread
+ * unmapped the record since cport_op_prep() wrote it), post it instead:
+ * never lost, and say so in status if that still can be written.
  */
 static void cport_op_return_inline(struct cport_port *port,
 				   struct cport_sock *s, struct cport_op *op,
-				   struct cport_sqe __user *usqe)
+				   struct cport_sqe __user *usqe, bool post)
 {
 	s64 res = op->res;
 	int fd = -1;
+	u8 status;
 
 	if (op->newfile) {
 		fd = get_unused_fd_flags((op->op_flags & CPORT_ACCEPT_CLOEXEC) ?
 					 O_CLOEXEC : 0);
 		res = fd;
 	}
+	/* Windows' rule: a success that came at once still posts. */
+	post = post && res >= 0;
+	status = post ? CPORT_STATUS_INLINE_POSTED : CPORT_STATUS_INLINE;
 	if (put_user(res, &usqe->res) || put_user(op->moved, &usqe->bytes) ||
-	    put_user((u8)CPORT_STATUS_INLINE, &usqe->status)) {
+	    put_user(status, &usqe->status)) {
 		if (fd >= 0)
 			put_unused_fd(fd);
 		atomic64_inc(&port->sstats.completed);
@@ -109,8 +114,25 @@ static void cport_op_return_inline(struct cport_port *port,
 			fd_install(fd, op->newfile);
 			op->newfile = NULL;
 		}
-		cport_uncharge_units(port, 1);
 		atomic64_inc(&port->sstats.inlined);
+		if (post) {
+			/*
+			 * The same result, posted: an accepted connection is
+			 * the process's already (res is its number), so the
+			 * completion carries no file and no file charge.
+			 */
+			op->res = res;
+			op->cqe_flags |= CPORT_CQE_F_INLINE;
+			if (op->file_charged) {
+				cport_uncharge_file(port);
+				op->file_charged = false;
+			}
+			atomic64_inc(&port->sstats.completed);
+			if (cport_post_node(port, cport_op_fill(s, op)))
+				cport_wake_pollers(port, EPOLLIN | EPOLLRDNORM);
+		} else {
+			cport_uncharge_units(port, 1);
+		}
 	}
 	/* Without a descriptor the new connection is closed here. */
 	cport_op_free(op);
@@ -295,7 +317,7 @@ int cport_op_submit(struct cport_port *port, const struct cport_sqe *sqe,
 	struct cport_sock *s;
 	struct cport_op *op;
 	struct file *file;
-	bool want_inline;
+	bool want_inline, post;
 	int ret;
 
 	op = cport_op_prep(port, sqe, usqe, &file, &s);
@@ -312,13 +334,14 @@ int cport_op_submit(struct cport_port *port, const struct cport_sqe *sqe,
 	cport_fallback_note(port);
 
 	/* Issue: the submitter is the first runner. */
-	want_inline = (sqe->flags & CPORT_SQE_INLINE) ||
+	post = sqe->flags & CPORT_SQE_INLINE_POST;
+	want_inline = (sqe->flags & (CPORT_SQE_INLINE | CPORT_SQE_INLINE_POST)) ||
 		      (s->inline_default && !(sqe->flags & CPORT_SQE_POST));
 	atomic64_inc(&port->sstats.runs_submit);
 	trace_cport_sock_run(port->id, s->key, current->pid,
 			     CPORT_RUN_SUBMITTER);
 	if (cport_sock_run(s, NULL, want_inline ? op : NULL))
-		cport_op_return_inline(port, s, op, usqe);
+		cport_op_return_inline(port, s, op, usqe, post);
 	else if (put_user((u8)CPORT_STATUS_PENDING, &usqe->status))
 		/* Taken all the same: its completion will come. */
 		pr_debug("cport: status of a pending operation unwritable\n");

@@ -18,7 +18,8 @@
 
 #include "cport.h"
 
-#define CPORT_SQE_FLAGS		(CPORT_SQE_INLINE | CPORT_SQE_POST)
+#define CPORT_SQE_FLAGS		(CPORT_SQE_INLINE | CPORT_SQE_POST | \
+				 CPORT_SQE_INLINE_POST)
 #define CPORT_CANCEL_HOW	(CPORT_CANCEL_USER_DATA | CPORT_CANCEL_FD | \
 				 CPORT_CANCEL_KEY | CPORT_CANCEL_ALL)
 #define CPORT_ACCEPT_FLAGS	(CPORT_ACCEPT_CLOEXEC | CPORT_ACCEPT_NONBLOCK | \
@@ -87,7 +88,8 @@ static int cport_sockop_check(const struct cport_sqe *sqe, bool vec)
 {
 	if (sqe->flags & ~CPORT_SQE_FLAGS)
 		return -EINVAL;
-	if ((sqe->flags & CPORT_SQE_INLINE) && (sqe->flags & CPORT_SQE_POST))
+	/* At most one of INLINE, POST and INLINE_POST. */
+	if (sqe->flags & (sqe->flags - 1))
 		return -EINVAL;
 	/* len is a byte count, or with an iovec array its entries. */
 	if (sqe->len > (vec ? CPORT_MAX_IOV : CPORT_MAX_IO))

@@ -215,12 +215,22 @@ enum {
  * posts a completion like any other (the default, Windows' behaviour) or
  * returns its result in the submission itself and posts nothing
  * (CPORT_SQE_INLINE, IBM i's postFlag = 0; CPORT_ASSOC_INLINE makes it the
- * socket's default, CPORT_SQE_POST overrides that).  The kernel writes
- * status for every RECV, SEND, ACCEPT and CANCEL it takes:
+ * socket's default, CPORT_SQE_POST overrides that), or both: returns it,
+ * and if it is a success (res >= 0) posts its completion as well, marked
+ * CPORT_CQE_F_INLINE (CPORT_SQE_INLINE_POST: Windows' default mode, where
+ * a call that succeeds at once still queues a packet and one that fails
+ * at once queues none; the kernel posts it with the operation's own
+ * preallocated completion, so it cannot be lost to a full queue).  The
+ * kernel writes status for every RECV, SEND, ACCEPT and CANCEL it takes:
  *   CPORT_STATUS_PENDING  a completion will be posted for it, exactly one;
  *   CPORT_STATUS_INLINE   it completed now: res and bytes hold the
- *                         result, nothing is or will be posted.
- * Never both.  A submission that fails (its -errno stops CPORT_IOC_ENTER)
+ *                         result, nothing is or will be posted;
+ *   CPORT_STATUS_INLINE_POSTED  it completed now: res and bytes hold the
+ *                         result, and exactly one completion with the same
+ *                         result and CPORT_CQE_F_INLINE was posted (an
+ *                         ACCEPT's descriptor is installed once, now: the
+ *                         completion carries its number).
+ * Exactly one of them.  A submission that fails (its -errno stops CPORT_IOC_ENTER)
  * was not taken: its status is left 0 and nothing is posted.
  *
  * A completion (or an inline result) carries res and bytes:
@@ -298,8 +308,9 @@ enum {
  * Errors of a submission (it stops CPORT_IOC_ENTER, nothing is posted),
  * checked in this order:
  *   -EINVAL      unknown opcode, flags or op_flags, a non-zero field the
- *                opcode does not use, both CPORT_SQE_INLINE and
- *                CPORT_SQE_POST, len > CPORT_MAX_IO, a zero-byte recv with
+ *                opcode does not use, more than one of CPORT_SQE_INLINE,
+ *                CPORT_SQE_POST and CPORT_SQE_INLINE_POST,
+ *                len > CPORT_MAX_IO, a zero-byte recv with
  *                addr != 0 or CPORT_RECV_FILL, an ACCEPT with only one of
  *                addr and len, a key without CPORT_ACCEPT_ASSOCIATE, not
  *                exactly one CPORT_CANCEL_* selector
@@ -360,11 +371,18 @@ struct cport_sqe {
 enum {
 	CPORT_STATUS_PENDING	= 1,	/* a completion will be posted */
 	CPORT_STATUS_INLINE	= 2,	/* completed: res, bytes; none posted */
+	CPORT_STATUS_INLINE_POSTED = 3,	/* completed: res, bytes; and its
+					 * completion was posted as well
+					 */
 };
 
-/* struct cport_sqe.flags (RECV, SEND, ACCEPT) */
+/* struct cport_sqe.flags (RECV, SEND, ACCEPT); at most one of them */
 #define CPORT_SQE_INLINE	_BITUL(0)	/* return an immediate result */
 #define CPORT_SQE_POST		_BITUL(1)	/* post even an immediate one */
+#define CPORT_SQE_INLINE_POST	_BITUL(2)	/* return an immediate result,
+						 * and post it too if it is a
+						 * success (res >= 0)
+						 */
 
 /* struct cport_sqe.op_flags for ASSOCIATE */
 #define CPORT_ASSOC_INLINE	_BITUL(0)	/* default: CPORT_SQE_INLINE */
@@ -420,6 +438,12 @@ struct cport_cqe {
  * is never returned inline: it is posted (status CPORT_STATUS_PENDING).
  */
 #define CPORT_CQE_F_CTRUNC	_BITUL(0)
+/*
+ * CPORT_CQE_F_INLINE: the result was also returned in the submission
+ * (CPORT_SQE_INLINE_POST, status CPORT_STATUS_INLINE_POSTED): whoever
+ * handled it there has handled it.
+ */
+#define CPORT_CQE_F_INLINE	_BITUL(1)
 
 /* struct cport_enter.flags */
 #define CPORT_ENTER_ABSTIME	_BITUL(0)	/* timeout_ns is CLOCK_MONOTONIC */
