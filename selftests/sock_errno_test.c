@@ -129,14 +129,20 @@ FIXTURE_VARIANT(eno) {
 	}
 
 /* -EINVAL: flags (RECV, SEND, ACCEPT only; not both INLINE and POST). */
-BAD(recv_flags_unknown, EINVAL, good_recv(sqe, c.sock); sqe->flags = 4);
+BAD(recv_flags_unknown, EINVAL, good_recv(sqe, c.sock); sqe->flags = 8);
 BAD(recv_flags_high, EINVAL, good_recv(sqe, c.sock); sqe->flags = 0x8000);
 BAD(recv_inline_and_post, EINVAL, good_recv(sqe, c.sock);
     sqe->flags = CPORT_SQE_INLINE | CPORT_SQE_POST);
-BAD(send_flags_unknown, EINVAL, good_send(sqe, c.sock); sqe->flags = 4);
+BAD(send_flags_unknown, EINVAL, good_send(sqe, c.sock); sqe->flags = 8);
+BAD(recv_inline_and_inline_post, EINVAL, good_recv(sqe, c.sock);
+    sqe->flags = CPORT_SQE_INLINE | CPORT_SQE_INLINE_POST);
+BAD(send_post_and_inline_post, EINVAL, good_send(sqe, c.sock);
+    sqe->flags = CPORT_SQE_POST | CPORT_SQE_INLINE_POST);
+BAD(accept_all_three, EINVAL, good_accept(sqe, c.lst);
+    sqe->flags = CPORT_SQE_INLINE | CPORT_SQE_POST | CPORT_SQE_INLINE_POST);
 BAD(send_inline_and_post, EINVAL, good_send(sqe, c.sock);
     sqe->flags = CPORT_SQE_INLINE | CPORT_SQE_POST);
-BAD(accept_flags_unknown, EINVAL, good_accept(sqe, c.lst); sqe->flags = 4);
+BAD(accept_flags_unknown, EINVAL, good_accept(sqe, c.lst); sqe->flags = 8);
 BAD(accept_inline_and_post, EINVAL, good_accept(sqe, c.lst);
     sqe->flags = CPORT_SQE_INLINE | CPORT_SQE_POST);
 BAD(assoc_flags_inline, EINVAL, cport_prep_associate(sqe, c.unassoc, 1, 0);
@@ -338,7 +344,7 @@ BAD(accept_addr_wraps, EFAULT, good_accept(sqe, c.lst);
 
 /* Two bad inputs: the one checked first is reported. */
 BAD(order_flags_before_ebadf, EINVAL, good_recv(sqe, c.closed);
-    sqe->flags = 4);
+    sqe->flags = 8);
 BAD(order_op_flags_before_ebadf, EINVAL, good_send(sqe, c.closed);
     sqe->op_flags = 1);
 BAD(order_len_before_ebadf, EINVAL, good_recv(sqe, c.closed);

@@ -16,6 +16,7 @@
  * checked from below (a timeout may not fire early).
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <stdint.h>
 
 #include "sock_util.h"
@@ -906,6 +907,170 @@ TEST_F(sock, timeout_after_completion)
 	EXPECT_TRUE(wait_none(self->port, 500));
 	ASSERT_EQ(0, read_bounded(self->c, self->buf, 2));
 	EXPECT_EQ(0, memcmp(self->buf, "gh", 2));
+}
+
+/* --- Inline and posted (Windows' default mode) ------------------------------- */
+
+/*
+ * CPORT_SQE_INLINE_POST: an immediate result is written into the
+ * submission and its completion is posted too, exactly one; a result that
+ * is not immediate goes pending and posts once, as usual.
+ */
+TEST_F(sock, recv_inline_post)
+{
+	unsigned char data[10];
+	struct cport_sqe sqe;
+	struct cport_cqe cqe;
+
+	pattern_fill(data, sizeof(data), 50, 0);
+	ASSERT_EQ(0, write_bounded(self->c, data, sizeof(data)));
+	ASSERT_TRUE(fd_ready(self->s, POLLIN, PROGRESS_MS));
+	ASSERT_EQ(1, sub_recv(self->port, &sqe, self->s, self->buf,
+			      sizeof(self->buf), 60, 0, CPORT_SQE_INLINE_POST,
+			      0));
+	ASSERT_EQ(CPORT_STATUS_INLINE_POSTED, sqe.status);
+	EXPECT_EQ(10, sqe.res);
+	EXPECT_EQ(10, sqe.bytes);
+	EXPECT_EQ(-1, pattern_check(self->buf, 10, 50, 0));
+	ASSERT_EQ(1, wait1(self->port, &cqe));
+	EXPECT_CQE(cqe, CPORT_OP_RECV, KEY, 60, 10, 10);
+	EXPECT_EQ(CPORT_CQE_F_INLINE, cqe.flags);
+	EXPECT_TRUE(wait_none(self->port, GRACE_MS));
+
+	/* Nothing there: pending, one completion when data comes. */
+	ASSERT_EQ(1, sub_recv(self->port, &sqe, self->s, self->buf,
+			      sizeof(self->buf), 61, 0, CPORT_SQE_INLINE_POST,
+			      0));
+	EXPECT_EQ(CPORT_STATUS_PENDING, sqe.status);
+	ASSERT_EQ(0, write_bounded(self->c, data, 4));
+	ASSERT_EQ(1, wait1(self->port, &cqe));
+	EXPECT_CQE_EXACT(cqe, CPORT_OP_RECV, KEY, 61, 4, 4);
+	EXPECT_TRUE(wait_none(self->port, GRACE_MS));
+
+	/* A SEND with room completes at once: inline and posted. */
+	ASSERT_EQ(1, sub_send(self->port, &sqe, self->s, data, 7, 62,
+			      CPORT_SQE_INLINE_POST, 0));
+	ASSERT_EQ(CPORT_STATUS_INLINE_POSTED, sqe.status);
+	EXPECT_EQ(7, sqe.res);
+	ASSERT_EQ(1, wait1(self->port, &cqe));
+	EXPECT_CQE(cqe, CPORT_OP_SEND, KEY, 62, 7, 7);
+	EXPECT_EQ(CPORT_CQE_F_INLINE, cqe.flags);
+	EXPECT_EQ(0, read_bounded(self->c, self->buf, 7));
+	EXPECT_EQ(-1, pattern_check(self->buf, 7, 50, 0));
+	EXPECT_TRUE(wait_none(self->port, 0));
+
+	/* End of file is a success (0): inline and posted. */
+	ASSERT_EQ(0, shutdown(self->c, SHUT_WR));
+	ASSERT_TRUE(fd_ready(self->s, POLLIN, PROGRESS_MS));
+	ASSERT_EQ(1, sub_recv(self->port, &sqe, self->s, self->buf,
+			      sizeof(self->buf), 63, 0, CPORT_SQE_INLINE_POST,
+			      0));
+	ASSERT_EQ(CPORT_STATUS_INLINE_POSTED, sqe.status);
+	EXPECT_EQ(0, sqe.res);
+	ASSERT_EQ(1, wait1(self->port, &cqe));
+	EXPECT_CQE(cqe, CPORT_OP_RECV, KEY, 63, 0, 0);
+	EXPECT_EQ(CPORT_CQE_F_INLINE, cqe.flags);
+
+	/* A failure at once is returned inline and posts nothing. */
+	ASSERT_EQ(0, shutdown(self->s, SHUT_WR));
+	ASSERT_EQ(1, sub_send(self->port, &sqe, self->s, data, 7, 64,
+			      CPORT_SQE_INLINE_POST, 0));
+	ASSERT_EQ(CPORT_STATUS_INLINE, sqe.status);
+	EXPECT_EQ(-EPIPE, sqe.res);
+	EXPECT_TRUE(wait_none(self->port, GRACE_MS));
+}
+
+/* Open descriptors of this process. */
+static int count_fds(void)
+{
+	struct dirent *d;
+	DIR *dir = opendir("/proc/self/fd");
+	int n = 0;
+
+	if (!dir)
+		return -1;
+	while ((d = readdir(dir)))
+		n += d->d_name[0] != '.';
+	closedir(dir);
+	return n - 1;	/* the directory's own */
+}
+
+/*
+ * An ACCEPT inline and posted: the connection is installed once, now;
+ * the completion carries the same descriptor number and installs nothing.
+ */
+TEST(accept_inline_post)
+{
+	unsigned char buf[2];
+	struct cport_sqe sqe;
+	struct cport_cqe cqe;
+	int port, l, cl, fd, before;
+
+	port = cport_create(NULL);
+	ASSERT_LE(0, port);
+	l = sock_listener(SK_TCP4);
+	ASSERT_LE(0, l);
+	ASSERT_EQ(0, cport_associate(port, l, KEY, 0));
+	cl = sock_connect(l);
+	ASSERT_LE(0, cl);
+	ASSERT_TRUE(fd_ready(l, POLLIN, PROGRESS_MS));
+	before = count_fds();
+	cport_prep_accept(&sqe, l, NULL, 0, 70, 0, CPORT_ACCEPT_CLOEXEC);
+	sqe.flags = CPORT_SQE_INLINE_POST;
+	ASSERT_EQ(1, submit1(port, &sqe));
+	ASSERT_EQ(CPORT_STATUS_INLINE_POSTED, sqe.status);
+	ASSERT_LE(0, sqe.res);
+	fd = sqe.res;
+	EXPECT_EQ(before + 1, count_fds());
+	ASSERT_EQ(1, wait1(port, &cqe));
+	EXPECT_CQE(cqe, CPORT_OP_ACCEPT, KEY, 70, fd, 0);
+	EXPECT_EQ(CPORT_CQE_F_INLINE, cqe.flags);
+	EXPECT_EQ(before + 1, count_fds());
+	/* It is the client's peer. */
+	ASSERT_EQ(0, write_bounded(fd, "hi", 2));
+	ASSERT_EQ(0, read_bounded(cl, buf, 2));
+	EXPECT_EQ(0, memcmp(buf, "hi", 2));
+	EXPECT_TRUE(wait_none(port, 0));
+	close(fd);
+	close(cl);
+	close(l);
+	cport_close(port);
+}
+
+/*
+ * With the completion queue full (max_queued user POSTs), an immediate
+ * result in Windows' default mode is still posted: the operation's own
+ * completion was allocated and counted when it was submitted.
+ */
+TEST(inline_post_queue_full)
+{
+	struct cport_setup setup = { .max_queued = 2 };
+	struct cport_cqe cqes[4];
+	struct cport_sqe sqe;
+	unsigned char buf[8];
+	int port, sv[2];
+
+	port = cport_create(&setup);
+	ASSERT_LE(0, port);
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+	ASSERT_EQ(0, cport_associate(port, sv[0], KEY, 0));
+	ASSERT_EQ(0, cport_post(port, 1, 1, 0, 0));
+	ASSERT_EQ(0, cport_post(port, 1, 2, 0, 0));
+	EXPECT_EQ(-ENOSPC, cport_post(port, 1, 3, 0, 0));
+	ASSERT_EQ(3, write(sv[1], "abc", 3));
+	ASSERT_TRUE(fd_ready(sv[0], POLLIN, PROGRESS_MS));
+	ASSERT_EQ(1, sub_recv(port, &sqe, sv[0], buf, sizeof(buf), 4, 0,
+			      CPORT_SQE_INLINE_POST, 0));
+	ASSERT_EQ(CPORT_STATUS_INLINE_POSTED, sqe.status);
+	EXPECT_EQ(3, sqe.res);
+	ASSERT_EQ(3, port_drain(port, cqes, 4));
+	EXPECT_EQ(1, cqes[0].user_data);
+	EXPECT_EQ(2, cqes[1].user_data);
+	EXPECT_CQE(cqes[2], CPORT_OP_RECV, KEY, 4, 3, 3);
+	EXPECT_EQ(CPORT_CQE_F_INLINE, cqes[2].flags);
+	cport_close(port);
+	close(sv[0]);
+	close(sv[1]);
 }
 
 /* --- Scatter/gather ----------------------------------------------------------- */
