@@ -411,15 +411,17 @@ static void __exit cport_exit(void)
 {
 	misc_deregister(&cport_misc);
 	cport_threads_exit();
-	cport_socks_exit();
 	/*
-	 * The last fallback task work gave its module reference back
-	 * (through cport's workqueue, drained above) before it returned: its
-	 * thread may still be in our text, preempted after the queue_work().
-	 * An RCU Tasks grace period ends only once every such thread has
-	 * switched voluntarily or gone back to user space.
+	 * A fallback task work gives its module reference back through
+	 * cport's workqueue as its last act, so its thread may still be in
+	 * our text: before the queue_work() (another callback's work item
+	 * may have dropped this one's reference already) or after it.  An
+	 * RCU Tasks grace period ends only once every such thread has
+	 * switched voluntarily or gone back to user space; then the
+	 * workqueue can go.
 	 */
 	synchronize_rcu_tasks();
+	cport_socks_exit();
 	cport_ops_exit();
 	cport_node_cache_exit();
 }

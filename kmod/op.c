@@ -148,25 +148,19 @@ static bool cport_op_vec(const struct cport_sqe *sqe)
 }
 
 /*
- * Copy the iovec array of a scatter/gather operation into @op, checked
- * as readv(2) and writev(2) check theirs (a 32-bit caller's compat
- * layout included): -EINVAL, -EFAULT, -ENOMEM, -EDQUOT.  A total of 0 is
- * -EINVAL.  The array is charged to the memory cgroup and, in units, to
- * the user; cport_op_free() gives both back.
+ * Copy the iovec array of a scatter/gather operation, checked as readv(2)
+ * and writev(2) check theirs (a 32-bit caller's compat layout included):
+ * the array in *@iovp (charged to the memory cgroup) and the total in
+ * *@total, or -EINVAL (also for a total of 0), -EFAULT, -ENOMEM.
  */
-static int cport_op_import_iovec(struct cport_port *port, struct cport_op *op,
-				 const struct cport_sqe *sqe)
+static int cport_import_iovec(const struct cport_sqe *sqe,
+			      struct iovec **iovp, u32 *total)
 {
 	u32 nr = sqe->len;	/* 1 to CPORT_MAX_IOV: opdef.c */
 	struct iovec *iov, *fast;
 	struct iov_iter iter;
 	ssize_t n;
-	int ret;
 
-	/* On error, cport_op_free() gives back the units charged. */
-	ret = cport_charge_bytes(port, nr * sizeof(*iov), &op->iov_units);
-	if (ret)
-		return ret;
 	fast = kmalloc_array(nr, sizeof(*iov), GFP_KERNEL_ACCOUNT);
 	if (!fast)
 		return -ENOMEM;
@@ -178,9 +172,8 @@ static int cport_op_import_iovec(struct cport_port *port, struct cport_op *op,
 		kfree(fast);
 		return n ?: -EINVAL;
 	}
-	op->iov = fast;
-	op->nr_segs = nr;
-	op->len = n;
+	*iovp = fast;
+	*total = n;
 	return 0;
 }
 
@@ -196,9 +189,11 @@ static struct cport_op *cport_op_prep(struct cport_port *port,
 				      struct file **filep,
 				      struct cport_sock **sp)
 {
+	struct iovec *iov = NULL;
 	struct cport_sock *s;
 	struct cport_op *op;
 	struct file *file;
+	u32 total = 0;
 	int ret;
 
 	s = cport_fd_assoc(port, sqe->fd, &file);
@@ -209,9 +204,15 @@ static struct cport_op *cport_op_prep(struct cport_port *port,
 	    READ_ONCE(s->sk->sk_state) != TCP_LISTEN)
 		goto out_put;
 	ret = -EFAULT;
-	if (sqe->len && !cport_op_vec(sqe) &&
-	    !access_ok(u64_to_user_ptr(sqe->addr), sqe->len))
+	if (cport_op_vec(sqe)) {
+		ret = cport_import_iovec(sqe, &iov, &total);
+		if (ret)
+			goto out_put;
+		ret = -EFAULT;
+	} else if (sqe->len &&
+		   !access_ok(u64_to_user_ptr(sqe->addr), sqe->len)) {
 		goto out_put;
+	}
 	/*
 	 * The outputs must be writable before the operation can start: a
 	 * submission that fails was not taken.
@@ -238,8 +239,14 @@ static struct cport_op *cport_op_prep(struct cport_port *port,
 			goto out_free;
 		op->file_charged = true;
 	}
-	if (cport_op_vec(sqe)) {
-		ret = cport_op_import_iovec(port, op, sqe);
+	if (iov) {
+		op->iov = iov;
+		op->nr_segs = sqe->len;
+		op->len = total;
+		iov = NULL;
+		/* The array, in units of the user's (-EDQUOT). */
+		ret = cport_charge_bytes(port, op->nr_segs * sizeof(*op->iov),
+					 &op->iov_units);
 		if (ret)
 			goto out_free;
 	} else {
@@ -264,6 +271,7 @@ out_free:
 out_uncharge:
 	cport_uncharge_units(port, 1);
 out_put:
+	kfree(iov);
 	cport_sock_put(s);
 	fput(file);
 	return ERR_PTR(ret);

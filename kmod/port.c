@@ -325,9 +325,9 @@ void __cport_waiter_del(struct cport_port *port, struct cport_waiter *w)
 /*
  * Round robin: the waiter whose thread joined next after the last one
  * released, wrapping around to the first.  O(log waiters).  Only a
- * choice: rr_last moves when the waiter is actually woken
- * (__cport_wake_waiter()), so a pick that the concurrency value then
- * refuses skips nobody.
+ * choice: rr_last moves when the waiter is actually released
+ * (__cport_release()), so a pick that the concurrency value refuses, or
+ * a waiter woken to serve the port, skips nobody.
  */
 static struct cport_waiter *__cport_pick_rr(struct cport_port *port)
 {
@@ -386,7 +386,6 @@ static void __cport_wake_waiter(struct cport_port *port,
 
 	lockdep_assert_held(&port->lock);
 	__cport_waiter_del(port, w);
-	port->rr_last = w->thread->seq;
 	port->stats.handoffs++;
 	trace_cport_handoff(port->id, task->pid, user_data);
 	/*
@@ -487,6 +486,8 @@ unsigned int __cport_release(struct cport_port *port)
 			break;
 		}
 		w = __cport_pick_waiter(port);
+		/* Its turn is used now (a waiter woken to serve keeps it). */
+		port->rr_last = w->thread->seq;
 		__cport_thread_start(port, w->thread);
 		raw_spin_unlock(&port->run_lock);
 

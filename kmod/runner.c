@@ -301,9 +301,9 @@ void cport_sock_kick(struct cport_sock *s)
 /*
  * A task work callback lives in this module's text: each queued one holds
  * a module reference, which its last statement hands to this work item
- * to drop.  Module exit drains cport's workqueue, then waits an RCU Tasks
- * grace period for a thread preempted between that statement and its
- * return (cport_exit()), so no code of ours runs after the module is gone.
+ * to drop.  Module exit waits an RCU Tasks grace period for a thread
+ * still in that statement or after it, then drains cport's workqueue
+ * (cport_exit()), so no code of ours runs after the module is gone.
  */
 static atomic_t cport_fb_puts = ATOMIC_INIT(0);
 

@@ -229,7 +229,9 @@ enum {
  *                         result, and exactly one completion with the same
  *                         result and CPORT_CQE_F_INLINE was posted (an
  *                         ACCEPT's descriptor is installed once, now: the
- *                         completion carries its number).
+ *                         completion carries its number; a destroy at the
+ *                         same moment discards it with the rest of the
+ *                         queue).
  * Exactly one of them.  A submission that fails (its -errno stops CPORT_IOC_ENTER)
  * was not taken: its status is left 0 and nothing is posted.
  *
@@ -289,8 +291,8 @@ enum {
  *   once CPORT_IOC_ENTER returns; the buffers it points to belong to the
  *   kernel until the operation completes).  The buffers are filled or
  *   sent in order as one: res and bytes count all of them, CPORT_RECV_FILL
- *   fills all of them, and as with readv(2) a total beyond CPORT_MAX_IO is
- *   cut to CPORT_MAX_IO.  A total of 0 is -EINVAL (a zero-byte RECV is
+ *   fills all of them, and as with readv(2) a total beyond MAX_RW_COUNT
+ *   (CPORT_MAX_IO with 4 KiB pages) is cut to it.  A total of 0 is -EINVAL (a zero-byte RECV is
  *   the readiness form).
  * CPORT_OP_ACCEPT: fd (a listening socket), user_data, addr and len (room
  *   for the peer's address; both 0 for none), key (the new socket's key,
@@ -307,13 +309,17 @@ enum {
  *
  * Errors of a submission (it stops CPORT_IOC_ENTER, nothing is posted),
  * checked in this order:
+ *   -EFAULT      the record cannot be read
+ *   -E2BIG       the record is longer than this kernel knows (sqe_size)
+ *                and the bytes past what it knows are not all zero
  *   -EINVAL      unknown opcode, flags or op_flags, a non-zero field the
  *                opcode does not use, more than one of CPORT_SQE_INLINE,
  *                CPORT_SQE_POST and CPORT_SQE_INLINE_POST,
  *                len > CPORT_MAX_IO, a zero-byte recv with
  *                addr != 0 or CPORT_RECV_FILL, an ACCEPT with only one of
  *                addr and len, a key without CPORT_ACCEPT_ASSOCIATE, not
- *                exactly one CPORT_CANCEL_* selector
+ *                exactly one CPORT_CANCEL_* selector, (RECV, SEND with
+ *                *_VEC) len == 0 or len > CPORT_MAX_IOV
  *   -EBADF       fd is not an open descriptor
  *   -ENOTSOCK    fd is not a socket
  *   -EOPNOTSUPP  (ASSOCIATE) not a TCP (IPv4, IPv6) or unix stream socket
@@ -324,14 +330,12 @@ enum {
  *   -EDQUOT      (ASSOCIATE) the user's max_user_units, as below
  *   -ENOENT      the socket is not associated with this port
  *   -EINVAL      (ACCEPT) the socket is not listening
- *   -EINVAL      (RECV, SEND with *_VEC) len == 0, len > CPORT_MAX_IOV,
- *                or buffers of 0 bytes in all
+ *   -EINVAL      (RECV, SEND with *_VEC) an iovec length is negative, or
+ *                the buffers hold 0 bytes in all
  *   -EFAULT      the buffer (addr, len) is not a valid user range (with
  *                *_VEC: the iovec array cannot be read, or one of its
  *                buffers is not a valid user range), or the submission's
  *                outputs (status, res, bytes) cannot be written
- *   -E2BIG       the record is longer than this kernel knows (sqe_size)
- *                and the bytes past what it knows are not all zero
  *   -ENOBUFS     the port holds max_pending operations already: pending
  *                ones, delayed POSTs, and completions of operations not
  *                yet dequeued (an operation holds its place until its
