@@ -782,6 +782,15 @@ TEST_F(port, enter_longer_sqes)
 		ASSERT_EQ(2, port_drain(self->port, self->cqes, 8));
 		EXPECT_EQ(101, self->cqes[1].user_data);
 
+		/* ... before anything else of the record is looked at. */
+		fill_posts_stride(buf, sizes[i], 4, 100);
+		buf[0] = 99;	/* no such opcode */
+		buf[sizes[i] - 1] = 1;
+		e = enter_args((struct cport_sqe *)buf, 4, NULL, 0, 0);
+		e.sqe_size = sizes[i];
+		EXPECT_EQ(-E2BIG, cport_enter(self->port, &e));
+		EXPECT_EQ(0, e.submitted);
+
 		fill_posts_stride(buf, sizes[i], 4, 100);
 		buf[CPORT_SQE_SIZE_VER0] = 0x80;
 		e = enter_args((struct cport_sqe *)buf, 4, NULL, 0, 0);

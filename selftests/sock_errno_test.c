@@ -347,6 +347,10 @@ BAD(order_flags_before_ebadf, EINVAL, good_recv(sqe, c.closed);
     sqe->flags = 8);
 BAD(order_op_flags_before_ebadf, EINVAL, good_send(sqe, c.closed);
     sqe->op_flags = 1);
+BAD(order_vec_len_before_ebadf, EINVAL,
+    cport_prep_recvv(sqe, c.closed, iov_good, 0, 1, 0));
+BAD(order_enoent_before_vec_efault, ENOENT,
+    cport_prep_sendv(sqe, c.unassoc, NULL, 2, 1));
 BAD(order_len_before_ebadf, EINVAL, good_recv(sqe, c.closed);
     sqe->len = CPORT_MAX_IO + 1ULL);
 BAD(order_zero_recv_before_ebadf, EINVAL,
