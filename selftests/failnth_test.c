@@ -940,6 +940,23 @@ static long call_recv(struct step *st)
 	return ret < 0 ? ret : 0;
 }
 
+/* The same as a scatter RECV (CPORT_RECV_VEC): st->buf in three parts. */
+static long call_recvv(struct step *st)
+{
+	size_t third = sizeof(st->buf) / 3;
+	struct iovec iov[3] = {
+		{ st->buf, third },
+		{ st->buf + third, third },
+		{ st->buf + 2 * third, sizeof(st->buf) - 2 * third },
+	};
+	int ret;
+
+	cport_prep_recvv(&st->sqe, st->s, iov, 3, 0x11, 0);
+	st->sqe.flags = st->p->flags;
+	ret = submit1(st->port, &st->sqe);
+	return ret < 0 ? ret : 0;
+}
+
 static void check_recv_pending(struct __test_metadata *_metadata,
 			       struct step *st, long ret)
 {
@@ -1855,6 +1872,12 @@ WALK(recv_inline_unix, .errs = { ENOMEM, EFAULT }, .kind = SK_UNIX,
 	.setup = setup_recv_data, .call = call_recv, .check = check_recv_data)
 WALK(recv_posted_tcp4, .errs = { ENOMEM, EFAULT }, .kind = SK_TCP4,
 	.setup = setup_recv_data, .call = call_recv, .check = check_recv_data)
+WALK(recvv_pending, .errs = { ENOMEM, EFAULT }, .kind = SK_UNIX,
+	.setup = setup_assoc_snap, .call = call_recvv,
+	.check = check_recv_pending)
+WALK(recvv_inline_tcp4, .errs = { ENOMEM, EFAULT }, .kind = SK_TCP4,
+	.flags = CPORT_SQE_INLINE,
+	.setup = setup_recv_data, .call = call_recvv, .check = check_recv_data)
 WALK(send_tcp4, .errs = { ENOMEM, EFAULT }, .kind = SK_TCP4,
 	.setup = setup_send, .call = call_send, .check = check_send)
 WALK(send_unix, .errs = { ENOMEM, EFAULT }, .kind = SK_UNIX,

@@ -39,7 +39,8 @@
  *   -EBUSY   (SETUP) the port is already set up or in use.
  *
  * A port is "in use" from its first successful post, its first wait that
- * got past argument checking (even one that timed out), or its SETUP.
+ * got past argument checking and joined the thread to the port (even one
+ * that timed out; not one that failed with -ENOMEM), or its SETUP.
  *
  * poll(): the port fd is readable (EPOLLIN | EPOLLRDNORM) while
  * completions are queued, not while they are only handed to a waiter;
@@ -258,7 +259,10 @@ enum {
  *           not called for it.  If the
  *           port is destroyed before the completion is dequeued, the
  *           connection is closed.  If no descriptor is free at dequeue,
- *           res = -EMFILE and the connection is closed.
+ *           res = -EMFILE (-ENOMEM if the descriptor table could not
+ *           grow) and the connection is closed.  An ACCEPT that fails
+ *           with -ENOMEM leaves the connection in the backlog if the
+ *           kernel could not take it off yet, and closes it if it could.
  * Statuses that tell causes apart:
  *   -ECANCELED   cancelled by CPORT_OP_CANCEL
  *   -ETIMEDOUT   timeout_ns passed first (IBM's operationWaitTime)
@@ -496,6 +500,8 @@ struct cport_cqe {
  *               handed to the thread at the same moment is returned
  *               instead, never lost)
  *   -EIDRM      the port was destroyed (also wakes threads already waiting)
+ *   -ENOMEM     a thread's first wait on the port could not allocate the
+ *               thread's record (nothing was dequeued)
  *   -EFAULT     cqes could not be written: nothing is lost, the
  *               completions go back to the head of the queue (if some were
  *               written before the fault, their count is returned; if the
