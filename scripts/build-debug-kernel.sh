@@ -11,6 +11,12 @@
 #                                          build directory (KDIR); the image
 #                                          is KDIR/arch/x86/boot/bzImage
 #   scripts/build-debug-kernel.sh --query  prints it; fails if not built yet
+#   scripts/build-debug-kernel.sh --kcsan [--query]
+#                                          the same for the KCSAN kernel:
+#                                          tinyconfig, debug-kernel.config,
+#                                          then scripts/kcsan-kernel.config
+#                                          (KCSAN instead of KASAN and
+#                                          kmemleak; proxy execution on)
 #
 # Environment: KSRC (default: from $CPORT_CACHE/paths.mk), CPORT_CACHE,
 # JOBS (default: number of CPUs).
@@ -18,7 +24,13 @@ set -euo pipefail
 
 CACHE=${CPORT_CACHE:-/var/cache/cport}
 HERE=$(cd "$(dirname "$0")" && pwd)
-FRAGMENT=$HERE/debug-kernel.config
+FRAGMENTS=("$HERE/debug-kernel.config")
+PREFIX=kdebug
+if [ "${1:-}" = --kcsan ]; then
+	FRAGMENTS+=("$HERE/kcsan-kernel.config")
+	PREFIX=kcsan
+	shift
+fi
 
 if [ -z "${KSRC:-}" ] && [ -r "$CACHE/paths.mk" ]; then
 	KSRC=$(sed -n 's/^KSRC=//p' "$CACHE/paths.mk")
@@ -27,8 +39,10 @@ fi
 	{ echo "build-debug-kernel: no kernel source: run scripts/install-deps.sh" >&2; exit 1; }
 
 ver=$(make -s -C "$KSRC" kernelversion 2> /dev/null)
-hash=$(sha256sum "$FRAGMENT" | cut -c1-12)
-OUT=$CACHE/kdebug-$ver-$hash
+# The debug kernel's key is its fragment's hash; the KCSAN kernel's, that of
+# both fragments in order.
+hash=$(cat "${FRAGMENTS[@]}" | sha256sum | cut -c1-12)
+OUT=$CACHE/$PREFIX-$ver-$hash
 LOG=$OUT.log
 
 if [ "${1:-}" = --query ]; then
@@ -42,7 +56,7 @@ fi
 # task looks to the scheduler (kmod/compat.h).  Only modules_prepare is
 # built (about 3 minutes, once); the module then builds without
 # Module.symvers (KBUILD_MODPOST_WARN=1).  Needs the debug kernel built.
-if [ "${1:-}" = --proxy-exec ]; then
+if [ "${1:-}" = --proxy-exec ] && [ $PREFIX = kdebug ]; then
 	PROXY=$CACHE/kproxy-$ver-$hash
 	[ -e "$OUT/.done" ] ||
 		{ echo "build-debug-kernel: build the debug kernel first" >&2; exit 1; }
@@ -89,23 +103,32 @@ fail() {
 kmake() { make -C "$KSRC" O="$OUT" "$@" >> "$LOG" 2>&1 < /dev/null; }
 
 kmake tinyconfig || fail "make tinyconfig"
-"$KSRC"/scripts/kconfig/merge_config.sh -m -O "$OUT" "$OUT/.config" "$FRAGMENT" \
+"$KSRC"/scripts/kconfig/merge_config.sh -m -O "$OUT" "$OUT/.config" "${FRAGMENTS[@]}" \
 	>> "$LOG" 2>&1 || fail "merge_config.sh"
 kmake olddefconfig || fail "make olddefconfig"
 
 # Kconfig drops options with unmet dependencies silently: every line of
-# the fragment must have survived olddefconfig, and the bug finders above
-# all (a few are selected, not set, by the fragment).
+# the fragments (the last fragment that names an option wins) must have
+# survived olddefconfig, and the bug finders above all (a few are
+# selected, not set, by the fragment).
+declare -A want=()
+for fragment in "${FRAGMENTS[@]}"; do
+	while read -r line; do
+		case $line in
+		CONFIG_*=*) want[${line%%=*}]=$line;;
+		"# CONFIG_"*" is not set")
+			opt=${line#\# }; want[${opt%% *}]=;;
+		esac
+	done < "$fragment"
+done
 missing=
-while read -r line; do
-	case $line in
-	CONFIG_*=*)
-		grep -qxF "$line" "$OUT/.config" || missing="$missing $line";;
-	"# CONFIG_"*" is not set")
-		opt=${line#\# }; opt=${opt%% *}
-		grep -q "^$opt=" "$OUT/.config" && missing="$missing $opt(must be off)";;
-	esac
-done < "$FRAGMENT"
+for opt in "${!want[@]}"; do
+	if [ -n "${want[$opt]}" ]; then
+		grep -qxF "${want[$opt]}" "$OUT/.config" || missing="$missing ${want[$opt]}"
+	else
+		grep -q "^$opt=" "$OUT/.config" && missing="$missing $opt(must be off)"
+	fi
+done
 for opt in CONFIG_PREEMPT_NOTIFIERS=y CONFIG_TRACEPOINTS=y CONFIG_EVENT_TRACING=y \
 	   CONFIG_PROVE_RCU=y CONFIG_STACKTRACE=y; do
 	grep -qx "$opt" "$OUT/.config" || missing="$missing $opt"
@@ -117,7 +140,7 @@ kmake -j"${JOBS:-$(nproc)}" bzImage modules_prepare || fail "kernel build"
 cp "$OUT/vmlinux.symvers" "$OUT/Module.symvers"
 touch "$OUT/.done"
 # Builds for older sources or fragments are dead weight (~650 MB each).
-for old in "$CACHE"/kdebug-*; do
+for old in "$CACHE/$PREFIX"-*; do
 	case $old in "$OUT"|"$OUT".*|*.log|*.lock) continue;; esac
 	[ -d "$old" ] && rm -rf "$old" "$old.log" "$old.lock"
 done

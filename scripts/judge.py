@@ -19,6 +19,14 @@ gave fewer results than its plan or exited non-zero without a failed
 result, a failed insmod or rmmod, a guest that hung or died, and on any
 kernel log finding (BUG, WARNING, KASAN, lockdep, kmemleak, ...) even if
 every test passed.
+
+A KCSAN data-race report fails the run when a frame of either racing
+access's stack is in cport.ko ("[cport]"); the kernel's own races are
+listed under an "info" line and counted, but do not fail it (the KCSAN
+kernel runs in strict mode, which sees the whole kernel).  A stack taken
+in an interrupt, softirq or exception goes on below its entry frame
+(asm_*, handle_softirqs) with whatever code was interrupted: those frames
+are not the access's and do not count.
 """
 
 import re
@@ -30,6 +38,7 @@ PLAN = re.compile(r'^1\.\.(\d+)')
 # Kernel log findings: a line counts for the first kind whose pattern it
 # matches, so the more precise patterns come first.
 KINDS = [
+    ('KCSAN', r'BUG: KCSAN:'),
     ('KASAN', r'KASAN'),
     ('lockdep: circular locking', r'possible circular locking'),
     ('lockdep: inconsistent lock state', r'inconsistent lock state'),
@@ -46,6 +55,21 @@ KINDS = [
     ('WARNING', r'WARNING:'),
     ('Call Trace', r'Call Trace'),
 ]
+
+# A KCSAN report is a block of lines from its "BUG: KCSAN:" line to the
+# "=====" line after "Reported by": for each access a line "read to 0x...
+# of 8 bytes by task 84 on cpu 1:" (or "by interrupt") and its stack, one
+# frame a line as printk'd with %pS ("func+0x1d/0x30 [module]"), possibly
+# behind a "+-> reordered to: " (weak memory).  Held-lock and irq-event
+# lines (the verbose report) name functions too, but are not frames.
+TIMESTAMP = re.compile(r'^\[\s*\d+\.\d+\] ?')
+KCSAN_TITLE = re.compile(r'BUG: KCSAN: (.*)$')
+KCSAN_ACCESS = re.compile(r' to 0x[0-9a-f]+ of \d+ bytes by .* on cpu \d+:$')
+FRAME = re.compile(r'^\s+(?:\|\s*|\+-> reordered to: )?([\w.]+)\+0x[0-9a-f]+/0x[0-9a-f]+'
+                   r'(?: \[(\w+)\])?\s*$')
+# Where an interrupt, softirq or exception entered: the frames below are
+# the interrupted code's (often KCSAN's own delay in some other function).
+ENTRY = re.compile(r'^(asm_|handle_softirqs$|__do_softirq$)')
 
 EXCERPTS = 3            # reports shown per kind
 EXCERPT_LINES = 8       # lines shown per report
@@ -153,18 +177,54 @@ def kernel_log(lines, console, status):
     return klog
 
 
+def kcsan_report(klog, i):
+    """The lines of the KCSAN report whose title is klog[@i]."""
+    block = [klog[i]]
+    for line in klog[i + 1:]:
+        text = TIMESTAMP.sub('', line)
+        if KCSAN_TITLE.search(text):
+            break
+        block.append(line)
+        if text.startswith('=================='):
+            break
+    return block
+
+
+def kcsan_in_cport(block):
+    """Does a racing access of this KCSAN report come from cport.ko: a
+    frame of its stack, above the entry of an interrupt, in [cport]?"""
+    entered = False
+    for line in block:
+        text = TIMESTAMP.sub('', line)
+        if KCSAN_ACCESS.search(text):
+            entered = False
+            continue
+        m = FRAME.match(text)
+        if not m or entered:
+            continue
+        if m.group(2) == 'cport':
+            return True
+        entered = bool(ENTRY.match(m.group(1)))
+    return False
+
+
 def findings(klog):
-    """{kind: [line index...]} in order of first appearance; a lone Call
+    """{kind: [line index...]} in order of first appearance, and the
+    KCSAN reports without a cport frame ({title: count}); a lone Call
     Trace counts, one that goes with another finding does not."""
-    found = {}
+    found, foreign = {}, {}
     for i, line in enumerate(klog):
+        m = KCSAN_TITLE.search(line)
+        if m and not kcsan_in_cport(kcsan_report(klog, i)):
+            foreign[m.group(1)] = foreign.get(m.group(1), 0) + 1
+            continue
         for kind, pat in KINDS:
             if re.search(pat, line):
                 found.setdefault(kind, []).append(i)
                 break
     if len(found) > 1:
         found.pop('Call Trace', None)
-    return found
+    return found, foreign
 
 
 def judge(name, status, test_timeout, expected, log, console, stream):
@@ -191,13 +251,20 @@ def judge(name, status, test_timeout, expected, log, console, stream):
         v.failed('guest died before finishing')
 
     klog = kernel_log(lines, console, status)
-    for kind, idx in findings(klog).items():
+    found, foreign = findings(klog)
+    for kind, idx in found.items():
         v.failed(f'kernel-log: {kind} ({len(idx)} line{"s" if len(idx) > 1 else ""})')
         for i in idx[:EXCERPTS]:
             for line in klog[i:i + EXCERPT_LINES]:
                 v.say(f'          | {line}')
         if len(idx) > EXCERPTS:
             v.say(f'          | ... see build/logs/{name}.log')
+    if foreign:
+        n = sum(foreign.values())
+        v.out('info', f'kernel-log: KCSAN, no cport frame: {n} report'
+              f'{"s" if n > 1 else ""}, {len(foreign)} distinct (not failures)')
+        for title, count in foreign.items():
+            v.say(f'          | {title}' + (f' (x{count})' if count > 1 else ''))
     return v
 
 

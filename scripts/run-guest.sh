@@ -22,6 +22,7 @@
 # output, written to FILE: one block per binary between "=== test NAME" and
 # "=== exit NAME RC SECONDS", then "=== rmmod ok|failed", kmemleak reports
 # (debug kernel) between "=== kmemleak scan WHEN" and "=== kmemleak done",
+# KCSAN's counters (KCSAN kernel) between "=== kcsan" and "=== kcsan done",
 # the kernel log lines of the run between "=== dmesg begin" and
 # "=== dmesg end", and "=== done".  Kernel messages thus never split a test's output lines.
 #
@@ -211,6 +212,12 @@ kmemleak() {
 	echo "=== kmemleak done"
 }
 kmemleak "with cport loaded"
+# KCSAN's counters (KCSAN kernel): how many watchpoints the run set up.
+if [ -e /sys/kernel/debug/kcsan ]; then
+	echo "=== kcsan"
+	cat /sys/kernel/debug/kcsan
+	echo "=== kcsan done"
+fi
 echo "=== cport .text at $(cat /sys/module/cport/sections/.text 2> /dev/null)"
 # A process killed just above may still be exiting, and a task work cport
 # queued drops its module reference from a work item just after it ran:
