@@ -698,7 +698,7 @@ static int pick_sqe_fd(struct rng *r, bool listener, unsigned int inst)
 	int i;
 
 	switch (rn(r, 20)) {
-	case 0 ... 7:	/* one associated with this port, if any */
+	case 0 ... 10:	/* one associated with this port, if any */
 		for (i = 0; i < 16; i++) {
 			struct slot *s = &fds[rn(r, NFDS)];
 			int fd = __atomic_load_n(&s->fd, __ATOMIC_RELAXED);
@@ -709,7 +709,7 @@ static int pick_sqe_fd(struct rng *r, bool listener, unsigned int inst)
 				return fd;
 		}
 		/* fall through */
-	case 8 ... 11:
+	case 11 ... 13:
 		for (i = 0; i < 8; i++) {
 			struct slot *s = &fds[rn(r, NFDS)];
 			int fd = __atomic_load_n(&s->fd, __ATOMIC_RELAXED);
@@ -719,18 +719,14 @@ static int pick_sqe_fd(struct rng *r, bool listener, unsigned int inst)
 				return fd;
 		}
 		return slot_peek(fds, NFDS, r);
-	case 12:
-		return slot_peek(ports, NPORTS, r);
-	case 13:
-		return -1;
 	case 14:
-		return one_in(r, 2) ? INT_MAX : 1 << 20;
+		return one_in(r, 2) ? slot_peek(ports, NPORTS, r) : -1;
 	case 15:
-		return 1000;		/* never open: below RLIMIT_NOFILE */
+		return one_in(r, 2) ? INT_MAX : 1 << 20;
 	case 16:
-		return rn(r, 3);
+		return 1000;		/* never open: below RLIMIT_NOFILE */
 	case 17:
-		return rn(r, 128);
+		return one_in(r, 2) ? rn(r, 3) : rn(r, 128);
 	default:
 		return slot_peek(fds, NFDS, r);
 	}
@@ -806,7 +802,8 @@ static uint64_t recent_ud(struct worker *w)
 }
 
 /* One submission, mostly well formed. */
-static void make_sqe(struct worker *w, struct cport_sqe *s, unsigned int inst)
+static void make_sqe(struct worker *w, struct cport_sqe *s, unsigned int inst,
+		     int focus)
 {
 	struct rng *r = &w->rng;
 	uint32_t how;
@@ -822,7 +819,7 @@ static void make_sqe(struct worker *w, struct cport_sqe *s, unsigned int inst)
 		break;
 	case 30 ... 41:
 		s->opcode = CPORT_OP_ASSOCIATE;
-		s->fd = pick_sqe_fd(r, one_in(r, 4), inst);
+		s->fd = one_in(r, 2) ? focus : pick_sqe_fd(r, one_in(r, 4), inst);
 		s->key = pick_key(r);
 		s->op_flags = one_in(r, 3) ? CPORT_ASSOC_INLINE :
 			      one_in(r, 10) ? rnd(r) : 0;
@@ -833,7 +830,7 @@ static void make_sqe(struct worker *w, struct cport_sqe *s, unsigned int inst)
 		break;
 	case 46 ... 65:
 		s->opcode = CPORT_OP_RECV;
-		s->fd = pick_sqe_fd(r, false, inst);
+		s->fd = one_in(r, 2) ? focus : pick_sqe_fd(r, false, inst);
 		if (one_in(r, 6)) {		/* zero-byte recv */
 			s->addr = one_in(r, 8) ? 1 : 0;
 			s->len = 0;
@@ -847,7 +844,7 @@ static void make_sqe(struct worker *w, struct cport_sqe *s, unsigned int inst)
 		break;
 	case 66 ... 80:
 		s->opcode = CPORT_OP_SEND;
-		s->fd = pick_sqe_fd(r, false, inst);
+		s->fd = one_in(r, 2) ? focus : pick_sqe_fd(r, false, inst);
 		pick_buf(r, &s->addr, &s->len);
 		if (one_in(r, 2) && s->len > 4096)
 			s->len = 1 + rn(r, 4096);
@@ -1119,10 +1116,12 @@ static void do_enter(struct worker *w, unsigned int nr, unsigned int max,
 	bool hdr_bad, endless, taken_known;
 	struct slot *ps;
 	unsigned int inst;
-	int port, ret, taken;
+	int port, ret, taken, focus;
 
 	if (!pick_port(w, &ps, &port, &inst))
 		return;
+	/* Most socket records of a batch aim at one socket. */
+	focus = pick_sqe_fd(r, false, inst);
 
 	/* The records' stride: a newer, longer record now and then. */
 	if (one_in(r, 6))
@@ -1138,7 +1137,7 @@ static void do_enter(struct worker *w, unsigned int nr, unsigned int max,
 		struct cport_sqe *s = (struct cport_sqe *)(w->sqbuf + i * stride);
 		struct sub *sb = &subs[i];
 
-		make_sqe(w, s, inst);
+		make_sqe(w, s, inst, focus);
 		if (stride > sizeof(*s) && one_in(r, 8))
 			w->sqbuf[i * stride + sizeof(*s) + rn(r, stride -
 					sizeof(*s))] = 1 + rn(r, 255);
@@ -2201,11 +2200,11 @@ static const struct action actions[] = {
 	{ act_setup,	"setup",	20, 20 },
 	{ act_query,	"query",	30, 30 },
 	{ act_ioctl,	"ioctl",	30, 30 },
-	{ act_destroy,	"destroy",	6, 6 },
+	{ act_destroy,	"destroy",	3, 3 },
 	{ act_leave,	"leave",	20, 20 },
 	{ act_file,	"file",		15, 15 },
-	{ act_port_new,	"port-new",	10, 10 },
-	{ act_port_close, "port-close",	6, 6 },
+	{ act_port_new,	"port-new",	5, 5 },
+	{ act_port_close, "port-close",	3, 3 },
 	{ act_sock_new,	"sock-new",	50, 50 },
 	{ act_connect,	"connect",	30, 30 },
 	{ act_peer,	"peer",		150, 150 },
