@@ -1692,6 +1692,30 @@ out:
 	slot_put(ps);
 }
 
+/*
+ * A port's fdinfo says it holds nothing: no completion queued, no unit
+ * (pending operation, delayed POST, undelivered completion), no file and,
+ * with @socks, no association.  Waits a moment: a completion being copied
+ * out elsewhere, or a runner letting go of a file, lags a little.
+ */
+static bool port_empty(int port, bool socks, char *buf, size_t size)
+{
+	char text[FDINFO_SIZE];
+
+	if (wait_until(fdinfo_read(port, text, sizeof(text)) > 0 &&
+		       fdinfo_find_num(text, "queued") == 0 &&
+		       fdinfo_find_num(text, "pending") == 0 &&
+		       fdinfo_find_num(text, "files") == 0 &&
+		       (!socks || fdinfo_find_num(text, "sockets") == 0),
+		       PROGRESS_MS))
+		return true;
+	snprintf(buf, size, "queued %lld pending %lld files %lld sockets %lld waiters %lld",
+		 fdinfo_find_num(text, "queued"), fdinfo_find_num(text, "pending"),
+		 fdinfo_find_num(text, "files"), fdinfo_find_num(text, "sockets"),
+		 fdinfo_find_num(text, "waiters"));
+	return false;
+}
+
 static void act_destroy(struct worker *w)
 {
 	struct rng *r = &w->rng;
@@ -1715,10 +1739,19 @@ static void act_destroy(struct worker *w)
 	if (arg ? ret != -EINVAL : ret && !in_set(E_DESTROY, -ret))
 		FAIL("DESTROY arg %#lx: %s", arg, ename(-ret));
 	if (!arg) {
+		char why[160];
+		int ret2;
+
 		/* Destroyed: every later call but LEAVE says so. */
-		ret = xioctl(port, CPORT_IOC_QUERY, &info);
-		if (ret != -EIDRM && !(ret == -ENOTTY && slot_zombie(ps)))
-			FAIL("QUERY after DESTROY: %s", ename(-ret));
+		ret2 = xioctl(port, CPORT_IOC_QUERY, &info);
+		if (ret2 != -EIDRM && !(ret2 == -ENOTTY && slot_zombie(ps)))
+			FAIL("QUERY after DESTROY: %s", ename(-ret2));
+		/* ... and it let go of everything. */
+		begin(w, "destroyed", false, "fdinfo of destroyed port %u", inst);
+		if (!ret && !port_empty(port, true, why, sizeof(why)) &&
+		    !slot_zombie(ps))
+			FAIL("port %u destroyed, still holds: %s", inst, why);
+		end(w);
 	}
 out:
 	slot_put(ps);
@@ -2435,6 +2468,20 @@ static unsigned long owed(unsigned int inst, long long due_by, bool report)
 	return n;
 }
 
+/* Submissions to @inst of which it is unknown whether they were taken. */
+static unsigned long maybes(unsigned int inst)
+{
+	unsigned long n = 0;
+	unsigned int j;
+	int i;
+
+	for (i = 0; i < MAX_WORKERS; i++)
+		for (j = 0; wslots[i].reg && j < TRACK_N; j++)
+			n += wslots[i].reg[j].state == T_MAYBE &&
+			     wslots[i].reg[j].inst == inst;
+	return n;
+}
+
 /*
  * Every port still alive: cancel all its operations, then take its
  * completions until none is owed; what never comes was lost.
@@ -2446,6 +2493,8 @@ static void drain(struct worker *w)
 	long long end_ns, start = now_ns();
 	unsigned int inst;
 	struct slot *ps;
+	char why[160];
+	unsigned long n0;
 	int i, port, ret;
 
 	for (i = 0; i < NPORTS; i++) {
@@ -2456,6 +2505,7 @@ static void drain(struct worker *w)
 			slot_put(ps);
 			continue;
 		}
+		n0 = owed(inst, start + NSEC_PER_SEC, false);
 		cport_prep_cancel(&sqe, CPORT_CANCEL_ALL, 0);
 		ret = cport_submit(port, &sqe, 1);
 		if (ret != 1)
@@ -2481,6 +2531,13 @@ static void drain(struct worker *w)
 		if (owed(inst, start + NSEC_PER_SEC, false)) {
 			FAIL("port %u lost %lu completions", inst,
 			     owed(inst, start + NSEC_PER_SEC, true));
+		} else if (!owed(inst, LLONG_MAX, false) && !maybes(inst) &&
+			   !port_empty(port, false, why, sizeof(why))) {
+			/* Everything cancelled and dequeued: nothing held. */
+			FAIL("port %u drained, still holds: %s", inst, why);
+		} else {
+			say("port %u drained: the %lu completions it owed came",
+			    inst, n0);
 		}
 		slot_put(ps);
 	}
