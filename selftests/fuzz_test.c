@@ -39,10 +39,15 @@
  *    (PENDING, or a POST) on that same port, and is seen exactly once; an
  *    inline result (INLINE) or a refused submission never shows up as a
  *    completion; a POST comes back verbatim; results are within bounds;
- *  - nothing is lost: at the end every port still alive is cancelled and
- *    drained, and every completion it owes must come (only a destroyed
+ *  - nothing is lost: every few seconds (an audit: the workers wait
+ *    between calls) and at the end, every port still alive is cancelled
+ *    and drained, every completion it owes must come (only a destroyed
  *    or closed port may drop them, as the header says of DESTROY; and a
- *    delayed POST still due is excused);
+ *    delayed POST still due is excused), and then its fdinfo must show
+ *    nothing held: no completion queued, no unit, no file; a destroyed
+ *    port holds no association either;
+ *  - max_user_units and RLIMIT_NOFILE are pulled down for a few
+ *    milliseconds now and then (-EDQUOT, -EMFILE where documented);
  *  - no call hangs: a watchdog fails the run with what each thread was
  *    doing if one call takes longer than a generous bound (waits without
  *    a limit are ended by signals from the supervisor, not by the bound);
@@ -80,6 +85,7 @@
 #include <stdint.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -186,6 +192,7 @@ static uint64_t mix(uint64_t x, uint64_t k)
 
 static int failures;		/* atomic */
 static volatile int stopping;	/* the run is over: workers return */
+static volatile int pausing;	/* an audit: workers wait between calls */
 
 /* One line to stderr, whole (threads and children print at once). */
 static void say(const char *fmt, ...)
@@ -610,6 +617,7 @@ struct worker {
 	long long since;		/* start of the current call, 0: none */
 	bool endless;			/* in a wait only a signal may end */
 	int done;			/* returned (read with acquire) */
+	int paused;			/* waiting for an audit to end */
 	/* Private memory: records, completions, query buffers. */
 	char *sqbuf;			/* 16 records of up to 256 bytes */
 	struct cport_cqe *cqes;		/* 64 */
@@ -619,6 +627,7 @@ struct worker {
 };
 
 static struct worker *workers[MAX_WORKERS];
+static int fd_count(void);
 static int nworkers;
 
 /* Counters for the report. */
@@ -2077,6 +2086,74 @@ static void act_prot(struct worker *w)
 	end(w);
 }
 
+/* --- Limits pulled down for a moment --------------------------------------- */
+
+#define PARAM_UNITS	"/sys/module/cport/parameters/max_user_units"
+
+static long long param_read(void)
+{
+	char buf[32] = "";
+	int f = open(PARAM_UNITS, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (f < 0)
+		return -1;
+	n = read(f, buf, sizeof(buf) - 1);
+	close(f);
+	return n > 0 ? strtoll(buf, NULL, 10) : -1;
+}
+
+static int param_write(long long v)
+{
+	char buf[32];
+	int f = open(PARAM_UNITS, O_WRONLY | O_CLOEXEC), n, ret;
+
+	if (f < 0)
+		return -errno;
+	n = snprintf(buf, sizeof(buf), "%lld\n", v);
+	ret = write(f, buf, n) == n ? 0 : -errno;
+	close(f);
+	return ret;
+}
+
+static long long units_orig = -1;	/* max_user_units, read at the start */
+static pthread_mutex_t limits_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/*
+ * For a few milliseconds, the user's max_user_units just above what it
+ * holds (-EDQUOT), or RLIMIT_NOFILE just above the descriptors open
+ * (-EMFILE: submissions, accepted connections at dequeue); then back.
+ */
+static void act_limits(struct worker *w)
+{
+	struct rng *r = &w->rng;
+	struct rlimit rl, low;
+	long long units;
+
+	if (pthread_mutex_trylock(&limits_lock))
+		return;
+	if (one_in(r, 2) && units_orig > 0) {
+		begin(w, "limits", false, "max_user_units low");
+		units = fdinfo_get(slot_peek(ports, NPORTS, r), "user_units");
+		if (units >= 0 && !param_write(units + rn(r, 8))) {
+			usleep(1000 + rn(r, 5000));
+			if (param_write(units_orig))
+				FAIL("cannot restore max_user_units");
+		}
+	} else if (!getrlimit(RLIMIT_NOFILE, &rl)) {
+		begin(w, "limits", false, "RLIMIT_NOFILE low");
+		low = rl;
+		low.rlim_cur = fd_count() + rn(r, 4);
+		if (!setrlimit(RLIMIT_NOFILE, &low)) {
+			usleep(1000 + rn(r, 5000));
+			if (setrlimit(RLIMIT_NOFILE, &rl))
+				FAIL("cannot restore RLIMIT_NOFILE");
+		}
+	}
+	end(w);
+	pthread_mutex_unlock(&limits_lock);
+}
+
 /* --- Processes and threads ------------------------------------------------- */
 
 /*
@@ -2134,7 +2211,7 @@ static int child_own(unsigned int n)
 
 	p = open(CPORT_DEV_PATH, O_RDWR);
 	if (p < 0 || socketpair(AF_UNIX, SOCK_STREAM, 0, f))
-		return 20;
+		return errno == EMFILE ? 0 : 20;	/* act_limits() */
 	memset(sqes, 0, sizeof(sqes));
 	sqes[0].opcode = CPORT_OP_ASSOCIATE;
 	sqes[0].fd = f[0];
@@ -2242,6 +2319,7 @@ static const struct action actions[] = {
 	{ act_connect,	"connect",	30, 30 },
 	{ act_peer,	"peer",		150, 150 },
 	{ act_prot,	"prot",		10, 10 },
+	{ act_limits,	"limits",	3, 3 },
 	{ act_fork,	"fork",		4, 1 },
 	{ act_thread,	"thread",	6, 4 },
 	{ act_exit,	"exit",		1, 1 },
@@ -2257,6 +2335,13 @@ static void *worker_fn(void *arg)
 	for (i = 0; i < ARRAY_SIZE(actions); i++)
 		total += cfg.debug ? actions[i].weight_debug : actions[i].weight;
 	while (!stopping && (!cfg.iters || ws->iters < cfg.iters)) {
+		if (pausing) {
+			__atomic_store_n(&w->paused, 1, __ATOMIC_RELEASE);
+			while (pausing && !stopping)
+				usleep(1000);
+			__atomic_store_n(&w->paused, 0, __ATOMIC_RELEASE);
+			continue;
+		}
 		x = rn(&w->rng, total);
 		for (i = 0; i < ARRAY_SIZE(actions); i++) {
 			unsigned int wt = cfg.debug ? actions[i].weight_debug :
@@ -2397,7 +2482,7 @@ static bool supervise(struct rng *r)
 		}
 		if ((since && now - since > 200 * NSEC_PER_MSEC &&
 		     (__atomic_load_n(&w->endless, __ATOMIC_RELAXED) ||
-		      stopping)) || one_in(r, 40)) {
+		      stopping || pausing)) || one_in(r, 40)) {
 			STAT(signals);
 			/* By tid: a short-lived thread may be making its calls. */
 			syscall(SYS_tgkill, getpid(),
@@ -2409,6 +2494,8 @@ static bool supervise(struct rng *r)
 }
 
 /* --- The end: drain, account ------------------------------------------------ */
+
+static unsigned long long audits, audited;
 
 static int fd_count(void)
 {
@@ -2486,7 +2573,7 @@ static unsigned long maybes(unsigned int inst)
  * Every port still alive: cancel all its operations, then take its
  * completions until none is owed; what never comes was lost.
  */
-static void drain(struct worker *w)
+static void drain(struct worker *w, bool final)
 {
 	struct cport_sqe sqe;
 	struct cport_enter e = {};
@@ -2535,12 +2622,45 @@ static void drain(struct worker *w)
 			   !port_empty(port, false, why, sizeof(why))) {
 			/* Everything cancelled and dequeued: nothing held. */
 			FAIL("port %u drained, still holds: %s", inst, why);
-		} else {
+		} else if (final) {
 			say("port %u drained: the %lu completions it owed came",
 			    inst, n0);
 		}
+		audited += n0;
 		slot_put(ps);
 	}
+}
+
+/*
+ * Now and then: stop the workers between calls, cancel and drain every
+ * live port, every completion owed must come and the port must hold
+ * nothing; then let them go on.  Returns false on a hang.
+ */
+static bool audit(struct rng *r, struct worker *drainer)
+{
+	bool all;
+	int i;
+
+	pausing = 1;
+	for (;;) {
+		all = true;
+		for (i = 0; i < nworkers; i++)
+			if (workers[i] &&
+			    !__atomic_load_n(&workers[i]->paused, __ATOMIC_ACQUIRE) &&
+			    !__atomic_load_n(&workers[i]->done, __ATOMIC_ACQUIRE))
+				all = false;
+		if (all || stopping)
+			break;
+		usleep(10000);
+		if (!supervise(r))
+			return false;
+	}
+	if (!stopping) {
+		audits++;
+		drain(drainer, false);
+	}
+	pausing = 0;
+	return true;
 }
 
 static void close_all(void)
@@ -2609,6 +2729,8 @@ static int fuzz_main(void)
 	struct rng r = { cfg.seed };
 	long long t0, deadline, t_end, units0, units;
 	struct worker *drainer;
+	long long audit_ns = (cfg.debug ? 20LL : 3LL) * NSEC_PER_SEC;
+	long long next_audit;
 	int fds0, fds1, i;
 	bool hung = false;
 
@@ -2621,11 +2743,18 @@ static int fuzz_main(void)
 		say("cannot set up: %s", strerror(errno));
 		return 2;
 	}
+	units_orig = param_read();
 	for (i = 0; i < 3; i++)
 		new_port(&r, i > 0);
 
+	/* The main thread drains with a worker's buffers (and tracking). */
+	drainer = calloc(1, sizeof(*drainer));
+	drainer->cqes = (struct cport_cqe *)map_pages(1, PROT_READ | PROT_WRITE);
+	drainer->rng = r;
+
 	t0 = now_ns();
 	deadline = t0 + (long long)cfg.seconds * NSEC_PER_SEC;
+	next_audit = t0 + audit_ns;
 	nworkers = cfg.workers;
 	for (i = 0; i < nworkers; i++) {
 		workers[i] = worker_new(i);
@@ -2647,6 +2776,13 @@ static int fuzz_main(void)
 				all_done = false;
 		if (cfg.iters && all_done)
 			break;
+		if (now_ns() >= next_audit) {
+			if (!audit(&r, drainer)) {
+				hung = true;
+				break;
+			}
+			next_audit = now_ns() + audit_ns;
+		}
 	}
 	stopping = 1;
 	/* Join them all, still watching for a call that never returns. */
@@ -2668,10 +2804,7 @@ static int fuzz_main(void)
 	t_end = now_ns();
 
 	/* The main thread drains with a worker's buffers (and tracking). */
-	drainer = calloc(1, sizeof(*drainer));
-	drainer->cqes = (struct cport_cqe *)map_pages(1, PROT_READ | PROT_WRITE);
-	drainer->rng = r;
-	drain(drainer);
+	drain(drainer, true);
 	close_all();
 	close(placeholder);
 
@@ -2684,6 +2817,8 @@ static int fuzz_main(void)
 	say("total: %llu iterations, %llu calls in %.1f s: %.0f iterations/s",
 	    iters, calls, (t_end - t0) / 1e9,
 	    iters / ((t_end - t0) / 1e9));
+	say("audits %llu: %llu completions owed by live ports all came",
+	    audits, audited);
 	say("completions %llu; taken: posts %llu, socket ops pending %llu, inline %llu; associations %llu, accepted %llu, ports %llu, destroyed %llu, closed %llu, forks %llu, threads %llu, exits %llu, signals %llu",
 	    stats.cqes, stats.posts, stats.pending, stats.inlines,
 	    stats.assocs, stats.accepts, stats.ports,
@@ -2716,7 +2851,7 @@ FIXTURE_TEARDOWN(fuzz) {}
 
 TEST_F_TIMEOUT(fuzz, run, fuzz_harness_timeout())
 {
-	long long units0, units;
+	long long units0, units, max_units;
 	int status = 0;
 	pid_t pid;
 
@@ -2731,11 +2866,19 @@ TEST_F_TIMEOUT(fuzz, run, fuzz_harness_timeout())
 	if (cfg.iters)
 		TH_LOG("at most %llu iterations per worker", cfg.iters);
 
+	max_units = param_read();
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (!pid)
 		_exit(fuzz_main());
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	/* It pulls max_user_units down now and then: put it back. */
+	if (max_units > 0 && param_read() != max_units) {
+		param_write(max_units);
+		EXPECT_EQ(max_units, param_read()) {
+			TH_LOG("max_user_units not restored");
+		}
+	}
 	EXPECT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status)) {
 		TH_LOG("fuzzing process: status %#x; seed %#llx", status,
 		       cfg.seed);
