@@ -87,7 +87,6 @@
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
 #include <sys/wait.h>
 
 #include "sock_util.h"
@@ -2325,6 +2324,20 @@ static const struct action actions[] = {
 	{ act_exit,	"exit",		1, 1 },
 };
 
+/* LEAVE every port this thread may be associated with. */
+static void leave_all(void)
+{
+	unsigned int inst;
+	int i, fd;
+
+	for (i = 0; i < NPORTS; i++) {
+		if (!slot_get(&ports[i], &fd, NULL, &inst))
+			continue;
+		xioctl(fd, CPORT_IOC_LEAVE, NULL);
+		slot_put(&ports[i]);
+	}
+}
+
 static void *worker_fn(void *arg)
 {
 	struct worker *w = arg;
@@ -2336,6 +2349,13 @@ static void *worker_fn(void *arg)
 		total += cfg.debug ? actions[i].weight_debug : actions[i].weight;
 	while (!stopping && (!cfg.iters || ws->iters < cfg.iters)) {
 		if (pausing) {
+			/*
+			 * A thread that took completions counts as running
+			 * until it waits again; on a port that does not
+			 * track blocking, even while it sleeps here, and the
+			 * audit's waits would be held back: let go first.
+			 */
+			leave_all();
 			__atomic_store_n(&w->paused, 1, __ATOMIC_RELEASE);
 			while (pausing && !stopping)
 				usleep(1000);
@@ -2616,8 +2636,17 @@ static void drain(struct worker *w, bool final)
 				     ename(-ret));
 		}
 		if (owed(inst, start + NSEC_PER_SEC, false)) {
-			FAIL("port %u lost %lu completions", inst,
-			     owed(inst, start + NSEC_PER_SEC, true));
+			char text[FDINFO_SIZE] = "";
+
+			fdinfo_read(port, text, sizeof(text));
+			FAIL("port %u lost %lu completions (queued %lld, running %lld of %lld, threads %lld, block_tracking %lld, pending %lld)",
+			     inst, owed(inst, start + NSEC_PER_SEC, true),
+			     fdinfo_find_num(text, "queued"),
+			     fdinfo_find_num(text, "running"),
+			     fdinfo_find_num(text, "concurrency"),
+			     fdinfo_find_num(text, "threads"),
+			     fdinfo_find_num(text, "block_tracking"),
+			     fdinfo_find_num(text, "pending"));
 		} else if (!owed(inst, LLONG_MAX, false) && !maybes(inst) &&
 			   !port_empty(port, false, why, sizeof(why))) {
 			/* Everything cancelled and dequeued: nothing held. */
@@ -2627,6 +2656,8 @@ static void drain(struct worker *w, bool final)
 			    inst, n0);
 		}
 		audited += n0;
+		/* Not running on it while the workers go on. */
+		xioctl(port, CPORT_IOC_LEAVE, NULL);
 		slot_put(ps);
 	}
 }
