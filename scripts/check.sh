@@ -25,6 +25,9 @@
 #   CPORT_KERNELS="6.1 debug"  restrict the matrix (names, "debug", "kcsan")
 #   CPORT_TESTS="name ..."     run only these selftest binaries
 #   CPORT_TEST_TIMEOUT=SECS    per-binary bound (default 300, debug 900)
+#   CPORT_FUZZ_SEED, CPORT_FUZZ_SECONDS, CPORT_FUZZ_ITERS, CPORT_FUZZ_THREADS
+#                              passed to the guest for fuzz_test (a longer
+#                              run needs a bigger CPORT_TEST_TIMEOUT too)
 #   CPORT_GUEST_TIMEOUT=SECS   whole-guest bound (default 600, debug 1500)
 #   CPORT_CACHE                cache directory (default /var/cache/cport)
 #
@@ -232,10 +235,14 @@ ktls_setup() {
 
 # boot_and_test NAME MODDIR IMAGE GUEST_TIMEOUT TEST_TIMEOUT: runs RUN_TESTS
 boot_and_test() {
+	local fuzz=() v
+	for v in CPORT_FUZZ_SEED CPORT_FUZZ_SECONDS CPORT_FUZZ_ITERS CPORT_FUZZ_THREADS; do
+		[ -z "${!v:-}" ] || fuzz+=(--env "$v=${!v}")
+	done
 	scripts/run-guest.sh --kernel "$3" --module "$2/cport.ko" \
 		--log "$LOGS/$1.log" --timeout "$4" \
 		--test-timeout "$5" --env "CPORT_KERNEL=$1" \
-		${KTLS:+--env "CPORT_KTLS=$KTLS"} "${KOS[@]}" \
+		${KTLS:+--env "CPORT_KTLS=$KTLS"} "${KOS[@]}" "${fuzz[@]}" \
 		"${RUN_TESTS[@]}" 2> "$LOGS/$1.guest.err"
 }
 

@@ -14,6 +14,11 @@
 #           [--env NAME=VALUE]...  exported to the test binaries
 #           [--append "ARGS"]      extra kernel command line
 #           [--run "CMD ARGS"]     run CMD once instead of the binaries
+#           [--extra-bin FILE]...  copy FILE into the guest at the same path,
+#                                  with the shared libraries ldd lists for
+#                                  it (a dynamic program for --run, e.g.
+#                                  /usr/bin/trinity; or a script; not under
+#                                  /tmp, a fresh tmpfs in the guest)
 #           [--live]               copy the guest's output to stdout live
 #           BINARY...              static binaries; run as tests, in order
 #
@@ -35,7 +40,7 @@ set -euo pipefail
 
 CACHE=${CPORT_CACHE:-/var/cache/cport}
 KERNEL='' MODULE='' LOG='' TIMEOUT=600 TEST_TIMEOUT=300 RUN='' LIVE='' APPEND=''
-EXTRA_KOS=() ENVS=() BINS=()
+EXTRA_KOS=() EXTRA_BINS=() ENVS=() BINS=()
 die() { echo "run-guest: error: $*" >&2; exit 1; }
 
 while [ $# -gt 0 ]; do
@@ -46,6 +51,7 @@ while [ $# -gt 0 ]; do
 	--timeout) TIMEOUT=$2; shift 2;;
 	--test-timeout) TEST_TIMEOUT=$2; shift 2;;
 	--extra-ko) EXTRA_KOS+=("$2"); shift 2;;
+	--extra-bin) EXTRA_BINS+=("$2"); shift 2;;
 	--env) ENVS+=("$2"); shift 2;;
 	--run) RUN=$2; shift 2;;
 	--append) APPEND=$2; shift 2;;
@@ -132,6 +138,17 @@ for ko in "${EXTRA_KOS[@]}"; do
 	preload="$preload $name"
 done
 copy_ko "$MODULE" "$ROOT/lib/modules/cport.ko"
+
+# --extra-bin: the file and its libraries (ldd prints their paths, the
+# dynamic loader's included), each at its own path.
+for bin in "${EXTRA_BINS[@]}"; do
+	[ -f "$bin" ] || die "no such file: $bin"
+	for f in "$bin" $(ldd "$bin" 2> /dev/null | grep -o '/[^ ]*' || true); do
+		mkdir -p "$ROOT$(dirname "$f")"
+		rm -f "$ROOT$f"		# perhaps a busybox applet's link
+		cp -L "$f" "$ROOT$f"
+	done
+done
 
 tests=
 for bin in "${BINS[@]}"; do
