@@ -796,7 +796,7 @@ static uint16_t pick_sqe_flags(struct rng *r)
 	switch (rn(r, 8)) {
 	case 0 ... 3: return 0;
 	case 4 ... 5: return CPORT_SQE_INLINE;
-	case 6: return CPORT_SQE_POST;
+	case 6: return one_in(r, 2) ? CPORT_SQE_POST : CPORT_SQE_INLINE_POST;
 	default: return one_in(r, 2) ? 3 : rnd(r);
 	}
 }
@@ -968,7 +968,8 @@ static void on_cqe(struct worker *w, unsigned int inst,
 		FAIL("user_data %#llx: submitted %s, completed as op %u",
 		     (unsigned long long)c->user_data, op_name(t->op), c->op);
 	if (c->resv0 || c->resv1 || c->resv2 ||
-	    (c->flags & ~(c->op == CPORT_OP_RECV ? CPORT_CQE_F_CTRUNC : 0)))
+	    (c->flags & ~((c->op == CPORT_OP_RECV ? CPORT_CQE_F_CTRUNC : 0) |
+			  (c->op != CPORT_OP_POST ? CPORT_CQE_F_INLINE : 0))))
 		FAIL("user_data %#llx: flags %#x, reserved %u %u %llu",
 		     (unsigned long long)c->user_data, c->flags, c->resv0,
 		     c->resv1, (unsigned long long)c->resv2);
@@ -978,6 +979,12 @@ static void on_cqe(struct worker *w, unsigned int inst,
 		    c->bytes != mix(c->user_data, 3))
 			FAIL("POST user_data %#llx not returned verbatim",
 			     (unsigned long long)c->user_data);
+	} else if (c->op == t->op && (c->flags & CPORT_CQE_F_INLINE) &&
+		   c->op == CPORT_OP_ACCEPT) {
+		/* Its descriptor was installed, and adopted, inline. */
+		if (c->res < 0)
+			FAIL("ACCEPT inline and posted with res %lld",
+			     (long long)c->res);
 	} else if (c->op == t->op) {
 		check_result(w, "completed", c->op, t->aux, c->res, c->bytes,
 			     c->user_data);
@@ -1424,6 +1431,15 @@ resolve:
 				track_resolve(sb->t, T_INLINE);
 				check_result(w, "inline", sb->op, sb->len,
 					     s->res, s->bytes, s->user_data);
+			} else if (st == CPORT_STATUS_INLINE_POSTED) {
+				/* Inline, and exactly one completion too. */
+				STAT(inlines);
+				track_resolve(sb->t, T_PENDING);
+				check_result(w, "inline", sb->op, sb->len,
+					     s->res, s->bytes, s->user_data);
+				if (s->res < 0)
+					FAIL("%s inline and posted with res %lld",
+					     op_name(sb->op), (long long)s->res);
 			} else {
 				FAIL("%s taken (record %u of %u), status %u",
 				     op_name(sb->op), i, nr, st);
@@ -1561,7 +1577,8 @@ static void check_info(const char *buf, unsigned int size)
 	if (in->api_version != CPORT_API_VERSION || in->features != 0x1f ||
 	    in->ops != 0xfe || in->setup_flags != CPORT_SETUP_NO_BLOCK_TRACKING ||
 	    in->enter_flags != CPORT_ENTER_ABSTIME ||
-	    in->sqe_flags != (CPORT_SQE_INLINE | CPORT_SQE_POST) ||
+	    in->sqe_flags != (CPORT_SQE_INLINE | CPORT_SQE_POST |
+			      CPORT_SQE_INLINE_POST) ||
 	    in->policies != 0xf || in->policy >= CPORT_POLICY__NR ||
 	    !in->concurrency || in->concurrency > CPORT_MAX_CONCURRENCY ||
 	    !in->max_queued || in->max_queued > CPORT_MAX_QUEUED ||
