@@ -251,8 +251,9 @@ enum {
  *           in the process when the completion is dequeued (or at once for
  *           an inline result); bytes = the length of the peer's address,
  *           as accept(2) reports it (if addr != 0; len is the room there:
- *           at most len bytes of it are written, bytes may be more).  A connection reset before it was
- *           accepted fails that operation only (-ECONNRESET).  If the
+ *           at most len bytes of it are written, bytes may be more).
+ *           A connection reset before it was accepted fails that
+ *           operation only (-ECONNRESET).  If the
  *           peer's address cannot be written, bytes = 0 and the
  *           connection is delivered all the same.  The accept runs in the
  *           kernel (kernel_accept()): the LSM accept hook of accept(2) is
