@@ -253,7 +253,13 @@ static struct cport_op *cport_op_prep(struct cport_port *port,
 		op->buf = u64_to_user_ptr(sqe->addr);
 		op->len = sqe->len;
 	}
-	op->cred = get_current_cred();
+	/*
+	 * get_cred() stores 0 to ->non_rcu with a plain write
+	 * (include/linux/cred.h), so threads that share these credentials
+	 * race storing the same 0, which strict KCSAN reports.  Benign:
+	 * every store to a shared cred's ->non_rcu is that 0.
+	 */
+	op->cred = data_race(get_current_cred());
 	op->opcode = sqe->opcode;
 	op->user_data = sqe->user_data;
 	op->key = sqe->key;

@@ -51,35 +51,6 @@ if [ "${1:-}" = --query ]; then
 	exit
 fi
 
-# --proxy-exec: a tree to build the module against, not to boot: the debug
-# configuration plus CONFIG_SCHED_PROXY_EXEC, which changes how a blocked
-# task looks to the scheduler (kmod/compat.h).  Only modules_prepare is
-# built (about 3 minutes, once); the module then builds without
-# Module.symvers (KBUILD_MODPOST_WARN=1).  Needs the debug kernel built.
-if [ "${1:-}" = --proxy-exec ] && [ $PREFIX = kdebug ]; then
-	PROXY=$CACHE/kproxy-$ver-$hash
-	[ -e "$OUT/.done" ] ||
-		{ echo "build-debug-kernel: build the debug kernel first" >&2; exit 1; }
-	exec 9> "$PROXY.lock"
-	flock 9
-	if [ ! -e "$PROXY/.done" ]; then
-		rm -rf "$PROXY"
-		mkdir -p "$PROXY"
-		cp "$OUT/.config" "$PROXY/.config"
-		"$KSRC"/scripts/config --file "$PROXY/.config" \
-			-e EXPERT -e SCHED_PROXY_EXEC
-		make -C "$KSRC" O="$PROXY" olddefconfig > "$PROXY.log" 2>&1 < /dev/null &&
-		grep -qx CONFIG_SCHED_PROXY_EXEC=y "$PROXY/.config" &&
-		grep -qx CONFIG_PREEMPT_NOTIFIERS=y "$PROXY/.config" &&
-		make -C "$KSRC" O="$PROXY" -j"${JOBS:-$(nproc)}" modules_prepare \
-			>> "$PROXY.log" 2>&1 < /dev/null ||
-			{ tail -n 30 "$PROXY.log" >&2; exit 1; }
-		touch "$PROXY/.done"
-	fi
-	echo "$PROXY"
-	exit 0
-fi
-
 # One build at a time; a second caller waits and then reuses the result.
 mkdir -p "$CACHE"
 exec 9> "$OUT.lock"
@@ -144,5 +115,7 @@ for old in "$CACHE/$PREFIX"-*; do
 	case $old in "$OUT"|"$OUT".*|*.log|*.lock) continue;; esac
 	[ -d "$old" ] && rm -rf "$old" "$old.log" "$old.lock"
 done
+# So are the proxy-execution trees older versions built (kproxy-*).
+[ $PREFIX = kdebug ] && rm -rf "$CACHE"/kproxy-*
 echo "build-debug-kernel: done in $(( $(date +%s) - start ))s" >&2
 echo "$OUT"
