@@ -213,7 +213,7 @@ static void many_recvs(struct __test_metadata *_metadata,
 		ASSERT_EQ(CPORT_STATUS_PENDING, sqes[i].status);
 
 	/* A numbered stream in random chunks, sometimes pausing. */
-	while (done_count(sh) < NR_OPS && (!fill || written < total)) {
+	while (done_count(sh) < NR_OPS && written < total) {
 		size_t n = 1 + rand_r(&seed) % sizeof(chunk);
 
 		if (fill && n > total - written)
