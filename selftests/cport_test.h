@@ -12,6 +12,7 @@
 #ifndef CPORT_TEST_H
 #define CPORT_TEST_H
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -135,6 +136,21 @@ static inline int port_drain(int port, struct cport_cqe *cqes,
 	int ret = cport_wait(port, cqes, max, 0);
 
 	return ret == -ETIMEDOUT ? 0 : ret;
+}
+
+/* Number of open descriptors of this process, or -1. */
+static inline int fd_count(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n - 1;	/* the directory's own descriptor */
 }
 
 /* An address whose page faults on any access (PROT_NONE), or NULL. */

@@ -47,7 +47,6 @@
  * stock ones), or without root and debugfs, every test skips.
  */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -289,21 +288,6 @@ static bool nth_disarm(void)
 }
 
 /* --- What a step looks at ----------------------------------------------- */
-
-/* Open descriptors of this process. */
-static int fd_count(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	int n = 0;
-
-	if (!d)
-		return -1;
-	while ((e = readdir(d)))
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n - 1;	/* the directory's own */
-}
 
 /* A port's counters (fdinfo), -1 each when unreadable. */
 struct snap {

@@ -77,7 +77,6 @@
  * choices): a seed makes a failure likely to come back, not certain.
  */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -628,7 +627,6 @@ struct worker {
 };
 
 static struct worker *workers[MAX_WORKERS];
-static int fd_count(void);
 static int nworkers;
 
 /* Counters for the report. */
@@ -2535,21 +2533,6 @@ static bool supervise(struct rng *r)
 /* --- The end: drain, account ------------------------------------------------ */
 
 static unsigned long long audits, audited;
-
-static int fd_count(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	int n = 0;
-
-	if (!d)
-		return -1;
-	while ((e = readdir(d)))
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n - 1;
-}
 
 /* The user's units, from a fresh port's fdinfo. */
 static long long user_units(void)

@@ -13,7 +13,6 @@
  * descriptor is free) closes its connection and leaks no descriptor.
  */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <sys/resource.h>
 
 #include "sock_util.h"
@@ -21,22 +20,6 @@
 
 #define LKEY	0x11570000000000aaULL	/* the listener's key */
 #define NKEY	0x0ddba11000000001ULL	/* a new socket's key */
-
-/* Number of open descriptors of this process. */
-static int fd_count(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	int n = 0;
-
-	if (!d)
-		return -1;
-	while ((e = readdir(d)))
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n - 1;	/* the directory's own descriptor */
-}
 
 /* Wait until a connection is queued on listener @l. */
 /* Read until end of file or a reset, discarding: true if it came. */

@@ -16,7 +16,6 @@
  * checked from below (a timeout may not fire early).
  */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <stdint.h>
 
 #include "sock_util.h"
@@ -980,21 +979,6 @@ TEST_F(sock, recv_inline_post)
 	EXPECT_TRUE(wait_none(self->port, GRACE_MS));
 }
 
-/* Open descriptors of this process. */
-static int count_fds(void)
-{
-	struct dirent *d;
-	DIR *dir = opendir("/proc/self/fd");
-	int n = 0;
-
-	if (!dir)
-		return -1;
-	while ((d = readdir(dir)))
-		n += d->d_name[0] != '.';
-	closedir(dir);
-	return n - 1;	/* the directory's own */
-}
-
 /*
  * An ACCEPT inline and posted: the connection is installed once, now;
  * the completion carries the same descriptor number and installs nothing.
@@ -1014,18 +998,18 @@ TEST(accept_inline_post)
 	cl = sock_connect(l);
 	ASSERT_LE(0, cl);
 	ASSERT_TRUE(fd_ready(l, POLLIN, PROGRESS_MS));
-	before = count_fds();
+	before = fd_count();
 	cport_prep_accept(&sqe, l, NULL, 0, 70, 0, CPORT_ACCEPT_CLOEXEC);
 	sqe.flags = CPORT_SQE_INLINE_POST;
 	ASSERT_EQ(1, submit1(port, &sqe));
 	ASSERT_EQ(CPORT_STATUS_INLINE_POSTED, sqe.status);
 	ASSERT_LE(0, sqe.res);
 	fd = sqe.res;
-	EXPECT_EQ(before + 1, count_fds());
+	EXPECT_EQ(before + 1, fd_count());
 	ASSERT_EQ(1, wait1(port, &cqe));
 	EXPECT_CQE(cqe, CPORT_OP_ACCEPT, KEY, 70, fd, 0);
 	EXPECT_EQ(CPORT_CQE_F_INLINE, cqe.flags);
-	EXPECT_EQ(before + 1, count_fds());
+	EXPECT_EQ(before + 1, fd_count());
 	/* It is the client's peer. */
 	ASSERT_EQ(0, write_bounded(fd, "hi", 2));
 	ASSERT_EQ(0, read_bounded(cl, buf, 2));
