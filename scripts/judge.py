@@ -20,13 +20,18 @@ result, a failed insmod or rmmod, a guest that hung or died, and on any
 kernel log finding (BUG, WARNING, KASAN, lockdep, kmemleak, ...) even if
 every test passed.
 
-A KCSAN data-race report fails the run when a frame of either racing
-access's stack is in cport.ko ("[cport]"); the kernel's own races are
-listed under an "info" line and counted, but do not fail it (the KCSAN
-kernel runs in strict mode, which sees the whole kernel).  A stack taken
-in an interrupt, softirq or exception goes on below its entry frame
-(asm_*, handle_softirqs) with whatever code was interrupted: those frames
-are not the access's and do not count.
+A KCSAN data-race report fails the run when it is cport's: a racing
+access was made in cport.ko ("[cport]", the stack's first frame) or in a
+function cport.ko called directly (its second), or both racing accesses
+have a cport frame somewhere in their stacks (two cport paths meeting in
+a kernel helper).  The kernel's own races are listed under an "info"
+line and counted, but do not fail it (the KCSAN kernel runs in strict
+mode, which sees the whole kernel): a race between the timer interrupt
+and a timekeeping read made deep in TCP under a cport send is the
+kernel's, not cport's.  A stack taken in an interrupt, softirq or
+exception goes on below its entry frame (asm_*, handle_softirqs) with
+whatever code was interrupted: those frames are not the access's and do
+not count.
 """
 
 import re
@@ -190,22 +195,43 @@ def kcsan_report(klog, i):
     return block
 
 
-def kcsan_in_cport(block):
-    """Does a racing access of this KCSAN report come from cport.ko: a
-    frame of its stack, above the entry of an interrupt, in [cport]?"""
-    entered = False
+def kcsan_stacks(block):
+    """The stacks of this KCSAN report's racing accesses: for each, the
+    modules of its frames from the access down to an interrupt's entry,
+    and of the frames a plain access was "reordered to" (weak memory:
+    where it was made)."""
+    stacks, entered = [], False
     for line in block:
         text = TIMESTAMP.sub('', line)
         if KCSAN_ACCESS.search(text):
+            stacks.append(([], []))
             entered = False
             continue
         m = FRAME.match(text)
-        if not m or entered:
+        if not m or entered or not stacks:
             continue
-        if m.group(2) == 'cport':
-            return True
+        frames, reordered = stacks[-1]
+        if 'reordered to:' in text:
+            reordered.append(m.group(2))
+            continue
+        frames.append(m.group(2))
         entered = bool(ENTRY.match(m.group(1)))
-    return False
+    return stacks
+
+
+DIRECT = 2              # an access is cport's in these many top frames
+
+
+def kcsan_in_cport(block):
+    """Is this KCSAN report cport's: an access made in cport.ko or in a
+    function it called directly, or every racing access (two of them)
+    on a path through cport.ko?"""
+    stacks = kcsan_stacks(block)
+    if any('cport' in frames[:DIRECT] + reordered
+           for frames, reordered in stacks):
+        return True
+    return len(stacks) > 1 and all('cport' in frames + reordered
+                                   for frames, reordered in stacks)
 
 
 def findings(klog):

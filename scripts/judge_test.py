@@ -273,6 +273,43 @@ class Findings(unittest.TestCase):
         task[6] = '[ 1.0]  cport_port_wait+0x1/0x2 [cport]'
         self.assertTrue(judge.kcsan_in_cport(task))
 
+    def test_kcsan_deep(self):
+        # An access made deep in the kernel under a cport call races with
+        # code that never passed through cport: the kernel's (CI, 7.2-kcsan:
+        # a TCP timestamp read of tk->ktime_sec under a cport send, against
+        # the tick's timekeeping update).  Two cport paths meeting in a
+        # kernel helper, or cport calling the racing function directly,
+        # are cport's.
+        def report(one, two):
+            lines = ['[ 1.0] BUG: KCSAN: data-race in x / y', '[ 1.0] ']
+            for who, stack in (('interrupt', one), ('task 70', two)):
+                lines.append(f'[ 1.0] read to 0xff11 of 8 bytes by {who} '
+                             'on cpu 1:')
+                lines += ['[ 1.0]  ' + f for f in stack] + ['[ 1.0] ']
+            return lines + ['[ 1.0] ' + '=' * 50]
+        tick = ['timekeeping_update_from_shadow.constprop.0+0x23c/0x490',
+                '__timekeeping_advance.constprop.0+0x71b/0xb50',
+                'tick_nohz_handler+0x28f/0x2b0']
+        send = ['ktime_get_seconds+0x1/0x2', 'tcp_rcv_established+0x1/0x2',
+                'tcp_v4_do_rcv+0x1/0x2', '__release_sock+0x1/0x2',
+                'release_sock+0x1/0x2', 'tcp_sendmsg+0x1/0x2',
+                'cport_sock_run+0x1/0x2 [cport]',
+                'cport_ioctl+0x1/0x2 [cport]']
+        other = ['skb_queue_tail+0x1/0x2', 'tcp_sendmsg+0x1/0x2',
+                 'cport_sock_run+0x1/0x2 [cport]']
+        direct = ['skb_queue_tail+0x1/0x2', 'cport_post+0x1/0x2 [cport]']
+        cases = [
+            (tick, send, False),
+            (send, tick, False),
+            (send, other, True),
+            (tick, direct, True),
+            (tick, ['tcp_sendmsg+0x1/0x2'] + direct, False),
+        ]
+        for one, two, want in cases:
+            with self.subTest(one=one[0], two=two[:2]):
+                self.assertEqual(judge.kcsan_in_cport(report(one, two)),
+                                 want)
+
     def test_lockdep_circular(self):
         self.finding('lockdep_circular', 'lockdep: circular locking',
                      '[   12.401345] WARNING: possible circular locking '
