@@ -4,6 +4,8 @@
 # make bench: cport against epoll and io_uring, in one guest boot.
 #
 #   scripts/bench.sh [quick|full]      (make bench QUICK=1 runs quick)
+#   scripts/bench.sh build             only build the module and programs
+#                                      (scripts/profile.sh uses them)
 #
 # Builds the module for the chosen kernel (BENCH_KERNEL=6.1, the default,
 # or 6.12) and the programs of bench/suite/ (static: the guest is a busybox
@@ -31,7 +33,7 @@ CACHE=${CPORT_CACHE:-/var/cache/cport}
 export CPORT_CACHE=$CACHE
 unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES
 mode=${1:-full}
-case $mode in quick|full) ;; *) echo "usage: $0 [quick|full]" >&2; exit 2;; esac
+case $mode in quick|full|build) ;; *) echo "usage: $0 [quick|full|build]" >&2; exit 2;; esac
 name=${BENCH_KERNEL:-6.1}
 
 # shellcheck source=scripts/stock-kernel.sh
@@ -63,6 +65,7 @@ build_prog server bench/suite/server.c bench/suite/srv_*.c	# one file per model
 build_prog loadgen bench/suite/loadgen.c
 build_prog floor bench/suite/floor.c
 cp bench/suite/suite.sh build/bench/suite/suite.sh
+[ "$mode" != build ] || exit 0
 
 # What is measured is what is checked out now, before the run.
 commit=$(git rev-parse --short HEAD 2> /dev/null || echo unknown)
