@@ -181,7 +181,7 @@ struct cport_sock {
 };
 
 struct cport_sock_stats {
-	atomic64_t submitted;	/* RECV, SEND, ACCEPT taken */
+	atomic64_t submitted;	/* RECV, SEND, ACCEPT, CONNECT taken */
 	atomic64_t inlined;	/* ... completed inline, nothing posted */
 	atomic64_t completed;	/* ... completed and posted */
 	atomic64_t cancelled;	/* ... completed with -ECANCELED */
@@ -194,7 +194,7 @@ struct cport_sock_stats {
 	atomic64_t fallback_kicks; /* times the fallback was queued */
 };
 
-/* A socket operation (RECV, SEND, ACCEPT), queued on its socket. */
+/* A socket operation (RECV, SEND, ACCEPT, CONNECT), queued on its socket. */
 struct cport_op {
 	struct list_head	list;		/* sock->rxq or ->txq: slock */
 	struct hlist_node	cancel_node;	/* port->cancel_hash by
@@ -215,6 +215,7 @@ struct cport_op {
 	u8			opcode;
 	bool			finished;	/* slock */
 	bool			timed;
+	bool			connected;	/* CONNECT: runner */
 	bool			file_charged;	/* ACCEPT: holds a file charge
 						 * (limits.c) for its connection
 						 */
@@ -524,6 +525,7 @@ enum cport_io cport_op_io(struct cport_sock *s, struct cport_op *op);
 enum cport_io cport_do_recv(struct cport_sock *s, struct cport_op *op);
 enum cport_io cport_do_send(struct cport_sock *s, struct cport_op *op);
 enum cport_io cport_do_accept(struct cport_sock *s, struct cport_op *op);
+enum cport_io cport_do_connect(struct cport_sock *s, struct cport_op *op);
 
 /* opdef.c: one entry per submission opcode. */
 struct cport_opdef {

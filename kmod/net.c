@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The I/O of each kind of socket operation: RECV, SEND and ACCEPT.
+ * The I/O of each kind of socket operation: RECV, SEND, ACCEPT and
+ * CONNECT.
  *
  * Called by a socket's runner (runner.c) for the head of one of its
  * queues, with no lock held, in a thread of the process that owns the
@@ -153,6 +154,38 @@ out_release:
 	sock_release(newsock);
 	op->res = ret;
 	return CPORT_IO_DONE;
+}
+
+/*
+ * CONNECT: wait until the connect(2) the caller started is over, then
+ * send the data like a SEND.  Connected: the peer has a name (TCP gives
+ * none while the SYN is out).  Failed: the socket's error, read and
+ * cleared as getsockopt(SO_ERROR) does.  A socket that stopped connecting
+ * without an error (shut down meanwhile) has no peer: -ENOTCONN.  One
+ * that never started was refused at submission.
+ */
+enum cport_io cport_do_connect(struct cport_sock *s, struct cport_op *op)
+{
+	struct sockaddr_storage addr;
+	int ret;
+
+	if (!op->connected) {
+		ret = sock_error(s->sk);
+		if (!ret && kernel_getpeername(s->sock,
+					       (struct sockaddr *)&addr) >= 0) {
+			op->connected = true;
+			return cport_do_send(s, op);
+		}
+		if (!ret) {
+			/* Still connecting, unless poll says it is over. */
+			if (!(vfs_poll(s->file, NULL) & (EPOLLERR | EPOLLHUP)))
+				return CPORT_IO_AGAIN;
+			ret = sock_error(s->sk) ?: -ENOTCONN;
+		}
+		op->res = ret;
+		return CPORT_IO_DONE;
+	}
+	return cport_do_send(s, op);
 }
 
 /*

@@ -203,6 +203,10 @@ static struct cport_op *cport_op_prep(struct cport_port *port,
 	if (sqe->opcode == CPORT_OP_ACCEPT &&
 	    READ_ONCE(s->sk->sk_state) != TCP_LISTEN)
 		goto out_put;
+	ret = -ENOTCONN;
+	if (sqe->opcode == CPORT_OP_CONNECT &&
+	    READ_ONCE(sock_from_file(file)->state) == SS_UNCONNECTED)
+		goto out_put;
 	ret = -EFAULT;
 	if (cport_op_vec(sqe)) {
 		ret = cport_import_iovec(sqe, &iov, &total);
@@ -307,7 +311,8 @@ static int cport_op_queue(struct cport_port *port, struct cport_sock *s,
 		}
 	}
 	if (!ret) {
-		list_add_tail(&op->list, op->opcode == CPORT_OP_SEND ?
+		list_add_tail(&op->list, (op->opcode == CPORT_OP_SEND ||
+					  op->opcode == CPORT_OP_CONNECT) ?
 					 &s->txq : &s->rxq);
 		__cport_op_hash(port, op);
 		s->nr_ops++;
@@ -324,7 +329,7 @@ static int cport_op_queue(struct cport_port *port, struct cport_sock *s,
 	return ret;
 }
 
-/* RECV, SEND, ACCEPT: the fields were checked by main.c. */
+/* RECV, SEND, ACCEPT, CONNECT: the fields were checked by main.c. */
 int cport_op_submit(struct cport_port *port, const struct cport_sqe *sqe,
 		    struct cport_sqe __user *usqe)
 {

@@ -10,7 +10,8 @@
  * The checks return the errno documented in uapi/linux/cport.h for the
  * first bad field, in the documented order: every field an opcode
  * neither reads nor writes must be zero.  status, res and bytes are
- * outputs of RECV, SEND, ACCEPT and CANCEL and ignored on input; POST,
+ * outputs of RECV, SEND, ACCEPT, CONNECT and CANCEL and ignored on
+ * input; POST,
  * ASSOCIATE and DISSOCIATE write nothing back, so there they must be zero
  * (but POST's res, its result).
  */
@@ -83,7 +84,7 @@ static int cport_cancel_check(const struct cport_sqe *sqe)
 	return 0;
 }
 
-/* What every socket operation (RECV, SEND, ACCEPT) checks first. */
+/* What every socket operation (RECV, SEND, ACCEPT, CONNECT) checks first. */
 static int cport_sockop_check(const struct cport_sqe *sqe, bool vec)
 {
 	if (sqe->flags & ~CPORT_SQE_FLAGS)
@@ -123,6 +124,17 @@ static int cport_send_check(const struct cport_sqe *sqe)
 	if ((sqe->op_flags & ~CPORT_SEND_VEC) || sqe->key)
 		return -EINVAL;
 	if ((sqe->op_flags & CPORT_SEND_VEC) && !sqe->len)
+		return -EINVAL;
+	return 0;
+}
+
+static int cport_connect_check(const struct cport_sqe *sqe)
+{
+	int ret = cport_sockop_check(sqe, false);
+
+	if (ret)
+		return ret;
+	if (sqe->op_flags || sqe->key)
 		return -EINVAL;
 	return 0;
 }
@@ -185,6 +197,13 @@ const struct cport_opdef cport_opdefs[CPORT_OP__NR] = {
 		.name		= "CANCEL",
 		.check		= cport_cancel_check,
 		.issue		= cport_op_cancel,
+	},
+	[CPORT_OP_CONNECT] = {
+		.name		= "CONNECT",
+		.check		= cport_connect_check,
+		.issue		= cport_op_submit,
+		.io		= cport_do_connect,
+		.sqe_flags	= CPORT_SQE_FLAGS,
 	},
 };
 

@@ -41,7 +41,8 @@ TRACE_DEFINE_ENUM(CPORT_OP_ACCEPT);
 	__print_symbolic(op,					\
 			 { CPORT_OP_RECV,	"RECV" },	\
 			 { CPORT_OP_SEND,	"SEND" },	\
-			 { CPORT_OP_ACCEPT,	"ACCEPT" })
+			 { CPORT_OP_ACCEPT,	"ACCEPT" },	\
+			 { CPORT_OP_CONNECT,	"CONNECT" })
 
 /* A completion was posted (queued, or handed at once). */
 TRACE_EVENT(cport_post,

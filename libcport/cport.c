@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "cport.h"
@@ -159,4 +160,31 @@ int cport_cancel(int port, unsigned int how, __u64 what)
 
 	cport_prep_cancel(&sqe, how, what);
 	return cport_submit_sync(port, &sqe);
+}
+
+int cport_connect(int port, int fd, const struct sockaddr *addr,
+		  socklen_t addrlen, const void *data, size_t len,
+		  __u64 user_data, unsigned int sqe_flags,
+		  struct cport_sqe *sqe)
+{
+	struct cport_sqe local;
+	int fl, ret, err = 0;
+
+	if (!sqe)
+		sqe = &local;
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0)
+		return -errno;
+	if (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return -errno;
+	if (connect(fd, addr, addrlen) < 0 && errno != EINPROGRESS)
+		err = -errno;
+	if (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl) < 0 && !err)
+		err = -errno;
+	if (err)
+		return err;
+	cport_prep_connect(sqe, fd, data, len, user_data);
+	sqe->flags = (__u16)sqe_flags;
+	ret = cport_submit(port, sqe, 1);
+	return ret < 0 ? ret : sqe->status;
 }

@@ -12,6 +12,7 @@
 #define LIBCPORT_CPORT_H
 
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 #include <linux/cport.h>
 
@@ -119,6 +120,24 @@ int cport_dissociate(int port, int fd);
 int cport_cancel(int port, unsigned int how, __u64 what);
 
 /*
+ * Connect socket fd (associated with the port) to addr asynchronously:
+ * connect(2) on it, non-blocking for the call (its O_NONBLOCK flag is put
+ * back after), so the connect is checked and audited as the caller's own;
+ * then a CPORT_OP_CONNECT of data (NULL, 0 for none) with user_data and
+ * sqe_flags (CPORT_SQE_*), which completes when the connection is
+ * established and data sent (res = 0, or len with data) or the connect
+ * fails (res = -ECONNREFUSED, -ETIMEDOUT, ...).  Returns the CONNECT's
+ * status (CPORT_STATUS_PENDING, or an inline one, with *sqe holding the
+ * result if sqe is not NULL), or -errno if connect(2) failed at once or
+ * the submission did (nothing is posted then).  A unix stream socket
+ * connects at once or fails (-EAGAIN: the listener's backlog is full).
+ */
+int cport_connect(int port, int fd, const struct sockaddr *addr,
+		  socklen_t addrlen, const void *data, size_t len,
+		  __u64 user_data, unsigned int sqe_flags,
+		  struct cport_sqe *sqe);
+
+/*
  * The fill every cport_prep_*() helper starts with, as liburing's
  * io_uring_prep_rw(): zero the record (the kernel wants every field an
  * opcode does not use zero), then set the opcode and the fields most
@@ -216,6 +235,18 @@ static inline void cport_prep_accept(struct cport_sqe *sqe, int fd,
 	cport_prep_rw(CPORT_OP_ACCEPT, sqe, fd, addr, addrlen, user_data);
 	sqe->key = key;
 	sqe->op_flags = flags;
+}
+
+/*
+ * Fill *sqe as a CPORT_OP_CONNECT on socket fd, whose connect(2) was
+ * started (cport_connect() does both): completes once connected and data
+ * (NULL, 0 for none) is sent.
+ */
+static inline void cport_prep_connect(struct cport_sqe *sqe, int fd,
+				      const void *data, size_t len,
+				      __u64 user_data)
+{
+	cport_prep_rw(CPORT_OP_CONNECT, sqe, fd, data, len, user_data);
 }
 
 /*

@@ -108,7 +108,8 @@ TEST(constants)
 	ASSERT_EQ(5, CPORT_OP_SEND);
 	ASSERT_EQ(6, CPORT_OP_ACCEPT);
 	ASSERT_EQ(7, CPORT_OP_CANCEL);
-	ASSERT_EQ(8, CPORT_OP__NR);
+	ASSERT_EQ(8, CPORT_OP_CONNECT);
+	ASSERT_EQ(9, CPORT_OP__NR);
 	ASSERT_EQ(1, CPORT_STATUS_PENDING);
 	ASSERT_EQ(2, CPORT_STATUS_INLINE);
 	ASSERT_EQ(1, CPORT_SQE_INLINE);
@@ -215,7 +216,7 @@ TEST_F(port, query_defaults)
 	__u64 all_ops = (1ULL << CPORT_OP_POST) | (1ULL << CPORT_OP_ASSOCIATE) |
 			(1ULL << CPORT_OP_DISSOCIATE) | (1ULL << CPORT_OP_RECV) |
 			(1ULL << CPORT_OP_SEND) | (1ULL << CPORT_OP_ACCEPT) |
-			(1ULL << CPORT_OP_CANCEL);
+			(1ULL << CPORT_OP_CANCEL) | (1ULL << CPORT_OP_CONNECT);
 	struct cport_info info;
 	int i;
 
@@ -224,10 +225,10 @@ TEST_F(port, query_defaults)
 	EXPECT_EQ(CPORT_API_VERSION, info.api_version);
 	EXPECT_EQ(CPORT_FEAT_HANDOFF | CPORT_FEAT_CONCURRENCY | CPORT_FEAT_POLL |
 		  CPORT_FEAT_BLOCK_TRACKING | CPORT_FEAT_SOCKETS, info.features);
-	/* POST..CANCEL are there; opcode 0 and opcodes this header lacks
+	/* POST..CONNECT are there; opcode 0 and opcodes this header lacks
 	 * are not. */
 	EXPECT_EQ(all_ops, info.ops);
-	EXPECT_EQ(0xfe, info.ops);
+	EXPECT_EQ(0x1fe, info.ops);
 	EXPECT_EQ(CPORT_SETUP_NO_BLOCK_TRACKING, info.setup_flags);
 	EXPECT_EQ(CPORT_ENTER_ABSTIME, info.enter_flags);
 	EXPECT_EQ(CPORT_SQE_INLINE | CPORT_SQE_POST | CPORT_SQE_INLINE_POST,

@@ -253,6 +253,9 @@ static const int E_DISSOC[] = { EFAULT, E2BIG, EINVAL, EBADF, ENOTSOCK,
 static const int E_SOCKOP[] = { EFAULT, E2BIG, EINVAL, EBADF, ENOTSOCK,
 				EIDRM, ENOENT, ENOBUFS, EDQUOT, ENOMEM,
 				EMFILE, 0 };
+static const int E_CONNECT[] = { EFAULT, E2BIG, EINVAL, EBADF, ENOTSOCK,
+				 EIDRM, ENOENT, ENOTCONN, ENOBUFS, EDQUOT,
+				 ENOMEM, EMFILE, 0 };
 static const int E_CANCEL[] = { EFAULT, E2BIG, EINVAL, EBADF, ENOTSOCK,
 				EIDRM, ENOENT, 0 };
 static const int E_BADOP[] = { EFAULT, E2BIG, EINVAL, 0 };
@@ -275,6 +278,7 @@ static const int *op_errnos(uint8_t op)
 	case CPORT_OP_SEND:
 	case CPORT_OP_ACCEPT:		return E_SOCKOP;
 	case CPORT_OP_CANCEL:		return E_CANCEL;
+	case CPORT_OP_CONNECT:		return E_CONNECT;
 	}
 	return E_BADOP;
 }
@@ -282,9 +286,9 @@ static const int *op_errnos(uint8_t op)
 static const char *op_name(uint8_t op)
 {
 	static const char *const n[] = { "op0", "POST", "ASSOCIATE",
-		"DISSOCIATE", "RECV", "SEND", "ACCEPT", "CANCEL" };
+		"DISSOCIATE", "RECV", "SEND", "ACCEPT", "CANCEL", "CONNECT" };
 
-	return op < 8 ? n[op] : "op?";
+	return op < 9 ? n[op] : "op?";
 }
 
 static int xioctl(int fd, unsigned long cmd, void *arg)
@@ -886,6 +890,16 @@ static void make_sqe(struct worker *w, struct cport_sqe *s, unsigned int inst,
 		else if (how == CPORT_CANCEL_KEY)
 			s->key = pick_key(r);
 		break;
+	case 96 ... 97:
+		s->opcode = CPORT_OP_CONNECT;
+		s->fd = one_in(r, 2) ? focus : pick_sqe_fd(r, false, inst);
+		if (!one_in(r, 3))
+			pick_buf(r, &s->addr, &s->len);
+		if (one_in(r, 20))
+			s->op_flags = rnd(r);
+		s->flags = pick_sqe_flags(r);
+		s->timeout_ns = pick_op_timeout(r);
+		break;
 	default:
 		s->opcode = one_in(r, 2) ? 0 : CPORT_OP__NR + rn(r, 250);
 		s->fd = rnd(r);
@@ -904,7 +918,8 @@ static void make_sqe(struct worker *w, struct cport_sqe *s, unsigned int inst,
 static bool op_tracked(uint8_t op)
 {
 	return op == CPORT_OP_POST || op == CPORT_OP_RECV ||
-	       op == CPORT_OP_SEND || op == CPORT_OP_ACCEPT;
+	       op == CPORT_OP_SEND || op == CPORT_OP_ACCEPT ||
+	       op == CPORT_OP_CONNECT;
 }
 
 /* An accepted connection handed to us: a socket, kept for later use. */
@@ -921,7 +936,8 @@ static void adopt_fd(struct worker *w, int fd, const char *how)
 	slot_add(fds, NFDS, &w->rng, K_ACCEPTED, fd, 0);
 }
 
-/* Result bounds of a finished RECV, SEND or ACCEPT (inline or posted). */
+/* Result bounds of a finished RECV, SEND, ACCEPT or CONNECT (inline or
+ * posted). */
 static void check_result(struct worker *w, const char *how, uint8_t op,
 			 uint64_t len, int64_t res, uint64_t bytes, uint64_t ud)
 {
@@ -932,7 +948,7 @@ static void check_result(struct worker *w, const char *how, uint8_t op,
 	else if (op == CPORT_OP_RECV)
 		ok = res < 0 ? bytes <= len :
 		     (uint64_t)res <= len && (uint64_t)res == bytes;
-	else if (op == CPORT_OP_SEND)
+	else if (op == CPORT_OP_SEND || op == CPORT_OP_CONNECT)
 		ok = res < 0 ? bytes <= len :
 		     (uint64_t)res == len && bytes == len;
 	else if (op == CPORT_OP_ACCEPT)	/* the address's length, as accept(2) */
@@ -1575,7 +1591,7 @@ static void check_info(const char *buf, unsigned int size)
 	unsigned int i;
 
 	if (in->api_version != CPORT_API_VERSION || in->features != 0x1f ||
-	    in->ops != 0xfe || in->setup_flags != CPORT_SETUP_NO_BLOCK_TRACKING ||
+	    in->ops != 0x1fe || in->setup_flags != CPORT_SETUP_NO_BLOCK_TRACKING ||
 	    in->enter_flags != CPORT_ENTER_ABSTIME ||
 	    in->sqe_flags != (CPORT_SQE_INLINE | CPORT_SQE_POST |
 			      CPORT_SQE_INLINE_POST) ||

@@ -163,6 +163,7 @@ enum {
 	CPORT_OP_SEND		= 5,	/* send a whole buffer */
 	CPORT_OP_ACCEPT		= 6,	/* accept a connection */
 	CPORT_OP_CANCEL		= 7,	/* cancel pending operations */
+	CPORT_OP_CONNECT	= 8,	/* finish a connect, then send */
 	CPORT_OP__NR,
 };
 
@@ -173,7 +174,8 @@ enum {
  * record than it knows as long as the bytes it does not know are zero.
  *
  * Fields an opcode neither reads nor writes must be zero.  The output
- * fields (status, res and bytes of RECV, SEND, ACCEPT and CANCEL) are
+ * fields (status, res and bytes of RECV, SEND, ACCEPT, CONNECT and
+ * CANCEL) are
  * ignored on input; for POST, ASSOCIATE and DISSOCIATE, which write
  * nothing back, status and bytes must be zero, and res too except for
  * POST (where it is the result to post).
@@ -222,7 +224,8 @@ enum {
  * a call that succeeds at once still queues a packet and one that fails
  * at once queues none; the kernel posts it with the operation's own
  * preallocated completion, so it cannot be lost to a full queue).  The
- * kernel writes status for every RECV, SEND, ACCEPT and CANCEL it takes:
+ * kernel writes status for every RECV, SEND, ACCEPT, CONNECT and CANCEL
+ * it takes:
  *   CPORT_STATUS_PENDING  a completion will be posted for it, exactly one;
  *   CPORT_STATUS_INLINE   it completed now: res and bytes hold the
  *                         result, nothing is or will be posted;
@@ -264,6 +267,12 @@ enum {
  *           grow) and the connection is closed.  An ACCEPT that fails
  *           with -ENOMEM leaves the connection in the backlog if the
  *           kernel could not take it off yet, and closes it if it could.
+ *   CONNECT res = 0 (len if it had data to send) once the connection is
+ *           established and the data sent, or -errno: the connect's own
+ *           failure (-ECONNREFUSED, -ETIMEDOUT, -ENETUNREACH,
+ *           -EHOSTUNREACH..., read and cleared as getsockopt(SO_ERROR)
+ *           does) with bytes = 0, or the send's with bytes = the bytes
+ *           sent before it.
  * Statuses that tell causes apart:
  *   -ECANCELED   cancelled by CPORT_OP_CANCEL
  *   -ETIMEDOUT   timeout_ns passed first (IBM's operationWaitTime)
@@ -303,6 +312,19 @@ enum {
  *   for the peer's address; both 0 for none), key (the new socket's key,
  *   with CPORT_ACCEPT_ASSOCIATE), timeout_ns, op_flags CPORT_ACCEPT_*,
  *   flags.
+ * CPORT_OP_CONNECT: fd, user_data, addr and len (data to send once
+ *   connected, Windows' ConnectEx send buffer; both 0 for none),
+ *   timeout_ns, flags.  The connect itself is started by connect(2) on
+ *   the non-blocking socket (which returns 0 or -EINPROGRESS), so that it
+ *   is checked, audited and charged as the caller's own system call
+ *   (LSM hooks, cgroup BPF programs): libcport's cport_connect() does
+ *   both.  CONNECT then completes when the socket is connected (at once
+ *   if it is already, as a unix stream socket is after its connect(2)),
+ *   or the connect fails.  It runs in the socket's send order: a SEND
+ *   submitted after it starts when it has completed, whatever its
+ *   result.  A CONNECT cancelled or timed out leaves the connect attempt
+ *   to the protocol; the socket is then best closed (as after a
+ *   cancelled ConnectEx on Windows).
  * CPORT_OP_CANCEL: op_flags selects exactly one of: CPORT_CANCEL_USER_DATA
  *   (the operations whose cookie is user_data), CPORT_CANCEL_FD (all on
  *   the socket fd), CPORT_CANCEL_KEY (all on the sockets associated under
@@ -335,6 +357,8 @@ enum {
  *   -EDQUOT      (ASSOCIATE) the user's max_user_units, as below
  *   -ENOENT      the socket is not associated with this port
  *   -EINVAL      (ACCEPT) the socket is not listening
+ *   -ENOTCONN    (CONNECT) no connect(2) was started on the socket: it is
+ *                neither connecting nor connected
  *   -EINVAL      (RECV, SEND with *_VEC) an iovec length is negative, or
  *                the buffers hold 0 bytes in all
  *   -EFAULT      the buffer (addr, len) is not a valid user range (with
@@ -385,7 +409,7 @@ enum {
 					 */
 };
 
-/* struct cport_sqe.flags (RECV, SEND, ACCEPT); at most one of them */
+/* struct cport_sqe.flags (RECV, SEND, ACCEPT, CONNECT); at most one */
 #define CPORT_SQE_INLINE	_BITUL(0)	/* return an immediate result */
 #define CPORT_SQE_POST		_BITUL(1)	/* post even an immediate one */
 #define CPORT_SQE_INLINE_POST	_BITUL(2)	/* return an immediate result,
