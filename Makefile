@@ -11,6 +11,7 @@
 #   make bench-concurrency  the concurrency value: blocking handlers, cost
 #   make bench [QUICK=1]  cport against epoll and io_uring (BENCH_KERNEL=6.12)
 #   make lint             checkpatch --strict and sparse on the module
+#   make deb              Debian packages in build/deb/ (debian/)
 
 CACHE	?= /var/cache/cport
 -include $(CACHE)/paths.mk
@@ -55,7 +56,7 @@ BENCH_SRCS	:= $(wildcard bench/*.c)
 BENCHES		:= $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 
 .PHONY: all module lib selftests examples tools benches check demo bench-concurrency bench \
-	lint checkpatch sparse clean
+	lint checkpatch sparse clean deb
 
 all: module lib selftests examples benches
 
@@ -155,6 +156,12 @@ $(BUILD)/bench/%: bench/%.c $(COMMON_H) $(LIB_A)
 check:
 	scripts/install-deps.sh
 	scripts/check.sh
+
+# Debian packages (debian/): cport-dkms, libcport1 and the layers'
+# libraries, libcport-dev, cport-tools, in build/deb/, checked by lintian.
+deb:
+	scripts/install-deps.sh --deb
+	scripts/build-deb.sh
 
 # The echo server under load, then the IBM i, Windows and libevent examples.
 DEMOS	?= echo_demo qso_echo win_echo libevent_demo
