@@ -10,9 +10,11 @@
 # unpacked with dpkg -x into the cache.
 #
 # Writes $CPORT_CACHE/paths.mk (K612_IMAGE, K612_KDIR, KSRC) for the
-# Makefile and the scripts.  With --deb, installs only what `make deb`
-# needs (Debian's packaging tools) and stops there.  Runs unattended (CI: no stdin); apt's chatter
+# Makefile and the scripts.  Runs unattended (CI: no stdin); apt's chatter
 # goes to $CPORT_CACHE/install-deps.log and is shown only on failure.
+#
+# With --deb, installs only what `make deb` needs (Debian's packaging
+# tools, lintian) and stops there: no kernels.
 set -euo pipefail
 
 CACHE=${CPORT_CACHE:-/var/cache/cport}
@@ -49,7 +51,7 @@ DEB_PKGS="build-essential dpkg-dev debhelper dh-dkms fakeroot lintian dkms
 
 # apt_install PKG...: those not installed yet, in one apt-get run.
 apt_install() {
-	local missing= p
+	local missing='' p
 	for p; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
 			missing="$missing $p"
