@@ -8,9 +8,11 @@
 #   libcport1, libcport-win32-1, libcport-qso1   the three shared libraries
 #   libcport-dev      headers, static libraries, pkg-config files, man3
 #   cport-tools       echo server and client, trace-report, demos, cport(7)
-# The build runs in a copy of the sources (build/deb/src/cport-VERSION), so
-# debhelper's files never land in the tree; the .debs, .buildinfo and
-# .changes are moved up to build/deb/.  Then lintian, its report in
+# The build runs in a copy of the sources the packages are built from
+# (build/deb/src/cport-VERSION: not bench/, selftests/ or the other
+# scripts), so debhelper's files never land in the tree; the source
+# package (.dsc and .tar.xz, native), the .debs, .buildinfo and .changes
+# are moved up to build/deb/.  Then lintian on all of them, its report in
 # build/deb/lintian.log; exit status 1 if it reports an error.
 #
 # Needs Debian's packaging tools: scripts/install-deps.sh --deb.
@@ -34,12 +36,13 @@ mkdir -p "$SRC/scripts"
 cp -a scripts/trace-report "$SRC/scripts/"
 
 say "dpkg-buildpackage (log: $OUT/build.log)"
-if ! (cd "$SRC" && dpkg-buildpackage -us -uc -b) > "$OUT/build.log" 2>&1 < /dev/null; then
+if ! (cd "$SRC" && dpkg-buildpackage -us -uc) > "$OUT/build.log" 2>&1 < /dev/null; then
 	tail -n 30 "$OUT/build.log" >&2
 	say "error: dpkg-buildpackage failed" >&2
 	exit 1
 fi
-mv "$OUT"/src/*.deb "$OUT"/src/*.buildinfo "$OUT"/src/*.changes "$OUT/"
+mv "$OUT"/src/*.deb "$OUT"/src/*.dsc "$OUT"/src/*.tar.* "$OUT"/src/*.buildinfo \
+	"$OUT"/src/*.changes "$OUT/"
 rm -rf "$OUT/src"
 for f in "$OUT"/*.deb; do
 	say "$(basename "$f")"

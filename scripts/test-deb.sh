@@ -265,6 +265,27 @@ check "libcport: built with the root's pkg-config --static, run" prog libcport 0
 check "libcport-win32: built with the root's pkg-config, run" prog libcport-win32 1
 check "libcport-qso: built with the root's pkg-config, run" prog libcport-qso 2
 
+# The examples libcport-dev installs (/usr/share/doc/libcport-dev/examples,
+# with the two helper headers they include) build against the root alone.
+examples() {
+	local d=$SYSROOT/usr/share/doc/libcport-dev/examples f lib n=0
+	for f in "$d"/*.c; do
+		case $(basename "$f") in
+		win_echo.c) lib=libcport-win32;;
+		qso_echo.c) lib=libcport-qso;;
+		*) lib=libcport;;
+		esac
+		# shellcheck disable=SC2046	# pkg-config's words
+		$CC -Wall -Wextra -Werror -Wno-unused-parameter -o "$OUT/example" "$f" \
+			$(pkg-config --cflags --libs "$lib") -levent_core -lpthread ||
+			{ say "$f does not build"; return 1; }
+		n=$((n + 1))
+	done
+	[ $n -gt 0 ] || { say "no examples in $d"; return 1; }
+	note "$n examples"
+}
+check "libcport-dev's examples build with the root's pkg-config" examples
+
 # cport-tools: every binary's libraries resolve, and from the root when
 # they are cport's; trace-report runs on an empty trace.
 tools() {
