@@ -86,7 +86,7 @@ has() {
 	return $bad
 }
 contents() {
-	local v l bad=0
+	local v l f bad=0
 	v=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' dkms.conf)
 	has cport-dkms "/usr/src/cport-$v/dkms.conf" "/usr/src/cport-$v/Kbuild" \
 		"/usr/src/cport-$v/kmod/main.c" "/usr/src/cport-$v/uapi/linux/cport.h" \
@@ -102,10 +102,21 @@ contents() {
 	has cport-tools /usr/bin/cport-echo-server /usr/bin/cport-echo-client \
 		/usr/bin/cport-trace-report /usr/libexec/cport/lifo_demo \
 		/usr/share/man/man7/cport.7.gz || bad=1
+	# One version: the packages' (debian/changelog), the module's
+	# (dkms.conf) and the libraries' (LIB_VERSION in the Makefile).
+	for l in "${PKGS[@]}"; do
+		[ "$(dpkg-deb -f "$(deb_of "$l")" Version)" = "$v" ] ||
+			{ say "$l's version is not dkms.conf's $v"; bad=1; }
+	done
+	grep -qx "LIB_VERSION	:= $v" Makefile ||
+		{ say "the Makefile's LIB_VERSION is not dkms.conf's $v"; bad=1; }
 	# The module's copy must be the tree's, and dkms.conf the one make
 	# dkms-install uses.
-	dpkg-deb --fsys-tarfile "$(deb_of cport-dkms)" |
-		tar -xO "./usr/src/cport-$v/dkms.conf" | cmp - dkms.conf || bad=1
+	dpkg-deb -x "$(deb_of cport-dkms)" "$OUT/dkms-contents" || return 1
+	for f in Kbuild dkms.conf kmod uapi; do
+		diff -r "$f" "$OUT/dkms-contents/usr/src/cport-$v/$f" >> "$LOG" ||
+			{ say "cport-dkms: /usr/src/cport-$v/$f differs from the tree's"; bad=1; }
+	done
 	return $bad
 }
 check "the packages hold what they should" contents
@@ -141,7 +152,8 @@ install_root() {
 	for p in libcport1 libcport-win32-1 libcport-qso1 libcport-dev cport-tools; do
 		debs+=("$(deb_of "$p")")
 	done
-	dpkg --root="$SYSROOT" --force-depends \
+	# shellcheck disable=SC2046	# one option or none
+	dpkg --root="$SYSROOT" --force-depends $([ "$(id -u)" = 0 ] || echo --force-not-root) \
 		-i "${debs[@]}" || return 1
 	dpkg --root="$SYSROOT" -l | grep '^ii' || return 1
 	note "$(dpkg --root="$SYSROOT" -l | grep -c '^ii') packages installed"
