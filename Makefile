@@ -11,6 +11,7 @@
 #   make bench-concurrency  the concurrency value: blocking handlers, cost
 #   make bench [QUICK=1]  cport against epoll and io_uring (BENCH_KERNEL=6.12)
 #   make lint             checkpatch --strict and sparse on the module
+#   make deb              Debian packages in build/deb/ (debian/)
 
 CACHE	?= /var/cache/cport
 -include $(CACHE)/paths.mk
@@ -54,8 +55,8 @@ EXAMPLES	:= $(EXAMPLE_SRCS:examples/%.c=$(BUILD)/examples/%)
 BENCH_SRCS	:= $(wildcard bench/*.c)
 BENCHES		:= $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all module lib selftests examples benches check demo bench-concurrency bench \
-	lint checkpatch sparse clean
+.PHONY: all module lib selftests examples tools benches check demo bench-concurrency bench \
+	lint checkpatch sparse clean deb
 
 all: module lib selftests examples benches
 
@@ -88,7 +89,7 @@ $(BUILD)/libcport/$(1).a: $$($(1)_SRCS:%.c=$$(BUILD)/%.o)
 
 $(BUILD)/libcport/$(1).so.$$(LIB_VERSION): $$($(1)_SRCS:%.c=$$(BUILD)/%.pic.o) \
 		libcport/$(1).map $(if $(filter-out libcport,$(1)),$$(LIB_SO))
-	$$(CC) -shared -Wl,-soname,$(1).so.1 -Wl,-z,defs \
+	$$(CC) $$(LDFLAGS) -shared -Wl,-soname,$(1).so.1 -Wl,-z,defs \
 		-Wl,--version-script=libcport/$(1).map -o $$@ \
 		$$(filter %.o,$$^) $(if $(filter-out libcport,$(1)),-L$$(BUILD)/libcport -lcport)
 	ln -sf $(1).so.$$(LIB_VERSION) $$(BUILD)/libcport/$(1).so.1
@@ -134,6 +135,18 @@ $(BUILD)/examples/libevent_demo: examples/libevent_demo.c $(COMMON_H) $(LIB_A)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WFLAGS) -static -o $@ $< $(LIB_A) $(LIBEVENT) -lpthread
 
+# The examples a package installs (cport-tools), linked against the shared
+# libraries instead of statically: build/tools/.
+TOOLS		:= echo_server echo_client lifo_demo win_echo qso_echo
+tools: $(TOOLS:%=$(BUILD)/tools/%)
+
+$(BUILD)/tools/%: examples/%.c $(COMMON_H) $(LIB_ALL_SO)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WFLAGS) $(LDFLAGS) -o $@ $< \
+		-L$(BUILD)/libcport $(TOOL_LIBS) -lcport -lpthread
+$(BUILD)/tools/win_echo: TOOL_LIBS := -lcport-win32
+$(BUILD)/tools/qso_echo: TOOL_LIBS := -lcport-qso
+
 benches: $(BENCHES)
 
 $(BUILD)/bench/%: bench/%.c $(COMMON_H) $(LIB_A)
@@ -143,6 +156,12 @@ $(BUILD)/bench/%: bench/%.c $(COMMON_H) $(LIB_A)
 check:
 	scripts/install-deps.sh
 	scripts/check.sh
+
+# Debian packages (debian/): cport-dkms, libcport1 and the layers'
+# libraries, libcport-dev, cport-tools, in build/deb/, checked by lintian.
+deb:
+	scripts/install-deps.sh --deb
+	scripts/build-deb.sh
 
 # The echo server under load, then the IBM i, Windows and libevent examples.
 DEMOS	?= echo_demo qso_echo win_echo libevent_demo

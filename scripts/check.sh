@@ -142,6 +142,24 @@ else
 	sed 's/^/  | /' "$LOGS/test-install.log" | tail -n 30
 	fail_item "test-install"
 fi
+# The Debian packages (make deb, scripts/test-deb.sh): they build and are
+# lintian-clean, the libraries serve a program from a throwaway root, DKMS
+# builds the packaged module for 6.1 and 6.12.  One item per check.
+t=$(now)
+scripts/test-deb.sh > "$LOGS/test-deb.log" 2>&1 < /dev/null
+status=$? nfail=0
+while IFS= read -r line; do
+	case $line in
+	"ok "*)		echo "  ok      deb: ${line#ok }"; PASS=$((PASS + 1));;
+	"not ok "*)	fail_item "deb: ${line#not ok }"; nfail=$((nfail + 1));;
+	"    "*)	echo "  |${line}";;
+	esac
+done < "$LOGS/test-deb.log"
+if [ $status != 0 ] && [ $nfail = 0 ]; then
+	sed 's/^/  | /' "$LOGS/test-deb.log" | tail -n 30
+	fail_item "deb: scripts/test-deb.sh exited with $status"
+fi
+echo "== host: Debian packages checked ($(( $(now) - t ))s)"
 # The log judge (scripts/judge.py) on hand-made logs: scripts/testdata/judge/.
 if python3 scripts/judge_test.py > "$LOGS/judge-test.log" 2>&1 < /dev/null; then
 	echo "  ok      judge selftest"

@@ -12,6 +12,9 @@
 # Writes $CPORT_CACHE/paths.mk (K612_IMAGE, K612_KDIR, KSRC) for the
 # Makefile and the scripts.  Runs unattended (CI: no stdin); apt's chatter
 # goes to $CPORT_CACHE/install-deps.log and is shown only on failure.
+#
+# With --deb, installs only what `make deb` needs (Debian's packaging
+# tools, lintian) and stops there: no kernels.
 set -euo pipefail
 
 CACHE=${CPORT_CACHE:-/var/cache/cport}
@@ -41,19 +44,34 @@ PKGS="build-essential bc bison flex libelf-dev libssl-dev dwarves cpio gzip
       debian-archive-keyring ca-certificates
       gnuplot-nox"
 PKGS="$PKGS man-db groff"	# scripts/test-install.sh renders the man pages
+# make deb (scripts/build-deb.sh) and its check (scripts/test-deb.sh):
+# Debian's packaging tools, lintian, and dkms to build the packaged source.
+DEB_PKGS="build-essential dpkg-dev debhelper dh-dkms fakeroot lintian dkms
+	  pkg-config"
 
-missing=
-for p in $PKGS; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
-		missing="$missing $p"
-done
-if [ -n "$missing" ]; then
+# apt_install PKG...: those not installed yet, in one apt-get run.
+apt_install() {
+	local missing='' p
+	for p; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
+			missing="$missing $p"
+	done
+	[ -n "$missing" ] || return 0
 	say "installing:$missing"
 	quiet $SUDO apt-get update -q
 	# shellcheck disable=SC2086
 	quiet $SUDO apt-get install -y -q --no-install-recommends \
 		-o Dpkg::Options::=--force-confold $missing
+}
+
+if [ "${1:-}" = --deb ]; then
+	# shellcheck disable=SC2086
+	apt_install $DEB_PKGS
+	say "ok (packaging tools)"
+	exit 0
 fi
+# shellcheck disable=SC2086
+apt_install $PKGS $DEB_PKGS
 command -v pahole > /dev/null || die "pahole missing (dwarves)"
 
 # --- Private apt configuration for bookworm-backports and sid ----------------
