@@ -59,7 +59,7 @@ for sys in "$@"; do
 	perf report -i /tmp/perf.data --stdio --no-children --sort comm \
 		-g none 2> /dev/null | grep -v '^$' | sed 's/^/comm /'
 	perf report -i /tmp/perf.data --stdio --no-children --sort comm,dso,sym \
-		-g none --percent-limit 0.3 2> /dev/null | grep -v '^$'
+		-g none --percent-limit 0.05 2> /dev/null | grep -v '^$'
 	echo "=== callers $sys"
 	perf report -i /tmp/perf.data --stdio --children --sort sym \
 		-g none --percent-limit 2 2> /dev/null | grep -v '^$' | head -80

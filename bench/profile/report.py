@@ -26,6 +26,7 @@ prof = {}
 callers = {}
 secs = {}
 hz = {}
+events = {}
 comms = {}
 mode = None
 for l in lines:
@@ -52,6 +53,10 @@ for l in lines:
         secs[sysname] = float(m.group(1))
         hz[sysname] = float(m.group(2))
         continue
+    m = re.match(r'^comm # Event count \(approx.\): (\d+)', l)
+    if m:
+        events[sysname] = int(m.group(1))
+        continue
     m = re.match(r'^comm\s+([0-9.]+)%\s+(\S+)', l)
     if m:
         comms.setdefault(sysname, {})[m.group(2)] = float(m.group(1))
@@ -72,6 +77,38 @@ for l in lines:
             callers[sysname].append((float(m.group(1)), float(m.group(2)),
                                      m.group(4).strip()))
 
+CATEGORIES = [
+    ('cport', r'^cport_|^__cport_'),
+    ('io_uring', r'^io_|^__io_'),
+    ('epoll', r'ep_|eventpoll'),
+    ('tcp/ip', r'tcp|^ip_|^__ip_|inet|^sk_|^__sk_|^sock_|^__sock_|skb|'
+               r'net_rx|netif|napi|dev_queue|dev_hard|loopback|'
+               r'__dev_|process_backlog|lock_sock|release_sock|'
+               r'^__inet|nf_hook|^dst_|^raw_|ipv6|ip6'),
+    ('wakeup/scheduler', r'schedule|switch|wake|enqueue|dequeue|'
+                         r'select_task|update_curr|pick_next|'
+                         r'ttwu|try_to_wake|idle|hrtimer|tick|'
+                         r'_nohz|cpuacct|update_load'),
+    ('irqs off (unlock)', r'_raw_spin_unlock_irq|_raw_spin_unlock_bh'),
+    ('locks', r'spin_lock|_raw_spin|mutex|rwsem'),
+    ('memory', r'alloc|free|kmem|slab|memcg|page|memset|kmalloc|'
+               r'charge'),
+    ('copy', r'copy_|memcpy|csum|__check_object_size|iov_iter|'
+             r'_copy_'),
+    ('syscall', r'syscall|entry_|^__x64_sys|^do_sys|fget|fput|'
+                r'ioctl|__fdget|exit_to_user'),
+]
+
+
+def category(dso, sym):
+    if dso not in ('[kernel.kallsyms]', '[cport]'):
+        return 'user space'
+    for name, pat in CATEGORIES:
+        if re.search(pat, sym):
+            return name
+    return 'kernel, other'
+
+
 for s in prof:
     rows = prof[s]
     if not rows or rows[0][0] != 'samples' or s not in rps:
@@ -79,18 +116,36 @@ for s in prof:
         continue
     samples = rows[0][1]
     rows = rows[1:]
-    cpu_s = samples / hz[s]
+    # cpu-clock counts nanoseconds: the CPU time sampled, idle included
+    # (perf's sample count is rounded in its header).
+    cpu_s = events[s] / 1e9 if s in events else samples / hz[s]
     req = rps[s] * secs[s]
     us_req = cpu_s * 1e6 / req
     print(f'## {s}\n')
     print(f'- requests/s (client): {rps[s]:,.0f}')
-    print(f'- samples: {samples:,.0f} over {secs[s]:.0f} s '
-          f'({cpu_s:.2f} CPU-s of {2 * secs[s]:.0f}); '
+    print(f'- samples: about {samples:,.0f} over {secs[s]:.0f} s '
+          f'({cpu_s:.2f} CPU-s sampled, both vCPUs); '
           f'guest CPU per request: {us_req:.1f} us\n')
     bycomm = {}
     for comm, pct in comms.get(s, {}).items():
         c = comm if comm in ('server', 'loadgen', 'swapper') else 'other'
         bycomm[c] = bycomm.get(c, 0) + pct
+    idle = comms.get(s, {}).get('swapper', 0.0)
+    print(f'- busy (not idle) CPU per request: '
+          f'{us_req * (100 - idle) / 100:.1f} us; idle {idle:.1f}%\n')
+    cats = {}
+    for pct, comm, dso, sym in rows:
+        if comm == 'swapper':
+            continue
+        key = (comm if comm in ('server', 'loadgen') else 'other',
+               category(dso, sym))
+        cats[key] = cats.get(key, 0) + pct
+    print('By category (self time of the symbols listed, >= 0.05% each):\n')
+    print('| command | category | share | us/request |')
+    print('|---|---|---|---|')
+    for (comm, cat), pct in sorted(cats.items(), key=lambda x: (x[0][0], -x[1])):
+        print(f'| {comm} | {cat} | {pct:.1f}% | {pct / 100 * us_req:.2f} |')
+    print()
     print('| command | share | us/request |')
     print('|---|---|---|')
     for c, pct in sorted(bycomm.items(), key=lambda x: -x[1]):
