@@ -1,0 +1,53 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# In the guest (busybox sh), run by scripts/bench-ab.sh:
+#   ab-guest.sh REPS CONNS LEN SECS MODULES SYSTEMS
+# MODULES and SYSTEMS are comma-separated: module files (the first one is
+# loaded already) and server models (model[:policy:batch]).  For each
+# repetition, each module in turn is loaded (rmmod, insmod) and each system
+# run once under loadgen's closed loop; the order of the modules alternates
+# between repetitions so that drift of the host does not favour one.
+REPS=$1 CONNS=$2 LEN=$3 SECS=$4 MODULES=$(echo "$5" | tr , ' ') SYSTEMS=$(echo "$6" | tr , ' ')
+PORT=7400
+REV=
+for m in $MODULES; do REV="$m $REV"; done
+rep=0
+while [ $rep -lt "$REPS" ]; do
+	rep=$((rep + 1))
+	order=$MODULES
+	[ $((rep % 2)) = 0 ] && order=$REV
+	for m in $order; do
+		rmmod cport 2> /dev/null
+		insmod "$m" || { echo "error: insmod $m"; continue; }
+		name=$(basename "$m" .ko)
+		for sys in $SYSTEMS; do
+			PORT=$((PORT + 1))
+			case $sys in
+			cport:*)
+				p=${sys#cport:}; b=${p#*:}; p=${p%%:*}
+				args="-m cport -P $p -b $b";;
+			*)	args="-m $sys";;
+			esac
+			tag="$name:$sys:r$rep"
+			rm -f /tmp/srv.out
+			: > /tmp/srv.out
+			server $args -p $PORT -T "$tag" > /tmp/srv.out 2>&1 &
+			spid=$!
+			i=0
+			while ! grep -q '^server: .*ready' /tmp/srv.out; do
+				i=$((i + 1))
+				[ $i -lt 100 ] && kill -0 $spid 2> /dev/null || break
+				sleep 0.1
+			done
+			loadgen -a 127.0.0.1:$PORT -c "$CONNS" -l "$LEN" -d "$SECS" \
+				-w 0.5 -t 1 -S $spid -T "$tag" > /tmp/cli.out 2>&1
+			sleep 0.2
+			kill -TERM $spid 2> /dev/null
+			wait $spid
+			grep '^csv' /tmp/srv.out
+			cat /tmp/cli.out
+		done
+	done
+done
+echo "ab done"
