@@ -54,6 +54,10 @@
  *     or Linux's MSG_WAITALL (complete when all buffers are full).
  *   - AcceptEx: see its comment.  No data is received with the connection
  *     (dwReceiveDataLength must be 0).
+ *   - Ports hold up to CPORT_MAX_PENDING pending operations and
+ *     CPORT_MAX_QUEUED packets (the kernel's largest bounds, for hundreds
+ *     of thousands of connections); the per-user max_user_units of the
+ *     module and RLIMIT_NOFILE still bound them (cport(7)).
  *   - A port handle is a descriptor: it is not inherited usefully by
  *     fork(), and a closed handle's number can be reused by the next open.
  *   - The concurrency value is capped at CPORT_MAX_CONCURRENCY (4096).

@@ -239,9 +239,20 @@ static int handle_fd(UINT_PTR h)
 
 static HANDLE new_port(DWORD concurrency)
 {
+	/*
+	 * Windows bounds neither a port's queue nor its pending I/O, and a
+	 * server ported to this layer may hold hundreds of thousands of
+	 * connections, each with a recv (often a zero-byte one) pending and
+	 * sends in flight: take the kernel's largest bounds, not its
+	 * defaults (65,536 each).  What a port holds is still bounded per
+	 * user (the module's max_user_units), by RLIMIT_NOFILE for the
+	 * files it keeps open, and charged to the memory cgroup.
+	 */
 	struct cport_setup setup = {
 		.concurrency = concurrency > CPORT_MAX_CONCURRENCY ?
 			       CPORT_MAX_CONCURRENCY : concurrency,
+		.max_queued = CPORT_MAX_QUEUED,
+		.max_pending = CPORT_MAX_PENDING,
 	};
 	struct ent *e;
 	int port = cport_create(&setup);

@@ -999,6 +999,29 @@ TEST_F(win, ex_batches)
 	EXPECT_EQ(0, e[1 - i].Internal);
 }
 
+/*
+ * The layer's ports are set up for hundreds of thousands of connections:
+ * the kernel's largest bounds on pending operations and queued packets,
+ * not its defaults (65,536).
+ */
+TEST_F(win, ports_hold_many_connections)
+{
+	struct cport_info info;
+	HANDLE p;
+
+	ASSERT_EQ(0, cport_query(HFD(self->port), &info));
+	EXPECT_EQ(CPORT_MAX_PENDING, info.max_pending);
+	EXPECT_EQ(CPORT_MAX_QUEUED, info.max_queued);
+	EXPECT_LT(CPORT_DEFAULT_PENDING, info.max_pending);
+	/* A port made by associating a socket too. */
+	p = CreateIoCompletionPort((HANDLE)SOCK(self->fds[1]), NULL, 1, 0);
+	ASSERT_NE(NULL, p);
+	ASSERT_EQ(0, cport_query(HFD(p), &info));
+	EXPECT_EQ(CPORT_MAX_PENDING, info.max_pending);
+	EXPECT_EQ(CPORT_MAX_QUEUED, info.max_queued);
+	EXPECT_TRUE(CloseHandle(p));
+}
+
 /* --- The echo flow: workers on the port, per-handle and per-I/O data. --- */
 
 #define ECHO_CONNS	4
