@@ -13,7 +13,8 @@
  *   == NULL when nothing was dequeued (GetLastError(): WAIT_TIMEOUT, or
  *   ERROR_ABANDONED_WAIT_0 when the port was closed while waiting);
  *   FALSE with *lpOverlapped != NULL for a failed operation, with the
- *   bytes, the key and the mapped error (GetLastError()).
+ *   bytes, the key and the mapped error (GetLastError()).  A success
+ *   leaves GetLastError() as it was.
  *
  *   The OVERLAPPED pointer is the operation's cookie (cport's user_data),
  *   so the "extended OVERLAPPED" pattern works: put the OVERLAPPED first
@@ -49,9 +50,10 @@
  *     completes at once returns success *and* queues a packet, as on
  *     Windows; this layer posts that packet itself (one more system call).
  *     If the port's queue is full at that moment the packet is lost.
- *   - WSARecv/WSASend with several buffers go through one bounce buffer
- *     (one operation, one packet; the data is copied).  lpFlags accepts 0
- *     or Linux's MSG_WAITALL (complete when all buffers are full).
+ *   - WSARecv/WSASend with several buffers are one scatter/gather
+ *     operation (one packet).  lpFlags accepts 0 or Linux's MSG_WAITALL
+ *     (complete when all buffers are full).  No buffer at all
+ *     (dwBufferCount == 0) is WSAEINVAL, as on Windows.
  *   - AcceptEx: see its comment.  No data is received with the connection
  *     (dwReceiveDataLength must be 0).
  *   - Ports hold up to CPORT_MAX_PENDING pending operations and

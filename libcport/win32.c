@@ -537,6 +537,10 @@ static DWORD wait_error(int ret)
 	}
 }
 
+/*
+ * Success leaves GetLastError() alone, as on Windows (a caller may read
+ * an earlier error after it); failures set it.
+ */
 BOOL GetQueuedCompletionStatus(HANDLE CompletionPort,
 			       LPDWORD lpNumberOfBytesTransferred,
 			       PULONG_PTR lpCompletionKey,
@@ -565,7 +569,6 @@ BOOL GetQueuedCompletionStatus(HANDLE CompletionPort,
 	*lpOverlapped = (LPOVERLAPPED)(uintptr_t)cqe.user_data;
 	if (ret < 0)
 		return fail(ret, FALSE);
-	SetLastError(ERROR_SUCCESS);
 	return TRUE;
 }
 
@@ -614,7 +617,6 @@ BOOL GetQueuedCompletionStatusEx(HANDLE CompletionPort,
 	*ulNumEntriesRemoved = (ULONG)ret;
 	if (cqes != stack)
 		free(cqes);
-	SetLastError(ERROR_SUCCESS);
 	return TRUE;
 }
 
@@ -835,7 +837,9 @@ static int wsa_io(SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount,
 		SetLastError(WSAENOTSOCK);
 		return SOCKET_ERROR;
 	}
-	if (routine || (dwBufferCount && !lpBuffers)) {
+	/* No buffer at all is WSAEINVAL, as on Windows; one empty WSABUF
+	 * is the zero-byte recv. */
+	if (routine || !dwBufferCount || !lpBuffers) {
 		SetLastError(WSAEINVAL);
 		return SOCKET_ERROR;
 	}

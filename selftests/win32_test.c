@@ -340,7 +340,7 @@ TEST_F(win, recv_pending_then_success)
 	EXPECT_EQ(5, r.bytes);
 	EXPECT_EQ(7, r.key);
 	EXPECT_EQ(&ov, r.ov);
-	EXPECT_EQ(ERROR_SUCCESS, r.err);
+	EXPECT_EQ(0xdead, r.err);	/* success leaves it alone */
 	EXPECT_TRUE(HasOverlappedIoCompleted(&ov));
 	EXPECT_EQ(0, ov.Internal);
 	EXPECT_EQ(5, ov.InternalHigh);
@@ -562,7 +562,7 @@ TEST_F(win, eof_is_success_with_zero_bytes)
 	EXPECT_TRUE(r.ok);
 	EXPECT_EQ(0, r.bytes);
 	EXPECT_EQ(&ov, r.ov);
-	EXPECT_EQ(ERROR_SUCCESS, r.err);
+	EXPECT_EQ(0xdead, r.err);	/* success leaves it alone */
 }
 
 TEST_F(win, zero_byte_recv_is_readiness)
@@ -997,6 +997,81 @@ TEST_F(win, ex_batches)
 	EXPECT_EQ(5, e[1 - i].dwNumberOfBytesTransferred);
 	EXPECT_EQ(6, e[1 - i].lpCompletionKey);
 	EXPECT_EQ(0, e[1 - i].Internal);
+}
+
+/* A successful dequeue leaves GetLastError() alone, as on Windows. */
+TEST_F(win, success_keeps_last_error)
+{
+	OVERLAPPED_ENTRY e[2];
+	char buf[8];
+	OVERLAPPED ov;
+	LPOVERLAPPED got;
+	ULONG_PTR key;
+	DWORD bytes;
+	ULONG n = 0;
+
+	ASSERT_TRUE(PostQueuedCompletionStatus(self->port, 1, 2, NULL));
+	SetLastError(ERROR_HANDLE_EOF);
+	ASSERT_TRUE(GetQueuedCompletionStatus(self->port, &bytes, &key, &got,
+					      WAIT_MS));
+	EXPECT_EQ(ERROR_HANDLE_EOF, GetLastError());
+	ASSERT_TRUE(PostQueuedCompletionStatus(self->port, 1, 2, NULL));
+	SetLastError(WSAECONNRESET);
+	ASSERT_TRUE(GetQueuedCompletionStatusEx(self->port, e, 2, &n, WAIT_MS,
+						FALSE));
+	EXPECT_EQ(1, n);
+	EXPECT_EQ(WSAECONNRESET, GetLastError());
+	/* A completed I/O too. */
+	associate(_metadata, self->port, self->fds[0], 7);
+	EXPECT_EQ(SOCKET_ERROR, recv1(self->fds[0], &ov, buf, sizeof(buf),
+				      &bytes));
+	ASSERT_EQ(0, write_full(self->fds[1], "le", 2));
+	SetLastError(1234);
+	ASSERT_TRUE(GetQueuedCompletionStatus(self->port, &bytes, &key, &got,
+					      WAIT_MS));
+	EXPECT_EQ(&ov, got);
+	EXPECT_EQ(1234, GetLastError());
+}
+
+/* WSARecv and WSASend without a buffer: WSAEINVAL, nothing queued. */
+TEST_F(win, no_buffers_is_einval)
+{
+	char buf[4];
+	WSABUF wb = { sizeof(buf), buf };
+	OVERLAPPED ov = { 0 };
+	DWORD bytes = 0, flags = 0;
+	struct gq r;
+
+	associate(_metadata, self->port, self->fds[0], 7);
+	EXPECT_EQ(SOCKET_ERROR, WSARecv(SOCK(self->fds[0]), &wb, 0, &bytes,
+					&flags, &ov, NULL));
+	EXPECT_EQ(WSAEINVAL, WSAGetLastError());
+	EXPECT_EQ(SOCKET_ERROR, WSASend(SOCK(self->fds[0]), &wb, 0, &bytes, 0,
+					&ov, NULL));
+	EXPECT_EQ(WSAEINVAL, WSAGetLastError());
+	EXPECT_EQ(SOCKET_ERROR, WSARecv(SOCK(self->fds[0]), NULL, 0, &bytes,
+					&flags, &ov, NULL));
+	EXPECT_EQ(WSAEINVAL, WSAGetLastError());
+	/* Without an OVERLAPPED too. */
+	EXPECT_EQ(SOCKET_ERROR, WSASend(SOCK(self->fds[0]), &wb, 0, &bytes, 0,
+					NULL, NULL));
+	EXPECT_EQ(WSAEINVAL, WSAGetLastError());
+	EXPECT_EQ(SOCKET_ERROR, WSARecv(SOCK(self->fds[0]), &wb, 0, &bytes,
+					&flags, NULL, NULL));
+	EXPECT_EQ(WSAEINVAL, WSAGetLastError());
+	EXPECT_EQ(WAIT_TIMEOUT, gq(self->port, 0).err);
+
+	/* One empty WSABUF is still the zero-byte recv. */
+	wb.len = 0;
+	wb.buf = NULL;
+	EXPECT_EQ(SOCKET_ERROR, WSARecv(SOCK(self->fds[0]), &wb, 1, &bytes,
+					&flags, &ov, NULL));
+	EXPECT_EQ(WSA_IO_PENDING, WSAGetLastError());
+	ASSERT_EQ(0, write_full(self->fds[1], "z", 1));
+	r = gq(self->port, WAIT_MS);
+	EXPECT_TRUE(r.ok);
+	EXPECT_EQ(&ov, r.ov);
+	EXPECT_EQ(0, r.bytes);
 }
 
 /*
