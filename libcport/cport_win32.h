@@ -54,8 +54,7 @@
  *     operation (one packet).  lpFlags accepts 0 or Linux's MSG_WAITALL
  *     (complete when all buffers are full).  No buffer at all
  *     (dwBufferCount == 0) is WSAEINVAL, as on Windows.
- *   - AcceptEx: see its comment.  No data is received with the connection
- *     (dwReceiveDataLength must be 0).
+ *   - AcceptEx: see its comment.
  *   - Ports hold up to CPORT_MAX_PENDING pending operations and
  *     CPORT_MAX_QUEUED packets (the kernel's largest bounds, for hundreds
  *     of thousands of connections); the per-user max_user_units of the
@@ -319,28 +318,44 @@ int WSASend(SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount,
 /*
  * AcceptEx on a listening socket associated with a port.  Linux creates
  * the accepted socket itself, so sAcceptSocket is either
- *   - a socket the caller made with socket() (the Windows shape): when the
- *     accept completes the connection is moved onto that descriptor
- *     (dup2), which then is the connected socket; or
+ *   - a socket the caller made with socket() or WSASocket() (the Windows
+ *     shape): when the AcceptEx completes the connection is moved onto
+ *     that descriptor (dup2), which then is the connected socket; or
  *   - INVALID_SOCKET: the connection gets a new descriptor.
- * Either way, when the accept completes (TRUE from this call, or its
- * packet), lpOverlapped->InternalHigh holds the accepted SOCKET, and the
- * bytes received are 0.  The accepted socket is not associated with any
- * port: associate it with CreateIoCompletionPort, as on Windows (no
+ * Either way, when the AcceptEx completes (TRUE from this call, or its
+ * packet), lpOverlapped->InternalHigh holds the accepted SOCKET.  The
+ * connection is associated with a port only if sAcceptSocket was
+ * (associated before AcceptEx, it keeps that port and key); else
+ * associate it with CreateIoCompletionPort, as on Windows (no
  * SO_UPDATE_ACCEPT_CONTEXT is needed).
  *
- * lpOutputBuffer receives the addresses, laid out as on Windows:
- * dwLocalAddressLength bytes for the local address, then
- * dwRemoteAddressLength for the remote one (each must be at least
- * sizeof(struct sockaddr_storage) + 16 on Windows; here at least the
- * address's size); read them with GetAcceptExSockaddrs().
- * dwReceiveDataLength must be 0 (no first data block, ERROR_NOT_SUPPORTED
- * otherwise).  lpOutputBuffer may be NULL when both lengths are 0.
+ * While the AcceptEx is pending the library owns sAcceptSocket's
+ * descriptor: closesocket() or CloseHandle() of it aborts the AcceptEx
+ * (its packet: ERROR_OPERATION_ABORTED, and a connection accepted at that
+ * moment is closed), and the number is closed only when that packet is
+ * dequeued, so that no other descriptor can get it and the connection.
+ * Close it with closesocket(), not close(): after a close() the number
+ * is checked before the connection is moved there (a different file gets
+ * no connection: ERROR_OPERATION_ABORTED), but a close() and a reopen in
+ * other threads at that very moment cannot be seen.  A second AcceptEx
+ * into a socket with one pending fails with WSAEINVAL, as on Windows.
  *
- * Returns TRUE when a connection was accepted at once (*lpdwBytesReceived
- * = 0; a packet follows unless the listener skips completion on success),
- * else FALSE with WSAGetLastError() == ERROR_IO_PENDING (a packet
- * follows) or another code (nothing follows).
+ * lpOutputBuffer: dwReceiveDataLength bytes for the first data, then
+ * dwLocalAddressLength bytes for the local address, then
+ * dwRemoteAddressLength for the remote one, as on Windows (each address
+ * room must be at least sizeof(struct sockaddr_storage) + 16 on Windows;
+ * here at least the address's size); read them with
+ * GetAcceptExSockaddrs().  lpOutputBuffer may be NULL when all three are
+ * 0.  With dwReceiveDataLength > 0 the AcceptEx completes only when the
+ * first data has arrived (or the peer closed: 0 bytes), and its bytes are
+ * the data's length, as in Microsoft's samples.  (Closing the listener
+ * cancels an AcceptEx still waiting for the connection, not one waiting
+ * for its first data: close the accept socket for that.)
+ *
+ * Returns TRUE when it completed at once (*lpdwBytesReceived = the bytes
+ * of first data; a packet follows unless the listener skips completion
+ * on success), else FALSE with WSAGetLastError() == ERROR_IO_PENDING (a
+ * packet follows) or another code (nothing follows).
  */
 BOOL AcceptEx(SOCKET sListenSocket, SOCKET sAcceptSocket,
 	      PVOID lpOutputBuffer, DWORD dwReceiveDataLength,

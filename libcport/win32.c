@@ -32,7 +32,9 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <time.h>
@@ -152,10 +154,18 @@ static BOOL fail(int err, BOOL winsock)
 #define M_SOCK		2ULL	/* a socket associated; port fd in bits 32.. */
 #define M_SKIP		4ULL	/* FILE_SKIP_COMPLETION_PORT_ON_SUCCESS */
 
+struct op_ctx;
+
 struct ent {
 	uint64_t meta;		/* M_*, written last (release) */
 	uint64_t key;		/* the completion key, with M_SOCK */
 	uint64_t serial;	/* M_PORT: its serial; M_SOCK: its port's */
+	/*
+	 * The AcceptEx pending into this descriptor (it is its
+	 * sAcceptSocket), or NULL; set and cleared under acc_lock, read
+	 * without it only to skip the lock when NULL.
+	 */
+	struct op_ctx *acc;
 };
 
 static struct fdtab ents = FDTAB_INIT(struct ent);
@@ -414,23 +424,234 @@ BOOL SetFileCompletionNotificationModes(HANDLE FileHandle, BYTE Flags)
 
 /* --- Finishing an operation ---------------------------------------------------- */
 
+/*
+ * AcceptEx into a caller's socket (sAcceptSocket).
+ *
+ * Linux makes the accepted socket itself, so when the accept completes the
+ * connection is moved onto the caller's descriptor number with dup2(),
+ * which atomically closes the caller's unconnected socket there.  dup2()
+ * onto a number is only safe while that number still holds the caller's
+ * socket: had the caller closed it and an unrelated open() taken the
+ * number, the connection would silently replace that descriptor.  So the
+ * layer owns the number from AcceptEx until the AcceptEx is over:
+ *
+ *   - AcceptEx records itself in the target's entry (ent.acc) under
+ *     acc_lock; a second AcceptEx into the same socket fails (WSAEINVAL,
+ *     as on Windows).
+ *   - closesocket()/CloseHandle() of the target while its AcceptEx is
+ *     pending does not close() the descriptor: under acc_lock it marks
+ *     the AcceptEx closed and cancels it.  The unconnected socket stays
+ *     open, and its number taken, until the AcceptEx's completion is
+ *     finished; nothing can see it (it has no peer).
+ *   - Finishing the AcceptEx (deliver(), under acc_lock) closes the
+ *     number itself if the target was closed meanwhile, and reports
+ *     ERROR_OPERATION_ABORTED (closing the new connection if the accept
+ *     won the race with the cancel); otherwise it dup2()s onto the
+ *     number, which the layer still owns.
+ *
+ * A plain close() of the target goes around the layer and cannot be seen
+ * when it happens.  The identity of the target (device and inode) is
+ * recorded at AcceptEx and checked before the dup2(): a number closed
+ * with close() and since reused by another file gets no connection (the
+ * AcceptEx completes with ERROR_OPERATION_ABORTED).  Only a close() and a
+ * reopen racing with that check in other threads can still escape it:
+ * close the accept socket with closesocket(), as on Windows.
+ *
+ * AcceptEx with dwReceiveDataLength > 0 (accept, then the first block of
+ * data): the accept is submitted with CPORT_ACCEPT_ASSOCIATE under the
+ * listener's key, so the new connection is on the listener's port at
+ * once.  The thread that finishes the accept's completion submits a RECV
+ * of the first block on it with the same OVERLAPPED, and reports
+ * nothing (finish() returns 1: the waiting call goes on waiting).  The
+ * RECV's completion (or its inline result) ends the AcceptEx: the
+ * connection is dissociated (it is the caller's to associate, as on
+ * Windows), moved onto the target, and the packet reports the bytes
+ * received.  Closing the target cancels either phase.
+ */
+static pthread_mutex_t acc_lock = PTHREAD_MUTEX_INITIALIZER;
+
 enum { CTX_ACCEPT };
 
 /* What InternalHigh points to while an AcceptEx is pending. */
 struct op_ctx {
 	int kind;
 	SOCKET target;		/* INVALID_SOCKET: keep the new descriptor */
-	char *local;		/* room for the local address, or NULL */
+	bool closed;		/* the target was closesocket()ed (acc_lock) */
+	dev_t dev;		/* the target's identity */
+	ino_t ino;
+	LPOVERLAPPED ov;
+	int port;		/* the listener's port, its serial, */
+	uint64_t serial;
+	uint64_t key;		/* ... and the listener's key */
+	int nfd;		/* the connection, while its first data comes */
+	char *out;		/* lpOutputBuffer */
+	DWORD data_len;		/* dwReceiveDataLength */
 	DWORD local_len;
+	DWORD remote_len;
 };
 
+/* Whether descriptor @fd is still the socket AcceptEx recorded in @ctx. */
+static bool same_target(int fd, const struct op_ctx *ctx)
+{
+	struct stat st;
+
+	return !fstat(fd, &st) && S_ISSOCK(st.st_mode) &&
+	       st.st_dev == ctx->dev && st.st_ino == ctx->ino;
+}
+
+/*
+ * The AcceptEx of @ctx is over without a connection for its target (it
+ * failed at submission): give the target back, or close it if it was
+ * closesocket()ed meanwhile.  Frees @ctx.
+ */
+static void ctx_abandon(struct op_ctx *ctx)
+{
+	if (ctx && ctx->target != INVALID_SOCKET) {
+		struct ent *te = ent_get((int)ctx->target, false);
+
+		pthread_mutex_lock(&acc_lock);
+		if (ctx->closed)
+			close((int)ctx->target);
+		if (te && te->acc == ctx)
+			__atomic_store_n(&te->acc, NULL, __ATOMIC_RELEASE);
+		pthread_mutex_unlock(&acc_lock);
+	}
+	free(ctx);
+}
+
+/*
+ * End the AcceptEx of @ctx: the connection @nfd (or -1) onto its target
+ * or as a new descriptor, or the error @err; @nbytes of first data.
+ * Stores the result into @ov, frees @ctx; returns 0 or -errno.
+ */
+static int deliver(struct op_ctx *ctx, LPOVERLAPPED ov, int nfd, int err,
+		   DWORD nbytes, DWORD *bytes)
+{
+	SOCKET s = INVALID_SOCKET;
+
+	if (ctx->target != INVALID_SOCKET) {
+		int t = (int)ctx->target;
+		struct ent *te = ent_get(t, false);
+
+		pthread_mutex_lock(&acc_lock);
+		if (ctx->closed) {
+			/* The number was kept for this moment: free it. */
+			err = ECANCELED;
+			close(t);
+		} else if (!err && !same_target(t, ctx)) {
+			err = ECANCELED;	/* close()d behind our back */
+		} else if (!err) {
+			if (dup2(nfd, t) < 0)
+				err = errno;
+			else
+				s = ctx->target;
+		}
+		if (te && te->acc == ctx)
+			__atomic_store_n(&te->acc, NULL, __ATOMIC_RELEASE);
+		pthread_mutex_unlock(&acc_lock);
+		if (nfd >= 0)
+			close(nfd);
+		if (s != INVALID_SOCKET) {
+			int port;
+			uint64_t key;
+
+			/*
+			 * Associated before AcceptEx: the association was the
+			 * unconnected socket's, which dup2() closed; give it
+			 * to the connection now on that number.
+			 */
+			if (sock_port(t, &port, &key, NULL)) {
+				int ret = cport_associate(port, t, key, 0);
+
+				if (ret < 0 && ret != -EEXIST) {
+					err = -ret;
+					s = INVALID_SOCKET;
+				}
+			}
+		}
+	} else if (!err) {
+		s = (SOCKET)nfd;
+		ent_forget(nfd);	/* a new number: nothing of ours */
+	} else if (nfd >= 0) {
+		close(nfd);
+	}
+	if (!err && ctx->local_len) {
+		char *local = ctx->out + ctx->data_len;
+		socklen_t len = ctx->local_len;
+
+		if (getsockname((int)s, (struct sockaddr *)local, &len))
+			memset(local, 0, ctx->local_len);
+	}
+	free(ctx);
+	*bytes = err ? 0 : nbytes;
+	ov->InternalHigh = err ? 0 : s;
+	ov->Internal = cport_win32_error(err, FALSE);
+	return -err;
+}
+
+/*
+ * AcceptEx with data: submit the RECV of the first block on the new
+ * connection.  Returns true if it is pending (its completion ends the
+ * AcceptEx), else false with the RECV's result in *@res (bytes >= 0 or
+ * -errno).
+ */
+static bool first_recv(struct op_ctx *ctx, long long *res)
+{
+	struct cport_sqe sqe;
+	bool locked = ctx->target != INVALID_SOCKET;
+	int ret;
+
+	cport_prep_recv(&sqe, ctx->nfd, ctx->out, ctx->data_len,
+			(__u64)(uintptr_t)ctx->ov, 0);
+	sqe.flags = CPORT_SQE_INLINE;
+	/*
+	 * Under acc_lock, so that a closesocket() of the target either
+	 * came first (seen here) or comes after the submission (and its
+	 * cancel finds the RECV).
+	 */
+	if (locked) {
+		pthread_mutex_lock(&acc_lock);
+		if (ctx->closed) {
+			pthread_mutex_unlock(&acc_lock);
+			*res = -ECANCELED;
+			return false;
+		}
+	}
+	ret = cport_submit(ctx->port, &sqe, 1);
+	if (locked)
+		pthread_mutex_unlock(&acc_lock);
+	if (ret < 0) {
+		*res = ret;
+		return false;
+	}
+	if (sqe.status == CPORT_STATUS_PENDING)
+		return true;	/* ctx and the OVERLAPPED are no longer ours */
+	*res = sqe.res;
+	return false;
+}
+
+/* The RECV of an AcceptEx's first data ended with @res. */
+static int finish_first_data(struct op_ctx *ctx, LPOVERLAPPED ov,
+			     long long res, DWORD *bytes)
+{
+	int nfd = ctx->nfd;
+
+	if (res < 0) {
+		close(nfd);	/* closing it ends its association */
+		return deliver(ctx, ov, -1, (int)-res, 0, bytes);
+	}
+	cport_dissociate(ctx->port, nfd);
+	return deliver(ctx, ov, nfd, 0, (DWORD)res, bytes);
+}
 
 /*
  * Finish the operation of @cqe (a dequeued completion or an inline
  * result): store status and bytes into its OVERLAPPED, release the
  * context.  Returns 0 or the -errno of a failed operation; *bytes gets
- * the bytes to report.  Posted packets (CPORT_OP_POST) are reported as
- * given and their OVERLAPPED is not touched.
+ * the bytes to report.  Returns 1 when the operation went on instead
+ * (an AcceptEx now waiting for its first data): nothing to report.
+ * Posted packets (CPORT_OP_POST) are reported as given and their
+ * OVERLAPPED is not touched.
  */
 static int finish(const struct cport_cqe *cqe, DWORD *bytes)
 {
@@ -446,40 +667,19 @@ static int finish(const struct cport_cqe *cqe, DWORD *bytes)
 		err = (int)-cqe->res;
 
 	if (cqe->op == CPORT_OP_ACCEPT) {
-		SOCKET s = INVALID_SOCKET;
+		long long res;
 
-		*bytes = 0;
-		if (!err) {
-			int fd = (int)cqe->res;
-
-			if (ctx && ctx->target != INVALID_SOCKET) {
-				if (dup2(fd, (int)ctx->target) < 0)
-					err = errno;
-				else
-					s = ctx->target;
-				close(fd);
-			} else {
-				s = (SOCKET)fd;
-			}
-		}
-		if (!err) {
-			ent_forget((int)s);
-			if (ctx && ctx->local) {
-				socklen_t len = ctx->local_len;
-
-				if (getsockname((int)s,
-						(struct sockaddr *)ctx->local,
-						&len))
-					memset(ctx->local, 0, ctx->local_len);
-			}
-		}
-		free(ctx);
-		ov->InternalHigh = err ? 0 : s;
-		ov->Internal = cport_win32_error(err, FALSE);
-		return -err;
+		if (err || !ctx->data_len)
+			return deliver(ctx, ov, err ? -1 : (int)cqe->res, err,
+				       0, bytes);
+		ctx->nfd = (int)cqe->res;
+		if (first_recv(ctx, &res))
+			return 1;
+		return finish_first_data(ctx, ov, res, bytes);
 	}
+	if (ctx)	/* the RECV of an AcceptEx's first data */
+		return finish_first_data(ctx, ov, cqe->res, bytes);
 
-	free(ctx);
 	ov->InternalHigh = *bytes;
 	ov->Internal = cport_win32_error(err, FALSE);
 	return -err;
@@ -495,17 +695,24 @@ static long long mono_ns(void)
 	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-/* Wait as GetQueuedCompletionStatus does: restart after a signal. */
-static int win_wait(HANDLE port, struct cport_cqe *cqes, unsigned int max,
-		    DWORD ms)
+/* The CLOCK_MONOTONIC deadline of a wait of @ms (0 for none or INFINITE). */
+static long long wait_deadline(DWORD ms)
 {
-	long long deadline = 0;
+	return ms != INFINITE && ms ? mono_ns() + (long long)ms * 1000000LL : 0;
+}
+
+/*
+ * Wait as GetQueuedCompletionStatus does: restart after a signal.  The
+ * same @deadline serves every round of a call that waits again (a
+ * completion it finished had nothing to report).
+ */
+static int win_wait(HANDLE port, struct cport_cqe *cqes, unsigned int max,
+		    DWORD ms, long long deadline)
+{
 	int fd = HFD(port), ret;
 
 	if (fd <= 0)		/* a port is never descriptor 0 */
 		return -EBADF;
-	if (ms != INFINITE && ms)
-		deadline = mono_ns() + (long long)ms * 1000000LL;
 	do {
 		struct cport_enter e = {
 			.cqes = (__u64)(uintptr_t)cqes,
@@ -547,6 +754,7 @@ BOOL GetQueuedCompletionStatus(HANDLE CompletionPort,
 			       LPOVERLAPPED *lpOverlapped,
 			       DWORD dwMilliseconds)
 {
+	long long deadline = wait_deadline(dwMilliseconds);
 	struct cport_cqe cqe;
 	DWORD bytes;
 	int ret;
@@ -557,13 +765,17 @@ BOOL GetQueuedCompletionStatus(HANDLE CompletionPort,
 		SetLastError(ERROR_INVALID_PARAMETER);
 		return FALSE;
 	}
-	ret = win_wait(CompletionPort, &cqe, 1, dwMilliseconds);
-	if (ret < 1) {
-		*lpOverlapped = NULL;
-		SetLastError(ret < 0 ? wait_error(ret) : ERROR_GEN_FAILURE);
-		return FALSE;
-	}
-	ret = finish(&cqe, &bytes);
+	do {
+		ret = win_wait(CompletionPort, &cqe, 1, dwMilliseconds,
+			       deadline);
+		if (ret < 1) {
+			*lpOverlapped = NULL;
+			SetLastError(ret < 0 ? wait_error(ret) :
+					       ERROR_GEN_FAILURE);
+			return FALSE;
+		}
+		ret = finish(&cqe, &bytes);
+	} while (ret == 1);	/* went on: wait for the next one */
 	*lpNumberOfBytesTransferred = bytes;
 	*lpCompletionKey = (ULONG_PTR)cqe.key;
 	*lpOverlapped = (LPOVERLAPPED)(uintptr_t)cqe.user_data;
@@ -579,8 +791,10 @@ BOOL GetQueuedCompletionStatusEx(HANDLE CompletionPort,
 				 ULONG ulCount, PULONG ulNumEntriesRemoved,
 				 DWORD dwMilliseconds, BOOL fAlertable)
 {
+	long long deadline = wait_deadline(dwMilliseconds);
 	struct cport_cqe stack[EX_STACK], *cqes = stack;
 	int ret, i;
+	ULONG n = 0;
 
 	if (ulNumEntriesRemoved)
 		*ulNumEntriesRemoved = 0;
@@ -597,24 +811,32 @@ BOOL GetQueuedCompletionStatusEx(HANDLE CompletionPort,
 			return FALSE;
 		}
 	}
-	ret = win_wait(CompletionPort, cqes, ulCount, dwMilliseconds);
-	if (ret < 1) {
-		SetLastError(ret < 0 ? wait_error(ret) : ERROR_GEN_FAILURE);
-		if (cqes != stack)
-			free(cqes);
-		return FALSE;
-	}
-	for (i = 0; i < ret; i++) {
-		OVERLAPPED_ENTRY *oe = &lpCompletionPortEntries[i];
-		DWORD bytes;
-		int err = finish(&cqes[i], &bytes);
+	while (!n) {
+		ret = win_wait(CompletionPort, cqes, ulCount, dwMilliseconds,
+			       deadline);
+		if (ret < 1) {
+			SetLastError(ret < 0 ? wait_error(ret) :
+					       ERROR_GEN_FAILURE);
+			if (cqes != stack)
+				free(cqes);
+			return FALSE;
+		}
+		for (i = 0; i < ret; i++) {
+			OVERLAPPED_ENTRY *oe = &lpCompletionPortEntries[n];
+			DWORD bytes;
+			int err = finish(&cqes[i], &bytes);
 
-		oe->lpCompletionKey = (ULONG_PTR)cqes[i].key;
-		oe->lpOverlapped = (LPOVERLAPPED)(uintptr_t)cqes[i].user_data;
-		oe->Internal = cport_win32_error(err, FALSE);
-		oe->dwNumberOfBytesTransferred = bytes;
+			if (err == 1)
+				continue;	/* went on: nothing to report */
+			oe->lpCompletionKey = (ULONG_PTR)cqes[i].key;
+			oe->lpOverlapped =
+				(LPOVERLAPPED)(uintptr_t)cqes[i].user_data;
+			oe->Internal = cport_win32_error(err, FALSE);
+			oe->dwNumberOfBytesTransferred = bytes;
+			n++;
+		}
 	}
-	*ulNumEntriesRemoved = (ULONG)ret;
+	*ulNumEntriesRemoved = n;
 	if (cqes != stack)
 		free(cqes);
 	return TRUE;
@@ -642,14 +864,54 @@ BOOL PostQueuedCompletionStatus(HANDLE CompletionPort,
 
 /* --- Closing and cancelling ---------------------------------------------------- */
 
+/*
+ * closesocket() of an accept socket whose AcceptEx is pending: cancel the
+ * AcceptEx, and leave the descriptor to the layer, which closes it when it
+ * finishes that AcceptEx (see "AcceptEx into a caller's socket" above).
+ * Returns 1 if @e had one (0 or SOCKET_ERROR is then the result), else 0.
+ */
+static int close_accept_target(int fd, struct ent *e, int *result)
+{
+	struct op_ctx *ctx;
+	int port;
+
+	if (!e || !__atomic_load_n(&e->acc, __ATOMIC_ACQUIRE))
+		return 0;
+	pthread_mutex_lock(&acc_lock);
+	ctx = e->acc;
+	if (!ctx) {
+		pthread_mutex_unlock(&acc_lock);
+		return 0;
+	}
+	if (ctx->closed) {		/* closed already: not a socket now */
+		pthread_mutex_unlock(&acc_lock);
+		SetLastError(WSAENOTSOCK);
+		*result = SOCKET_ERROR;
+		return 1;
+	}
+	ctx->closed = true;
+	if (sock_port(fd, &port, NULL, NULL))
+		cport_cancel(port, CPORT_CANCEL_FD, (__u64)fd);
+	ent_forget(fd);
+	/* The listener's port, unless it was closed (and its number reused). */
+	if (port_serial(ctx->port) == ctx->serial)
+		cport_cancel(ctx->port, CPORT_CANCEL_USER_DATA,
+			     (__u64)(uintptr_t)ctx->ov);
+	pthread_mutex_unlock(&acc_lock);
+	*result = 0;
+	return 1;
+}
+
 int closesocket(SOCKET s)
 {
-	int fd = handle_fd(s), port;
+	int fd = handle_fd(s), port, ret;
 
 	if (fd < 0) {
 		SetLastError(WSAENOTSOCK);
 		return SOCKET_ERROR;
 	}
+	if (close_accept_target(fd, ent_get(fd, false), &ret))
+		return ret;
 	if (sock_port(fd, &port, NULL, NULL))
 		cport_cancel(port, CPORT_CANCEL_FD, (__u64)fd);
 	ent_forget(fd);
@@ -663,16 +925,19 @@ int closesocket(SOCKET s)
 BOOL CloseHandle(HANDLE hObject)
 {
 	int fd = HFD(hObject);
+	struct ent *e;
 	uint64_t meta;
 
 	if (fd < 0) {
 		SetLastError(ERROR_INVALID_HANDLE);
 		return FALSE;
 	}
-	meta = ent_meta(fd);
+	e = ent_get(fd, false);
+	meta = e ? ent_load(e) : 0;
 	if (meta & M_PORT)
 		return close_port(fd);
-	if (meta & M_SOCK)
+	if ((meta & M_SOCK) ||
+	    (e && __atomic_load_n(&e->acc, __ATOMIC_ACQUIRE)))
 		return closesocket((SOCKET)fd) ? FALSE : TRUE;
 	ent_forget(fd);
 	if (close(fd) < 0) {
@@ -709,8 +974,9 @@ BOOL CancelIoEx(HANDLE hFile, LPOVERLAPPED lpOverlapped)
 /*
  * Submit one RECV, SEND or ACCEPT for @ov with context @ctx on the port
  * of socket @fd.  Returns 0 (done now: *bytes set, the packet posted
- * unless skipped), 1 (pending), or a negative errno (failed, nothing will
- * follow; @ctx freed).
+ * unless skipped), 1 (pending, or went on pending after an immediate
+ * accept), or a negative errno (failed, nothing will follow; @ctx freed
+ * and its target given back).
  */
 static int submit_io(int fd, struct cport_sqe *sqe, LPOVERLAPPED ov,
 		     struct op_ctx *ctx, DWORD *bytes)
@@ -739,13 +1005,13 @@ static int submit_io(int fd, struct cport_sqe *sqe, LPOVERLAPPED ov,
 	cqe.bytes = sqe->bytes;
 	cqe.op = sqe->opcode;
 	ret = finish(&cqe, bytes);
-	if (ret < 0)
-		return ret;
+	if (ret)
+		return ret;	/* failed, or an AcceptEx waits for data */
 	if (!skip)
 		cport_post(port, key, (__u64)(uintptr_t)ov, 0, *bytes);
 	return 0;
 fail:
-	free(ctx);
+	ctx_abandon(ctx);
 	ov->InternalHigh = 0;
 	ov->Internal = cport_win32_error(ret, FALSE);
 	return ret;
@@ -923,47 +1189,81 @@ BOOL AcceptEx(SOCKET sListenSocket, SOCKET sAcceptSocket,
 	      DWORD dwLocalAddressLength, DWORD dwRemoteAddressLength,
 	      LPDWORD lpdwBytesReceived, LPOVERLAPPED lpOverlapped)
 {
-	int fd = handle_fd(sListenSocket), ret;
+	int fd = handle_fd(sListenSocket), ret, port = -1;
 	struct op_ctx *ctx;
 	struct cport_sqe sqe;
-	char *out = lpOutputBuffer;
+	char *out = lpOutputBuffer, *remote;
 	DWORD bytes = 0;
+	uint64_t key = 0;
+	struct ent *te = NULL;
+	struct stat st;
 
 	if (fd < 0) {
 		SetLastError(WSAENOTSOCK);
 		return FALSE;
 	}
 	if (!lpOverlapped ||
-	    (!out && (dwLocalAddressLength || dwRemoteAddressLength)) ||
+	    (!out && (dwReceiveDataLength || dwLocalAddressLength ||
+		      dwRemoteAddressLength)) ||
+	    dwReceiveDataLength > CPORT_MAX_IO ||
 	    (sAcceptSocket != INVALID_SOCKET &&
 	     (handle_fd(sAcceptSocket) < 0 ||
-	      fcntl((int)sAcceptSocket, F_GETFD) < 0))) {
+	      fstat((int)sAcceptSocket, &st) < 0 ||
+	      !S_ISSOCK(st.st_mode)))) {
 		SetLastError(WSAEINVAL);
 		return FALSE;
 	}
-	if (dwReceiveDataLength) {
-		SetLastError(ERROR_NOT_SUPPORTED);
-		return FALSE;
-	}
+	sock_port(fd, &port, &key, NULL);	/* else submit_io() fails */
 	ctx = calloc(1, sizeof(*ctx));
 	if (!ctx) {
 		SetLastError(WSAENOBUFS);
 		return FALSE;
 	}
 	ctx->kind = CTX_ACCEPT;
-	ctx->target = sAcceptSocket;
-	if (dwLocalAddressLength) {
-		ctx->local = out;
-		ctx->local_len = dwLocalAddressLength;
-		memset(out, 0, dwLocalAddressLength);
+	ctx->target = INVALID_SOCKET;
+	ctx->ov = lpOverlapped;
+	ctx->port = port;
+	ctx->serial = port >= 0 ? port_serial(port) : 0;
+	ctx->key = key;
+	ctx->nfd = -1;
+	ctx->out = out;
+	ctx->data_len = dwReceiveDataLength;
+	ctx->local_len = dwLocalAddressLength;
+	ctx->remote_len = dwRemoteAddressLength;
+	if (sAcceptSocket != INVALID_SOCKET) {
+		te = ent_get((int)sAcceptSocket, true);
+		if (!te) {
+			free(ctx);
+			SetLastError(WSAENOBUFS);
+			return FALSE;
+		}
+		ctx->dev = st.st_dev;
+		ctx->ino = st.st_ino;
+		/* One AcceptEx at a time into a socket, as on Windows. */
+		pthread_mutex_lock(&acc_lock);
+		if (te->acc) {
+			pthread_mutex_unlock(&acc_lock);
+			free(ctx);
+			SetLastError(WSAEINVAL);
+			return FALSE;
+		}
+		ctx->target = sAcceptSocket;
+		__atomic_store_n(&te->acc, ctx, __ATOMIC_RELEASE);
+		pthread_mutex_unlock(&acc_lock);
 	}
-	if (dwRemoteAddressLength)
-		memset(out + dwLocalAddressLength, 0, dwRemoteAddressLength);
-	cport_prep_accept(&sqe, fd,
-			  dwRemoteAddressLength ? out + dwLocalAddressLength :
-						  NULL,
-			  dwRemoteAddressLength, (__u64)(uintptr_t)lpOverlapped,
-			  0, 0);
+	if (out)
+		memset(out, 0, (size_t)dwReceiveDataLength +
+			       dwLocalAddressLength + dwRemoteAddressLength);
+	remote = dwRemoteAddressLength ?
+		 out + dwReceiveDataLength + dwLocalAddressLength : NULL;
+	/*
+	 * With data, the connection joins the listener's port under its key
+	 * at once, for the RECV of the first block (finish()).
+	 */
+	cport_prep_accept(&sqe, fd, remote, dwRemoteAddressLength,
+			  (__u64)(uintptr_t)lpOverlapped,
+			  dwReceiveDataLength ? key : 0,
+			  dwReceiveDataLength ? CPORT_ACCEPT_ASSOCIATE : 0);
 	ret = submit_io(fd, &sqe, lpOverlapped, ctx, &bytes);
 	return wsa_result(ret, bytes, lpdwBytesReceived) ? FALSE : TRUE;
 }
@@ -1009,3 +1309,4 @@ void GetAcceptExSockaddrs(PVOID lpOutputBuffer, DWORD dwReceiveDataLength,
 	*RemoteSockaddrLength = dwRemoteAddressLength ?
 				addr_len(r, dwRemoteAddressLength) : 0;
 }
+
