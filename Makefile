@@ -115,7 +115,8 @@ $(BUILD)/examples/%: examples/%.c $(COMMON_H) $(LIB_A)
 
 # The compatibility layers' tests and examples link their layer's static
 # library in front of libcport.a, as pkg-config --static lists them.
-WIN32_USERS	:= $(BUILD)/selftests/win32_test $(BUILD)/examples/win_echo
+WIN32_USERS	:= $(BUILD)/selftests/win32_test $(BUILD)/examples/win_echo \
+		   $(BUILD)/selftests/win32_calls_test
 QSO_USERS	:= $(BUILD)/selftests/qso_test $(BUILD)/examples/qso_echo
 $(WIN32_USERS): LAYER_A := $(WIN32_A)
 $(WIN32_USERS): $(WIN32_A)

@@ -32,7 +32,9 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <pthread.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -153,8 +155,10 @@ static BOOL fail(int err, BOOL winsock)
 #define M_PORT		1ULL	/* a port made by CreateIoCompletionPort */
 #define M_SOCK		2ULL	/* a socket associated; port fd in bits 32.. */
 #define M_SKIP		4ULL	/* FILE_SKIP_COMPLETION_PORT_ON_SUCCESS */
+#define M_THREAD	8ULL	/* a thread handle made by CreateThread */
 
 struct op_ctx;
+struct thread_rec;
 
 struct ent {
 	uint64_t meta;		/* M_*, written last (release) */
@@ -166,6 +170,7 @@ struct ent {
 	 * without it only to skip the lock when NULL.
 	 */
 	struct op_ctx *acc;
+	struct thread_rec *thr;	/* with M_THREAD, under thr_lock */
 };
 
 static struct fdtab ents = FDTAB_INIT(struct ent);
@@ -922,6 +927,8 @@ int closesocket(SOCKET s)
 	return 0;
 }
 
+static BOOL close_thread(int fd, struct ent *e);
+
 BOOL CloseHandle(HANDLE hObject)
 {
 	int fd = HFD(hObject);
@@ -936,6 +943,8 @@ BOOL CloseHandle(HANDLE hObject)
 	meta = e ? ent_load(e) : 0;
 	if (meta & M_PORT)
 		return close_port(fd);
+	if (meta & M_THREAD)
+		return close_thread(fd, e);
 	if ((meta & M_SOCK) ||
 	    (e && __atomic_load_n(&e->acc, __ATOMIC_ACQUIRE)))
 		return closesocket((SOCKET)fd) ? FALSE : TRUE;
@@ -1310,3 +1319,388 @@ void GetAcceptExSockaddrs(PVOID lpOutputBuffer, DWORD dwReceiveDataLength,
 				addr_len(r, dwRemoteAddressLength) : 0;
 }
 
+/* --- Threads, waits and the rest of a Winsock program's calls ------------------ */
+
+/*
+ * A thread's HANDLE is a descriptor too: an eventfd this layer made,
+ * written (made readable, for good) when the thread function returns, so
+ * WaitForSingleObject and WaitForMultipleObjects are poll().  The thread
+ * runs detached: its record is freed by whichever of the thread's end and
+ * CloseHandle comes last, under thr_lock, and the thread writes the
+ * eventfd only while the handle is open (its number is not reused under
+ * it).
+ */
+struct thread_rec {
+	LPTHREAD_START_ROUTINE fn;
+	unsigned int (WINAPI *bfn)(void *);	/* _beginthreadex */
+	LPVOID arg;
+	int efd;		/* the handle; -1 once closed */
+	bool done;
+	DWORD exit_code;
+};
+
+static pthread_mutex_t thr_lock = PTHREAD_MUTEX_INITIALIZER;
+static DWORD last_thread_id;
+
+static void *thread_main(void *arg)
+{
+	struct thread_rec *t = arg;
+	DWORD code = t->fn ? t->fn(t->arg) : t->bfn(t->arg);
+	bool free_it;
+
+	pthread_mutex_lock(&thr_lock);
+	t->exit_code = code;
+	t->done = true;
+	if (t->efd >= 0)
+		eventfd_write(t->efd, 1);
+	free_it = t->efd < 0;
+	pthread_mutex_unlock(&thr_lock);
+	if (free_it)
+		free(t);
+	return NULL;
+}
+
+static HANDLE new_thread(LPSECURITY_ATTRIBUTES sa, SIZE_T stack,
+			 LPTHREAD_START_ROUTINE fn,
+			 unsigned int (WINAPI *bfn)(void *), LPVOID arg,
+			 DWORD flags, DWORD *id)
+{
+	struct thread_rec *t;
+	pthread_attr_t attr;
+	pthread_t pt;
+	struct ent *e;
+	int efd, ret;
+
+	if ((!fn && !bfn) || (flags & CREATE_SUSPENDED)) {
+		SetLastError(ERROR_INVALID_PARAMETER);
+		return NULL;
+	}
+	t = calloc(1, sizeof(*t));
+	if (!t) {
+		SetLastError(ERROR_NOT_ENOUGH_MEMORY);
+		return NULL;
+	}
+	efd = eventfd(0, EFD_CLOEXEC);
+	if (efd == 0) {		/* (HANDLE)0 is NULL, the failure value */
+		efd = fcntl(0, F_DUPFD_CLOEXEC, 1);
+		close(0);
+	}
+	e = efd < 0 ? NULL : ent_get(efd, true);
+	if (!e) {
+		ret = efd < 0 ? errno : ENOMEM;
+		if (efd >= 0)
+			close(efd);
+		free(t);
+		fail(ret, FALSE);
+		return NULL;
+	}
+	t->fn = fn;
+	t->bfn = bfn;
+	t->arg = arg;
+	t->efd = efd;
+	pthread_mutex_lock(&thr_lock);
+	e->thr = t;
+	__atomic_store_n(&e->meta, M_THREAD, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&thr_lock);
+
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (stack)
+		pthread_attr_setstacksize(&attr,
+					  stack < (SIZE_T)PTHREAD_STACK_MIN ?
+					  (SIZE_T)PTHREAD_STACK_MIN : stack);
+	ret = pthread_create(&pt, &attr, thread_main, t);
+	pthread_attr_destroy(&attr);
+	if (ret) {
+		pthread_mutex_lock(&thr_lock);
+		e->thr = NULL;
+		__atomic_store_n(&e->meta, 0, __ATOMIC_RELEASE);
+		pthread_mutex_unlock(&thr_lock);
+		close(efd);
+		free(t);
+		SetLastError(ret == EAGAIN ? ERROR_NOT_ENOUGH_MEMORY :
+					     cport_win32_error(ret, FALSE));
+		return NULL;
+	}
+	if (id)
+		*id = __atomic_add_fetch(&last_thread_id, 1, __ATOMIC_RELAXED);
+	(void)sa;
+	return (HANDLE)(intptr_t)efd;
+}
+
+HANDLE CreateThread(LPSECURITY_ATTRIBUTES lpThreadAttributes,
+		    SIZE_T dwStackSize, LPTHREAD_START_ROUTINE lpStartAddress,
+		    LPVOID lpParameter, DWORD dwCreationFlags,
+		    LPDWORD lpThreadId)
+{
+	return new_thread(lpThreadAttributes, dwStackSize, lpStartAddress,
+			  NULL, lpParameter, dwCreationFlags, lpThreadId);
+}
+
+uintptr_t _beginthreadex(void *security, unsigned int stack_size,
+			 unsigned int (WINAPI *start_address)(void *),
+			 void *arglist, unsigned int initflag,
+			 unsigned int *thrdaddr)
+{
+	DWORD id = 0;
+	HANDLE h = new_thread(security, stack_size, NULL, start_address,
+			      arglist, initflag, &id);
+
+	if (!h) {
+		errno = EINVAL;
+		return 0;
+	}
+	if (thrdaddr)
+		*thrdaddr = id;
+	return (uintptr_t)h;
+}
+
+static BOOL close_thread(int fd, struct ent *e)
+{
+	struct thread_rec *t;
+	bool free_it;
+
+	pthread_mutex_lock(&thr_lock);
+	t = e->thr;
+	if (!t || !(__atomic_load_n(&e->meta, __ATOMIC_ACQUIRE) & M_THREAD)) {
+		pthread_mutex_unlock(&thr_lock);
+		SetLastError(ERROR_INVALID_HANDLE);
+		return FALSE;
+	}
+	e->thr = NULL;
+	__atomic_store_n(&e->meta, 0, __ATOMIC_RELEASE);
+	close(fd);
+	t->efd = -1;
+	free_it = t->done;
+	pthread_mutex_unlock(&thr_lock);
+	if (free_it)
+		free(t);
+	return TRUE;
+}
+
+BOOL GetExitCodeThread(HANDLE hThread, LPDWORD lpExitCode)
+{
+	struct ent *e = ent_get(HFD(hThread), false);
+	BOOL ok = FALSE;
+
+	pthread_mutex_lock(&thr_lock);
+	if (e && e->thr && lpExitCode) {
+		*lpExitCode = e->thr->done ? e->thr->exit_code : STILL_ACTIVE;
+		ok = TRUE;
+	}
+	pthread_mutex_unlock(&thr_lock);
+	if (!ok)
+		SetLastError(ERROR_INVALID_HANDLE);
+	return ok;
+}
+
+/* Whether @h is a handle WaitFor*Object(s) can wait on: a thread's. */
+static int waitable_fd(HANDLE h)
+{
+	int fd = HFD(h);
+
+	return fd > 0 && (ent_meta(fd) & M_THREAD) ? fd : -1;
+}
+
+DWORD WaitForMultipleObjects(DWORD nCount, const HANDLE *lpHandles,
+			     BOOL bWaitAll, DWORD dwMilliseconds)
+{
+	struct pollfd pfd[MAXIMUM_WAIT_OBJECTS];
+	long long deadline = wait_deadline(dwMilliseconds);
+	DWORD i, left = nCount;
+
+	if (!nCount || nCount > MAXIMUM_WAIT_OBJECTS || !lpHandles) {
+		SetLastError(ERROR_INVALID_PARAMETER);
+		return WAIT_FAILED;
+	}
+	for (i = 0; i < nCount; i++) {
+		pfd[i].fd = waitable_fd(lpHandles[i]);
+		pfd[i].events = POLLIN;
+		if (pfd[i].fd < 0) {
+			SetLastError(ERROR_INVALID_HANDLE);
+			return WAIT_FAILED;
+		}
+	}
+	for (;;) {
+		int timeout = -1, n;
+
+		if (dwMilliseconds != INFINITE) {
+			long long ns = dwMilliseconds ? deadline - mono_ns() : 0;
+
+			timeout = ns <= 0 ? 0 :
+				  ns / 1000000 >= INT_MAX ? INT_MAX :
+				  (int)((ns + 999999) / 1000000);
+		}
+		n = poll(pfd, nCount, timeout);
+		if (n < 0 && errno != EINTR) {
+			fail(errno, FALSE);
+			return WAIT_FAILED;
+		}
+		for (i = 0; n > 0 && i < nCount; i++) {
+			if (pfd[i].revents & POLLNVAL) {
+				SetLastError(ERROR_INVALID_HANDLE);
+				return WAIT_FAILED;
+			}
+			if (!(pfd[i].revents & POLLIN))
+				continue;
+			if (!bWaitAll)
+				return WAIT_OBJECT_0 + i;
+			/* Signalled for good: stop polling it. */
+			pfd[i].fd = -1;
+			left--;
+		}
+		if (bWaitAll && !left)
+			return WAIT_OBJECT_0;
+		if (dwMilliseconds != INFINITE && !timeout && n >= 0)
+			return WAIT_TIMEOUT;
+	}
+}
+
+DWORD WaitForSingleObject(HANDLE hHandle, DWORD dwMilliseconds)
+{
+	return WaitForMultipleObjects(1, &hHandle, FALSE, dwMilliseconds);
+}
+
+void Sleep(DWORD dwMilliseconds)
+{
+	struct timespec ts = {
+		.tv_sec = dwMilliseconds / 1000,
+		.tv_nsec = (long)(dwMilliseconds % 1000) * 1000000L,
+	};
+
+	if (dwMilliseconds == INFINITE) {
+		for (;;)
+			pause();
+	}
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+void GetSystemInfo(LPSYSTEM_INFO lpSystemInfo)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	long page = sysconf(_SC_PAGESIZE);
+
+	memset(lpSystemInfo, 0, sizeof(*lpSystemInfo));
+#if defined(__x86_64__)
+	lpSystemInfo->wProcessorArchitecture = PROCESSOR_ARCHITECTURE_AMD64;
+#elif defined(__aarch64__)
+	lpSystemInfo->wProcessorArchitecture = PROCESSOR_ARCHITECTURE_ARM64;
+#elif defined(__i386__)
+	lpSystemInfo->wProcessorArchitecture = PROCESSOR_ARCHITECTURE_INTEL;
+#else
+	lpSystemInfo->wProcessorArchitecture = PROCESSOR_ARCHITECTURE_UNKNOWN;
+#endif
+	lpSystemInfo->dwPageSize = page > 0 ? (DWORD)page : 4096;
+	lpSystemInfo->lpMinimumApplicationAddress = (LPVOID)(uintptr_t)65536;
+	lpSystemInfo->lpMaximumApplicationAddress =
+		(LPVOID)(uintptr_t)(sizeof(void *) == 8 ? 0x7ffffffeffffULL :
+							  0x7ffeffffULL);
+	lpSystemInfo->dwNumberOfProcessors = cpus > 0 ? (DWORD)cpus : 1;
+	lpSystemInfo->dwActiveProcessorMask =
+		lpSystemInfo->dwNumberOfProcessors >= 8 * sizeof(DWORD_PTR) ?
+		~(DWORD_PTR)0 :
+		((DWORD_PTR)1 << lpSystemInfo->dwNumberOfProcessors) - 1;
+	lpSystemInfo->dwAllocationGranularity = 65536;
+}
+
+HGLOBAL GlobalAlloc(UINT uFlags, SIZE_T dwBytes)
+{
+	void *p;
+
+	/* Fixed memory only: the HGLOBAL is the pointer. */
+	if (uFlags & ~(UINT)GPTR) {
+		SetLastError(ERROR_INVALID_PARAMETER);
+		return NULL;
+	}
+	if (!dwBytes)
+		dwBytes = 1;
+	p = uFlags & GMEM_ZEROINIT ? calloc(1, dwBytes) : malloc(dwBytes);
+	if (!p)
+		SetLastError(ERROR_NOT_ENOUGH_MEMORY);
+	return p;
+}
+
+HGLOBAL GlobalFree(HGLOBAL hMem)
+{
+	free(hMem);
+	return NULL;
+}
+
+int WSAStartup(WORD wVersionRequested, LPWSADATA lpWSAData)
+{
+	if (!lpWSAData)
+		return WSAEFAULT;
+	memset(lpWSAData, 0, sizeof(*lpWSAData));
+	lpWSAData->wHighVersion = MAKEWORD(2, 2);
+	if (LOBYTE(wVersionRequested) < 1 ||
+	    (LOBYTE(wVersionRequested) == 1 && HIBYTE(wVersionRequested) < 1)) {
+		lpWSAData->wVersion = MAKEWORD(2, 2);
+		return WSAVERNOTSUPPORTED;
+	}
+	/* The version asked for, up to 2.2. */
+	lpWSAData->wVersion = LOBYTE(wVersionRequested) > 2 ||
+			      (LOBYTE(wVersionRequested) == 2 &&
+			       HIBYTE(wVersionRequested) > 2) ?
+			      MAKEWORD(2, 2) : wVersionRequested;
+	lpWSAData->iMaxSockets = 0;
+	lpWSAData->iMaxUdpDg = 0;
+	strcpy(lpWSAData->szDescription, "libcport-win32: Winsock on cport");
+	strcpy(lpWSAData->szSystemStatus, "Running");
+	return 0;
+}
+
+int WSACleanup(void)
+{
+	return 0;
+}
+
+SOCKET WSASocket(int af, int type, int protocol,
+		 LPWSAPROTOCOL_INFO lpProtocolInfo, GROUP g, DWORD dwFlags)
+{
+	int fd;
+
+	/* Every socket here can do overlapped I/O; no protocol records,
+	 * no groups. */
+	if (lpProtocolInfo || g ||
+	    (dwFlags & ~(DWORD)(WSA_FLAG_OVERLAPPED |
+				WSA_FLAG_NO_HANDLE_INHERIT))) {
+		SetLastError(WSAEINVAL);
+		return INVALID_SOCKET;
+	}
+	fd = socket(af, type | (dwFlags & WSA_FLAG_NO_HANDLE_INHERIT ?
+				SOCK_CLOEXEC : 0), protocol);
+	if (fd < 0) {
+		fail(errno, TRUE);
+		return INVALID_SOCKET;
+	}
+	ent_forget(fd);
+	return (SOCKET)fd;
+}
+
+SOCKET WSAAccept(SOCKET s, struct sockaddr *addr, LPINT addrlen,
+		 LPCONDITIONPROC lpfnCondition, DWORD_PTR dwCallbackData)
+{
+	socklen_t len = addrlen ? (socklen_t)*addrlen : 0;
+	int fd = handle_fd(s), ret;
+
+	if (fd < 0) {
+		SetLastError(WSAENOTSOCK);
+		return INVALID_SOCKET;
+	}
+	if (lpfnCondition || (addr && !addrlen)) {
+		SetLastError(lpfnCondition ? WSAEOPNOTSUPP : WSAEFAULT);
+		return INVALID_SOCKET;
+	}
+	do {
+		ret = accept(fd, addr, addr ? &len : NULL);
+	} while (ret < 0 && errno == EINTR);
+	if (ret < 0) {
+		fail(errno, TRUE);
+		return INVALID_SOCKET;
+	}
+	if (addr)
+		*addrlen = (INT)len;
+	ent_forget(ret);
+	return (SOCKET)ret;
+}
