@@ -453,6 +453,12 @@ BOOL SetFileCompletionNotificationModes(HANDLE FileHandle, BYTE Flags)
  *     ERROR_OPERATION_ABORTED (closing the new connection if the accept
  *     won the race with the cancel); otherwise it dup2()s onto the
  *     number, which the layer still owns.
+ *   - The rule: the number is the AcceptEx's exactly while the target's
+ *     ent.acc points to its context (under acc_lock); nothing touches
+ *     the number otherwise.  If the listener's port was closed (its
+ *     destroy discards the AcceptEx: no completion will come),
+ *     closesocket() of the target closes the number at once and clears
+ *     ent.acc.
  *
  * A plain close() of the target goes around the layer and cannot be seen
  * when it happens.  The identity of the target (device and inode) is
@@ -515,10 +521,11 @@ static void ctx_abandon(struct op_ctx *ctx)
 		struct ent *te = ent_get((int)ctx->target, false);
 
 		pthread_mutex_lock(&acc_lock);
-		if (ctx->closed)
-			close((int)ctx->target);
-		if (te && te->acc == ctx)
+		if (te && te->acc == ctx) {
+			if (ctx->closed)
+				close((int)ctx->target);
 			__atomic_store_n(&te->acc, NULL, __ATOMIC_RELEASE);
+		}
 		pthread_mutex_unlock(&acc_lock);
 	}
 	free(ctx);
@@ -539,7 +546,10 @@ static int deliver(struct op_ctx *ctx, LPOVERLAPPED ov, int nfd, int err,
 		struct ent *te = ent_get(t, false);
 
 		pthread_mutex_lock(&acc_lock);
-		if (ctx->closed) {
+		if (!te || te->acc != ctx) {
+			/* Given back by closesocket() (its port was closed). */
+			err = ECANCELED;
+		} else if (ctx->closed) {
 			/* The number was kept for this moment: free it. */
 			err = ECANCELED;
 			close(t);
@@ -898,10 +908,21 @@ static int close_accept_target(int fd, struct ent *e, int *result)
 	if (sock_port(fd, &port, NULL, NULL))
 		cport_cancel(port, CPORT_CANCEL_FD, (__u64)fd);
 	ent_forget(fd);
-	/* The listener's port, unless it was closed (and its number reused). */
-	if (port_serial(ctx->port) == ctx->serial)
+	if (port_serial(ctx->port) == ctx->serial) {
 		cport_cancel(ctx->port, CPORT_CANCEL_USER_DATA,
 			     (__u64)(uintptr_t)ctx->ov);
+	} else {
+		/*
+		 * The listener's port was closed: its destroy discarded the
+		 * AcceptEx, no completion will come to close the number.
+		 * Close it now and give it back (a thread that dequeued the
+		 * completion just before the destroy finds it given back
+		 * and leaves the number alone).  The context is that
+		 * thread's to free, or is lost: nobody may know of it.
+		 */
+		close(fd);
+		__atomic_store_n(&e->acc, NULL, __ATOMIC_RELEASE);
+	}
 	pthread_mutex_unlock(&acc_lock);
 	*result = 0;
 	return 1;
@@ -1683,6 +1704,8 @@ SOCKET WSAAccept(SOCKET s, struct sockaddr *addr, LPINT addrlen,
 {
 	socklen_t len = addrlen ? (socklen_t)*addrlen : 0;
 	int fd = handle_fd(s), ret;
+
+	(void)dwCallbackData;	/* for lpfnCondition, which must be NULL */
 
 	if (fd < 0) {
 		SetLastError(WSAENOTSOCK);

@@ -25,6 +25,7 @@ static DWORD WINAPI waiting_thread(LPVOID param)
 
 static unsigned int WINAPI crt_thread(void *param)
 {
+	(void)param;
 	InterlockedIncrement(&finished);
 	return 7;
 }

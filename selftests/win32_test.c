@@ -1156,6 +1156,30 @@ TEST_F(win, acceptex_target_closed_behind_layers_back)
 	closesocket(SOCK(l));
 }
 
+/*
+ * The port closed first: its destroy discarded the AcceptEx, so no
+ * completion will ever give the number back.  closesocket() of the
+ * accept socket closes it at once.
+ */
+TEST_F(win, acceptex_port_closed_then_closesocket)
+{
+	char out[2 * ADDR_ROOM];
+	int l = sock_listener(SK_TCP4), target;
+	OVERLAPPED ov;
+
+	ASSERT_LE(0, l);
+	associate(_metadata, self->port, l, 0x27);
+	target = acceptex_pending(_metadata, l, out, 0, &ov);
+	ASSERT_LE(0, target);
+	ASSERT_TRUE(CloseHandle(self->port));
+	self->port = NULL;
+	EXPECT_EQ(0, closesocket(SOCK(target)));
+	errno = 0;
+	EXPECT_EQ(-1, fcntl(target, F_GETFD));
+	EXPECT_EQ(EBADF, errno);
+	closesocket(SOCK(l));
+}
+
 /* One AcceptEx at a time into an accept socket: WSAEINVAL, as Windows. */
 TEST_F(win, acceptex_twice_into_one_socket)
 {
