@@ -9,6 +9,11 @@
  * completion on success), SOCKET_ERROR with WSA_IO_PENDING otherwise.
  * CancelIoEx one and all, ERROR_NOT_FOUND; the extended OVERLAPPED;
  * several WSABUFs; AcceptEx both ways; the Ex batch; an echo flow.
+ * AcceptEx into a caller's socket: the layer owns its number until the
+ * AcceptEx is finished (closesocket aborts it, no other descriptor gets
+ * the connection), one at a time, an association made before it kept,
+ * the first data block.  A success leaves GetLastError() alone; no
+ * buffers is WSAEINVAL; ports hold far more than 65,536 operations.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
