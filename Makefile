@@ -116,12 +116,17 @@ $(BUILD)/examples/%: examples/%.c $(COMMON_H) $(LIB_A)
 
 # The compatibility layers' tests and examples link their layer's static
 # library in front of libcport.a, as pkg-config --static lists them.
-WIN32_USERS	:= $(BUILD)/selftests/win32_test $(BUILD)/examples/win_echo
+WIN32_USERS	:= $(BUILD)/selftests/win32_test $(BUILD)/examples/win_echo \
+		   $(BUILD)/selftests/win32_calls_test \
+		   $(BUILD)/selftests/win32_tutorial_test \
+		   $(BUILD)/examples/win_tutorial_echo
 QSO_USERS	:= $(BUILD)/selftests/qso_test $(BUILD)/examples/qso_echo
 $(WIN32_USERS): LAYER_A := $(WIN32_A)
 $(WIN32_USERS): $(WIN32_A)
 $(QSO_USERS): LAYER_A := $(QSO_A)
 $(QSO_USERS): $(QSO_A)
+# The tutorial's test runs the example's own source.
+$(BUILD)/selftests/win32_tutorial_test: examples/win_tutorial_echo.c
 
 # The libevent example and test, with Debian's libevent_core.a (libevent-dev).
 LIBEVENT	:= -levent_core

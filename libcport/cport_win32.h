@@ -3,17 +3,21 @@
  * cport_win32.h: the Win32 completion-port calls on cport.
  *
  * A Winsock IOCP server ports to Linux by swapping <windows.h>,
- * <winsock2.h> and <mswsock.h> for this header (plus the Linux socket
- * headers it includes) and the Windows-only thread calls for pthreads.
- * The calls keep Windows' names, types, numeric codes and return
- * conventions:
+ * <winsock2.h> and <mswsock.h> for this header (which includes the Linux
+ * socket headers).  Besides the port and socket calls it has what such a
+ * server calls around them (WSAStartup, WSASocket, CreateThread,
+ * WaitForMultipleObjects, GetSystemInfo, GlobalAlloc, Sleep...: the end
+ * of this header), so the classic tutorial server builds with only its
+ * #include lines changed (examples/win_tutorial_echo.c).  The calls keep
+ * Windows' names, types, numeric codes and return conventions:
  *
  *   BOOL and the lpOverlapped rule of GetQueuedCompletionStatus: TRUE for
  *   a successful operation (or a posted packet); FALSE with *lpOverlapped
  *   == NULL when nothing was dequeued (GetLastError(): WAIT_TIMEOUT, or
  *   ERROR_ABANDONED_WAIT_0 when the port was closed while waiting);
  *   FALSE with *lpOverlapped != NULL for a failed operation, with the
- *   bytes, the key and the mapped error (GetLastError()).
+ *   bytes, the key and the mapped error (GetLastError()).  A success
+ *   leaves GetLastError() as it was.
  *
  *   The OVERLAPPED pointer is the operation's cookie (cport's user_data),
  *   so the "extended OVERLAPPED" pattern works: put the OVERLAPPED first
@@ -29,7 +33,8 @@
  *
  * Handles.  A HANDLE holds a descriptor: a port's HANDLE is the port's fd
  * (never 0, so never NULL), a SOCKET is the socket's fd, and (HANDLE)s
- * works as on Windows.  Sockets come from socket(), accept() or AcceptEx;
+ * works as on Windows; a thread's HANDLE is an eventfd this layer made.
+ * Sockets come from socket(), accept(), WSASocket(), WSAAccept() or AcceptEx;
  * close them with closesocket() or CloseHandle(), which cancel their
  * pending operations first (Windows does this; close() would leave them
  * pending, see <linux/cport.h>) and make this layer forget the socket's
@@ -49,11 +54,15 @@
  *     completes at once returns success *and* queues a packet, as on
  *     Windows; this layer posts that packet itself (one more system call).
  *     If the port's queue is full at that moment the packet is lost.
- *   - WSARecv/WSASend with several buffers go through one bounce buffer
- *     (one operation, one packet; the data is copied).  lpFlags accepts 0
- *     or Linux's MSG_WAITALL (complete when all buffers are full).
- *   - AcceptEx: see its comment.  No data is received with the connection
- *     (dwReceiveDataLength must be 0).
+ *   - WSARecv/WSASend with several buffers are one scatter/gather
+ *     operation (one packet).  lpFlags accepts 0 or Linux's MSG_WAITALL
+ *     (complete when all buffers are full).  No buffer at all
+ *     (dwBufferCount == 0) is WSAEINVAL, as on Windows.
+ *   - AcceptEx: see its comment.
+ *   - Ports hold up to CPORT_MAX_PENDING pending operations and
+ *     CPORT_MAX_QUEUED packets (the kernel's largest bounds, for hundreds
+ *     of thousands of connections); the per-user max_user_units of the
+ *     module and RLIMIT_NOFILE still bound them (cport(7)).
  *   - A port handle is a descriptor: it is not inherited usefully by
  *     fork(), and a closed handle's number can be reused by the next open.
  *   - The concurrency value is capped at CPORT_MAX_CONCURRENCY (4096).
@@ -63,8 +72,10 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
+#include <arpa/inet.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -94,6 +105,48 @@ typedef ULONG		*PULONG;
 typedef void		*HANDLE;
 typedef UINT_PTR	SOCKET;
 typedef LONG		NTSTATUS;
+typedef int		INT;
+typedef int		*LPINT;
+typedef unsigned int	UINT;
+typedef unsigned short	USHORT;
+typedef ULONG_PTR	DWORD_PTR;
+typedef HANDLE		HGLOBAL;
+typedef unsigned int	GROUP;
+
+/* Calling conventions: one on Linux. */
+#ifndef WINAPI
+#define WINAPI
+#endif
+#ifndef CALLBACK
+#define CALLBACK
+#endif
+#ifndef APIENTRY
+#define APIENTRY
+#endif
+#ifndef __stdcall
+#define __stdcall
+#endif
+
+#define MAKEWORD(a, b)	((WORD)(((BYTE)(a)) | ((WORD)((BYTE)(b))) << 8))
+#define LOBYTE(w)	((BYTE)((w) & 0xff))
+#define HIBYTE(w)	((BYTE)(((w) >> 8) & 0xff))
+#define LOWORD(l)	((WORD)((l) & 0xffff))
+#define HIWORD(l)	((WORD)(((l) >> 16) & 0xffff))
+
+#define ZeroMemory(Destination, Length)	memset((Destination), 0, (Length))
+#define FillMemory(Destination, Length, Fill) \
+	memset((Destination), (Fill), (Length))
+#define CopyMemory(Destination, Source, Length) \
+	memcpy((Destination), (Source), (Length))
+#define MoveMemory(Destination, Source, Length) \
+	memmove((Destination), (Source), (Length))
+
+/* The Winsock names of the socket address types. */
+typedef struct sockaddr		SOCKADDR, *PSOCKADDR, *LPSOCKADDR;
+typedef struct sockaddr_in	SOCKADDR_IN, *PSOCKADDR_IN, *LPSOCKADDR_IN;
+typedef struct sockaddr_in6	SOCKADDR_IN6, *PSOCKADDR_IN6, *LPSOCKADDR_IN6;
+typedef struct sockaddr_storage	SOCKADDR_STORAGE, *PSOCKADDR_STORAGE;
+typedef struct in_addr		IN_ADDR, *PIN_ADDR, *LPIN_ADDR;
 
 #ifndef TRUE
 #define TRUE	1
@@ -214,6 +267,14 @@ typedef OVERLAPPED	WSAOVERLAPPED, *LPWSAOVERLAPPED;
 #define WSAECONNREFUSED			10061L
 #define WSAEHOSTUNREACH			10065L
 #define WSASYSCALLFAILURE		10107L
+#define WSAVERNOTSUPPORTED		10092L
+#define WSANOTINITIALISED		10093L
+
+#define WAIT_OBJECT_0			0x00000000L
+#define WAIT_ABANDONED			0x00000080L
+#define WAIT_FAILED			((DWORD)0xFFFFFFFF)
+#define STILL_ACTIVE			259L
+#define MAXIMUM_WAIT_OBJECTS		64
 
 /* --- Errors ---------------------------------------------------------------- */
 
@@ -313,28 +374,44 @@ int WSASend(SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount,
 /*
  * AcceptEx on a listening socket associated with a port.  Linux creates
  * the accepted socket itself, so sAcceptSocket is either
- *   - a socket the caller made with socket() (the Windows shape): when the
- *     accept completes the connection is moved onto that descriptor
- *     (dup2), which then is the connected socket; or
+ *   - a socket the caller made with socket() or WSASocket() (the Windows
+ *     shape): when the AcceptEx completes the connection is moved onto
+ *     that descriptor (dup2), which then is the connected socket; or
  *   - INVALID_SOCKET: the connection gets a new descriptor.
- * Either way, when the accept completes (TRUE from this call, or its
- * packet), lpOverlapped->InternalHigh holds the accepted SOCKET, and the
- * bytes received are 0.  The accepted socket is not associated with any
- * port: associate it with CreateIoCompletionPort, as on Windows (no
+ * Either way, when the AcceptEx completes (TRUE from this call, or its
+ * packet), lpOverlapped->InternalHigh holds the accepted SOCKET.  The
+ * connection is associated with a port only if sAcceptSocket was
+ * (associated before AcceptEx, it keeps that port and key); else
+ * associate it with CreateIoCompletionPort, as on Windows (no
  * SO_UPDATE_ACCEPT_CONTEXT is needed).
  *
- * lpOutputBuffer receives the addresses, laid out as on Windows:
- * dwLocalAddressLength bytes for the local address, then
- * dwRemoteAddressLength for the remote one (each must be at least
- * sizeof(struct sockaddr_storage) + 16 on Windows; here at least the
- * address's size); read them with GetAcceptExSockaddrs().
- * dwReceiveDataLength must be 0 (no first data block, ERROR_NOT_SUPPORTED
- * otherwise).  lpOutputBuffer may be NULL when both lengths are 0.
+ * While the AcceptEx is pending the library owns sAcceptSocket's
+ * descriptor: closesocket() or CloseHandle() of it aborts the AcceptEx
+ * (its packet: ERROR_OPERATION_ABORTED, and a connection accepted at that
+ * moment is closed), and the number is closed only when that packet is
+ * dequeued, so that no other descriptor can get it and the connection.
+ * Close it with closesocket(), not close(): after a close() the number
+ * is checked before the connection is moved there (a different file gets
+ * no connection: ERROR_OPERATION_ABORTED), but a close() and a reopen in
+ * other threads at that very moment cannot be seen.  A second AcceptEx
+ * into a socket with one pending fails with WSAEINVAL, as on Windows.
  *
- * Returns TRUE when a connection was accepted at once (*lpdwBytesReceived
- * = 0; a packet follows unless the listener skips completion on success),
- * else FALSE with WSAGetLastError() == ERROR_IO_PENDING (a packet
- * follows) or another code (nothing follows).
+ * lpOutputBuffer: dwReceiveDataLength bytes for the first data, then
+ * dwLocalAddressLength bytes for the local address, then
+ * dwRemoteAddressLength for the remote one, as on Windows (each address
+ * room must be at least sizeof(struct sockaddr_storage) + 16 on Windows;
+ * here at least the address's size); read them with
+ * GetAcceptExSockaddrs().  lpOutputBuffer may be NULL when all three are
+ * 0.  With dwReceiveDataLength > 0 the AcceptEx completes only when the
+ * first data has arrived (or the peer closed: 0 bytes), and its bytes are
+ * the data's length, as in Microsoft's samples.  (Closing the listener
+ * cancels an AcceptEx still waiting for the connection, not one waiting
+ * for its first data: close the accept socket for that.)
+ *
+ * Returns TRUE when it completed at once (*lpdwBytesReceived = the bytes
+ * of first data; a packet follows unless the listener skips completion
+ * on success), else FALSE with WSAGetLastError() == ERROR_IO_PENDING (a
+ * packet follows) or another code (nothing follows).
  */
 BOOL AcceptEx(SOCKET sListenSocket, SOCKET sAcceptSocket,
 	      PVOID lpOutputBuffer, DWORD dwReceiveDataLength,
@@ -356,6 +433,155 @@ void GetAcceptExSockaddrs(PVOID lpOutputBuffer, DWORD dwReceiveDataLength,
  * SOCKET_ERROR (WSAENOTSOCK for a bad descriptor).
  */
 int closesocket(SOCKET s);
+
+/* --- The rest of a Winsock server's calls --------------------------------- */
+
+/*
+ * What the classic Windows IOCP tutorial server calls besides the port
+ * and the sockets, so that it builds with only its #include lines
+ * changed (examples/win_tutorial_echo.c).  These are libcport-win32's,
+ * version node LIBCPORT_WIN32_1.1.
+ */
+
+#define WSADESCRIPTION_LEN	256
+#define WSASYS_STATUS_LEN	128
+
+/* WSAStartup's record, laid out as on 64-bit Windows. */
+typedef struct WSAData {
+	WORD wVersion;
+	WORD wHighVersion;
+	unsigned short iMaxSockets;
+	unsigned short iMaxUdpDg;
+	char *lpVendorInfo;
+	char szDescription[WSADESCRIPTION_LEN + 1];
+	char szSystemStatus[WSASYS_STATUS_LEN + 1];
+} WSADATA, *LPWSADATA;
+
+/* 0 (versions 1.1 to 2.2; a later one gets 2.2), or WSAVERNOTSUPPORTED.
+ * Nothing needs starting on Linux; WSACleanup returns 0. */
+int WSAStartup(WORD wVersionRequested, LPWSADATA lpWSAData);
+int WSACleanup(void);
+
+#define WSA_FLAG_OVERLAPPED		0x01
+#define WSA_FLAG_NO_HANDLE_INHERIT	0x80
+
+typedef struct _WSAPROTOCOL_INFO WSAPROTOCOL_INFO, *LPWSAPROTOCOL_INFO;
+typedef int (CALLBACK *LPCONDITIONPROC)(LPWSABUF lpCallerId,
+					LPWSABUF lpCallerData, void *lpSQOS,
+					void *lpGQOS, LPWSABUF lpCalleeId,
+					LPWSABUF lpCalleeData, GROUP *g,
+					DWORD_PTR dwCallbackData);
+
+/*
+ * socket(): every socket can do overlapped I/O (WSA_FLAG_OVERLAPPED is
+ * accepted and changes nothing; WSA_FLAG_NO_HANDLE_INHERIT is
+ * SOCK_CLOEXEC).  lpProtocolInfo must be NULL and g 0 (WSAEINVAL).
+ */
+SOCKET WSASocket(int af, int type, int protocol,
+		 LPWSAPROTOCOL_INFO lpProtocolInfo, GROUP g, DWORD dwFlags);
+#define WSASocketA	WSASocket
+#define WSASocketW	WSASocket
+
+/* accept(); lpfnCondition must be NULL (WSAEOPNOTSUPP). */
+SOCKET WSAAccept(SOCKET s, struct sockaddr *addr, LPINT addrlen,
+		 LPCONDITIONPROC lpfnCondition, DWORD_PTR dwCallbackData);
+
+typedef struct _SECURITY_ATTRIBUTES {
+	DWORD nLength;
+	LPVOID lpSecurityDescriptor;
+	BOOL bInheritHandle;
+} SECURITY_ATTRIBUTES, *PSECURITY_ATTRIBUTES, *LPSECURITY_ATTRIBUTES;
+
+typedef DWORD (WINAPI *LPTHREAD_START_ROUTINE)(LPVOID lpThreadParameter);
+
+#define CREATE_SUSPENDED	0x00000004
+
+/*
+ * A thread, as a HANDLE (a descriptor, like the others): wait for it to
+ * end with WaitForSingleObject/WaitForMultipleObjects, read its return
+ * value with GetExitCodeThread, release the handle with CloseHandle (the
+ * thread runs on).  lpThreadAttributes is ignored; CREATE_SUSPENDED is
+ * not supported (ERROR_INVALID_PARAMETER).  *lpThreadId is a number
+ * unique in the process, not a Linux thread id.
+ */
+HANDLE CreateThread(LPSECURITY_ATTRIBUTES lpThreadAttributes,
+		    SIZE_T dwStackSize, LPTHREAD_START_ROUTINE lpStartAddress,
+		    LPVOID lpParameter, DWORD dwCreationFlags,
+		    LPDWORD lpThreadId);
+/* The C runtime's way to the same; 0 on failure (errno EINVAL). */
+uintptr_t _beginthreadex(void *security, unsigned int stack_size,
+			 unsigned int (WINAPI *start_address)(void *),
+			 void *arglist, unsigned int initflag,
+			 unsigned int *thrdaddr);
+BOOL GetExitCodeThread(HANDLE hThread, LPDWORD lpExitCode);
+
+/*
+ * Wait for thread handles (other handles: WAIT_FAILED with
+ * ERROR_INVALID_HANDLE).  WAIT_OBJECT_0 (+ the index of a signalled one
+ * unless bWaitAll), WAIT_TIMEOUT, or WAIT_FAILED.  At most
+ * MAXIMUM_WAIT_OBJECTS handles.
+ */
+DWORD WaitForSingleObject(HANDLE hHandle, DWORD dwMilliseconds);
+DWORD WaitForMultipleObjects(DWORD nCount, const HANDLE *lpHandles,
+			     BOOL bWaitAll, DWORD dwMilliseconds);
+
+void Sleep(DWORD dwMilliseconds);
+
+#define PROCESSOR_ARCHITECTURE_INTEL	0
+#define PROCESSOR_ARCHITECTURE_ARM64	12
+#define PROCESSOR_ARCHITECTURE_AMD64	9
+#define PROCESSOR_ARCHITECTURE_UNKNOWN	0xffff
+
+typedef struct _SYSTEM_INFO {
+	union {
+		DWORD dwOemId;
+		struct {
+			WORD wProcessorArchitecture;
+			WORD wReserved;
+		};
+	};
+	DWORD dwPageSize;
+	LPVOID lpMinimumApplicationAddress;
+	LPVOID lpMaximumApplicationAddress;
+	DWORD_PTR dwActiveProcessorMask;
+	DWORD dwNumberOfProcessors;	/* the online CPUs */
+	DWORD dwProcessorType;
+	DWORD dwAllocationGranularity;
+	WORD wProcessorLevel;
+	WORD wProcessorRevision;
+} SYSTEM_INFO, *LPSYSTEM_INFO;
+
+void GetSystemInfo(LPSYSTEM_INFO lpSystemInfo);
+
+#define GMEM_FIXED	0x0000
+#define GMEM_ZEROINIT	0x0040
+#define GPTR		(GMEM_FIXED | GMEM_ZEROINIT)
+
+/* Fixed memory only (GMEM_FIXED, GMEM_ZEROINIT, GPTR): the HGLOBAL is
+ * the pointer.  GlobalFree returns NULL. */
+HGLOBAL GlobalAlloc(UINT uFlags, SIZE_T dwBytes);
+HGLOBAL GlobalFree(HGLOBAL hMem);
+
+/* The Interlocked calls, on LONG: the new value (Exchange*: the old). */
+static inline LONG InterlockedIncrement(LONG volatile *Addend)
+{
+	return __atomic_add_fetch(Addend, 1, __ATOMIC_SEQ_CST);
+}
+
+static inline LONG InterlockedDecrement(LONG volatile *Addend)
+{
+	return __atomic_sub_fetch(Addend, 1, __ATOMIC_SEQ_CST);
+}
+
+static inline LONG InterlockedExchangeAdd(LONG volatile *Addend, LONG Value)
+{
+	return __atomic_fetch_add(Addend, Value, __ATOMIC_SEQ_CST);
+}
+
+static inline LONG InterlockedExchange(LONG volatile *Target, LONG Value)
+{
+	return __atomic_exchange_n(Target, Value, __ATOMIC_SEQ_CST);
+}
 
 #ifdef __cplusplus
 }

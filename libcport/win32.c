@@ -32,7 +32,11 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <time.h>
@@ -151,11 +155,22 @@ static BOOL fail(int err, BOOL winsock)
 #define M_PORT		1ULL	/* a port made by CreateIoCompletionPort */
 #define M_SOCK		2ULL	/* a socket associated; port fd in bits 32.. */
 #define M_SKIP		4ULL	/* FILE_SKIP_COMPLETION_PORT_ON_SUCCESS */
+#define M_THREAD	8ULL	/* a thread handle made by CreateThread */
+
+struct op_ctx;
+struct thread_rec;
 
 struct ent {
 	uint64_t meta;		/* M_*, written last (release) */
 	uint64_t key;		/* the completion key, with M_SOCK */
 	uint64_t serial;	/* M_PORT: its serial; M_SOCK: its port's */
+	/*
+	 * The AcceptEx pending into this descriptor (it is its
+	 * sAcceptSocket), or NULL; set and cleared under acc_lock, read
+	 * without it only to skip the lock when NULL.
+	 */
+	struct op_ctx *acc;
+	struct thread_rec *thr;	/* with M_THREAD, under thr_lock */
 };
 
 static struct fdtab ents = FDTAB_INIT(struct ent);
@@ -239,9 +254,20 @@ static int handle_fd(UINT_PTR h)
 
 static HANDLE new_port(DWORD concurrency)
 {
+	/*
+	 * Windows bounds neither a port's queue nor its pending I/O, and a
+	 * server ported to this layer may hold hundreds of thousands of
+	 * connections, each with a recv (often a zero-byte one) pending and
+	 * sends in flight: take the kernel's largest bounds, not its
+	 * defaults (65,536 each).  What a port holds is still bounded per
+	 * user (the module's max_user_units), by RLIMIT_NOFILE for the
+	 * files it keeps open, and charged to the memory cgroup.
+	 */
 	struct cport_setup setup = {
 		.concurrency = concurrency > CPORT_MAX_CONCURRENCY ?
 			       CPORT_MAX_CONCURRENCY : concurrency,
+		.max_queued = CPORT_MAX_QUEUED,
+		.max_pending = CPORT_MAX_PENDING,
 	};
 	struct ent *e;
 	int port = cport_create(&setup);
@@ -403,23 +429,244 @@ BOOL SetFileCompletionNotificationModes(HANDLE FileHandle, BYTE Flags)
 
 /* --- Finishing an operation ---------------------------------------------------- */
 
+/*
+ * AcceptEx into a caller's socket (sAcceptSocket).
+ *
+ * Linux makes the accepted socket itself, so when the accept completes the
+ * connection is moved onto the caller's descriptor number with dup2(),
+ * which atomically closes the caller's unconnected socket there.  dup2()
+ * onto a number is only safe while that number still holds the caller's
+ * socket: had the caller closed it and an unrelated open() taken the
+ * number, the connection would silently replace that descriptor.  So the
+ * layer owns the number from AcceptEx until the AcceptEx is over:
+ *
+ *   - AcceptEx records itself in the target's entry (ent.acc) under
+ *     acc_lock; a second AcceptEx into the same socket fails (WSAEINVAL,
+ *     as on Windows).
+ *   - closesocket()/CloseHandle() of the target while its AcceptEx is
+ *     pending does not close() the descriptor: under acc_lock it marks
+ *     the AcceptEx closed and cancels it.  The unconnected socket stays
+ *     open, and its number taken, until the AcceptEx's completion is
+ *     finished; nothing can see it (it has no peer).
+ *   - Finishing the AcceptEx (deliver(), under acc_lock) closes the
+ *     number itself if the target was closed meanwhile, and reports
+ *     ERROR_OPERATION_ABORTED (closing the new connection if the accept
+ *     won the race with the cancel); otherwise it dup2()s onto the
+ *     number, which the layer still owns.
+ *   - The rule: the number is the AcceptEx's exactly while the target's
+ *     ent.acc points to its context (under acc_lock); nothing touches
+ *     the number otherwise.  If the listener's port was closed (its
+ *     destroy discards the AcceptEx: no completion will come),
+ *     closesocket() of the target closes the number at once and clears
+ *     ent.acc.
+ *
+ * A plain close() of the target goes around the layer and cannot be seen
+ * when it happens.  The identity of the target (device and inode) is
+ * recorded at AcceptEx and checked before the dup2(): a number closed
+ * with close() and since reused by another file gets no connection (the
+ * AcceptEx completes with ERROR_OPERATION_ABORTED).  Only a close() and a
+ * reopen racing with that check in other threads can still escape it:
+ * close the accept socket with closesocket(), as on Windows.
+ *
+ * AcceptEx with dwReceiveDataLength > 0 (accept, then the first block of
+ * data): the accept is submitted with CPORT_ACCEPT_ASSOCIATE under the
+ * listener's key, so the new connection is on the listener's port at
+ * once.  The thread that finishes the accept's completion submits a RECV
+ * of the first block on it with the same OVERLAPPED, and reports
+ * nothing (finish() returns 1: the waiting call goes on waiting).  The
+ * RECV's completion (or its inline result) ends the AcceptEx: the
+ * connection is dissociated (it is the caller's to associate, as on
+ * Windows), moved onto the target, and the packet reports the bytes
+ * received.  Closing the target cancels either phase.
+ */
+static pthread_mutex_t acc_lock = PTHREAD_MUTEX_INITIALIZER;
+
 enum { CTX_ACCEPT };
 
 /* What InternalHigh points to while an AcceptEx is pending. */
 struct op_ctx {
 	int kind;
 	SOCKET target;		/* INVALID_SOCKET: keep the new descriptor */
-	char *local;		/* room for the local address, or NULL */
+	bool closed;		/* the target was closesocket()ed (acc_lock) */
+	dev_t dev;		/* the target's identity */
+	ino_t ino;
+	LPOVERLAPPED ov;
+	int port;		/* the listener's port, its serial, */
+	uint64_t serial;
+	uint64_t key;		/* ... and the listener's key */
+	int nfd;		/* the connection, while its first data comes */
+	char *out;		/* lpOutputBuffer */
+	DWORD data_len;		/* dwReceiveDataLength */
 	DWORD local_len;
+	DWORD remote_len;
 };
 
+/* Whether descriptor @fd is still the socket AcceptEx recorded in @ctx. */
+static bool same_target(int fd, const struct op_ctx *ctx)
+{
+	struct stat st;
+
+	return !fstat(fd, &st) && S_ISSOCK(st.st_mode) &&
+	       st.st_dev == ctx->dev && st.st_ino == ctx->ino;
+}
+
+/*
+ * The AcceptEx of @ctx is over without a connection for its target (it
+ * failed at submission): give the target back, or close it if it was
+ * closesocket()ed meanwhile.  Frees @ctx.
+ */
+static void ctx_abandon(struct op_ctx *ctx)
+{
+	if (ctx && ctx->target != INVALID_SOCKET) {
+		struct ent *te = ent_get((int)ctx->target, false);
+
+		pthread_mutex_lock(&acc_lock);
+		if (te && te->acc == ctx) {
+			if (ctx->closed)
+				close((int)ctx->target);
+			__atomic_store_n(&te->acc, NULL, __ATOMIC_RELEASE);
+		}
+		pthread_mutex_unlock(&acc_lock);
+	}
+	free(ctx);
+}
+
+/*
+ * End the AcceptEx of @ctx: the connection @nfd (or -1) onto its target
+ * or as a new descriptor, or the error @err; @nbytes of first data.
+ * Stores the result into @ov, frees @ctx; returns 0 or -errno.
+ */
+static int deliver(struct op_ctx *ctx, LPOVERLAPPED ov, int nfd, int err,
+		   DWORD nbytes, DWORD *bytes)
+{
+	SOCKET s = INVALID_SOCKET;
+
+	if (ctx->target != INVALID_SOCKET) {
+		int t = (int)ctx->target;
+		struct ent *te = ent_get(t, false);
+
+		pthread_mutex_lock(&acc_lock);
+		if (!te || te->acc != ctx) {
+			/* Given back by closesocket() (its port was closed). */
+			err = ECANCELED;
+		} else if (ctx->closed) {
+			/* The number was kept for this moment: free it. */
+			err = ECANCELED;
+			close(t);
+		} else if (!err && !same_target(t, ctx)) {
+			err = ECANCELED;	/* close()d behind our back */
+		} else if (!err) {
+			if (dup2(nfd, t) < 0)
+				err = errno;
+			else
+				s = ctx->target;
+		}
+		if (te && te->acc == ctx)
+			__atomic_store_n(&te->acc, NULL, __ATOMIC_RELEASE);
+		pthread_mutex_unlock(&acc_lock);
+		if (nfd >= 0)
+			close(nfd);
+		if (s != INVALID_SOCKET) {
+			int port;
+			uint64_t key;
+
+			/*
+			 * Associated before AcceptEx: the association was the
+			 * unconnected socket's, which dup2() closed; give it
+			 * to the connection now on that number.
+			 */
+			if (sock_port(t, &port, &key, NULL)) {
+				int ret = cport_associate(port, t, key, 0);
+
+				if (ret < 0 && ret != -EEXIST) {
+					err = -ret;
+					s = INVALID_SOCKET;
+				}
+			}
+		}
+	} else if (!err) {
+		s = (SOCKET)nfd;
+		ent_forget(nfd);	/* a new number: nothing of ours */
+	} else if (nfd >= 0) {
+		close(nfd);
+	}
+	if (!err && ctx->local_len) {
+		char *local = ctx->out + ctx->data_len;
+		socklen_t len = ctx->local_len;
+
+		if (getsockname((int)s, (struct sockaddr *)local, &len))
+			memset(local, 0, ctx->local_len);
+	}
+	free(ctx);
+	*bytes = err ? 0 : nbytes;
+	ov->InternalHigh = err ? 0 : s;
+	ov->Internal = cport_win32_error(err, FALSE);
+	return -err;
+}
+
+/*
+ * AcceptEx with data: submit the RECV of the first block on the new
+ * connection.  Returns true if it is pending (its completion ends the
+ * AcceptEx), else false with the RECV's result in *@res (bytes >= 0 or
+ * -errno).
+ */
+static bool first_recv(struct op_ctx *ctx, long long *res)
+{
+	struct cport_sqe sqe;
+	bool locked = ctx->target != INVALID_SOCKET;
+	int ret;
+
+	cport_prep_recv(&sqe, ctx->nfd, ctx->out, ctx->data_len,
+			(__u64)(uintptr_t)ctx->ov, 0);
+	sqe.flags = CPORT_SQE_INLINE;
+	/*
+	 * Under acc_lock, so that a closesocket() of the target either
+	 * came first (seen here) or comes after the submission (and its
+	 * cancel finds the RECV).
+	 */
+	if (locked) {
+		pthread_mutex_lock(&acc_lock);
+		if (ctx->closed) {
+			pthread_mutex_unlock(&acc_lock);
+			*res = -ECANCELED;
+			return false;
+		}
+	}
+	ret = cport_submit(ctx->port, &sqe, 1);
+	if (locked)
+		pthread_mutex_unlock(&acc_lock);
+	if (ret < 0) {
+		*res = ret;
+		return false;
+	}
+	if (sqe.status == CPORT_STATUS_PENDING)
+		return true;	/* ctx and the OVERLAPPED are no longer ours */
+	*res = sqe.res;
+	return false;
+}
+
+/* The RECV of an AcceptEx's first data ended with @res. */
+static int finish_first_data(struct op_ctx *ctx, LPOVERLAPPED ov,
+			     long long res, DWORD *bytes)
+{
+	int nfd = ctx->nfd;
+
+	if (res < 0) {
+		close(nfd);	/* closing it ends its association */
+		return deliver(ctx, ov, -1, (int)-res, 0, bytes);
+	}
+	cport_dissociate(ctx->port, nfd);
+	return deliver(ctx, ov, nfd, 0, (DWORD)res, bytes);
+}
 
 /*
  * Finish the operation of @cqe (a dequeued completion or an inline
  * result): store status and bytes into its OVERLAPPED, release the
  * context.  Returns 0 or the -errno of a failed operation; *bytes gets
- * the bytes to report.  Posted packets (CPORT_OP_POST) are reported as
- * given and their OVERLAPPED is not touched.
+ * the bytes to report.  Returns 1 when the operation went on instead
+ * (an AcceptEx now waiting for its first data): nothing to report.
+ * Posted packets (CPORT_OP_POST) are reported as given and their
+ * OVERLAPPED is not touched.
  */
 static int finish(const struct cport_cqe *cqe, DWORD *bytes)
 {
@@ -435,40 +682,19 @@ static int finish(const struct cport_cqe *cqe, DWORD *bytes)
 		err = (int)-cqe->res;
 
 	if (cqe->op == CPORT_OP_ACCEPT) {
-		SOCKET s = INVALID_SOCKET;
+		long long res;
 
-		*bytes = 0;
-		if (!err) {
-			int fd = (int)cqe->res;
-
-			if (ctx && ctx->target != INVALID_SOCKET) {
-				if (dup2(fd, (int)ctx->target) < 0)
-					err = errno;
-				else
-					s = ctx->target;
-				close(fd);
-			} else {
-				s = (SOCKET)fd;
-			}
-		}
-		if (!err) {
-			ent_forget((int)s);
-			if (ctx && ctx->local) {
-				socklen_t len = ctx->local_len;
-
-				if (getsockname((int)s,
-						(struct sockaddr *)ctx->local,
-						&len))
-					memset(ctx->local, 0, ctx->local_len);
-			}
-		}
-		free(ctx);
-		ov->InternalHigh = err ? 0 : s;
-		ov->Internal = cport_win32_error(err, FALSE);
-		return -err;
+		if (err || !ctx->data_len)
+			return deliver(ctx, ov, err ? -1 : (int)cqe->res, err,
+				       0, bytes);
+		ctx->nfd = (int)cqe->res;
+		if (first_recv(ctx, &res))
+			return 1;
+		return finish_first_data(ctx, ov, res, bytes);
 	}
+	if (ctx)	/* the RECV of an AcceptEx's first data */
+		return finish_first_data(ctx, ov, cqe->res, bytes);
 
-	free(ctx);
 	ov->InternalHigh = *bytes;
 	ov->Internal = cport_win32_error(err, FALSE);
 	return -err;
@@ -484,17 +710,24 @@ static long long mono_ns(void)
 	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-/* Wait as GetQueuedCompletionStatus does: restart after a signal. */
-static int win_wait(HANDLE port, struct cport_cqe *cqes, unsigned int max,
-		    DWORD ms)
+/* The CLOCK_MONOTONIC deadline of a wait of @ms (0 for none or INFINITE). */
+static long long wait_deadline(DWORD ms)
 {
-	long long deadline = 0;
+	return ms != INFINITE && ms ? mono_ns() + (long long)ms * 1000000LL : 0;
+}
+
+/*
+ * Wait as GetQueuedCompletionStatus does: restart after a signal.  The
+ * same @deadline serves every round of a call that waits again (a
+ * completion it finished had nothing to report).
+ */
+static int win_wait(HANDLE port, struct cport_cqe *cqes, unsigned int max,
+		    DWORD ms, long long deadline)
+{
 	int fd = HFD(port), ret;
 
 	if (fd <= 0)		/* a port is never descriptor 0 */
 		return -EBADF;
-	if (ms != INFINITE && ms)
-		deadline = mono_ns() + (long long)ms * 1000000LL;
 	do {
 		struct cport_enter e = {
 			.cqes = (__u64)(uintptr_t)cqes,
@@ -526,12 +759,17 @@ static DWORD wait_error(int ret)
 	}
 }
 
+/*
+ * Success leaves GetLastError() alone, as on Windows (a caller may read
+ * an earlier error after it); failures set it.
+ */
 BOOL GetQueuedCompletionStatus(HANDLE CompletionPort,
 			       LPDWORD lpNumberOfBytesTransferred,
 			       PULONG_PTR lpCompletionKey,
 			       LPOVERLAPPED *lpOverlapped,
 			       DWORD dwMilliseconds)
 {
+	long long deadline = wait_deadline(dwMilliseconds);
 	struct cport_cqe cqe;
 	DWORD bytes;
 	int ret;
@@ -542,19 +780,22 @@ BOOL GetQueuedCompletionStatus(HANDLE CompletionPort,
 		SetLastError(ERROR_INVALID_PARAMETER);
 		return FALSE;
 	}
-	ret = win_wait(CompletionPort, &cqe, 1, dwMilliseconds);
-	if (ret < 1) {
-		*lpOverlapped = NULL;
-		SetLastError(ret < 0 ? wait_error(ret) : ERROR_GEN_FAILURE);
-		return FALSE;
-	}
-	ret = finish(&cqe, &bytes);
+	do {
+		ret = win_wait(CompletionPort, &cqe, 1, dwMilliseconds,
+			       deadline);
+		if (ret < 1) {
+			*lpOverlapped = NULL;
+			SetLastError(ret < 0 ? wait_error(ret) :
+					       ERROR_GEN_FAILURE);
+			return FALSE;
+		}
+		ret = finish(&cqe, &bytes);
+	} while (ret == 1);	/* went on: wait for the next one */
 	*lpNumberOfBytesTransferred = bytes;
 	*lpCompletionKey = (ULONG_PTR)cqe.key;
 	*lpOverlapped = (LPOVERLAPPED)(uintptr_t)cqe.user_data;
 	if (ret < 0)
 		return fail(ret, FALSE);
-	SetLastError(ERROR_SUCCESS);
 	return TRUE;
 }
 
@@ -565,8 +806,10 @@ BOOL GetQueuedCompletionStatusEx(HANDLE CompletionPort,
 				 ULONG ulCount, PULONG ulNumEntriesRemoved,
 				 DWORD dwMilliseconds, BOOL fAlertable)
 {
+	long long deadline = wait_deadline(dwMilliseconds);
 	struct cport_cqe stack[EX_STACK], *cqes = stack;
 	int ret, i;
+	ULONG n = 0;
 
 	if (ulNumEntriesRemoved)
 		*ulNumEntriesRemoved = 0;
@@ -583,27 +826,34 @@ BOOL GetQueuedCompletionStatusEx(HANDLE CompletionPort,
 			return FALSE;
 		}
 	}
-	ret = win_wait(CompletionPort, cqes, ulCount, dwMilliseconds);
-	if (ret < 1) {
-		SetLastError(ret < 0 ? wait_error(ret) : ERROR_GEN_FAILURE);
-		if (cqes != stack)
-			free(cqes);
-		return FALSE;
-	}
-	for (i = 0; i < ret; i++) {
-		OVERLAPPED_ENTRY *oe = &lpCompletionPortEntries[i];
-		DWORD bytes;
-		int err = finish(&cqes[i], &bytes);
+	while (!n) {
+		ret = win_wait(CompletionPort, cqes, ulCount, dwMilliseconds,
+			       deadline);
+		if (ret < 1) {
+			SetLastError(ret < 0 ? wait_error(ret) :
+					       ERROR_GEN_FAILURE);
+			if (cqes != stack)
+				free(cqes);
+			return FALSE;
+		}
+		for (i = 0; i < ret; i++) {
+			OVERLAPPED_ENTRY *oe = &lpCompletionPortEntries[n];
+			DWORD bytes;
+			int err = finish(&cqes[i], &bytes);
 
-		oe->lpCompletionKey = (ULONG_PTR)cqes[i].key;
-		oe->lpOverlapped = (LPOVERLAPPED)(uintptr_t)cqes[i].user_data;
-		oe->Internal = cport_win32_error(err, FALSE);
-		oe->dwNumberOfBytesTransferred = bytes;
+			if (err == 1)
+				continue;	/* went on: nothing to report */
+			oe->lpCompletionKey = (ULONG_PTR)cqes[i].key;
+			oe->lpOverlapped =
+				(LPOVERLAPPED)(uintptr_t)cqes[i].user_data;
+			oe->Internal = cport_win32_error(err, FALSE);
+			oe->dwNumberOfBytesTransferred = bytes;
+			n++;
+		}
 	}
-	*ulNumEntriesRemoved = (ULONG)ret;
+	*ulNumEntriesRemoved = n;
 	if (cqes != stack)
 		free(cqes);
-	SetLastError(ERROR_SUCCESS);
 	return TRUE;
 }
 
@@ -629,14 +879,65 @@ BOOL PostQueuedCompletionStatus(HANDLE CompletionPort,
 
 /* --- Closing and cancelling ---------------------------------------------------- */
 
+/*
+ * closesocket() of an accept socket whose AcceptEx is pending: cancel the
+ * AcceptEx, and leave the descriptor to the layer, which closes it when it
+ * finishes that AcceptEx (see "AcceptEx into a caller's socket" above).
+ * Returns 1 if @e had one (0 or SOCKET_ERROR is then the result), else 0.
+ */
+static int close_accept_target(int fd, struct ent *e, int *result)
+{
+	struct op_ctx *ctx;
+	int port;
+
+	if (!e || !__atomic_load_n(&e->acc, __ATOMIC_ACQUIRE))
+		return 0;
+	pthread_mutex_lock(&acc_lock);
+	ctx = e->acc;
+	if (!ctx) {
+		pthread_mutex_unlock(&acc_lock);
+		return 0;
+	}
+	if (ctx->closed) {		/* closed already: not a socket now */
+		pthread_mutex_unlock(&acc_lock);
+		SetLastError(WSAENOTSOCK);
+		*result = SOCKET_ERROR;
+		return 1;
+	}
+	ctx->closed = true;
+	if (sock_port(fd, &port, NULL, NULL))
+		cport_cancel(port, CPORT_CANCEL_FD, (__u64)fd);
+	ent_forget(fd);
+	if (port_serial(ctx->port) == ctx->serial) {
+		cport_cancel(ctx->port, CPORT_CANCEL_USER_DATA,
+			     (__u64)(uintptr_t)ctx->ov);
+	} else {
+		/*
+		 * The listener's port was closed: its destroy discarded the
+		 * AcceptEx, no completion will come to close the number.
+		 * Close it now and give it back (a thread that dequeued the
+		 * completion just before the destroy finds it given back
+		 * and leaves the number alone).  The context is that
+		 * thread's to free, or is lost: nobody may know of it.
+		 */
+		close(fd);
+		__atomic_store_n(&e->acc, NULL, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&acc_lock);
+	*result = 0;
+	return 1;
+}
+
 int closesocket(SOCKET s)
 {
-	int fd = handle_fd(s), port;
+	int fd = handle_fd(s), port, ret;
 
 	if (fd < 0) {
 		SetLastError(WSAENOTSOCK);
 		return SOCKET_ERROR;
 	}
+	if (close_accept_target(fd, ent_get(fd, false), &ret))
+		return ret;
 	if (sock_port(fd, &port, NULL, NULL))
 		cport_cancel(port, CPORT_CANCEL_FD, (__u64)fd);
 	ent_forget(fd);
@@ -647,19 +948,26 @@ int closesocket(SOCKET s)
 	return 0;
 }
 
+static BOOL close_thread(int fd, struct ent *e);
+
 BOOL CloseHandle(HANDLE hObject)
 {
 	int fd = HFD(hObject);
+	struct ent *e;
 	uint64_t meta;
 
 	if (fd < 0) {
 		SetLastError(ERROR_INVALID_HANDLE);
 		return FALSE;
 	}
-	meta = ent_meta(fd);
+	e = ent_get(fd, false);
+	meta = e ? ent_load(e) : 0;
 	if (meta & M_PORT)
 		return close_port(fd);
-	if (meta & M_SOCK)
+	if (meta & M_THREAD)
+		return close_thread(fd, e);
+	if ((meta & M_SOCK) ||
+	    (e && __atomic_load_n(&e->acc, __ATOMIC_ACQUIRE)))
 		return closesocket((SOCKET)fd) ? FALSE : TRUE;
 	ent_forget(fd);
 	if (close(fd) < 0) {
@@ -696,8 +1004,9 @@ BOOL CancelIoEx(HANDLE hFile, LPOVERLAPPED lpOverlapped)
 /*
  * Submit one RECV, SEND or ACCEPT for @ov with context @ctx on the port
  * of socket @fd.  Returns 0 (done now: *bytes set, the packet posted
- * unless skipped), 1 (pending), or a negative errno (failed, nothing will
- * follow; @ctx freed).
+ * unless skipped), 1 (pending, or went on pending after an immediate
+ * accept), or a negative errno (failed, nothing will follow; @ctx freed
+ * and its target given back).
  */
 static int submit_io(int fd, struct cport_sqe *sqe, LPOVERLAPPED ov,
 		     struct op_ctx *ctx, DWORD *bytes)
@@ -726,13 +1035,13 @@ static int submit_io(int fd, struct cport_sqe *sqe, LPOVERLAPPED ov,
 	cqe.bytes = sqe->bytes;
 	cqe.op = sqe->opcode;
 	ret = finish(&cqe, bytes);
-	if (ret < 0)
-		return ret;
+	if (ret)
+		return ret;	/* failed, or an AcceptEx waits for data */
 	if (!skip)
 		cport_post(port, key, (__u64)(uintptr_t)ov, 0, *bytes);
 	return 0;
 fail:
-	free(ctx);
+	ctx_abandon(ctx);
 	ov->InternalHigh = 0;
 	ov->Internal = cport_win32_error(ret, FALSE);
 	return ret;
@@ -824,7 +1133,9 @@ static int wsa_io(SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount,
 		SetLastError(WSAENOTSOCK);
 		return SOCKET_ERROR;
 	}
-	if (routine || (dwBufferCount && !lpBuffers)) {
+	/* No buffer at all is WSAEINVAL, as on Windows; one empty WSABUF
+	 * is the zero-byte recv. */
+	if (routine || !dwBufferCount || !lpBuffers) {
 		SetLastError(WSAEINVAL);
 		return SOCKET_ERROR;
 	}
@@ -908,47 +1219,81 @@ BOOL AcceptEx(SOCKET sListenSocket, SOCKET sAcceptSocket,
 	      DWORD dwLocalAddressLength, DWORD dwRemoteAddressLength,
 	      LPDWORD lpdwBytesReceived, LPOVERLAPPED lpOverlapped)
 {
-	int fd = handle_fd(sListenSocket), ret;
+	int fd = handle_fd(sListenSocket), ret, port = -1;
 	struct op_ctx *ctx;
 	struct cport_sqe sqe;
-	char *out = lpOutputBuffer;
+	char *out = lpOutputBuffer, *remote;
 	DWORD bytes = 0;
+	uint64_t key = 0;
+	struct ent *te = NULL;
+	struct stat st;
 
 	if (fd < 0) {
 		SetLastError(WSAENOTSOCK);
 		return FALSE;
 	}
 	if (!lpOverlapped ||
-	    (!out && (dwLocalAddressLength || dwRemoteAddressLength)) ||
+	    (!out && (dwReceiveDataLength || dwLocalAddressLength ||
+		      dwRemoteAddressLength)) ||
+	    dwReceiveDataLength > CPORT_MAX_IO ||
 	    (sAcceptSocket != INVALID_SOCKET &&
 	     (handle_fd(sAcceptSocket) < 0 ||
-	      fcntl((int)sAcceptSocket, F_GETFD) < 0))) {
+	      fstat((int)sAcceptSocket, &st) < 0 ||
+	      !S_ISSOCK(st.st_mode)))) {
 		SetLastError(WSAEINVAL);
 		return FALSE;
 	}
-	if (dwReceiveDataLength) {
-		SetLastError(ERROR_NOT_SUPPORTED);
-		return FALSE;
-	}
+	sock_port(fd, &port, &key, NULL);	/* else submit_io() fails */
 	ctx = calloc(1, sizeof(*ctx));
 	if (!ctx) {
 		SetLastError(WSAENOBUFS);
 		return FALSE;
 	}
 	ctx->kind = CTX_ACCEPT;
-	ctx->target = sAcceptSocket;
-	if (dwLocalAddressLength) {
-		ctx->local = out;
-		ctx->local_len = dwLocalAddressLength;
-		memset(out, 0, dwLocalAddressLength);
+	ctx->target = INVALID_SOCKET;
+	ctx->ov = lpOverlapped;
+	ctx->port = port;
+	ctx->serial = port >= 0 ? port_serial(port) : 0;
+	ctx->key = key;
+	ctx->nfd = -1;
+	ctx->out = out;
+	ctx->data_len = dwReceiveDataLength;
+	ctx->local_len = dwLocalAddressLength;
+	ctx->remote_len = dwRemoteAddressLength;
+	if (sAcceptSocket != INVALID_SOCKET) {
+		te = ent_get((int)sAcceptSocket, true);
+		if (!te) {
+			free(ctx);
+			SetLastError(WSAENOBUFS);
+			return FALSE;
+		}
+		ctx->dev = st.st_dev;
+		ctx->ino = st.st_ino;
+		/* One AcceptEx at a time into a socket, as on Windows. */
+		pthread_mutex_lock(&acc_lock);
+		if (te->acc) {
+			pthread_mutex_unlock(&acc_lock);
+			free(ctx);
+			SetLastError(WSAEINVAL);
+			return FALSE;
+		}
+		ctx->target = sAcceptSocket;
+		__atomic_store_n(&te->acc, ctx, __ATOMIC_RELEASE);
+		pthread_mutex_unlock(&acc_lock);
 	}
-	if (dwRemoteAddressLength)
-		memset(out + dwLocalAddressLength, 0, dwRemoteAddressLength);
-	cport_prep_accept(&sqe, fd,
-			  dwRemoteAddressLength ? out + dwLocalAddressLength :
-						  NULL,
-			  dwRemoteAddressLength, (__u64)(uintptr_t)lpOverlapped,
-			  0, 0);
+	if (out)
+		memset(out, 0, (size_t)dwReceiveDataLength +
+			       dwLocalAddressLength + dwRemoteAddressLength);
+	remote = dwRemoteAddressLength ?
+		 out + dwReceiveDataLength + dwLocalAddressLength : NULL;
+	/*
+	 * With data, the connection joins the listener's port under its key
+	 * at once, for the RECV of the first block (finish()).
+	 */
+	cport_prep_accept(&sqe, fd, remote, dwRemoteAddressLength,
+			  (__u64)(uintptr_t)lpOverlapped,
+			  dwReceiveDataLength ? key : 0,
+			  dwReceiveDataLength ? CPORT_ACCEPT_ASSOCIATE : 0);
 	ret = submit_io(fd, &sqe, lpOverlapped, ctx, &bytes);
 	return wsa_result(ret, bytes, lpdwBytesReceived) ? FALSE : TRUE;
 }
@@ -993,4 +1338,392 @@ void GetAcceptExSockaddrs(PVOID lpOutputBuffer, DWORD dwReceiveDataLength,
 	*RemoteSockaddr = r;
 	*RemoteSockaddrLength = dwRemoteAddressLength ?
 				addr_len(r, dwRemoteAddressLength) : 0;
+}
+
+/* --- Threads, waits and the rest of a Winsock program's calls ------------------ */
+
+/*
+ * A thread's HANDLE is a descriptor too: an eventfd this layer made,
+ * written (made readable, for good) when the thread function returns, so
+ * WaitForSingleObject and WaitForMultipleObjects are poll().  The thread
+ * runs detached: its record is freed by whichever of the thread's end and
+ * CloseHandle comes last, under thr_lock, and the thread writes the
+ * eventfd only while the handle is open (its number is not reused under
+ * it).
+ */
+struct thread_rec {
+	LPTHREAD_START_ROUTINE fn;
+	unsigned int (WINAPI *bfn)(void *);	/* _beginthreadex */
+	LPVOID arg;
+	int efd;		/* the handle; -1 once closed */
+	bool done;
+	DWORD exit_code;
+};
+
+static pthread_mutex_t thr_lock = PTHREAD_MUTEX_INITIALIZER;
+static DWORD last_thread_id;
+
+static void *thread_main(void *arg)
+{
+	struct thread_rec *t = arg;
+	DWORD code = t->fn ? t->fn(t->arg) : t->bfn(t->arg);
+	bool free_it;
+
+	pthread_mutex_lock(&thr_lock);
+	t->exit_code = code;
+	t->done = true;
+	if (t->efd >= 0)
+		eventfd_write(t->efd, 1);
+	free_it = t->efd < 0;
+	pthread_mutex_unlock(&thr_lock);
+	if (free_it)
+		free(t);
+	return NULL;
+}
+
+static HANDLE new_thread(LPSECURITY_ATTRIBUTES sa, SIZE_T stack,
+			 LPTHREAD_START_ROUTINE fn,
+			 unsigned int (WINAPI *bfn)(void *), LPVOID arg,
+			 DWORD flags, DWORD *id)
+{
+	struct thread_rec *t;
+	pthread_attr_t attr;
+	pthread_t pt;
+	struct ent *e;
+	int efd, ret;
+
+	if ((!fn && !bfn) || (flags & CREATE_SUSPENDED)) {
+		SetLastError(ERROR_INVALID_PARAMETER);
+		return NULL;
+	}
+	t = calloc(1, sizeof(*t));
+	if (!t) {
+		SetLastError(ERROR_NOT_ENOUGH_MEMORY);
+		return NULL;
+	}
+	efd = eventfd(0, EFD_CLOEXEC);
+	if (efd == 0) {		/* (HANDLE)0 is NULL, the failure value */
+		efd = fcntl(0, F_DUPFD_CLOEXEC, 1);
+		close(0);
+	}
+	e = efd < 0 ? NULL : ent_get(efd, true);
+	if (!e) {
+		ret = efd < 0 ? errno : ENOMEM;
+		if (efd >= 0)
+			close(efd);
+		free(t);
+		fail(ret, FALSE);
+		return NULL;
+	}
+	t->fn = fn;
+	t->bfn = bfn;
+	t->arg = arg;
+	t->efd = efd;
+	pthread_mutex_lock(&thr_lock);
+	e->thr = t;
+	__atomic_store_n(&e->meta, M_THREAD, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&thr_lock);
+
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (stack)
+		pthread_attr_setstacksize(&attr,
+					  stack < (SIZE_T)PTHREAD_STACK_MIN ?
+					  (SIZE_T)PTHREAD_STACK_MIN : stack);
+	ret = pthread_create(&pt, &attr, thread_main, t);
+	pthread_attr_destroy(&attr);
+	if (ret) {
+		pthread_mutex_lock(&thr_lock);
+		e->thr = NULL;
+		__atomic_store_n(&e->meta, 0, __ATOMIC_RELEASE);
+		pthread_mutex_unlock(&thr_lock);
+		close(efd);
+		free(t);
+		SetLastError(ret == EAGAIN ? ERROR_NOT_ENOUGH_MEMORY :
+					     cport_win32_error(ret, FALSE));
+		return NULL;
+	}
+	if (id)
+		*id = __atomic_add_fetch(&last_thread_id, 1, __ATOMIC_RELAXED);
+	(void)sa;
+	return (HANDLE)(intptr_t)efd;
+}
+
+HANDLE CreateThread(LPSECURITY_ATTRIBUTES lpThreadAttributes,
+		    SIZE_T dwStackSize, LPTHREAD_START_ROUTINE lpStartAddress,
+		    LPVOID lpParameter, DWORD dwCreationFlags,
+		    LPDWORD lpThreadId)
+{
+	return new_thread(lpThreadAttributes, dwStackSize, lpStartAddress,
+			  NULL, lpParameter, dwCreationFlags, lpThreadId);
+}
+
+uintptr_t _beginthreadex(void *security, unsigned int stack_size,
+			 unsigned int (WINAPI *start_address)(void *),
+			 void *arglist, unsigned int initflag,
+			 unsigned int *thrdaddr)
+{
+	DWORD id = 0;
+	HANDLE h = new_thread(security, stack_size, NULL, start_address,
+			      arglist, initflag, &id);
+
+	if (!h) {
+		errno = EINVAL;
+		return 0;
+	}
+	if (thrdaddr)
+		*thrdaddr = id;
+	return (uintptr_t)h;
+}
+
+static BOOL close_thread(int fd, struct ent *e)
+{
+	struct thread_rec *t;
+	bool free_it;
+
+	pthread_mutex_lock(&thr_lock);
+	t = e->thr;
+	if (!t || !(__atomic_load_n(&e->meta, __ATOMIC_ACQUIRE) & M_THREAD)) {
+		pthread_mutex_unlock(&thr_lock);
+		SetLastError(ERROR_INVALID_HANDLE);
+		return FALSE;
+	}
+	e->thr = NULL;
+	__atomic_store_n(&e->meta, 0, __ATOMIC_RELEASE);
+	close(fd);
+	t->efd = -1;
+	free_it = t->done;
+	pthread_mutex_unlock(&thr_lock);
+	if (free_it)
+		free(t);
+	return TRUE;
+}
+
+BOOL GetExitCodeThread(HANDLE hThread, LPDWORD lpExitCode)
+{
+	struct ent *e = ent_get(HFD(hThread), false);
+	BOOL ok = FALSE;
+
+	pthread_mutex_lock(&thr_lock);
+	if (e && e->thr && lpExitCode) {
+		*lpExitCode = e->thr->done ? e->thr->exit_code : STILL_ACTIVE;
+		ok = TRUE;
+	}
+	pthread_mutex_unlock(&thr_lock);
+	if (!ok)
+		SetLastError(ERROR_INVALID_HANDLE);
+	return ok;
+}
+
+/* Whether @h is a handle WaitFor*Object(s) can wait on: a thread's. */
+static int waitable_fd(HANDLE h)
+{
+	int fd = HFD(h);
+
+	return fd > 0 && (ent_meta(fd) & M_THREAD) ? fd : -1;
+}
+
+DWORD WaitForMultipleObjects(DWORD nCount, const HANDLE *lpHandles,
+			     BOOL bWaitAll, DWORD dwMilliseconds)
+{
+	struct pollfd pfd[MAXIMUM_WAIT_OBJECTS];
+	long long deadline = wait_deadline(dwMilliseconds);
+	DWORD i, left = nCount;
+
+	if (!nCount || nCount > MAXIMUM_WAIT_OBJECTS || !lpHandles) {
+		SetLastError(ERROR_INVALID_PARAMETER);
+		return WAIT_FAILED;
+	}
+	for (i = 0; i < nCount; i++) {
+		pfd[i].fd = waitable_fd(lpHandles[i]);
+		pfd[i].events = POLLIN;
+		if (pfd[i].fd < 0) {
+			SetLastError(ERROR_INVALID_HANDLE);
+			return WAIT_FAILED;
+		}
+	}
+	for (;;) {
+		int timeout = -1, n;
+
+		if (dwMilliseconds != INFINITE) {
+			long long ns = dwMilliseconds ? deadline - mono_ns() : 0;
+
+			timeout = ns <= 0 ? 0 :
+				  ns / 1000000 >= INT_MAX ? INT_MAX :
+				  (int)((ns + 999999) / 1000000);
+		}
+		n = poll(pfd, nCount, timeout);
+		if (n < 0 && errno != EINTR) {
+			fail(errno, FALSE);
+			return WAIT_FAILED;
+		}
+		for (i = 0; n > 0 && i < nCount; i++) {
+			if (pfd[i].revents & POLLNVAL) {
+				SetLastError(ERROR_INVALID_HANDLE);
+				return WAIT_FAILED;
+			}
+			if (!(pfd[i].revents & POLLIN))
+				continue;
+			if (!bWaitAll)
+				return WAIT_OBJECT_0 + i;
+			/* Signalled for good: stop polling it. */
+			pfd[i].fd = -1;
+			left--;
+		}
+		if (bWaitAll && !left)
+			return WAIT_OBJECT_0;
+		if (dwMilliseconds != INFINITE && !timeout && n >= 0)
+			return WAIT_TIMEOUT;
+	}
+}
+
+DWORD WaitForSingleObject(HANDLE hHandle, DWORD dwMilliseconds)
+{
+	return WaitForMultipleObjects(1, &hHandle, FALSE, dwMilliseconds);
+}
+
+void Sleep(DWORD dwMilliseconds)
+{
+	struct timespec ts = {
+		.tv_sec = dwMilliseconds / 1000,
+		.tv_nsec = (long)(dwMilliseconds % 1000) * 1000000L,
+	};
+
+	if (dwMilliseconds == INFINITE) {
+		for (;;)
+			pause();
+	}
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+void GetSystemInfo(LPSYSTEM_INFO lpSystemInfo)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	long page = sysconf(_SC_PAGESIZE);
+
+	memset(lpSystemInfo, 0, sizeof(*lpSystemInfo));
+#if defined(__x86_64__)
+	lpSystemInfo->wProcessorArchitecture = PROCESSOR_ARCHITECTURE_AMD64;
+#elif defined(__aarch64__)
+	lpSystemInfo->wProcessorArchitecture = PROCESSOR_ARCHITECTURE_ARM64;
+#elif defined(__i386__)
+	lpSystemInfo->wProcessorArchitecture = PROCESSOR_ARCHITECTURE_INTEL;
+#else
+	lpSystemInfo->wProcessorArchitecture = PROCESSOR_ARCHITECTURE_UNKNOWN;
+#endif
+	lpSystemInfo->dwPageSize = page > 0 ? (DWORD)page : 4096;
+	lpSystemInfo->lpMinimumApplicationAddress = (LPVOID)(uintptr_t)65536;
+	lpSystemInfo->lpMaximumApplicationAddress =
+		(LPVOID)(uintptr_t)(sizeof(void *) == 8 ? 0x7ffffffeffffULL :
+							  0x7ffeffffULL);
+	lpSystemInfo->dwNumberOfProcessors = cpus > 0 ? (DWORD)cpus : 1;
+	lpSystemInfo->dwActiveProcessorMask =
+		lpSystemInfo->dwNumberOfProcessors >= 8 * sizeof(DWORD_PTR) ?
+		~(DWORD_PTR)0 :
+		((DWORD_PTR)1 << lpSystemInfo->dwNumberOfProcessors) - 1;
+	lpSystemInfo->dwAllocationGranularity = 65536;
+}
+
+HGLOBAL GlobalAlloc(UINT uFlags, SIZE_T dwBytes)
+{
+	void *p;
+
+	/* Fixed memory only: the HGLOBAL is the pointer. */
+	if (uFlags & ~(UINT)GPTR) {
+		SetLastError(ERROR_INVALID_PARAMETER);
+		return NULL;
+	}
+	if (!dwBytes)
+		dwBytes = 1;
+	p = uFlags & GMEM_ZEROINIT ? calloc(1, dwBytes) : malloc(dwBytes);
+	if (!p)
+		SetLastError(ERROR_NOT_ENOUGH_MEMORY);
+	return p;
+}
+
+HGLOBAL GlobalFree(HGLOBAL hMem)
+{
+	free(hMem);
+	return NULL;
+}
+
+int WSAStartup(WORD wVersionRequested, LPWSADATA lpWSAData)
+{
+	if (!lpWSAData)
+		return WSAEFAULT;
+	memset(lpWSAData, 0, sizeof(*lpWSAData));
+	lpWSAData->wHighVersion = MAKEWORD(2, 2);
+	if (LOBYTE(wVersionRequested) < 1 ||
+	    (LOBYTE(wVersionRequested) == 1 && HIBYTE(wVersionRequested) < 1)) {
+		lpWSAData->wVersion = MAKEWORD(2, 2);
+		return WSAVERNOTSUPPORTED;
+	}
+	/* The version asked for, up to 2.2. */
+	lpWSAData->wVersion = LOBYTE(wVersionRequested) > 2 ||
+			      (LOBYTE(wVersionRequested) == 2 &&
+			       HIBYTE(wVersionRequested) > 2) ?
+			      MAKEWORD(2, 2) : wVersionRequested;
+	lpWSAData->iMaxSockets = 0;
+	lpWSAData->iMaxUdpDg = 0;
+	strcpy(lpWSAData->szDescription, "libcport-win32: Winsock on cport");
+	strcpy(lpWSAData->szSystemStatus, "Running");
+	return 0;
+}
+
+int WSACleanup(void)
+{
+	return 0;
+}
+
+SOCKET WSASocket(int af, int type, int protocol,
+		 LPWSAPROTOCOL_INFO lpProtocolInfo, GROUP g, DWORD dwFlags)
+{
+	int fd;
+
+	/* Every socket here can do overlapped I/O; no protocol records,
+	 * no groups. */
+	if (lpProtocolInfo || g ||
+	    (dwFlags & ~(DWORD)(WSA_FLAG_OVERLAPPED |
+				WSA_FLAG_NO_HANDLE_INHERIT))) {
+		SetLastError(WSAEINVAL);
+		return INVALID_SOCKET;
+	}
+	fd = socket(af, type | (dwFlags & WSA_FLAG_NO_HANDLE_INHERIT ?
+				SOCK_CLOEXEC : 0), protocol);
+	if (fd < 0) {
+		fail(errno, TRUE);
+		return INVALID_SOCKET;
+	}
+	ent_forget(fd);
+	return (SOCKET)fd;
+}
+
+SOCKET WSAAccept(SOCKET s, struct sockaddr *addr, LPINT addrlen,
+		 LPCONDITIONPROC lpfnCondition, DWORD_PTR dwCallbackData)
+{
+	socklen_t len = addrlen ? (socklen_t)*addrlen : 0;
+	int fd = handle_fd(s), ret;
+
+	(void)dwCallbackData;	/* for lpfnCondition, which must be NULL */
+
+	if (fd < 0) {
+		SetLastError(WSAENOTSOCK);
+		return INVALID_SOCKET;
+	}
+	if (lpfnCondition || (addr && !addrlen)) {
+		SetLastError(lpfnCondition ? WSAEOPNOTSUPP : WSAEFAULT);
+		return INVALID_SOCKET;
+	}
+	do {
+		ret = accept(fd, addr, addr ? &len : NULL);
+	} while (ret < 0 && errno == EINTR);
+	if (ret < 0) {
+		fail(errno, TRUE);
+		return INVALID_SOCKET;
+	}
+	if (addr)
+		*addrlen = (INT)len;
+	ent_forget(ret);
+	return (SOCKET)ret;
 }

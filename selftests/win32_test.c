@@ -9,10 +9,17 @@
  * completion on success), SOCKET_ERROR with WSA_IO_PENDING otherwise.
  * CancelIoEx one and all, ERROR_NOT_FOUND; the extended OVERLAPPED;
  * several WSABUFs; AcceptEx both ways; the Ex batch; an echo flow.
+ * AcceptEx into a caller's socket: the layer owns its number until the
+ * AcceptEx is finished (closesocket aborts it, no other descriptor gets
+ * the connection), one at a time, an association made before it kept,
+ * the first data block.  A success leaves GetLastError() alone; no
+ * buffers is WSAEINVAL; ports hold far more than 65,536 operations.
  */
 #define _GNU_SOURCE
+#include <fcntl.h>
 #include <poll.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "sock_util.h"
 #include "kselftest_harness.h"
@@ -340,7 +347,7 @@ TEST_F(win, recv_pending_then_success)
 	EXPECT_EQ(5, r.bytes);
 	EXPECT_EQ(7, r.key);
 	EXPECT_EQ(&ov, r.ov);
-	EXPECT_EQ(ERROR_SUCCESS, r.err);
+	EXPECT_EQ(0xdead, r.err);	/* success leaves it alone */
 	EXPECT_TRUE(HasOverlappedIoCompleted(&ov));
 	EXPECT_EQ(0, ov.Internal);
 	EXPECT_EQ(5, ov.InternalHigh);
@@ -562,7 +569,7 @@ TEST_F(win, eof_is_success_with_zero_bytes)
 	EXPECT_TRUE(r.ok);
 	EXPECT_EQ(0, r.bytes);
 	EXPECT_EQ(&ov, r.ov);
-	EXPECT_EQ(ERROR_SUCCESS, r.err);
+	EXPECT_EQ(0xdead, r.err);	/* success leaves it alone */
 }
 
 TEST_F(win, zero_byte_recv_is_readiness)
@@ -788,16 +795,16 @@ TEST_F(win, unassociated_and_synchronous)
 
 #define ADDR_ROOM	(sizeof(struct sockaddr_in) + 16)
 
-static void check_addrs(struct __test_metadata *_metadata, char *out,
-			int accepted, int client)
+static void check_addrs_after(struct __test_metadata *_metadata, char *out,
+			      DWORD data_len, int accepted, int client)
 {
 	struct sockaddr *l, *r;
 	struct sockaddr_in want;
 	socklen_t len = sizeof(want);
 	int llen, rlen;
 
-	GetAcceptExSockaddrs(out, 0, ADDR_ROOM, ADDR_ROOM, &l, &llen, &r,
-			     &rlen);
+	GetAcceptExSockaddrs(out, data_len, ADDR_ROOM, ADDR_ROOM, &l, &llen,
+			     &r, &rlen);
 	ASSERT_EQ(sizeof(struct sockaddr_in), llen);
 	ASSERT_EQ(sizeof(struct sockaddr_in), rlen);
 	ASSERT_EQ(0, getsockname(client, (struct sockaddr *)&want, &len));
@@ -806,6 +813,12 @@ static void check_addrs(struct __test_metadata *_metadata, char *out,
 	len = sizeof(want);
 	ASSERT_EQ(0, getsockname(accepted, (struct sockaddr *)&want, &len));
 	EXPECT_EQ(want.sin_port, ((struct sockaddr_in *)l)->sin_port);
+}
+
+static void check_addrs(struct __test_metadata *_metadata, char *out,
+			int accepted, int client)
+{
+	check_addrs_after(_metadata, out, 0, accepted, client);
 }
 
 /* The accepted socket @s echoes one message through the port. */
@@ -932,10 +945,10 @@ TEST_F(win, acceptex_skip_and_cancel)
 	EXPECT_FALSE(r.ok);
 	EXPECT_EQ(&ov, r.ov);
 	EXPECT_EQ(ERROR_OPERATION_ABORTED, r.err);
-	/* Receiving data with the connection is not supported. */
+	/* A first data block needs a buffer. */
 	EXPECT_FALSE(AcceptEx(SOCK(self->fds[0]), INVALID_SOCKET, NULL, 16, 0,
 			      0, &bytes, &ov));
-	EXPECT_EQ(ERROR_NOT_SUPPORTED, GetLastError());
+	EXPECT_EQ(WSAEINVAL, GetLastError());
 }
 
 TEST_F(win, ex_batches)
@@ -997,6 +1010,515 @@ TEST_F(win, ex_batches)
 	EXPECT_EQ(5, e[1 - i].dwNumberOfBytesTransferred);
 	EXPECT_EQ(6, e[1 - i].lpCompletionKey);
 	EXPECT_EQ(0, e[1 - i].Internal);
+}
+
+/* --- Issue 13: AcceptEx into the caller's socket, errors, bounds. --- */
+
+/* A fresh accept socket, and a pending AcceptEx into it on listener @l. */
+static int acceptex_pending(struct __test_metadata *_metadata, int l,
+			    char *out, DWORD data_len, LPOVERLAPPED ov)
+{
+	int target = socket(AF_INET, SOCK_STREAM, 0);
+	DWORD bytes = 99;
+
+	if (target < 0)
+		return -1;
+	memset(ov, 0, sizeof(*ov));
+	EXPECT_FALSE(AcceptEx(SOCK(l), SOCK(target), out, data_len, ADDR_ROOM,
+			      ADDR_ROOM, &bytes, ov));
+	EXPECT_EQ(ERROR_IO_PENDING, WSAGetLastError());
+	EXPECT_EQ(99, bytes);
+	return target;
+}
+
+/* Whether @fd is readable right now. */
+static bool ready_now(int fd)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+	return poll(&pfd, 1, 0) == 1;
+}
+
+/* Whether @fd is the same open file as @other. */
+static bool same_file(int fd, int other)
+{
+	struct stat a, b;
+
+	return !fstat(fd, &a) && !fstat(other, &b) &&
+	       a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+/*
+ * closesocket() of the accept socket aborts its AcceptEx, and its number
+ * is not given to the next descriptor while the AcceptEx is unfinished:
+ * the connection can never land on an unrelated descriptor.
+ */
+TEST_F(win, acceptex_closesocket_of_target_aborts)
+{
+	char out[2 * ADDR_ROOM], buf[4];
+	int l = sock_listener(SK_TCP4), c, s, target, p[2];
+	OVERLAPPED ov;
+	struct stat st;
+	struct gq r;
+
+	ASSERT_LE(0, l);
+	associate(_metadata, self->port, l, 0x21);
+	target = acceptex_pending(_metadata, l, out, 0, &ov);
+	ASSERT_LE(0, target);
+	EXPECT_EQ(0, closesocket(SOCK(target)));
+	/* The layer keeps the number until the AcceptEx is finished. */
+	ASSERT_EQ(0, pipe(p));
+	EXPECT_NE(target, p[0]);
+	EXPECT_NE(target, p[1]);
+	/* A second close: it is no socket of the caller's any more. */
+	EXPECT_EQ(SOCKET_ERROR, closesocket(SOCK(target)));
+	EXPECT_EQ(WSAENOTSOCK, WSAGetLastError());
+
+	c = sock_connect(l);
+	ASSERT_LE(0, c);
+	r = gq(self->port, WAIT_MS);
+	EXPECT_FALSE(r.ok);
+	EXPECT_EQ(&ov, r.ov);
+	EXPECT_EQ(0x21, r.key);
+	EXPECT_EQ(ERROR_OPERATION_ABORTED, r.err);
+	EXPECT_EQ(ERROR_OPERATION_ABORTED, ov.Internal);
+	EXPECT_EQ(WAIT_TIMEOUT, gq(self->port, 50).err);
+	/* Finished: the number is closed; the pipe is still a pipe. */
+	errno = 0;
+	EXPECT_EQ(-1, fcntl(target, F_GETFD));
+	EXPECT_EQ(EBADF, errno);
+	ASSERT_EQ(0, fstat(p[0], &st));
+	EXPECT_TRUE(S_ISFIFO(st.st_mode));
+	ASSERT_EQ(1, write(p[1], "x", 1));
+	ASSERT_EQ(1, read(p[0], buf, 1));
+	/* The connection was not taken: it waits for the next accept. */
+	s = accept(l, NULL, NULL);
+	EXPECT_LE(0, s);
+	close(s);
+	close(p[0]);
+	close(p[1]);
+	close(c);
+	closesocket(SOCK(l));
+}
+
+/*
+ * The accept won the race with the closesocket(): its completion is
+ * queued, not yet dequeued.  The AcceptEx still reports
+ * ERROR_OPERATION_ABORTED, and the connection is closed, not delivered.
+ */
+TEST_F(win, acceptex_closesocket_after_accept_closes_connection)
+{
+	char out[2 * ADDR_ROOM], buf[4];
+	int l = sock_listener(SK_TCP4), c, target, other;
+	OVERLAPPED ov;
+	struct gq r;
+
+	ASSERT_LE(0, l);
+	associate(_metadata, self->port, l, 0x22);
+	target = acceptex_pending(_metadata, l, out, 0, &ov);
+	ASSERT_LE(0, target);
+	c = sock_connect(l);
+	ASSERT_LE(0, c);
+	ASSERT_TRUE(readable(HFD(self->port)));	/* the completion is queued */
+	EXPECT_EQ(0, closesocket(SOCK(target)));
+	other = dup(self->fds[1]);
+	ASSERT_LE(0, other);
+	EXPECT_NE(target, other);
+	r = gq(self->port, WAIT_MS);
+	EXPECT_FALSE(r.ok);
+	EXPECT_EQ(&ov, r.ov);
+	EXPECT_EQ(ERROR_OPERATION_ABORTED, r.err);
+	EXPECT_TRUE(same_file(other, self->fds[1]));
+	/* The peer sees the connection closed. */
+	EXPECT_TRUE(readable(c));
+	EXPECT_GE(0, read(c, buf, sizeof(buf)));
+	close(other);
+	close(c);
+	closesocket(SOCK(l));
+}
+
+/*
+ * A plain close() goes around the layer: the number may be reused at
+ * once.  The layer checks, before moving a connection there, that the
+ * number still holds the socket AcceptEx was given.
+ */
+TEST_F(win, acceptex_target_closed_behind_layers_back)
+{
+	char out[2 * ADDR_ROOM];
+	int l = sock_listener(SK_TCP4), c, target, other;
+	OVERLAPPED ov;
+	struct gq r;
+
+	ASSERT_LE(0, l);
+	associate(_metadata, self->port, l, 0x23);
+	target = acceptex_pending(_metadata, l, out, 0, &ov);
+	ASSERT_LE(0, target);
+	close(target);
+	other = dup(self->fds[1]);	/* the lowest number: target's */
+	ASSERT_EQ(target, other);
+	c = sock_connect(l);
+	ASSERT_LE(0, c);
+	r = gq(self->port, WAIT_MS);
+	EXPECT_FALSE(r.ok);
+	EXPECT_EQ(&ov, r.ov);
+	EXPECT_EQ(ERROR_OPERATION_ABORTED, r.err);
+	/* The unrelated descriptor was left alone. */
+	EXPECT_TRUE(same_file(other, self->fds[1]));
+	close(other);
+	close(c);
+	closesocket(SOCK(l));
+}
+
+/*
+ * The port closed first: its destroy discarded the AcceptEx, so no
+ * completion will ever give the number back.  closesocket() of the
+ * accept socket closes it at once.
+ */
+TEST_F(win, acceptex_port_closed_then_closesocket)
+{
+	char out[2 * ADDR_ROOM];
+	int l = sock_listener(SK_TCP4), target;
+	OVERLAPPED ov;
+
+	ASSERT_LE(0, l);
+	associate(_metadata, self->port, l, 0x27);
+	target = acceptex_pending(_metadata, l, out, 0, &ov);
+	ASSERT_LE(0, target);
+	ASSERT_TRUE(CloseHandle(self->port));
+	self->port = NULL;
+	EXPECT_EQ(0, closesocket(SOCK(target)));
+	errno = 0;
+	EXPECT_EQ(-1, fcntl(target, F_GETFD));
+	EXPECT_EQ(EBADF, errno);
+	closesocket(SOCK(l));
+}
+
+/* One AcceptEx at a time into an accept socket: WSAEINVAL, as Windows. */
+TEST_F(win, acceptex_twice_into_one_socket)
+{
+	char out[2 * ADDR_ROOM], out2[2 * ADDR_ROOM];
+	int l = sock_listener(SK_TCP4), l2 = sock_listener(SK_TCP4), c;
+	int target;
+	OVERLAPPED ov, ov2 = { 0 };
+	struct sockaddr_in peer;
+	socklen_t len = sizeof(peer);
+	DWORD bytes = 0;
+	struct gq r;
+
+	ASSERT_LE(0, l);
+	ASSERT_LE(0, l2);
+	associate(_metadata, self->port, l, 0x24);
+	/* A failed AcceptEx (listener not associated) reserves nothing. */
+	target = socket(AF_INET, SOCK_STREAM, 0);
+	ASSERT_LE(0, target);
+	EXPECT_FALSE(AcceptEx(SOCK(l2), SOCK(target), out, 0, ADDR_ROOM,
+			      ADDR_ROOM, &bytes, &ov2));
+	EXPECT_EQ(WSAEINVAL, WSAGetLastError());
+	memset(&ov, 0, sizeof(ov));
+	EXPECT_FALSE(AcceptEx(SOCK(l), SOCK(target), out, 0, ADDR_ROOM,
+			      ADDR_ROOM, &bytes, &ov));
+	EXPECT_EQ(ERROR_IO_PENDING, WSAGetLastError());
+	/* The second one, even on another listener. */
+	memset(&ov2, 0, sizeof(ov2));
+	EXPECT_FALSE(AcceptEx(SOCK(l), SOCK(target), out2, 0, ADDR_ROOM,
+			      ADDR_ROOM, &bytes, &ov2));
+	EXPECT_EQ(WSAEINVAL, WSAGetLastError());
+	associate(_metadata, self->port, l2, 0x25);
+	EXPECT_FALSE(AcceptEx(SOCK(l2), SOCK(target), out2, 0, ADDR_ROOM,
+			      ADDR_ROOM, &bytes, &ov2));
+	EXPECT_EQ(WSAEINVAL, WSAGetLastError());
+
+	c = sock_connect(l);
+	ASSERT_LE(0, c);
+	r = gq(self->port, WAIT_MS);
+	EXPECT_TRUE(r.ok);
+	EXPECT_EQ(&ov, r.ov);
+	EXPECT_EQ(target, (int)ov.InternalHigh);
+	EXPECT_EQ(0, getpeername(target, (struct sockaddr *)&peer, &len));
+	/* Only the first one completes. */
+	EXPECT_EQ(WAIT_TIMEOUT, gq(self->port, 50).err);
+	closesocket(SOCK(target));
+	close(c);
+	closesocket(SOCK(l));
+	closesocket(SOCK(l2));
+}
+
+/*
+ * An accept socket associated with the port before AcceptEx keeps its
+ * association: the connection's first WSARecv works, under its key.
+ */
+TEST_F(win, acceptex_target_keeps_association)
+{
+	char out[2 * ADDR_ROOM], buf[16];
+	int l = sock_listener(SK_TCP4), c, target;
+	OVERLAPPED ov, rov;
+	DWORD bytes = 0;
+	struct gq r;
+
+	ASSERT_LE(0, l);
+	associate(_metadata, self->port, l, 0x26);
+	target = socket(AF_INET, SOCK_STREAM, 0);
+	ASSERT_LE(0, target);
+	associate(_metadata, self->port, target, 0x77);
+	memset(&ov, 0, sizeof(ov));
+	EXPECT_FALSE(AcceptEx(SOCK(l), SOCK(target), out, 0, ADDR_ROOM,
+			      ADDR_ROOM, &bytes, &ov));
+	EXPECT_EQ(ERROR_IO_PENDING, WSAGetLastError());
+	c = sock_connect(l);
+	ASSERT_LE(0, c);
+	r = gq(self->port, WAIT_MS);
+	ASSERT_TRUE(r.ok);
+	EXPECT_EQ(&ov, r.ov);
+	EXPECT_EQ(0x26, r.key);
+	EXPECT_EQ(target, (int)ov.InternalHigh);
+
+	ASSERT_EQ(0, write_full(c, "assoc", 5));
+	if (recv1(target, &rov, buf, sizeof(buf), &bytes) == SOCKET_ERROR)
+		ASSERT_EQ(WSA_IO_PENDING, WSAGetLastError());
+	r = gq(self->port, WAIT_MS);
+	ASSERT_TRUE(r.ok);
+	EXPECT_EQ(&rov, r.ov);
+	EXPECT_EQ(0x77, r.key);
+	EXPECT_EQ(5, r.bytes);
+	EXPECT_EQ(0, memcmp(buf, "assoc", 5));
+	/* Associating it again is an error: it is associated. */
+	EXPECT_EQ(NULL, CreateIoCompletionPort((HANDLE)SOCK(target),
+					       self->port, 0x78, 0));
+	/* And closesocket() cancels its pending I/O, as for any socket. */
+	EXPECT_EQ(SOCKET_ERROR, recv1(target, &rov, buf, sizeof(buf), &bytes));
+	EXPECT_EQ(0, closesocket(SOCK(target)));
+	r = gq(self->port, WAIT_MS);
+	EXPECT_FALSE(r.ok);
+	EXPECT_EQ(&rov, r.ov);
+	EXPECT_EQ(ERROR_OPERATION_ABORTED, r.err);
+	close(c);
+	closesocket(SOCK(l));
+}
+
+#define FIRST	32	/* dwReceiveDataLength in the tests below */
+
+/*
+ * AcceptEx with dwReceiveDataLength: it completes when the first data
+ * arrived, with its length; the addresses follow the data.
+ */
+TEST_F(win, acceptex_with_first_data)
+{
+	char out[FIRST + 2 * ADDR_ROOM];
+	int l = sock_listener(SK_TCP4), c, target;
+	OVERLAPPED ov;
+	struct gq r;
+
+	ASSERT_LE(0, l);
+	associate(_metadata, self->port, l, 0x31);
+	target = acceptex_pending(_metadata, l, out, FIRST, &ov);
+	ASSERT_LE(0, target);
+	c = sock_connect(l);
+	ASSERT_LE(0, c);
+	/* Connected, no data yet: nothing to report. */
+	r = gq(self->port, 100);
+	EXPECT_FALSE(r.ok);
+	EXPECT_EQ(NULL, r.ov);
+	EXPECT_EQ(WAIT_TIMEOUT, r.err);
+	EXPECT_FALSE(HasOverlappedIoCompleted(&ov));
+
+	ASSERT_EQ(0, write_full(c, "first block", 11));
+	r = gq(self->port, WAIT_MS);
+	ASSERT_TRUE(r.ok);
+	EXPECT_EQ(&ov, r.ov);
+	EXPECT_EQ(0x31, r.key);
+	EXPECT_EQ(11, r.bytes);
+	EXPECT_EQ(target, (int)ov.InternalHigh);
+	EXPECT_EQ(0, ov.Internal);
+	EXPECT_EQ(0, memcmp(out, "first block", 11));
+	check_addrs_after(_metadata, out, FIRST, target, c);
+	/* The connection is the caller's to associate, then echo. */
+	echo_once(_metadata, self->port, target, c);
+	EXPECT_EQ(WAIT_TIMEOUT, gq(self->port, 0).err);
+	closesocket(SOCK(target));
+	close(c);
+	closesocket(SOCK(l));
+}
+
+/* The same, with the data there at once, a new descriptor, and the Ex. */
+TEST_F(win, acceptex_with_first_data_immediate_ex)
+{
+	char out[FIRST + 2 * ADDR_ROOM];
+	int l = sock_listener(SK_TCP4), c, s;
+	OVERLAPPED ov = { 0 };
+	OVERLAPPED_ENTRY e[4];
+	DWORD bytes = 99;
+	ULONG n = 0;
+	BOOL ok;
+
+	ASSERT_LE(0, l);
+	associate(_metadata, self->port, l, 0x32);
+	c = sock_connect(l);
+	ASSERT_LE(0, c);
+	ASSERT_EQ(0, write_full(c, "hi", 2));
+	ASSERT_TRUE(readable(l));
+	usleep(10000);
+	ok = AcceptEx(SOCK(l), INVALID_SOCKET, out, FIRST, ADDR_ROOM,
+		      ADDR_ROOM, &bytes, &ov);
+	if (ok) {
+		EXPECT_EQ(2, bytes);
+	} else {
+		EXPECT_EQ(ERROR_IO_PENDING, WSAGetLastError());
+	}
+	/* Either way one packet. */
+	ASSERT_TRUE(GetQueuedCompletionStatusEx(self->port, e, 4, &n, WAIT_MS,
+						FALSE));
+	ASSERT_EQ(1, n);
+	EXPECT_EQ(&ov, e[0].lpOverlapped);
+	EXPECT_EQ(0x32, e[0].lpCompletionKey);
+	EXPECT_EQ(2, e[0].dwNumberOfBytesTransferred);
+	EXPECT_EQ(0, e[0].Internal);
+	s = (int)ov.InternalHigh;
+	ASSERT_LE(0, s);
+	EXPECT_EQ(0, memcmp(out, "hi", 2));
+	check_addrs_after(_metadata, out, FIRST, s, c);
+	echo_once(_metadata, self->port, s, c);
+	EXPECT_EQ(WAIT_TIMEOUT, gq(self->port, 0).err);
+	closesocket(SOCK(s));
+	close(c);
+	closesocket(SOCK(l));
+}
+
+/* Closing the accept socket while the first data is awaited aborts it. */
+TEST_F(win, acceptex_first_data_closesocket_aborts)
+{
+	char out[FIRST + 2 * ADDR_ROOM], buf[4];
+	int l = sock_listener(SK_TCP4), c, target, i;
+	OVERLAPPED ov;
+	struct gq r;
+
+	ASSERT_LE(0, l);
+	associate(_metadata, self->port, l, 0x33);
+	target = acceptex_pending(_metadata, l, out, FIRST, &ov);
+	ASSERT_LE(0, target);
+	c = sock_connect(l);
+	ASSERT_LE(0, c);
+	/*
+	 * Let the accept complete and its completion be taken (the listener
+	 * and the port both idle): the AcceptEx now waits for data.
+	 */
+	for (i = 0; i < 100; i++) {
+		EXPECT_EQ(WAIT_TIMEOUT, gq(self->port, 20).err);
+		if (!ready_now(l) && !ready_now(HFD(self->port)))
+			break;
+	}
+	EXPECT_EQ(0, closesocket(SOCK(target)));
+	r = gq(self->port, WAIT_MS);
+	EXPECT_FALSE(r.ok);
+	EXPECT_EQ(&ov, r.ov);
+	EXPECT_EQ(0x33, r.key);
+	EXPECT_EQ(ERROR_OPERATION_ABORTED, r.err);
+	EXPECT_EQ(0, r.bytes);
+	/* The connection, accepted or not, is closed for the peer. */
+	EXPECT_TRUE(readable(c));
+	EXPECT_GE(0, read(c, buf, sizeof(buf)));
+	errno = 0;
+	EXPECT_EQ(-1, fcntl(target, F_GETFD));
+	EXPECT_EQ(EBADF, errno);
+	close(c);
+	closesocket(SOCK(l));
+}
+
+/* A successful dequeue leaves GetLastError() alone, as on Windows. */
+TEST_F(win, success_keeps_last_error)
+{
+	OVERLAPPED_ENTRY e[2];
+	char buf[8];
+	OVERLAPPED ov;
+	LPOVERLAPPED got;
+	ULONG_PTR key;
+	DWORD bytes;
+	ULONG n = 0;
+
+	ASSERT_TRUE(PostQueuedCompletionStatus(self->port, 1, 2, NULL));
+	SetLastError(ERROR_HANDLE_EOF);
+	ASSERT_TRUE(GetQueuedCompletionStatus(self->port, &bytes, &key, &got,
+					      WAIT_MS));
+	EXPECT_EQ(ERROR_HANDLE_EOF, GetLastError());
+	ASSERT_TRUE(PostQueuedCompletionStatus(self->port, 1, 2, NULL));
+	SetLastError(WSAECONNRESET);
+	ASSERT_TRUE(GetQueuedCompletionStatusEx(self->port, e, 2, &n, WAIT_MS,
+						FALSE));
+	EXPECT_EQ(1, n);
+	EXPECT_EQ(WSAECONNRESET, GetLastError());
+	/* A completed I/O too. */
+	associate(_metadata, self->port, self->fds[0], 7);
+	EXPECT_EQ(SOCKET_ERROR, recv1(self->fds[0], &ov, buf, sizeof(buf),
+				      &bytes));
+	ASSERT_EQ(0, write_full(self->fds[1], "le", 2));
+	SetLastError(1234);
+	ASSERT_TRUE(GetQueuedCompletionStatus(self->port, &bytes, &key, &got,
+					      WAIT_MS));
+	EXPECT_EQ(&ov, got);
+	EXPECT_EQ(1234, GetLastError());
+}
+
+/* WSARecv and WSASend without a buffer: WSAEINVAL, nothing queued. */
+TEST_F(win, no_buffers_is_einval)
+{
+	char buf[4];
+	WSABUF wb = { sizeof(buf), buf };
+	OVERLAPPED ov = { 0 };
+	DWORD bytes = 0, flags = 0;
+	struct gq r;
+
+	associate(_metadata, self->port, self->fds[0], 7);
+	EXPECT_EQ(SOCKET_ERROR, WSARecv(SOCK(self->fds[0]), &wb, 0, &bytes,
+					&flags, &ov, NULL));
+	EXPECT_EQ(WSAEINVAL, WSAGetLastError());
+	EXPECT_EQ(SOCKET_ERROR, WSASend(SOCK(self->fds[0]), &wb, 0, &bytes, 0,
+					&ov, NULL));
+	EXPECT_EQ(WSAEINVAL, WSAGetLastError());
+	EXPECT_EQ(SOCKET_ERROR, WSARecv(SOCK(self->fds[0]), NULL, 0, &bytes,
+					&flags, &ov, NULL));
+	EXPECT_EQ(WSAEINVAL, WSAGetLastError());
+	/* Without an OVERLAPPED too. */
+	EXPECT_EQ(SOCKET_ERROR, WSASend(SOCK(self->fds[0]), &wb, 0, &bytes, 0,
+					NULL, NULL));
+	EXPECT_EQ(WSAEINVAL, WSAGetLastError());
+	EXPECT_EQ(SOCKET_ERROR, WSARecv(SOCK(self->fds[0]), &wb, 0, &bytes,
+					&flags, NULL, NULL));
+	EXPECT_EQ(WSAEINVAL, WSAGetLastError());
+	EXPECT_EQ(WAIT_TIMEOUT, gq(self->port, 0).err);
+
+	/* One empty WSABUF is still the zero-byte recv. */
+	wb.len = 0;
+	wb.buf = NULL;
+	EXPECT_EQ(SOCKET_ERROR, WSARecv(SOCK(self->fds[0]), &wb, 1, &bytes,
+					&flags, &ov, NULL));
+	EXPECT_EQ(WSA_IO_PENDING, WSAGetLastError());
+	ASSERT_EQ(0, write_full(self->fds[1], "z", 1));
+	r = gq(self->port, WAIT_MS);
+	EXPECT_TRUE(r.ok);
+	EXPECT_EQ(&ov, r.ov);
+	EXPECT_EQ(0, r.bytes);
+}
+
+/*
+ * The layer's ports are set up for hundreds of thousands of connections:
+ * the kernel's largest bounds on pending operations and queued packets,
+ * not its defaults (65,536).
+ */
+TEST_F(win, ports_hold_many_connections)
+{
+	struct cport_info info;
+	HANDLE p;
+
+	ASSERT_EQ(0, cport_query(HFD(self->port), &info));
+	EXPECT_EQ(CPORT_MAX_PENDING, info.max_pending);
+	EXPECT_EQ(CPORT_MAX_QUEUED, info.max_queued);
+	EXPECT_LT(CPORT_DEFAULT_PENDING, info.max_pending);
+	/* A port made by associating a socket too. */
+	p = CreateIoCompletionPort((HANDLE)SOCK(self->fds[1]), NULL, 1, 0);
+	ASSERT_NE(NULL, p);
+	ASSERT_EQ(0, cport_query(HFD(p), &info));
+	EXPECT_EQ(CPORT_MAX_PENDING, info.max_pending);
+	EXPECT_EQ(CPORT_MAX_QUEUED, info.max_queued);
+	EXPECT_TRUE(CloseHandle(p));
 }
 
 /* --- The echo flow: workers on the port, per-handle and per-I/O data. --- */

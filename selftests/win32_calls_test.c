@@ -1,0 +1,152 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The calls a Winsock server makes besides the port and the sockets
+ * (cport_win32.h, LIBCPORT_WIN32_1.1), one by one: WSAStartup, WSASocket,
+ * GetSystemInfo, CreateThread/_beginthreadex with WaitForSingleObject,
+ * WaitForMultipleObjects, GetExitCodeThread and CloseHandle, GlobalAlloc,
+ * Sleep.
+ */
+#define _GNU_SOURCE
+#include <stdint.h>
+
+#include "sock_util.h"
+#include "kselftest_harness.h"
+#include "cport_win32.h"
+
+static volatile LONG go, finished;
+
+static DWORD WINAPI waiting_thread(LPVOID param)
+{
+	while (!InterlockedExchangeAdd(&go, 0))
+		Sleep(1);
+	InterlockedIncrement(&finished);
+	return (DWORD)(uintptr_t)param;
+}
+
+static unsigned int WINAPI crt_thread(void *param)
+{
+	(void)param;
+	InterlockedIncrement(&finished);
+	return 7;
+}
+
+TEST(threads_and_waits)
+{
+	HANDLE h[3], port;
+	DWORD id[2] = { 0 }, code = 0;
+	unsigned int crt_id = 0;
+
+	go = 0;
+	finished = 0;
+	h[0] = CreateThread(NULL, 0, waiting_thread, (LPVOID)(uintptr_t)40,
+			    0, &id[0]);
+	ASSERT_NE(NULL, h[0]);
+	h[1] = CreateThread(NULL, 65536, waiting_thread, (LPVOID)(uintptr_t)41,
+			    0, &id[1]);
+	ASSERT_NE(NULL, h[1]);
+	EXPECT_NE(id[0], id[1]);
+	h[2] = (HANDLE)_beginthreadex(NULL, 0, crt_thread, NULL, 0, &crt_id);
+	ASSERT_NE(NULL, h[2]);
+
+	/* Running: not signalled. */
+	EXPECT_EQ(WAIT_TIMEOUT, WaitForSingleObject(h[0], 0));
+	EXPECT_EQ(WAIT_TIMEOUT, WaitForSingleObject(h[1], 20));
+	EXPECT_EQ(WAIT_TIMEOUT, WaitForMultipleObjects(2, h, TRUE, 20));
+	EXPECT_TRUE(GetExitCodeThread(h[0], &code));
+	EXPECT_EQ(STILL_ACTIVE, code);
+	/* One of them is: the CRT thread ends at once. */
+	EXPECT_EQ(WAIT_OBJECT_0 + 2, WaitForMultipleObjects(3, h, FALSE,
+							    INFINITE));
+	EXPECT_TRUE(GetExitCodeThread(h[2], &code));
+	EXPECT_EQ(7, code);
+
+	InterlockedExchange(&go, 1);
+	EXPECT_EQ(WAIT_OBJECT_0, WaitForMultipleObjects(3, h, TRUE, INFINITE));
+	/* Signalled for good. */
+	EXPECT_EQ(WAIT_OBJECT_0, WaitForSingleObject(h[1], INFINITE));
+	EXPECT_EQ(WAIT_OBJECT_0, WaitForMultipleObjects(3, h, FALSE, 0));
+	EXPECT_TRUE(GetExitCodeThread(h[0], &code));
+	EXPECT_EQ(40, code);
+	EXPECT_TRUE(GetExitCodeThread(h[1], &code));
+	EXPECT_EQ(41, code);
+	EXPECT_EQ(3, finished);
+	EXPECT_TRUE(CloseHandle(h[0]));
+	EXPECT_TRUE(CloseHandle(h[1]));
+	EXPECT_TRUE(CloseHandle(h[2]));
+
+	/* A handle closed while its thread runs: the thread runs on. */
+	go = 0;
+	h[0] = CreateThread(NULL, 0, waiting_thread, NULL, 0, NULL);
+	ASSERT_NE(NULL, h[0]);
+	EXPECT_TRUE(CloseHandle(h[0]));
+	InterlockedExchange(&go, 1);
+	ASSERT_TRUE(wait_until(InterlockedExchangeAdd(&finished, 0) == 4,
+			       PROGRESS_MS));
+
+	/* What cannot be waited on, or done. */
+	port = CreateIoCompletionPort(INVALID_HANDLE_VALUE, NULL, 0, 0);
+	ASSERT_NE(NULL, port);
+	EXPECT_EQ(WAIT_FAILED, WaitForSingleObject(port, 0));
+	EXPECT_EQ(ERROR_INVALID_HANDLE, GetLastError());
+	EXPECT_TRUE(CloseHandle(port));
+	EXPECT_EQ(WAIT_FAILED, WaitForMultipleObjects(0, h, TRUE, 0));
+	EXPECT_EQ(ERROR_INVALID_PARAMETER, GetLastError());
+	EXPECT_EQ(NULL, CreateThread(NULL, 0, waiting_thread, NULL,
+				     CREATE_SUSPENDED, NULL));
+	EXPECT_EQ(ERROR_INVALID_PARAMETER, GetLastError());
+}
+
+TEST(startup_sockets_memory_sleep)
+{
+	WSADATA wsa;
+	SYSTEM_INFO si;
+	SOCKET s;
+	HANDLE port;
+	char *p;
+	long long start;
+	int i;
+
+	memset(&wsa, 0xa5, sizeof(wsa));
+	ASSERT_EQ(0, WSAStartup(MAKEWORD(2, 2), &wsa));
+	EXPECT_EQ(0x0202, wsa.wVersion);
+	EXPECT_EQ(0x0202, wsa.wHighVersion);
+	EXPECT_EQ(0, WSAStartup(MAKEWORD(1, 1), &wsa));
+	EXPECT_EQ(0x0101, wsa.wVersion);
+	EXPECT_EQ(WSAVERNOTSUPPORTED, WSAStartup(MAKEWORD(0, 9), &wsa));
+	EXPECT_EQ(0, WSACleanup());
+	EXPECT_EQ(0x0202, MAKEWORD(2, 2));
+
+	GetSystemInfo(&si);
+	EXPECT_EQ(sysconf(_SC_NPROCESSORS_ONLN), si.dwNumberOfProcessors);
+	EXPECT_EQ(sysconf(_SC_PAGESIZE), si.dwPageSize);
+
+	/* A WSASocket can be associated and used as any socket. */
+	s = WSASocket(AF_INET, SOCK_STREAM, 0, NULL, 0, WSA_FLAG_OVERLAPPED);
+	ASSERT_NE(INVALID_SOCKET, s);
+	port = CreateIoCompletionPort(INVALID_HANDLE_VALUE, NULL, 0, 0);
+	ASSERT_NE(NULL, port);
+	EXPECT_EQ(port, CreateIoCompletionPort((HANDLE)s, port, 1, 0));
+	EXPECT_EQ(0, closesocket(s));
+	EXPECT_TRUE(CloseHandle(port));
+	EXPECT_EQ(INVALID_SOCKET, WSASocket(AF_INET, SOCK_STREAM, 0, NULL, 0,
+					    0x40));
+	EXPECT_EQ(WSAEINVAL, WSAGetLastError());
+
+	p = GlobalAlloc(GPTR, 4096);
+	ASSERT_NE(NULL, p);
+	for (i = 0; i < 4096; i++)
+		ASSERT_EQ(0, p[i]);
+	ZeroMemory(p, 16);
+	EXPECT_EQ(NULL, GlobalFree(p));
+	p = GlobalAlloc(GMEM_FIXED, 16);
+	ASSERT_NE(NULL, p);
+	EXPECT_EQ(NULL, GlobalFree(p));
+	EXPECT_EQ(NULL, GlobalAlloc(0x0002 /* GMEM_MOVEABLE */, 16));
+	EXPECT_EQ(ERROR_INVALID_PARAMETER, GetLastError());
+
+	start = now_ns();
+	Sleep(20);
+	EXPECT_LE(20 * NSEC_PER_MSEC, now_ns() - start);
+}
+
+TEST_HARNESS_MAIN
