@@ -283,7 +283,7 @@ examples() {
 	local d=$SYSROOT/usr/share/doc/libcport-dev/examples f lib n=0
 	for f in "$d"/*.c; do
 		case $(basename "$f") in
-		win_echo.c) lib=libcport-win32;;
+		win_*.c) lib=libcport-win32;;
 		qso_echo.c) lib=libcport-qso;;
 		*) lib=libcport;;
 		esac
