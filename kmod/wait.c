@@ -314,19 +314,11 @@ static long __cport_wait_sleep(struct cport_wait_ctx *c, struct cport_waiter *w)
 		cport_serve(port, &c->runs);
 		return -EAGAIN;
 	}
-	/*
-	 * Handed one (the handoff counted us running); take more: queued
-	 * completions, then, while the caller has room for their
-	 * completions, sockets that became ready while this thread was
-	 * being woken (the port was at its concurrency value, so they
-	 * would wait for a running thread's next wait, or the fallback).
-	 */
+	/* Handed one (the handoff counted us running); take more. */
+	c->budget = 0;
 	list_splice_init(&w->handed, &c->taken);
 	c->n = cport_list_count(&c->taken);
 	c->n += __cport_take(port, &c->taken, c->max - c->n);
-	c->budget = c->max - c->n;
-	if (!list_empty(&c->runs))
-		c->budget = c->budget ? c->budget - 1 : 0;
 	spin_unlock_irq(&port->lock);
 	return 0;
 }
