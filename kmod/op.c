@@ -203,9 +203,15 @@ static struct cport_op *cport_op_prep(struct cport_port *port,
 	if (sqe->opcode == CPORT_OP_ACCEPT &&
 	    READ_ONCE(s->sk->sk_state) != TCP_LISTEN)
 		goto out_put;
+	/*
+	 * No connect(2) started: TCP leaves the socket SS_UNCONNECTED, and
+	 * unix stream sockets of newer kernels keep that state even when
+	 * connected (only their sk_state says so).
+	 */
 	ret = -ENOTCONN;
 	if (sqe->opcode == CPORT_OP_CONNECT &&
-	    READ_ONCE(sock_from_file(file)->state) == SS_UNCONNECTED)
+	    READ_ONCE(sock_from_file(file)->state) == SS_UNCONNECTED &&
+	    READ_ONCE(s->sk->sk_state) != TCP_ESTABLISHED)
 		goto out_put;
 	ret = -EFAULT;
 	if (cport_op_vec(sqe)) {
