@@ -222,6 +222,9 @@ run_ext() {
 	ct=-1
 	[ -z "$c0" ] || [ -z "$c1" ] || ct=$((c1 - c0))
 	parse_ext "$tag" "$1" $ct $((a1 - a0)) < /tmp/cli.out
+	# The client's own summary, for a reader of the log.
+	grep -E 'Valid Duration|dropped messages|requests in|Socket errors|Non-2xx' \
+		/tmp/cli.out | sed 's/^/client: /'
 	[ $crc = 0 ] || { echo "error: $1 $tag exited with $crc"; tail -n 5 /tmp/cli.out; }
 }
 
