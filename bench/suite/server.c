@@ -157,6 +157,7 @@ int listener(bool reuseport)
 #define SP_CLIENT	1		/* sockperf's header flags */
 #define SP_PONG		2
 #define SP_WARMUP	4
+#define SP_MASK		(SP_CLIENT | SP_PONG | SP_WARMUP)
 #define SP_MAX_MSG	65536		/* sockperf's largest message */
 
 static struct pstate *pstates;		/* MAX_FDS, by fd */
@@ -225,8 +226,7 @@ static ssize_t sockperf_input(struct worker *w, struct pstate *st, char *buf,
 				return -1;
 			st->have = 0;
 			st->left = mlen - SOCKPERF_HDR;
-			st->reply = (flags & (SP_CLIENT | SP_PONG | SP_WARMUP)) ==
-				    (SP_CLIENT | SP_PONG);
+			st->reply = (flags & SP_MASK) == (SP_CLIENT | SP_PONG);
 			if ((flags & (SP_CLIENT | SP_WARMUP)) == SP_CLIENT)
 				COUNT(w, requests, 1);
 			if (st->reply) {
@@ -287,12 +287,13 @@ static ssize_t http_input(struct worker *w, struct pstate *st, char *buf,
 ssize_t proto_input(struct worker *w, int fd, char *buf, size_t len,
 		    const char **out)
 {
-	struct pstate *st = &pstates[fd];
+	struct pstate *st;
 	ssize_t n;
 	char *o;
 
 	if (fd < 0 || fd >= MAX_FDS)
 		return -1;
+	st = &pstates[fd];
 	switch (opt_proto) {
 	case PROTO_SOCKPERF:
 		n = sockperf_input(w, st, buf, len, &o);

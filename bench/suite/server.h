@@ -70,7 +70,7 @@ enum proto { PROTO_ECHO, PROTO_SOCKPERF, PROTO_HTTP };
 
 /* Per connection, indexed by fd; proto_open() resets it. */
 struct pstate {
-	uint32_t left;		/* sockperf: bytes of the message body to go */
+	uint32_t left;		/* sockperf: bytes of the body to go */
 	uint8_t have;		/* sockperf: header bytes kept in hdr */
 	uint8_t reply;		/* sockperf: this message goes back */
 	uint8_t match;		/* http: bytes of "\r\n\r\n" matched */

@@ -5,8 +5,9 @@
  * the received buffer, io_uring_submit_and_wait() batching (liburing's
  * idiom).  A provided buffer keeps PROTO_HEADROOM bytes in front of it
  * (server.h): what goes back is sent from the buffer it came in, or
- * (http) from http_block.  The ring gets the first task-run flags the kernel takes:
- * SINGLE_ISSUER|DEFER_TASKRUN, else COOP_TASKRUN|TASKRUN_FLAG, else none.
+ * (http) from http_block.  The ring gets the first task-run flags the
+ * kernel takes: SINGLE_ISSUER|DEFER_TASKRUN, else
+ * COOP_TASKRUN|TASKRUN_FLAG, else none.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -23,7 +24,7 @@
 #define URING_ENTRIES	1024
 #define URING_NBUF	1024		/* buffers in each ring's group */
 #define URING_BUF	4096
-#define URING_STRIDE	(PROTO_HEADROOM + URING_BUF)	/* a buffer's slot */
+#define URING_STRIDE	(PROTO_HEADROOM + URING_BUF)	/* a buffer's */
 #define URING_BGID	1
 
 unsigned int uring_flags;
@@ -99,8 +100,8 @@ static void uring_send(struct uring_ctx *u, int kind, int fd,
 static void uring_put_buf(struct uring_ctx *u, unsigned int bid)
 {
 	io_uring_buf_ring_add(u->br, uring_slot(u, bid) + PROTO_HEADROOM,
-			      URING_BUF, bid, io_uring_buf_ring_mask(URING_NBUF),
-			      0);
+			      URING_BUF, bid,
+			      io_uring_buf_ring_mask(URING_NBUF), 0);
 	io_uring_buf_ring_advance(u->br, 1);
 }
 
