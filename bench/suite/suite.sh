@@ -40,17 +40,6 @@ SP_MPS=10000 SP_EVERY=10 WRK_CONNS="64 256 1000"
 
 PLAN=/tmp/plan
 : > $PLAN
-for s in $EXT_SYS; do echo "sockperf $s pp" >> $PLAN; done
-for s in $EXT_SYS; do echo "sockperf $s ul" >> $PLAN; done
-for c in $WRK_CONNS; do
-	for s in $EXT_SYS; do echo "wrk $s $c" >> $PLAN; done
-done
-if [ "${BENCH_ONLY:-}" = clients ]; then
-	# loadgen beside them, for the report's comparison of the clients
-	for s in $EXT_SYS; do echo "closed $s 1 64 1" >> $PLAN; done
-	for s in $EXT_SYS; do echo "closed $s 64 64 1" >> $PLAN; done
-else
-mv $PLAN $PLAN.ext
 echo "floor" >> $PLAN
 # One connection is where the systems should be at parity, and where one
 # slow moment of a shared host moves a figure most: three passes over all
@@ -80,7 +69,19 @@ fi
 echo "trace cport:lifo:1 lifo" >> $PLAN
 echo "trace cport:fifo:1 fifo" >> $PLAN
 echo "trace floor floor" >> $PLAN
-cat $PLAN.ext >> $PLAN
+for s in $EXT_SYS; do echo "sockperf $s pp" >> $PLAN; done
+for s in $EXT_SYS; do echo "sockperf $s ul" >> $PLAN; done
+for c in $WRK_CONNS; do
+	for s in $EXT_SYS; do echo "wrk $s $c" >> $PLAN; done
+done
+if [ "${BENCH_ONLY:-}" = clients ]; then
+	# Only those, and loadgen beside them at 1 and 64 connections (the
+	# report compares the clients).
+	grep -E '^(sockperf|wrk) ' $PLAN > $PLAN.only
+	for c in 1 64; do
+		for s in $EXT_SYS; do echo "closed $s $c 64 1" >> $PLAN.only; done
+	done
+	mv $PLAN.only $PLAN
 fi
 TOTAL=$(wc -l < $PLAN)
 echo "plan $MODE $TOTAL runs, duration ${D}s each, $NCPU vCPUs"
