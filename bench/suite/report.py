@@ -18,7 +18,8 @@ cport:fifo:16 is reported as cport-fifo-b16.
 
 The runs of the clients nobody here wrote (tags sockperf:SYSTEM:pp|ul
 and wrk:SYSTEM:cN) get sections of their own, with the client's CPU
-share (of all the guest's CPU time over the server's measured interval)
+share (its CPU time over the server's measured interval, over that
+interval times the vCPUs)
 and ratios to io_uring; a closing list says where their ratios and
 loadgen's disagree.
 """
@@ -489,9 +490,9 @@ def ext_sections(sockperf, wrk, closed):
     if sockperf:
         md += ["## sockperf (Debian's; one TCP connection, 64-byte messages)", "",
                "Round-trip latency (`--full-rtt`) over sockperf's valid duration; "
-               "the client CPU share is the client's part of all the guest's CPU "
-               "time (2 vCPUs: client and server compete), over the server's "
-               "measured interval.", ""]
+               "the client CPU share is the client's CPU time over the server's "
+               "measured interval, divided by that interval times the vCPUs "
+               "(client and server compete for them).", ""]
         pp = sorted([r for r in sockperf if r["mode"] == "pp"], key=sort_key)
         if pp:
             md += ["### Ping-pong", ""]

@@ -158,10 +158,12 @@ run_one() {
 	LAST_RPS=$(sed -n 's/.*,rps=\([0-9.]*\),.*/\1/p' /tmp/cli.out)
 }
 
-# CPU time in clock ticks: of process PID (all its threads), of all CPUs.
-# proc_ticks prints nothing when PID is gone.
+# The CPU time of process PID (all its threads) in clock ticks, nothing
+# when PID is gone; the time since boot in seconds.  A share of the CPUs
+# is over the elapsed time times the vCPUs: under TCG on a busy host the
+# ticks of /proc/stat fall behind the time the tasks ran.
 proc_ticks() { awk '{print $14 + $15}' /proc/$1/stat 2> /dev/null; }
-all_ticks() { awk '/^cpu /{print $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9; exit}' /proc/stat; }
+uptime_s() { cut -d' ' -f1 /proc/uptime; }
 
 # wrk prints its counts and percentiles (us) through this script.
 cat > /tmp/wrk-stats.lua <<'LUA'
@@ -189,7 +191,7 @@ client_started() {
 # started (client_started MARK: a dynamic program starts slowly in an
 # emulated guest), the server measures D s
 # from W s on (SIGUSR1, SIGUSR2); the client's CPU time over the same
-# interval comes from /proc (its share: of all the guest's CPU time).
+# interval comes from /proc (its share: of the vCPUs over that time).
 # The client's own figures cover its whole test.  Prints
 # "csv,cli,TAG,..." from the client's output (parse_ext).
 run_ext() {
@@ -213,23 +215,24 @@ run_ext() {
 	done
 	sleep $W	# sockperf: past its warm-up (400 ms)
 	kill -USR1 $spid
-	c0=$(proc_ticks $cpid) a0=$(all_ticks)
+	c0=$(proc_ticks $cpid) t0=$(uptime_s)
 	sleep $D
-	c1=$(proc_ticks $cpid) a1=$(all_ticks)
+	c1=$(proc_ticks $cpid) t1=$(uptime_s)
 	kill -USR2 $spid
 	wait $cpid
 	crc=$?
 	stop_server
 	ct=-1
 	[ -z "$c0" ] || [ -z "$c1" ] || ct=$((c1 - c0))
-	parse_ext "$tag" "$1" $ct $((a1 - a0)) < /tmp/cli.out
+	parse_ext "$tag" "$1" $ct "$(echo "$t0 $t1 $NCPU" | awk '{print ($2 - $1) * $3}')" \
+		< /tmp/cli.out
 	# The client's own summary, for a reader of the log.
 	grep -E 'Valid Duration|dropped messages|requests in|Socket errors|Non-2xx' \
 		/tmp/cli.out | sed 's/^/client: /'
 	[ $crc = 0 ] || { echo "error: $1 $tag exited with $crc"; tail -n 5 /tmp/cli.out; }
 }
 
-# parse_ext TAG CLIENT CLIENT-TICKS ALL-TICKS < OUTPUT: the csv line.
+# parse_ext TAG CLIENT CLIENT-TICKS CPU-SECONDS < OUTPUT: the csv line.
 parse_ext() {
 	tr -d '\r' | awk -v tag="$1" -v cl="$2" -v ct="$3" -v at="$4" -v hz=100 '
 	function val(s) { sub(/^[^=]*=/, "", s); sub(/[^0-9.].*$/, "", s); return s + 0 }
@@ -258,7 +261,7 @@ parse_ext() {
 				w["p50"], w["p99"], w["p999"], w["max"], w["errors"])
 		}
 		if (ct >= 0 && at > 0)	# else the client ended too early
-			line = line sprintf(",cli_cpu_s=%.3f,cli_share=%.3f", ct / hz, ct / at)
+			line = line sprintf(",cli_cpu_s=%.3f,cli_share=%.3f", ct / hz, ct / hz / at)
 		print line
 	}'
 }
