@@ -187,13 +187,13 @@ client_started() {
 }
 
 # run_ext TAG SYSTEM PROTO MARK CLIENT-ARGS...: one server, one client
-# from elsewhere, which runs its test for D + 2 or 3 s.  Once the client has
-# started (client_started MARK: a dynamic program starts slowly in an
-# emulated guest), the server measures D s
-# from W s on (SIGUSR1, SIGUSR2); the client's CPU time over the same
-# interval comes from /proc (its share: of the vCPUs over that time).
-# The client's own figures cover its whole test.  Prints
-# "csv,cli,TAG,..." from the client's output (parse_ext).
+# from elsewhere, which runs its test for D + 2 or 3 s.  Once the client
+# has started (client_started MARK: a dynamic program starts slowly in an
+# emulated guest), the server measures D s from W s on (SIGUSR1,
+# SIGUSR2); the client's CPU time over the same interval comes from /proc
+# (its share: of the vCPUs over that time).  The client's own figures
+# cover its whole test.  Prints "csv,cli,TAG,..." from the client's
+# output (parse_ext), then the client's summary lines as "client: ...".
 run_ext() {
 	tag=$1 sys=$2 proto=$3 mark=$4
 	shift 4
