@@ -533,7 +533,8 @@ def ext_sections(sockperf, wrk, closed):
                 ("p50 us", lambda r: r.get("p50_us")),
                 ("p99 us", lambda r: r.get("p99_us")),
                 ("p99.9 us", lambda r: r.get("p999_us")),
-                ("errors", lambda r: r.get("errors")), share] + server))
+                ("errors", lambda r: None if r.get("errors") is None
+                 else int(r["errors"])), share] + server))
             md.append("")
     # The same question asked with two clients: each system's requests/s
     # over io_uring's, by loadgen (closed loop, 64 bytes) and by the other.
