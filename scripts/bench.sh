@@ -26,6 +26,13 @@
 #   trace-<kernel>-<mode>-{lifo,fifo,floor}.trace.xz
 #                                 the cport events of those traces
 # The guest's whole output stays in build/logs/bench-<kernel>-<mode>.log.
+#
+# Two clients nobody here wrote run too, when the host has them
+# (scripts/install-deps.sh installs both): Debian's sockperf against the
+# servers' sockperf protocol and wrk against their HTTP responder.  Both
+# are dynamic programs: run-guest.sh --extra-bin brings their libraries.
+# BENCH_ONLY=clients runs only those (a short check of them, not a
+# table to keep).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -68,14 +75,26 @@ cp bench/suite/suite.sh build/bench/suite/suite.sh
 [ "$mode" != build ] || exit 0
 
 # What is measured is what is checked out now, before the run.
+extra=()
+for c in sockperf wrk; do
+	p=$(command -v "$c" || true)
+	if [ -n "$p" ]; then
+		extra+=(--extra-bin "$p")
+	else
+		echo "bench: no $c on this host (scripts/install-deps.sh): its runs are skipped" >&2
+	fi
+done
+[ -z "${BENCH_ONLY:-}" ] || extra+=(--env "BENCH_ONLY=$BENCH_ONLY")
 commit=$(git rev-parse --short HEAD 2> /dev/null || echo unknown)
 dirty=$(git status --porcelain -- kmod uapi libcport common bench/suite 2> /dev/null | head -c1)
-log=build/logs/bench-$name-$mode.log
+sfx=${BENCH_ONLY:+-$BENCH_ONLY}
+log=build/logs/bench-$name-$mode$sfx.log
 timeout=$([ "$mode" = quick ] && echo 1500 || echo 7200)
 echo "bench: $mode run on $name (QEMU; quick: a few minutes, full: about half an hour under TCG)"
 status=0
 scripts/run-guest.sh --kernel "$image" --module "build/mod-$name/cport.ko" \
 	--log "$log" --timeout "$timeout" --test-timeout $((timeout - 60)) --live \
+	"${extra[@]}" \
 	--run "suite.sh $mode" build/bench/suite/{server,loadgen,floor,suite.sh} |
 	awk -v tty="$([ -t 2 ] && echo 1)" '
 	     { sub(/\r$/, "") }
@@ -94,6 +113,8 @@ fi
 
 accel=${CPORT_ACCEL:-$(cut -d' ' -f2 "$CACHE/kvm-probe" 2> /dev/null || echo unknown)}
 base=bench/results/bench-$name-$mode
+# A part of the suite is a check, not a table to keep: build output.
+[ -z "$sfx" ] || base=$out/bench-$name-$mode$sfx
 python3 bench/suite/report.py --log "$log" --out "$base" --plots "$out" \
 	--env "kernel_name=$name" --env "accelerator=$accel" \
 	--env "commit=$commit${dirty:++dirty}" --env "mode=$mode" \
@@ -105,7 +126,7 @@ for t in lifo fifo floor; do
 	raw=build/logs/trace-$name-$mode-$t.trace
 	awk -v p="$t" '$0 ~ "^=== trace " p " begin" {on=1; next} /^=== trace end/ {on=0} on' "$log" |
 		tr -d '\r' > "$raw"
-	if [ -s "$raw" ]; then
+	if [ -s "$raw" ] && [ -z "$sfx" ]; then
 		scripts/trace-report "$raw" > "bench/results/trace-$name-$mode-$t.txt" || true
 		grep -E '^#|cport_' "$raw" | xz -9 > "$out/trace-$name-$mode-$t.trace.xz"
 	fi

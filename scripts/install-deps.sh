@@ -44,6 +44,7 @@ PKGS="build-essential bc bison flex libelf-dev libssl-dev dwarves cpio gzip
       debian-archive-keyring ca-certificates
       gnuplot-nox"
 PKGS="$PKGS man-db groff"	# scripts/test-install.sh renders the man pages
+PKGS="$PKGS sockperf wrk"	# make bench: the load clients nobody here wrote
 # make deb (scripts/build-deb.sh) and its check (scripts/test-deb.sh):
 # Debian's packaging tools, lintian, and dkms to build the packaged source.
 DEB_PKGS="build-essential dpkg-dev debhelper dh-dkms fakeroot lintian dkms

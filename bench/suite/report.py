@@ -15,6 +15,13 @@ is BASE's file name).  Reports; never fails because a number moved.
 A system is named as suite.sh names it, model[:policy:batch], the
 policy by the name the port's fdinfo prints (lifo, fifo, rr, cpu):
 cport:fifo:16 is reported as cport-fifo-b16.
+
+The runs of the clients nobody here wrote (tags sockperf:SYSTEM:pp|ul
+and wrk:SYSTEM:cN) get sections of their own, with the client's CPU
+share (its CPU time over the server's measured interval, over that
+interval times the vCPUs)
+and ratios to io_uring; a closing list says where their ratios and
+loadgen's disagree.
 """
 import argparse
 import collections
@@ -77,6 +84,12 @@ def derive(tag, c, s):
                                      "rps", "p50_us", "p99_us", "p999_us",
                                      "max_us", "errors", "dropped", "bursts",
                                      "drain_p50_us", "drain_p99_us")})
+    if r["kind"] in ("sockperf", "wrk"):
+        r.update({k: c.get(k) for k in ("client", "avg_us", "replies_per_s",
+                                         "cli_cpu_s", "cli_share")})
+        r["mode"] = tag.split(":")[-1]
+        if r["kind"] == "wrk":
+            r["conns"] = int(r["mode"][1:])
     m = re.search(r":s([^:]+):f([0-9.]+)$", tag)
     r["service"] = m.group(1) if m else "0"
     r["load_frac"] = float(m.group(2)) if m else None
@@ -311,6 +324,8 @@ def main():
     opened = [r for r in rows if r["kind"] == "open"]
     bursts = [r for r in rows if r["kind"] == "burst"]
     storms = [r for r in rows if r["kind"] == "storm"]
+    sockperf = [r for r in rows if r["kind"] == "sockperf"]
+    wrk = [r for r in rows if r["kind"] == "wrk"]
     pngs = {}
 
     # --- plots ---------------------------------------------------------------
@@ -428,6 +443,7 @@ def main():
                 ("syscalls/req", lambda r: r.get("calls_per_req"))]
         md.append(table(sorted(storms, key=sort_key), cols))
         md.append("")
+    md += ext_sections(sockperf, wrk, closed)
     cport_rows = [r for r in closed + opened + bursts if r["system"].startswith("cport")
                   and r.get("srv_waits") is not None]
     if cport_rows:
@@ -457,6 +473,95 @@ def main():
     with open(a.out + ".md", "w") as f:
         f.write("\n".join(md) + "\n")
     print("\n".join(md))
+
+
+def vs_uring(rows, r, key, **kw):
+    """r[key] over io_uring's in the same table."""
+    u = pick(rows, "uring", **kw)
+    return ratio(r.get(key), u.get(key)) if u else None
+
+
+def ext_sections(sockperf, wrk, closed):
+    """The tables of sockperf and wrk, and where they and loadgen disagree."""
+    md = []
+    share = ("client CPU share", lambda r: r.get("cli_share"))
+    server = [("req per server CPU-s", lambda r: r.get("req_per_cpu_s")),
+              ("csw/req", lambda r: r.get("csw_per_req"))]
+    if sockperf:
+        md += ["## sockperf (Debian's; one TCP connection, 64-byte messages)", "",
+               "Round-trip latency (`--full-rtt`) over sockperf's valid duration; "
+               "the client CPU share is the client's CPU time over the server's "
+               "measured interval, divided by that interval times the vCPUs "
+               "(client and server compete for them).", ""]
+        pp = sorted([r for r in sockperf if r["mode"] == "pp"], key=sort_key)
+        if pp:
+            md += ["### Ping-pong", ""]
+            md.append(table(pp, [
+                ("system", lambda r: r["system"]),
+                ("round trips/s", lambda r: r.get("rps")),
+                ("x uring", lambda r: vs_uring(pp, r, "rps")),
+                ("avg us", lambda r: r.get("avg_us")),
+                ("p50 us", lambda r: r.get("p50_us")),
+                ("p50 x uring", lambda r: vs_uring(pp, r, "p50_us")),
+                ("p99 us", lambda r: r.get("p99_us")),
+                ("p99.9 us", lambda r: r.get("p999_us")), share] + server))
+            md.append("")
+        ul = sorted([r for r in sockperf if r["mode"] == "ul"], key=sort_key)
+        if ul:
+            md += ["### Under load (fixed send rate, a share of the messages answered)", ""]
+            md.append(table(ul, [
+                ("system", lambda r: r["system"]),
+                ("sent/s", lambda r: r.get("rps")),
+                ("answered/s", lambda r: r.get("replies_per_s")),
+                ("p50 us", lambda r: r.get("p50_us")),
+                ("p50 x uring", lambda r: vs_uring(ul, r, "p50_us")),
+                ("p99 us", lambda r: r.get("p99_us")),
+                ("p99 x uring", lambda r: vs_uring(ul, r, "p99_us")),
+                ("p99.9 us", lambda r: r.get("p999_us")), share] + server))
+            md.append("")
+    if wrk:
+        md += ["## wrk (Debian's; HTTP/1.1 keep-alive, 128-byte response, one wrk thread)", "",
+               "Latency from wrk's histogram over its whole run; the client CPU "
+               "share as above.", ""]
+        for c in sorted({r["conns"] for r in wrk}):
+            rs = sorted([r for r in wrk if r["conns"] == c], key=sort_key)
+            md += ["### %d connections" % c, ""]
+            md.append(table(rs, [
+                ("system", lambda r: r["system"]),
+                ("requests/s", lambda r: r.get("rps")),
+                ("x uring", lambda r, rs=rs: vs_uring(rs, r, "rps")),
+                ("p50 us", lambda r: r.get("p50_us")),
+                ("p99 us", lambda r: r.get("p99_us")),
+                ("p99.9 us", lambda r: r.get("p999_us")),
+                ("errors", lambda r: None if r.get("errors") is None
+                 else int(r["errors"])), share] + server))
+            md.append("")
+    # The same question asked with two clients: each system's requests/s
+    # over io_uring's, by loadgen (closed loop, 64 bytes) and by the other.
+    pairs = []
+    for r in sockperf:
+        if r["mode"] == "pp":
+            pairs.append(("sockperf ping-pong", r, vs_uring(sockperf, r, "rps", mode="pp"),
+                          1, [x for x in closed if x["conns"] == 1 and x["len"] == 64]))
+    for r in wrk:
+        pairs.append(("wrk %d conns" % r["conns"], r,
+                      vs_uring(wrk, r, "rps", conns=r["conns"]), r["conns"],
+                      [x for x in closed if x["conns"] == r["conns"] and x["len"] == 64]))
+    lines = []
+    for what, r, other, c, lg in pairs:
+        if r["system"] == "uring" or other is None:
+            continue
+        lr = pick(lg, r["system"])
+        mine = vs_uring(lg, lr, "rps") if lr else None
+        if mine is None:
+            continue
+        verdict = "DISAGREE" if abs(other / mine - 1) > 0.1 else "agree within 10%"
+        lines.append("- %s, %s vs uring: requests/s x%s; loadgen at %d connection%s: "
+                     "x%s (%s)" % (what, r["system"], fmt(other), c,
+                                   "" if c == 1 else "s", fmt(mine), verdict))
+    if lines:
+        md += ["## The clients compared (ratios to io_uring, same run)", ""] + lines + [""]
+    return md
 
 
 def pick(rows, system, **kw):

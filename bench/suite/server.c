@@ -12,8 +12,17 @@
  *                 port's fdinfo prints (lifo, fifo, rr, cpu), up to -b
  *                 completions per cport_submit_and_wait() (srv_cport.c)
  *
- * Every model echoes what it receives after a synthetic service time
- * (-s 0 | US | bimodal: 99.5% 10 us, 0.5% 500 us; a spin on the clock).
+ * Every model answers what it receives after a synthetic service time
+ * (-s 0 | US | bimodal: 99.5% 10 us, 0.5% 500 us; a spin on the clock),
+ * by the protocol -k:
+ *
+ *   echo      sends back what it received (loadgen; the default)
+ *   sockperf  sockperf's framed messages (a 14-byte header: sequence,
+ *             flags, length, big-endian): each one from the client that
+ *             asks for a reply (pong request, not warm-up) goes back with
+ *             the client flag cleared, as sockperf's own server does
+ *   http      HTTP/1.1 keep-alive: each request (up to its blank line)
+ *             gets a fixed 128-byte 200 response (wrk)
  * Each worker counts its system calls, events handled and requests
  * echoed, and marks each 10 ms window in which it handled something.
  * This file: the options, what the models share, the measurement and
@@ -29,7 +38,7 @@
  * without it); the line "csv,skip,TAG,..." says so.
  *
  * Usage: server -m MODEL [-p PORT] [-t THREADS] [-P POLICY] [-b BATCH]
- *               [-s SERVICE] [-T TAG]
+ *               [-s SERVICE] [-k echo|sockperf|http] [-T TAG]
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -62,6 +71,8 @@ static const struct model *const models[] = {
 static const struct model *model;
 int opt_port = 7000, opt_batch = 1;
 const char *opt_policy = "lifo", *opt_tag = "-";
+enum proto opt_proto = PROTO_ECHO;
+static const char *const proto_names[] = { "echo", "sockperf", "http" };
 static int opt_threads;
 static const char *opt_service = "0";
 static int service_us, service_bimodal;
@@ -140,6 +151,168 @@ int listener(bool reuseport)
 	return fd;
 }
 
+/* --- the protocols ------------------------------------------------------ */
+
+#define MAX_FDS		65536
+#define SP_CLIENT	1		/* sockperf's header flags */
+#define SP_PONG		2
+#define SP_WARMUP	4
+#define SP_MASK		(SP_CLIENT | SP_PONG | SP_WARMUP)
+#define SP_MAX_MSG	65536		/* sockperf's largest message */
+
+static struct pstate *pstates;		/* MAX_FDS, by fd */
+const char *http_block;
+
+static void proto_init(void)
+{
+	static const char head[] = "HTTP/1.1 200 OK\r\n"
+				   "Server: cport-bench\r\n"
+				   "Content-Type: text/plain\r\n"
+				   "Content-Length: %02d\r\n"
+				   "Connection: keep-alive\r\n"
+				   "\r\n";
+	char one[HTTP_RESP_LEN + 1], *block;
+	int hlen, i;
+
+	pstates = calloc(MAX_FDS, sizeof(*pstates));
+	block = malloc(HTTP_MAX_RESP * HTTP_RESP_LEN);
+	if (!pstates || !block)
+		die("calloc", ENOMEM);
+	/* The body fills the response up to HTTP_RESP_LEN bytes. */
+	hlen = snprintf(one, sizeof(one), head, 0);
+	snprintf(one, sizeof(one), head, HTTP_RESP_LEN - hlen);
+	memset(one + hlen, 'x', HTTP_RESP_LEN - hlen - 1);
+	one[HTTP_RESP_LEN - 1] = '\n';
+	for (i = 0; i < HTTP_MAX_RESP; i++)
+		memcpy(block + i * HTTP_RESP_LEN, one, HTTP_RESP_LEN);
+	http_block = block;
+}
+
+/* A new connection on fd: no message or request under way. */
+void proto_open(int fd)
+{
+	if (fd >= 0 && fd < MAX_FDS)
+		memset(&pstates[fd], 0, sizeof(pstates[fd]));
+}
+
+/*
+ * sockperf: keep the messages that ask for a reply, in place.  What goes
+ * back is written from buf - st->have on (the headroom), never past what
+ * has been read: at most SOCKPERF_HDR - 1 bytes of header come from an
+ * earlier receive.  Returns the bytes to send from buf - PROTO_HEADROOM.
+ */
+static ssize_t sockperf_input(struct worker *w, struct pstate *st, char *buf,
+			      size_t len, char **start)
+{
+	char *in = buf, *end = buf + len, *o = buf - st->have;
+	unsigned int flags, n;
+	uint32_t mlen;
+
+	*start = o;
+	while (in < end) {
+		if (!st->left) {		/* in a header */
+			n = SOCKPERF_HDR - st->have;
+			if (n > end - in)
+				n = end - in;
+			memcpy(st->hdr + st->have, in, n);
+			st->have += n;
+			in += n;
+			if (st->have < SOCKPERF_HDR)
+				break;
+			flags = st->hdr[8] << 8 | st->hdr[9];
+			mlen = (uint32_t)st->hdr[10] << 24 | st->hdr[11] << 16 |
+			       st->hdr[12] << 8 | st->hdr[13];
+			if (mlen < SOCKPERF_HDR || mlen > SP_MAX_MSG)
+				return -1;
+			st->have = 0;
+			st->left = mlen - SOCKPERF_HDR;
+			st->reply = (flags & SP_MASK) == (SP_CLIENT | SP_PONG);
+			if ((flags & (SP_CLIENT | SP_WARMUP)) == SP_CLIENT)
+				COUNT(w, requests, 1);
+			if (st->reply) {
+				st->hdr[9] &= ~SP_CLIENT;
+				memcpy(o, st->hdr, SOCKPERF_HDR);
+				o += SOCKPERF_HDR;
+			}
+			continue;
+		}
+		n = st->left < (uint32_t)(end - in) ? st->left : end - in;
+		if (st->reply) {
+			memmove(o, in, n);
+			o += n;
+		}
+		in += n;
+		st->left -= n;
+	}
+	return o - *start;
+}
+
+/* http: count the requests that ended here; a response for each. */
+static ssize_t http_input(struct worker *w, struct pstate *st, char *buf,
+			  size_t len)
+{
+	unsigned int nr = 0, m = st->match;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		char c = buf[i];
+
+		if (c == '\r')
+			m = m == 2 ? 3 : 1;
+		else if (c == '\n' && (m == 1 || m == 3))
+			m++;
+		else
+			m = 0;
+		if (m == 4) {
+			nr++;
+			m = 0;
+		}
+	}
+	st->match = m;
+	if (!nr)
+		return 0;
+	COUNT(w, requests, nr);
+	/* wrk sends one request at a time; a deeper pipeline is cut short. */
+	if (nr > HTTP_MAX_RESP)
+		nr = HTTP_MAX_RESP;
+	return nr * HTTP_RESP_LEN;
+}
+
+/*
+ * len bytes arrived in buf (with PROTO_HEADROOM bytes before it) on fd:
+ * serve them and return how many bytes to send from *out (0: nothing),
+ * or -1 when the peer broke the protocol (close the connection).  *out
+ * is in buf's headroom or buf (echo, sockperf) or http_block (http).
+ */
+ssize_t proto_input(struct worker *w, int fd, char *buf, size_t len,
+		    const char **out)
+{
+	struct pstate *st;
+	ssize_t n;
+	char *o;
+
+	if (fd < 0 || fd >= MAX_FDS)
+		return -1;
+	st = &pstates[fd];
+	switch (opt_proto) {
+	case PROTO_SOCKPERF:
+		n = sockperf_input(w, st, buf, len, &o);
+		*out = o;
+		break;
+	case PROTO_HTTP:
+		n = http_input(w, st, buf, len);
+		*out = http_block;
+		break;
+	default:
+		COUNT(w, requests, 1);
+		n = len;
+		*out = buf;
+	}
+	if (n > 0)
+		serve(w);
+	return n;
+}
+
 /* --- what the readiness models (epoll-rp, epoll-shared) share ---------- */
 
 /* Write all of buf to a non-blocking socket; false if the peer is gone. */
@@ -164,17 +337,17 @@ static bool write_all(struct worker *w, int fd, const char *buf, size_t len)
 	return true;
 }
 
-/* Read what is there and echo it; false when the connection ended. */
+/* Read what is there and answer it; false when the connection ended. */
 bool echo_once(struct worker *w, int fd, char *buf)
 {
 	ssize_t n = read(fd, buf, BUF_SIZE);
+	const char *out;
 
 	COUNT(w, calls, 1);
 	if (n <= 0)
 		return n < 0 && errno == EAGAIN;
-	COUNT(w, requests, 1);
-	serve(w);
-	return write_all(w, fd, buf, n);
+	n = proto_input(w, fd, buf, n, &out);
+	return n >= 0 && write_all(w, fd, out, n);
 }
 
 /* Accept every pending connection and add it to @epfd for events @ev. */
@@ -190,6 +363,7 @@ void accept_all(struct worker *w, int epfd, int lfd, unsigned int ev)
 			return;
 		COUNT(w, accepts, 1);
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		proto_open(fd);
 		e.data.fd = fd;
 		epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &e);
 		COUNT(w, calls, 2);
@@ -294,12 +468,12 @@ static void report(const struct snap *a, const struct snap *b)
 		active += n;
 		single += n == 1;
 	}
-	printf("csv,srv,%s,model=%s,policy=%s,batch=%d,threads=%d,service=%s,"
-	       "uring_flags=0x%x,wall_s=%.3f,requests=%llu,events=%llu,"
+	printf("csv,srv,%s,model=%s,proto=%s,policy=%s,batch=%d,threads=%d,"
+	       "service=%s,uring_flags=0x%x,wall_s=%.3f,requests=%llu,events=%llu,"
 	       "accepts=%llu,calls=%llu,vcsw=%ld,ivcsw=%ld,utime_s=%.3f,"
 	       "stime_s=%.3f,sys_busy_s=%.3f,sys_all_s=%.3f,windows=%llu,active_mean=%.3f,single_share=%.3f,"
 	       "max_share=%.3f,shares=%s",
-	       opt_tag, model->name, b->policy,
+	       opt_tag, model->name, proto_names[opt_proto], b->policy,
 	       model->batch ? model->batch : opt_batch, opt_threads,
 	       opt_service, uring_flags, (b->t - a->t) / 1e9,
 	       (unsigned long long)requests, (unsigned long long)events,
@@ -322,7 +496,8 @@ static void report(const struct snap *a, const struct snap *b)
 static void usage(void)
 {
 	fprintf(stderr, "usage: server -m epoll-rp|epoll-shared|uring|cport [-p PORT] [-t THREADS]\n"
-			"              [-P lifo|fifo|rr|cpu] [-b BATCH] [-s 0|US|bimodal] [-T TAG]\n");
+			"              [-P lifo|fifo|rr|cpu] [-b BATCH] [-s 0|US|bimodal]\n"
+			"              [-k echo|sockperf|http] [-T TAG]\n");
 	exit(2);
 }
 
@@ -330,7 +505,7 @@ static void parse_args(int argc, char **argv)
 {
 	int c, i, ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
 
-	while ((c = getopt(argc, argv, "m:p:t:P:b:s:T:")) != -1) {
+	while ((c = getopt(argc, argv, "m:p:t:P:b:s:k:T:")) != -1) {
 		switch (c) {
 		case 'm':
 			model = NULL;
@@ -343,6 +518,14 @@ static void parse_args(int argc, char **argv)
 		case 'P': opt_policy = optarg; break;
 		case 'b': opt_batch = atoi(optarg); break;
 		case 's': opt_service = optarg; break;
+		case 'k':
+			for (i = 0; i < 3; i++)
+				if (!strcmp(optarg, proto_names[i]))
+					break;
+			if (i == 3)
+				usage();
+			opt_proto = i;
+			break;
 		case 'T': opt_tag = optarg; break;
 		default: usage();
 		}
@@ -362,6 +545,7 @@ static void start_workers(void)
 {
 	int i;
 
+	proto_init();
 	if (model->start)
 		model->start();
 	for (i = 0; i < opt_threads; i++) {

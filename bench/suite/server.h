@@ -11,6 +11,11 @@
  * A model is a struct model: main() calls its start() once, then runs its
  * worker() in each worker thread; the workers count what they did in
  * their struct worker and never return while the server runs.
+ *
+ * What a model sends back is the protocol's business (-k, server.c):
+ * echo (what was received), sockperf (its framed messages, the pong
+ * requests sent back) or http (a fixed response per request).  A model
+ * hands each received buffer to proto_input() and sends what it returns.
  */
 #ifndef BENCH_SERVER_H
 #define BENCH_SERVER_H
@@ -19,6 +24,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define MAX_WORKERS	64
 #define BUF_SIZE	16384
@@ -50,6 +56,31 @@ struct model {
 extern const struct model model_epoll_rp, model_epoll_shared, model_uring,
 	model_cport;
 
+enum proto { PROTO_ECHO, PROTO_SOCKPERF, PROTO_HTTP };
+
+/*
+ * The bytes a model keeps free before each receive buffer: proto_input()
+ * may write a sockperf header carried over from the previous receive
+ * (at most SOCKPERF_HDR - 1 bytes) in front of what was received.
+ */
+#define PROTO_HEADROOM	16
+#define SOCKPERF_HDR	14	/* seq 8, flags 2, length 4; big-endian */
+#define HTTP_RESP_LEN	128	/* one response, headers and body */
+#define HTTP_MAX_RESP	32	/* responses sent for one receive, at most */
+
+/* Per connection, indexed by fd; proto_open() resets it. */
+struct pstate {
+	uint32_t left;		/* sockperf: bytes of the body to go */
+	uint8_t have;		/* sockperf: header bytes kept in hdr */
+	uint8_t reply;		/* sockperf: this message goes back */
+	uint8_t match;		/* http: bytes of "\r\n\r\n" matched */
+	uint8_t hdr[SOCKPERF_HDR];
+};
+
+extern enum proto opt_proto;
+/* HTTP_MAX_RESP copies of the response, back to back; never written. */
+extern const char *http_block;
+
 /* Options (server.c). */
 extern int opt_port, opt_batch;
 extern const char *opt_policy, *opt_tag;
@@ -69,7 +100,15 @@ void serve(struct worker *w);
 void handled(struct worker *w, unsigned int nr);
 int listener(bool reuseport);
 
-/* The readiness models (epoll-rp, epoll-shared): read, echo, accept. */
+/* The protocols (server.c). */
+void proto_open(int fd);
+ssize_t proto_input(struct worker *w, int fd, char *buf, size_t len,
+		    const char **out);
+
+/*
+ * The readiness models (epoll-rp, epoll-shared): read, answer, accept;
+ * buf has PROTO_HEADROOM bytes before it.
+ */
 bool echo_once(struct worker *w, int fd, char *buf);
 void accept_all(struct worker *w, int epfd, int lfd, unsigned int ev);
 

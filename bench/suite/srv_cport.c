@@ -4,7 +4,9 @@
  * prints: lifo, fifo, rr, cpu), each loop one cport_submit_and_wait()
  * that submits everything the last batch of completions asked for (SEND
  * inline when it can finish at once, the next RECV into the connection's
- * other buffer) and waits for up to -b completions.
+ * other buffer) and waits for up to -b completions.  Each buffer keeps
+ * PROTO_HEADROOM bytes in front of it (server.h); the answer is sent from
+ * it, or (http) from http_block.
  *
  * Exit status 3: the port cannot be set up with that policy (a module
  * without it); the line "csv,skip,TAG,..." says so.
@@ -48,10 +50,12 @@ static struct conn *conn_new(void)
 	if (!c)
 		die("calloc", ENOMEM);
 	c->fd = -1;
-	c->buf[0] = malloc(BUF_SIZE);
-	c->buf[1] = malloc(BUF_SIZE);
+	c->buf[0] = malloc(PROTO_HEADROOM + BUF_SIZE);
+	c->buf[1] = malloc(PROTO_HEADROOM + BUF_SIZE);
 	if (!c->buf[0] || !c->buf[1])
 		die("malloc", ENOMEM);
+	c->buf[0] += PROTO_HEADROOM;
+	c->buf[1] += PROTO_HEADROOM;
 	return c;
 }
 
@@ -70,7 +74,9 @@ static void *cport_main(void *arg)
 	unsigned int max = opt_batch, nr = 0, submitted, i;
 	struct cport_sqe *sq = calloc(2 * max + 2, sizeof(*sq));
 	struct cport_cqe *cq = calloc(max, sizeof(*cq));
+	const char *out;
 	int ret, one = 1;
+	ssize_t n;
 
 	for (;;) {
 		submitted = 0;
@@ -103,6 +109,7 @@ static void *cport_main(void *arg)
 						   TCP_NODELAY, &one,
 						   sizeof(one));
 					COUNT(w, calls, 1);
+					proto_open(c->fd);
 					cport_prep_recv(&sq[nr++], c->fd,
 							c->buf[0], BUF_SIZE,
 							CUD(c, C_RECV, 0), 0);
@@ -120,11 +127,16 @@ static void *cport_main(void *arg)
 					COUNT(w, calls, 1);
 					break;
 				}
-				COUNT(w, requests, 1);
-				serve(w);
-				cport_prep_send(&sq[nr], c->fd, c->buf[k],
-						e->res, CUD(c, C_SEND, k));
-				sq[nr++].flags = CPORT_SQE_INLINE;
+				n = proto_input(w, c->fd, c->buf[k], e->res,
+						&out);
+				if (n < 0) {
+					/* the RECV below ends: then close */
+					shutdown(c->fd, SHUT_RDWR);
+				} else if (n > 0) {
+					cport_prep_send(&sq[nr], c->fd, out, n,
+							CUD(c, C_SEND, k));
+					sq[nr++].flags = CPORT_SQE_INLINE;
+				}
 				cport_prep_recv(&sq[nr++], c->fd, c->buf[k ^ 1],
 						BUF_SIZE, CUD(c, C_RECV, k ^ 1),
 						0);

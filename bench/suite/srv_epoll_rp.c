@@ -5,6 +5,7 @@
  * connections over the listeners; a connection stays with its worker.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <unistd.h>
@@ -15,9 +16,12 @@ static void *epoll_rp_main(void *arg)
 {
 	struct worker *w = arg;
 	struct epoll_event ev[64], e = { .events = EPOLLIN };
-	char *buf = malloc(BUF_SIZE);
+	char *buf = malloc(PROTO_HEADROOM + BUF_SIZE);
 	int i, n;
 
+	if (!buf)
+		die("malloc", ENOMEM);
+	buf += PROTO_HEADROOM;
 	w->epfd = epoll_create1(EPOLL_CLOEXEC);
 	e.data.fd = w->lfd;
 	epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->lfd, &e);

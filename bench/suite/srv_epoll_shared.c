@@ -5,6 +5,7 @@
  * completion port replaces.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
@@ -29,9 +30,12 @@ static void *epoll_shared_main(void *arg)
 {
 	struct worker *w = arg;
 	struct epoll_event ev;
-	char *buf = malloc(BUF_SIZE);
+	char *buf = malloc(PROTO_HEADROOM + BUF_SIZE);
 	int n;
 
+	if (!buf)
+		die("malloc", ENOMEM);
+	buf += PROTO_HEADROOM;
 	for (;;) {
 		n = epoll_wait(shared_epfd, &ev, 1, -1);
 		COUNT(w, calls, 1);

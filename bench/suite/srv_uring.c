@@ -3,8 +3,11 @@
  * uring: one io_uring per worker and one SO_REUSEPORT listener per worker:
  * multishot accept, multishot recv from a provided buffer ring, send from
  * the received buffer, io_uring_submit_and_wait() batching (liburing's
- * idiom).  The ring gets the first task-run flags the kernel takes:
- * SINGLE_ISSUER|DEFER_TASKRUN, else COOP_TASKRUN|TASKRUN_FLAG, else none.
+ * idiom).  A provided buffer keeps PROTO_HEADROOM bytes in front of it
+ * (server.h): what goes back is sent from the buffer it came in, or
+ * (http) from http_block.  The ring gets the first task-run flags the
+ * kernel takes: SINGLE_ISSUER|DEFER_TASKRUN, else
+ * COOP_TASKRUN|TASKRUN_FLAG, else none.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -21,12 +24,17 @@
 #define URING_ENTRIES	1024
 #define URING_NBUF	1024		/* buffers in each ring's group */
 #define URING_BUF	4096
+#define URING_STRIDE	(PROTO_HEADROOM + URING_BUF)	/* a buffer's */
 #define URING_BGID	1
 
 unsigned int uring_flags;
 
-/* user_data: kind 4 bits | bid 12 | off 13 | len 13 | fd 22 */
-enum { U_ACCEPT = 1, U_RECV, U_SEND };
+/*
+ * user_data: kind 4 bits | bid 12 | off 13 | len 13 | fd 22; a send is of
+ * bytes off to len of the buffer's slot (U_SEND) or of http_block
+ * (U_SEND_FIXED).
+ */
+enum { U_ACCEPT = 1, U_RECV, U_SEND, U_SEND_FIXED };
 #define UD(kind, bid, off, len, fd) \
 	((uint64_t)(kind) << 60 | (uint64_t)(bid) << 48 | \
 	 (uint64_t)(off) << 35 | (uint64_t)(len) << 22 | (uint64_t)(fd))
@@ -74,21 +82,47 @@ static void uring_arm_accept(struct uring_ctx *u)
 	io_uring_sqe_set_data64(sqe, UD(U_ACCEPT, 0, 0, 0, 0));
 }
 
-static void uring_send(struct uring_ctx *u, int fd, unsigned int bid,
-		       unsigned int off, unsigned int len)
+static char *uring_slot(struct uring_ctx *u, unsigned int bid)
+{
+	return u->bufs + (size_t)bid * URING_STRIDE;
+}
+
+static void uring_send(struct uring_ctx *u, int kind, int fd,
+		       unsigned int bid, unsigned int off, unsigned int len)
 {
 	struct io_uring_sqe *sqe = get_sqe(u);
+	const char *base = kind == U_SEND ? uring_slot(u, bid) : http_block;
 
-	io_uring_prep_send(sqe, fd, u->bufs + bid * URING_BUF + off,
-			   len - off, 0);
-	io_uring_sqe_set_data64(sqe, UD(U_SEND, bid, off, len, fd));
+	io_uring_prep_send(sqe, fd, base + off, len - off, 0);
+	io_uring_sqe_set_data64(sqe, UD(kind, bid, off, len, fd));
 }
 
 static void uring_put_buf(struct uring_ctx *u, unsigned int bid)
 {
-	io_uring_buf_ring_add(u->br, u->bufs + bid * URING_BUF, URING_BUF,
-			      bid, io_uring_buf_ring_mask(URING_NBUF), 0);
+	io_uring_buf_ring_add(u->br, uring_slot(u, bid) + PROTO_HEADROOM,
+			      URING_BUF, bid,
+			      io_uring_buf_ring_mask(URING_NBUF), 0);
 	io_uring_buf_ring_advance(u->br, 1);
+}
+
+/* res bytes arrived in buffer bid on fd: send the answer, if any. */
+static void uring_input(struct uring_ctx *u, int fd, unsigned int bid,
+			int res)
+{
+	char *slot = uring_slot(u, bid);
+	const char *out;
+	ssize_t n;
+
+	n = proto_input(u->w, fd, slot + PROTO_HEADROOM, res, &out);
+	if (n > 0 && out != http_block) {
+		uring_send(u, U_SEND, fd, bid, out - slot, out - slot + n);
+		return;
+	}
+	uring_put_buf(u, bid);
+	if (n > 0)
+		uring_send(u, U_SEND_FIXED, fd, 0, 0, n);
+	else if (n < 0)		/* the recv ends, then the fd is closed */
+		shutdown(fd, SHUT_RDWR);
 }
 
 static void uring_setup(struct uring_ctx *u)
@@ -113,7 +147,7 @@ static void uring_setup(struct uring_ctx *u)
 		die("io_uring_queue_init_params", -ret);
 	u->br = mmap(NULL, URING_NBUF * sizeof(struct io_uring_buf),
 		     PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
-	u->bufs = malloc((size_t)URING_NBUF * URING_BUF);
+	u->bufs = malloc((size_t)URING_NBUF * URING_STRIDE);
 	if (u->br == MAP_FAILED || !u->bufs)
 		die("buffer ring", ENOMEM);
 	reg.ring_addr = (unsigned long)u->br;
@@ -124,8 +158,9 @@ static void uring_setup(struct uring_ctx *u)
 		die("io_uring_register_buf_ring", -ret);
 	io_uring_buf_ring_init(u->br);
 	for (i = 0; i < URING_NBUF; i++)
-		io_uring_buf_ring_add(u->br, u->bufs + i * URING_BUF, URING_BUF,
-				      i, io_uring_buf_ring_mask(URING_NBUF), i);
+		io_uring_buf_ring_add(u->br, uring_slot(u, i) + PROTO_HEADROOM,
+				      URING_BUF, i,
+				      io_uring_buf_ring_mask(URING_NBUF), i);
 	io_uring_buf_ring_advance(u->br, URING_NBUF);
 }
 
@@ -144,6 +179,7 @@ static void uring_cqe(struct uring_ctx *u, struct io_uring_cqe *cqe)
 			setsockopt(res, IPPROTO_TCP, TCP_NODELAY, &one,
 				   sizeof(one));
 			COUNT(w, calls, 1);
+			proto_open(res);
 			uring_arm_recv(u, res);
 		}
 		if (!more)
@@ -152,9 +188,7 @@ static void uring_cqe(struct uring_ctx *u, struct io_uring_cqe *cqe)
 	case U_RECV:
 		if (res > 0) {
 			bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
-			COUNT(w, requests, 1);
-			serve(w);
-			uring_send(u, UD_FD(ud), bid, 0, res);
+			uring_input(u, UD_FD(ud), bid, res);
 			if (!more)
 				uring_arm_recv(u, UD_FD(ud));
 		} else if (res == -ENOBUFS) {
@@ -165,11 +199,12 @@ static void uring_cqe(struct uring_ctx *u, struct io_uring_cqe *cqe)
 		}
 		break;
 	case U_SEND:
+	case U_SEND_FIXED:
 		bid = UD_BID(ud);
 		if (res > 0 && UD_OFF(ud) + res < UD_LEN(ud))
-			uring_send(u, UD_FD(ud), bid, UD_OFF(ud) + res,
-				   UD_LEN(ud));
-		else
+			uring_send(u, UD_KIND(ud), UD_FD(ud), bid,
+				   UD_OFF(ud) + res, UD_LEN(ud));
+		else if (UD_KIND(ud) == U_SEND)
 			uring_put_buf(u, bid);
 		break;
 	}
