@@ -17,9 +17,10 @@
  *   cport_resumed      port pid                    and ran again
  *   cport_thread_exit  port pid                    an associated thread exited
  *
- * Ports are named by a small id that only the tracepoints show: each test
- * learns its port's id from a sentinel POST (or from fdinfo's "id" line,
- * if the module prints one), then every event of that test must carry it.
+ * Ports are named by a small id that only the tracepoints show (fdinfo
+ * has no "id" line yet; if it gets one, it must match): each test learns
+ * its port's id from a sentinel POST, then every event it looks for must
+ * carry that id.
  * The pid in a line's header (the task the event ran in) is checked too
  * where the event runs in a known thread.  The socket tests use unix
  * stream sockets, whose peer's data-ready callback runs in the writer's
@@ -383,11 +384,11 @@ static void *sentinel_fn(void *arg)
 }
 
 /*
- * The trace id of @port: fdinfo's "id" line if there is one, else the
- * port of the cport_post of a sentinel POST, which a thread of its own
- * makes and takes (and then exits), so that the calling thread does not
- * become one of the port's threads.  On success *@tid is that thread
- * (0 when fdinfo had the id).  Returns 0 or -errno.
+ * The trace id of @port: the port of the cport_post of a sentinel POST,
+ * which a thread of its own makes and takes (and then exits), so that the
+ * calling thread does not become one of the port's threads; and fdinfo's
+ * "id" line, if the module prints one, must say the same (-EPROTO if
+ * not).  On success *@tid is that thread.  Returns 0 or -errno.
  */
 static int learn_port_id(FIXTURE_DATA(trace) *self, int port,
 			 unsigned int *id, pid_t *tid)
@@ -402,11 +403,6 @@ static int learn_port_id(FIXTURE_DATA(trace) *self, int port,
 	int i;
 
 	*tid = 0;
-	v = fdinfo_get(port, "id");
-	if (v > 0) {
-		*id = v;
-		return 0;
-	}
 	if (pthread_create(&th, NULL, sentinel_fn, &s))
 		return -EAGAIN;
 	pthread_join(th, NULL);
@@ -421,6 +417,10 @@ static int learn_port_id(FIXTURE_DATA(trace) *self, int port,
 		       (unsigned long long)s.ud);
 	*id = strtoul(self->t.ev[i].args + strlen("port="), NULL, 10);
 	*tid = s.tid;
+	/* A module that shows the id in fdinfo must show this one. */
+	v = fdinfo_get(port, "id");
+	if (v >= 0 && v != *id)
+		return -EPROTO;
 	/*
 	 * Its exit is counted at its last switch, which may come after
 	 * the join: until then it holds a slot of the concurrency value.
@@ -433,7 +433,7 @@ static int learn_port_id(FIXTURE_DATA(trace) *self, int port,
 	pid_t __tid;							\
 	int __ret = learn_port_id(self, (self)->port, &(self)->id, &__tid); \
 	ASSERT_EQ(0, __ret) {						\
-		TH_LOG("no cport_post of the sentinel: %s",		\
+		TH_LOG("port id from a sentinel POST: %s",		\
 		       strerror(-__ret));				\
 	}								\
 } while (0)
