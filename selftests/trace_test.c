@@ -289,61 +289,104 @@ FIXTURE(trace) {
 	int fds[2];		/* [0] associated (server end), [1] the peer */
 };
 
-FIXTURE_SETUP(trace)
+/*
+ * The instance, one for the whole run: made by the first test's setup,
+ * removed when the harness (the process that forks the tests) exits.
+ * Enabling and disabling the events flips static keys, i.e. patches
+ * kernel text; under QEMU TCG that live patching can leave a stale int3
+ * that another vCPU hits (docs/concurrency.md), so it is done once, not
+ * per test, and with record-cmd off, so that the scheduler's sched_switch
+ * and sched_wakeup tracepoints (which record-cmd hooks) are not flipped
+ * at all.  (Task names then print as "<...>"; the pids are all the test
+ * reads.)
+ */
+static pid_t harness_pid;
+static char instance[256];
+
+static void __attribute__((constructor)) note_harness(void)
 {
-	const char *root;
+	harness_pid = getpid();
+}
+
+static void __attribute__((destructor)) instance_remove(void)
+{
+	char path[512];
+
+	if (getpid() != harness_pid || !instance[0] ||
+	    access(instance, F_OK))
+		return;
+	snprintf(path, sizeof(path), "%s/events/cport/enable", instance);
+	write_str(path, "0");
+	rmdir(instance);
+}
+
+/* Make the instance if it is not there yet: NULL, or why not. */
+static const char *instance_get(void)
+{
+	const char *root = tracefs_root();
+	static char why[128];
 	char path[512];
 	int ret;
+
+	if (!root)
+		return "no tracefs (not mountable at " TRACEFS ")";
+	snprintf(instance, sizeof(instance), "%s/instances/cport_trace_test.%d",
+		 root, harness_pid);
+	if (!access(instance, F_OK))
+		return NULL;
+	if (mkdir(instance, 0755)) {
+		snprintf(why, sizeof(why), "cannot make a trace instance: %s",
+			 strerror(errno));
+		return why;
+	}
+	snprintf(path, sizeof(path), "%s/events/cport/cport_post", instance);
+	if (access(path, F_OK)) {
+		rmdir(instance);
+		return "no cport events in tracefs (module without tracepoints?)";
+	}
+	snprintf(path, sizeof(path), "%s/options/record-cmd", instance);
+	write_str(path, "0");
+	/* Small: what a test makes is a few dozen lines. */
+	snprintf(path, sizeof(path), "%s/buffer_size_kb", instance);
+	write_str(path, "256");
+	snprintf(path, sizeof(path), "%s/events/cport/enable", instance);
+	ret = write_str(path, "1");
+	if (ret) {
+		rmdir(instance);
+		snprintf(why, sizeof(why), "cannot enable the cport events: %s",
+			 strerror(-ret));
+		return why;
+	}
+	return NULL;
+}
+
+FIXTURE_SETUP(trace)
+{
+	const char *why;
+	char path[512];
 
 	self->dir[0] = '\0';
 	self->port = -1;
 	self->fds[0] = self->fds[1] = -1;
 	memset(&self->t, 0, sizeof(self->t));
 
-	root = tracefs_root();
-	if (!root)
-		SKIP(return, "no tracefs (not mountable at " TRACEFS ")");
-	snprintf(self->dir, sizeof(self->dir), "%s/instances/cport_trace_test.%d",
-		 root, getpid());
-	rmdir(self->dir);
-	if (mkdir(self->dir, 0755)) {
-		ret = errno;
-		self->dir[0] = '\0';
-		SKIP(return, "cannot make a trace instance: %s", strerror(ret));
-	}
-	/* The teardown does not run after a setup that failed or skipped. */
-	snprintf(path, sizeof(path), "%s/events/cport/cport_post", self->dir);
-	if (access(path, F_OK)) {
-		rmdir(self->dir);
-		SKIP(return, "no cport events in tracefs (module without tracepoints?)");
-	}
-	/* Small: what a test makes is a few dozen lines. */
-	snprintf(path, sizeof(path), "%s/buffer_size_kb", self->dir);
-	write_str(path, "256");
-	snprintf(path, sizeof(path), "%s/events/cport/enable", self->dir);
-	ret = write_str(path, "1");
-	if (ret) {
-		rmdir(self->dir);
-		ASSERT_EQ(0, ret) {
-			TH_LOG("cannot enable the cport events: %s", strerror(-ret));
-		}
-	}
+	why = instance_get();
+	if (why)
+		SKIP(return, "%s", why);
+	snprintf(self->dir, sizeof(self->dir), "%s", instance);
+	/* Each test reads only its own events. */
+	snprintf(path, sizeof(path), "%s/trace", self->dir);
+	ASSERT_EQ(0, write_str(path, ""));
 
 	self->port = cport_create(NULL);
-	if (self->port < 0) {
-		write_str(path, "0");
-		rmdir(self->dir);
-		ASSERT_LE(0, self->port) {
-			TH_LOG("cannot open " CPORT_DEV_PATH ": %s",
-			       strerror(-self->port));
-		}
+	ASSERT_LE(0, self->port) {
+		TH_LOG("cannot open " CPORT_DEV_PATH ": %s",
+		       strerror(-self->port));
 	}
 }
 
 FIXTURE_TEARDOWN(trace)
 {
-	char path[512];
-
 	if (self->fds[0] >= 0)
 		close(self->fds[0]);
 	if (self->fds[1] >= 0)
@@ -351,11 +394,6 @@ FIXTURE_TEARDOWN(trace)
 	if (self->port >= 0)
 		cport_close(self->port);
 	trace_free(&self->t);
-	if (!self->dir[0])
-		return;
-	snprintf(path, sizeof(path), "%s/events/cport/enable", self->dir);
-	write_str(path, "0");
-	rmdir(self->dir);
 }
 
 /* Re-read the trace until event @name with fields @fmt... is in it. */
