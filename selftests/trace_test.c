@@ -2,8 +2,9 @@
 /*
  * The cport: tracepoints (kmod/trace.h): each fires when its event
  * happens, with the documented fields.  The events are enabled in a trace
- * instance of the test's own (instances/cport_trace_test.PID), so that a
- * tracer already running on the system is neither disturbed nor read;
+ * instance of the test's own (instances/cport_trace_test.PID, made once
+ * for the run and removed at its end), so that a tracer already running
+ * on the system is neither disturbed nor read;
  * each test triggers its events with real port operations, then reads the
  * instance's trace and looks for the exact lines, field by field:
  *
@@ -308,16 +309,25 @@ static void __attribute__((constructor)) note_harness(void)
 	harness_pid = getpid();
 }
 
+/* (The tests run in forked children: the harness has its own copy of
+ * instance[], empty; it looks under both places tracefs may be.) */
 static void __attribute__((destructor)) instance_remove(void)
 {
-	char path[512];
+	static const char * const roots[] = { TRACEFS, DEBUGFS_TRACING };
+	char dir[256], path[512];
+	unsigned int i;
 
-	if (getpid() != harness_pid || !instance[0] ||
-	    access(instance, F_OK))
+	if (getpid() != harness_pid)
 		return;
-	snprintf(path, sizeof(path), "%s/events/cport/enable", instance);
-	write_str(path, "0");
-	rmdir(instance);
+	for (i = 0; i < ARRAY_SIZE(roots); i++) {
+		snprintf(dir, sizeof(dir), "%s/instances/cport_trace_test.%d",
+			 roots[i], harness_pid);
+		if (access(dir, F_OK))
+			continue;
+		snprintf(path, sizeof(path), "%s/events/cport/enable", dir);
+		write_str(path, "0");
+		rmdir(dir);
+	}
 }
 
 /* Make the instance if it is not there yet: NULL, or why not. */
