@@ -205,13 +205,16 @@ clean:
 # --- Install ------------------------------------------------------------------
 #   make install [PREFIX=/usr/local] [DESTDIR=stage]   libcport and the two
 #                         layer libraries, headers, .pc files, man pages,
-#                         udev rule (UDEVRULESDIR= to skip it)
+#                         udev rule (UDEVRULESDIR= to skip it), and
+#                         scripts/trace-report as cport-trace-report with its
+#                         page (debian/man/, which cport-tools ships too)
 #   make uninstall        the same variables: removes what install put there
 #   make dkms-install     the module for every kernel, through DKMS (root);
 #                         KVER=<version> builds for that kernel, not the running one
 #   make dkms-uninstall
 #   make test-install     stage an install, build against it with pkg-config
 PREFIX		?= /usr/local
+BINDIR		?= $(PREFIX)/bin
 LIBDIR		?= $(PREFIX)/lib
 INCLUDEDIR	?= $(PREFIX)/include
 MANDIR		?= $(PREFIX)/share/man
@@ -256,6 +259,9 @@ install: lib pkgconfig
 	install -m 0644 $(filter %.7,$(MAN_PAGES)) $(DESTDIR)$(MANDIR)/man7/
 	$(if $(UDEVRULESDIR),install -D -m 0644 packaging/60-cport.rules \
 		$(DESTDIR)$(UDEVRULESDIR)/60-cport.rules)
+	install -D -m 0755 scripts/trace-report $(DESTDIR)$(BINDIR)/cport-trace-report
+	install -D -m 0644 debian/man/cport-trace-report.1 \
+		$(DESTDIR)$(MANDIR)/man1/cport-trace-report.1
 	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then ldconfig; fi
 
 uninstall:
@@ -264,7 +270,9 @@ uninstall:
 	      $(LIB_HEADERS:libcport/%=$(DESTDIR)$(INCLUDEDIR)/%) \
 	      $(DESTDIR)$(INCLUDEDIR)/linux/cport.h \
 	      $(LIBS:%=$(DESTDIR)$(PKGCONFIGDIR)/%.pc) \
-	      $(MAN_PAGES:man/%=$(DESTDIR)$(MANDIR)/%)
+	      $(MAN_PAGES:man/%=$(DESTDIR)$(MANDIR)/%) \
+	      $(DESTDIR)$(BINDIR)/cport-trace-report \
+	      $(DESTDIR)$(MANDIR)/man1/cport-trace-report.1
 	$(if $(UDEVRULESDIR),rm -f $(DESTDIR)$(UDEVRULESDIR)/60-cport.rules)
 	-rmdir --ignore-fail-on-non-empty $(DESTDIR)$(INCLUDEDIR)/linux
 	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then ldconfig; fi

@@ -168,6 +168,14 @@ else
 	sed 's/^/  | /' "$LOGS/judge-test.log" | tail -n 30
 	fail_item "judge selftest"
 fi
+# trace-report's text and --csv output on a hand-made trace: scripts/testdata/trace/.
+if python3 scripts/trace_report_test.py > "$LOGS/trace-report-test.log" 2>&1 < /dev/null; then
+	echo "  ok      trace-report selftest"
+	PASS=$((PASS + 1))
+else
+	sed 's/^/  | /' "$LOGS/trace-report-test.log" | tail -n 30
+	fail_item "trace-report selftest"
+fi
 
 # cport's ioctl type collides with nothing in the kernel tree (docs/ioctl-number.md).
 if scripts/check-ioctl-number.sh > "$LOGS/ioctl-number.log" 2>&1 < /dev/null; then

@@ -101,7 +101,9 @@ contents() {
 		/usr/share/man/man3/cport_wait.3.gz /usr/share/man/man3/qsoasync.3.gz || bad=1
 	has cport-tools /usr/bin/cport-echo-server /usr/bin/cport-echo-client \
 		/usr/bin/cport-trace-report /usr/libexec/cport/lifo_demo \
-		/usr/share/man/man7/cport.7.gz || bad=1
+		/usr/share/man/man7/cport.7.gz \
+		/usr/share/man/man1/cport-trace-report.1.gz \
+		/usr/share/man/man1/cport-echo-server.1.gz || bad=1
 	# One version: the packages' (debian/changelog), the module's
 	# (dkms.conf) and the libraries' (LIB_VERSION in the Makefile).
 	for l in "${PKGS[@]}"; do
@@ -299,7 +301,8 @@ examples() {
 check "libcport-dev's examples build with the root's pkg-config" examples
 
 # cport-tools: every binary's libraries resolve, and from the root when
-# they are cport's; trace-report runs on an empty trace.
+# they are cport's; trace-report runs, and its --csv reads the sample
+# trace of scripts/testdata/trace/ as the tree's copy does.
 tools() {
 	local f
 	for f in "$SYSROOT"/usr/bin/cport-echo-* "$SYSROOT"/usr/libexec/cport/*; do
@@ -309,6 +312,8 @@ tools() {
 			{ say "$f: libcport not from the root"; return 1; }
 	done
 	"$SYSROOT/usr/bin/cport-trace-report" --help
+	"$SYSROOT/usr/bin/cport-trace-report" --csv scripts/testdata/trace/sample.trace |
+		cmp - scripts/testdata/trace/sample.csv
 }
 check "cport-tools: binaries linked to the packaged libraries, trace-report runs" tools
 

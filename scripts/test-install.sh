@@ -6,7 +6,8 @@
 # the include or library path, for each of the three libraries (libcport,
 # and the compatibility layers libcport-win32 and libcport-qso):
 #   - the layout (library, soname and dev links, static library, public
-#     headers and no internal one, pkg-config file, man pages, udev rule);
+#     headers and no internal one, pkg-config file, man pages, udev rule,
+#     cport-trace-report, whose --csv reads scripts/testdata/trace/);
 #   - the soname (a layer's needs libcport.so.1), and that the exported
 #     symbols are exactly the names of libcport/LIB.map at their version
 #     node, which are exactly the library's public functions (those of
@@ -80,7 +81,8 @@ layout() {
 	for f in include/cport.h include/cport_win32.h include/qsoasync.h \
 		 include/linux/cport.h share/man/man7/cport.7 \
 		 share/man/man3/cport_open.3 share/man/man3/cport_win32.3 \
-		 share/man/man3/qsoasync.3; do
+		 share/man/man3/qsoasync.3 share/man/man1/cport-trace-report.1 \
+		 bin/cport-trace-report; do
 		[ -f "$STAGE$PREFIX/$f" ] || { say "missing $PREFIX/$f"; bad=1; }
 	done
 	for l in "${LIBS[@]}"; do
@@ -93,6 +95,11 @@ layout() {
 			{ say "$l.so is not a link to $l.so.1"; bad=1; }
 	done
 	[ ! -e "$INCDIR/fdtab.h" ] || { say "internal fdtab.h installed"; bad=1; }
+	[ -x "$STAGE$PREFIX/bin/cport-trace-report" ] ||
+		{ say "bin/cport-trace-report not executable"; bad=1; }
+	"$STAGE$PREFIX/bin/cport-trace-report" --csv scripts/testdata/trace/sample.trace |
+		cmp - scripts/testdata/trace/sample.csv ||
+		{ say "the installed cport-trace-report --csv differs"; bad=1; }
 	[ -f "$STAGE/lib/udev/rules.d/60-cport.rules" ] ||
 		{ say "missing /lib/udev/rules.d/60-cport.rules"; bad=1; }
 	cmp -s "$INCDIR/linux/cport.h" uapi/linux/cport.h ||
@@ -355,9 +362,9 @@ done
 man_render() {
 	local err
 	cd "$MANDIR" || return 1
-	err=$(man -l --warnings man3/*.3 man7/*.7 2>&1 > /dev/null)
+	err=$(man -l --warnings man1/*.1 man3/*.3 man7/*.7 2>&1 > /dev/null)
 	[ -z "$err" ] || { say "$err"; return 1; }
-	set -- man3/*.3 man7/*.7
+	set -- man1/*.1 man3/*.3 man7/*.7
 	note "$# pages"
 }
 check "man -l --warnings on the staged pages" man_render
@@ -423,6 +430,8 @@ other_prefix() {
 	   ! [ -f "$st/opt/cport/lib/libcport-qso.a" ] ||
 	   ! [ -f "$st/opt/cport/include/linux/cport.h" ] ||
 	   ! [ -f "$st/opt/cport/share/man/man3/cport_wait.3" ] ||
+	   ! [ -x "$st/opt/cport/bin/cport-trace-report" ] ||
+	   ! [ -f "$st/opt/cport/share/man/man1/cport-trace-report.1" ] ||
 	   [ -e "$st/lib" ]; then
 		find "$st" >> "$LOG"
 		return 1
