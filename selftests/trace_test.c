@@ -497,22 +497,6 @@ static int assoc_pair(FIXTURE_DATA(trace) *self)
 /* --- The events ------------------------------------------------------------ */
 
 /*
- * Enum names that kmod/trace.h prints without a TRACE_DEFINE_ENUM, known
- * and reported: the test logs them instead of failing.  Empty this list
- * once trace.h defines them.
- */
-static bool known_unresolved(const char *name, size_t len)
-{
-	static const char * const known[] = { "CPORT_OP_CONNECT" };
-	unsigned int i;
-
-	for (i = 0; i < ARRAY_SIZE(known); i++)
-		if (strlen(known[i]) == len && !strncmp(name, known[i], len))
-			return true;
-	return false;
-}
-
-/*
  * The event files carry the documented fields (what perf and trace-cmd
  * read), and every enum the print format names is resolved to a number:
  * a name left in "print fmt" (an enum without TRACE_DEFINE_ENUM) is one
@@ -557,16 +541,10 @@ TEST_F(trace, formats)
 			for (end = p; isalnum((unsigned char)*end) || *end == '_';
 			     end++)
 				;
-			if (known_unresolved(p, end - p)) {
-				TH_LOG("known: %s's print fmt names %.*s (kmod/trace.h "
-				       "has no TRACE_DEFINE_ENUM for it)",
-				       ev[i].event, (int)(end - p), p);
-			} else {
-				TH_LOG("%s: print fmt names %.*s (no TRACE_DEFINE_ENUM: "
-				       "perf and trace-cmd cannot print it)",
-				       ev[i].event, (int)(end - p), p);
-				_metadata->exit_code = KSFT_FAIL;
-			}
+			TH_LOG("%s: print fmt names %.*s (no TRACE_DEFINE_ENUM: "
+			       "perf and trace-cmd cannot print it)",
+			       ev[i].event, (int)(end - p), p);
+			_metadata->exit_code = KSFT_FAIL;
 			p = end;
 		}
 		free(fmt);
