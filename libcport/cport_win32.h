@@ -428,6 +428,71 @@ void GetAcceptExSockaddrs(PVOID lpOutputBuffer, DWORD dwReceiveDataLength,
 			  int *RemoteSockaddrLength);
 
 /*
+ * ConnectEx on a bound socket (bind() first, as Windows requires:
+ * WSAEINVAL otherwise) associated with a port: connects it to name and
+ * then sends lpSendBuffer (dwSendDataLength bytes; NULL and 0 for none).
+ * The connect is the caller's own non-blocking connect(2), finished by
+ * the kernel's CPORT_OP_CONNECT (cport_connect(3)).  Returns TRUE when it
+ * completed at once (*lpdwBytesSent = the bytes sent; a packet follows
+ * unless the socket skips completion on success), else FALSE with
+ * WSAGetLastError() == ERROR_IO_PENDING (a packet follows: its bytes are
+ * those sent, its error WSAECONNREFUSED, WSAETIMEDOUT... as
+ * ERROR_CONNECTION_REFUSED, ERROR_SEM_TIMEOUT... from
+ * GetQueuedCompletionStatus) or another code (nothing follows).
+ * setsockopt(SO_UPDATE_CONNECT_CONTEXT) afterwards is not needed.
+ */
+BOOL ConnectEx(SOCKET s, const struct sockaddr *name, int namelen,
+	       PVOID lpSendBuffer, DWORD dwSendDataLength,
+	       LPDWORD lpdwBytesSent, LPOVERLAPPED lpOverlapped);
+
+/* The extension functions, as Windows code obtains them (WSAIoctl). */
+typedef struct {
+	uint32_t	Data1;
+	uint16_t	Data2;
+	uint16_t	Data3;
+	uint8_t		Data4[8];
+} GUID;
+
+typedef BOOL (*LPFN_ACCEPTEX)(SOCKET, SOCKET, PVOID, DWORD, DWORD, DWORD,
+			      LPDWORD, LPOVERLAPPED);
+typedef BOOL (*LPFN_CONNECTEX)(SOCKET, const struct sockaddr *, int, PVOID,
+			       DWORD, LPDWORD, LPOVERLAPPED);
+typedef void (*LPFN_GETACCEPTEXSOCKADDRS)(PVOID, DWORD, DWORD, DWORD,
+					  struct sockaddr **, int *,
+					  struct sockaddr **, int *);
+
+#define WSAID_ACCEPTEX \
+	{ 0xb5367df1, 0xcbac, 0x11cf, \
+	  { 0x95, 0xca, 0x00, 0x80, 0x5f, 0x48, 0xa1, 0x92 } }
+#define WSAID_GETACCEPTEXSOCKADDRS \
+	{ 0xb5367df2, 0xcbac, 0x11cf, \
+	  { 0x95, 0xca, 0x00, 0x80, 0x5f, 0x48, 0xa1, 0x92 } }
+#define WSAID_CONNECTEX \
+	{ 0x25a207b9, 0xddf3, 0x4660, \
+	  { 0x8e, 0xe9, 0x76, 0xe5, 0x8c, 0x74, 0x06, 0x3e } }
+#define WSAID_DISCONNECTEX \
+	{ 0x7fda2e11, 0x8630, 0x436f, \
+	  { 0xa0, 0x31, 0xf5, 0x36, 0xa6, 0xee, 0xc1, 0x57 } }
+#define WSAID_TRANSMITFILE \
+	{ 0xb5367df0, 0xcbac, 0x11cf, \
+	  { 0x95, 0xca, 0x00, 0x80, 0x5f, 0x48, 0xa1, 0x92 } }
+
+#define SIO_GET_EXTENSION_FUNCTION_POINTER	0xc8000006UL
+
+/*
+ * WSAIoctl: only SIO_GET_EXTENSION_FUNCTION_POINTER, synchronously
+ * (lpOverlapped and the completion routine NULL): lpvInBuffer holds a
+ * GUID, lpvOutBuffer receives the function's pointer.  AcceptEx,
+ * ConnectEx and GetAcceptExSockaddrs are there; DisconnectEx and
+ * TransmitFile are not yet (WSAEINVAL, as for an unknown GUID); other
+ * codes fail with WSAEOPNOTSUPP.
+ */
+int WSAIoctl(SOCKET s, DWORD dwIoControlCode, LPVOID lpvInBuffer,
+	     DWORD cbInBuffer, LPVOID lpvOutBuffer, DWORD cbOutBuffer,
+	     LPDWORD lpcbBytesReturned, LPWSAOVERLAPPED lpOverlapped,
+	     LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine);
+
+/*
  * Cancel s's pending operations (they complete with
  * ERROR_OPERATION_ABORTED), forget its association, close it.  0 or
  * SOCKET_ERROR (WSAENOTSOCK for a bad descriptor).

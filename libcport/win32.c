@@ -1340,6 +1340,104 @@ void GetAcceptExSockaddrs(PVOID lpOutputBuffer, DWORD dwReceiveDataLength,
 				addr_len(r, dwRemoteAddressLength) : 0;
 }
 
+/*
+ * Bound, as ConnectEx wants: an IP socket has a local port once bind()
+ * (or a connect) gave it one; other families need no bind.
+ */
+static bool sock_bound(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len))
+		return false;
+	if (ss.ss_family == AF_INET)
+		return ((struct sockaddr_in *)&ss)->sin_port != 0;
+	if (ss.ss_family == AF_INET6)
+		return ((struct sockaddr_in6 *)&ss)->sin6_port != 0;
+	return true;
+}
+
+BOOL ConnectEx(SOCKET s, const struct sockaddr *name, int namelen,
+	       PVOID lpSendBuffer, DWORD dwSendDataLength,
+	       LPDWORD lpdwBytesSent, LPOVERLAPPED lpOverlapped)
+{
+	struct cport_sqe sqe;
+	int fd = handle_fd(s), fl, ret;
+	DWORD bytes = 0;
+
+	if (fd < 0)
+		return fail(ENOTSOCK, TRUE);
+	if (!lpOverlapped || !name || namelen <= 0 ||
+	    (!lpSendBuffer && dwSendDataLength) || !sock_bound(fd))
+		return fail(EINVAL, TRUE);
+	/* The connect is the caller's own system call, non-blocking. */
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0)
+		return fail(errno, TRUE);
+	if (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return fail(errno, TRUE);
+	ret = connect(fd, name, (socklen_t)namelen) < 0 &&
+	      errno != EINPROGRESS ? -errno : 0;
+	if (!(fl & O_NONBLOCK))
+		fcntl(fd, F_SETFL, fl);
+	if (ret)
+		return fail(ret, TRUE);
+	cport_prep_connect(&sqe, fd, lpSendBuffer, dwSendDataLength,
+			   (__u64)(uintptr_t)lpOverlapped);
+	ret = submit_io(fd, &sqe, lpOverlapped, NULL, &bytes);
+	return wsa_result(ret, bytes, lpdwBytesSent) == 0;
+}
+
+static bool guid_is(const GUID *g, const GUID *want)
+{
+	return !memcmp(g, want, sizeof(*g));
+}
+
+int WSAIoctl(SOCKET s, DWORD dwIoControlCode, LPVOID lpvInBuffer,
+	     DWORD cbInBuffer, LPVOID lpvOutBuffer, DWORD cbOutBuffer,
+	     LPDWORD lpcbBytesReturned, LPWSAOVERLAPPED lpOverlapped,
+	     LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine)
+{
+	static const GUID acceptex = WSAID_ACCEPTEX,
+			  connectex = WSAID_CONNECTEX,
+			  sockaddrs = WSAID_GETACCEPTEXSOCKADDRS;
+	void (*fn)(void) = NULL;
+	GUID g;
+
+	if (handle_fd(s) < 0) {
+		SetLastError(WSAENOTSOCK);
+		return SOCKET_ERROR;
+	}
+	if (dwIoControlCode != SIO_GET_EXTENSION_FUNCTION_POINTER) {
+		SetLastError(WSAEOPNOTSUPP);
+		return SOCKET_ERROR;
+	}
+	if (lpOverlapped || lpCompletionRoutine || !lpvInBuffer ||
+	    cbInBuffer < sizeof(GUID) || !lpvOutBuffer ||
+	    cbOutBuffer < sizeof(fn)) {
+		SetLastError(lpvOutBuffer && cbOutBuffer < sizeof(fn) ?
+			     WSAEFAULT : WSAEINVAL);
+		return SOCKET_ERROR;
+	}
+	memcpy(&g, lpvInBuffer, sizeof(g));
+	if (guid_is(&g, &acceptex))
+		fn = (void (*)(void))AcceptEx;
+	else if (guid_is(&g, &connectex))
+		fn = (void (*)(void))ConnectEx;
+	else if (guid_is(&g, &sockaddrs))
+		fn = (void (*)(void))GetAcceptExSockaddrs;
+	if (!fn) {
+		SetLastError(WSAEINVAL);
+		return SOCKET_ERROR;
+	}
+	memcpy(lpvOutBuffer, &fn, sizeof(fn));
+	if (lpcbBytesReturned)
+		*lpcbBytesReturned = sizeof(fn);
+	SetLastError(ERROR_SUCCESS);
+	return 0;
+}
+
 /* --- Threads, waits and the rest of a Winsock program's calls ------------------ */
 
 /*

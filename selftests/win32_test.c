@@ -1654,4 +1654,178 @@ TEST_F(win, echo_flow)
 	close(l);
 }
 
+/* ConnectEx as Windows code gets it: WSAIoctl by GUID. */
+static LPFN_CONNECTEX get_connectex(int fd)
+{
+	GUID g = WSAID_CONNECTEX;
+	LPFN_CONNECTEX fn = NULL;
+	DWORD n = 0;
+
+	if (WSAIoctl(SOCK(fd), SIO_GET_EXTENSION_FUNCTION_POINTER, &g,
+		     sizeof(g), &fn, sizeof(fn), &n, NULL, NULL) ||
+	    n != sizeof(fn))
+		return NULL;
+	return fn;
+}
+
+/* A TCP socket bound to 127.0.0.1:0, or -errno. */
+static int bound_tcp4(void)
+{
+	struct sockaddr_in sin = {
+		.sin_family = AF_INET,
+		.sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+	};
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin))) {
+		close(fd);
+		return -errno;
+	}
+	return fd;
+}
+
+TEST_F(win, wsaioctl_extension_functions)
+{
+	GUID accept = WSAID_ACCEPTEX, sockaddrs = WSAID_GETACCEPTEXSOCKADDRS,
+	     disconnect = WSAID_DISCONNECTEX, transmit = WSAID_TRANSMITFILE,
+	     junk = { 1, 2, 3, { 4 } };
+	void (*fn)(void) = NULL;
+	DWORD n = 0;
+
+	ASSERT_EQ(0, WSAIoctl(SOCK(self->fds[0]),
+			      SIO_GET_EXTENSION_FUNCTION_POINTER, &accept,
+			      sizeof(accept), &fn, sizeof(fn), &n, NULL, NULL));
+	EXPECT_EQ((void (*)(void))AcceptEx, fn);
+	EXPECT_EQ(sizeof(fn), n);
+	ASSERT_EQ(0, WSAIoctl(SOCK(self->fds[0]),
+			      SIO_GET_EXTENSION_FUNCTION_POINTER, &sockaddrs,
+			      sizeof(sockaddrs), &fn, sizeof(fn), &n, NULL,
+			      NULL));
+	EXPECT_EQ((void (*)(void))GetAcceptExSockaddrs, fn);
+	EXPECT_EQ((LPFN_CONNECTEX)ConnectEx, get_connectex(self->fds[0]));
+	/* Not there (yet), or no such function: WSAEINVAL. */
+	EXPECT_EQ(SOCKET_ERROR,
+		  WSAIoctl(SOCK(self->fds[0]),
+			   SIO_GET_EXTENSION_FUNCTION_POINTER, &disconnect,
+			   sizeof(disconnect), &fn, sizeof(fn), &n, NULL, NULL));
+	EXPECT_EQ(WSAEINVAL, WSAGetLastError());
+	EXPECT_EQ(SOCKET_ERROR,
+		  WSAIoctl(SOCK(self->fds[0]),
+			   SIO_GET_EXTENSION_FUNCTION_POINTER, &transmit,
+			   sizeof(transmit), &fn, sizeof(fn), &n, NULL, NULL));
+	EXPECT_EQ(WSAEINVAL, WSAGetLastError());
+	EXPECT_EQ(SOCKET_ERROR,
+		  WSAIoctl(SOCK(self->fds[0]),
+			   SIO_GET_EXTENSION_FUNCTION_POINTER, &junk,
+			   sizeof(junk), &fn, sizeof(fn), &n, NULL, NULL));
+	EXPECT_EQ(WSAEINVAL, WSAGetLastError());
+	/* Too small an output: WSAEFAULT; another code: WSAEOPNOTSUPP. */
+	EXPECT_EQ(SOCKET_ERROR,
+		  WSAIoctl(SOCK(self->fds[0]),
+			   SIO_GET_EXTENSION_FUNCTION_POINTER, &accept,
+			   sizeof(accept), &fn, 4, &n, NULL, NULL));
+	EXPECT_EQ(WSAEFAULT, WSAGetLastError());
+	EXPECT_EQ(SOCKET_ERROR,
+		  WSAIoctl(SOCK(self->fds[0]), 0x4004667f, &accept,
+			   sizeof(accept), &fn, sizeof(fn), &n, NULL, NULL));
+	EXPECT_EQ(WSAEOPNOTSUPP, WSAGetLastError());
+}
+
+/* ConnectEx with send data: its packet carries the bytes sent. */
+TEST_F(win, connectex_with_data)
+{
+	static const char msg[] = "ConnectEx's first block";
+	int l = sock_listener(SK_TCP4), c = bound_tcp4(), srv;
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	LPFN_CONNECTEX connectex;
+	char buf[sizeof(msg)];
+	OVERLAPPED ov = { 0 };
+	DWORD sent = 0;
+	struct gq r;
+
+	ASSERT_LE(0, l);
+	ASSERT_LE(0, c);
+	ASSERT_EQ(0, getsockname(l, (struct sockaddr *)&ss, &len));
+	associate(_metadata, self->port, c, 77);
+	connectex = get_connectex(c);
+	ASSERT_NE(NULL, connectex);
+	if (!connectex(SOCK(c), (struct sockaddr *)&ss, (int)len,
+		       (PVOID)msg, sizeof(msg), &sent, &ov))
+		ASSERT_EQ(ERROR_IO_PENDING, WSAGetLastError());
+	r = gq(self->port, WAIT_MS);
+	ASSERT_TRUE(r.ok) {
+		TH_LOG("error %u", r.err);
+	}
+	EXPECT_EQ(sizeof(msg), r.bytes);
+	EXPECT_EQ(77, r.key);
+	EXPECT_EQ(&ov, r.ov);
+	srv = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+	ASSERT_LE(0, srv);
+	ASSERT_EQ(0, read_full(srv, buf, sizeof(buf)));
+	EXPECT_EQ(0, memcmp(buf, msg, sizeof(msg)));
+	/* Connected: WSARecv on it works through the same port. */
+	ASSERT_EQ((ssize_t)sizeof(msg), write(srv, msg, sizeof(msg)));
+	r.bytes = 0;
+	if (recv1(c, &ov, buf, sizeof(buf), &r.bytes))
+		ASSERT_EQ(WSA_IO_PENDING, WSAGetLastError());
+	r = gq(self->port, WAIT_MS);
+	ASSERT_TRUE(r.ok);
+	EXPECT_EQ(sizeof(msg), r.bytes);
+	close(srv);
+	closesocket(SOCK(c));
+	close(l);
+}
+
+/* Refused: at once (WSAECONNREFUSED) or in the packet, nothing sent. */
+TEST_F(win, connectex_refused_and_bad_input)
+{
+	int l = sock_listener(SK_TCP4), c = bound_tcp4(), u;
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	OVERLAPPED ov = { 0 };
+	DWORD sent = 0;
+	struct gq r;
+
+	ASSERT_LE(0, l);
+	ASSERT_LE(0, c);
+	ASSERT_EQ(0, getsockname(l, (struct sockaddr *)&ss, &len));
+	close(l);
+	associate(_metadata, self->port, c, 78);
+	if (!ConnectEx(SOCK(c), (struct sockaddr *)&ss, (int)len, "x", 1,
+		       &sent, &ov)) {
+		if (WSAGetLastError() == ERROR_IO_PENDING) {
+			r = gq(self->port, WAIT_MS);
+			EXPECT_FALSE(r.ok);
+			EXPECT_EQ(ERROR_CONNECTION_REFUSED, r.err);
+			EXPECT_EQ(0, r.bytes);
+			EXPECT_EQ(&ov, r.ov);
+		} else {
+			EXPECT_EQ(WSAECONNREFUSED, WSAGetLastError());
+		}
+	} else {
+		ASSERT_TRUE(0) TH_LOG("ConnectEx to nobody succeeded");
+	}
+	EXPECT_FALSE(gq(self->port, 50).ok);
+	closesocket(SOCK(c));
+
+	/* Not bound: WSAEINVAL, as on Windows; no OVERLAPPED: WSAEINVAL. */
+	u = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ASSERT_LE(0, u);
+	associate(_metadata, self->port, u, 79);
+	EXPECT_FALSE(ConnectEx(SOCK(u), (struct sockaddr *)&ss, (int)len,
+			       NULL, 0, &sent, &ov));
+	EXPECT_EQ(WSAEINVAL, WSAGetLastError());
+	c = bound_tcp4();
+	ASSERT_LE(0, c);
+	EXPECT_FALSE(ConnectEx(SOCK(c), (struct sockaddr *)&ss, (int)len,
+			       NULL, 0, &sent, NULL));
+	EXPECT_EQ(WSAEINVAL, WSAGetLastError());
+	EXPECT_FALSE(gq(self->port, 50).ok);
+	closesocket(SOCK(u));
+	closesocket(SOCK(c));
+}
+
 TEST_HARNESS_MAIN
