@@ -539,6 +539,7 @@ struct cport_opdef {
 	/* Socket operations: one try at the I/O, by the runner (net.c). */
 	enum cport_io	(*io)(struct cport_sock *s, struct cport_op *op);
 	u16		sqe_flags;	/* accepted in cport_sqe.flags */
+	bool		tx;		/* runs in the socket's send order */
 };
 
 extern const struct cport_opdef cport_opdefs[CPORT_OP__NR];

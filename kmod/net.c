@@ -172,18 +172,17 @@ enum cport_io cport_do_connect(struct cport_sock *s, struct cport_op *op)
 	if (!op->connected) {
 		ret = sock_error(s->sk);
 		if (!ret && kernel_getpeername(s->sock,
-					       (struct sockaddr *)&addr) >= 0) {
-			op->connected = true;
-			return cport_do_send(s, op);
-		}
-		if (!ret) {
+					       (struct sockaddr *)&addr) < 0) {
 			/* Still connecting, unless poll says it is over. */
 			if (!(vfs_poll(s->file, NULL) & (EPOLLERR | EPOLLHUP)))
 				return CPORT_IO_AGAIN;
 			ret = sock_error(s->sk) ?: -ENOTCONN;
 		}
-		op->res = ret;
-		return CPORT_IO_DONE;
+		if (ret) {
+			op->res = ret;
+			return CPORT_IO_DONE;
+		}
+		op->connected = true;
 	}
 	return cport_do_send(s, op);
 }

@@ -317,8 +317,7 @@ static int cport_op_queue(struct cport_port *port, struct cport_sock *s,
 		}
 	}
 	if (!ret) {
-		list_add_tail(&op->list, (op->opcode == CPORT_OP_SEND ||
-					  op->opcode == CPORT_OP_CONNECT) ?
+		list_add_tail(&op->list, cport_opdefs[op->opcode].tx ?
 					 &s->txq : &s->rxq);
 		__cport_op_hash(port, op);
 		s->nr_ops++;

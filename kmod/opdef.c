@@ -185,6 +185,7 @@ const struct cport_opdef cport_opdefs[CPORT_OP__NR] = {
 		.issue		= cport_op_submit,
 		.io		= cport_do_send,
 		.sqe_flags	= CPORT_SQE_FLAGS,
+		.tx		= true,
 	},
 	[CPORT_OP_ACCEPT] = {
 		.name		= "ACCEPT",
@@ -204,6 +205,7 @@ const struct cport_opdef cport_opdefs[CPORT_OP__NR] = {
 		.issue		= cport_op_submit,
 		.io		= cport_do_connect,
 		.sqe_flags	= CPORT_SQE_FLAGS,
+		.tx		= true,
 	},
 };
 

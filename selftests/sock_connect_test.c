@@ -95,6 +95,16 @@ static int fill_backlog(int lst)
 	return fd;
 }
 
+/* connect(2) on the client made non-blocking: in progress, or the test fails. */
+static void start_connect(struct __test_metadata *_metadata,
+			  FIXTURE_DATA(conn) *self)
+{
+	ASSERT_EQ(0, fcntl(self->cl, F_SETFL, O_NONBLOCK));
+	ASSERT_EQ(-1, connect(self->cl, (struct sockaddr *)&self->addr,
+			      self->addrlen));
+	ASSERT_EQ(EINPROGRESS, errno);
+}
+
 /* A connect with data: completes with the data's length, sent first. */
 TEST_F(conn, with_data)
 {
@@ -203,10 +213,7 @@ TEST_F(conn, timeout)
 	}
 	q = fill_backlog(self->lst);
 	ASSERT_LE(0, q);
-	ASSERT_EQ(0, fcntl(self->cl, F_SETFL, O_NONBLOCK));
-	ASSERT_EQ(-1, connect(self->cl, (struct sockaddr *)&self->addr,
-			      self->addrlen));
-	ASSERT_EQ(EINPROGRESS, errno);
+	start_connect(_metadata, self);
 	cport_prep_connect(&sqe, self->cl, "x", 1, UD);
 	sqe.timeout_ns = 200 * NSEC_PER_MSEC;
 	t0 = now_ns();
@@ -235,11 +242,7 @@ TEST_F(conn, cancel_and_send_order)
 		SKIP(return, "a unix connect is never in progress");
 	q = fill_backlog(self->lst);
 	ASSERT_LE(0, q);
-	/* connect(2) on the non-blocking socket: in progress. */
-	ASSERT_EQ(0, fcntl(self->cl, F_SETFL, O_NONBLOCK));
-	ASSERT_EQ(-1, connect(self->cl, (struct sockaddr *)&self->addr,
-			      self->addrlen));
-	ASSERT_EQ(EINPROGRESS, errno);
+	start_connect(_metadata, self);
 
 	cport_prep_connect(&sqe, self->cl, NULL, 0, UD);
 	ASSERT_EQ(1, submit1(self->port, &sqe));
