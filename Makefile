@@ -55,7 +55,7 @@ EXAMPLES	:= $(EXAMPLE_SRCS:examples/%.c=$(BUILD)/examples/%)
 BENCH_SRCS	:= $(wildcard bench/*.c)
 BENCHES		:= $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all module lib selftests examples tools benches check demo bench-concurrency bench \
+.PHONY: all module lib selftests examples tools benches check demo bench-concurrency bench sim \
 	lint checkpatch sparse clean deb
 
 all: module lib selftests examples benches
@@ -184,6 +184,12 @@ bench-concurrency: lib
 bench:
 	scripts/install-deps.sh
 	scripts/bench.sh $(if $(QUICK),quick,full)
+
+# The release-policy simulator (bench/sim/): checked against bench/results,
+# then its predictions at 16, 64 and 256 cores; tables and plots in build/sim/.
+sim:
+	python3 bench/sim/validate.py
+	python3 bench/sim/predict.py
 
 # compat.h is the one place where kernel versions are tested.
 CHECKPATCH = $(KSRC)/scripts/checkpatch.pl --strict --no-tree --terse \

@@ -177,6 +177,15 @@ else
 	fail_item "trace-report selftest"
 fi
 
+# The policy simulator against closed forms and the port's rules (bench/sim/).
+if python3 bench/sim/sim_test.py > "$LOGS/sim-test.log" 2>&1 < /dev/null; then
+	echo "  ok      simulator selftest"
+	PASS=$((PASS + 1))
+else
+	sed 's/^/  | /' "$LOGS/sim-test.log" | tail -n 30
+	fail_item "simulator selftest"
+fi
+
 # cport's ioctl type collides with nothing in the kernel tree (docs/ioctl-number.md).
 if scripts/check-ioctl-number.sh > "$LOGS/ioctl-number.log" 2>&1 < /dev/null; then
 	echo "  ok      ioctl-number: $(tail -n 1 "$LOGS/ioctl-number.log")"
