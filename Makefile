@@ -120,6 +120,7 @@ $(BUILD)/examples/%: examples/%.c $(COMMON_H) $(LIB_A)
 WIN32_USERS	:= $(BUILD)/selftests/win32_test $(BUILD)/examples/win_echo \
 		   $(BUILD)/selftests/win32_calls_test \
 		   $(BUILD)/selftests/win32_tutorial_test \
+		   $(BUILD)/selftests/win32_pool_test \
 		   $(BUILD)/examples/win_tutorial_echo
 QSO_USERS	:= $(BUILD)/selftests/qso_test $(BUILD)/examples/qso_echo
 $(WIN32_USERS): LAYER_A := $(WIN32_A)
