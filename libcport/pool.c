@@ -322,7 +322,7 @@ int cport_pool_set_threads(struct cport_pool *p, unsigned int min,
 	pthread_mutex_lock(&p->lock);
 	p->min = min;
 	p->max = max;
-	while (!ret && p->threads < min && !p->stopping)
+	while (!ret && p->threads < pool_floor(p) && !p->stopping)
 		ret = spawn(p) ? -EAGAIN : 0;
 	pthread_mutex_unlock(&p->lock);
 	return ret;

@@ -79,7 +79,7 @@ TEST(bad_input)
 {
 	struct cport_pool_opts o = { 0 };
 	struct cport_pool *p = (void *)1;
-	struct cport_pool_io *io;
+	struct cport_pool_io *io, *io2;
 	int fds[2], pfd[2];
 
 	ASSERT_EQ(-EINVAL, cport_pool_create(NULL, NULL));
@@ -120,7 +120,8 @@ TEST(bad_input)
 	close(pfd[0]);
 	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, fds));
 	ASSERT_EQ(0, cport_pool_bind(p, fds[0], nop_cb, NULL, &io));
-	EXPECT_EQ(-EEXIST, cport_pool_bind(p, fds[0], nop_cb, NULL, &io));
+	EXPECT_EQ(-EEXIST, cport_pool_bind(p, fds[0], nop_cb, NULL, &io2));
+	EXPECT_EQ(NULL, io2);
 	EXPECT_EQ(-EINVAL, cport_pool_io_wait(io, 0x10));
 	EXPECT_EQ(0, cport_pool_unbind(io, NULL));
 	EXPECT_EQ(-EINVAL, cport_pool_unbind(io, NULL));	/* twice */
@@ -530,6 +531,8 @@ TEST(existing_port)
 	reset();
 	ASSERT_EQ(0, cport_pool_create(&o, &p));
 	EXPECT_EQ(port, cport_pool_port(p));
+	/* Minimum 0, but opts.fn keeps a thread for the program's posts. */
+	EXPECT_EQ(1U, stats(p).threads);
 	ASSERT_EQ(0, cport_post(port, 40, 0, 0, 0));	/* the program's key */
 	ASSERT_TRUE(wait_until(atomic_load(&other_key) == 41, PROGRESS_MS));
 	ASSERT_EQ(0, cport_pool_submit(p, count_fn, NULL));
