@@ -159,7 +159,8 @@ int cport_pool_io_wait(struct cport_pool_io *io, unsigned int flags);
  * pool thread that finishes the last one (a callback may unbind its own
  * binding).  The socket stays associated with the port under the dead
  * key (close it, which ends the association, or cport_dissociate() it
- * yourself once nothing is pending).  0, or -EINVAL if already unbound.
+ * yourself once nothing is pending).  0, or -EINVAL if already unbound
+ * (and not yet freed: a freed binding must not be used at all).
  */
 int cport_pool_unbind(struct cport_pool_io *io, void (*release)(void *));
 

@@ -123,8 +123,11 @@ TEST(bad_input)
 	EXPECT_EQ(-EEXIST, cport_pool_bind(p, fds[0], nop_cb, NULL, &io2));
 	EXPECT_EQ(NULL, io2);
 	EXPECT_EQ(-EINVAL, cport_pool_io_wait(io, 0x10));
+	/* Twice, while a started operation keeps it from being freed. */
+	cport_pool_io_start(io);
 	EXPECT_EQ(0, cport_pool_unbind(io, NULL));
-	EXPECT_EQ(-EINVAL, cport_pool_unbind(io, NULL));	/* twice */
+	EXPECT_EQ(-EINVAL, cport_pool_unbind(io, NULL));
+	cport_pool_io_cancel(io);	/* frees it */
 	EXPECT_EQ(-EINVAL, cport_pool_destroy(p, 0x10));
 	/* From its own callback: -EDEADLK, nothing done. */
 	self_ret = 1;
