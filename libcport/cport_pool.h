@@ -105,9 +105,10 @@ int cport_pool_submit(struct cport_pool *pool, cport_pool_work_fn fn,
 		      void *arg);
 
 /*
- * Wait until no work item is queued or running, no callback runs and
- * nothing is queued on the port (timeout_ns < 0: no limit).  0,
- * -ETIMEDOUT, or -EDEADLK from a callback of this pool.
+ * Wait until no work item is queued or running and no callback runs
+ * (timeout_ns < 0: no limit).  Socket operations still pending are not
+ * waited for: that is cport_pool_io_wait().  0, -ETIMEDOUT, or -EDEADLK
+ * from a callback of this pool.
  */
 int cport_pool_wait_idle(struct cport_pool *pool, long long timeout_ns);
 

@@ -44,7 +44,8 @@
  *   - Only sockets (TCP over IPv4/IPv6, unix stream) can be associated.
  *     An overlapped operation on a socket that is not associated with a
  *     port fails with WSAEINVAL (there are no event-signalled OVERLAPPEDs:
- *     hEvent is ignored); completion routines are not supported.
+ *     hEvent is ignored); WSARecv/WSASend completion routines are not
+ *     supported (the thread pool's callbacks are: see below).
  *   - OVERLAPPED.Internal holds STATUS_PENDING while an operation is
  *     pending (so HasOverlappedIoCompleted() works), then 0 on success or
  *     the Win32 error code on failure (Windows stores an NTSTATUS there).
