@@ -36,10 +36,11 @@ COMMON_H	:= $(wildcard common/*.h)
 # libcport/NAME.map, its soname NAME.so.1 and libcport/NAME.pc.in.
 LIB_VERSION	:= 1.0.0
 LIBS		:= libcport libcport-win32 libcport-qso
-libcport_SRCS	:= libcport/cport.c
+libcport_SRCS	:= libcport/cport.c libcport/pool.c
 libcport-win32_SRCS := libcport/win32.c libcport/fdtab.c
 libcport-qso_SRCS := libcport/qso.c libcport/fdtab.c
-LIB_HEADERS	:= libcport/cport.h libcport/cport_win32.h libcport/qsoasync.h
+LIB_HEADERS	:= libcport/cport.h libcport/cport_pool.h libcport/cport_win32.h \
+		   libcport/qsoasync.h
 LIB_A		:= $(BUILD)/libcport/libcport.a
 LIB_SO		:= $(BUILD)/libcport/libcport.so.$(LIB_VERSION)
 WIN32_A		:= $(BUILD)/libcport/libcport-win32.a
@@ -119,6 +120,7 @@ $(BUILD)/examples/%: examples/%.c $(COMMON_H) $(LIB_A)
 WIN32_USERS	:= $(BUILD)/selftests/win32_test $(BUILD)/examples/win_echo \
 		   $(BUILD)/selftests/win32_calls_test \
 		   $(BUILD)/selftests/win32_tutorial_test \
+		   $(BUILD)/selftests/win32_pool_test \
 		   $(BUILD)/examples/win_tutorial_echo
 QSO_USERS	:= $(BUILD)/selftests/qso_test $(BUILD)/examples/qso_echo
 $(WIN32_USERS): LAYER_A := $(WIN32_A)

@@ -44,7 +44,8 @@
  *   - Only sockets (TCP over IPv4/IPv6, unix stream) can be associated.
  *     An overlapped operation on a socket that is not associated with a
  *     port fails with WSAEINVAL (there are no event-signalled OVERLAPPEDs:
- *     hEvent is ignored); completion routines are not supported.
+ *     hEvent is ignored); WSARecv/WSASend completion routines are not
+ *     supported (the thread pool's callbacks are: see below).
  *   - OVERLAPPED.Internal holds STATUS_PENDING while an operation is
  *     pending (so HasOverlappedIoCompleted() works), then 0 on success or
  *     the Win32 error code on failure (Windows stores an NTSTATUS there).
@@ -626,6 +627,135 @@ void GetSystemInfo(LPSYSTEM_INFO lpSystemInfo);
  * the pointer.  GlobalFree returns NULL. */
 HGLOBAL GlobalAlloc(UINT uFlags, SIZE_T dwBytes);
 HGLOBAL GlobalFree(HGLOBAL hMem);
+
+/* --- The thread pool -------------------------------------------------------- */
+
+/*
+ * Windows' thread-pool calls (Vista and later, and BindIoCompletionCallback
+ * of Windows 2000), on cport_pool(3): each pool is a cport_pool with a
+ * port of its own (concurrency: the number of CPUs), whose threads are
+ * made on demand up to the pool's maximum (512 unless set) and exit after
+ * 10 s idle down to its minimum (0 unless set).  The process's default
+ * pool is made at first use and lives as long as the process.  Version
+ * node LIBCPORT_WIN32_1.3.
+ *
+ * Thread-pool I/O: CreateThreadpoolIo associates a socket with the
+ * pool's port (a socket already associated with a port fails with
+ * ERROR_INVALID_PARAMETER).  Call StartThreadpoolIo before each
+ * overlapped WSARecv, WSASend, AcceptEx or ConnectEx on it, and
+ * CancelThreadpoolIo if that call then fails (anything but success or
+ * WSA_IO_PENDING), or if it succeeded at once on a socket set to
+ * FILE_SKIP_COMPLETION_PORT_ON_SUCCESS; every other started operation,
+ * also one that succeeded at once (Windows' default mode), calls the
+ * callback once, on a pool thread, with its OVERLAPPED, the Win32 error
+ * (0, ERROR_OPERATION_ABORTED, ERROR_NETNAME_DELETED...) and the bytes
+ * transferred.  CloseThreadpoolIo frees the object once the callbacks
+ * of the operations started have run (a callback may close its own).
+ * WaitForThreadpoolIoCallbacks waits for those callbacks; with
+ * fCancelPendingCallbacks it first cancels the operations still pending
+ * and does not call their callbacks (Windows cancels only callbacks
+ * queued, not the I/O: here the two cannot be told apart).
+ *
+ * BindIoCompletionCallback: the socket's completions call Function on
+ * the default pool, with no Start/Cancel calls; closesocket() or
+ * CloseHandle() of the socket ends the binding.
+ *
+ * Not supported: cleanup groups (CleanupGroup must be NULL: it is
+ * ignored), callback priorities, timers and waits, and the
+ * PTP_CALLBACK_INSTANCE calls (the instance is only passed along).
+ */
+typedef void			VOID;
+typedef DWORD			TP_VERSION, *PTP_VERSION;
+typedef struct _TP_CALLBACK_INSTANCE TP_CALLBACK_INSTANCE,
+				*PTP_CALLBACK_INSTANCE;
+typedef struct _TP_POOL		TP_POOL, *PTP_POOL;
+typedef struct _TP_WORK		TP_WORK, *PTP_WORK;
+typedef struct _TP_IO		TP_IO, *PTP_IO;
+typedef struct _TP_CLEANUP_GROUP TP_CLEANUP_GROUP, *PTP_CLEANUP_GROUP;
+
+typedef VOID (CALLBACK *PTP_SIMPLE_CALLBACK)(PTP_CALLBACK_INSTANCE Instance,
+					     PVOID Context);
+typedef VOID (CALLBACK *PTP_WORK_CALLBACK)(PTP_CALLBACK_INSTANCE Instance,
+					   PVOID Context, PTP_WORK Work);
+typedef VOID (CALLBACK *PTP_WIN32_IO_CALLBACK)(PTP_CALLBACK_INSTANCE Instance,
+					       PVOID Context, PVOID Overlapped,
+					       ULONG IoResult,
+					       ULONG_PTR NumberOfBytesTransferred,
+					       PTP_IO Io);
+typedef VOID (CALLBACK *PTP_CLEANUP_GROUP_CANCEL_CALLBACK)(PVOID ObjectContext,
+							   PVOID CleanupContext);
+typedef VOID (WINAPI *LPOVERLAPPED_COMPLETION_ROUTINE)(DWORD dwErrorCode,
+						       DWORD dwNumberOfBytesTransfered,
+						       LPOVERLAPPED lpOverlapped);
+
+typedef enum _TP_CALLBACK_PRIORITY {
+	TP_CALLBACK_PRIORITY_HIGH,
+	TP_CALLBACK_PRIORITY_NORMAL,
+	TP_CALLBACK_PRIORITY_LOW,
+	TP_CALLBACK_PRIORITY_INVALID,
+	TP_CALLBACK_PRIORITY_COUNT = TP_CALLBACK_PRIORITY_INVALID
+} TP_CALLBACK_PRIORITY;
+
+/* Windows' layout (version 3); only Pool is used. */
+typedef struct _TP_CALLBACK_ENVIRON_V3 {
+	TP_VERSION Version;
+	PTP_POOL Pool;
+	PTP_CLEANUP_GROUP CleanupGroup;
+	PTP_CLEANUP_GROUP_CANCEL_CALLBACK CleanupGroupCancelCallback;
+	PVOID RaceDll;
+	struct _ACTIVATION_CONTEXT *ActivationContext;
+	PTP_SIMPLE_CALLBACK FinalizationCallback;
+	union {
+		DWORD Flags;
+		struct {
+			DWORD LongFunction : 1;
+			DWORD Persistent : 1;
+			DWORD Private : 30;
+		} s;
+	} u;
+	TP_CALLBACK_PRIORITY CallbackPriority;
+	DWORD Size;
+} TP_CALLBACK_ENVIRON_V3, TP_CALLBACK_ENVIRON, *PTP_CALLBACK_ENVIRON;
+
+/* A pool of its own; Reserved must be NULL.  NULL on failure. */
+PTP_POOL CreateThreadpool(PVOID reserved);
+/* At most cthrdMost threads (0 counts as 1); the minimum follows it down. */
+VOID SetThreadpoolThreadMaximum(PTP_POOL ptpp, DWORD cthrdMost);
+/* At least cthrdMic threads, made now; the maximum follows it up.
+ * FALSE: ERROR_INVALID_PARAMETER (more than 1024), ERROR_NOT_ENOUGH_MEMORY. */
+BOOL SetThreadpoolThreadMinimum(PTP_POOL ptpp, DWORD cthrdMic);
+/* Released once its work and I/O objects are closed and their callbacks ran. */
+VOID CloseThreadpool(PTP_POOL ptpp);
+
+VOID InitializeThreadpoolEnvironment(PTP_CALLBACK_ENVIRON pcbe);
+VOID SetThreadpoolCallbackPool(PTP_CALLBACK_ENVIRON pcbe, PTP_POOL ptpp);
+VOID DestroyThreadpoolEnvironment(PTP_CALLBACK_ENVIRON pcbe);
+
+/* Work objects: each SubmitThreadpoolWork runs pfnwk once. */
+PTP_WORK CreateThreadpoolWork(PTP_WORK_CALLBACK pfnwk, PVOID pv,
+			      PTP_CALLBACK_ENVIRON pcbe);
+VOID SubmitThreadpoolWork(PTP_WORK pwk);
+/* Wait for the submitted callbacks (fCancelPendingCallbacks: those not
+ * started yet do not run).  Not from pwk's own callback (it deadlocks). */
+VOID WaitForThreadpoolWorkCallbacks(PTP_WORK pwk, BOOL fCancelPendingCallbacks);
+VOID CloseThreadpoolWork(PTP_WORK pwk);
+/* pfns(Instance, pv) once; FALSE (ERROR_INVALID_PARAMETER, ...) if not queued. */
+BOOL TrySubmitThreadpoolCallback(PTP_SIMPLE_CALLBACK pfns, PVOID pv,
+				 PTP_CALLBACK_ENVIRON pcbe);
+
+/* Thread-pool I/O on a socket (see above).  NULL on failure:
+ * ERROR_INVALID_HANDLE, ERROR_INVALID_PARAMETER, ERROR_NOT_SUPPORTED... */
+PTP_IO CreateThreadpoolIo(HANDLE fl, PTP_WIN32_IO_CALLBACK pfnio, PVOID pv,
+			  PTP_CALLBACK_ENVIRON pcbe);
+VOID StartThreadpoolIo(PTP_IO pio);
+VOID CancelThreadpoolIo(PTP_IO pio);
+VOID CloseThreadpoolIo(PTP_IO pio);
+VOID WaitForThreadpoolIoCallbacks(PTP_IO pio, BOOL fCancelPendingCallbacks);
+
+/* Flags must be 0.  FALSE: ERROR_INVALID_PARAMETER, ERROR_INVALID_HANDLE... */
+BOOL BindIoCompletionCallback(HANDLE FileHandle,
+			      LPOVERLAPPED_COMPLETION_ROUTINE Function,
+			      ULONG Flags);
 
 /* The Interlocked calls, on LONG: the new value (Exchange*: the old). */
 static inline LONG InterlockedIncrement(LONG volatile *Addend)

@@ -43,6 +43,7 @@
 #include <unistd.h>
 
 #include "cport.h"
+#include "cport_pool.h"
 #include "cport_win32.h"
 #include "fdtab.h"
 
@@ -171,6 +172,11 @@ struct ent {
 	 */
 	struct op_ctx *acc;
 	struct thread_rec *thr;	/* with M_THREAD, under thr_lock */
+	/*
+	 * The BindIoCompletionCallback binding of this socket, or NULL;
+	 * taken (exchanged for NULL) by closesocket().
+	 */
+	struct _TP_IO *bic;
 };
 
 static struct fdtab ents = FDTAB_INIT(struct ent);
@@ -928,6 +934,8 @@ static int close_accept_target(int fd, struct ent *e, int *result)
 	return 1;
 }
 
+static void bic_end(int fd);
+
 int closesocket(SOCKET s)
 {
 	int fd = handle_fd(s), port, ret;
@@ -941,6 +949,7 @@ int closesocket(SOCKET s)
 	if (sock_port(fd, &port, NULL, NULL))
 		cport_cancel(port, CPORT_CANCEL_FD, (__u64)fd);
 	ent_forget(fd);
+	bic_end(fd);
 	if (close(fd) < 0) {
 		fail(errno, TRUE);
 		return SOCKET_ERROR;
@@ -1008,9 +1017,13 @@ BOOL CancelIoEx(HANDLE hFile, LPOVERLAPPED lpOverlapped)
  * accept), or a negative errno (failed, nothing will follow; @ctx freed
  * and its target given back).
  */
+static struct _TP_IO *bic_start(int fd, uint64_t key);
+static void bic_cancel(struct _TP_IO *bic);
+
 static int submit_io(int fd, struct cport_sqe *sqe, LPOVERLAPPED ov,
 		     struct op_ctx *ctx, DWORD *bytes)
 {
+	struct _TP_IO *bic = NULL;
 	struct cport_cqe cqe = { 0 };
 	uint64_t key;
 	bool skip;
@@ -1020,6 +1033,8 @@ static int submit_io(int fd, struct cport_sqe *sqe, LPOVERLAPPED ov,
 		ret = fcntl(fd, F_GETFD) < 0 ? -ENOTSOCK : -EINVAL;
 		goto fail;
 	}
+	/* BindIoCompletionCallback: the layer starts the pool I/O itself. */
+	bic = bic_start(fd, key);
 	ov->Internal = STATUS_PENDING;
 	ov->InternalHigh = (ULONG_PTR)ctx;
 	sqe->flags = CPORT_SQE_INLINE;
@@ -1035,12 +1050,16 @@ static int submit_io(int fd, struct cport_sqe *sqe, LPOVERLAPPED ov,
 	cqe.bytes = sqe->bytes;
 	cqe.op = sqe->opcode;
 	ret = finish(&cqe, bytes);
-	if (ret)
+	if (ret) {
+		if (ret != 1)
+			bic_cancel(bic);
 		return ret;	/* failed, or an AcceptEx waits for data */
-	if (!skip)
-		cport_post(port, key, (__u64)(uintptr_t)ov, 0, *bytes);
+	}
+	if (skip || cport_post(port, key, (__u64)(uintptr_t)ov, 0, *bytes))
+		bic_cancel(bic);
 	return 0;
 fail:
+	bic_cancel(bic);
 	ctx_abandon(ctx);
 	ov->InternalHigh = 0;
 	ov->Internal = cport_win32_error(ret, FALSE);
@@ -1824,4 +1843,538 @@ SOCKET WSAAccept(SOCKET s, struct sockaddr *addr, LPINT addrlen,
 		*addrlen = (INT)len;
 	ent_forget(ret);
 	return (SOCKET)ret;
+}
+
+/* --- The thread pool ------------------------------------------------------------ */
+
+/*
+ * Each TP_POOL is a cport_pool with a port of its own.  A pool is
+ * destroyed when its last reference goes: CloseThreadpool drops the
+ * creator's, and each work object, I/O object and pending
+ * TrySubmitThreadpoolCallback holds one.  The last one may go in a
+ * callback of that very pool (a callback closing its own object): the
+ * destroy then runs on a thread of its own, since a pool cannot wait for
+ * its own callbacks.  A TP_IO is a binding (cport_pool_bind()): the
+ * socket is associated with the pool's port under the binding's key and
+ * recorded in the descriptor table as any association is, so WSARecv &c.
+ * find the port and post the packet of an immediate success with that
+ * key.  Work objects count their submissions under tp_lock.
+ */
+struct _TP_CALLBACK_INSTANCE {
+	int unused;
+};
+
+struct _TP_POOL {
+	struct cport_pool *pool;
+	unsigned int refs;	/* under tp_lock */
+	DWORD min, max;
+};
+
+struct _TP_WORK {
+	PTP_WORK_CALLBACK fn;
+	PVOID ctx;
+	PTP_POOL tp;
+	unsigned int pending;	/* submitted, not finished */
+	unsigned int running;
+	unsigned int skip;	/* submissions not to run (cancelled) */
+	bool closed;
+};
+
+struct _TP_IO {
+	PTP_WIN32_IO_CALLBACK fn;
+	LPOVERLAPPED_COMPLETION_ROUTINE routine;	/* BindIoCompletionCallback */
+	PVOID ctx;
+	PTP_POOL tp;
+	struct cport_pool_io *io;
+	int fd;
+	bool skip;		/* WaitForThreadpoolIoCallbacks(TRUE) */
+};
+
+struct simple_cb {
+	PTP_SIMPLE_CALLBACK fn;
+	PVOID ctx;
+	PTP_POOL tp;
+};
+
+static pthread_mutex_t tp_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t tp_cond = PTHREAD_COND_INITIALIZER;
+static PTP_POOL default_tp;
+
+#define TP_DEFAULT_MAX	512	/* Windows' default maximum */
+
+static PTP_POOL tp_new(void)
+{
+	struct cport_pool_opts opts = { .max_threads = TP_DEFAULT_MAX };
+	PTP_POOL tp = calloc(1, sizeof(*tp));
+	int ret;
+
+	if (!tp) {
+		SetLastError(ERROR_NOT_ENOUGH_MEMORY);
+		return NULL;
+	}
+	ret = cport_pool_create(&opts, &tp->pool);
+	if (ret < 0) {
+		free(tp);
+		SetLastError(ret == -ENOENT || ret == -ENODEV ?
+			     ERROR_FILE_NOT_FOUND :
+			     cport_win32_error(ret, FALSE));
+		return NULL;
+	}
+	tp->refs = 1;
+	tp->max = TP_DEFAULT_MAX;
+	return tp;
+}
+
+/* A reference to the environment's pool, or the default one (made now). */
+static PTP_POOL tp_get(PTP_CALLBACK_ENVIRON pcbe)
+{
+	PTP_POOL tp = pcbe ? pcbe->Pool : NULL;
+
+	pthread_mutex_lock(&tp_lock);
+	if (!tp) {
+		if (!default_tp)
+			default_tp = tp_new();	/* its reference: forever */
+		tp = default_tp;
+	}
+	if (tp)
+		tp->refs++;
+	pthread_mutex_unlock(&tp_lock);
+	return tp;
+}
+
+static void *tp_destroy_thread(void *arg)
+{
+	cport_pool_destroy(arg, 0);
+	return NULL;
+}
+
+static void tp_put(PTP_POOL tp)
+{
+	struct cport_pool *pool;
+	pthread_attr_t attr;
+	pthread_t t;
+	bool last;
+
+	pthread_mutex_lock(&tp_lock);
+	last = !--tp->refs;
+	pthread_mutex_unlock(&tp_lock);
+	if (!last)
+		return;
+	pool = tp->pool;
+	free(tp);
+	if (cport_pool_destroy(pool, 0) != -EDEADLK)
+		return;
+	/* From one of its own callbacks: destroy it from another thread. */
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	/* If no thread can be made (out of memory), the pool is leaked. */
+	(void)!pthread_create(&t, &attr, tp_destroy_thread, pool);
+	pthread_attr_destroy(&attr);
+}
+
+PTP_POOL CreateThreadpool(PVOID reserved)
+{
+	if (reserved) {
+		SetLastError(ERROR_INVALID_PARAMETER);
+		return NULL;
+	}
+	return tp_new();
+}
+
+VOID SetThreadpoolThreadMaximum(PTP_POOL ptpp, DWORD cthrdMost)
+{
+	if (!ptpp)
+		return;
+	if (!cthrdMost)
+		cthrdMost = 1;
+	if (cthrdMost > CPORT_POOL_MAX_THREADS)
+		cthrdMost = CPORT_POOL_MAX_THREADS;
+	pthread_mutex_lock(&tp_lock);
+	ptpp->max = cthrdMost;
+	if (ptpp->min > cthrdMost)
+		ptpp->min = cthrdMost;
+	cport_pool_set_threads(ptpp->pool, ptpp->min, ptpp->max);
+	pthread_mutex_unlock(&tp_lock);
+}
+
+BOOL SetThreadpoolThreadMinimum(PTP_POOL ptpp, DWORD cthrdMic)
+{
+	int ret;
+
+	if (!ptpp || cthrdMic > CPORT_POOL_MAX_THREADS) {
+		SetLastError(ERROR_INVALID_PARAMETER);
+		return FALSE;
+	}
+	pthread_mutex_lock(&tp_lock);
+	ptpp->min = cthrdMic;
+	if (ptpp->max < cthrdMic)
+		ptpp->max = cthrdMic;
+	ret = cport_pool_set_threads(ptpp->pool, ptpp->min, ptpp->max);
+	pthread_mutex_unlock(&tp_lock);
+	if (ret < 0) {
+		SetLastError(ERROR_NOT_ENOUGH_MEMORY);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+VOID CloseThreadpool(PTP_POOL ptpp)
+{
+	if (ptpp && ptpp != default_tp)
+		tp_put(ptpp);
+}
+
+VOID InitializeThreadpoolEnvironment(PTP_CALLBACK_ENVIRON pcbe)
+{
+	if (!pcbe)
+		return;
+	memset(pcbe, 0, sizeof(*pcbe));
+	pcbe->Version = 3;
+	pcbe->CallbackPriority = TP_CALLBACK_PRIORITY_NORMAL;
+	pcbe->Size = sizeof(*pcbe);
+}
+
+VOID SetThreadpoolCallbackPool(PTP_CALLBACK_ENVIRON pcbe, PTP_POOL ptpp)
+{
+	if (pcbe)
+		pcbe->Pool = ptpp;
+}
+
+VOID DestroyThreadpoolEnvironment(PTP_CALLBACK_ENVIRON pcbe)
+{
+	/* Nothing to free, as on Windows. */
+}
+
+/* --- Work ------------------------------------------------------------------- */
+
+static void work_free(PTP_WORK w)
+{
+	PTP_POOL tp = w->tp;
+
+	free(w);
+	tp_put(tp);
+}
+
+static void work_run(struct cport_pool *pool, void *arg)
+{
+	PTP_WORK w = arg;
+	TP_CALLBACK_INSTANCE inst = { 0 };
+	bool run, done;
+
+	pthread_mutex_lock(&tp_lock);
+	run = !w->skip;
+	if (run)
+		w->running++;
+	else
+		w->skip--;
+	pthread_mutex_unlock(&tp_lock);
+	if (run)
+		w->fn(&inst, w->ctx, w);
+	pthread_mutex_lock(&tp_lock);
+	if (run)
+		w->running--;
+	w->pending--;
+	done = w->closed && !w->pending;
+	pthread_cond_broadcast(&tp_cond);
+	pthread_mutex_unlock(&tp_lock);
+	if (done)
+		work_free(w);
+}
+
+PTP_WORK CreateThreadpoolWork(PTP_WORK_CALLBACK pfnwk, PVOID pv,
+			      PTP_CALLBACK_ENVIRON pcbe)
+{
+	PTP_WORK w;
+
+	if (!pfnwk) {
+		SetLastError(ERROR_INVALID_PARAMETER);
+		return NULL;
+	}
+	w = calloc(1, sizeof(*w));
+	if (!w) {
+		SetLastError(ERROR_NOT_ENOUGH_MEMORY);
+		return NULL;
+	}
+	w->fn = pfnwk;
+	w->ctx = pv;
+	w->tp = tp_get(pcbe);
+	if (!w->tp) {
+		free(w);
+		return NULL;
+	}
+	return w;
+}
+
+/*
+ * Windows' SubmitThreadpoolWork cannot fail; here a submission that
+ * cannot be queued (out of memory, the port's queue full) is dropped.
+ */
+VOID SubmitThreadpoolWork(PTP_WORK pwk)
+{
+	if (!pwk)
+		return;
+	pthread_mutex_lock(&tp_lock);
+	pwk->pending++;
+	pthread_mutex_unlock(&tp_lock);
+	if (cport_pool_submit(pwk->tp->pool, work_run, pwk) < 0) {
+		pthread_mutex_lock(&tp_lock);
+		pwk->pending--;
+		pthread_cond_broadcast(&tp_cond);
+		pthread_mutex_unlock(&tp_lock);
+	}
+}
+
+VOID WaitForThreadpoolWorkCallbacks(PTP_WORK pwk, BOOL fCancelPendingCallbacks)
+{
+	if (!pwk)
+		return;
+	pthread_mutex_lock(&tp_lock);
+	if (fCancelPendingCallbacks)
+		pwk->skip = pwk->pending - pwk->running;
+	while (pwk->pending)
+		pthread_cond_wait(&tp_cond, &tp_lock);
+	pthread_mutex_unlock(&tp_lock);
+}
+
+VOID CloseThreadpoolWork(PTP_WORK pwk)
+{
+	bool done;
+
+	if (!pwk)
+		return;
+	pthread_mutex_lock(&tp_lock);
+	pwk->closed = true;
+	done = !pwk->pending;
+	pthread_mutex_unlock(&tp_lock);
+	if (done)
+		work_free(pwk);
+}
+
+static void simple_run(struct cport_pool *pool, void *arg)
+{
+	struct simple_cb *s = arg;
+	TP_CALLBACK_INSTANCE inst = { 0 };
+	PTP_POOL tp = s->tp;
+
+	s->fn(&inst, s->ctx);
+	free(s);
+	tp_put(tp);
+}
+
+BOOL TrySubmitThreadpoolCallback(PTP_SIMPLE_CALLBACK pfns, PVOID pv,
+				 PTP_CALLBACK_ENVIRON pcbe)
+{
+	struct simple_cb *s;
+	int ret;
+
+	if (!pfns) {
+		SetLastError(ERROR_INVALID_PARAMETER);
+		return FALSE;
+	}
+	s = malloc(sizeof(*s));
+	if (!s) {
+		SetLastError(ERROR_NOT_ENOUGH_MEMORY);
+		return FALSE;
+	}
+	s->fn = pfns;
+	s->ctx = pv;
+	s->tp = tp_get(pcbe);
+	if (!s->tp) {
+		free(s);
+		return FALSE;
+	}
+	ret = cport_pool_submit(s->tp->pool, simple_run, s);
+	if (ret < 0) {
+		tp_put(s->tp);
+		free(s);
+		return fail(ret, FALSE);
+	}
+	return TRUE;
+}
+
+/* --- I/O -------------------------------------------------------------------- */
+
+/* A binding's completion: finish the OVERLAPPED, call the callback. */
+static void tp_io_cb(struct cport_pool *pool, const struct cport_cqe *cqe,
+		     void *context)
+{
+	PTP_IO pio = context;
+	TP_CALLBACK_INSTANCE inst = { 0 };
+	DWORD bytes, err;
+	int ret = finish(cqe, &bytes);
+
+	if (ret == 1) {
+		/* An AcceptEx went on to its first data: still started. */
+		cport_pool_io_start(pio->io);
+		return;
+	}
+	if (__atomic_load_n(&pio->skip, __ATOMIC_ACQUIRE))
+		return;
+	err = ret < 0 ? cport_win32_error(ret, FALSE) : 0;
+	if (pio->routine)
+		pio->routine(err, bytes,
+			     (LPOVERLAPPED)(uintptr_t)cqe->user_data);
+	else
+		pio->fn(&inst, pio->ctx, (PVOID)(uintptr_t)cqe->user_data,
+			err, bytes, pio);
+}
+
+static void tp_io_release(void *context)
+{
+	PTP_IO pio = context;
+	PTP_POOL tp = pio->tp;
+
+	free(pio);
+	tp_put(tp);
+}
+
+/* Bind socket @fl to a pool: the common part of the two calls. */
+static PTP_IO tp_io_new(HANDLE fl, PTP_CALLBACK_ENVIRON pcbe, struct ent **ep)
+{
+	int fd = HFD(fl), ret, pfd;
+	struct ent *e;
+	PTP_IO pio;
+
+	if (fd < 0 || fcntl(fd, F_GETFD) < 0) {
+		SetLastError(ERROR_INVALID_HANDLE);
+		return NULL;
+	}
+	if (ent_meta(fd) & (M_PORT | M_SOCK)) {	/* a port, or on one */
+		SetLastError(ERROR_INVALID_PARAMETER);
+		return NULL;
+	}
+	e = ent_get(fd, true);
+	pio = calloc(1, sizeof(*pio));
+	if (!e || !pio) {
+		free(pio);
+		SetLastError(ERROR_NOT_ENOUGH_MEMORY);
+		return NULL;
+	}
+	pio->tp = tp_get(pcbe);
+	if (!pio->tp) {
+		free(pio);
+		return NULL;
+	}
+	ret = cport_pool_bind(pio->tp->pool, fd, tp_io_cb, pio, &pio->io);
+	if (ret < 0) {
+		tp_put(pio->tp);
+		free(pio);
+		SetLastError(ret == -ENOTSOCK ? ERROR_INVALID_HANDLE :
+			     cport_win32_error(ret, FALSE));
+		return NULL;
+	}
+	pio->fd = fd;
+	pfd = cport_pool_port(pio->tp->pool);
+	ent_associate(e, pfd, cport_pool_io_key(pio->io), port_serial(pfd));
+	*ep = e;
+	return pio;
+}
+
+PTP_IO CreateThreadpoolIo(HANDLE fl, PTP_WIN32_IO_CALLBACK pfnio, PVOID pv,
+			  PTP_CALLBACK_ENVIRON pcbe)
+{
+	struct ent *e;
+	PTP_IO pio;
+
+	if (!pfnio) {
+		SetLastError(ERROR_INVALID_PARAMETER);
+		return NULL;
+	}
+	pio = tp_io_new(fl, pcbe, &e);
+	if (pio) {
+		pio->fn = pfnio;
+		pio->ctx = pv;
+	}
+	return pio;
+}
+
+VOID StartThreadpoolIo(PTP_IO pio)
+{
+	cport_pool_io_start(pio ? pio->io : NULL);
+}
+
+VOID CancelThreadpoolIo(PTP_IO pio)
+{
+	cport_pool_io_cancel(pio ? pio->io : NULL);
+}
+
+VOID WaitForThreadpoolIoCallbacks(PTP_IO pio, BOOL fCancelPendingCallbacks)
+{
+	if (!pio)
+		return;
+	if (fCancelPendingCallbacks)
+		__atomic_store_n(&pio->skip, true, __ATOMIC_RELEASE);
+	cport_pool_io_wait(pio->io, fCancelPendingCallbacks ?
+				    CPORT_POOL_CANCEL : 0);
+	__atomic_store_n(&pio->skip, false, __ATOMIC_RELEASE);
+}
+
+/*
+ * The socket's entry stops naming the binding (if the descriptor still
+ * holds that socket's association: it may have been closed and reused),
+ * so later overlapped calls fail; the binding goes once its callbacks
+ * ran.
+ */
+VOID CloseThreadpoolIo(PTP_IO pio)
+{
+	struct ent *e;
+	uint64_t meta;
+
+	if (!pio)
+		return;
+	e = ent_get(pio->fd, false);
+	meta = e ? __atomic_load_n(&e->meta, __ATOMIC_ACQUIRE) : 0;
+	if ((meta & M_SOCK) && __atomic_load_n(&e->key, __ATOMIC_RELAXED) ==
+			       cport_pool_io_key(pio->io))
+		__atomic_compare_exchange_n(&e->meta, &meta, meta & M_SKIP,
+					    false, __ATOMIC_ACQ_REL,
+					    __ATOMIC_ACQUIRE);
+	cport_pool_unbind(pio->io, tp_io_release);
+}
+
+static struct _TP_IO *bic_start(int fd, uint64_t key)
+{
+	struct ent *e = ent_get(fd, false);
+	PTP_IO pio = e ? __atomic_load_n(&e->bic, __ATOMIC_ACQUIRE) : NULL;
+
+	if (!pio || cport_pool_io_key(pio->io) != key)
+		return NULL;
+	cport_pool_io_start(pio->io);
+	return pio;
+}
+
+static void bic_cancel(struct _TP_IO *bic)
+{
+	if (bic)
+		cport_pool_io_cancel(bic->io);
+}
+
+/* closesocket() of a socket bound with BindIoCompletionCallback. */
+static void bic_end(int fd)
+{
+	struct ent *e = ent_get(fd, false);
+	PTP_IO pio = e ? __atomic_exchange_n(&e->bic, NULL, __ATOMIC_ACQ_REL) :
+			 NULL;
+
+	if (pio)
+		cport_pool_unbind(pio->io, tp_io_release);
+}
+
+BOOL BindIoCompletionCallback(HANDLE FileHandle,
+			      LPOVERLAPPED_COMPLETION_ROUTINE Function,
+			      ULONG Flags)
+{
+	struct ent *e;
+	PTP_IO pio;
+
+	if (!Function || Flags) {
+		SetLastError(ERROR_INVALID_PARAMETER);
+		return FALSE;
+	}
+	pio = tp_io_new(FileHandle, NULL, &e);
+	if (!pio)
+		return FALSE;
+	pio->routine = Function;
+	__atomic_store_n(&e->bic, pio, __ATOMIC_RELEASE);
+	return TRUE;
 }

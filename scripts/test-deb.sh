@@ -96,7 +96,8 @@ contents() {
 		has libcport-dev "/usr/lib/$MA/$l.so" "/usr/lib/$MA/$l.a" \
 			"/usr/lib/$MA/pkgconfig/$l.pc" || bad=1
 	done
-	has libcport-dev /usr/include/cport.h /usr/include/cport_win32.h \
+	has libcport-dev /usr/include/cport.h /usr/include/cport_pool.h \
+		/usr/include/cport_win32.h \
 		/usr/include/qsoasync.h /usr/include/linux/cport.h \
 		/usr/share/man/man3/cport_wait.3.gz /usr/share/man/man3/qsoasync.3.gz || bad=1
 	has cport-tools /usr/bin/cport-echo-server /usr/bin/cport-echo-client \

@@ -78,9 +78,10 @@ check "make install DESTDIR=build/test-install/stage" install_staged
 
 layout() {
 	local f l bad=0
-	for f in include/cport.h include/cport_win32.h include/qsoasync.h \
-		 include/linux/cport.h share/man/man7/cport.7 \
-		 share/man/man3/cport_open.3 share/man/man3/cport_win32.3 \
+	for f in include/cport.h include/cport_pool.h include/cport_win32.h \
+		 include/qsoasync.h include/linux/cport.h share/man/man7/cport.7 \
+		 share/man/man3/cport_open.3 share/man/man3/cport_pool.3 \
+		 share/man/man3/cport_win32.3 \
 		 share/man/man3/qsoasync.3 share/man/man1/cport-trace-report.1 \
 		 bin/cport-trace-report; do
 		[ -f "$STAGE$PREFIX/$f" ] || { say "missing $PREFIX/$f"; bad=1; }
@@ -197,6 +198,7 @@ hdr() {
 headers() {
 	cd "$OUT" || return 1
 	hdr hdr cport.h c99 -pedantic &&
+	hdr hdr-pool cport_pool.h c99 -pedantic &&
 	hdr hdr-qso qsoasync.h c99 -pedantic &&
 	hdr hdr-win32 cport_win32.h c11 ""
 }
