@@ -13,6 +13,9 @@
  *   the kTLS receive side as non-data records), 64 KB each way, checked.
  * - A client whose keyring does not hold the server's signer: its
  *   handshake completes with GSK_OS400_ERROR_NOT_TRUSTED_ROOT.
+ * - Records that are not data (a session ticket, a KeyUpdate, a
+ *   close_notify alert) on the kTLS receive side, as the peer's kernel
+ *   sends them.
  * - The synchronous calls: gsk_secure_soc_init, _read and _write against
  *   an asynchronous peer.
  * - Bad input, one argument at a time, in the documented order; a time
@@ -1038,6 +1041,87 @@ TEST_F_TIMEOUT(gsk, close_with_recv_pending, TEST_S)
 	a = area(old, b, sizeof(b));
 	EXPECT_EQ(GSK_INVALID_HANDLE, gsk_secure_soc_startRecv(old, p.port, &a));
 	EXPECT_EQ(0, qwait(p.port, &done, 10));
+	pair_close(&p);
+}
+
+/* A record of @type with @len bytes of @data, through @fd's kTLS TX. */
+static int send_record(int fd, unsigned char type, const void *data,
+		       size_t len)
+{
+	char cbuf[CMSG_SPACE(sizeof(unsigned char))];
+	struct iovec iov = { (void *)data, len };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
+	};
+	struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+
+	cmsg->cmsg_level = SOL_TLS;
+	cmsg->cmsg_type = TLS_SET_RECORD_TYPE;
+	cmsg->cmsg_len = CMSG_LEN(sizeof(unsigned char));
+	*CMSG_DATA(cmsg) = type;
+	return sendmsg(fd, &msg, 0) == (ssize_t)len ? 0 : -errno;
+}
+
+/* startRecv on @soc of up to @len bytes; its completion's area. */
+static Qso_OverlappedIO_t recv_one(int port, gsk_handle soc, char *buf,
+				   size_t len)
+{
+	Qso_OverlappedIO_t a = area(soc, buf, len), done;
+
+	if (gsk_secure_soc_startRecv(soc, port, &a) ==
+	    GSK_OS400_ASYNCHRONOUS_RECV) {
+		if (qwait(port, &done, WAIT_MS) != 1)
+			done.returnValue = -1;
+		return done;
+	}
+	return a;
+}
+
+/*
+ * Records that are not data, as the peer's kernel TLS sends them: a
+ * session ticket (a handshake record) is skipped and the receive gets the
+ * data behind it, pending or not; a KeyUpdate ends it with
+ * GSK_ERROR_UNSUPPORTED; a close_notify alert with GSK_ERROR_SOCKET_CLOSED.
+ */
+TEST_F_TIMEOUT(gsk, control_records, TEST_S)
+{
+	static const unsigned char ticket[] = { 4, 0, 0, 4, 1, 2, 3, 4 };
+	static const unsigned char key_update[] = { 24, 0, 0, 1, 0 };
+	static const unsigned char close_notify[] = { 1, 0 };
+	Qso_OverlappedIO_t a, done;
+	struct pair p;
+	char b[16];
+
+	NEED_TLS();
+	ESTABLISHED(&p);
+	/* Ticket and data already there when the recv starts. */
+	ASSERT_EQ(0, send_record(p.fds[1], 22, ticket, sizeof(ticket)));
+	ASSERT_EQ(0, send_record(p.fds[1], 23, "data1", 5));
+	a = recv_one(p.port, p.soc[0], b, sizeof(b));
+	EXPECT_EQ(GSK_OK, a.returnValue);
+	ASSERT_EQ(5, a.secureDataTransferSize);
+	EXPECT_EQ(0, memcmp(b, "data1", 5));
+	/* The recv pending when the ticket, then the data, arrive. */
+	a = area(p.soc[0], b, sizeof(b));
+	ASSERT_EQ(GSK_OS400_ASYNCHRONOUS_RECV,
+		  gsk_secure_soc_startRecv(p.soc[0], p.port, &a));
+	ASSERT_EQ(0, send_record(p.fds[1], 22, ticket, sizeof(ticket)));
+	ASSERT_EQ(0, qwait(p.port, &done, 300));	/* not for a ticket */
+	ASSERT_EQ(0, send_record(p.fds[1], 23, "data2", 5));
+	ASSERT_EQ(1, qwait(p.port, &done, WAIT_MS));
+	EXPECT_EQ(GSK_OK, done.returnValue);
+	ASSERT_EQ(5, done.secureDataTransferSize);
+	EXPECT_EQ(0, memcmp(b, "data2", 5));
+	/* A KeyUpdate is not followed. */
+	ASSERT_EQ(0, send_record(p.fds[1], 22, key_update, sizeof(key_update)));
+	a = recv_one(p.port, p.soc[0], b, sizeof(b));
+	EXPECT_EQ(GSK_ERROR_UNSUPPORTED, a.returnValue);
+	/* The peer's close_notify. */
+	ASSERT_EQ(0, send_record(p.fds[1], 21, close_notify,
+				 sizeof(close_notify)));
+	a = recv_one(p.port, p.soc[0], b, sizeof(b));
+	EXPECT_EQ(GSK_ERROR_SOCKET_CLOSED, a.returnValue);
 	pair_close(&p);
 }
 
