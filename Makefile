@@ -38,8 +38,9 @@ LIB_VERSION	:= 1.0.0
 LIBS		:= libcport libcport-win32 libcport-qso
 libcport_SRCS	:= libcport/cport.c
 libcport-win32_SRCS := libcport/win32.c libcport/fdtab.c
-libcport-qso_SRCS := libcport/qso.c libcport/fdtab.c libcport/gsk.c
-# The GSKit TLS calls (gsk.c): the system's OpenSSL (libssl-dev).
+libcport-qso_SRCS := libcport/qso.c libcport/fdtab.c libcport/gsk.c \
+		     libcport/gsk_port.c libcport/gsk_ktls.c
+# The GSKit TLS calls (gsk*.c): the system's OpenSSL (libssl-dev).
 libcport-qso_LIBS := -lssl -lcrypto
 SSL_LIBS	:= -lssl -lcrypto
 LIB_HEADERS	:= libcport/cport.h libcport/cport_win32.h libcport/qsoasync.h \

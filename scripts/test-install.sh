@@ -95,7 +95,9 @@ layout() {
 			{ say "$l.so is not a link to $l.so.1"; bad=1; }
 	done
 	[ ! -e "$INCDIR/fdtab.h" ] || { say "internal fdtab.h installed"; bad=1; }
-	[ ! -e "$INCDIR/qso_layer.h" ] || { say "internal qso_layer.h installed"; bad=1; }
+	for f in qso_layer.h gsk_internal.h; do
+		[ ! -e "$INCDIR/$f" ] || { say "internal $f installed"; bad=1; }
+	done
 	[ -x "$STAGE$PREFIX/bin/cport-trace-report" ] ||
 		{ say "bin/cport-trace-report not executable"; bad=1; }
 	"$STAGE$PREFIX/bin/cport-trace-report" --csv scripts/testdata/trace/sample.trace |

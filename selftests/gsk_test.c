@@ -11,8 +11,9 @@
  * - Against the openssl command: our server with `openssl s_client`, our
  *   client with `openssl s_server` (whose TLS 1.3 session tickets reach
  *   the kTLS receive side as non-data records), 64 KB each way, checked.
- * - A client whose keyring does not hold the server's signer: its
- *   handshake completes with GSK_OS400_ERROR_NOT_TRUSTED_ROOT.
+ * - A client whose keyring does not hold the server's signer (ours, and
+ *   `openssl s_server`): its handshake completes with
+ *   GSK_OS400_ERROR_NOT_TRUSTED_ROOT.
  * - Records that are not data (a session ticket, a KeyUpdate, a
  *   close_notify alert) on the kTLS receive side, as the peer's kernel
  *   sends them.
@@ -582,37 +583,51 @@ TEST_F_TIMEOUT(gsk, server_vs_s_client_tls13, TEST_S)
 	server_vs_s_client(_metadata, true);
 }
 
-/* Our client against `openssl s_server`, which sends session tickets. */
-static void client_vs_s_server(struct __test_metadata *_metadata, bool tls13)
+/*
+ * `openssl s_server` for one connection (TLS 1.3 or 1.2 only), and a
+ * socket connected to it; the socket, or -1.
+ */
+static int s_server(struct child *c, bool tls13)
 {
-	int l, fd = -1, port, i, v = tls13 ? TLS_1_3_VERSION : TLS_1_2_VERSION;
 	struct sockaddr_in sin;
 	socklen_t len = sizeof(sin);
-	Qso_OverlappedIO_t a, done;
-	gsk_handle env, soc;
 	char num[16];
-	struct child c;
 	char *argv[] = { "openssl", "s_server", "-accept", num, "-naccept",
 			 "1", "-cert", CERTS "/srv.pem", "-key",
 			 CERTS "/srv.key", tls13 ? "-tls1_3" : "-tls1_2",
 			 "-quiet", NULL };
+	int l, fd = -1, i;
 
 	/* A free port number for s_server. */
 	l = sock_listener(SK_TCP4);
-	ASSERT_LE(0, l);
-	ASSERT_EQ(0, getsockname(l, (struct sockaddr *)&sin, &len));
+	if (l < 0 || getsockname(l, (struct sockaddr *)&sin, &len))
+		return -1;
 	close(l);
 	snprintf(num, sizeof(num), "%d", ntohs(sin.sin_port));
-	ASSERT_EQ(0, spawn(&c, argv));
+	if (spawn(c, argv))
+		return -1;
 	for (i = 0; i < WAIT_MS / 50 && fd < 0; i++) {
 		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		ASSERT_LE(0, fd);
+		if (fd < 0)
+			break;
 		if (connect(fd, (struct sockaddr *)&sin, sizeof(sin))) {
 			close(fd);
 			fd = -1;
 			usleep(50000);
 		}
 	}
+	return fd;
+}
+
+/* Our client against `openssl s_server`, which sends session tickets. */
+static void client_vs_s_server(struct __test_metadata *_metadata, bool tls13)
+{
+	int fd, port, v = tls13 ? TLS_1_3_VERSION : TLS_1_2_VERSION;
+	Qso_OverlappedIO_t a, done;
+	gsk_handle env, soc;
+	struct child c;
+
+	fd = s_server(&c, tls13);
 	ASSERT_LE(0, fd);
 	port = QsoCreateIOCompletionPort();
 	ASSERT_LE(0, port);
@@ -628,6 +643,40 @@ static void client_vs_s_server(struct __test_metadata *_metadata, bool tls13)
 	EXPECT_EQ(v, ktls_version(fd, TLS_TX));
 	EXPECT_EQ(v, ktls_version(fd, TLS_RX));
 	cli_exchange(_metadata, port, soc, &c);
+	EXPECT_EQ(GSK_OK, gsk_secure_soc_close(&soc));
+	close(fd);
+	reap(&c);
+	gsk_environment_close(&env);
+	QsoDestroyIOCompletionPort(port);
+}
+
+/* s_server's certificate is not signed by a signer of our key store. */
+TEST_F_TIMEOUT(gsk, client_untrusted_vs_s_server, TEST_S)
+{
+	Qso_OverlappedIO_t a, done;
+	gsk_handle env, soc;
+	struct child c;
+	int fd, port;
+
+	NEED_TLS();
+	fd = s_server(&c, true);
+	ASSERT_LE(0, fd);
+	port = QsoCreateIOCompletionPort();
+	ASSERT_LE(0, port);
+	env = env_make(GSK_CLIENT_SESSION, true, true, OTHER_RING);
+	ASSERT_TRUE(env != NULL);
+	soc = soc_make(env, fd);
+	ASSERT_TRUE(soc != NULL);
+	a = area(soc, NULL, 0);
+	a.operationId = 5;
+	ASSERT_EQ(GSK_OS400_ASYNCHRONOUS_SOC_INIT,
+		  gsk_secure_soc_startInit(soc, port, &a));
+	ASSERT_EQ(1, qwait(port, &done, WAIT_MS));
+	EXPECT_EQ(GSKSECURESOCSTARTINIT, done.operationCompleted);
+	EXPECT_EQ(GSK_OS400_ERROR_NOT_TRUSTED_ROOT, done.returnValue) TH_LOG("%s", gsk_strerror(done.returnValue));
+	EXPECT_EQ(5, done.operationId);
+	/* No kernel TLS for a session that failed. */
+	EXPECT_EQ(0, ktls_version(fd, TLS_RX));
 	EXPECT_EQ(GSK_OK, gsk_secure_soc_close(&soc));
 	close(fd);
 	reap(&c);
