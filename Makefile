@@ -38,9 +38,13 @@ LIB_VERSION	:= 1.0.0
 LIBS		:= libcport libcport-win32 libcport-qso
 libcport_SRCS	:= libcport/cport.c libcport/pool.c
 libcport-win32_SRCS := libcport/win32.c libcport/fdtab.c
-libcport-qso_SRCS := libcport/qso.c libcport/fdtab.c
+libcport-qso_SRCS := libcport/qso.c libcport/fdtab.c libcport/gsk.c \
+		     libcport/gsk_port.c libcport/gsk_ktls.c
+# The GSKit TLS calls (gsk*.c): the system's OpenSSL (libssl-dev).
+libcport-qso_LIBS := -lssl -lcrypto
+SSL_LIBS	:= -lssl -lcrypto
 LIB_HEADERS	:= libcport/cport.h libcport/cport_pool.h libcport/cport_win32.h \
-		   libcport/qsoasync.h
+		   libcport/qsoasync.h libcport/gskssl.h
 LIB_A		:= $(BUILD)/libcport/libcport.a
 LIB_SO		:= $(BUILD)/libcport/libcport.so.$(LIB_VERSION)
 WIN32_A		:= $(BUILD)/libcport/libcport-win32.a
@@ -92,7 +96,8 @@ $(BUILD)/libcport/$(1).so.$$(LIB_VERSION): $$($(1)_SRCS:%.c=$$(BUILD)/%.pic.o) \
 		libcport/$(1).map $(if $(filter-out libcport,$(1)),$$(LIB_SO))
 	$$(CC) $$(LDFLAGS) -shared -Wl,-soname,$(1).so.1 -Wl,-z,defs \
 		-Wl,--version-script=libcport/$(1).map -o $$@ \
-		$$(filter %.o,$$^) $(if $(filter-out libcport,$(1)),-L$$(BUILD)/libcport -lcport)
+		$$(filter %.o,$$^) $(if $(filter-out libcport,$(1)),-L$$(BUILD)/libcport -lcport) \
+		$$($(1)_LIBS)
 	ln -sf $(1).so.$$(LIB_VERSION) $$(BUILD)/libcport/$(1).so.1
 	ln -sf $(1).so.1 $$(BUILD)/libcport/$(1).so
 endef
@@ -106,7 +111,7 @@ $(BUILD)/selftests/%: selftests/%.c $(wildcard selftests/*.h) $(COMMON_H) $(LIB_
 		{ echo "kselftest_harness.h not found: run scripts/install-deps.sh" >&2; exit 1; }
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -I$(KSFT_DIR) $(CFLAGS) -Wall -Werror -static -o $@ $< \
-		$(LAYER_A) $(LIB_A) -lpthread
+		$(LAYER_A) $(LIB_A) $(TEST_LIBS) -lpthread
 
 examples: $(EXAMPLES)
 
@@ -127,6 +132,12 @@ $(WIN32_USERS): LAYER_A := $(WIN32_A)
 $(WIN32_USERS): $(WIN32_A)
 $(QSO_USERS): LAYER_A := $(QSO_A)
 $(QSO_USERS): $(QSO_A)
+# The GSKit test: libcport-qso.a and the system's static OpenSSL, whose
+# getaddrinfo/dlopen the test never calls (the linker's notes about them
+# in a static link are expected).
+$(BUILD)/selftests/gsk_test: LAYER_A := $(QSO_A)
+$(BUILD)/selftests/gsk_test: TEST_LIBS := $(SSL_LIBS)
+$(BUILD)/selftests/gsk_test: $(QSO_A)
 # The tutorial's test runs the example's own source.
 $(BUILD)/selftests/win32_tutorial_test: examples/win_tutorial_echo.c
 

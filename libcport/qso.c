@@ -21,6 +21,11 @@
  * operation is never freed under it, and the descriptor number cannot be
  * reused by another port while a call still uses it.
  *
+ * Layered operations (qso_layer.h: the GSKit TLS calls of gsk.c) are
+ * qso_ops too, on the same lists; the waiter that dequeues one of their
+ * completions lets the layer run the next step before anything is
+ * returned.
+ *
  * One mutex (qso_lock) protects the table's slots, the reference counts
  * and the operation lists.  It is held across no blocking call;
  * QsoCancelOperation holds it across the non-blocking cancel ioctls so
@@ -34,21 +39,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cport.h"
 #include "fdtab.h"
+#include "qso_layer.h"
 #include "qsoasync.h"
-
-struct qso_op {
-	struct qso_op *prev, *next;
-	int kind;		/* QSOSTART*, QSOPOSTIOCOMPLETION */
-	int fd;			/* the socket; -1 for a post */
-	bool timed;		/* had an operationWaitTime */
-	bool done;		/* completed at once and self-posted */
-	int accepted_fd;	/* self-posted accept: closed if discarded */
-	Qso_OverlappedIO_t area;	/* the caller's area, as started */
-};
 
 struct qso_port {
 	int fd;			/* -1 once the descriptor is not ours */
@@ -95,6 +92,8 @@ static void __port_put(struct qso_port *p)
 		return;
 	for (op = p->ops.next; op != &p->ops; op = next) {
 		next = op->next;
+		if (op->layer)
+			op->layer->discard(op);
 		if (op->accepted_fd >= 0)
 			close(op->accepted_fd);
 		free(op);
@@ -126,6 +125,7 @@ static void op_unlink(struct qso_op *op)
 	pthread_mutex_lock(&qso_lock);
 	op->prev->next = op->next;
 	op->next->prev = op->prev;
+	op->next = op->prev = op;
 	pthread_mutex_unlock(&qso_lock);
 }
 
@@ -387,11 +387,24 @@ int QsoPostIOCompletion(int IOCompletionPort,
 	return 0;
 }
 
+/* Nanoseconds left until @deadline (CLOCK_MONOTONIC), at least 0. */
+static long long time_left(const struct timespec *deadline)
+{
+	struct timespec now;
+	long long left;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	left = (deadline->tv_sec - now.tv_sec) * 1000000000LL +
+	       (deadline->tv_nsec - now.tv_nsec);
+	return left > 0 ? left : 0;
+}
+
 int QsoWaitForIOCompletion(int IOCompletionPort,
 			   Qso_OverlappedIO_t *completionStatus,
 			   struct timeval *timeToWait)
 {
 	Qso_OverlappedIO_t *cs = completionStatus;
+	struct timespec deadline = { 0, 0 };
 	long long timeout = -1;
 	struct cport_cqe cqe;
 	struct qso_port *p;
@@ -410,17 +423,37 @@ int QsoWaitForIOCompletion(int IOCompletionPort,
 			timeout = timeToWait->tv_sec * 1000000000LL +
 				  timeToWait->tv_usec * 1000LL;
 	}
+	if (timeout > 0) {
+		clock_gettime(CLOCK_MONOTONIC, &deadline);
+		deadline.tv_sec += timeout / 1000000000LL;
+		deadline.tv_nsec += timeout % 1000000000LL;
+		if (deadline.tv_nsec >= 1000000000L) {
+			deadline.tv_sec++;
+			deadline.tv_nsec -= 1000000000L;
+		}
+	}
 	p = port_get(IOCompletionPort);
 	if (!p)
 		return qso_fail(EINVAL);
-	ret = cport_wait(p->fd, &cqe, 1, timeout);
-	if (ret < 0) {
-		port_put(p);
-		if (ret == -ETIMEDOUT)
-			return 0;
-		return qso_fail(ret == -EIDRM ? EDESTROYED : -ret);
+	for (;;) {
+		ret = cport_wait(p->fd, &cqe, 1, timeout);
+		if (ret < 0) {
+			port_put(p);
+			if (ret == -ETIMEDOUT)
+				return 0;
+			return qso_fail(ret == -EIDRM ? EDESTROYED : -ret);
+		}
+		op = (struct qso_op *)(uintptr_t)cqe.user_data;
+		/*
+		 * A layered operation's step: the layer runs the next one
+		 * here, and only its last completion is returned.
+		 */
+		if (!op->layer || op->layer->complete(p, op, cqe.res,
+						      cqe.bytes, op->done))
+			break;
+		if (timeout > 0)
+			timeout = time_left(&deadline);
 	}
-	op = (struct qso_op *)(uintptr_t)cqe.user_data;
 	op_unlink(op);
 	port_put(p);
 
@@ -431,7 +464,15 @@ int QsoWaitForIOCompletion(int IOCompletionPort,
 	cs->postFlag = op->area.postFlag;
 	cs->fillBuffer = op->area.fillBuffer;
 	cs->operationId = op->area.operationId;
-	fill_result(cs, op, cqe.res, cqe.bytes);
+	if (op->layer) {
+		cs->operationCompleted = op->area.operationCompleted;
+		cs->returnValue = op->area.returnValue;
+		cs->errnoValue = op->area.errnoValue;
+		cs->secureDataTransferSize = op->area.secureDataTransferSize;
+		cs->bytesAvailable = op->area.bytesAvailable;
+	} else {
+		fill_result(cs, op, cqe.res, cqe.bytes);
+	}
 	free(op);
 	return 1;
 }
@@ -555,4 +596,108 @@ int QsoDestroyIOCompletionPort(int IOCompletionPort)
 	cport_destroy(p->fd);
 	port_put(p);
 	return 0;
+}
+
+/* --- For the layers above (qso_layer.h) --------------------------------- */
+
+struct qso_port *qso_port_get(int handle)
+{
+	return port_get(handle);
+}
+
+void qso_port_put(struct qso_port *p)
+{
+	port_put(p);
+}
+
+int qso_port_fd(const struct qso_port *p)
+{
+	return p->fd;
+}
+
+struct qso_op *qso_op_new(int kind, int sd, const Qso_OverlappedIO_t *area,
+			  const struct qso_layer *layer, void *ctx)
+{
+	struct qso_op *op = calloc(1, sizeof(*op));
+
+	if (!op)
+		return NULL;
+	op->next = op->prev = op;	/* on no list yet */
+	op->kind = kind;
+	op->fd = sd;
+	op->accepted_fd = -1;
+	op->layer = layer;
+	op->ctx = ctx;
+	op->area = *area;
+	return op;
+}
+
+int qso_op_submit(struct qso_port *p, struct qso_op *op,
+		  struct cport_sqe *sqe)
+{
+	if (op->next == op)
+		op_link(p, op);
+	op->timed = sqe->timeout_ns != 0;
+	return qso_submit(p, sqe, op->fd);
+}
+
+int qso_op_post(struct qso_port *p, struct qso_op *op)
+{
+	int ret;
+
+	if (op->next == op)
+		op_link(p, op);
+	pthread_mutex_lock(&qso_lock);
+	op->done = true;
+	pthread_mutex_unlock(&qso_lock);
+	ret = cport_post(p->fd, (__u64)op->fd, (uintptr_t)op, 0, 0);
+	if (ret) {
+		pthread_mutex_lock(&qso_lock);
+		op->done = false;
+		pthread_mutex_unlock(&qso_lock);
+	}
+	return ret == -EIDRM ? -EINVAL : ret;
+}
+
+void qso_op_free(struct qso_op *op)
+{
+	if (op->next != op)
+		op_unlink(op);
+	free(op);
+}
+
+struct cancel_ctx {
+	const void *ctx;
+	int n;
+};
+
+/* fdtab_for_each() callback: cancel the ctx's operations on one port. */
+static void cancel_ctx_on_port(int fd, void *slot, void *arg)
+{
+	struct qso_port *p = *(struct qso_port **)slot;
+	struct cancel_ctx *c = arg;
+	struct qso_op *op;
+
+	if (!p)
+		return;
+	for (op = p->ops.next; op != &p->ops; op = op->next) {
+		int ret;
+
+		if (!op->layer || op->ctx != c->ctx || op->done)
+			continue;
+		ret = cport_cancel(p->fd, CPORT_CANCEL_USER_DATA,
+				   (uintptr_t)op);
+		if (ret > 0)
+			c->n += ret;
+	}
+}
+
+int qso_cancel_ctx(const void *ctx)
+{
+	struct cancel_ctx c = { .ctx = ctx };
+
+	pthread_mutex_lock(&qso_lock);
+	fdtab_for_each(&qso_ports, cancel_ctx_on_port, &c);
+	pthread_mutex_unlock(&qso_lock);
+	return c.n;
 }

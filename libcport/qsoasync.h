@@ -95,7 +95,7 @@ extern "C" {
 #define QSOSTARTSEND		2
 #define QSOPOSTIOCOMPLETION	3
 #define QSOSTARTACCEPT		4
-/* The GSKit (TLS) calls completing through a port: defined, not produced. */
+/* The GSKit (TLS) calls of <gskssl.h> completing through a port. */
 #ifndef GSKSECURESOCSTARTRECV
 #define GSKSECURESOCSTARTRECV	5
 #endif
@@ -131,8 +131,8 @@ typedef struct Qso_OverlappedIO_t {
 	int returnValue;		/* out: bytes, new descriptor, or -1 */
 	int errnoValue;			/* out: errno when it failed */
 	int operationCompleted;		/* out: QSOSTART*, QSOPOSTIOCOMPLETION */
-	int secureDataTransferSize;	/* TLS only: unused */
-	unsigned int bytesAvailable;	/* TLS only: unused */
+	int secureDataTransferSize;	/* GSKit: bytes moved (gskssl.h) */
+	unsigned int bytesAvailable;	/* GSKit: unused */
 	struct timeval operationWaitTime; /* in: time limit; post: delay */
 	int postedDescriptor;		/* post: ignored (see above) */
 	int reserved2;			/* must be zero */

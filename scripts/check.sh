@@ -37,6 +37,9 @@
 # module tree): tls.ko and the AES-GCM crypto modules are loaded with
 # --extra-ko, dependencies first, and the test runs with CPORT_KTLS=required
 # so that it fails rather than skips if TLS is missing after all.
+# TLS handshakes: gsk_test runs the openssl command against libcport-qso's
+# GSKit calls: /usr/bin/openssl, its libraries and its configuration go
+# into every guest with --extra-bin.
 # Logs: build/logs/<kernel>.log (tests + kernel log of the run),
 #       <kernel>.log.console (kernel console), <kernel>.build.log.
 set -uo pipefail
@@ -278,6 +281,7 @@ boot_and_test() {
 		--log "$LOGS/$1.log" --timeout "$4" \
 		--test-timeout "$5" --env "CPORT_KERNEL=$1" \
 		${KTLS:+--env "CPORT_KTLS=$KTLS"} "${KOS[@]}" "${fuzz[@]}" \
+		--extra-bin /usr/bin/openssl --extra-bin /usr/lib/ssl/openssl.cnf \
 		"${RUN_TESTS[@]}" 2> "$LOGS/$1.guest.err"
 }
 

@@ -44,11 +44,12 @@ PKGS="build-essential bc bison flex libelf-dev libssl-dev dwarves cpio gzip
       debian-archive-keyring ca-certificates
       gnuplot-nox"
 PKGS="$PKGS man-db groff"	# scripts/test-install.sh renders the man pages
+PKGS="$PKGS openssl"		# gsk_test's peer, s_client/s_server (libssl-dev above: libcport-qso)
 PKGS="$PKGS sockperf wrk"	# make bench: the load clients nobody here wrote
 # make deb (scripts/build-deb.sh) and its check (scripts/test-deb.sh):
 # Debian's packaging tools, lintian, and dkms to build the packaged source.
 DEB_PKGS="build-essential dpkg-dev debhelper dh-dkms fakeroot lintian dkms
-	  pkg-config"
+	  pkg-config libssl-dev"
 
 # apt_install PKG...: those not installed yet, in one apt-get run.
 apt_install() {

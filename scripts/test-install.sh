@@ -79,10 +79,11 @@ check "make install DESTDIR=build/test-install/stage" install_staged
 layout() {
 	local f l bad=0
 	for f in include/cport.h include/cport_pool.h include/cport_win32.h \
-		 include/qsoasync.h include/linux/cport.h share/man/man7/cport.7 \
-		 share/man/man3/cport_open.3 share/man/man3/cport_pool.3 \
-		 share/man/man3/cport_win32.3 \
-		 share/man/man3/qsoasync.3 share/man/man1/cport-trace-report.1 \
+		 include/qsoasync.h include/gskssl.h include/linux/cport.h \
+		 share/man/man7/cport.7 share/man/man3/cport_open.3 \
+		 share/man/man3/cport_pool.3 share/man/man3/cport_win32.3 \
+		 share/man/man3/qsoasync.3 share/man/man3/gskssl.3 \
+		 share/man/man1/cport-trace-report.1 \
 		 bin/cport-trace-report; do
 		[ -f "$STAGE$PREFIX/$f" ] || { say "missing $PREFIX/$f"; bad=1; }
 	done
@@ -96,6 +97,9 @@ layout() {
 			{ say "$l.so is not a link to $l.so.1"; bad=1; }
 	done
 	[ ! -e "$INCDIR/fdtab.h" ] || { say "internal fdtab.h installed"; bad=1; }
+	for f in qso_layer.h gsk_internal.h; do
+		[ ! -e "$INCDIR/$f" ] || { say "internal $f installed"; bad=1; }
+	done
 	[ -x "$STAGE$PREFIX/bin/cport-trace-report" ] ||
 		{ say "bin/cport-trace-report not executable"; bad=1; }
 	"$STAGE$PREFIX/bin/cport-trace-report" --csv scripts/testdata/trace/sample.trace |
@@ -166,17 +170,20 @@ done
 
 # --- pkg-config and the headers --------------------------------------------------
 # A layer's -l flag, then libcport's (Requires: libcport), the same
-# whether dynamic or --static.
+# whether dynamic or --static, but for libcport-qso's OpenSSL (its GSKit
+# calls), which a static link needs too.
 pc() {	# pc LIB
-	local v cflags libs slibs want=-lcport
+	local v cflags libs slibs want=-lcport private=''
 	v=$(pkg-config --modversion "$1") || return 1
 	cflags=$(pkg-config --cflags "$1" | sed 's/ *$//')
 	libs=$(pkg-config --libs "$1" | sed 's/ *$//')
 	slibs=$(pkg-config --static --libs "$1" | sed 's/ *$//')
 	say "version $v; cflags $cflags; libs $libs; static $slibs"
 	[ "$1" = libcport ] || want="-l${1#lib} -lcport"
+	[ "$1" = libcport-qso ] && private=' -lssl -lcrypto'
 	[ "$v" = 1.0.0 ] && [ "$cflags" = "-I$INCDIR" ] &&
-		[ "$libs" = "-L$LIBDIR $want" ] && [ "$slibs" = "$libs" ]
+		[ "$libs" = "-L$LIBDIR $want" ] &&
+		[ "$slibs" = "-L$LIBDIR -l${1#lib}$private${want#-l${1#lib}}" ]
 }
 for l in "${LIBS[@]}"; do
 	check "$l: pkg-config" pc "$l"
@@ -200,6 +207,7 @@ headers() {
 	hdr hdr cport.h c99 -pedantic &&
 	hdr hdr-pool cport_pool.h c99 -pedantic &&
 	hdr hdr-qso qsoasync.h c99 -pedantic &&
+	hdr hdr-gsk gskssl.h c99 -pedantic &&
 	hdr hdr-win32 cport_win32.h c11 ""
 }
 check "installed headers stand alone (C99, C11 for <cport_win32.h>, C++11)" headers
@@ -371,7 +379,7 @@ man_render() {
 }
 check "man -l --warnings on the staged pages" man_render
 
-# A page for each cport_ and Qso function of the maps and each inline
+# A page for each cport_, Qso and gsk_ function of the maps and each inline
 # helper of the header; the Win32 calls keep Windows' names and are all in
 # the SYNOPSIS of cport_win32(3).
 man_cover() {
@@ -380,7 +388,7 @@ man_cover() {
 	for f in $(for l in "${LIBS[@]}"; do map_names "libcport/$l.map"; done | sed 's/@@.*//') \
 		 $(sed -n 's/^static inline void \(cport_prep_[a-z_]*\)(.*/\1/p' libcport/cport.h); do
 		case $f in
-		cport_*|Qso*)
+		cport_*|Qso*|gsk_*)
 			[ -f "$MANDIR/man3/$f.3" ] || { say "no page for $f"; bad=1; }
 			MANPATH=$MANDIR man -w "$f" > /dev/null 2>&1 ||
 				{ say "man -w $f fails"; bad=1; } ;;
@@ -396,14 +404,14 @@ check "man pages for every public function" man_cover
 
 # The SYNOPSIS of every call's page says which library to link, as
 # rendered (a layer's pages are mostly .so links to cport_win32(3) and
-# qsoasync(3)): -lcport-win32, -lcport-qso, else -lcport.
+# qsoasync(3) or gskssl(3)): -lcport-win32, -lcport-qso, else -lcport.
 man_link() {
 	local page lib syn bad=0
 	cd "$MANDIR" || return 1
 	for page in man3/*.3; do
 		case $(basename "$page") in
 		cport_win32*) lib=cport-win32 ;;
-		Qso*|qsoasync*) lib=cport-qso ;;
+		Qso*|qsoasync*|gsk*) lib=cport-qso ;;
 		*) lib=cport ;;
 		esac
 		syn=$(LC_ALL=C MANWIDTH=200 man -l "$page" 2> /dev/null |
