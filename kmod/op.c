@@ -47,6 +47,7 @@ struct cport_node *cport_op_fill(struct cport_sock *s, struct cport_op *op)
 	node->cqe.bytes = op->moved;
 	node->cqe.flags = op->cqe_flags;
 	node->cqe.op = op->opcode;
+	node->cqe.buf = op->bid;	/* with CPORT_CQE_F_BUFFER */
 	node->file = op->newfile;
 	op->newfile = NULL;
 	node->fd_flags = (op->op_flags & CPORT_ACCEPT_CLOEXEC) ? O_CLOEXEC : 0;
@@ -65,6 +66,8 @@ void cport_op_free(struct cport_op *op)
 		hrtimer_cancel(&op->timer);
 	if (op->node)
 		cport_node_free(port, op->node);
+	if (op->spare)
+		cport_node_free(port, op->spare);
 	if (op->newfile)
 		fput(op->newfile);
 	if (op->file_charged)
@@ -147,6 +150,13 @@ static bool cport_op_vec(const struct cport_sqe *sqe)
 		(sqe->op_flags & CPORT_SEND_VEC));
 }
 
+/* A RECV into a buffer its group provides when data is there. */
+static bool cport_op_bufsel(const struct cport_sqe *sqe)
+{
+	return sqe->opcode == CPORT_OP_RECV &&
+	       (sqe->op_flags & CPORT_RECV_BUFFER);
+}
+
 /*
  * Copy the iovec array of a scatter/gather operation, checked as readv(2)
  * and writev(2) check theirs (a 32-bit caller's compat layout included):
@@ -219,7 +229,7 @@ static struct cport_op *cport_op_prep(struct cport_port *port,
 		if (ret)
 			goto out_put;
 		ret = -EFAULT;
-	} else if (sqe->len &&
+	} else if (sqe->len && !cport_op_bufsel(sqe) &&
 		   !access_ok(u64_to_user_ptr(sqe->addr), sqe->len)) {
 		goto out_put;
 	}
@@ -238,6 +248,7 @@ static struct cport_op *cport_op_prep(struct cport_port *port,
 	if (!op)
 		goto out_uncharge;
 	INIT_HLIST_NODE(&op->cancel_node);
+	INIT_LIST_HEAD(&op->more);
 	op->sock = s;
 	op->node = cport_node_alloc();
 	if (!op->node)
@@ -361,6 +372,9 @@ int cport_op_submit(struct cport_port *port, const struct cport_sqe *sqe,
 	post = sqe->flags & CPORT_SQE_INLINE_POST;
 	want_inline = (sqe->flags & (CPORT_SQE_INLINE | CPORT_SQE_INLINE_POST)) ||
 		      (s->inline_default && !(sqe->flags & CPORT_SQE_POST));
+	/* A multishot RECV lives on: its completions are always posted. */
+	if (cport_op_multishot(op))
+		want_inline = false;
 	atomic64_inc(&port->sstats.runs_submit);
 	trace_cport_sock_run(port->id, s->key, current->pid,
 			     CPORT_RUN_SUBMITTER);

@@ -983,12 +983,12 @@ static void on_cqe(struct worker *w, unsigned int inst,
 	if (c->op != t->op)
 		FAIL("user_data %#llx: submitted %s, completed as op %u",
 		     (unsigned long long)c->user_data, op_name(t->op), c->op);
-	if (c->resv0 || c->resv1 || c->resv2 ||
+	if (c->resv0 || c->buf || c->resv2 ||
 	    (c->flags & ~((c->op == CPORT_OP_RECV ? CPORT_CQE_F_CTRUNC : 0) |
 			  (c->op != CPORT_OP_POST ? CPORT_CQE_F_INLINE : 0))))
 		FAIL("user_data %#llx: flags %#x, reserved %u %u %llu",
 		     (unsigned long long)c->user_data, c->flags, c->resv0,
-		     c->resv1, (unsigned long long)c->resv2);
+		     c->buf, (unsigned long long)c->resv2);
 	if (c->op == CPORT_OP_POST) {
 		if (c->key != mix(c->user_data, 1) ||
 		    c->res != (int64_t)mix(c->user_data, 2) ||
@@ -1591,7 +1591,7 @@ static void check_info(const char *buf, unsigned int size)
 	unsigned int i;
 
 	if (in->api_version != CPORT_API_VERSION || in->features != 0x1f ||
-	    in->ops != 0x1fe || in->setup_flags != CPORT_SETUP_NO_BLOCK_TRACKING ||
+	    in->ops != 0x3fe || in->setup_flags != CPORT_SETUP_NO_BLOCK_TRACKING ||
 	    in->enter_flags != CPORT_ENTER_ABSTIME ||
 	    in->sqe_flags != (CPORT_SQE_INLINE | CPORT_SQE_POST |
 			      CPORT_SQE_INLINE_POST) ||
