@@ -496,6 +496,7 @@ bool __cport_serve(struct cport_port *port);
 void cport_wake_pollers(struct cport_port *port, __poll_t mask);
 void cport_node_free(struct cport_port *port, struct cport_node *node);
 struct cport_node *cport_node_alloc(void);
+struct cport_node *cport_node_alloc_nofail(void);
 bool cport_post_node(struct cport_port *port, struct cport_node *node);
 bool cport_post_nodes(struct cport_port *port, struct list_head *nodes);
 struct cport_sock *cport_ready_pop(struct cport_port *port);

@@ -64,6 +64,22 @@ struct cport_node *cport_node_alloc(void)
  * an undelivered accepted connection is closed, and its operation's
  * charges (limits.c) are dropped.  Any context.
  */
+/*
+ * A node that must not fail: for a result already charged that can no
+ * longer be returned any other way (op.c).  Process context.
+ */
+struct cport_node *cport_node_alloc_nofail(void)
+{
+	struct cport_node *node;
+
+	node = kmem_cache_alloc(cport_node_cache,
+				GFP_KERNEL_ACCOUNT | __GFP_NOFAIL);
+	node->file = NULL;
+	node->charged = false;
+	node->file_charged = false;
+	return node;
+}
+
 void cport_node_free(struct cport_port *port, struct cport_node *node)
 {
 	if (node->file)
