@@ -237,6 +237,12 @@ struct cport_op {
 						 */
 	int			cancel;		/* slock: the status asked for */
 	const struct cred	*cred;		/* the submitter's */
+	/*
+	 * The submitting thread: only it may take the result inline, and an
+	 * operation at the address it queued may be another one by then
+	 * (runner.c, cport_op_inline()).
+	 */
+	const struct task_struct *submitter;
 	long			res;		/* runner, once finished */
 	struct file		*newfile;	/* ACCEPT: the new connection */
 	u32			bid;		/* CPORT_RECV_BUFFER: runner */
@@ -248,12 +254,6 @@ struct cport_op {
 	struct cport_node	*spare;
 	struct hrtimer		timer;
 };
-
-static inline bool cport_op_multishot(const struct cport_op *op)
-{
-	return op->opcode == CPORT_OP_RECV &&
-	       (op->op_flags & CPORT_RECV_MULTISHOT);
-}
 
 /* Who ran a socket (tracepoint cport_sock_run). */
 enum cport_run_by {

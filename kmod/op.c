@@ -281,6 +281,7 @@ static struct cport_op *cport_op_prep(struct cport_port *port,
 	 * every store to a shared cred's ->non_rcu is that 0.
 	 */
 	op->cred = data_race(get_current_cred());
+	op->submitter = current;
 	op->opcode = sqe->opcode;
 	op->user_data = sqe->user_data;
 	op->key = sqe->key;
@@ -541,8 +542,13 @@ int cport_op_submit(struct cport_port *port, const struct cport_sqe *sqe,
 	post = sqe->flags & CPORT_SQE_INLINE_POST;
 	want_inline = (sqe->flags & (CPORT_SQE_INLINE | CPORT_SQE_INLINE_POST)) ||
 		      (s->inline_default && !(sqe->flags & CPORT_SQE_POST));
-	/* A multishot RECV lives on: its completions are always posted. */
-	if (cport_op_multishot(op))
+	/*
+	 * A multishot RECV lives on: its completions are always posted.  (The
+	 * record says so: once queued, op may complete and be freed by
+	 * another runner at any moment, so it is only compared from here on.)
+	 */
+	if (sqe->opcode == CPORT_OP_RECV &&
+	    (sqe->op_flags & CPORT_RECV_MULTISHOT))
 		want_inline = false;
 	atomic64_inc(&port->sstats.runs_submit);
 	trace_cport_sock_run(port->id, s->key, current->pid,

@@ -127,12 +127,16 @@ static void __cport_sock_run_queue(struct cport_sock *s, struct list_head *q,
 
 /*
  * @op is @inline_op, finished, and its result fits in the submission: a
- * result with cqe flags (a RECV that lost control data) is posted.
+ * result with cqe flags (a RECV that lost control data) is posted.  The
+ * submitter passes @inline_op after queueing it, when another runner may
+ * already have completed and freed it, and another thread's operation may
+ * have been allocated at the same address: only the submitter's own
+ * operation matches (it is the caller, and cannot have queued another).
  */
 static bool cport_op_inline(const struct cport_op *op,
 			    const struct cport_op *inline_op)
 {
-	return op == inline_op && !op->cqe_flags;
+	return op == inline_op && op->submitter == current && !op->cqe_flags;
 }
 
 /*
