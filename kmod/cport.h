@@ -47,6 +47,10 @@
  * port->cancel_lock (spinlock_t, process context only) protects the
  *	index of pending operations by user_data (op.c); sock->lock nests
  *	inside it, and a cancel kicks sockets (port->lock) under it.
+ * port->buf_mutex (process context) serialises the providers of buffers
+ *	(buf.c); port->buf_lock (spinlock_t, process context only, a leaf)
+ *	protects what the buffer groups hold.  A runner takes and puts back
+ *	buffers under buf_lock alone, with no other lock held.
  * Order: port->socks_mutex -> socket wait-queue lock -> sock->lock;
  *	port->cancel_lock -> sock->lock; port->cancel_lock -> port->lock;
  *	port->socks_mutex -> port->lock -> port->run_lock.  sock->lock and
@@ -194,6 +198,15 @@ struct cport_sock_stats {
 	atomic64_t fallback_kicks; /* times the fallback was queued */
 };
 
+/* A buffer of a buffer group (buf.c), taken by a RECV. */
+struct cport_buf {
+	u64	addr;
+	u32	len;
+	u32	bid;
+};
+
+struct cport_bufgroup;
+
 /* A socket operation (RECV, SEND, ACCEPT, CONNECT), queued on its socket. */
 struct cport_op {
 	struct list_head	list;		/* sock->rxq or ->txq: slock */
@@ -209,7 +222,10 @@ struct cport_op {
 	u32			len;		/* bytes, all segments together */
 	u32			moved;		/* bytes moved: runner */
 	u64			user_data;
-	u64			key;		/* ACCEPT: the new socket's key */
+	u64			key;		/* ACCEPT: the new socket's key;
+						 * RECV with CPORT_RECV_BUFFER:
+						 * the buffer group
+						 */
 	u32			op_flags;
 	u32			cqe_flags;	/* CPORT_CQE_F_*: runner */
 	u8			opcode;
@@ -221,8 +237,21 @@ struct cport_op {
 						 */
 	int			cancel;		/* slock: the status asked for */
 	const struct cred	*cred;		/* the submitter's */
+	/*
+	 * The submitting thread: only it may take the result inline, and an
+	 * operation at the address it queued may be another one by then
+	 * (runner.c, cport_op_inline()).
+	 */
+	const struct task_struct *submitter;
 	long			res;		/* runner, once finished */
 	struct file		*newfile;	/* ACCEPT: the new connection */
+	u32			bid;		/* CPORT_RECV_BUFFER: runner */
+	/*
+	 * CPORT_RECV_MULTISHOT, the runner's: the completions of arrivals
+	 * (charged) for it to deliver, and a node kept for the next one.
+	 */
+	struct list_head	more;
+	struct cport_node	*spare;
 	struct hrtimer		timer;
 };
 
@@ -411,6 +440,12 @@ struct cport_port {
 						 * another thread
 						 */
 	struct cport_sock_stats	sstats;
+
+	/* Buffer groups (buf.c); see LOCKING above. */
+	spinlock_t		buf_lock;	/* what the groups hold */
+	struct mutex		buf_mutex;	/* providers, one at a time */
+	struct cport_bufgroup	*bufgroups[CPORT_MAX_BUF_GROUPS];
+						/* set once: buf_lock */
 };
 
 /* port.c */
@@ -461,7 +496,9 @@ bool __cport_serve(struct cport_port *port);
 void cport_wake_pollers(struct cport_port *port, __poll_t mask);
 void cport_node_free(struct cport_port *port, struct cport_node *node);
 struct cport_node *cport_node_alloc(void);
+struct cport_node *cport_node_alloc_nofail(void);
 bool cport_post_node(struct cport_port *port, struct cport_node *node);
+bool cport_post_nodes(struct cport_port *port, struct list_head *nodes);
 struct cport_sock *cport_ready_pop(struct cport_port *port);
 struct cport_sock *__cport_ready_pop(struct cport_port *port);
 int cport_node_cache_init(void);
@@ -480,6 +517,17 @@ int cport_charge_file(struct cport_port *port);
 void cport_uncharge_file(struct cport_port *port);
 unsigned long cport_user_units(struct cport_port *port);
 void cport_limits_init(void);
+
+/* buf.c */
+void cport_bufs_init(struct cport_port *port);
+void cport_bufs_free(struct cport_port *port);
+int cport_op_provide(struct cport_port *port, const struct cport_sqe *sqe,
+		     struct cport_sqe __user *usqe);
+bool cport_buf_take(struct cport_port *port, u32 group, struct cport_buf *b);
+void cport_buf_put_back(struct cport_port *port, u32 group,
+			const struct cport_buf *b);
+void cport_buf_used(struct cport_port *port, u32 group);
+void cport_bufs_show(struct cport_port *port, struct seq_file *m);
 
 /* sock.c */
 int cport_sock_associate(struct cport_port *port, struct sock *sk, u64 key,

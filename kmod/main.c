@@ -300,8 +300,8 @@ static void __init cport_abi_check(void)
 	CPORT_ABI_SIZE(cport_cqe, op, __u8);
 	CPORT_ABI_OFF(cport_cqe, resv0, 37);
 	CPORT_ABI_SIZE(cport_cqe, resv0, __u8);
-	CPORT_ABI_OFF(cport_cqe, resv1, 38);
-	CPORT_ABI_SIZE(cport_cqe, resv1, __u16);
+	CPORT_ABI_OFF(cport_cqe, buf, 38);
+	CPORT_ABI_SIZE(cport_cqe, buf, __u16);
 	CPORT_ABI_OFF(cport_cqe, resv2, 40);
 	CPORT_ABI_SIZE(cport_cqe, resv2, __u64);
 

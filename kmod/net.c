@@ -46,11 +46,117 @@ static enum cport_io cport_io_error(struct cport_op *op, int ret)
 	return CPORT_IO_DONE;
 }
 
+/* Is there anything for a RECV to take (data, end of file, an error)? */
+static bool cport_sock_readable(struct cport_sock *s)
+{
+	return vfs_poll(s->file, NULL) & (EPOLLIN | EPOLLRDNORM | EPOLLRDHUP |
+					  EPOLLHUP | EPOLLERR);
+}
+
+/*
+ * A multishot RECV's next completion, before it takes any data: a node
+ * (kept from one arrival to the next, so that a RECV that waits holds no
+ * charge) and its unit of the port's and the user's limits (limits.c), or
+ * the errno that ends the RECV.
+ */
+static int cport_multishot_node(struct cport_sock *s, struct cport_op *op)
+{
+	if (!op->spare) {
+		op->spare = cport_node_alloc();
+		if (!op->spare)
+			return -ENOMEM;
+	}
+	return cport_charge_units(s->port, 1);
+}
+
+/*
+ * RECV into a buffer of group op->key, taken only once there is data.
+ * Single-shot, it finishes with the buffer's id in op->bid.  Multishot,
+ * each arrival becomes a completion of its own on op->more (flagged
+ * CPORT_CQE_F_MORE), and the operation goes on until end of file, an
+ * error, a cancel, or data with no buffer left (-ENOBUFS); after
+ * CPORT_MULTISHOT_BUDGET arrivals in one run it lets other sockets have
+ * the runner (CPORT_IO_RETRY: the socket is queued again).
+ */
+static enum cport_io cport_recv_buffer(struct cport_sock *s,
+				       struct cport_op *op)
+{
+	bool multi = op->op_flags & CPORT_RECV_MULTISHOT;
+	struct cport_port *port = s->port;
+	struct cport_node *node;
+	unsigned int n = 0;
+	struct msghdr msg;
+	struct cport_buf b;
+	int ret;
+
+	for (;;) {
+		if (!cport_buf_take(port, op->key, &b)) {
+			if (!cport_sock_readable(s))
+				return CPORT_IO_AGAIN;
+			ret = -ENOBUFS;
+			goto done;
+		}
+		if (multi) {
+			ret = cport_multishot_node(s, op);
+			if (ret) {
+				cport_buf_put_back(port, op->key, &b);
+				goto done;
+			}
+		}
+		memset(&msg, 0, sizeof(msg));
+		iov_iter_ubuf(&msg.msg_iter, ITER_DEST, u64_to_user_ptr(b.addr),
+			      op->len ? min(op->len, b.len) : b.len);
+		ret = sock_recvmsg(s->sock, &msg, MSG_DONTWAIT);
+		if (ret <= 0) {
+			cport_buf_put_back(port, op->key, &b);
+			if (multi)
+				cport_uncharge_units(port, 1);
+			/* Nothing more now (what came is on op->more). */
+			if (ret == -EAGAIN || ret == -EINTR ||
+			    ret == -ERESTARTSYS)
+				return cport_io_error(op, ret);
+			goto done;	/* end of file, or an error */
+		}
+		cport_buf_used(port, op->key);
+		if (!multi) {
+			op->bid = b.bid;
+			op->moved = ret;
+			op->res = ret;
+			op->cqe_flags |= CPORT_CQE_F_BUFFER |
+				(msg.msg_flags & MSG_CTRUNC ?
+				 CPORT_CQE_F_CTRUNC : 0);
+			return CPORT_IO_DONE;
+		}
+		node = op->spare;
+		op->spare = NULL;
+		node->charged = true;
+		memset(&node->cqe, 0, sizeof(node->cqe));
+		node->cqe.user_data = op->user_data;
+		node->cqe.key = s->key;
+		node->cqe.res = ret;
+		node->cqe.bytes = ret;
+		node->cqe.flags = CPORT_CQE_F_BUFFER | CPORT_CQE_F_MORE |
+			(msg.msg_flags & MSG_CTRUNC ? CPORT_CQE_F_CTRUNC : 0);
+		node->cqe.op = CPORT_OP_RECV;
+		node->cqe.buf = b.bid;
+		node->fd_flags = 0;
+		list_add_tail(&node->list, &op->more);
+		if (++n == CPORT_MULTISHOT_BUDGET)
+			return CPORT_IO_RETRY;
+		cond_resched();
+	}
+done:
+	op->res = ret;
+	return CPORT_IO_DONE;
+}
+
 enum cport_io cport_do_recv(struct cport_sock *s, struct cport_op *op)
 {
 	struct msghdr msg;
 	int ret;
 
+	if (op->op_flags & CPORT_RECV_BUFFER)
+		return cport_recv_buffer(s, op);
 	if (!op->len) {
 		/* Readiness only: consume nothing, report a pending error. */
 		__poll_t mask = vfs_poll(s->file, NULL);

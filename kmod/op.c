@@ -47,6 +47,7 @@ struct cport_node *cport_op_fill(struct cport_sock *s, struct cport_op *op)
 	node->cqe.bytes = op->moved;
 	node->cqe.flags = op->cqe_flags;
 	node->cqe.op = op->opcode;
+	node->cqe.buf = op->bid;	/* with CPORT_CQE_F_BUFFER */
 	node->file = op->newfile;
 	op->newfile = NULL;
 	node->fd_flags = (op->op_flags & CPORT_ACCEPT_CLOEXEC) ? O_CLOEXEC : 0;
@@ -65,6 +66,8 @@ void cport_op_free(struct cport_op *op)
 		hrtimer_cancel(&op->timer);
 	if (op->node)
 		cport_node_free(port, op->node);
+	if (op->spare)
+		cport_node_free(port, op->spare);
 	if (op->newfile)
 		fput(op->newfile);
 	if (op->file_charged)
@@ -147,6 +150,13 @@ static bool cport_op_vec(const struct cport_sqe *sqe)
 		(sqe->op_flags & CPORT_SEND_VEC));
 }
 
+/* A RECV into a buffer its group provides when data is there. */
+static bool cport_op_bufsel(const struct cport_sqe *sqe)
+{
+	return sqe->opcode == CPORT_OP_RECV &&
+	       (sqe->op_flags & CPORT_RECV_BUFFER);
+}
+
 /*
  * Copy the iovec array of a scatter/gather operation, checked as readv(2)
  * and writev(2) check theirs (a 32-bit caller's compat layout included):
@@ -219,7 +229,7 @@ static struct cport_op *cport_op_prep(struct cport_port *port,
 		if (ret)
 			goto out_put;
 		ret = -EFAULT;
-	} else if (sqe->len &&
+	} else if (sqe->len && !cport_op_bufsel(sqe) &&
 		   !access_ok(u64_to_user_ptr(sqe->addr), sqe->len)) {
 		goto out_put;
 	}
@@ -238,6 +248,7 @@ static struct cport_op *cport_op_prep(struct cport_port *port,
 	if (!op)
 		goto out_uncharge;
 	INIT_HLIST_NODE(&op->cancel_node);
+	INIT_LIST_HEAD(&op->more);
 	op->sock = s;
 	op->node = cport_node_alloc();
 	if (!op->node)
@@ -270,6 +281,7 @@ static struct cport_op *cport_op_prep(struct cport_port *port,
 	 * every store to a shared cred's ->non_rcu is that 0.
 	 */
 	op->cred = data_race(get_current_cred());
+	op->submitter = current;
 	op->opcode = sqe->opcode;
 	op->user_data = sqe->user_data;
 	op->key = sqe->key;
@@ -300,8 +312,9 @@ out_put:
  */
 static int cport_op_queue(struct cport_port *port, struct cport_sock *s,
 			  struct cport_op *op, struct file *file,
-			  const struct cport_sqe *sqe)
+			  const struct cport_sqe *sqe, bool first)
 {
+	struct list_head *q;
 	int ret = 0;
 
 	spin_lock(&port->cancel_lock);
@@ -317,8 +330,12 @@ static int cport_op_queue(struct cport_port *port, struct cport_sock *s,
 		}
 	}
 	if (!ret) {
-		list_add_tail(&op->list, cport_opdefs[op->opcode].tx ?
-					 &s->txq : &s->rxq);
+		q = cport_opdefs[op->opcode].tx ? &s->txq : &s->rxq;
+		/* first: the rest of a SEND begun by cport_send_now(). */
+		if (first)
+			list_add(&op->list, q);
+		else
+			list_add_tail(&op->list, q);
 		__cport_op_hash(port, op);
 		s->nr_ops++;
 		if (op->timed)
@@ -334,6 +351,165 @@ static int cport_op_queue(struct cport_port *port, struct cport_sock *s,
 	return ret;
 }
 
+/*
+ * The end of cport_send_now(): give the socket's runner role back, and
+ * run it if somebody asked for a run meanwhile (a wakeup, a cancel, a
+ * SEND queued behind).  A destroy may be waiting for the role: see
+ * cport_sock_run().
+ */
+static void cport_send_now_done(struct cport_sock *s)
+{
+	bool rerun;
+
+	spin_lock_irq(&s->lock);
+	s->running = false;
+	rerun = s->rerun;
+	spin_unlock_irq(&s->lock);
+	/* Orders running's store before dead's load, as in cport_sock_run(). */
+	smp_mb();
+	if (READ_ONCE(s->port->dead))
+		wake_up_var(&s->running);
+	if (rerun)
+		cport_sock_run(s, NULL, NULL);
+}
+
+/*
+ * A SEND whose result is wanted inline, with nothing else to send ahead of
+ * it, goes out at once without an operation being built, queued, run and
+ * freed (the common case of a server's answer): the submitter takes the
+ * socket's runner role (sock->running) and sends.  What does not fit
+ * becomes an operation at the head of the socket's send queue, with the
+ * bytes sent so far, before the role is given back, so that nothing can
+ * slip in between.  The result is written into the submission; if that
+ * fails at the end (another thread unmapped it), it is posted instead,
+ * with the unit charged at the start: never lost, and the port's bounds
+ * hold.
+ *
+ * Returns 1 if the SEND must go the usual way (nothing was done), 0 when
+ * it was taken, or the submission's -errno.
+ */
+static int cport_send_now(struct cport_port *port, const struct cport_sqe *sqe,
+			  struct cport_sqe __user *usqe)
+{
+	void __user *buf = u64_to_user_ptr(sqe->addr);
+	struct cport_op *op = NULL;
+	struct file *file, *file2;
+	struct cport_node *node;
+	struct cport_sock *s, *s2;
+	struct socket *sock;
+	struct msghdr msg;
+	u32 len = sqe->len, moved = 0;
+	long res = 0;
+	int ret;
+
+	if (sqe->timeout_ns || (sqe->op_flags & CPORT_SEND_VEC) ||
+	    (sqe->flags & (CPORT_SQE_POST | CPORT_SQE_INLINE_POST)))
+		return 1;
+	s = cport_fd_assoc(port, sqe->fd, &file);
+	if (IS_ERR(s))
+		return PTR_ERR(s);
+	ret = 1;
+	if (!(sqe->flags & CPORT_SQE_INLINE) && !s->inline_default)
+		goto out;
+	ret = -EFAULT;
+	if (!access_ok(buf, len) || put_user((u8)0, &usqe->status) ||
+	    put_user(0LL, &usqe->res) || put_user(0U, &usqe->bytes))
+		goto out;
+	ret = cport_charge_units(port, 1);
+	if (ret)
+		goto out;
+	spin_lock_irq(&s->lock);
+	if (s->running || !list_empty(&s->txq) || s->unlinked) {
+		spin_unlock_irq(&s->lock);
+		cport_uncharge_units(port, 1);
+		ret = 1;
+		goto out;
+	}
+	s->running = true;
+	spin_unlock_irq(&s->lock);
+
+	sock = sock_from_file(file);
+	atomic64_inc(&port->sstats.submitted);
+	atomic64_inc(&port->sstats.runs_submit);
+	trace_cport_sock_run(port->id, s->key, current->pid,
+			     CPORT_RUN_SUBMITTER);
+	while (moved < len) {
+		memset(&msg, 0, sizeof(msg));
+		msg.msg_flags = MSG_DONTWAIT | MSG_NOSIGNAL;
+		iov_iter_ubuf(&msg.msg_iter, ITER_SOURCE, buf + moved,
+			      len - moved);
+		res = sock_sendmsg(sock, &msg);
+		if (res <= 0)
+			break;
+		moved += res;
+		cond_resched();
+	}
+	if (moved == len) {
+		res = len;
+	} else if (res == -EAGAIN || !res || res == -EINTR ||
+		   res == -ERESTARTSYS) {
+		/*
+		 * The rest as an operation (which holds a unit of its own),
+		 * first in the send queue.  A failure here is the SEND's
+		 * result: bytes says what went.
+		 */
+		op = cport_op_prep(port, sqe, usqe, &file2, &s2);
+		if (IS_ERR(op)) {
+			res = PTR_ERR(op);
+			op = NULL;
+		} else {
+			op->moved = moved;
+			cport_sock_put(s2);
+			res = cport_op_queue(port, s, op, file2, sqe, true);
+			if (res) {
+				cport_op_free(op);
+				cport_uncharge_units(port, 1);
+				op = NULL;
+			} else {
+				cport_uncharge_units(port, 1);
+			}
+		}
+	}
+	cport_send_now_done(s);
+
+	if (op) {
+		cport_fallback_note(port);
+		if (cport_sock_run(s, NULL, op))
+			cport_op_return_inline(port, s, op, usqe, false);
+		else if (put_user((u8)CPORT_STATUS_PENDING, &usqe->status))
+			pr_debug("cport: status of a pending operation unwritable\n");
+		ret = 0;
+		goto out;
+	}
+	trace_cport_op_done(port->id, CPORT_OP_SEND, sqe->user_data, res,
+			    moved, CPORT_END_INLINE);
+	if (!put_user(res, &usqe->res) && !put_user(moved, &usqe->bytes) &&
+	    !put_user((u8)CPORT_STATUS_INLINE, &usqe->status)) {
+		atomic64_inc(&port->sstats.inlined);
+		cport_uncharge_units(port, 1);
+	} else {
+		/* Posted instead, with the unit charged above. */
+		node = cport_node_alloc_nofail();
+		memset(&node->cqe, 0, sizeof(node->cqe));
+		node->cqe.user_data = sqe->user_data;
+		node->cqe.key = s->key;
+		node->cqe.res = res;
+		node->cqe.bytes = moved;
+		node->cqe.op = CPORT_OP_SEND;
+		node->charged = true;
+		atomic64_inc(&port->sstats.completed);
+		if (cport_post_node(port, node))
+			cport_wake_pollers(port, EPOLLIN | EPOLLRDNORM);
+		if (put_user((u8)CPORT_STATUS_PENDING, &usqe->status))
+			pr_debug("cport: status of a posted result unwritable\n");
+	}
+	ret = 0;
+out:
+	cport_sock_put(s);
+	fput(file);
+	return ret;
+}
+
 /* RECV, SEND, ACCEPT, CONNECT: the fields were checked by main.c. */
 int cport_op_submit(struct cport_port *port, const struct cport_sqe *sqe,
 		    struct cport_sqe __user *usqe)
@@ -344,10 +520,15 @@ int cport_op_submit(struct cport_port *port, const struct cport_sqe *sqe,
 	bool want_inline, post;
 	int ret;
 
+	if (sqe->opcode == CPORT_OP_SEND) {
+		ret = cport_send_now(port, sqe, usqe);
+		if (ret <= 0)
+			return ret;
+	}
 	op = cport_op_prep(port, sqe, usqe, &file, &s);
 	if (IS_ERR(op))
 		return PTR_ERR(op);
-	ret = cport_op_queue(port, s, op, file, sqe);
+	ret = cport_op_queue(port, s, op, file, sqe, false);
 	if (ret) {
 		cport_op_free(op);
 		cport_uncharge_units(port, 1);
@@ -361,6 +542,14 @@ int cport_op_submit(struct cport_port *port, const struct cport_sqe *sqe,
 	post = sqe->flags & CPORT_SQE_INLINE_POST;
 	want_inline = (sqe->flags & (CPORT_SQE_INLINE | CPORT_SQE_INLINE_POST)) ||
 		      (s->inline_default && !(sqe->flags & CPORT_SQE_POST));
+	/*
+	 * A multishot RECV lives on: its completions are always posted.  (The
+	 * record says so: once queued, op may complete and be freed by
+	 * another runner at any moment, so it is only compared from here on.)
+	 */
+	if (sqe->opcode == CPORT_OP_RECV &&
+	    (sqe->op_flags & CPORT_RECV_MULTISHOT))
+		want_inline = false;
 	atomic64_inc(&port->sstats.runs_submit);
 	trace_cport_sock_run(port->id, s->key, current->pid,
 			     CPORT_RUN_SUBMITTER);

@@ -98,13 +98,42 @@ static int cport_sockop_check(const struct cport_sqe *sqe, bool vec)
 	return 0;
 }
 
+#define CPORT_RECV_FLAGS	(CPORT_RECV_FILL | CPORT_RECV_VEC | \
+				 CPORT_RECV_BUFFER | CPORT_RECV_MULTISHOT)
+
+/*
+ * A RECV into a buffer of a group: len is 0 (the whole buffer) or at most
+ * that many bytes, key the group; neither a buffer of its own, nor FILL or
+ * VEC.  A multishot one always posts and has no timeout.
+ */
+static int cport_recv_buffer_check(const struct cport_sqe *sqe)
+{
+	const u32 of = sqe->op_flags;
+
+	if (sqe->addr || (of & (CPORT_RECV_FILL | CPORT_RECV_VEC)) ||
+	    sqe->key >= CPORT_MAX_BUF_GROUPS)
+		return -EINVAL;
+	if ((of & CPORT_RECV_MULTISHOT) &&
+	    ((sqe->flags & (CPORT_SQE_INLINE | CPORT_SQE_INLINE_POST)) ||
+	     sqe->timeout_ns))
+		return -EINVAL;
+	return 0;
+}
+
 static int cport_recv_check(const struct cport_sqe *sqe)
 {
-	int ret = cport_sockop_check(sqe, sqe->op_flags & CPORT_RECV_VEC);
+	const u32 of = sqe->op_flags;
+	int ret = cport_sockop_check(sqe, of & CPORT_RECV_VEC);
 
 	if (ret)
 		return ret;
-	if ((sqe->op_flags & ~(CPORT_RECV_FILL | CPORT_RECV_VEC)) || sqe->key)
+	if (of & ~CPORT_RECV_FLAGS)
+		return -EINVAL;
+	if ((of & CPORT_RECV_MULTISHOT) && !(of & CPORT_RECV_BUFFER))
+		return -EINVAL;
+	if (of & CPORT_RECV_BUFFER)
+		return cport_recv_buffer_check(sqe);
+	if (sqe->key)
 		return -EINVAL;
 	/* An iovec array has at least one entry. */
 	if ((sqe->op_flags & CPORT_RECV_VEC) && !sqe->len)
@@ -135,6 +164,23 @@ static int cport_connect_check(const struct cport_sqe *sqe)
 	if (ret)
 		return ret;
 	if (sqe->op_flags || sqe->key)
+		return -EINVAL;
+	return 0;
+}
+
+/*
+ * PROVIDE_BUFFERS: fd buffers (1 to CPORT_MAX_BUFS) of len bytes each
+ * (1 to CPORT_MAX_IO) from addr, ids from user_data on (the last below
+ * CPORT_MAX_BUFS), into group key.  Nothing is written back.
+ */
+static int cport_provide_check(const struct cport_sqe *sqe)
+{
+	if (sqe->flags || sqe->op_flags || sqe->timeout_ns || sqe->status ||
+	    sqe->res || sqe->bytes)
+		return -EINVAL;
+	if (sqe->fd <= 0 || sqe->fd > CPORT_MAX_BUFS || !sqe->len ||
+	    sqe->len > CPORT_MAX_IO || sqe->key >= CPORT_MAX_BUF_GROUPS ||
+	    sqe->user_data > CPORT_MAX_BUFS - sqe->fd)
 		return -EINVAL;
 	return 0;
 }
@@ -206,6 +252,11 @@ const struct cport_opdef cport_opdefs[CPORT_OP__NR] = {
 		.io		= cport_do_connect,
 		.sqe_flags	= CPORT_SQE_FLAGS,
 		.tx		= true,
+	},
+	[CPORT_OP_PROVIDE_BUFFERS] = {
+		.name		= "PROVIDE_BUFFERS",
+		.check		= cport_provide_check,
+		.issue		= cport_op_provide,
 	},
 };
 

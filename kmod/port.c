@@ -64,6 +64,22 @@ struct cport_node *cport_node_alloc(void)
  * an undelivered accepted connection is closed, and its operation's
  * charges (limits.c) are dropped.  Any context.
  */
+/*
+ * A node that must not fail: for a result already charged that can no
+ * longer be returned any other way (op.c).  Process context.
+ */
+struct cport_node *cport_node_alloc_nofail(void)
+{
+	struct cport_node *node;
+
+	node = kmem_cache_alloc(cport_node_cache,
+				GFP_KERNEL_ACCOUNT | __GFP_NOFAIL);
+	node->file = NULL;
+	node->charged = false;
+	node->file_charged = false;
+	return node;
+}
+
 void cport_node_free(struct cport_port *port, struct cport_node *node)
 {
 	if (node->file)
@@ -150,6 +166,7 @@ struct cport_port *cport_port_alloc(void)
 		      HRTIMER_MODE_ABS_PINNED_SOFT);
 	cport_fallback_init(port);
 	cport_socks_port_init(port);
+	cport_bufs_init(port);
 	return port;
 }
 
@@ -218,6 +235,7 @@ static void cport_port_free(struct kref *ref)
 	cport_free_timed(port, &port->timed.rb_root);
 	mmdrop(port->mm);
 	mutex_destroy(&port->socks_mutex);
+	cport_bufs_free(port);
 	cport_user_put(port->user);
 	kvfree(port->cpu_waiters);
 	kfree(port);
@@ -708,6 +726,44 @@ bool cport_post_node(struct cport_port *port, struct cport_node *node)
 	return wake_pollers;
 }
 
+/*
+ * Queue the completions on @nodes (a multishot RECV's), in order, a
+ * bounded number per hold of port->lock; on a dead port they are freed.
+ * Process context.  Returns whether poll waiters need waking.
+ */
+bool cport_post_nodes(struct cport_port *port, struct list_head *nodes)
+{
+	struct cport_node *node, *tmp;
+	bool wake_pollers = false;
+	struct cport_wake_q q;
+	unsigned long flags;
+	unsigned int n;
+
+	while (!list_empty(nodes)) {
+		flags = cport_lock(port, &q);
+		for (n = 0; n < CPORT_MULTISHOT_BUDGET && !port->dead; n++) {
+			node = list_first_entry_or_null(nodes,
+							struct cport_node,
+							list);
+			if (!node)
+				break;
+			list_del(&node->list);
+			__cport_queue_node(port, node);
+			wake_pollers = port->nr_queued;
+		}
+		cport_unlock(port, &q, flags);
+		if (READ_ONCE(port->dead))
+			break;
+		cond_resched();
+	}
+	/* What a destroy left: freed. */
+	list_for_each_entry_safe(node, tmp, nodes, list) {
+		list_del(&node->list);
+		cport_node_free(port, node);
+	}
+	return wake_pollers;
+}
+
 /* The file is released: no fd is left, only associated threads. */
 void cport_port_release(struct cport_port *port)
 {
@@ -857,4 +913,5 @@ void cport_port_show(struct cport_port *port, struct seq_file *m)
 	seq_printf(m, "over_limit_ns:\t%llu\n", over_ns);
 	seq_printf(m, "destroyed:\t%u\n", dead);
 	cport_socks_show(port, m);
+	cport_bufs_show(port, m);
 }

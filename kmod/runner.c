@@ -94,9 +94,13 @@ static void __cport_sock_reap(struct cport_sock *s, struct list_head *ended,
 	}
 }
 
-/* Run the head of @q until it would block; sock->lock is dropped for I/O. */
+/*
+ * Run the head of @q until it would block; sock->lock is dropped for I/O.
+ * The completions a multishot RECV produced on the way go to @more.
+ */
 static void __cport_sock_run_queue(struct cport_sock *s, struct list_head *q,
-				   struct list_head *ended, bool *retry)
+				   struct list_head *ended,
+				   struct list_head *more, bool *retry)
 {
 	struct cport_op *op;
 	enum cport_io io;
@@ -108,6 +112,8 @@ static void __cport_sock_run_queue(struct cport_sock *s, struct list_head *q,
 		cond_resched();
 		spin_lock_irq(&s->lock);
 		s->active = NULL;
+		/* The runner's alone (the lock is not needed for it). */
+		list_splice_tail_init(&op->more, more);
 		if (io != CPORT_IO_DONE) {
 			*retry |= io == CPORT_IO_RETRY;
 			if (!op->cancel)
@@ -121,12 +127,16 @@ static void __cport_sock_run_queue(struct cport_sock *s, struct list_head *q,
 
 /*
  * @op is @inline_op, finished, and its result fits in the submission: a
- * result with cqe flags (a RECV that lost control data) is posted.
+ * result with cqe flags (a RECV that lost control data) is posted.  The
+ * submitter passes @inline_op after queueing it, when another runner may
+ * already have completed and freed it, and another thread's operation may
+ * have been allocated at the same address: only the submitter's own
+ * operation matches (it is the caller, and cannot have queued another).
  */
 static bool cport_op_inline(const struct cport_op *op,
 			    const struct cport_op *inline_op)
 {
-	return op == inline_op && !op->cqe_flags;
+	return op == inline_op && op->submitter == current && !op->cqe_flags;
 }
 
 /*
@@ -166,6 +176,25 @@ static bool cport_ops_complete(struct cport_sock *s, struct list_head *ended,
 		cond_resched();
 	}
 	return wake;
+}
+
+/*
+ * Deliver the completions of a multishot RECV's arrivals on @nodes (each
+ * holds its own charge): into @sink, or to the port.  Returns whether
+ * poll waiters need waking.
+ */
+static bool cport_nodes_complete(struct cport_sock *s, struct list_head *nodes,
+				 struct list_head *sink)
+{
+	struct cport_port *port = s->port;
+
+	if (list_empty(nodes))
+		return false;
+	if (sink && !READ_ONCE(port->dead)) {
+		list_splice_tail_init(nodes, sink);
+		return false;
+	}
+	return cport_post_nodes(port, nodes);
 }
 
 /*
@@ -221,6 +250,7 @@ bool cport_sock_run(struct cport_sock *s, struct list_head *sink,
 	struct cport_op *op, *tmp;
 	LIST_HEAD(to_free);
 	LIST_HEAD(ended);
+	LIST_HEAD(more);
 
 	spin_lock_irq(&s->lock);
 	if (s->running) {
@@ -232,10 +262,12 @@ bool cport_sock_run(struct cport_sock *s, struct list_head *sink,
 	for (;;) {
 		s->rerun = false;
 		__cport_sock_reap(s, &ended, READ_ONCE(port->dead));
-		__cport_sock_run_queue(s, &s->rxq, &ended, &retry);
-		__cport_sock_run_queue(s, &s->txq, &ended, &retry);
-		if (!list_empty(&ended)) {
+		__cport_sock_run_queue(s, &s->rxq, &ended, &more, &retry);
+		__cport_sock_run_queue(s, &s->txq, &ended, &more, &retry);
+		if (!list_empty(&ended) || !list_empty(&more)) {
 			spin_unlock_irq(&s->lock);
+			/* A multishot RECV's arrivals before its end. */
+			wake |= cport_nodes_complete(s, &more, sink);
 			wake |= cport_ops_complete(s, &ended, sink, inline_op);
 			list_splice_tail_init(&ended, &to_free);
 			spin_lock_irq(&s->lock);

@@ -192,6 +192,46 @@ static inline void cport_prep_recv(struct cport_sqe *sqe, int fd, void *buf,
 	sqe->op_flags = flags;
 }
 
+/*
+ * Fill *sqe as a CPORT_OP_RECV into a buffer that buffer group group
+ * provides when data is there (CPORT_RECV_BUFFER): the completion says
+ * which (CPORT_CQE_F_BUFFER, cqe->buf).  len: at most that many bytes, 0
+ * for the whole buffer.  flags: CPORT_RECV_MULTISHOT for a completion per
+ * arrival (each with CPORT_CQE_F_MORE) until it ends.
+ */
+static inline void cport_prep_recv_buffer(struct cport_sqe *sqe, int fd,
+					  unsigned int group, size_t len,
+					  __u64 user_data, unsigned int flags)
+{
+	cport_prep_rw(CPORT_OP_RECV, sqe, fd, NULL, len, user_data);
+	sqe->key = group;
+	sqe->op_flags = flags | CPORT_RECV_BUFFER;
+}
+
+/* A multishot RECV from buffer group group: cport_prep_recv_buffer(). */
+static inline void cport_prep_recv_multishot(struct cport_sqe *sqe, int fd,
+					     unsigned int group,
+					     __u64 user_data)
+{
+	cport_prep_recv_buffer(sqe, fd, group, 0, user_data,
+			       CPORT_RECV_MULTISHOT);
+}
+
+/*
+ * Fill *sqe as a CPORT_OP_PROVIDE_BUFFERS: nr buffers of len bytes each,
+ * back to back from addr, with ids bid, bid + 1, ..., given to buffer
+ * group group (a buffer a completion handed over is given back with
+ * nr = 1 and its own address and id).
+ */
+static inline void cport_prep_provide_buffers(struct cport_sqe *sqe,
+					      unsigned int group, void *addr,
+					      unsigned int len, unsigned int nr,
+					      unsigned int bid)
+{
+	cport_prep_rw(CPORT_OP_PROVIDE_BUFFERS, sqe, (int)nr, addr, len, bid);
+	sqe->key = group;
+}
+
 /* Fill *sqe as a CPORT_OP_SEND of the whole of buf. */
 static inline void cport_prep_send(struct cport_sqe *sqe, int fd,
 				   const void *buf, size_t len,

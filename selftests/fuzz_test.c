@@ -258,6 +258,8 @@ static const int E_CONNECT[] = { EFAULT, E2BIG, EINVAL, EBADF, ENOTSOCK,
 				 ENOMEM, EMFILE, 0 };
 static const int E_CANCEL[] = { EFAULT, E2BIG, EINVAL, EBADF, ENOTSOCK,
 				EIDRM, ENOENT, 0 };
+static const int E_PROVIDE[] = { EFAULT, E2BIG, EINVAL, EIDRM, ENOSPC,
+				 EDQUOT, ENOMEM, 0 };
 static const int E_BADOP[] = { EFAULT, E2BIG, EINVAL, 0 };
 
 static bool in_set(const int *set, int e)
@@ -279,6 +281,7 @@ static const int *op_errnos(uint8_t op)
 	case CPORT_OP_ACCEPT:		return E_SOCKOP;
 	case CPORT_OP_CANCEL:		return E_CANCEL;
 	case CPORT_OP_CONNECT:		return E_CONNECT;
+	case CPORT_OP_PROVIDE_BUFFERS:	return E_PROVIDE;
 	}
 	return E_BADOP;
 }
@@ -286,9 +289,10 @@ static const int *op_errnos(uint8_t op)
 static const char *op_name(uint8_t op)
 {
 	static const char *const n[] = { "op0", "POST", "ASSOCIATE",
-		"DISSOCIATE", "RECV", "SEND", "ACCEPT", "CANCEL", "CONNECT" };
+		"DISSOCIATE", "RECV", "SEND", "ACCEPT", "CANCEL", "CONNECT",
+		"PROVIDE_BUFFERS" };
 
-	return op < 9 ? n[op] : "op?";
+	return op < 10 ? n[op] : "op?";
 }
 
 static int xioctl(int fd, unsigned long cmd, void *arg)
@@ -853,6 +857,19 @@ static void make_sqe(struct worker *w, struct cport_sqe *s, unsigned int inst,
 			      one_in(r, 20) ? rnd(r) : 0;
 		s->flags = pick_sqe_flags(r);
 		s->timeout_ns = pick_op_timeout(r);
+		if (one_in(r, 5)) {	/* from a buffer group, maybe multishot */
+			s->op_flags = CPORT_RECV_BUFFER |
+				(one_in(r, 2) ? CPORT_RECV_MULTISHOT : 0);
+			s->addr = one_in(r, 16) ? 1 : 0;
+			s->len = one_in(r, 2) ? 0 : rn(r, 8192);
+			s->key = one_in(r, 16) ? rnd(r) : rn(r, 4);
+			if ((s->op_flags & CPORT_RECV_MULTISHOT) &&
+			    !one_in(r, 8)) {
+				s->flags &= ~(CPORT_SQE_INLINE |
+					      CPORT_SQE_INLINE_POST);
+				s->timeout_ns = 0;
+			}
+		}
 		break;
 	case 66 ... 80:
 		s->opcode = CPORT_OP_SEND;
@@ -899,6 +916,15 @@ static void make_sqe(struct worker *w, struct cport_sqe *s, unsigned int inst,
 			s->op_flags = rnd(r);
 		s->flags = pick_sqe_flags(r);
 		s->timeout_ns = pick_op_timeout(r);
+		break;
+	case 98:
+		s->opcode = CPORT_OP_PROVIDE_BUFFERS;
+		pick_buf(r, &s->addr, &s->len);
+		s->fd = one_in(r, 16) ? (int)rnd(r) : 1 + (int)rn(r, 8);
+		if (s->len > 8192 || one_in(r, 2))
+			s->len = 1 + rn(r, 512);
+		s->key = one_in(r, 16) ? rnd(r) : rn(r, 4);
+		s->user_data = one_in(r, 16) ? rnd(r) : rn(r, 64);
 		break;
 	default:
 		s->opcode = one_in(r, 2) ? 0 : CPORT_OP__NR + rn(r, 250);
@@ -983,12 +1009,30 @@ static void on_cqe(struct worker *w, unsigned int inst,
 	if (c->op != t->op)
 		FAIL("user_data %#llx: submitted %s, completed as op %u",
 		     (unsigned long long)c->user_data, op_name(t->op), c->op);
-	if (c->resv0 || c->resv1 || c->resv2 ||
-	    (c->flags & ~((c->op == CPORT_OP_RECV ? CPORT_CQE_F_CTRUNC : 0) |
+	if (c->resv0 || (c->buf && !(c->flags & CPORT_CQE_F_BUFFER)) ||
+	    c->resv2 ||
+	    (c->flags & ~((c->op == CPORT_OP_RECV ?
+			   CPORT_CQE_F_CTRUNC | CPORT_CQE_F_BUFFER |
+			   CPORT_CQE_F_MORE : 0) |
 			  (c->op != CPORT_OP_POST ? CPORT_CQE_F_INLINE : 0))))
 		FAIL("user_data %#llx: flags %#x, reserved %u %u %llu",
 		     (unsigned long long)c->user_data, c->flags, c->resv0,
-		     c->resv1, (unsigned long long)c->resv2);
+		     c->buf, (unsigned long long)c->resv2);
+	if (c->flags & CPORT_CQE_F_MORE) {
+		/* A multishot RECV's arrival: data, and it is still pending. */
+		if (!(c->flags & CPORT_CQE_F_BUFFER) || c->res <= 0)
+			FAIL("user_data %#llx: CPORT_CQE_F_MORE with flags %#x res %lld",
+			     (unsigned long long)c->user_data, c->flags,
+			     (long long)c->res);
+		check_result(w, "arrived", c->op, t->aux, c->res, c->bytes,
+			     c->user_data);
+		st = __atomic_load_n(&t->state, __ATOMIC_ACQUIRE);
+		if (st != T_SUBMIT && st != T_PENDING && st != T_MAYBE)
+			FAIL("arrival of user_data %#llx (%s, port %u) that is %s",
+			     (unsigned long long)c->user_data, op_name(t->op),
+			     t->inst, tstate_names[st]);
+		return;
+	}
 	if (c->op == CPORT_OP_POST) {
 		if (c->key != mix(c->user_data, 1) ||
 		    c->res != (int64_t)mix(c->user_data, 2) ||
@@ -1224,6 +1268,9 @@ static void do_enter(struct worker *w, unsigned int nr, unsigned int max,
 		if (!op_tracked(s->opcode))
 			continue;
 		sb->t = track_new(w->slot, s->opcode, inst,
+				  s->opcode == CPORT_OP_RECV &&
+				  (s->op_flags & CPORT_RECV_BUFFER) && !s->len ?
+				  CPORT_MAX_IO :
 				  s->opcode != CPORT_OP_POST ? s->len :
 				  s->timeout_ns > 1000000 * NSEC_PER_SEC ?
 				  (uint64_t)LLONG_MAX :
@@ -1591,7 +1638,7 @@ static void check_info(const char *buf, unsigned int size)
 	unsigned int i;
 
 	if (in->api_version != CPORT_API_VERSION || in->features != 0x1f ||
-	    in->ops != 0x1fe || in->setup_flags != CPORT_SETUP_NO_BLOCK_TRACKING ||
+	    in->ops != 0x3fe || in->setup_flags != CPORT_SETUP_NO_BLOCK_TRACKING ||
 	    in->enter_flags != CPORT_ENTER_ABSTIME ||
 	    in->sqe_flags != (CPORT_SQE_INLINE | CPORT_SQE_POST |
 			      CPORT_SQE_INLINE_POST) ||

@@ -70,7 +70,7 @@ TEST_F(port, post_then_wait_verbatim)
 		EXPECT_EQ(CPORT_OP_POST, self->cqes[0].op);
 		EXPECT_EQ(0, self->cqes[0].flags);
 		EXPECT_EQ(0, self->cqes[0].resv0);
-		EXPECT_EQ(0, self->cqes[0].resv1);
+		EXPECT_EQ(0, self->cqes[0].buf);
 		EXPECT_EQ(0, self->cqes[0].resv2);
 		/* Only as many records as returned are written. */
 		EXPECT_TRUE(poisoned(&self->cqes[1]));

@@ -6,7 +6,9 @@
  * CPORT_ASSOC_INLINE and its CPORT_SQE_POST override, CPORT_RECV_FILL,
  * end of file, peer reset, zero-byte recvs), SEND (small; several MB in
  * each direction and both at once against a slow plain read(); a peer
- * reset part-way), a buffer that faults, close() with an operation
+ * reset part-way; an inline one sent at submission without an operation,
+ * in part with the rest queued first, behind a pending one, or with
+ * outputs that cannot be written), a buffer that faults, close() with an operation
  * pending, progress with no thread waiting on the port, and the
  * per-operation timeout (an empty recv, a partly filled recv, a send the
  * peer never reads, and an operation that completes first).
@@ -17,6 +19,7 @@
  */
 #define _GNU_SOURCE
 #include <stdint.h>
+#include <sys/mman.h>
 
 #include "sock_util.h"
 #include "kselftest_harness.h"
@@ -544,6 +547,92 @@ TEST_F(sock, send_small)
 	ASSERT_EQ(0, read_bounded(self->c, self->buf, 50));
 	EXPECT_EQ(0, memcmp(self->buf, data, 50));
 	EXPECT_FALSE(fd_ready(self->c, POLLIN, 0));
+}
+
+/*
+ * An inline SEND that does not fit goes out in part at once and the rest
+ * as an operation: one completion, every byte, in order.
+ */
+TEST_F_TIMEOUT(sock, send_inline_partial, 120)
+{
+	size_t len = slow_kernel() ? (1 << 20) : (4 << 20);
+	unsigned char *src = malloc(len), *dst = malloc(len);
+	struct cport_sqe sqe;
+	struct cport_cqe cqe;
+
+	ASSERT_NE(NULL, src);
+	ASSERT_NE(NULL, dst);
+	set_bufs(self->s, SMALL_BUF, 0);
+	set_bufs(self->c, 0, SMALL_BUF);
+	pattern_fill(src, len, 31, 0);
+	ASSERT_EQ(1, sub_send(self->port, &sqe, self->s, src, len, 70,
+			      CPORT_SQE_INLINE, 0));
+	EXPECT_EQ(CPORT_STATUS_PENDING, sqe.status);
+	ASSERT_EQ(0, read_bounded(self->c, dst, len));
+	EXPECT_EQ(-1, pattern_check(dst, len, 31, 0));
+	ASSERT_EQ(1, wait1(self->port, &cqe));
+	EXPECT_CQE_EXACT(cqe, CPORT_OP_SEND, KEY, 70, len, len);
+	EXPECT_TRUE(wait_none(self->port, GRACE_MS));
+	free(src);
+	free(dst);
+}
+
+/* An inline SEND behind a pending one waits its turn. */
+TEST_F_TIMEOUT(sock, send_inline_behind_pending, 120)
+{
+	size_t len = slow_kernel() ? (1 << 20) : (4 << 20), i;
+	unsigned char *src = malloc(len), *dst = malloc(len + 100);
+	unsigned char small[100];
+	struct cport_sqe sqe;
+	struct cport_cqe cqe[2];
+	int n = 0, ret;
+
+	ASSERT_NE(NULL, src);
+	ASSERT_NE(NULL, dst);
+	set_bufs(self->s, SMALL_BUF, 0);
+	set_bufs(self->c, 0, SMALL_BUF);
+	pattern_fill(src, len, 32, 0);
+	pattern_fill(small, sizeof(small), 32, len);
+	ASSERT_EQ(1, sub_send(self->port, &sqe, self->s, src, len, 71, 0, 0));
+	EXPECT_EQ(CPORT_STATUS_PENDING, sqe.status);
+	ASSERT_EQ(1, sub_send(self->port, &sqe, self->s, small, sizeof(small),
+			      72, CPORT_SQE_INLINE, 0));
+	EXPECT_EQ(CPORT_STATUS_PENDING, sqe.status);
+	ASSERT_EQ(0, read_bounded(self->c, dst, len + sizeof(small)));
+	/* Every byte of the first, then the second: one stream. */
+	EXPECT_EQ(-1, pattern_check(dst, len + sizeof(small), 32, 0));
+	while (n < 2) {
+		ret = cport_wait(self->port, cqe + n, 2 - n,
+				 (long long)PROGRESS_MS * NSEC_PER_MSEC);
+		ASSERT_LT(0, ret);
+		n += ret;
+	}
+	EXPECT_CQE_EXACT(cqe[0], CPORT_OP_SEND, KEY, 71, len, len);
+	EXPECT_CQE_EXACT(cqe[1], CPORT_OP_SEND, KEY, 72, 100, 100);
+	for (i = 0; i < 3; i++)
+		EXPECT_TRUE(wait_none(self->port, 0));
+	free(src);
+	free(dst);
+}
+
+/* An inline SEND whose outputs cannot be written is refused, not sent. */
+TEST_F(sock, send_inline_outputs_unwritable)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	struct cport_sqe *sqe;
+	void *page;
+
+	page = mmap(NULL, pg, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, page);
+	sqe = page;
+	cport_prep_send(sqe, self->s, "hello", 5, 73);
+	sqe->flags = CPORT_SQE_INLINE;
+	ASSERT_EQ(0, mprotect(page, pg, PROT_READ));
+	EXPECT_EQ(-EFAULT, cport_submit(self->port, sqe, 1));
+	EXPECT_FALSE(fd_ready(self->c, POLLIN, GRACE_MS));
+	EXPECT_TRUE(wait_none(self->port, 0));
+	munmap(page, pg);
 }
 
 /* Several MB against a slow plain reader: res == len, data intact. */

@@ -243,7 +243,7 @@ static inline bool wait_none(int port, int ms)
 	EXPECT_CQE(cqe, op_, key_, ud_, res_, bytes_);			\
 	EXPECT_EQ(0, (cqe).flags);					\
 	EXPECT_EQ(0, (cqe).resv0);					\
-	EXPECT_EQ(0, (cqe).resv1);					\
+	EXPECT_EQ(0, (cqe).buf);					\
 	EXPECT_EQ(0, (cqe).resv2);					\
 } while (0)
 

@@ -24,9 +24,9 @@ while [ $rep -lt "$REPS" ]; do
 		for sys in $SYSTEMS; do
 			PORT=$((PORT + 1))
 			case $sys in
-			cport:*)
-				p=${sys#cport:}; b=${p#*:}; p=${p%%:*}
-				args="-m cport -P $p -b $b";;
+			cport:* | cport-ms:*)
+				p=${sys#*:}; b=${p#*:}; p=${p%%:*}
+				args="-m ${sys%%:*} -P $p -b $b";;
 			*)	args="-m $sys";;
 			esac
 			tag="$name:$sys:r$rep"

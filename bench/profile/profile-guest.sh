@@ -21,9 +21,9 @@ echo 0 > /proc/sys/kernel/kptr_restrict
 for sys in "$@"; do
 	PORT=$((PORT + 1))
 	case $sys in
-	cport:*)
-		p=${sys#cport:}; b=${p#*:}; p=${p%%:*}
-		args="-m cport -P $p -b $b";;
+	cport:* | cport-ms:*)
+		p=${sys#*:}; b=${p#*:}; p=${p%%:*}
+		args="-m ${sys%%:*} -P $p -b $b";;
 	*)	args="-m $sys";;
 	esac
 	rm -f /tmp/srv.out

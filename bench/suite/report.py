@@ -47,10 +47,11 @@ def kv(fields):
 
 
 def system_of(tag):
-    """closed:cport:lifo:16:c64:l64 -> cport-lifo-b16; open:uring:s0:f0.1 -> uring."""
+    """closed:cport:lifo:16:c64:l64 -> cport-lifo-b16 (cport-ms:... ->
+    cport-ms-lifo-b16); open:uring:s0:f0.1 -> uring."""
     parts = tag.split(":")[1:]
-    if parts[0] == "cport":
-        return "cport-%s-b%s" % (parts[1], parts[2])
+    if parts[0] in ("cport", "cport-ms"):
+        return "%s-%s-b%s" % (parts[0], parts[1], parts[2])
     return parts[0]
 
 
@@ -120,7 +121,7 @@ def derive(tag, c, s):
     r["cpu_per_req_us"] = cpu / req * 1e6 if req else None
     r["csw_per_req"] = (s["vcsw"] + s["ivcsw"]) / req if req else None
     r["calls_per_req"] = s["calls"] / req if req else None
-    if s.get("model") == "cport" and (s.get("waits") or 0) > 0:
+    if s.get("model") in ("cport", "cport-ms") and (s.get("waits") or 0) > 0:
         r["wakeups_per_completion"] = s["waits_slept"] / ev if ev else None
         r["nosleep_share"] = 1 - s["waits_slept"] / s["waits"]
         for k in ("runs_submit", "runs_waiter", "runs_fallback",

@@ -215,3 +215,174 @@ const struct model model_cport = {
 	.worker = cport_main,
 	.stop = cport_stop,
 };
+
+/*
+ * cport-ms: the same port and loop, but each connection has one multishot
+ * RECV (CPORT_RECV_MULTISHOT) that takes its buffers from a buffer group
+ * the server provides at start (MS_NBUFS of MS_BUFSZ, io_uring's provided
+ * buffers), armed once per connection instead of once per request.  A
+ * buffer goes back to the group (PROVIDE_BUFFERS, one record in the next
+ * call) when the SEND of its answer is over: at once if it completed
+ * inline, else with the SEND's completion.  A multishot RECV that ran out
+ * of buffers (-ENOBUFS) is armed again.
+ */
+#define MS_GROUP	0
+#define MS_NBUFS	2048
+#define MS_BUFSZ	4096
+#define MS_STRIDE	(PROTO_HEADROOM + MS_BUFSZ)
+
+static char *ms_pool;
+
+/* user_data: the connection, the kind, and for a SEND the buffer's id. */
+#define MUD(c, kind, bid)	((__u64)(uintptr_t)(c) | (kind) << 1 | \
+				 (__u64)(bid) << 48)
+#define MUD_CONN(u)	((struct conn *)(uintptr_t)((u) & 0xfffffffffff8ULL))
+#define MUD_BID(u)	((unsigned int)((u) >> 48))
+
+static char *ms_buf(unsigned int bid)
+{
+	return ms_pool + (size_t)bid * MS_STRIDE + PROTO_HEADROOM;
+}
+
+static void ms_prep_give_back(struct cport_sqe *sqe, unsigned int bid)
+{
+	cport_prep_provide_buffers(sqe, MS_GROUP, ms_buf(bid), MS_BUFSZ, 1,
+				   bid);
+}
+
+static void ms_prep_accept(struct cport_sqe *sqe)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		die("calloc", ENOMEM);
+	c->fd = -1;
+	cport_prep_accept(sqe, shared_lfd, NULL, 0, MUD(c, C_ACCEPT, 0),
+			  (__u64)(uintptr_t)c,
+			  CPORT_ACCEPT_ASSOCIATE | CPORT_ACCEPT_CLOEXEC);
+}
+
+static void *cport_ms_main(void *arg)
+{
+	struct worker *w = arg;
+	unsigned int max = opt_batch, nr = 0, submitted, i, give = 0;
+	struct cport_sqe *sq = calloc(3 * max + 2, sizeof(*sq));
+	unsigned int *back = calloc(2 * max + 2, sizeof(*back));
+	struct cport_cqe *cq = calloc(max, sizeof(*cq));
+	const char *out;
+	int ret, one = 1;
+	ssize_t n;
+
+	if (!sq || !back || !cq)
+		die("calloc", ENOMEM);
+	for (;;) {
+		submitted = 0;
+		ret = cport_submit_and_wait(srv_port, sq, nr, cq, max, -1,
+					    &submitted);
+		COUNT(w, calls, 1);
+		if (ret < 0 && nr && submitted < nr)
+			fprintf(stderr, "server: submission %u (opcode %u) failed: %s\n",
+				submitted, sq[submitted].opcode,
+				strerror(-ret));
+		/* The buffers of the answers sent inline go back. */
+		give = 0;
+		for (i = 0; i < submitted; i++)
+			if (sq[i].opcode == CPORT_OP_SEND &&
+			    sq[i].status == CPORT_STATUS_INLINE)
+				back[give++] = MUD_BID(sq[i].user_data);
+		nr = 0;
+		for (i = 0; i < give; i++)
+			ms_prep_give_back(&sq[nr++], back[i]);
+		if (ret == -EIDRM)
+			break;
+		if (ret <= 0)
+			continue;
+		handled(w, ret);
+		for (i = 0; i < (unsigned int)ret; i++) {
+			struct cport_cqe *e = &cq[i];
+			struct conn *c = MUD_CONN(e->user_data);
+			unsigned int kind = CUD_KIND(e->user_data);
+			char *buf;
+
+			if (e->op == CPORT_OP_POST)
+				return NULL;
+			switch (kind) {
+			case C_ACCEPT:
+				if (e->res >= 0) {
+					COUNT(w, accepts, 1);
+					c->fd = (int)e->res;
+					setsockopt(c->fd, IPPROTO_TCP,
+						   TCP_NODELAY, &one,
+						   sizeof(one));
+					COUNT(w, calls, 1);
+					proto_open(c->fd);
+					cport_prep_recv_multishot(&sq[nr++],
+						c->fd, MS_GROUP,
+						MUD(c, C_RECV, 0));
+				}
+				ms_prep_accept(&sq[nr++]);
+				break;
+			case C_RECV:
+				if (!(e->flags & CPORT_CQE_F_BUFFER)) {
+					/* It ended: out of buffers, or the end. */
+					if (e->res == -ENOBUFS) {
+						cport_prep_recv_multishot(
+							&sq[nr++], c->fd,
+							MS_GROUP,
+							MUD(c, C_RECV, 0));
+					} else {
+						close(c->fd);
+						COUNT(w, calls, 1);
+					}
+					break;
+				}
+				buf = ms_buf(e->buf);
+				n = proto_input(w, c->fd, buf, e->res, &out);
+				if (n < 0) {
+					/* the RECV ends: then close */
+					shutdown(c->fd, SHUT_RDWR);
+					ms_prep_give_back(&sq[nr++], e->buf);
+				} else if (n > 0) {
+					cport_prep_send(&sq[nr], c->fd, out, n,
+							MUD(c, C_SEND, e->buf));
+					sq[nr++].flags = CPORT_SQE_INLINE;
+				} else {
+					ms_prep_give_back(&sq[nr++], e->buf);
+				}
+				break;
+			case C_SEND:	/* posted: the socket was full */
+				ms_prep_give_back(&sq[nr++],
+						  MUD_BID(e->user_data));
+				break;
+			}
+		}
+	}
+	return NULL;
+}
+
+static void cport_ms_start(void)
+{
+	struct cport_sqe sq[NR_ACCEPTS];
+	unsigned int i;
+	int ret;
+
+	cport_start();
+	ms_pool = aligned_alloc(4096, (size_t)MS_NBUFS * MS_STRIDE);
+	if (!ms_pool)
+		die("aligned_alloc", ENOMEM);
+	memset(ms_pool, 0, (size_t)MS_NBUFS * MS_STRIDE);
+	for (i = 0; i < MS_NBUFS; i++) {
+		ms_prep_give_back(&sq[0], i);
+		ret = cport_submit(srv_port, sq, 1);
+		if (ret < 0)
+			die("cport_submit provide", -ret);
+	}
+}
+
+const struct model model_cport_ms = {
+	.name = "cport-ms",
+	.batch = 0,
+	.start = cport_ms_start,
+	.worker = cport_ms_main,
+	.stop = cport_stop,
+};

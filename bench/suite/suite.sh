@@ -25,11 +25,12 @@ else
 	CONNS="1 64 256" LENS="64"
 	RATES="0.02 0.1 0.5 0.8" SERVICES="0"
 	OPEN_SYS="epoll-rp uring cport:lifo:1 cport:fifo:1"
-	EXT_SYS="epoll-rp uring cport:lifo:16"
+	EXT_SYS="epoll-rp uring cport:lifo:16 cport-ms:lifo:16"
 fi
 # model[:policy:batch]: the policy by the name the port's fdinfo prints
-# (lifo, fifo, rr, cpu), the batch in completions per wait
-SYSTEMS="epoll-rp epoll-shared uring cport:lifo:1 cport:lifo:16 cport:fifo:1 cport:fifo:16 cport:rr:1 cport:rr:16 cport:cpu:1 cport:cpu:16"
+# (lifo, fifo, rr, cpu), the batch in completions per wait; cport-ms is
+# cport with one multishot RECV per connection from a buffer group
+SYSTEMS="epoll-rp epoll-shared uring cport:lifo:1 cport:lifo:16 cport-ms:lifo:16 cport:fifo:1 cport:fifo:16 cport:rr:1 cport:rr:16 cport:cpu:1 cport:cpu:16"
 BURST_SYS="epoll-shared uring cport:lifo:1 cport:lifo:16 cport:fifo:1 cport:rr:1 cport:cpu:1"
 [ "$EXT_SYS" != all ] || EXT_SYS=$SYSTEMS
 # The clients nobody here wrote: sockperf (one TCP connection: ping-pong,
@@ -94,9 +95,9 @@ PORT=7000
 # server_args SYSTEM: the server's options for model[:policy:batch]
 server_args() {
 	case $1 in
-	cport:*)
-		p=${1#cport:}; b=${p#*:}; p=${p%%:*}
-		echo "-m cport -P $p -b $b";;
+	cport:* | cport-ms:*)
+		p=${1#*:}; b=${p#*:}; p=${p%%:*}
+		echo "-m ${1%%:*} -P $p -b $b";;
 	*)	echo "-m $1";;
 	esac
 }

@@ -164,6 +164,7 @@ enum {
 	CPORT_OP_ACCEPT		= 6,	/* accept a connection */
 	CPORT_OP_CANCEL		= 7,	/* cancel pending operations */
 	CPORT_OP_CONNECT	= 8,	/* finish a connect, then send */
+	CPORT_OP_PROVIDE_BUFFERS = 9,	/* give buffers to a buffer group */
 	CPORT_OP__NR,
 };
 
@@ -308,6 +309,33 @@ enum {
  *   fills all of them, and as with readv(2) a total beyond MAX_RW_COUNT
  *   (CPORT_MAX_IO with 4 KiB pages) is cut to it.  A total of 0 is -EINVAL (a zero-byte RECV is
  *   the readiness form).
+ * Buffer groups (CPORT_RECV_BUFFER, io_uring's provided buffers): a
+ *   RECV takes its buffer from buffer group key (0 to
+ *   CPORT_MAX_BUF_GROUPS - 1) only when data is there, so a waiting
+ *   connection pins no buffer; addr is 0, len at most that many bytes (0:
+ *   the whole buffer).  Its completion has CPORT_CQE_F_BUFFER and the
+ *   buffer's id in buf (a completion without data takes none); the buffer
+ *   is the application's until it provides it again.  Data with no buffer
+ *   in the group ends the RECV with -ENOBUFS (the data stays in the
+ *   socket).  Such a RECV is never returned inline: it is posted.
+ *   With CPORT_RECV_MULTISHOT as well, the RECV is armed once and
+ *   completes for each arrival, with CPORT_CQE_F_MORE, until a completion
+ *   without it ends it: end of file (0), an error, -ENOBUFS (no buffer
+ *   left, or the port's or user's limit reached by its undequeued
+ *   completions: -EDQUOT for the user's), -ECANCELED, or a destroy.  It
+ *   keeps its place in the socket's receive order while it lives.  It
+ *   takes neither CPORT_SQE_INLINE nor CPORT_SQE_INLINE_POST nor
+ *   timeout_ns (-EINVAL), and at most CPORT_MULTISHOT_BUDGET arrivals of
+ *   a socket in a row before other sockets get a turn.
+ * CPORT_OP_PROVIDE_BUFFERS: fd buffers (1 to CPORT_MAX_BUFS) of len bytes
+ *   each (1 to CPORT_MAX_IO), back to back from addr, with ids user_data,
+ *   user_data + 1, ... (below CPORT_MAX_BUFS), given to buffer group key.
+ *   A group is a stack: the buffer provided last is taken first, and a
+ *   range from its lowest id.  Nothing is written back; the other fields
+ *   must be zero.  -EFAULT if the range is not user memory, -EIDRM on a
+ *   destroyed port, -ENOSPC if the group would hold more than
+ *   CPORT_MAX_BUFS (those taken by a RECV and not yet delivered count),
+ *   -EDQUOT (its table counts against max_user_units), -ENOMEM.
  * CPORT_OP_ACCEPT: fd (a listening socket), user_data, addr and len (room
  *   for the peer's address; both 0 for none), key (the new socket's key,
  *   with CPORT_ACCEPT_ASSOCIATE), timeout_ns, op_flags CPORT_ACCEPT_*,
@@ -343,7 +371,12 @@ enum {
  *                opcode does not use, more than one of CPORT_SQE_INLINE,
  *                CPORT_SQE_POST and CPORT_SQE_INLINE_POST,
  *                len > CPORT_MAX_IO, a zero-byte recv with
- *                addr != 0 or CPORT_RECV_FILL, an ACCEPT with only one of
+ *                addr != 0 or CPORT_RECV_FILL, (RECV with
+ *                CPORT_RECV_BUFFER) addr != 0, CPORT_RECV_FILL or
+ *                CPORT_RECV_VEC, key >= CPORT_MAX_BUF_GROUPS, (with
+ *                CPORT_RECV_MULTISHOT) no CPORT_RECV_BUFFER,
+ *                CPORT_SQE_INLINE or CPORT_SQE_INLINE_POST, timeout_ns,
+ *                an ACCEPT with only one of
  *                addr and len, a key without CPORT_ACCEPT_ASSOCIATE, not
  *                exactly one CPORT_CANCEL_* selector, (RECV, SEND with
  *                *_VEC) len == 0 or len > CPORT_MAX_IOV
@@ -424,6 +457,11 @@ enum {
 						 * fillBuffer, MSG_WAITALL)
 						 */
 #define CPORT_RECV_VEC		_BITUL(1)	/* scatter: readv(2) */
+#define CPORT_RECV_BUFFER	_BITUL(2)	/* into a buffer of group key */
+#define CPORT_RECV_MULTISHOT	_BITUL(3)	/* a completion per arrival,
+						 * until it ends (needs
+						 * CPORT_RECV_BUFFER)
+						 */
 /* ... for SEND */
 #define CPORT_SEND_VEC		_BITUL(1)	/* gather: writev(2) */
 /* ... for ACCEPT */
@@ -441,6 +479,11 @@ enum {
 #define CPORT_MAX_IOV		1024		/* most segments of one, as
 						 * UIO_MAXIOV
 						 */
+#define CPORT_MAX_BUF_GROUPS	64		/* buffer groups per port */
+#define CPORT_MULTISHOT_BUDGET	16		/* arrivals per turn */
+#define CPORT_MAX_BUFS		65536		/* buffers per group; ids are
+						 * 0 to CPORT_MAX_BUFS - 1
+						 */
 
 /*
  * A completion: 48 bytes.  res is the result (bytes moved, a new fd) or
@@ -455,7 +498,7 @@ struct cport_cqe {
 	__u32	flags;		/* CPORT_CQE_F_* */
 	__u8	op;		/* CPORT_OP_* */
 	__u8	resv0;
-	__u16	resv1;
+	__u16	buf;		/* with CPORT_CQE_F_BUFFER: the buffer's id */
 	__u64	resv2;
 };
 
@@ -477,6 +520,18 @@ struct cport_cqe {
  * handled it there has handled it.
  */
 #define CPORT_CQE_F_INLINE	_BITUL(1)
+/*
+ * CPORT_CQE_F_BUFFER (RECV with CPORT_RECV_BUFFER): the data is in the
+ * buffer whose id is in buf, taken from the operation's buffer group; it
+ * is the application's until it provides it again.
+ */
+#define CPORT_CQE_F_BUFFER	_BITUL(2)
+/*
+ * CPORT_CQE_F_MORE (RECV with CPORT_RECV_MULTISHOT): the operation is
+ * still pending and more completions will come for it; the last one, which
+ * ends it, comes without this flag.
+ */
+#define CPORT_CQE_F_MORE	_BITUL(3)
 
 /* struct cport_enter.flags */
 #define CPORT_ENTER_ABSTIME	_BITUL(0)	/* timeout_ns is CLOCK_MONOTONIC */
