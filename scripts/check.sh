@@ -37,6 +37,9 @@
 # module tree): tls.ko and the AES-GCM crypto modules are loaded with
 # --extra-ko, dependencies first, and the test runs with CPORT_KTLS=required
 # so that it fails rather than skips if TLS is missing after all.
+# The example policy module (examples/policy/, cport_remote.ko) is built
+# for each kernel against its cport.ko and loaded after it (--after-ko);
+# policy_module_test uses it (CPORT_POLICY_KO: where the guest has it).
 # Logs: build/logs/<kernel>.log (tests + kernel log of the run),
 #       <kernel>.log.console (kernel console), <kernel>.build.log.
 set -uo pipefail
@@ -269,6 +272,8 @@ boot_and_test() {
 		--log "$LOGS/$1.log" --timeout "$4" \
 		--test-timeout "$5" --env "CPORT_KERNEL=$1" \
 		${KTLS:+--env "CPORT_KTLS=$KTLS"} "${KOS[@]}" "${fuzz[@]}" \
+		--after-ko "$BUILD/policy-$1/cport_remote.ko" \
+		--env CPORT_POLICY_KO=/lib/modules/cport_remote.ko \
 		"${RUN_TESTS[@]}" 2> "$LOGS/$1.guest.err"
 }
 
@@ -286,6 +291,14 @@ run_kernel() {
 		echo "== $name: module build failed ($(( $(now) - t ))s)"
 		grep -E 'error|Error' "$LOGS/$name.build.log" | head -n 20 | sed 's/^/  | /'
 		fail_item "$name: module build"
+		return
+	fi
+	# The example policy module (examples/policy/) against this cport.ko.
+	if ! make policy-example KDIR="$kdir" MODDIR="$mod" \
+		POLICY_DIR="$BUILD/policy-$name" >> "$LOGS/$name.build.log" 2>&1 < /dev/null; then
+		echo "== $name: policy module build failed ($(( $(now) - t ))s)"
+		grep -E 'error|Error' "$LOGS/$name.build.log" | head -n 20 | sed 's/^/  | /'
+		fail_item "$name: policy module build"
 		return
 	fi
 	tb=$(( $(now) - t ))
