@@ -347,7 +347,8 @@ __cport_pick_waiter(struct cport_port *port, bool serve)
 	const struct cport_policy_ops *ops = port->pol.ops;
 	struct cport_policy_ctx ctx = {
 		.cpu = raw_smp_processor_id(),
-		.running = READ_ONCE(port->running),
+		/* Under run_lock when releasing; a hint when serving. */
+		.running = data_race(port->running),
 		.concurrency = port->concurrency,
 		.nr_waiters = port->nr_waiters,
 		.serve = serve,
