@@ -272,6 +272,11 @@ static long long refcnt(void)
 	return buf[0] ? atoll(buf) : -1;
 }
 
+static long load(int fd, const char *params)
+{
+	return syscall(SYS_finit_module, fd, params, 0) ? -errno : 0;
+}
+
 /*
  * A port on the policy holds the module: delete_module() fails while it
  * lives (its descriptor, or a thread associated with it, keeps it), and
@@ -315,7 +320,14 @@ TEST_F(mod, unload_refused_while_in_use)
 
 	fd = open(ko, O_RDONLY | O_CLOEXEC);
 	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, syscall(SYS_finit_module, fd, "", 0));
+	/* Built for another interface version: refused, and said why. */
+	EXPECT_EQ(-ENOEXEC, load(fd, "iface_version=99"));
+	EXPECT_TRUE(klog_has("is built for policy interface version 99"));
+	/* A name that is taken. */
+	EXPECT_EQ(-EEXIST, load(fd, "name=fifo"));
+	EXPECT_TRUE(klog_has("policy \"fifo\" is already registered"));
+	EXPECT_FALSE(module_loaded());
+	ASSERT_EQ(0, load(fd, ""));
 	close(fd);
 	ASSERT_TRUE(module_loaded());
 	port = port_named("remote");

@@ -19,9 +19,11 @@
  * Its pick looks at the newest waiter of each CPU: O(CPUs), bounded by
  * the machine, not by anything a user controls.
  *
- * bad_pick (for cport's selftest of the core's check, never in real use):
- * 1 returns NULL, 2 returns a waiter that sleeps in no port.  The core
- * reports it once and releases the most recent waiter instead.
+ * Parameters for cport's selftests (policy_module_test), never in real
+ * use: bad_pick 1 returns NULL, 2 a waiter that sleeps in no port (the
+ * core reports it once and releases the most recent waiter instead);
+ * at load, iface_version registers as another interface version (refused:
+ * -ENOEXEC) and name under another name (a taken one: -EEXIST).
  *
  * Build: see the Makefile next to this file.  Load after cport.ko; a port
  * selects it with cport_setup.policy_name = "remote".
@@ -36,6 +38,12 @@ static int bad_pick;
 module_param(bad_pick, int, 0644);
 MODULE_PARM_DESC(bad_pick,
 		 "testing only: 1 pick NULL, 2 pick a waiter of no port");
+static int iface_version = CPORT_POLICY_VERSION;
+module_param(iface_version, int, 0444);
+MODULE_PARM_DESC(iface_version, "testing only: register as this version");
+static char *name = "remote";
+module_param(name, charp, 0444);
+MODULE_PARM_DESC(name, "testing only: register under this name");
 
 /* Per port: each CPU's waiters, newest first, and an arrival counter. */
 struct remote_port {
@@ -121,6 +129,8 @@ static struct cport_policy_ops remote_ops = {
 
 static int __init remote_mod_init(void)
 {
+	remote_ops.version = iface_version;
+	strscpy(remote_ops.name, name, sizeof(remote_ops.name));
 	return cport_register_policy(&remote_ops);
 }
 
