@@ -17,7 +17,11 @@
  * under the port's spinlock with interrupts off, often in softirq or hard
  * interrupt context: they must not sleep, allocate, take locks that are
  * not irq-safe, or walk anything whose length a user controls (the
- * waiters are as many as a user's threads).  ->thread_block and
+ * waiters are as many as a user's threads).  ->pick and
+ * ->waiter_released may also run under the port's raw run_lock, which
+ * nests inside the scheduler's locks (see below): they must not printk
+ * or wake anything either (a printk reaches the console, whose wakeups
+ * take the scheduler's locks: a lockdep cycle).  ->thread_block and
  * ->thread_resume run from the scheduler's preempt notifiers, with the
  * runqueue lock held, under the port's raw run_lock and not its spinlock:
  * they may only update the policy's own state (atomics, or a raw spinlock

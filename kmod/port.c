@@ -335,14 +335,25 @@ void __cport_waiter_del(struct cport_port *port, struct cport_waiter *w)
 }
 
 /*
+ * A bad pick, reported once.  Not under port->run_lock: the scheduler's
+ * locks nest outside it, and the console's wakeups take them.
+ */
+static void cport_policy_bad(struct cport_port *port, const char *what)
+{
+	pr_warn_once("cport: policy \"%s\" picked %s; the most recent waiter is released instead\n",
+		     port->pol.ops->name, what);
+}
+
+/*
  * Which waiter the next completion (or socket) goes to: the policy's
  * pick, checked.  A pick that is not a waiter asleep on this port (a
  * waiter that left, one of another port, NULL) is a bug of the policy:
- * reported once, and the most recent waiter is taken instead, so the
- * port keeps its guarantees whatever the policy does.  Waiters exist.
+ * the most recent waiter is taken instead, so the port keeps its
+ * guarantees whatever the policy does, and *@bad says what was wrong,
+ * for the caller to report with cport_policy_bad().  Waiters exist.
  */
 static struct cport_waiter *
-__cport_pick_waiter(struct cport_port *port, bool serve)
+__cport_pick_waiter(struct cport_port *port, bool serve, const char **bad)
 {
 	const struct cport_policy_ops *ops = port->pol.ops;
 	struct cport_policy_ctx ctx = {
@@ -358,9 +369,7 @@ __cport_pick_waiter(struct cport_port *port, bool serve)
 	lockdep_assert_held(&port->lock);
 	pw = ops->pick(&port->pol, &ctx);
 	if (unlikely(!pw || pw->port != port)) {
-		pr_warn_once("cport: policy \"%s\" picked %s; the most recent waiter is released instead\n",
-			     ops->name,
-			     pw ? "a waiter not asleep on the port" : "no waiter");
+		*bad = pw ? "a waiter not asleep on the port" : "no waiter";
 		pw = cport_policy_newest(&port->pol);
 	}
 	return container_of(pw, struct cport_waiter, pw);
@@ -465,6 +474,7 @@ unsigned int __cport_release(struct cport_port *port)
 	struct cport_waiter *w;
 	struct cport_node *node;
 	struct cport_sock *s;
+	const char *bad = NULL;
 	unsigned int n = 0;
 
 	lockdep_assert_held(&port->lock);
@@ -478,12 +488,14 @@ unsigned int __cport_release(struct cport_port *port)
 			raw_spin_unlock(&port->run_lock);
 			break;
 		}
-		w = __cport_pick_waiter(port, false);
+		w = __cport_pick_waiter(port, false, &bad);
 		/* Its turn is used now (a waiter woken to serve keeps it). */
 		if (port->pol.ops->waiter_released)
 			port->pol.ops->waiter_released(&port->pol, &w->pw);
 		__cport_thread_start(port, w->thread);
 		raw_spin_unlock(&port->run_lock);
+		if (unlikely(bad))
+			cport_policy_bad(port, bad);
 
 		s = list_first_entry_or_null(&port->ready, struct cport_sock,
 					     ready_link);
@@ -517,11 +529,14 @@ bool __cport_serve(struct cport_port *port)
 {
 	struct cport_waiter *w;
 	struct cport_sock *s;
+	const char *bad = NULL;
 
 	lockdep_assert_held(&port->lock);
 	if (list_empty(&port->waiters) || list_empty(&port->ready))
 		return false;
-	w = __cport_pick_waiter(port, true);
+	w = __cport_pick_waiter(port, true, &bad);
+	if (unlikely(bad))
+		cport_policy_bad(port, bad);
 	s = list_first_entry(&port->ready, struct cport_sock, ready_link);
 	/* Still "queued" until the waiter takes it off w->runs. */
 	list_move_tail(&s->ready_link, &w->runs);

@@ -272,9 +272,22 @@ static long long refcnt(void)
 	return buf[0] ? atoll(buf) : -1;
 }
 
+/*
+ * Load the module from @fd.  A module whose init just failed may still be
+ * on its way out (-EBUSY, seen on 7.2): try again for a while.
+ */
 static long load(int fd, const char *params)
 {
-	return syscall(SYS_finit_module, fd, params, 0) ? -errno : 0;
+	long ret;
+	int i;
+
+	for (i = 0; i < 100; i++) {
+		ret = syscall(SYS_finit_module, fd, params, 0) ? -errno : 0;
+		if (ret != -EBUSY)
+			break;
+		usleep(50000);
+	}
+	return ret;
 }
 
 /*
