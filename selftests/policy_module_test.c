@@ -272,22 +272,9 @@ static long long refcnt(void)
 	return buf[0] ? atoll(buf) : -1;
 }
 
-/*
- * Load the module from @fd.  A module whose init just failed may still be
- * on its way out (-EBUSY, seen on 7.2): try again for a while.
- */
 static long load(int fd, const char *params)
 {
-	long ret;
-	int i;
-
-	for (i = 0; i < 100; i++) {
-		ret = syscall(SYS_finit_module, fd, params, 0) ? -errno : 0;
-		if (ret != -EBUSY)
-			break;
-		usleep(50000);
-	}
-	return ret;
+	return syscall(SYS_finit_module, fd, params, 0) ? -errno : 0;
 }
 
 /*
@@ -303,6 +290,7 @@ TEST_F(mod, unload_refused_while_in_use)
 	struct cport_cqe cqe;
 	long long before;
 	int port, fd;
+	long ret;
 
 	if (!ko)
 		SKIP(return, "CPORT_POLICY_KO not set: cannot load it again");
@@ -336,8 +324,15 @@ TEST_F(mod, unload_refused_while_in_use)
 	/* Built for another interface version: refused, and said why. */
 	EXPECT_EQ(-ENOEXEC, load(fd, "iface_version=99"));
 	EXPECT_TRUE(klog_has("is built for policy interface version 99"));
-	/* A name that is taken. */
-	EXPECT_EQ(-EEXIST, load(fd, "name=fifo"));
+	/*
+	 * A name that is taken: cport_register_policy() says -EEXIST, which
+	 * the module loader passes on until 6.12 and turns into -EBUSY
+	 * since (-EEXIST from finit_module() means "already loaded").
+	 */
+	ret = load(fd, "name=fifo");
+	EXPECT_TRUE(ret == -EEXIST || ret == -EBUSY) {
+		TH_LOG("loading under a taken name: %s", strerror(-ret));
+	}
 	EXPECT_TRUE(klog_has("policy \"fifo\" is already registered"));
 	EXPECT_FALSE(module_loaded());
 	ASSERT_EQ(0, load(fd, ""));
