@@ -4,6 +4,8 @@
 #
 #   make                  module (default kernel), libcport, selftests, examples
 #   make module KDIR=...  the module for any prepared kernel tree
+#   make policy-example   the example policy module (examples/policy/) for
+#                         the same kernel, against that cport.ko
 #   make check            install dependencies, run the selftests on every
 #                         kernel of the matrix under QEMU
 #   make demo             boot the default kernel: the echo server under load,
@@ -60,10 +62,10 @@ EXAMPLES	:= $(EXAMPLE_SRCS:examples/%.c=$(BUILD)/examples/%)
 BENCH_SRCS	:= $(wildcard bench/*.c)
 BENCHES		:= $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all module lib selftests examples tools benches check demo bench-concurrency bench sim \
+.PHONY: all module policy-example lib selftests examples tools benches check demo bench-concurrency bench sim \
 	lint checkpatch sparse clean deb
 
-all: module lib selftests examples benches
+all: module policy-example lib selftests examples benches
 
 # Out-of-tree builds write objects next to the sources, so each kernel gets
 # its own copy of the module sources under $(MODDIR).
@@ -72,6 +74,15 @@ module:
 	@mkdir -p $(MODDIR)
 	@cp -a Kbuild kmod uapi $(MODDIR)/
 	$(MAKE) -C $(KDIR) M=$(abspath $(MODDIR)) W=1 C=$(C) modules
+
+# The example policy module, like the module: built in a copy
+# ($(POLICY_DIR)), for KDIR, with cport.ko's Module.symvers from MODDIR.
+POLICY_DIR ?= $(BUILD)/policy
+policy-example: module
+	@mkdir -p $(POLICY_DIR)
+	@cp -a examples/policy/. $(POLICY_DIR)/
+	$(MAKE) -C $(POLICY_DIR) KDIR=$(KDIR) CPORT=$(CURDIR) \
+		CPORT_SYMVERS=$(abspath $(MODDIR))/Module.symvers
 
 lib: $(LIB_ALL_A) $(LIB_ALL_SO)
 
@@ -209,7 +220,7 @@ CHECKPATCH = $(KSRC)/scripts/checkpatch.pl --strict --no-tree --terse \
 	     --ignore FILE_PATH_CHANGES,SPDX_LICENSE_TAG
 checkpatch:
 	$(CHECKPATCH) -f $(filter-out kmod/compat.h,$(wildcard kmod/*.[ch])) \
-		uapi/linux/cport.h
+		uapi/linux/cport.h examples/policy/*.c
 	$(CHECKPATCH) --ignore LINUX_VERSION_CODE,CONSTANT_COMPARISON \
 		-f kmod/compat.h
 

@@ -129,7 +129,8 @@ static inline long long fdinfo_get(int fd, const char *name)
 
 /*
  * The name the "policy:" line prints for CPORT_POLICY_* value @policy (the
- * table of kmod/port.c), or NULL.  Programs take and print policies by
+ * names kmod/policy_*.c register), or NULL: a policy a module registered
+ * has no number, its name is all there is.  Programs take and print policies by
  * these names.
  */
 static inline const char *fdinfo_policy_name(unsigned int policy)

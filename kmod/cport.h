@@ -101,6 +101,8 @@
 #include <linux/ktime.h>
 #include <linux/cport.h>
 
+#include "cport_policy.h"
+
 /* Indexes for CPORT_OP_CANCEL by key and by user_data. */
 #define CPORT_KEY_HASH_BITS	6
 #define CPORT_CANCEL_HASH_BITS	8
@@ -303,11 +305,12 @@ struct cport_thread {
 	u32			seq;	/* run: joined the port as the seq-th */
 };
 
-/* A thread sleeping in a wait, on its own stack. */
+/*
+ * A thread sleeping in a wait, on its own stack.  pw is what the release
+ * policy sees (cport_policy.h): pw.link is on port->waiters (lock).
+ */
 struct cport_waiter {
-	struct list_head	list;	/* port->waiters: lock */
-	struct rb_node		rr_node; /* policy RR: port->rr_root: lock */
-	struct list_head	cpu_link; /* policy CPU: port->cpu_waiters: lock */
+	struct cport_policy_waiter pw;
 	struct list_head	handed;	/* completions handed to it: lock */
 	struct list_head	runs;	/* sockets handed to it to run: lock */
 	struct task_struct	*task;
@@ -317,7 +320,6 @@ struct cport_waiter {
 					 * port, not counted as running
 					 * (__cport_serve())
 					 */
-	int			cpu;	/* where it went to sleep (policy CPU) */
 };
 
 struct cport_stats {
@@ -360,21 +362,15 @@ struct cport_port {
 	unsigned int		running;	/* run: threads running */
 	unsigned int		nr_threads;	/* run: threads associated */
 	u32			thread_seq;	/* run: threads ever joined */
-	u32			rr_last;	/* lock: seq of the last thread
-						 * released (policy RR)
-						 */
-	struct rb_root		rr_root;	/* lock: policy RR, the waiters
-						 * by join order (seq)
-						 */
-	struct list_head	*cpu_waiters;	/* lock: policy CPU, per CPU
-						 * the waiters that slept there,
-						 * newest first
-						 */
 	u64			over_since;	/* run: when running > limit */
 
 	/* Set before first use (under lock), read-only afterwards. */
 	u32			concurrency;
-	u32			policy;
+	u32			policy;		/* CPORT_POLICY_NAMED if none */
+	struct cport_policy_port pol;	/* the release policy (policy.c):
+					 * ops and priv set under lock and
+					 * run_lock
+					 */
 	u32			max_queued;
 	bool			track_blocking;
 
@@ -503,6 +499,18 @@ struct cport_sock *cport_ready_pop(struct cport_port *port);
 struct cport_sock *__cport_ready_pop(struct cport_port *port);
 int cport_node_cache_init(void);
 void cport_node_cache_exit(void);
+
+/* policy.c and policy_*.c */
+extern struct cport_policy_ops cport_policy_lifo;
+extern struct cport_policy_ops cport_policy_fifo;
+extern struct cport_policy_ops cport_policy_rr;
+extern struct cport_policy_ops cport_policy_cpu;
+const struct cport_policy_ops *cport_policy_get(const char *name, u32 nr);
+void cport_policy_put(const struct cport_policy_ops *ops);
+u32 cport_policy_number(const struct cport_policy_ops *ops);
+void cport_policy_list(struct cport_info *info);
+int cport_policies_init(void);
+void cport_policies_exit(void);
 
 /* limits.c */
 struct cport_user *cport_user_get(void);

@@ -52,6 +52,7 @@ static long cport_ioctl_setup(struct cport_port *port, void __user *argp,
 			      size_t usize)
 {
 	struct cport_setup s;
+	size_t len;
 	int ret;
 
 	if (usize < CPORT_SETUP_SIZE_VER0)
@@ -70,6 +71,13 @@ static long cport_ioctl_setup(struct cport_port *port, void __user *argp,
 	if (s.max_queued > CPORT_MAX_QUEUED)
 		return -EINVAL;
 	if (s.max_pending > CPORT_MAX_PENDING || s.resv)
+		return -EINVAL;
+	/* A name: NUL-terminated, zero after the NUL, and no number. */
+	len = strnlen(s.policy_name, sizeof(s.policy_name));
+	if (len == sizeof(s.policy_name) ||
+	    memchr_inv(s.policy_name + len, 0, sizeof(s.policy_name) - len))
+		return -EINVAL;
+	if (len && s.policy)
 		return -EINVAL;
 	return cport_port_setup(port, &s);
 }
@@ -327,7 +335,7 @@ static void __init cport_abi_check(void)
 	CPORT_ABI_OFF(cport_enter, resv, 48);
 	CPORT_ABI_SIZE(cport_enter, resv, __u64);
 
-	BUILD_BUG_ON(sizeof(struct cport_setup) != CPORT_SETUP_SIZE_VER1);
+	BUILD_BUG_ON(sizeof(struct cport_setup) != CPORT_SETUP_SIZE_VER2);
 	CPORT_ABI_OFF(cport_setup, flags, 0);
 	CPORT_ABI_SIZE(cport_setup, flags, __u32);
 	CPORT_ABI_OFF(cport_setup, concurrency, 4);
@@ -340,8 +348,10 @@ static void __init cport_abi_check(void)
 	CPORT_ABI_SIZE(cport_setup, max_pending, __u32);
 	CPORT_ABI_OFF(cport_setup, resv, 20);
 	CPORT_ABI_SIZE(cport_setup, resv, __u32);
+	CPORT_ABI_OFF(cport_setup, policy_name, CPORT_SETUP_SIZE_VER1);
+	CPORT_ABI_SIZE(cport_setup, policy_name, char[CPORT_POLICY_NAME_LEN]);
 
-	BUILD_BUG_ON(sizeof(struct cport_info) != CPORT_INFO_SIZE_VER0);
+	BUILD_BUG_ON(sizeof(struct cport_info) != CPORT_INFO_SIZE_VER1);
 	CPORT_ABI_OFF(cport_info, api_version, 0);
 	CPORT_ABI_SIZE(cport_info, api_version, __u32);
 	CPORT_ABI_OFF(cport_info, features, 4);
@@ -370,6 +380,15 @@ static void __init cport_abi_check(void)
 	CPORT_ABI_SIZE(cport_info, max_pending, __u32);
 	CPORT_ABI_OFF(cport_info, resv, 56);
 	CPORT_ABI_SIZE(cport_info, resv, __u64[3]);
+	CPORT_ABI_OFF(cport_info, policy_name, CPORT_INFO_SIZE_VER0);
+	CPORT_ABI_SIZE(cport_info, policy_name, char[CPORT_POLICY_NAME_LEN]);
+	CPORT_ABI_OFF(cport_info, nr_policies, 96);
+	CPORT_ABI_SIZE(cport_info, nr_policies, __u32);
+	CPORT_ABI_OFF(cport_info, resv1, 100);
+	CPORT_ABI_SIZE(cport_info, resv1, __u32);
+	CPORT_ABI_OFF(cport_info, policy_names, 104);
+	CPORT_ABI_SIZE(cport_info, policy_names,
+		       char[CPORT_MAX_POLICIES][CPORT_POLICY_NAME_LEN]);
 }
 
 static int __init cport_init(void)
@@ -379,9 +398,12 @@ static int __init cport_init(void)
 	cport_abi_check();
 
 	cport_limits_init();
-	ret = cport_node_cache_init();
+	ret = cport_policies_init();
 	if (ret)
 		return ret;
+	ret = cport_node_cache_init();
+	if (ret)
+		goto out_policies;
 	ret = cport_ops_init();
 	if (ret)
 		goto out_cache;
@@ -404,6 +426,8 @@ out_ops:
 	cport_ops_exit();
 out_cache:
 	cport_node_cache_exit();
+out_policies:
+	cport_policies_exit();
 	return ret;
 }
 
@@ -424,6 +448,7 @@ static void __exit cport_exit(void)
 	cport_socks_exit();
 	cport_ops_exit();
 	cport_node_cache_exit();
+	cport_policies_exit();
 }
 
 module_init(cport_init);

@@ -28,13 +28,6 @@
 static struct kmem_cache *cport_node_cache;
 static atomic_t cport_next_id = ATOMIC_INIT(0);
 
-static const char * const cport_policy_names[CPORT_POLICY__NR] = {
-	[CPORT_POLICY_LIFO] = "lifo",
-	[CPORT_POLICY_FIFO] = "fifo",
-	[CPORT_POLICY_RR] = "rr",
-	[CPORT_POLICY_CPU] = "cpu",
-};
-
 int cport_node_cache_init(void)
 {
 	cport_node_cache = KMEM_CACHE(cport_node, SLAB_ACCOUNT);
@@ -142,6 +135,8 @@ struct cport_port *cport_port_alloc(void)
 	raw_spin_lock_init(&port->run_lock);
 	port->concurrency = num_online_cpus();
 	port->policy = CPORT_POLICY_LIFO;
+	port->pol.ops = &cport_policy_lifo;
+	port->pol.waiters = &port->waiters;
 	port->max_queued = CPORT_DEFAULT_QUEUED;
 	port->track_blocking = true;
 	port->id = atomic_inc_return(&cport_next_id);
@@ -237,7 +232,9 @@ static void cport_port_free(struct kref *ref)
 	mutex_destroy(&port->socks_mutex);
 	cport_bufs_free(port);
 	cport_user_put(port->user);
-	kvfree(port->cpu_waiters);
+	if (port->pol.ops->free)
+		port->pol.ops->free(&port->pol);
+	cport_policy_put(port->pol.ops);
 	kfree(port);
 }
 
@@ -246,19 +243,25 @@ void cport_port_put(struct cport_port *port)
 	kref_put(&port->ref, cport_port_free);
 }
 
+/*
+ * Set @port up.  The policy (by name or number, checked by the caller) is
+ * looked up and its per-port state made first: -ENOENT, or its ->init's
+ * errno, come before the port's own state (-EIDRM, -EBUSY).
+ */
 int cport_port_setup(struct cport_port *port, const struct cport_setup *s)
 {
-	struct list_head *cpu_waiters = NULL;
-	unsigned int cpu;
+	struct cport_policy_port pol = { .waiters = &port->waiters };
 	int ret = 0;
 
-	if (s->policy == CPORT_POLICY_CPU) {
-		cpu_waiters = kvmalloc_array(nr_cpu_ids, sizeof(*cpu_waiters),
-					     GFP_KERNEL_ACCOUNT);
-		if (!cpu_waiters)
-			return -ENOMEM;
-		for (cpu = 0; cpu < nr_cpu_ids; cpu++)
-			INIT_LIST_HEAD(&cpu_waiters[cpu]);
+	pol.ops = cport_policy_get(s->policy_name, s->policy);
+	if (IS_ERR(pol.ops))
+		return PTR_ERR(pol.ops);
+	if (pol.ops->init) {
+		ret = pol.ops->init(&pol);
+		if (ret) {
+			cport_policy_put(pol.ops);
+			return ret;
+		}
 	}
 
 	spin_lock_irq(&port->lock);
@@ -271,14 +274,23 @@ int cport_port_setup(struct cport_port *port, const struct cport_setup *s)
 		WRITE_ONCE(port->track_blocking,
 			   !(s->flags & CPORT_SETUP_NO_BLOCK_TRACKING));
 		port->concurrency = s->concurrency ?: num_online_cpus();
-		port->policy = s->policy;
-		port->cpu_waiters = cpu_waiters;
-		cpu_waiters = NULL;
+		port->policy = cport_policy_number(pol.ops);
+		/*
+		 * No waiter can exist yet (the port was not used), but a
+		 * thread may have joined: its notifiers read the policy
+		 * under run_lock.  The default one (LIFO) has no state.
+		 */
+		raw_spin_lock(&port->run_lock);
+		swap(port->pol, pol);
+		raw_spin_unlock(&port->run_lock);
 		port->max_queued = s->max_queued ?: CPORT_DEFAULT_QUEUED;
 		port->max_pending = s->max_pending ?: CPORT_DEFAULT_PENDING;
 	}
 	spin_unlock_irq(&port->lock);
-	kvfree(cpu_waiters);
+	/* The policy not used: the new one if refused, else the default. */
+	if (pol.ops->free)
+		pol.ops->free(&pol);
+	cport_policy_put(pol.ops);
 	return ret;
 }
 
@@ -294,10 +306,13 @@ void cport_port_info(struct cport_port *port, struct cport_info *info)
 	info->enter_flags = CPORT_ENTER_ABSTIME;
 	info->policies = GENMASK(CPORT_POLICY__NR - 1, 0);
 	info->max_enter = CPORT_MAX_ENTER;
+	cport_policy_list(info);
 
 	spin_lock_irq(&port->lock);
 	info->concurrency = port->concurrency;
 	info->policy = port->policy;
+	strscpy_pad(info->policy_name, port->pol.ops->name,
+		    sizeof(info->policy_name));
 	info->max_queued = port->max_queued;
 	info->max_pending = port->max_pending;
 	if (port->track_blocking)
@@ -306,89 +321,76 @@ void cport_port_info(struct cport_port *port, struct cport_info *info)
 }
 
 /*
- * The waiters, newest first on port->waiters, and for the policies that
- * pick by something else, in an index of their own, so that no pick walks
- * a list a user can make as long as the threads it can create: round
- * robin in an rbtree by join order, CPU-affine in a list per CPU.  Under
- * port->lock, with interrupts off.
+ * The waiters, newest first on port->waiters, and in whatever index the
+ * port's policy keeps (cport_policy.h): its hooks are told of each
+ * arrival and leave.  Under port->lock, with interrupts off.
  */
-static bool cport_rr_less(struct rb_node *a, const struct rb_node *b)
-{
-	return rb_entry(a, struct cport_waiter, rr_node)->thread->seq <
-	       rb_entry(b, struct cport_waiter, rr_node)->thread->seq;
-}
-
 void __cport_waiter_add(struct cport_port *port, struct cport_waiter *w)
 {
+	const struct cport_policy_ops *ops = port->pol.ops;
+
 	lockdep_assert_held(&port->lock);
-	list_add(&w->list, &port->waiters);
-	if (port->policy == CPORT_POLICY_RR)
-		rb_add(&w->rr_node, &port->rr_root, cport_rr_less);
-	else if (port->policy == CPORT_POLICY_CPU)
-		list_add(&w->cpu_link, &port->cpu_waiters[w->cpu]);
+	w->pw.port = port;
+	w->pw.cpu = raw_smp_processor_id();
+	w->pw.seq = w->thread->seq;
+	w->pw.sleep_ns = ktime_get_mono_fast_ns();
+	list_add(&w->pw.link, &port->waiters);
+	if (ops->waiter_add)
+		ops->waiter_add(&port->pol, &w->pw);
 	WRITE_ONCE(port->nr_waiters, port->nr_waiters + 1);
 }
 
 void __cport_waiter_del(struct cport_port *port, struct cport_waiter *w)
 {
+	const struct cport_policy_ops *ops = port->pol.ops;
+
 	lockdep_assert_held(&port->lock);
-	list_del_init(&w->list);
-	if (port->policy == CPORT_POLICY_RR)
-		rb_erase(&w->rr_node, &port->rr_root);
-	else if (port->policy == CPORT_POLICY_CPU)
-		list_del(&w->cpu_link);
+	list_del_init(&w->pw.link);
+	if (ops->waiter_del)
+		ops->waiter_del(&port->pol, &w->pw);
+	w->pw.port = NULL;
 	WRITE_ONCE(port->nr_waiters, port->nr_waiters - 1);
 }
 
 /*
- * Round robin: the waiter whose thread joined next after the last one
- * released, wrapping around to the first.  O(log waiters).  Only a
- * choice: rr_last moves when the waiter is actually released
- * (__cport_release()), so a pick that the concurrency value refuses, or
- * a waiter woken to serve the port, skips nobody.
+ * A bad pick, reported once.  Not under port->run_lock: the scheduler's
+ * locks nest outside it, and the console's wakeups take them.
  */
-static struct cport_waiter *__cport_pick_rr(struct cport_port *port)
+static void cport_policy_bad(struct cport_port *port, const char *what)
 {
-	struct rb_node *n = port->rr_root.rb_node, *next = NULL;
-	struct cport_waiter *w;
-
-	while (n) {
-		w = rb_entry(n, struct cport_waiter, rr_node);
-		if (w->thread->seq > port->rr_last) {
-			next = n;
-			n = n->rb_left;
-		} else {
-			n = n->rb_right;
-		}
-	}
-	return rb_entry(next ?: rb_first(&port->rr_root), struct cport_waiter,
-			rr_node);
+	pr_warn_once("cport: policy \"%s\" picked %s; the most recent waiter is released instead\n",
+		     port->pol.ops->name, what);
 }
 
-/* CPU-affine: the newest waiter that slept on this CPU, else LIFO.  O(1). */
-static struct cport_waiter *__cport_pick_cpu(struct cport_port *port)
+/*
+ * Which waiter the next completion (or socket) goes to: the policy's
+ * pick, checked.  A pick that is not a waiter asleep on this port (a
+ * waiter that left, one of another port, NULL) is a bug of the policy:
+ * the most recent waiter is taken instead, so the port keeps its
+ * guarantees whatever the policy does, and *@bad says what was wrong,
+ * for the caller to report with cport_policy_bad().  Waiters exist.
+ */
+static struct cport_waiter *
+__cport_pick_waiter(struct cport_port *port, bool serve, const char **bad)
 {
-	struct list_head *here = &port->cpu_waiters[raw_smp_processor_id()];
+	const struct cport_policy_ops *ops = port->pol.ops;
+	struct cport_policy_ctx ctx = {
+		.cpu = raw_smp_processor_id(),
+		/* Under run_lock when releasing; a hint when serving. */
+		.running = data_race(port->running),
+		.concurrency = port->concurrency,
+		.nr_waiters = port->nr_waiters,
+		.serve = serve,
+	};
+	struct cport_policy_waiter *pw;
 
-	if (!list_empty(here))
-		return list_first_entry(here, struct cport_waiter, cpu_link);
-	return list_first_entry(&port->waiters, struct cport_waiter, list);
-}
-
-/* Which waiter the next completion goes to; port->waiters is newest first. */
-static struct cport_waiter *__cport_pick_waiter(struct cport_port *port)
-{
-	switch (port->policy) {
-	case CPORT_POLICY_FIFO:
-		return list_last_entry(&port->waiters, struct cport_waiter, list);
-	case CPORT_POLICY_RR:
-		return __cport_pick_rr(port);
-	case CPORT_POLICY_CPU:
-		return __cport_pick_cpu(port);
-	default:
-		return list_first_entry(&port->waiters, struct cport_waiter,
-					list);
+	lockdep_assert_held(&port->lock);
+	pw = ops->pick(&port->pol, &ctx);
+	if (unlikely(!pw || pw->port != port)) {
+		*bad = pw ? "a waiter not asleep on the port" : "no waiter";
+		pw = cport_policy_newest(&port->pol);
 	}
+	return container_of(pw, struct cport_waiter, pw);
 }
 
 /*
@@ -490,6 +492,7 @@ unsigned int __cport_release(struct cport_port *port)
 	struct cport_waiter *w;
 	struct cport_node *node;
 	struct cport_sock *s;
+	const char *bad = NULL;
 	unsigned int n = 0;
 
 	lockdep_assert_held(&port->lock);
@@ -503,11 +506,14 @@ unsigned int __cport_release(struct cport_port *port)
 			raw_spin_unlock(&port->run_lock);
 			break;
 		}
-		w = __cport_pick_waiter(port);
+		w = __cport_pick_waiter(port, false, &bad);
 		/* Its turn is used now (a waiter woken to serve keeps it). */
-		port->rr_last = w->thread->seq;
+		if (port->pol.ops->waiter_released)
+			port->pol.ops->waiter_released(&port->pol, &w->pw);
 		__cport_thread_start(port, w->thread);
 		raw_spin_unlock(&port->run_lock);
+		if (unlikely(bad))
+			cport_policy_bad(port, bad);
 
 		s = list_first_entry_or_null(&port->ready, struct cport_sock,
 					     ready_link);
@@ -541,11 +547,14 @@ bool __cport_serve(struct cport_port *port)
 {
 	struct cport_waiter *w;
 	struct cport_sock *s;
+	const char *bad = NULL;
 
 	lockdep_assert_held(&port->lock);
 	if (list_empty(&port->waiters) || list_empty(&port->ready))
 		return false;
-	w = __cport_pick_waiter(port);
+	w = __cport_pick_waiter(port, true, &bad);
+	if (unlikely(bad))
+		cport_policy_bad(port, bad);
 	s = list_first_entry(&port->ready, struct cport_sock, ready_link);
 	/* Still "queued" until the waiter takes it off w->runs. */
 	list_move_tail(&s->ready_link, &w->runs);
@@ -812,7 +821,7 @@ int cport_port_destroy(struct cport_port *port)
 	 */
 	do {
 		flags = cport_lock(port, &q);
-		list_for_each_entry_safe(w, tmp, &port->waiters, list) {
+		list_for_each_entry_safe(w, tmp, &port->waiters, pw.link) {
 			if (q.n == CPORT_WAKE_Q_SIZE)
 				break;
 			__cport_wake_dead(port, w);
@@ -872,7 +881,8 @@ __poll_t cport_port_poll(struct cport_port *port)
 void cport_port_show(struct cport_port *port, struct seq_file *m)
 {
 	unsigned int queued, waiters, running, threads;
-	u32 policy, concurrency, max_queued;
+	const char *policy;
+	u32 concurrency, max_queued;
 	struct cport_stats stats;
 	bool dead, tracking;
 	u64 over_ns;
@@ -889,13 +899,13 @@ void cport_port_show(struct cport_port *port, struct seq_file *m)
 	queued = port->nr_queued;
 	waiters = port->nr_waiters;
 	tracking = port->track_blocking;
-	policy = port->policy;
+	policy = port->pol.ops->name;	/* held by the port: stays */
 	concurrency = port->concurrency;
 	max_queued = port->max_queued;
 	dead = port->dead;
 	spin_unlock_irq(&port->lock);
 
-	seq_printf(m, "policy:\t%s\n", cport_policy_names[policy]);
+	seq_printf(m, "policy:\t%s\n", policy);
 	seq_printf(m, "concurrency:\t%u\n", concurrency);
 	seq_printf(m, "block_tracking:\t%u\n", tracking);
 	seq_printf(m, "max_queued:\t%u\n", max_queued);

@@ -160,6 +160,9 @@ static void cport_sched_out(struct preempt_notifier *pn,
 		WRITE_ONCE(t->blocked, true);
 		blocked = true;
 		__cport_running_dec(port);
+		if (port->pol.ops->thread_block)
+			port->pol.ops->thread_block(&port->pol, t->seq,
+						    raw_smp_processor_id());
 	}
 	release = __cport_can_release(port);
 	raw_spin_unlock_irqrestore(&port->run_lock, flags);
@@ -190,6 +193,8 @@ static void cport_sched_in(struct preempt_notifier *pn, int cpu)
 		WRITE_ONCE(t->blocked, false);
 		resumed = true;
 		__cport_running_inc(port);
+		if (port->pol.ops->thread_resume)
+			port->pol.ops->thread_resume(&port->pol, t->seq, cpu);
 	}
 	raw_spin_unlock_irqrestore(&port->run_lock, flags);
 	if (resumed)
@@ -218,7 +223,7 @@ static void cport_thread_attach(struct cport_port *port,
 	raw_spin_lock_irq(&port->run_lock);
 	t->left = false;
 	port->nr_threads++;
-	/* The round-robin policy's order: the order threads joined. */
+	/* Policies see it (cport_policy_waiter.seq): the join order. */
 	t->seq = ++port->thread_seq;
 	raw_spin_unlock_irq(&port->run_lock);
 	WRITE_ONCE(t->port, port);

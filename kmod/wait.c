@@ -285,7 +285,6 @@ static long __cport_wait_sleep(struct cport_wait_ctx *c, struct cport_waiter *w)
 	w->thread = c->t;
 	w->woken = false;
 	w->serve = false;
-	w->cpu = raw_smp_processor_id();
 	__cport_waiter_add(port, w);
 	c->t->in_wait = true;
 	raw_spin_unlock(&port->run_lock);
@@ -300,7 +299,7 @@ static long __cport_wait_sleep(struct cport_wait_ctx *c, struct cport_waiter *w)
 	c->t->in_wait = false;
 	if (list_empty(&w->handed) && list_empty(&w->runs)) {
 		/* Timed out, signalled, or destroyed: nothing handed. */
-		if (!list_empty(&w->list))
+		if (!list_empty(&w->pw.link))
 			__cport_waiter_del(port, w);
 		if (port->dead)
 			ret = -EIDRM;

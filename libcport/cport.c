@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -43,12 +44,48 @@ int cport_create(const struct cport_setup *setup)
 	return port;
 }
 
+/*
+ * The LIBCPORT_1.0 calls pass the records as they were then (setup VER1,
+ * info VER0): a program built against that header has records that size,
+ * and the records grew since.  The names are in the LIBCPORT_1.2 calls.
+ */
 int cport_setup(int port, const struct cport_setup *setup)
 {
-	return cport_ioctl(port, CPORT_IOC_SETUP, (void *)setup);
+	return cport_ioctl(port, _IOC(_IOC_WRITE, CPORT_IOC_MAGIC,
+				      _IOC_NR(CPORT_IOC_SETUP),
+				      CPORT_SETUP_SIZE_VER1), (void *)setup);
 }
 
 int cport_query(int port, struct cport_info *info)
+{
+	return cport_ioctl(port, _IOC(_IOC_READ, CPORT_IOC_MAGIC,
+				      _IOC_NR(CPORT_IOC_QUERY),
+				      CPORT_INFO_SIZE_VER0), info);
+}
+
+int cport_create_named(const char *policy_name, const struct cport_setup *setup)
+{
+	struct cport_setup s = {};
+	size_t len = policy_name ? strlen(policy_name) : 0;
+	int port, ret;
+
+	if (!len || len >= sizeof(s.policy_name))
+		return -EINVAL;
+	if (setup)
+		memcpy(&s, setup, CPORT_SETUP_SIZE_VER1);
+	memcpy(s.policy_name, policy_name, len);
+	port = cport_open();
+	if (port < 0)
+		return port;
+	ret = cport_ioctl(port, CPORT_IOC_SETUP, &s);
+	if (ret < 0) {
+		close(port);
+		return ret;
+	}
+	return port;
+}
+
+int cport_query_policies(int port, struct cport_info *info)
 {
 	return cport_ioctl(port, CPORT_IOC_QUERY, info);
 }

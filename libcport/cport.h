@@ -36,11 +36,38 @@ int cport_open(void);
  */
 int cport_create(const struct cport_setup *setup);
 
-/* CPORT_IOC_SETUP.  Returns 0 or -errno. */
+/*
+ * CPORT_IOC_SETUP.  Returns 0 or -errno.  Passes the fields up to
+ * max_pending (CPORT_SETUP_SIZE_VER1), not policy_name: select a policy
+ * by name with cport_create_named().
+ */
 int cport_setup(int port, const struct cport_setup *setup);
 
-/* CPORT_IOC_QUERY.  Returns 0 or -errno. */
+/*
+ * CPORT_IOC_QUERY.  Returns 0 or -errno.  Fills the fields up to
+ * resv (CPORT_INFO_SIZE_VER0); cport_query_policies() fills them all.
+ */
 int cport_query(int port, struct cport_info *info);
+
+/*
+ * Open a port and set it up with the release policy named @policy_name
+ * (a built-in one: "lifo", "fifo", "rr", "cpu", or one a kernel module
+ * registered) and the other fields of @setup (NULL: defaults; its policy
+ * must be 0, its policy_name is not used).  Returns the port descriptor or
+ * -errno: -EINVAL for an empty name or one of CPORT_POLICY_NAME_LEN
+ * bytes or more, -ENOENT if no such policy is registered, -E2BIG from a
+ * kernel without policy names (since LIBCPORT_1.2).
+ */
+int cport_create_named(const char *policy_name,
+		       const struct cport_setup *setup);
+
+/*
+ * CPORT_IOC_QUERY with the whole struct cport_info of this header: also
+ * the port's policy name and the names of the registered policies.  A
+ * kernel that knows fewer fields returns the others zero (since
+ * LIBCPORT_1.2).
+ */
+int cport_query_policies(int port, struct cport_info *info);
 
 /*
  * CPORT_IOC_ENTER as is.  Returns what the ioctl returns (the number of

@@ -40,6 +40,9 @@
 # TLS handshakes: gsk_test runs the openssl command against libcport-qso's
 # GSKit calls: /usr/bin/openssl, its libraries and its configuration go
 # into every guest with --extra-bin.
+# The example policy module (examples/policy/, cport_remote.ko) is built
+# for each kernel against its cport.ko and loaded after it (--after-ko);
+# policy_module_test uses it (CPORT_POLICY_KO: where the guest has it).
 # Logs: build/logs/<kernel>.log (tests + kernel log of the run),
 #       <kernel>.log.console (kernel console), <kernel>.build.log.
 set -uo pipefail
@@ -282,6 +285,8 @@ boot_and_test() {
 		--test-timeout "$5" --env "CPORT_KERNEL=$1" \
 		${KTLS:+--env "CPORT_KTLS=$KTLS"} "${KOS[@]}" "${fuzz[@]}" \
 		--extra-bin /usr/bin/openssl --extra-bin /usr/lib/ssl/openssl.cnf \
+		--after-ko "$BUILD/policy-$1/cport_remote.ko" \
+		--env CPORT_POLICY_KO=/lib/modules/cport_remote.ko \
 		"${RUN_TESTS[@]}" 2> "$LOGS/$1.guest.err"
 }
 
@@ -299,6 +304,14 @@ run_kernel() {
 		echo "== $name: module build failed ($(( $(now) - t ))s)"
 		grep -E 'error|Error' "$LOGS/$name.build.log" | head -n 20 | sed 's/^/  | /'
 		fail_item "$name: module build"
+		return
+	fi
+	# The example policy module (examples/policy/) against this cport.ko.
+	if ! make policy-example KDIR="$kdir" MODDIR="$mod" \
+		POLICY_DIR="$BUILD/policy-$name" >> "$LOGS/$name.build.log" 2>&1 < /dev/null; then
+		echo "== $name: policy module build failed ($(( $(now) - t ))s)"
+		grep -E 'error|Error' "$LOGS/$name.build.log" | head -n 20 | sed 's/^/  | /'
+		fail_item "$name: policy module build"
 		return
 	fi
 	tb=$(( $(now) - t ))

@@ -11,6 +11,11 @@
 #                                  order (dependencies first; .ko.xz, .zst
 #                                  and .gz are decompressed); removed in
 #                                  reverse order after cport.ko
+#           [--after-ko FILE]...   modules that use cport.ko (a policy
+#                                  module), loaded after it in order, as
+#                                  /lib/modules/NAME.ko; removed in reverse
+#                                  order before it (a failure to remove one
+#                                  fails cport's rmmod too)
 #           [--env NAME=VALUE]...  exported to the test binaries
 #           [--append "ARGS"]      extra kernel command line
 #           [--run "CMD ARGS"]     run CMD once instead of the binaries
@@ -40,7 +45,7 @@ set -euo pipefail
 
 CACHE=${CPORT_CACHE:-/var/cache/cport}
 KERNEL='' MODULE='' LOG='' TIMEOUT=600 TEST_TIMEOUT=300 RUN='' LIVE='' APPEND=''
-EXTRA_KOS=() EXTRA_BINS=() ENVS=() BINS=()
+EXTRA_KOS=() AFTER_KOS=() EXTRA_BINS=() ENVS=() BINS=()
 die() { echo "run-guest: error: $*" >&2; exit 1; }
 
 while [ $# -gt 0 ]; do
@@ -51,6 +56,7 @@ while [ $# -gt 0 ]; do
 	--timeout) TIMEOUT=$2; shift 2;;
 	--test-timeout) TEST_TIMEOUT=$2; shift 2;;
 	--extra-ko) EXTRA_KOS+=("$2"); shift 2;;
+	--after-ko) AFTER_KOS+=("$2"); shift 2;;
 	--extra-bin) EXTRA_BINS+=("$2"); shift 2;;
 	--env) ENVS+=("$2"); shift 2;;
 	--run) RUN=$2; shift 2;;
@@ -138,6 +144,12 @@ for ko in "${EXTRA_KOS[@]}"; do
 	preload="$preload $name"
 done
 copy_ko "$MODULE" "$ROOT/lib/modules/cport.ko"
+postload=
+for ko in "${AFTER_KOS[@]}"; do
+	name=$(basename "$ko"); name=${name%%.ko*}.ko
+	copy_ko "$ko" "$ROOT/lib/modules/$name"
+	postload="$postload $name"
+done
 
 # --extra-bin: the file and its libraries (ldd prints their paths, the
 # dynamic loader's included), each at its own path.
@@ -163,8 +175,8 @@ done
 {
 	echo "#!/bin/sh"
 	for e in "${ENVS[@]}"; do printf 'export %q\n' "$e"; done
-	printf 'TESTS=%q\nPRELOAD=%q\nTEST_TIMEOUT=%q\nRUN=%q\n' \
-		"$tests" "$preload" "$TEST_TIMEOUT" "$RUN"
+	printf 'TESTS=%q\nPRELOAD=%q\nPOSTLOAD=%q\nTEST_TIMEOUT=%q\nRUN=%q\n' \
+		"$tests" "$preload" "$postload" "$TEST_TIMEOUT" "$RUN"
 	cat <<'INIT'
 export PATH=/tests:/bin:/sbin:/usr/bin:/usr/sbin HOME=/tmp
 mount -t devtmpfs dev /dev
@@ -189,7 +201,7 @@ finish() {
 
 echo "=== guest $(uname -r) cpus=$(nproc)"
 dmesg -c > /tmp/boot-dmesg		# the run's kernel log starts here
-for ko in $PRELOAD cport.ko; do
+for ko in $PRELOAD cport.ko $POSTLOAD; do
 	if ! insmod /lib/modules/$ko; then
 		echo "=== insmod $ko failed"
 		finish
@@ -239,6 +251,16 @@ echo "=== cport .text at $(cat /sys/module/cport/sections/.text 2> /dev/null)"
 # A process killed just above may still be exiting, and a task work cport
 # queued drops its module reference from a work item just after it ran:
 # give both a few seconds before calling an unload failed.
+# Modules using cport.ko first (a test may have unloaded and reloaded one).
+unload=
+for ko in $POSTLOAD; do unload="${ko%.ko} $unload"; done
+for ko in $unload; do
+	for i in 1 2 3 4 5; do
+		rmmod "$ko" 2> /dev/null && break
+		sleep 1
+	done
+	[ ! -e "/sys/module/$ko" ] || echo "=== rmmod $ko refused"
+done
 rmmod_ok=
 for i in 1 2 3 4 5; do
 	rmmod cport 2> /dev/null && { rmmod_ok=1; break; }

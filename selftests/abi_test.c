@@ -66,7 +66,8 @@ TEST(setup_layout)
 {
 	ASSERT_EQ(16, CPORT_SETUP_SIZE_VER0);
 	ASSERT_EQ(24, CPORT_SETUP_SIZE_VER1);
-	ASSERT_EQ(CPORT_SETUP_SIZE_VER1, sizeof(struct cport_setup));
+	ASSERT_EQ(40, CPORT_SETUP_SIZE_VER2);
+	ASSERT_EQ(CPORT_SETUP_SIZE_VER2, sizeof(struct cport_setup));
 	ASSERT_FIELD(cport_setup, flags, 0, 4);
 	ASSERT_FIELD(cport_setup, concurrency, 4, 4);
 	ASSERT_FIELD(cport_setup, policy, 8, 4);
@@ -75,11 +76,16 @@ TEST(setup_layout)
 	ASSERT_EQ(CPORT_SETUP_SIZE_VER0, offsetof(struct cport_setup, max_pending));
 	ASSERT_FIELD(cport_setup, max_pending, 16, 4);
 	ASSERT_FIELD(cport_setup, resv, 20, 4);
+	/* VER1 ends where the name added in VER2 begins. */
+	ASSERT_EQ(CPORT_SETUP_SIZE_VER1, offsetof(struct cport_setup, policy_name));
+	ASSERT_FIELD(cport_setup, policy_name, 24, 16);
 }
 
 TEST(info_layout)
 {
-	ASSERT_EQ(80, sizeof(struct cport_info));
+	ASSERT_EQ(80, CPORT_INFO_SIZE_VER0);
+	ASSERT_EQ(360, CPORT_INFO_SIZE_VER1);
+	ASSERT_EQ(CPORT_INFO_SIZE_VER1, sizeof(struct cport_info));
 	ASSERT_FIELD(cport_info, api_version, 0, 4);
 	ASSERT_FIELD(cport_info, features, 4, 4);
 	ASSERT_FIELD(cport_info, ops, 8, 8);
@@ -94,6 +100,11 @@ TEST(info_layout)
 	ASSERT_FIELD(cport_info, port_flags, 48, 4);
 	ASSERT_FIELD(cport_info, max_pending, 52, 4);
 	ASSERT_FIELD(cport_info, resv, 56, 24);
+	ASSERT_EQ(CPORT_INFO_SIZE_VER0, offsetof(struct cport_info, policy_name));
+	ASSERT_FIELD(cport_info, policy_name, 80, 16);
+	ASSERT_FIELD(cport_info, nr_policies, 96, 4);
+	ASSERT_FIELD(cport_info, resv1, 100, 4);
+	ASSERT_FIELD(cport_info, policy_names, 104, 256);
 }
 
 TEST(constants)
@@ -101,6 +112,11 @@ TEST(constants)
 	ASSERT_EQ(1, CPORT_API_VERSION);
 	ASSERT_EQ(0, CPORT_POLICY_LIFO);
 	ASSERT_EQ(1, CPORT_POLICY_FIFO);
+	ASSERT_EQ(2, CPORT_POLICY_RR);
+	ASSERT_EQ(3, CPORT_POLICY_CPU);
+	ASSERT_EQ(16, CPORT_POLICY_NAME_LEN);
+	ASSERT_EQ(0xffffffffU, CPORT_POLICY_NAMED);
+	ASSERT_EQ(16, CPORT_MAX_POLICIES);
 	ASSERT_EQ(1, CPORT_OP_POST);
 	ASSERT_EQ(2, CPORT_OP_ASSOCIATE);
 	ASSERT_EQ(3, CPORT_OP_DISSOCIATE);
@@ -166,14 +182,14 @@ TEST(ioctl_numbers)
 	ASSERT_EQ(CPORT_IOC_MAGIC, _IOC_TYPE(CPORT_IOC_SETUP));
 	ASSERT_EQ(0x00, _IOC_NR(CPORT_IOC_SETUP));
 	ASSERT_EQ(_IOC_WRITE, _IOC_DIR(CPORT_IOC_SETUP));
-	ASSERT_EQ(CPORT_SETUP_SIZE_VER1, _IOC_SIZE(CPORT_IOC_SETUP));
-	ASSERT_EQ(24, _IOC_SIZE(CPORT_IOC_SETUP));
+	ASSERT_EQ(CPORT_SETUP_SIZE_VER2, _IOC_SIZE(CPORT_IOC_SETUP));
+	ASSERT_EQ(40, _IOC_SIZE(CPORT_IOC_SETUP));
 
 	ASSERT_EQ(CPORT_IOC_MAGIC, _IOC_TYPE(CPORT_IOC_QUERY));
 	ASSERT_EQ(0x01, _IOC_NR(CPORT_IOC_QUERY));
 	ASSERT_EQ(_IOC_READ, _IOC_DIR(CPORT_IOC_QUERY));
-	ASSERT_EQ(80, _IOC_SIZE(CPORT_IOC_QUERY));
-	ASSERT_EQ(CPORT_INFO_SIZE_VER0, _IOC_SIZE(CPORT_IOC_QUERY));
+	ASSERT_EQ(360, _IOC_SIZE(CPORT_IOC_QUERY));
+	ASSERT_EQ(CPORT_INFO_SIZE_VER1, _IOC_SIZE(CPORT_IOC_QUERY));
 
 	ASSERT_EQ(CPORT_IOC_MAGIC, _IOC_TYPE(CPORT_IOC_ENTER));
 	ASSERT_EQ(0x02, _IOC_NR(CPORT_IOC_ENTER));
@@ -256,6 +272,57 @@ TEST_F(port, query_defaults)
 	EXPECT_EQ(CPORT_INFO_BLOCK_TRACKING, info.port_flags);
 	for (i = 0; i < 3; i++)
 		EXPECT_EQ(0, info.resv[i]);
+}
+
+/*
+ * The names: this port's policy and the registered ones, the built-in
+ * four first in number order.  cport_query() (LIBCPORT_1.0) writes the
+ * VER0 record only: a program built before the names has no room.
+ */
+TEST_F(port, query_policy_names)
+{
+	static const char *const builtin[] = { "lifo", "fifo", "rr", "cpu" };
+	struct cport_info info;
+	unsigned int i;
+
+	memset(&info, 0xa5, sizeof(info));
+	ASSERT_EQ(0, cport_query(self->port, &info));
+	for (i = CPORT_INFO_SIZE_VER0; i < sizeof(info); i++)
+		ASSERT_EQ(0xa5, ((unsigned char *)&info)[i]);
+
+	memset(&info, 0xa5, sizeof(info));
+	ASSERT_EQ(0, cport_query_policies(self->port, &info));
+	EXPECT_STREQ("lifo", info.policy_name);
+	EXPECT_LE(CPORT_POLICY__NR, info.nr_policies);
+	EXPECT_GE(CPORT_MAX_POLICIES, info.nr_policies);
+	EXPECT_EQ(0, info.resv1);
+	for (i = 0; i < CPORT_POLICY__NR; i++)
+		EXPECT_STREQ(builtin[i], info.policy_names[i]);
+	for (i = 0; i < CPORT_MAX_POLICIES; i++) {
+		const char *n = info.policy_names[i];
+		size_t len = strnlen(n, CPORT_POLICY_NAME_LEN);
+
+		ASSERT_GT(CPORT_POLICY_NAME_LEN, len);
+		EXPECT_EQ(i < info.nr_policies, len > 0);
+		EXPECT_EQ(NULL, memchr(n + len, 0xa5,
+				       CPORT_POLICY_NAME_LEN - len));
+	}
+}
+
+/* A built-in policy selected by name reports its number too. */
+TEST(setup_by_name_builtin)
+{
+	struct cport_setup s = { .concurrency = 3 };
+	struct cport_info info;
+	int port;
+
+	port = cport_create_named("rr", &s);
+	ASSERT_LE(0, port);
+	ASSERT_EQ(0, cport_query_policies(port, &info));
+	EXPECT_EQ(CPORT_POLICY_RR, info.policy);
+	EXPECT_STREQ("rr", info.policy_name);
+	EXPECT_EQ(3, info.concurrency);
+	cport_close(port);
 }
 
 TEST_F(port, query_after_setup)

@@ -71,6 +71,19 @@ enum {
 };
 
 /*
+ * Policies also have names: the four above are "lifo", "fifo", "rr" and
+ * "cpu", and a kernel module can register more (cport_register_policy(),
+ * docs/policies.md).  A registered policy has no number: it is selected
+ * by name only (struct cport_setup.policy_name), and a port using one
+ * reports CPORT_POLICY_NAMED in struct cport_info.policy.  A name is 1 to
+ * CPORT_POLICY_NAME_LEN - 1 bytes, NUL-terminated, zero-padded.
+ */
+#define CPORT_POLICY_NAME_LEN	16
+#define CPORT_POLICY_NAMED	0xffffffffU
+/* The most policies registered at once, the four built-in ones included. */
+#define CPORT_MAX_POLICIES	16
+
+/*
  * CPORT_IOC_SETUP: configure a fresh port.  Allowed once, before the port
  * is first used for a submission or a wait (-EBUSY afterwards).  A port
  * that is never set up uses the defaults (all fields zero).
@@ -83,8 +96,21 @@ enum {
  *   -EINVAL  unknown flags, policy >= CPORT_POLICY__NR,
  *            concurrency > CPORT_MAX_CONCURRENCY,
  *            max_queued > CPORT_MAX_QUEUED,
- *            max_pending > CPORT_MAX_PENDING, resv != 0
+ *            max_pending > CPORT_MAX_PENDING, resv != 0,
+ *            policy_name not NUL-terminated within its 16 bytes, or
+ *            with non-zero bytes after its NUL, or policy != 0 with a
+ *            policy_name
+ *   -ENOENT  no policy of that name is registered (a policy module is
+ *            not loaded, or is being unloaded)
+ *   -EIDRM   the port was destroyed
  *   -EBUSY   the port was already set up or used
+ *
+ * policy_name (since CPORT_SETUP_SIZE_VER2), when not empty, selects the
+ * policy by name instead of by number: a built-in one ("lifo", "fifo",
+ * "rr", "cpu") or one a module registered.  The port then holds a
+ * reference to that module until the port is freed: the module cannot be
+ * unloaded meanwhile.  A kernel older than VER2 refuses a non-empty name
+ * with -E2BIG (bytes beyond what it knows).
  */
 struct cport_setup {
 	__u32 flags;		/* CPORT_SETUP_* */
@@ -96,10 +122,13 @@ struct cport_setup {
 				 * 0 = CPORT_DEFAULT_PENDING
 				 */
 	__u32 resv;		/* must be zero */
+	/* since CPORT_SETUP_SIZE_VER2: */
+	char policy_name[CPORT_POLICY_NAME_LEN]; /* "" = by number */
 };
 
 #define CPORT_SETUP_SIZE_VER0	16
 #define CPORT_SETUP_SIZE_VER1	24
+#define CPORT_SETUP_SIZE_VER2	40
 
 /*
  * By default a running thread that blocks elsewhere (a mutex, a disk read,
@@ -131,7 +160,10 @@ struct cport_setup {
  * Output only, size-versioned: _IOC_SIZE(cmd) bytes are written, the
  * fields this kernel knows and zeros after them (a newer program's longer
  * record comes back with its new fields zero: not supported).  The
- * reserved fields are returned as zero.
+ * reserved fields are returned as zero.  Since CPORT_INFO_SIZE_VER1 it
+ * also names this port's policy and lists every policy registered at the
+ * time of the call (the built-in ones first), which a program may select
+ * by name in CPORT_IOC_SETUP; policies says which built-in numbers exist.
  *   -EINVAL  _IOC_SIZE(cmd) is smaller than CPORT_INFO_SIZE_VER0
  *   -E2BIG   it is larger than a page
  */
@@ -144,15 +176,26 @@ struct cport_info {
 	__u32 sqe_flags;	/* flags accepted in cport_sqe.flags */
 	__u32 policies;		/* bit (1 << CPORT_POLICY_x) per policy */
 	__u32 concurrency;	/* this port's effective concurrency value */
-	__u32 policy;		/* this port's policy */
+	__u32 policy;		/* this port's policy, CPORT_POLICY_NAMED
+				 * for a registered one (see policy_name)
+				 */
 	__u32 max_queued;	/* this port's bound on queued completions */
 	__u32 max_enter;	/* CPORT_MAX_ENTER */
 	__u32 port_flags;	/* CPORT_INFO_* for this port */
 	__u32 max_pending;	/* this port's bound on pending operations */
 	__u64 resv[3];
+	/* since CPORT_INFO_SIZE_VER1: */
+	char policy_name[CPORT_POLICY_NAME_LEN]; /* this port's policy */
+	__u32 nr_policies;	/* policies registered now, built-in ones
+				 * included (at most CPORT_MAX_POLICIES)
+				 */
+	__u32 resv1;
+	/* Their names, in registration order, zero-padded; unused rows zero. */
+	char policy_names[CPORT_MAX_POLICIES][CPORT_POLICY_NAME_LEN];
 };
 
 #define CPORT_INFO_SIZE_VER0	80
+#define CPORT_INFO_SIZE_VER1	360
 
 /* Submission opcodes (struct cport_sqe.opcode, struct cport_cqe.op). */
 enum {
