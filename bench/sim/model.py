@@ -27,7 +27,8 @@ What is modelled (docs/policies.md, "The simulator"):
   - wakeups: a thread that sleeps (a waiter, or an idle client thread
     with a timer or an echo due) starts running only after a wakeup
     latency drawn from a distribution (measured: the traces'
-    handoff-to-dequeue);
+    handoff-to-dequeue), cold (wake) or, if wake_warm is given and the
+    CPU it wakes on idled no longer than warm_idle, warm (wake_warm);
   - the client: loadgen's open loop (Poisson arrivals at RATE over CONNS
     connections, one request outstanding per connection, a backlog
     otherwise, latency from the scheduled send time) or closed loop.

@@ -26,6 +26,12 @@ From the trace of LIFO at light load (trace-KERNEL-MODE-lifo.txt, what
 scripts/trace-report printed):
   wake                 handoff -> dequeue: its p50, p90, p99, p99.9 and
                        max, log-linear in between, switch_cpu at p0
+From the floor trace (trace-KERNEL-MODE-floor.txt, floor's cport-xcpu
+ping-pong):
+  wake_warm            handoff -> dequeue, as wake; used for a wakeup onto
+                       a CPU idle no longer than
+  warm_idle            floor_ns cport-xcpu (the round trip of that
+                       ping-pong, the longest idle it measured)
 From bench/suite/suite.sh (the mode's D= and W=): duration, warmup.
 """
 import glob
