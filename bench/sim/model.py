@@ -27,7 +27,8 @@ What is modelled (docs/policies.md, "The simulator"):
   - wakeups: a thread that sleeps (a waiter, or an idle client thread
     with a timer or an echo due) starts running only after a wakeup
     latency drawn from a distribution (measured: the traces'
-    handoff-to-dequeue);
+    handoff-to-dequeue), cold (wake) or, if wake_warm is given and the
+    CPU it wakes on idled no longer than warm_idle, warm (wake_warm);
   - the client: loadgen's open loop (Poisson arrivals at RATE over CONNS
     connections, one request outstanding per connection, a backlog
     otherwise, latency from the scheduled send time) or closed loop.
@@ -197,6 +198,11 @@ class Sim:
         self.max_running_at_release = 0
         # CPUs
         self.idle_cpus = list(range(self.ncpu - 1, -1, -1))
+        self.idle_since = [-1.0] * self.ncpu    # long idle at the start
+        self.warm = cfg.get("wake_warm")
+        self.warm_idle = cfg.get("warm_idle", 0.0)
+        self.wakes_warm = 0
+        self.wakes_cold = 0
         self.cpu_q = collections.deque()
         self.workers = [Worker(i, self.ncpu) for i in range(cfg["workers"])]
         nt = cfg.get("client_threads", 1)
@@ -261,8 +267,7 @@ class Sim:
         if not c.busy:
             c.busy = True
             # asleep: its timer or its epoll wait has to wake it first
-            self.at(self.now + self.cfg["wake"].sample(self.rng),
-                    self.client_next, c)
+            self.at(self.now + self.wake_latency(c.cpu), self.client_next, c)
 
     def client_next(self, c):
         cpu_time, then, t0 = c.jobs.popleft()
@@ -299,6 +304,28 @@ class Sim:
             c.free += 1
 
     # --- the CPUs ---------------------------------------------------------
+    def wake_latency(self, pref):
+        """A sleeping thread's wakeup latency.  With no wake_warm
+        distribution, every wakeup draws from wake.  Otherwise the draw
+        depends on the CPU the thread would run on (its own if idle, else
+        the most recently idled one): idle for longer than warm_idle, the
+        wakeup is cold (wake, measured at light load, where the vCPUs
+        idle for milliseconds); idle for less, or no CPU idle (the thread
+        joins a busy CPU's queue), it is warm (wake_warm, measured by the
+        floor ping-pong, where a vCPU idles about one round trip)."""
+        if self.warm is not None:
+            idle = self.idle_cpus
+            if not idle:
+                cold = False
+            else:
+                cpu = pref if pref in idle else idle[-1]
+                cold = self.now - self.idle_since[cpu] > self.warm_idle
+            if not cold:
+                self.wakes_warm += 1
+                return self.warm.sample(self.rng)
+            self.wakes_cold += 1
+        return self.cfg["wake"].sample(self.rng)
+
     def cpu_job(self, dur, fn, args, pref):
         if self.idle_cpus:
             if pref in self.idle_cpus:
@@ -316,6 +343,7 @@ class Sim:
             self.at(self.now + dur, self.cpu_end, cpu, f2, a2)
         else:
             self.idle_cpus.append(cpu)
+            self.idle_since[cpu] = self.now
         fn(cpu, *args)
 
     # --- the port ---------------------------------------------------------
@@ -351,8 +379,7 @@ class Sim:
                 self.max_running_at_release = self.running
             self.handoffs += 1
             handed = self.queue.popleft()
-            self.at(self.now + self.cfg["wake"].sample(self.rng),
-                    self.woken, w, handed)
+            self.at(self.now + self.wake_latency(w.cpu), self.woken, w, handed)
 
     def enter_wait(self, w):
         """__cport_wait_take(), else sleep as a waiter."""
@@ -435,6 +462,7 @@ class Sim:
             "wakeups_per_req": self.handoffs / max(1, self.completions),
             "csw_per_req": self.sleeps / max(1, self.completions),
             "max_running_at_release": self.max_running_at_release,
+            "cold_wake_share": self.wakes_cold / max(1, self.wakes_cold + self.wakes_warm),
             "backlog": sum(len(c.backlog) for c in self.clients),
         }
 

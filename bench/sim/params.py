@@ -26,6 +26,12 @@ From the trace of LIFO at light load (trace-KERNEL-MODE-lifo.txt, what
 scripts/trace-report printed):
   wake                 handoff -> dequeue: its p50, p90, p99, p99.9 and
                        max, log-linear in between, switch_cpu at p0
+From the floor trace (trace-KERNEL-MODE-floor.txt, floor's cport-xcpu
+ping-pong):
+  wake_warm            handoff -> dequeue, as wake; used for a wakeup onto
+                       a CPU idle no longer than
+  warm_idle            floor_ns cport-xcpu (the round trip of that
+                       ping-pong, the longest idle it measured)
 From bench/suite/suite.sh (the mode's D= and W=): duration, warmup.
 """
 import glob
@@ -87,7 +93,10 @@ def extract(base):
     switch = floor["cport-1cpu"] / 2 * 1e-9
     tpath = os.path.join(RESULTS, "trace-%s-%s-lifo.txt" % (kernel, mode))
     wake, nwake = read_trace(tpath)
-    dur, warm = suite_times(mode)
+    fpath = os.path.join(RESULTS, "trace-%s-%s-floor.txt" % (kernel, mode))
+    warm, nwarm = read_trace(fpath)
+    warm_idle = floor["cport-xcpu"] * 1e-9
+    dur, warm_up = suite_times(mode)
     rel = os.path.relpath(base, ROOT)
     return {
         "name": name, "kernel": kernel, "mode": mode,
@@ -97,7 +106,11 @@ def extract(base):
         "wake_points_s": [[0.0, switch], [0.5, wake["p50"]], [0.9, wake["p90"]],
                           [0.99, wake["p99"]], [0.999, wake["p99.9"]],
                           [1.0, wake["max"]]],
-        "duration_s": dur, "warmup_s": warm,
+        "wake_warm_points_s": [[0.0, switch], [0.5, warm["p50"]], [0.9, warm["p90"]],
+                               [0.99, warm["p99"]], [0.999, warm["p99.9"]],
+                               [1.0, warm["max"]]],
+        "warm_idle_s": warm_idle,
+        "duration_s": dur, "warmup_s": warm_up,
         "sources": {
             "ncpu, concurrency, workers": "%s.json environment (vcpus=%d; %s)" % (rel, ncpu, "concurrency 0 = vCPUs, 2 x vCPUs workers"),
             "handler_s": "%s.json: median cpu_per_req_us of %d cport closed-loop runs, 64+ connections, 64 B, batch 1 (%s)" % (
@@ -106,7 +119,10 @@ def extract(base):
             "switch_cpu_s": "%s.json floor_ns cport-1cpu / 2 (%.0f ns / 2)" % (rel, floor["cport-1cpu"]),
             "wake_points_s": "%s: handoff -> dequeue of %d handoffs, p50/p90/p99/p99.9/max; switch_cpu_s at p0" % (
                 os.path.relpath(tpath, ROOT), nwake),
-            "duration_s, warmup_s": "bench/suite/suite.sh, mode %s: D=%g W=%g" % (mode, dur, warm),
+            "wake_warm_points_s": "%s: handoff -> dequeue of %d handoffs of floor's cport-xcpu ping-pong, p50/p90/p99/p99.9/max; switch_cpu_s at p0" % (
+                os.path.relpath(fpath, ROOT), nwarm),
+            "warm_idle_s": "%s.json floor_ns cport-xcpu (%.0f ns): the idle time of a vCPU in the ping-pong that measured wake_warm; a wakeup onto a CPU idle longer draws from wake_points_s" % (rel, floor["cport-xcpu"]),
+            "duration_s, warmup_s": "bench/suite/suite.sh, mode %s: D=%g W=%g" % (mode, dur, warm_up),
         },
         "runs": d["runs"],
         "floor_ns": floor,
@@ -115,7 +131,7 @@ def extract(base):
 
 def sim_config(p, policy, batch=1, mode="open", rate=0.0, conns=64,
                service="0", seed=1, ncpu=None, duration=None, warmup=None,
-               block_p=0.0, block_us=0.0):
+               block_p=0.0, block_us=0.0, warm_model=True):
     """The model's configuration for one run under parameters p; ncpu
     scales the machine (concurrency = ncpu, 2 x ncpu workers, one client
     thread per 2 CPUs, as the guest has)."""
@@ -132,6 +148,8 @@ def sim_config(p, policy, batch=1, mode="open", rate=0.0, conns=64,
         "client_cpu": p["client_cpu_s"],
         "wake": model.Distribution([tuple(x) for x in p["wake_points_s"]]),
         "switch_cpu": p["switch_cpu_s"],
+        "wake_warm": model.Distribution([tuple(x) for x in p["wake_warm_points_s"]]) if warm_model else None,
+        "warm_idle": p["warm_idle_s"],
         "block_p": block_p, "block_us": block_us, "seed": seed,
     }
 
