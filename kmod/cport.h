@@ -257,6 +257,19 @@ struct cport_op {
 	struct hrtimer		timer;
 };
 
+/* A completion record: these fields, the others (reserved, buf) zero. */
+static inline void cport_cqe_set(struct cport_cqe *cqe, u64 user_data,
+				 u64 key, s64 res, u64 bytes, u32 flags, u8 op)
+{
+	memset(cqe, 0, sizeof(*cqe));
+	cqe->user_data = user_data;
+	cqe->key = key;
+	cqe->res = res;
+	cqe->bytes = bytes;
+	cqe->flags = flags;
+	cqe->op = op;
+}
+
 /* Who ran a socket (tracepoint cport_sock_run). */
 enum cport_run_by {
 	CPORT_RUN_SUBMITTER,
@@ -605,6 +618,7 @@ void cport_opdefs_info(u64 *ops, u32 *sqe_flags);
 /* runner.c */
 bool cport_sock_run(struct cport_sock *s, struct list_head *sink,
 		    struct cport_op *inline_op);
+void cport_sock_run_end(struct cport_sock *s);
 void cport_fallback_note(struct cport_port *port);
 void __cport_fallback_arm(struct cport_port *port);
 void cport_fallback_init(struct cport_port *port);

@@ -130,14 +130,10 @@ static enum cport_io cport_recv_buffer(struct cport_sock *s,
 		node = op->spare;
 		op->spare = NULL;
 		node->charged = true;
-		memset(&node->cqe, 0, sizeof(node->cqe));
-		node->cqe.user_data = op->user_data;
-		node->cqe.key = s->key;
-		node->cqe.res = ret;
-		node->cqe.bytes = ret;
-		node->cqe.flags = CPORT_CQE_F_BUFFER | CPORT_CQE_F_MORE |
-			(msg.msg_flags & MSG_CTRUNC ? CPORT_CQE_F_CTRUNC : 0);
-		node->cqe.op = CPORT_OP_RECV;
+		cport_cqe_set(&node->cqe, op->user_data, s->key, ret, ret,
+			      CPORT_CQE_F_BUFFER | CPORT_CQE_F_MORE |
+			      (msg.msg_flags & MSG_CTRUNC ? CPORT_CQE_F_CTRUNC : 0),
+			      CPORT_OP_RECV);
 		node->cqe.buf = b.bid;
 		node->fd_flags = 0;
 		list_add_tail(&node->list, &op->more);

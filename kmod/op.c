@@ -40,13 +40,8 @@ struct cport_node *cport_op_fill(struct cport_sock *s, struct cport_op *op)
 	struct cport_node *node = op->node;
 
 	op->node = NULL;
-	memset(&node->cqe, 0, sizeof(node->cqe));
-	node->cqe.user_data = op->user_data;
-	node->cqe.key = s->key;
-	node->cqe.res = op->res;
-	node->cqe.bytes = op->moved;
-	node->cqe.flags = op->cqe_flags;
-	node->cqe.op = op->opcode;
+	cport_cqe_set(&node->cqe, op->user_data, s->key, op->res, op->moved,
+		      op->cqe_flags, op->opcode);
 	node->cqe.buf = op->bid;	/* with CPORT_CQE_F_BUFFER */
 	node->file = op->newfile;
 	op->newfile = NULL;
@@ -189,26 +184,21 @@ static int cport_import_iovec(const struct cport_sqe *sqe,
 
 /*
  * Prep: check what only the kernel can check (the fields were checked by
- * main.c), charge the port and its user, and build the operation.  On
- * success *@filep holds a reference to the socket's file and *@sp to its
- * association.
+ * main.c), charge the port and its user, and build the operation, for
+ * socket @s and its @file (cport_fd_assoc()).  Takes over both
+ * references: they are dropped if it fails.
  */
 static struct cport_op *cport_op_prep(struct cport_port *port,
 				      const struct cport_sqe *sqe,
 				      struct cport_sqe __user *usqe,
-				      struct file **filep,
-				      struct cport_sock **sp)
+				      struct file *file,
+				      struct cport_sock *s)
 {
 	struct iovec *iov = NULL;
-	struct cport_sock *s;
 	struct cport_op *op;
-	struct file *file;
 	u32 total = 0;
 	int ret;
 
-	s = cport_fd_assoc(port, sqe->fd, &file);
-	if (IS_ERR(s))
-		return ERR_CAST(s);
 	ret = -EINVAL;
 	if (sqe->opcode == CPORT_OP_ACCEPT &&
 	    READ_ONCE(s->sk->sk_state) != TCP_LISTEN)
@@ -290,8 +280,6 @@ static struct cport_op *cport_op_prep(struct cport_port *port,
 		op->timed = true;
 		cport_op_timer_init(op);
 	}
-	*filep = file;
-	*sp = s;
 	return op;
 
 out_free:
@@ -365,10 +353,7 @@ static void cport_send_now_done(struct cport_sock *s)
 	s->running = false;
 	rerun = s->rerun;
 	spin_unlock_irq(&s->lock);
-	/* Orders running's store before dead's load, as in cport_sock_run(). */
-	smp_mb();
-	if (READ_ONCE(s->port->dead))
-		wake_up_var(&s->running);
+	cport_sock_run_end(s);
 	if (rerun)
 		cport_sock_run(s, NULL, NULL);
 }
@@ -385,17 +370,17 @@ static void cport_send_now_done(struct cport_sock *s)
  * with the unit charged at the start: never lost, and the port's bounds
  * hold.
  *
+ * @s and @file are the caller's (cport_fd_assoc()), and stay the caller's.
  * Returns 1 if the SEND must go the usual way (nothing was done), 0 when
  * it was taken, or the submission's -errno.
  */
 static int cport_send_now(struct cport_port *port, const struct cport_sqe *sqe,
-			  struct cport_sqe __user *usqe)
+			  struct cport_sqe __user *usqe, struct cport_sock *s,
+			  struct file *file)
 {
 	void __user *buf = u64_to_user_ptr(sqe->addr);
 	struct cport_op *op = NULL;
-	struct file *file, *file2;
 	struct cport_node *node;
-	struct cport_sock *s, *s2;
 	struct socket *sock;
 	struct msghdr msg;
 	u32 len = sqe->len, moved = 0;
@@ -403,27 +388,20 @@ static int cport_send_now(struct cport_port *port, const struct cport_sqe *sqe,
 	int ret;
 
 	if (sqe->timeout_ns || (sqe->op_flags & CPORT_SEND_VEC) ||
-	    (sqe->flags & (CPORT_SQE_POST | CPORT_SQE_INLINE_POST)))
+	    (sqe->flags & (CPORT_SQE_POST | CPORT_SQE_INLINE_POST)) ||
+	    (!(sqe->flags & CPORT_SQE_INLINE) && !s->inline_default))
 		return 1;
-	s = cport_fd_assoc(port, sqe->fd, &file);
-	if (IS_ERR(s))
-		return PTR_ERR(s);
-	ret = 1;
-	if (!(sqe->flags & CPORT_SQE_INLINE) && !s->inline_default)
-		goto out;
-	ret = -EFAULT;
 	if (!access_ok(buf, len) || put_user((u8)0, &usqe->status) ||
 	    put_user(0LL, &usqe->res) || put_user(0U, &usqe->bytes))
-		goto out;
+		return -EFAULT;
 	ret = cport_charge_units(port, 1);
 	if (ret)
-		goto out;
+		return ret;
 	spin_lock_irq(&s->lock);
 	if (s->running || !list_empty(&s->txq) || s->unlinked) {
 		spin_unlock_irq(&s->lock);
 		cport_uncharge_units(port, 1);
-		ret = 1;
-		goto out;
+		return 1;
 	}
 	s->running = true;
 	spin_unlock_irq(&s->lock);
@@ -453,14 +431,16 @@ static int cport_send_now(struct cport_port *port, const struct cport_sqe *sqe,
 		 * first in the send queue.  A failure here is the SEND's
 		 * result: bytes says what went.
 		 */
-		op = cport_op_prep(port, sqe, usqe, &file2, &s2);
+		refcount_inc(&s->refs);
+		op = cport_op_prep(port, sqe, usqe, get_file(file), s);
 		if (IS_ERR(op)) {
 			res = PTR_ERR(op);
 			op = NULL;
 		} else {
 			op->moved = moved;
-			cport_sock_put(s2);
-			res = cport_op_queue(port, s, op, file2, sqe, true);
+			cport_sock_put(s);
+			/* The reference prep was given goes to the queue. */
+			res = cport_op_queue(port, s, op, file, sqe, true);
 			if (res) {
 				cport_op_free(op);
 				cport_uncharge_units(port, 1);
@@ -478,8 +458,7 @@ static int cport_send_now(struct cport_port *port, const struct cport_sqe *sqe,
 			cport_op_return_inline(port, s, op, usqe, false);
 		else if (put_user((u8)CPORT_STATUS_PENDING, &usqe->status))
 			pr_debug("cport: status of a pending operation unwritable\n");
-		ret = 0;
-		goto out;
+		return 0;
 	}
 	trace_cport_op_done(port->id, CPORT_OP_SEND, sqe->user_data, res,
 			    moved, CPORT_END_INLINE);
@@ -490,12 +469,8 @@ static int cport_send_now(struct cport_port *port, const struct cport_sqe *sqe,
 	} else {
 		/* Posted instead, with the unit charged above. */
 		node = cport_node_alloc_nofail();
-		memset(&node->cqe, 0, sizeof(node->cqe));
-		node->cqe.user_data = sqe->user_data;
-		node->cqe.key = s->key;
-		node->cqe.res = res;
-		node->cqe.bytes = moved;
-		node->cqe.op = CPORT_OP_SEND;
+		cport_cqe_set(&node->cqe, sqe->user_data, s->key, res, moved,
+			      0, CPORT_OP_SEND);
 		node->charged = true;
 		atomic64_inc(&port->sstats.completed);
 		if (cport_post_node(port, node))
@@ -503,11 +478,7 @@ static int cport_send_now(struct cport_port *port, const struct cport_sqe *sqe,
 		if (put_user((u8)CPORT_STATUS_PENDING, &usqe->status))
 			pr_debug("cport: status of a posted result unwritable\n");
 	}
-	ret = 0;
-out:
-	cport_sock_put(s);
-	fput(file);
-	return ret;
+	return 0;
 }
 
 /* RECV, SEND, ACCEPT, CONNECT: the fields were checked by main.c. */
@@ -520,12 +491,18 @@ int cport_op_submit(struct cport_port *port, const struct cport_sqe *sqe,
 	bool want_inline, post;
 	int ret;
 
+	s = cport_fd_assoc(port, sqe->fd, &file);
+	if (IS_ERR(s))
+		return PTR_ERR(s);
 	if (sqe->opcode == CPORT_OP_SEND) {
-		ret = cport_send_now(port, sqe, usqe);
-		if (ret <= 0)
+		ret = cport_send_now(port, sqe, usqe, s, file);
+		if (ret <= 0) {
+			cport_sock_put(s);
+			fput(file);
 			return ret;
+		}
 	}
-	op = cport_op_prep(port, sqe, usqe, &file, &s);
+	op = cport_op_prep(port, sqe, usqe, file, s);
 	if (IS_ERR(op))
 		return PTR_ERR(op);
 	ret = cport_op_queue(port, s, op, file, sqe, false);

@@ -233,6 +233,21 @@ static bool __cport_sock_rearm(struct cport_sock *s, bool *armed)
 }
 
 /*
+ * The runner of @s has just cleared s->running (under sock->lock).  A
+ * destroy (which sets port->dead before it waits) may be waiting for the
+ * run to end.  The barrier orders the store of running before the load of
+ * dead and wake_up_var()'s lockless look at the wait queue; it pairs with
+ * the one in wait_var_event().
+ */
+void cport_sock_run_end(struct cport_sock *s)
+{
+	/* running's store before dead's load: pairs with wait_var_event(). */
+	smp_mb();
+	if (READ_ONCE(s->port->dead))
+		wake_up_var(&s->running);
+}
+
+/*
  * Run socket @s: finish what was cancelled, do the I/O of each queue's
  * head until it would block, deliver what finished, and keep the socket's
  * wait-queue hook armed exactly while operations are pending.  If another
@@ -278,15 +293,7 @@ bool cport_sock_run(struct cport_sock *s, struct list_head *sink,
 	}
 	s->running = false;
 	spin_unlock_irq(&s->lock);
-	/*
-	 * A destroy (which sets port->dead before it waits) may be waiting
-	 * for this run to end.  The barrier orders the store of running
-	 * above before the load of dead and wake_up_var()'s lockless look at
-	 * the wait queue; it pairs with the one in wait_var_event().
-	 */
-	smp_mb();
-	if (READ_ONCE(port->dead))
-		wake_up_var(&s->running);
+	cport_sock_run_end(s);
 
 	if (wake)
 		cport_wake_pollers(port, EPOLLIN | EPOLLRDNORM);
