@@ -43,13 +43,16 @@ enum { C_ACCEPT = 0, C_RECV = 1, C_SEND = 2, C_QUIT = 7 };
 #define CUD_KIND(u)	((unsigned int)((u) >> 1) & 3)
 #define CUD_BUF(u)	((unsigned int)(u) & 1)
 
-static struct conn *conn_new(void)
+/* A connection to come; with @bufs, its two receive buffers. */
+static struct conn *conn_new(bool bufs)
 {
 	struct conn *c = calloc(1, sizeof(*c));
 
 	if (!c)
 		die("calloc", ENOMEM);
 	c->fd = -1;
+	if (!bufs)
+		return c;
 	c->buf[0] = malloc(PROTO_HEADROOM + BUF_SIZE);
 	c->buf[1] = malloc(PROTO_HEADROOM + BUF_SIZE);
 	if (!c->buf[0] || !c->buf[1])
@@ -59,13 +62,45 @@ static struct conn *conn_new(void)
 	return c;
 }
 
-static void cport_prep_accept_conn(struct cport_sqe *sqe)
+/* An ACCEPT of a new connection (cport-ms: without receive buffers). */
+static void cport_prep_accept_conn(struct cport_sqe *sqe, bool bufs)
 {
-	struct conn *c = conn_new();
+	struct conn *c = conn_new(bufs);
 
 	cport_prep_accept(sqe, shared_lfd, NULL, 0, CUD(c, C_ACCEPT, 0),
 			  (__u64)(uintptr_t)c,
 			  CPORT_ACCEPT_ASSOCIATE | CPORT_ACCEPT_CLOEXEC);
+}
+
+/*
+ * One cport_submit_and_wait() of a worker's loop: submit @nr, wait for up
+ * to @max; a refused submission is reported.
+ */
+static int srv_enter(struct worker *w, struct cport_sqe *sq, unsigned int nr,
+		     struct cport_cqe *cq, unsigned int max,
+		     unsigned int *submitted)
+{
+	int ret;
+
+	*submitted = 0;
+	ret = cport_submit_and_wait(srv_port, sq, nr, cq, max, -1, submitted);
+	COUNT(w, calls, 1);
+	if (ret < 0 && nr && *submitted < nr)
+		fprintf(stderr, "server: submission %u (opcode %u) failed: %s\n",
+			*submitted, sq[*submitted].opcode, strerror(-ret));
+	return ret;
+}
+
+/* Connection @c was accepted as @fd: TCP_NODELAY, the protocol's state. */
+static void conn_accepted(struct worker *w, struct conn *c, int fd)
+{
+	int one = 1;
+
+	COUNT(w, accepts, 1);
+	c->fd = fd;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	COUNT(w, calls, 1);
+	proto_open(fd);
 }
 
 static void *cport_main(void *arg)
@@ -75,18 +110,11 @@ static void *cport_main(void *arg)
 	struct cport_sqe *sq = calloc(2 * max + 2, sizeof(*sq));
 	struct cport_cqe *cq = calloc(max, sizeof(*cq));
 	const char *out;
-	int ret, one = 1;
+	int ret;
 	ssize_t n;
 
 	for (;;) {
-		submitted = 0;
-		ret = cport_submit_and_wait(srv_port, sq, nr, cq, max, -1,
-					    &submitted);
-		COUNT(w, calls, 1);
-		if (ret < 0 && nr && submitted < nr)
-			fprintf(stderr, "server: submission %u (opcode %u) failed: %s\n",
-				submitted, sq[submitted].opcode,
-				strerror(-ret));
+		ret = srv_enter(w, sq, nr, cq, max, &submitted);
 		nr = 0;
 		if (ret == -EIDRM)
 			break;
@@ -103,18 +131,12 @@ static void *cport_main(void *arg)
 			switch (CUD_KIND(e->user_data)) {
 			case C_ACCEPT:
 				if (e->res >= 0) {
-					COUNT(w, accepts, 1);
-					c->fd = (int)e->res;
-					setsockopt(c->fd, IPPROTO_TCP,
-						   TCP_NODELAY, &one,
-						   sizeof(one));
-					COUNT(w, calls, 1);
-					proto_open(c->fd);
+					conn_accepted(w, c, (int)e->res);
 					cport_prep_recv(&sq[nr++], c->fd,
 							c->buf[0], BUF_SIZE,
 							CUD(c, C_RECV, 0), 0);
 				}
-				cport_prep_accept_conn(&sq[nr++]);
+				cport_prep_accept_conn(&sq[nr++], true);
 				break;
 			case C_RECV:
 				if (e->res <= 0) {
@@ -196,7 +218,7 @@ static void cport_start(void)
 	if (ret < 0)
 		die("cport_associate", -ret);
 	for (i = 0; i < NR_ACCEPTS; i++)
-		cport_prep_accept_conn(&sq[i]);
+		cport_prep_accept_conn(&sq[i], true);
 	ret = cport_submit(srv_port, sq, NR_ACCEPTS);
 	if (ret < 0)
 		die("cport_submit accepts", -ret);
@@ -250,18 +272,6 @@ static void ms_prep_give_back(struct cport_sqe *sqe, unsigned int bid)
 				   bid);
 }
 
-static void ms_prep_accept(struct cport_sqe *sqe)
-{
-	struct conn *c = calloc(1, sizeof(*c));
-
-	if (!c)
-		die("calloc", ENOMEM);
-	c->fd = -1;
-	cport_prep_accept(sqe, shared_lfd, NULL, 0, MUD(c, C_ACCEPT, 0),
-			  (__u64)(uintptr_t)c,
-			  CPORT_ACCEPT_ASSOCIATE | CPORT_ACCEPT_CLOEXEC);
-}
-
 static void *cport_ms_main(void *arg)
 {
 	struct worker *w = arg;
@@ -270,20 +280,13 @@ static void *cport_ms_main(void *arg)
 	unsigned int *back = calloc(2 * max + 2, sizeof(*back));
 	struct cport_cqe *cq = calloc(max, sizeof(*cq));
 	const char *out;
-	int ret, one = 1;
+	int ret;
 	ssize_t n;
 
 	if (!sq || !back || !cq)
 		die("calloc", ENOMEM);
 	for (;;) {
-		submitted = 0;
-		ret = cport_submit_and_wait(srv_port, sq, nr, cq, max, -1,
-					    &submitted);
-		COUNT(w, calls, 1);
-		if (ret < 0 && nr && submitted < nr)
-			fprintf(stderr, "server: submission %u (opcode %u) failed: %s\n",
-				submitted, sq[submitted].opcode,
-				strerror(-ret));
+		ret = srv_enter(w, sq, nr, cq, max, &submitted);
 		/* The buffers of the answers sent inline go back. */
 		give = 0;
 		for (i = 0; i < submitted; i++)
@@ -309,18 +312,12 @@ static void *cport_ms_main(void *arg)
 			switch (kind) {
 			case C_ACCEPT:
 				if (e->res >= 0) {
-					COUNT(w, accepts, 1);
-					c->fd = (int)e->res;
-					setsockopt(c->fd, IPPROTO_TCP,
-						   TCP_NODELAY, &one,
-						   sizeof(one));
-					COUNT(w, calls, 1);
-					proto_open(c->fd);
+					conn_accepted(w, c, (int)e->res);
 					cport_prep_recv_multishot(&sq[nr++],
 						c->fd, MS_GROUP,
 						MUD(c, C_RECV, 0));
 				}
-				ms_prep_accept(&sq[nr++]);
+				cport_prep_accept_conn(&sq[nr++], false);
 				break;
 			case C_RECV:
 				if (!(e->flags & CPORT_CQE_F_BUFFER)) {
