@@ -71,9 +71,12 @@
 #ifndef LIBCPORT_CPORT_WIN32_H
 #define LIBCPORT_CPORT_WIN32_H
 
+#include <errno.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
@@ -253,15 +256,27 @@ typedef OVERLAPPED	WSAOVERLAPPED, *LPWSAOVERLAPPED;
 #define WSAEINVAL			10022L
 #define WSAEMFILE			10024L
 #define WSAEWOULDBLOCK			10035L
+#define WSAEINPROGRESS			10036L
+#define WSAEALREADY			10037L
 #define WSAENOTSOCK			10038L
+#define WSAEDESTADDRREQ			10039L
 #define WSAEMSGSIZE			10040L
+#define WSAEPROTOTYPE			10041L
+#define WSAENOPROTOOPT			10042L
+#define WSAEPROTONOSUPPORT		10043L
+#define WSAESOCKTNOSUPPORT		10044L
 #define WSAEOPNOTSUPP			10045L
+#define WSAEPFNOSUPPORT			10046L
+#define WSAEAFNOSUPPORT			10047L
+#define WSAEADDRINUSE			10048L
+#define WSAEADDRNOTAVAIL		10049L
 #define WSAENETDOWN			10050L
 #define WSAENETUNREACH			10051L
 #define WSAENETRESET			10052L
 #define WSAECONNABORTED			10053L
 #define WSAECONNRESET			10054L
 #define WSAENOBUFS			10055L
+#define WSAEISCONN			10056L
 #define WSAENOTCONN			10057L
 #define WSAESHUTDOWN			10058L
 #define WSAETIMEDOUT			10060L
@@ -756,6 +771,216 @@ VOID WaitForThreadpoolIoCallbacks(PTP_IO pio, BOOL fCancelPendingCallbacks);
 BOOL BindIoCompletionCallback(HANDLE FileHandle,
 			      LPOVERLAPPED_COMPLETION_ROUTINE Function,
 			      ULONG Flags);
+
+/* --- Sockets spelled the Winsock way ---------------------------------------- */
+
+/*
+ * Where Winsock's socket calls differ from Linux's in their types, or in
+ * an option Linux does not have, these wrappers take Windows' spelling:
+ * a length is an int (Linux: socklen_t), setsockopt() accepts
+ * SO_UPDATE_ACCEPT_CONTEXT and SO_UPDATE_CONNECT_CONTEXT (nothing to do
+ * on Linux: an accepted or connected socket already has its context),
+ * and a failure sets WSAGetLastError() as well as errno.  In C they
+ * replace accept(), getsockopt(), setsockopt(), getpeername(),
+ * getsockname() and recvfrom() by function-like macros (a length may be
+ * an int * or a socklen_t *); define CPORT_WIN32_NO_SOCKET_MACROS before
+ * including this header to keep Linux's own.  socket(), bind(), listen(),
+ * connect(), send(), recv(), sendto() and shutdown() have the same shape
+ * on both systems and are Linux's own: after them errno, not
+ * WSAGetLastError(), holds the error.  SD_RECEIVE, SD_SEND and SD_BOTH are
+ * SHUT_RD, SHUT_WR and SHUT_RDWR.
+ */
+#define SO_UPDATE_ACCEPT_CONTEXT	0x700B
+#define SO_UPDATE_CONNECT_CONTEXT	0x7010
+
+#define SD_RECEIVE	SHUT_RD
+#define SD_SEND		SHUT_WR
+#define SD_BOTH		SHUT_RDWR
+
+typedef unsigned long	u_long;
+
+/* The Winsock error of the failed call just made (errno), as SOCKET_ERROR. */
+static inline int cport_win32_sock_fail(void)
+{
+	WSASetLastError((int)cport_win32_error(errno, TRUE));
+	return SOCKET_ERROR;
+}
+
+#ifndef __cplusplus
+/* An int * (Winsock) or a socklen_t * (Linux) length, as glibc does it. */
+typedef union {
+	int *i;
+	socklen_t *s;
+} cport_win32_lenp __attribute__((__transparent_union__));
+
+static inline SOCKET cport_win32_accept(SOCKET s, struct sockaddr *addr,
+					cport_win32_lenp addrlen)
+{
+	int fd = (accept)((int)s, addr, addrlen.s);
+
+	if (fd < 0) {
+		cport_win32_sock_fail();
+		return INVALID_SOCKET;
+	}
+	return (SOCKET)fd;
+}
+
+static inline int cport_win32_getsockopt(SOCKET s, int level, int optname,
+					 void *optval,
+					 cport_win32_lenp optlen)
+{
+	if ((getsockopt)((int)s, level, optname, optval, optlen.s))
+		return cport_win32_sock_fail();
+	return 0;
+}
+
+static inline int cport_win32_getpeername(SOCKET s, struct sockaddr *name,
+					  cport_win32_lenp namelen)
+{
+	if ((getpeername)((int)s, name, namelen.s))
+		return cport_win32_sock_fail();
+	return 0;
+}
+
+static inline int cport_win32_getsockname(SOCKET s, struct sockaddr *name,
+					  cport_win32_lenp namelen)
+{
+	if ((getsockname)((int)s, name, namelen.s))
+		return cport_win32_sock_fail();
+	return 0;
+}
+
+static inline int cport_win32_recvfrom(SOCKET s, void *buf, int len,
+				       int flags, struct sockaddr *from,
+				       cport_win32_lenp fromlen)
+{
+	ssize_t n = (recvfrom)((int)s, buf, len < 0 ? 0 : (size_t)len, flags,
+			       from, fromlen.s);
+
+	if (n < 0)
+		return cport_win32_sock_fail();
+	return (int)n;
+}
+#endif /* !__cplusplus */
+
+static inline int cport_win32_setsockopt(SOCKET s, int level, int optname,
+					 const void *optval, int optlen)
+{
+	if (level == SOL_SOCKET && (optname == SO_UPDATE_ACCEPT_CONTEXT ||
+				    optname == SO_UPDATE_CONNECT_CONTEXT)) {
+		int type;
+		socklen_t tl = sizeof(type);
+
+		/*
+		 * Windows checks the socket, and that SO_UPDATE_ACCEPT_CONTEXT
+		 * names the listening socket (SO_UPDATE_CONNECT_CONTEXT takes
+		 * no value).
+		 */
+		if ((getsockopt)((int)s, SOL_SOCKET, SO_TYPE, &type, &tl))
+			return cport_win32_sock_fail();
+		if (optlen < 0 || (optname == SO_UPDATE_ACCEPT_CONTEXT &&
+				   (!optval || optlen < (int)sizeof(SOCKET)))) {
+			WSASetLastError(WSAEFAULT);
+			return SOCKET_ERROR;
+		}
+		return 0;
+	}
+	if (optlen < 0) {
+		WSASetLastError(WSAEFAULT);
+		return SOCKET_ERROR;
+	}
+	if ((setsockopt)((int)s, level, optname, optval, (socklen_t)optlen))
+		return cport_win32_sock_fail();
+	return 0;
+}
+
+/*
+ * ioctlsocket: FIONBIO (*argp non-zero: non-blocking) and FIONREAD (the
+ * bytes readable at once, into *argp).  Others: WSAEINVAL.
+ */
+static inline int ioctlsocket(SOCKET s, long cmd, u_long *argp)
+{
+	int v;
+
+	if (!argp) {
+		WSASetLastError(WSAEFAULT);
+		return SOCKET_ERROR;
+	}
+	switch (cmd) {
+	case FIONBIO:
+		v = *argp != 0;
+		if (ioctl((int)s, FIONBIO, &v))
+			return cport_win32_sock_fail();
+		return 0;
+	case FIONREAD:
+		if (ioctl((int)s, FIONREAD, &v))
+			return cport_win32_sock_fail();
+		*argp = (u_long)v;
+		return 0;
+	}
+	WSASetLastError(WSAEINVAL);
+	return SOCKET_ERROR;
+}
+
+#if !defined(CPORT_WIN32_NO_SOCKET_MACROS)
+#ifndef __cplusplus
+#define accept(s, addr, addrlen) \
+	cport_win32_accept((s), (addr), (addrlen))
+#define getsockopt(s, level, optname, optval, optlen) \
+	cport_win32_getsockopt((s), (level), (optname), (optval), (optlen))
+#define getpeername(s, name, namelen) \
+	cport_win32_getpeername((s), (name), (namelen))
+#define getsockname(s, name, namelen) \
+	cport_win32_getsockname((s), (name), (namelen))
+#define recvfrom(s, buf, len, flags, from, fromlen) \
+	cport_win32_recvfrom((s), (buf), (len), (flags), (from), (fromlen))
+#endif
+#define setsockopt(s, level, optname, optval, optlen) \
+	cport_win32_setsockopt((s), (level), (optname), (optval), (optlen))
+#endif
+
+/* --- Critical sections, ticks, thread ids ------------------------------------ */
+
+/*
+ * A CRITICAL_SECTION is a recursive mutex, as on Windows (the owning
+ * thread may enter it again and must leave it as often).  The spin count
+ * is accepted and ignored (glibc's mutex spins adaptively on its own).
+ */
+typedef struct _CRITICAL_SECTION {
+	pthread_mutex_t mutex;
+} CRITICAL_SECTION, *LPCRITICAL_SECTION, *PCRITICAL_SECTION;
+
+/* Both are exported (LIBCPORT_WIN32_1.4); the first returns TRUE. */
+BOOL InitializeCriticalSectionAndSpinCount(LPCRITICAL_SECTION cs, DWORD spin);
+void InitializeCriticalSection(LPCRITICAL_SECTION cs);
+
+static inline void EnterCriticalSection(LPCRITICAL_SECTION cs)
+{
+	pthread_mutex_lock(&cs->mutex);
+}
+
+/* TRUE if entered (also again by its owner), FALSE if another holds it. */
+static inline BOOL TryEnterCriticalSection(LPCRITICAL_SECTION cs)
+{
+	return pthread_mutex_trylock(&cs->mutex) == 0;
+}
+
+static inline void LeaveCriticalSection(LPCRITICAL_SECTION cs)
+{
+	pthread_mutex_unlock(&cs->mutex);
+}
+
+static inline void DeleteCriticalSection(LPCRITICAL_SECTION cs)
+{
+	pthread_mutex_destroy(&cs->mutex);
+}
+
+/* Milliseconds since an arbitrary start (CLOCK_MONOTONIC); 32 bits wrap. */
+ULONGLONG GetTickCount64(void);
+DWORD GetTickCount(void);
+/* The kernel's thread id (gettid(2)) and process id. */
+DWORD GetCurrentThreadId(void);
+DWORD GetCurrentProcessId(void);
 
 /* The Interlocked calls, on LONG: the new value (Exchange*: the old). */
 static inline LONG InterlockedIncrement(LONG volatile *Addend)

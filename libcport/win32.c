@@ -44,6 +44,8 @@
 
 #include "cport.h"
 #include "cport_pool.h"
+/* The layer calls Linux's own socket functions. */
+#define CPORT_WIN32_NO_SOCKET_MACROS
 #include "cport_win32.h"
 #include "fdtab.h"
 
@@ -116,6 +118,19 @@ static const struct {
 	{ EAGAIN,	WSAEWOULDBLOCK,		   WSAEWOULDBLOCK },
 	{ EINTR,	WSAEINTR,		   WSAEINTR },
 	{ EMSGSIZE,	WSAEMSGSIZE,		   WSAEMSGSIZE },
+	/* The socket calls' own (<cport_win32.h>'s wrappers). */
+	{ EINPROGRESS,	WSAEINPROGRESS,		   WSAEINPROGRESS },
+	{ EALREADY,	WSAEALREADY,		   WSAEALREADY },
+	{ EDESTADDRREQ,	WSAEDESTADDRREQ,	   WSAEDESTADDRREQ },
+	{ EPROTOTYPE,	WSAEPROTOTYPE,		   WSAEPROTOTYPE },
+	{ ENOPROTOOPT,	WSAENOPROTOOPT,		   WSAENOPROTOOPT },
+	{ EPROTONOSUPPORT, WSAEPROTONOSUPPORT,	   WSAEPROTONOSUPPORT },
+	{ ESOCKTNOSUPPORT, WSAESOCKTNOSUPPORT,	   WSAESOCKTNOSUPPORT },
+	{ EPFNOSUPPORT,	WSAEPFNOSUPPORT,	   WSAEPFNOSUPPORT },
+	{ EAFNOSUPPORT,	WSAEAFNOSUPPORT,	   WSAEAFNOSUPPORT },
+	{ EADDRINUSE,	WSAEADDRINUSE,		   WSAEADDRINUSE },
+	{ EADDRNOTAVAIL, WSAEADDRNOTAVAIL,	   WSAEADDRNOTAVAIL },
+	{ EISCONN,	WSAEISCONN,		   WSAEISCONN },
 };
 
 DWORD cport_win32_error(int err, BOOL winsock)
@@ -2377,4 +2392,45 @@ BOOL BindIoCompletionCallback(HANDLE FileHandle,
 	pio->routine = Function;
 	__atomic_store_n(&e->bic, pio, __ATOMIC_RELEASE);
 	return TRUE;
+}
+
+/* --- Critical sections, ticks, ids ------------------------------------------ */
+
+BOOL InitializeCriticalSectionAndSpinCount(LPCRITICAL_SECTION cs, DWORD spin)
+{
+	pthread_mutexattr_t a;
+	int err;
+
+	pthread_mutexattr_init(&a);
+	pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
+	err = pthread_mutex_init(&cs->mutex, &a);
+	pthread_mutexattr_destroy(&a);
+	if (err)
+		return fail(err, FALSE);
+	return TRUE;
+}
+
+void InitializeCriticalSection(LPCRITICAL_SECTION cs)
+{
+	InitializeCriticalSectionAndSpinCount(cs, 0);
+}
+
+ULONGLONG GetTickCount64(void)
+{
+	return (ULONGLONG)(mono_ns() / 1000000);
+}
+
+DWORD GetTickCount(void)
+{
+	return (DWORD)GetTickCount64();
+}
+
+DWORD GetCurrentThreadId(void)
+{
+	return (DWORD)gettid();
+}
+
+DWORD GetCurrentProcessId(void)
+{
+	return (DWORD)getpid();
 }

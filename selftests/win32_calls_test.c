@@ -4,10 +4,12 @@
  * (cport_win32.h, LIBCPORT_WIN32_1.1), one by one: WSAStartup, WSASocket,
  * GetSystemInfo, CreateThread/_beginthreadex with WaitForSingleObject,
  * WaitForMultipleObjects, GetExitCodeThread and CloseHandle, GlobalAlloc,
- * Sleep.
+ * Sleep; the socket calls with Winsock's types and options, ioctlsocket,
+ * critical sections, GetTickCount and the thread and process ids.
  */
 #define _GNU_SOURCE
 #include <stdint.h>
+#include <netinet/tcp.h>
 
 #include "sock_util.h"
 #include "kselftest_harness.h"
@@ -147,6 +149,169 @@ TEST(startup_sockets_memory_sleep)
 	start = now_ns();
 	Sleep(20);
 	EXPECT_LE(20 * NSEC_PER_MSEC, now_ns() - start);
+}
+
+/* The Winsock spellings: int lengths, SO_UPDATE_*_CONTEXT, ioctlsocket. */
+TEST(winsock_spelling)
+{
+	SOCKADDR_IN addr = { .sin_family = AF_INET }, peer, self;
+	int len = sizeof(addr), plen, v, vlen;
+	SOCKET l, c, a, bad;
+	u_long arg;
+	char buf[16];
+	int pfd[2];
+
+	l = WSASocket(AF_INET, SOCK_STREAM, 0, NULL, 0, WSA_FLAG_OVERLAPPED);
+	ASSERT_NE(INVALID_SOCKET, l);
+	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ASSERT_EQ(0, bind(l, (PSOCKADDR)&addr, sizeof(addr)));
+	ASSERT_EQ(0, listen(l, SOMAXCONN));
+	ASSERT_EQ(0, getsockname(l, (PSOCKADDR)&addr, &len));
+	EXPECT_EQ(sizeof(addr), len);
+	EXPECT_NE(0, addr.sin_port);
+
+	c = socket(AF_INET, SOCK_STREAM, 0);
+	ASSERT_NE(INVALID_SOCKET, c);
+	ASSERT_EQ(0, connect(c, (PSOCKADDR)&addr, sizeof(addr)));
+	/* As ConnectEx's documentation has it: no value. */
+	EXPECT_EQ(0, setsockopt(c, SOL_SOCKET, SO_UPDATE_CONNECT_CONTEXT,
+				NULL, 0));
+
+	plen = sizeof(peer);
+	a = accept(l, (PSOCKADDR)&peer, &plen);
+	ASSERT_NE(INVALID_SOCKET, a);
+	EXPECT_EQ(sizeof(peer), plen);
+	EXPECT_EQ(htonl(INADDR_LOOPBACK), peer.sin_addr.s_addr);
+	/* What Windows code does after accept(): a no-op here, accepted. */
+	EXPECT_EQ(0, setsockopt(a, SOL_SOCKET, SO_UPDATE_ACCEPT_CONTEXT,
+				(char *)&l, sizeof(l)));
+	EXPECT_EQ(SOCKET_ERROR, setsockopt(a, SOL_SOCKET,
+					   SO_UPDATE_ACCEPT_CONTEXT, NULL, 0));
+	EXPECT_EQ(WSAEFAULT, WSAGetLastError());
+	plen = sizeof(self);
+	ASSERT_EQ(0, getpeername(c, (PSOCKADDR)&self, &plen));
+	EXPECT_EQ(addr.sin_port, self.sin_port);
+
+	/* An ordinary option passes through; a bad one sets the error. */
+	v = 1;
+	EXPECT_EQ(0, setsockopt(a, IPPROTO_TCP, TCP_NODELAY, (char *)&v,
+				sizeof(v)));
+	v = 0;
+	vlen = sizeof(v);
+	EXPECT_EQ(0, getsockopt(a, IPPROTO_TCP, TCP_NODELAY, (char *)&v,
+				&vlen));
+	EXPECT_EQ(1, v);
+	WSASetLastError(0);
+	EXPECT_EQ(SOCKET_ERROR, setsockopt(a, SOL_SOCKET, 0x7fff, (char *)&v,
+					   sizeof(v)));
+	EXPECT_EQ(WSAENOPROTOOPT, WSAGetLastError());
+	EXPECT_EQ(SOCKET_ERROR, setsockopt(a, SOL_SOCKET, SO_REUSEADDR,
+					   (char *)&v, -1));
+	EXPECT_EQ(WSAEFAULT, WSAGetLastError());
+
+	/* ioctlsocket: non-blocking, then the bytes waiting. */
+	arg = 1;
+	ASSERT_EQ(0, ioctlsocket(a, FIONBIO, &arg));
+	EXPECT_EQ(-1, recv(a, buf, sizeof(buf), 0));
+	EXPECT_EQ(EAGAIN, errno);
+	ASSERT_EQ(5, send(c, "hello", 5, 0));
+	arg = 0;
+	for (v = 0; v < 1000 && !arg; v++) {
+		ASSERT_EQ(0, ioctlsocket(a, FIONREAD, &arg));
+		if (!arg)
+			usleep(1000);
+	}
+	EXPECT_EQ(5, arg);
+	plen = sizeof(peer);
+	EXPECT_EQ(5, recvfrom(a, buf, sizeof(buf), 0, (PSOCKADDR)&peer,
+			      &plen));
+	EXPECT_EQ(0, memcmp(buf, "hello", 5));
+	EXPECT_EQ(SOCKET_ERROR, recvfrom(a, buf, sizeof(buf), 0, NULL, NULL));
+	EXPECT_EQ(WSAEWOULDBLOCK, WSAGetLastError());
+	EXPECT_EQ(SOCKET_ERROR, ioctlsocket(a, 0x4004667f, &arg));
+	EXPECT_EQ(WSAEINVAL, WSAGetLastError());
+	EXPECT_EQ(SOCKET_ERROR, ioctlsocket(a, FIONBIO, NULL));
+	EXPECT_EQ(WSAEFAULT, WSAGetLastError());
+	EXPECT_EQ(0, shutdown(c, SD_SEND));
+	arg = 0;
+	ASSERT_EQ(0, ioctlsocket(a, FIONBIO, &arg));
+	EXPECT_EQ(0, recv(a, buf, sizeof(buf), 0));
+
+	/* Not a socket: WSAENOTSOCK, also for the context options. */
+	ASSERT_EQ(0, pipe(pfd));
+	bad = (SOCKET)pfd[0];
+	EXPECT_EQ(SOCKET_ERROR, setsockopt(bad, SOL_SOCKET,
+					   SO_UPDATE_ACCEPT_CONTEXT,
+					   (char *)&l, sizeof(l)));
+	EXPECT_EQ(WSAENOTSOCK, WSAGetLastError());
+	plen = sizeof(peer);
+	EXPECT_EQ(INVALID_SOCKET, accept(bad, (PSOCKADDR)&peer, &plen));
+	EXPECT_EQ(WSAENOTSOCK, WSAGetLastError());
+	vlen = sizeof(v);
+	EXPECT_EQ(SOCKET_ERROR, getsockopt(bad, SOL_SOCKET, SO_ERROR,
+					   (char *)&v, &vlen));
+	EXPECT_EQ(WSAENOTSOCK, WSAGetLastError());
+	close(pfd[0]);
+	close(pfd[1]);
+
+	EXPECT_EQ(0, closesocket(a));
+	EXPECT_EQ(0, closesocket(c));
+	EXPECT_EQ(0, closesocket(l));
+}
+
+/* Critical sections are recursive and exclude other threads. */
+static CRITICAL_SECTION cs;
+static LONG cs_counter;
+
+static DWORD WINAPI cs_thread(LPVOID arg)
+{
+	int i;
+
+	(void)arg;
+	for (i = 0; i < 20000; i++) {
+		EnterCriticalSection(&cs);
+		EnterCriticalSection(&cs);
+		cs_counter++;
+		LeaveCriticalSection(&cs);
+		LeaveCriticalSection(&cs);
+	}
+	return GetCurrentThreadId();
+}
+
+TEST(critical_section_ticks_ids)
+{
+	HANDLE t[2];
+	DWORD code, t0;
+	int i;
+
+	ASSERT_TRUE(InitializeCriticalSectionAndSpinCount(&cs, 4000));
+	EnterCriticalSection(&cs);
+	EXPECT_TRUE(TryEnterCriticalSection(&cs));	/* recursive */
+	LeaveCriticalSection(&cs);
+	for (i = 0; i < 2; i++) {
+		t[i] = CreateThread(NULL, 0, cs_thread, NULL, 0, NULL);
+		ASSERT_NE(NULL, t[i]);
+	}
+	usleep(20000);
+	/* Held here: the threads cannot have counted yet. */
+	EXPECT_EQ(0, cs_counter);
+	LeaveCriticalSection(&cs);
+	EXPECT_EQ(WAIT_OBJECT_0, WaitForMultipleObjects(2, t, TRUE, INFINITE));
+	EXPECT_EQ(40000, cs_counter);
+	for (i = 0; i < 2; i++) {
+		ASSERT_TRUE(GetExitCodeThread(t[i], &code));
+		EXPECT_NE(GetCurrentThreadId(), code);
+		EXPECT_NE(0, code);
+		EXPECT_TRUE(CloseHandle(t[i]));
+	}
+	DeleteCriticalSection(&cs);
+	EXPECT_EQ((DWORD)getpid(), GetCurrentProcessId());
+	EXPECT_EQ((DWORD)getpid(), GetCurrentThreadId());	/* main thread */
+
+	t0 = GetTickCount();
+	Sleep(30);
+	EXPECT_LE(30, GetTickCount() - t0);
+	EXPECT_GE(GetTickCount64(), (ULONGLONG)t0);
 }
 
 TEST_HARNESS_MAIN
