@@ -50,6 +50,14 @@ static inline void hrtimer_setup(struct hrtimer *timer,
 }
 #endif
 
+/*
+ * close_fd_get_file() became file_close_fd() in 6.8: the file at a
+ * descriptor, taken out of the table with the table's reference.
+ */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 8, 0)
+#define file_close_fd(fd)	close_fd_get_file(fd)
+#endif
+
 /* kmalloc_obj() and kzalloc_obj() arrived in 7.0. */
 #ifndef kmalloc_obj
 #define kmalloc_obj(VAR_OR_TYPE, GFP) \

@@ -94,6 +94,7 @@
 #include <linux/refcount.h>
 #include <linux/rcupdate.h>
 #include <linux/workqueue.h>
+#include <linux/socket.h>
 #include <linux/spinlock.h>
 #include <linux/task_work.h>
 #include <linux/timerqueue.h>
@@ -129,6 +130,9 @@ struct cport_node {
 	struct cport_cqe	cqe;
 	struct file		*file;	  /* ACCEPT: the new connection, its
 					   * descriptor installed at dequeue
+					   */
+	struct cport_scm	*scm;	  /* RECVMSG: descriptors received,
+					   * installed at dequeue
 					   */
 	unsigned int		fd_flags; /* O_CLOEXEC for that descriptor */
 	bool			charged;  /* holds its operation's unit
@@ -209,6 +213,40 @@ struct cport_buf {
 
 struct cport_bufgroup;
 
+/*
+ * What RECVMSG and SENDMSG copied from the user's struct msghdr at
+ * submission (net.c): where the peer's address, the lengths and the flags
+ * go back (RECVMSG), the destination and the control data (SENDMSG).
+ */
+struct cport_msg {
+	struct user_msghdr __user *umsg;
+	void __user		*name;		/* RECVMSG: room for the address */
+	int			namelen;	/* its size; SENDMSG: addr's */
+	void __user		*control;	/* RECVMSG: the control buffer */
+	u32			controllen;	/* its size; SENDMSG: kcontrol's */
+	u32			units;		/* user units held (limits.c) */
+	struct sockaddr_storage	addr;		/* SENDMSG: the destination */
+	u8			kcontrol[];	/* SENDMSG: the control data */
+};
+
+/*
+ * Descriptors a RECVMSG received (SCM_RIGHTS): taken out of the receiving
+ * thread's table at once, held as files (each charged as a file held for
+ * user space), and installed by the thread that dequeues the completion,
+ * their numbers written where the kernel wrote them in the control buffer.
+ */
+struct cport_scm {
+	unsigned int		nr;
+	unsigned int		room;		/* entries in fds[] */
+	unsigned int		o_flags;	/* O_CLOEXEC */
+	struct user_msghdr __user *umsg;	/* for MSG_CTRUNC at dequeue */
+	struct {
+		struct file	*file;
+		int __user	*ufd;		/* its slot in the control data */
+		int		fd;		/* reserved at dequeue */
+	} fds[];
+};
+
 /* A socket operation (RECV, SEND, ACCEPT, CONNECT), queued on its socket. */
 struct cport_op {
 	struct list_head	list;		/* sock->rxq or ->txq: slock */
@@ -254,6 +292,11 @@ struct cport_op {
 	 */
 	struct list_head	more;
 	struct cport_node	*spare;
+	struct cport_msg	*msg;		/* RECVMSG, SENDMSG */
+	struct cport_scm	*scm;		/* RECVMSG: runner */
+	bool			has_scm;	/* ... received some: posted,
+						 * never inline (runner)
+						 */
 	struct hrtimer		timer;
 };
 
@@ -591,10 +634,22 @@ void cport_ops_exit(void);
 
 /* net.c */
 enum cport_io cport_op_io(struct cport_sock *s, struct cport_op *op);
+void cport_op_iter(struct cport_op *op, struct iov_iter *it, unsigned int dir);
+enum cport_io cport_io_error(struct cport_op *op, int ret);
 enum cport_io cport_do_recv(struct cport_sock *s, struct cport_op *op);
 enum cport_io cport_do_send(struct cport_sock *s, struct cport_op *op);
 enum cport_io cport_do_accept(struct cport_sock *s, struct cport_op *op);
 enum cport_io cport_do_connect(struct cport_sock *s, struct cport_op *op);
+enum cport_io cport_do_recvmsg(struct cport_sock *s, struct cport_op *op);
+enum cport_io cport_do_sendmsg(struct cport_sock *s, struct cport_op *op);
+int cport_msg_import(struct cport_port *port, const struct cport_sqe *sqe,
+		     struct cport_msg **msgp, struct iovec **iovp,
+		     u32 *nr_segs, u32 *total);
+void cport_msg_free(struct cport_port *port, struct cport_msg *m);
+void cport_scm_free(struct cport_port *port, struct cport_scm *scm);
+void cport_scm_reserve(struct cport_port *port, struct cport_node *node);
+void cport_scm_unreserve(struct cport_node *node);
+void cport_scm_install(struct cport_port *port, struct cport_node *node);
 
 /* opdef.c: one entry per submission opcode. */
 struct cport_opdef {

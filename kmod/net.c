@@ -24,8 +24,7 @@
 #include "cport.h"
 
 /* Where the next byte of @op goes or comes from: the rest of its buffers. */
-static void cport_op_iter(struct cport_op *op, struct iov_iter *it,
-			  unsigned int dir)
+void cport_op_iter(struct cport_op *op, struct iov_iter *it, unsigned int dir)
 {
 	if (op->iov) {
 		iov_iter_init(it, dir, op->iov, op->nr_segs, op->len);
@@ -36,7 +35,7 @@ static void cport_op_iter(struct cport_op *op, struct iov_iter *it,
 	}
 }
 
-static enum cport_io cport_io_error(struct cport_op *op, int ret)
+enum cport_io cport_io_error(struct cport_op *op, int ret)
 {
 	if (ret == -EAGAIN)
 		return CPORT_IO_AGAIN;
@@ -44,6 +43,13 @@ static enum cport_io cport_io_error(struct cport_op *op, int ret)
 		return CPORT_IO_RETRY;
 	op->res = ret;
 	return CPORT_IO_DONE;
+}
+
+/* What a receive's msg_flags say in a completion's flags. */
+static u32 cport_msg_cqe_flags(const struct msghdr *msg)
+{
+	return (msg->msg_flags & MSG_CTRUNC ? CPORT_CQE_F_CTRUNC : 0) |
+	       (msg->msg_flags & MSG_TRUNC ? CPORT_CQE_F_TRUNC : 0);
 }
 
 /* Is there anything for a RECV to take (data, end of file, an error)? */
@@ -123,8 +129,7 @@ static enum cport_io cport_recv_buffer(struct cport_sock *s,
 			op->moved = ret;
 			op->res = ret;
 			op->cqe_flags |= CPORT_CQE_F_BUFFER |
-				(msg.msg_flags & MSG_CTRUNC ?
-				 CPORT_CQE_F_CTRUNC : 0);
+				cport_msg_cqe_flags(&msg);
 			return CPORT_IO_DONE;
 		}
 		node = op->spare;
@@ -132,7 +137,7 @@ static enum cport_io cport_recv_buffer(struct cport_sock *s,
 		node->charged = true;
 		cport_cqe_set(&node->cqe, op->user_data, s->key, ret, ret,
 			      CPORT_CQE_F_BUFFER | CPORT_CQE_F_MORE |
-			      (msg.msg_flags & MSG_CTRUNC ? CPORT_CQE_F_CTRUNC : 0),
+			      cport_msg_cqe_flags(&msg),
 			      CPORT_OP_RECV);
 		node->cqe.buf = b.bid;
 		node->fd_flags = 0;
@@ -174,6 +179,9 @@ enum cport_io cport_do_recv(struct cport_sock *s, struct cport_op *op)
 		 */
 		if (msg.msg_flags & MSG_CTRUNC)
 			op->cqe_flags |= CPORT_CQE_F_CTRUNC;
+		/* A datagram longer than the buffer: the rest is gone. */
+		if (msg.msg_flags & MSG_TRUNC)
+			op->cqe_flags |= CPORT_CQE_F_TRUNC;
 		if (ret <= 0)
 			break;
 		op->moved += ret;

@@ -45,6 +45,8 @@ struct cport_node *cport_op_fill(struct cport_sock *s, struct cport_op *op)
 	node->cqe.buf = op->bid;	/* with CPORT_CQE_F_BUFFER */
 	node->file = op->newfile;
 	op->newfile = NULL;
+	node->scm = op->scm;
+	op->scm = NULL;
 	node->fd_flags = (op->op_flags & CPORT_ACCEPT_CLOEXEC) ? O_CLOEXEC : 0;
 	node->charged = true;
 	node->file_charged = op->file_charged;
@@ -69,6 +71,10 @@ void cport_op_free(struct cport_op *op)
 		cport_uncharge_file(port);
 	if (op->cred)
 		put_cred(op->cred);
+	if (op->scm)
+		cport_scm_free(port, op->scm);
+	if (op->msg)
+		cport_msg_free(port, op->msg);
 	kfree(op->iov);
 	if (op->iov_units)
 		cport_uncharge_bytes(port, op->iov_units);
@@ -145,6 +151,13 @@ static bool cport_op_vec(const struct cport_sqe *sqe)
 		(sqe->op_flags & CPORT_SEND_VEC));
 }
 
+/* A RECVMSG or SENDMSG: addr is a struct msghdr. */
+static bool cport_op_msg(const struct cport_sqe *sqe)
+{
+	return sqe->opcode == CPORT_OP_RECVMSG ||
+	       sqe->opcode == CPORT_OP_SENDMSG;
+}
+
 /* A RECV into a buffer its group provides when data is there. */
 static bool cport_op_bufsel(const struct cport_sqe *sqe)
 {
@@ -194,9 +207,10 @@ static struct cport_op *cport_op_prep(struct cport_port *port,
 				      struct file *file,
 				      struct cport_sock *s)
 {
+	struct cport_msg *msg = NULL;
 	struct iovec *iov = NULL;
+	u32 total = 0, nr_segs = 0;
 	struct cport_op *op;
-	u32 total = 0;
 	int ret;
 
 	ret = -EINVAL;
@@ -213,11 +227,23 @@ static struct cport_op *cport_op_prep(struct cport_port *port,
 	    READ_ONCE(sock_from_file(file)->state) == SS_UNCONNECTED &&
 	    READ_ONCE(s->sk->sk_state) != TCP_ESTABLISHED)
 		goto out_put;
+	/* A datagram is taken whole: a RECV cannot fill its buffer with more. */
+	ret = -EINVAL;
+	if (sqe->opcode == CPORT_OP_RECV &&
+	    (sqe->op_flags & CPORT_RECV_FILL) &&
+	    s->sk->sk_type != SOCK_STREAM)
+		goto out_put;
 	ret = -EFAULT;
-	if (cport_op_vec(sqe)) {
+	if (cport_op_msg(sqe)) {
+		ret = cport_msg_import(port, sqe, &msg, &iov, &nr_segs, &total);
+		if (ret)
+			goto out_put;
+		ret = -EFAULT;
+	} else if (cport_op_vec(sqe)) {
 		ret = cport_import_iovec(sqe, &iov, &total);
 		if (ret)
 			goto out_put;
+		nr_segs = sqe->len;
 		ret = -EFAULT;
 	} else if (sqe->len && !cport_op_bufsel(sqe) &&
 		   !access_ok(u64_to_user_ptr(sqe->addr), sqe->len)) {
@@ -250,9 +276,20 @@ static struct cport_op *cport_op_prep(struct cport_port *port,
 			goto out_free;
 		op->file_charged = true;
 	}
+	if (msg) {
+		op->msg = msg;
+		msg = NULL;
+		/* What it copied, in units of the user's (-EDQUOT). */
+		ret = cport_charge_bytes(port, sizeof(*op->msg) +
+					 (sqe->opcode == CPORT_OP_SENDMSG ?
+					  op->msg->controllen : 0),
+					 &op->msg->units);
+		if (ret)
+			goto out_free;
+	}
 	if (iov) {
 		op->iov = iov;
-		op->nr_segs = sqe->len;
+		op->nr_segs = nr_segs;
 		op->len = total;
 		iov = NULL;
 		/* The array, in units of the user's (-EDQUOT). */
@@ -260,6 +297,10 @@ static struct cport_op *cport_op_prep(struct cport_port *port,
 					 &op->iov_units);
 		if (ret)
 			goto out_free;
+	} else if (op->msg) {
+		/* A msghdr without buffers: a datagram of 0 bytes. */
+		op->buf = NULL;
+		op->len = 0;
 	} else {
 		op->buf = u64_to_user_ptr(sqe->addr);
 		op->len = sqe->len;
@@ -288,6 +329,8 @@ out_uncharge:
 	cport_uncharge_units(port, 1);
 out_put:
 	kfree(iov);
+	if (msg)
+		cport_msg_free(port, msg);
 	cport_sock_put(s);
 	fput(file);
 	return ERR_PTR(ret);
@@ -582,14 +625,25 @@ struct cport_sock *cport_fd_assoc(struct cport_port *port, int fd,
 	return s;
 }
 
+/*
+ * TCP and UDP over IPv4 and IPv6; unix stream, datagram and seqpacket
+ * sockets.
+ */
 static bool cport_sock_supported(const struct sock *sk)
 {
-	if (sk->sk_type != SOCK_STREAM)
+	switch (sk->sk_family) {
+	case AF_UNIX:
+		return sk->sk_type == SOCK_STREAM || sk->sk_type == SOCK_DGRAM ||
+		       sk->sk_type == SOCK_SEQPACKET;
+	case AF_INET:
+	case AF_INET6:
+		return (sk->sk_type == SOCK_STREAM &&
+			sk->sk_protocol == IPPROTO_TCP) ||
+		       (sk->sk_type == SOCK_DGRAM &&
+			sk->sk_protocol == IPPROTO_UDP);
+	default:
 		return false;
-	if (sk->sk_family == AF_UNIX)
-		return true;
-	return (sk->sk_family == AF_INET || sk->sk_family == AF_INET6) &&
-	       sk->sk_protocol == IPPROTO_TCP;
+	}
 }
 
 int cport_op_associate(struct cport_port *port, const struct cport_sqe *sqe,

@@ -15,6 +15,7 @@
  * ASSOCIATE and DISSOCIATE write nothing back, so there they must be zero
  * (but POST's res, its result).
  */
+#include <linux/compat.h>
 #include <linux/errno.h>
 
 #include "cport.h"
@@ -169,6 +170,24 @@ static int cport_connect_check(const struct cport_sqe *sqe)
 }
 
 /*
+ * RECVMSG, SENDMSG: addr is the user's struct msghdr (read at submission,
+ * op.c), len 0; a 32-bit caller's compat msghdr is not supported.
+ */
+static int cport_msg_check(const struct cport_sqe *sqe)
+{
+	u32 of = sqe->opcode == CPORT_OP_RECVMSG ?
+		 CPORT_RECVMSG_CMSG_CLOEXEC : 0;
+	int ret = cport_sockop_check(sqe, false);
+
+	if (ret)
+		return ret;
+	if ((sqe->op_flags & ~of) || sqe->key || sqe->len || !sqe->addr ||
+	    in_compat_syscall())
+		return -EINVAL;
+	return 0;
+}
+
+/*
  * PROVIDE_BUFFERS: fd buffers (1 to CPORT_MAX_BUFS) of len bytes each
  * (1 to CPORT_MAX_IO) from addr, ids from user_data on (the last below
  * CPORT_MAX_BUFS), into group key.  Nothing is written back.
@@ -257,6 +276,21 @@ const struct cport_opdef cport_opdefs[CPORT_OP__NR] = {
 		.name		= "PROVIDE_BUFFERS",
 		.check		= cport_provide_check,
 		.issue		= cport_op_provide,
+	},
+	[CPORT_OP_RECVMSG] = {
+		.name		= "RECVMSG",
+		.check		= cport_msg_check,
+		.issue		= cport_op_submit,
+		.io		= cport_do_recvmsg,
+		.sqe_flags	= CPORT_SQE_FLAGS,
+	},
+	[CPORT_OP_SENDMSG] = {
+		.name		= "SENDMSG",
+		.check		= cport_msg_check,
+		.issue		= cport_op_submit,
+		.io		= cport_do_sendmsg,
+		.sqe_flags	= CPORT_SQE_FLAGS,
+		.tx		= true,
 	},
 };
 

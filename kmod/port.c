@@ -46,6 +46,7 @@ struct cport_node *cport_node_alloc(void)
 	node = kmem_cache_alloc(cport_node_cache, GFP_KERNEL_ACCOUNT);
 	if (node) {
 		node->file = NULL;
+		node->scm = NULL;
 		node->charged = false;
 		node->file_charged = false;
 	}
@@ -68,6 +69,7 @@ struct cport_node *cport_node_alloc_nofail(void)
 	node = kmem_cache_alloc(cport_node_cache,
 				GFP_KERNEL_ACCOUNT | __GFP_NOFAIL);
 	node->file = NULL;
+	node->scm = NULL;
 	node->charged = false;
 	node->file_charged = false;
 	return node;
@@ -79,6 +81,9 @@ void cport_node_free(struct cport_port *port, struct cport_node *node)
 		fput(node->file);
 	if (node->file_charged)
 		cport_uncharge_file(port);
+	/* Descriptors received and never delivered are closed. */
+	if (node->scm)
+		cport_scm_free(port, node->scm);
 	if (node->charged)
 		cport_uncharge_units(port, 1);
 	kmem_cache_free(cport_node_cache, node);

@@ -127,7 +127,8 @@ static void __cport_sock_run_queue(struct cport_sock *s, struct list_head *q,
 
 /*
  * @op is @inline_op, finished, and its result fits in the submission: a
- * result with cqe flags (a RECV that lost control data) is posted.  The
+ * result with cqe flags (a RECV that lost control data or truncated a
+ * datagram) or with descriptors to install (RECVMSG) is posted.  The
  * submitter passes @inline_op after queueing it, when another runner may
  * already have completed and freed it, and another thread's operation may
  * have been allocated at the same address: only the submitter's own
@@ -136,7 +137,8 @@ static void __cport_sock_run_queue(struct cport_sock *s, struct list_head *q,
 static bool cport_op_inline(const struct cport_op *op,
 			    const struct cport_op *inline_op)
 {
-	return op == inline_op && op->submitter == current && !op->cqe_flags;
+	return op == inline_op && op->submitter == current && !op->cqe_flags &&
+	       !op->has_scm;
 }
 
 /*

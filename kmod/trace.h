@@ -25,6 +25,8 @@ TRACE_DEFINE_ENUM(CPORT_OP_RECV);
 TRACE_DEFINE_ENUM(CPORT_OP_SEND);
 TRACE_DEFINE_ENUM(CPORT_OP_ACCEPT);
 TRACE_DEFINE_ENUM(CPORT_OP_CONNECT);
+TRACE_DEFINE_ENUM(CPORT_OP_RECVMSG);
+TRACE_DEFINE_ENUM(CPORT_OP_SENDMSG);
 
 #define show_cport_run_by(who)					\
 	__print_symbolic(who,					\
@@ -43,7 +45,9 @@ TRACE_DEFINE_ENUM(CPORT_OP_CONNECT);
 			 { CPORT_OP_RECV,	"RECV" },	\
 			 { CPORT_OP_SEND,	"SEND" },	\
 			 { CPORT_OP_ACCEPT,	"ACCEPT" },	\
-			 { CPORT_OP_CONNECT,	"CONNECT" })
+			 { CPORT_OP_CONNECT,	"CONNECT" },	\
+			 { CPORT_OP_RECVMSG,	"RECVMSG" },	\
+			 { CPORT_OP_SENDMSG,	"SENDMSG" })
 
 /* A completion was posted (queued, or handed at once). */
 TRACE_EVENT(cport_post,

@@ -154,18 +154,25 @@ static long cport_copy_out(struct cport_port *port, struct cport_thread *t,
 			fd = get_unused_fd_flags(node->fd_flags);
 			node->cqe.res = fd;
 		}
+		/* Descriptors a RECVMSG received: their numbers first. */
+		if (node->scm)
+			cport_scm_reserve(port, node);
 		if (copy_to_user(&ucqes[copied], &node->cqe, sizeof(node->cqe))) {
 			if (node->file) {
 				if (fd >= 0)
 					put_unused_fd(fd);
 				node->cqe.res = 0;
 			}
+			if (node->scm)
+				cport_scm_unreserve(node);
 			break;
 		}
 		if (fd >= 0) {
 			fd_install(fd, node->file);
 			node->file = NULL;
 		}
+		if (node->scm)
+			cport_scm_install(port, node);
 		/* Without a descriptor, the connection is closed here. */
 		list_del(&node->list);
 		cport_node_free(port, node);

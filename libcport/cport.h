@@ -290,6 +290,35 @@ static inline void cport_prep_sendv(struct cport_sqe *sqe, int fd,
 }
 
 /*
+ * Fill *sqe as a CPORT_OP_RECVMSG on socket fd: recvmsg(2) with msg's
+ * msg_name (the peer's address), msg_iov and msg_control; flags
+ * CPORT_RECVMSG_CMSG_CLOEXEC or 0.  The msghdr and its iovec array are
+ * read at submission; the buffers they point to, and the msghdr itself
+ * (msg_namelen, msg_controllen and msg_flags are written back into it),
+ * belong to the kernel until the operation completes.
+ */
+static inline void cport_prep_recvmsg(struct cport_sqe *sqe, int fd,
+				      struct msghdr *msg, __u64 user_data,
+				      unsigned int flags)
+{
+	cport_prep_rw(CPORT_OP_RECVMSG, sqe, fd, msg, 0, user_data);
+	sqe->op_flags = flags;
+}
+
+/*
+ * Fill *sqe as a CPORT_OP_SENDMSG on socket fd: sendmsg(2) of msg's
+ * msg_iov to msg_name (if set), with msg_control.  The msghdr, its iovec
+ * array, the address and the control data are read at submission; the
+ * buffers belong to the kernel until the operation completes.
+ */
+static inline void cport_prep_sendmsg(struct cport_sqe *sqe, int fd,
+				      const struct msghdr *msg,
+				      __u64 user_data)
+{
+	cport_prep_rw(CPORT_OP_SENDMSG, sqe, fd, msg, 0, user_data);
+}
+
+/*
  * Fill *sqe as a CPORT_OP_ACCEPT on listening socket fd.  addr/addrlen:
  * room for the peer's address (NULL, 0 for none); flags CPORT_ACCEPT_*;
  * key: the new socket's key with CPORT_ACCEPT_ASSOCIATE.

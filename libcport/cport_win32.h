@@ -388,6 +388,26 @@ int WSASend(SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount,
 	    LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine);
 
 /*
+ * Datagrams (a UDP WSASocket(AF_INET, SOCK_DGRAM, ...) or a unix
+ * datagram socket associated with a port): WSARecvFrom writes the
+ * sender's address to lpFrom and its length to *lpFromlen (both the
+ * kernel's until the operation completes); a datagram longer than the
+ * buffers fails with WSAEMSGSIZE, the bytes that fit delivered.
+ * WSASendTo sends one datagram to lpTo (NULL: the connected peer).
+ * lpFlags / dwFlags must be 0; returns as WSARecv and WSASend.
+ */
+int WSARecvFrom(SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount,
+		LPDWORD lpNumberOfBytesRecvd, LPDWORD lpFlags,
+		struct sockaddr *lpFrom, LPINT lpFromlen,
+		LPWSAOVERLAPPED lpOverlapped,
+		LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine);
+int WSASendTo(SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount,
+	      LPDWORD lpNumberOfBytesSent, DWORD dwFlags,
+	      const struct sockaddr *lpTo, int iTolen,
+	      LPWSAOVERLAPPED lpOverlapped,
+	      LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine);
+
+/*
  * AcceptEx on a listening socket associated with a port.  Linux creates
  * the accepted socket itself, so sAcceptSocket is either
  *   - a socket the caller made with socket() or WSASocket() (the Windows

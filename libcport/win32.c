@@ -502,7 +502,7 @@ BOOL SetFileCompletionNotificationModes(HANDLE FileHandle, BYTE Flags)
  */
 static pthread_mutex_t acc_lock = PTHREAD_MUTEX_INITIALIZER;
 
-enum { CTX_ACCEPT };
+enum { CTX_ACCEPT, CTX_RECVFROM };
 
 /* What InternalHigh points to while an AcceptEx is pending. */
 struct op_ctx {
@@ -520,6 +520,10 @@ struct op_ctx {
 	DWORD data_len;		/* dwReceiveDataLength */
 	DWORD local_len;
 	DWORD remote_len;
+	/* CTX_RECVFROM: the RECVMSG's msghdr, the kernel's until it is done. */
+	LPINT fromlen;		/* lpFromlen, set when it completes */
+	struct msghdr msg;
+	struct iovec iov[];
 };
 
 /* Whether descriptor @fd is still the socket AcceptEx recorded in @ctx. */
@@ -702,6 +706,19 @@ static int finish(const struct cport_cqe *cqe, DWORD *bytes)
 	if (cqe->res < 0)
 		err = (int)-cqe->res;
 
+	if (cqe->op == CPORT_OP_RECVMSG) {
+		/* WSARecvFrom: the address's length, and a datagram cut short. */
+		if (ctx) {
+			if (ctx->fromlen && !err)
+				*ctx->fromlen = (INT)ctx->msg.msg_namelen;
+			free(ctx);
+		}
+		if (!err && (cqe->flags & CPORT_CQE_F_TRUNC))
+			err = EMSGSIZE;
+		ov->InternalHigh = *bytes;
+		ov->Internal = cport_win32_error(err, FALSE);
+		return -err;
+	}
 	if (cqe->op == CPORT_OP_ACCEPT) {
 		long long res;
 
@@ -1246,6 +1263,148 @@ int WSASend(SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount,
 {
 	return wsa_io(s, lpBuffers, dwBufferCount, lpNumberOfBytesSent,
 		      dwFlags, lpOverlapped, lpCompletionRoutine, false);
+}
+
+/*
+ * WSARecvFrom: a RECVMSG whose msghdr (with the buffers' iovec array)
+ * lives in an op_ctx until it completes, when lpFromlen gets the
+ * address's length; a datagram longer than the buffers fails with
+ * WSAEMSGSIZE, the bytes that fit delivered, as on Windows.
+ */
+int WSARecvFrom(SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount,
+		LPDWORD lpNumberOfBytesRecvd, LPDWORD lpFlags,
+		struct sockaddr *lpFrom, LPINT lpFromlen,
+		LPWSAOVERLAPPED lpOverlapped,
+		LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine)
+{
+	int fd = handle_fd(s), ret;
+	struct op_ctx *ctx;
+	struct cport_sqe sqe;
+	DWORD i, bytes = 0;
+	ssize_t n;
+
+	if (fd < 0) {
+		SetLastError(WSAENOTSOCK);
+		return SOCKET_ERROR;
+	}
+	if (lpCompletionRoutine || !dwBufferCount || !lpBuffers ||
+	    dwBufferCount > CPORT_MAX_IOV) {
+		SetLastError(WSAEINVAL);
+		return SOCKET_ERROR;
+	}
+	if (lpFrom && (!lpFromlen || *lpFromlen < 0)) {
+		SetLastError(WSAEFAULT);
+		return SOCKET_ERROR;
+	}
+	if (lpFlags && *lpFlags) {
+		SetLastError(WSAEOPNOTSUPP);
+		return SOCKET_ERROR;
+	}
+	ctx = calloc(1, sizeof(*ctx) + dwBufferCount * sizeof(struct iovec));
+	if (!ctx) {
+		SetLastError(WSAENOBUFS);
+		return SOCKET_ERROR;
+	}
+	ctx->kind = CTX_RECVFROM;
+	ctx->target = INVALID_SOCKET;
+	ctx->nfd = -1;
+	ctx->ov = lpOverlapped;
+	ctx->fromlen = lpFrom ? lpFromlen : NULL;
+	for (i = 0; i < dwBufferCount; i++) {
+		ctx->iov[i].iov_base = lpBuffers[i].buf;
+		ctx->iov[i].iov_len = lpBuffers[i].len;
+	}
+	ctx->msg.msg_iov = ctx->iov;
+	ctx->msg.msg_iovlen = dwBufferCount;
+	ctx->msg.msg_name = lpFrom;
+	ctx->msg.msg_namelen = lpFrom ? (socklen_t)*lpFromlen : 0;
+	if (!lpOverlapped) {
+		do {
+			n = recvmsg(fd, &ctx->msg, 0);
+		} while (n < 0 && errno == EINTR);
+		if (n >= 0 && ctx->fromlen)
+			*ctx->fromlen = (INT)ctx->msg.msg_namelen;
+		ret = n < 0 ? errno : (ctx->msg.msg_flags & MSG_TRUNC) ?
+				      EMSGSIZE : 0;
+		free(ctx);
+		if (n >= 0 && lpNumberOfBytesRecvd)
+			*lpNumberOfBytesRecvd = (DWORD)n;
+		if (ret) {
+			fail(ret, TRUE);
+			return SOCKET_ERROR;
+		}
+		SetLastError(ERROR_SUCCESS);
+		return 0;
+	}
+	cport_prep_recvmsg(&sqe, fd, &ctx->msg, (__u64)(uintptr_t)lpOverlapped,
+			   0);
+	ret = submit_io(fd, &sqe, lpOverlapped, ctx, &bytes);
+	return wsa_result(ret, bytes, lpNumberOfBytesRecvd);
+}
+
+/* WSASendTo: a SENDMSG, which the kernel copies at submission. */
+int WSASendTo(SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount,
+	      LPDWORD lpNumberOfBytesSent, DWORD dwFlags,
+	      const struct sockaddr *lpTo, int iTolen,
+	      LPWSAOVERLAPPED lpOverlapped,
+	      LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine)
+{
+	struct iovec stack[16], *iov = stack;
+	struct msghdr msg = { 0 };
+	struct cport_sqe sqe;
+	int fd = handle_fd(s), ret;
+	DWORD i, bytes = 0;
+	ssize_t n;
+
+	if (fd < 0) {
+		SetLastError(WSAENOTSOCK);
+		return SOCKET_ERROR;
+	}
+	if (lpCompletionRoutine || !dwBufferCount || !lpBuffers ||
+	    dwBufferCount > CPORT_MAX_IOV || (lpTo && iTolen <= 0)) {
+		SetLastError(lpTo && iTolen <= 0 ? WSAEFAULT : WSAEINVAL);
+		return SOCKET_ERROR;
+	}
+	if (dwFlags) {
+		SetLastError(WSAEOPNOTSUPP);
+		return SOCKET_ERROR;
+	}
+	if (dwBufferCount > 16) {
+		iov = calloc(dwBufferCount, sizeof(*iov));
+		if (!iov) {
+			SetLastError(WSAENOBUFS);
+			return SOCKET_ERROR;
+		}
+	}
+	for (i = 0; i < dwBufferCount; i++) {
+		iov[i].iov_base = lpBuffers[i].buf;
+		iov[i].iov_len = lpBuffers[i].len;
+	}
+	msg.msg_iov = iov;
+	msg.msg_iovlen = dwBufferCount;
+	msg.msg_name = (void *)lpTo;
+	msg.msg_namelen = lpTo ? (socklen_t)iTolen : 0;
+	if (!lpOverlapped) {
+		do {
+			n = sendmsg(fd, &msg, MSG_NOSIGNAL);
+		} while (n < 0 && errno == EINTR);
+		ret = n < 0 ? errno : 0;
+		if (iov != stack)
+			free(iov);
+		if (ret) {
+			fail(ret, TRUE);
+			return SOCKET_ERROR;
+		}
+		if (lpNumberOfBytesSent)
+			*lpNumberOfBytesSent = (DWORD)n;
+		SetLastError(ERROR_SUCCESS);
+		return 0;
+	}
+	cport_prep_sendmsg(&sqe, fd, &msg, (__u64)(uintptr_t)lpOverlapped);
+	ret = submit_io(fd, &sqe, lpOverlapped, NULL, &bytes);
+	if (iov != stack)
+		free(iov);
+	return wsa_result(ret, bytes, lpNumberOfBytesSent);
 }
 
 BOOL AcceptEx(SOCKET sListenSocket, SOCKET sAcceptSocket,

@@ -278,6 +278,8 @@ static const int *op_errnos(uint8_t op)
 	case CPORT_OP_DISSOCIATE:	return E_DISSOC;
 	case CPORT_OP_RECV:
 	case CPORT_OP_SEND:
+	case CPORT_OP_RECVMSG:
+	case CPORT_OP_SENDMSG:
 	case CPORT_OP_ACCEPT:		return E_SOCKOP;
 	case CPORT_OP_CANCEL:		return E_CANCEL;
 	case CPORT_OP_CONNECT:		return E_CONNECT;
@@ -290,9 +292,9 @@ static const char *op_name(uint8_t op)
 {
 	static const char *const n[] = { "op0", "POST", "ASSOCIATE",
 		"DISSOCIATE", "RECV", "SEND", "ACCEPT", "CANCEL", "CONNECT",
-		"PROVIDE_BUFFERS" };
+		"PROVIDE_BUFFERS", "RECVMSG", "SENDMSG" };
 
-	return op < 10 ? n[op] : "op?";
+	return op < 12 ? n[op] : "op?";
 }
 
 static int xioctl(int fd, unsigned long cmd, void *arg)
@@ -809,6 +811,52 @@ static uint16_t pick_sqe_flags(struct rng *r)
 	}
 }
 
+/*
+ * The msghdrs of RECVMSG and SENDMSG: shared by the workers and never
+ * freed, as the kernel writes a RECVMSG's lengths and flags back into its
+ * msghdr whenever it completes.  The buffers are the arena's (or bad); a
+ * RECVMSG's control buffer is never writable memory of ours, so that no
+ * descriptor received is installed behind the fuzzer's back (the peers
+ * send SCM_RIGHTS): they are closed at once, flagged CPORT_CQE_F_CTRUNC.
+ */
+#define NMSG	64
+static struct msghdr fz_msg[NMSG];
+static struct iovec fz_iov[NMSG][4];
+
+static void pick_msg(struct rng *r, struct cport_sqe *s, bool send)
+{
+	unsigned int i = rn(r, NMSG), n = rn(r, 5), k;
+	struct msghdr m;
+	__u64 a, l;
+
+	memset(&m, 0, sizeof(m));
+	for (k = 0; k < n; k++) {
+		pick_buf(r, &a, &l);
+		if (l > 65536 && !one_in(r, 8))
+			l = 1 + rn(r, 4096);
+		fz_iov[i][k].iov_base = (void *)(uintptr_t)a;
+		fz_iov[i][k].iov_len = l;
+	}
+	m.msg_iov = one_in(r, 16) ? (void *)(uintptr_t)bad_ptr(r) : fz_iov[i];
+	m.msg_iovlen = one_in(r, 16) ? rnd(r) : n;
+	if (one_in(r, 2)) {
+		pick_buf(r, &a, &l);
+		m.msg_name = (void *)(uintptr_t)a;
+		m.msg_namelen = one_in(r, 8) ? (int)rnd(r) : (int)rn(r, 130);
+	}
+	if (one_in(r, 3)) {
+		if (send && one_in(r, 2))
+			m.msg_control = arena + rn(r, ARENA_PAGES * PAGE - 512);
+		else
+			m.msg_control = (void *)(uintptr_t)bad_ptr(r);
+		m.msg_controllen = one_in(r, 16) ? rnd(r) : rn(r, 256);
+	}
+	memcpy(&fz_msg[i], &m, sizeof(m));
+	s->addr = one_in(r, 16) ? bad_ptr(r) : (uintptr_t)&fz_msg[i];
+	if (one_in(r, 16))
+		s->len = rnd(r);
+}
+
 /* A recent user_data of this worker (for CANCEL_USER_DATA). */
 static uint64_t recent_ud(struct worker *w)
 {
@@ -918,7 +966,20 @@ static void make_sqe(struct worker *w, struct cport_sqe *s, unsigned int inst,
 		s->timeout_ns = pick_op_timeout(r);
 		break;
 	case 98:
-		s->opcode = CPORT_OP_PROVIDE_BUFFERS;
+		if (one_in(r, 2)) {
+			s->opcode = CPORT_OP_PROVIDE_BUFFERS;
+		} else {
+			s->opcode = one_in(r, 2) ? CPORT_OP_RECVMSG :
+						   CPORT_OP_SENDMSG;
+			s->fd = one_in(r, 2) ? focus :
+					       pick_sqe_fd(r, false, inst);
+			pick_msg(r, s, s->opcode == CPORT_OP_SENDMSG);
+			if (one_in(r, 8))
+				s->op_flags = one_in(r, 2) ? 1 : rnd(r);
+			s->flags = pick_sqe_flags(r);
+			s->timeout_ns = pick_op_timeout(r);
+			break;
+		}
 		pick_buf(r, &s->addr, &s->len);
 		s->fd = one_in(r, 16) ? (int)rnd(r) : 1 + (int)rn(r, 8);
 		if (s->len > 8192 || one_in(r, 2))
@@ -945,7 +1006,8 @@ static bool op_tracked(uint8_t op)
 {
 	return op == CPORT_OP_POST || op == CPORT_OP_RECV ||
 	       op == CPORT_OP_SEND || op == CPORT_OP_ACCEPT ||
-	       op == CPORT_OP_CONNECT;
+	       op == CPORT_OP_CONNECT || op == CPORT_OP_RECVMSG ||
+	       op == CPORT_OP_SENDMSG;
 }
 
 /* An accepted connection handed to us: a socket, kept for later use. */
@@ -977,6 +1039,8 @@ static void check_result(struct worker *w, const char *how, uint8_t op,
 	else if (op == CPORT_OP_SEND || op == CPORT_OP_CONNECT)
 		ok = res < 0 ? bytes <= len :
 		     (uint64_t)res == len && bytes == len;
+	else if (op == CPORT_OP_RECVMSG || op == CPORT_OP_SENDMSG)
+		ok = res < 0 || ((uint64_t)res == bytes && res <= CPORT_MAX_IO);
 	else if (op == CPORT_OP_ACCEPT)	/* the address's length, as accept(2) */
 		ok = res < INT_MAX && bytes <= sizeof(struct sockaddr_storage) &&
 		     (len || !bytes);
@@ -1013,7 +1077,9 @@ static void on_cqe(struct worker *w, unsigned int inst,
 	    c->resv2 ||
 	    (c->flags & ~((c->op == CPORT_OP_RECV ?
 			   CPORT_CQE_F_CTRUNC | CPORT_CQE_F_BUFFER |
-			   CPORT_CQE_F_MORE : 0) |
+			   CPORT_CQE_F_MORE | CPORT_CQE_F_TRUNC : 0) |
+			  (c->op == CPORT_OP_RECVMSG ?
+			   CPORT_CQE_F_CTRUNC | CPORT_CQE_F_TRUNC : 0) |
 			  (c->op != CPORT_OP_POST ? CPORT_CQE_F_INLINE : 0))))
 		FAIL("user_data %#llx: flags %#x, reserved %u %u %llu",
 		     (unsigned long long)c->user_data, c->flags, c->resv0,
@@ -1646,7 +1712,7 @@ static void check_info(const char *buf, unsigned int size)
 	unsigned int i;
 
 	if (in->api_version != CPORT_API_VERSION || in->features != 0x1f ||
-	    in->ops != 0x3fe || in->setup_flags != CPORT_SETUP_NO_BLOCK_TRACKING ||
+	    in->ops != 0xffe || in->setup_flags != CPORT_SETUP_NO_BLOCK_TRACKING ||
 	    in->enter_flags != CPORT_ENTER_ABSTIME ||
 	    in->sqe_flags != (CPORT_SQE_INLINE | CPORT_SQE_POST |
 			      CPORT_SQE_INLINE_POST) ||

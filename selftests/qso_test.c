@@ -876,7 +876,8 @@ TEST_F(qso, start_bad_inputs)
 	EXPECT_START_FAILS(QsoStartRecv(pfd[0], self->port, &a), ENOTSOCK);
 	close(pfd[0]);
 	close(pfd[1]);
-	udp = socket(AF_INET, SOCK_DGRAM, 0);
+	/* A socket that cannot be associated (netlink). */
+	udp = socket(AF_NETLINK, SOCK_DGRAM, 0);
 	ASSERT_LE(0, udp);
 	EXPECT_START_FAILS(QsoStartRecv(udp, self->port, &a), EOPNOTSUPP);
 	close(udp);

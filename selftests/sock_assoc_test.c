@@ -507,20 +507,29 @@ FIXTURE_TEARDOWN(port)
 	cport_close(self->port);
 }
 
-/* Only TCP (IPv4, IPv6) and unix stream sockets: -EOPNOTSUPP. */
+/*
+ * Only TCP and UDP (IPv4, IPv6) and unix stream, datagram and seqpacket
+ * sockets: the rest -EOPNOTSUPP.
+ */
 TEST_F(port, unsupported_sockets)
 {
 	static const struct {
 		const char *name;
 		int domain, type, protocol;
 		bool optional;	/* socket() may fail on some kernels */
+		int err;
 	} v[] = {
-		{ "udp4", AF_INET, SOCK_DGRAM, 0, false },
-		{ "udp6", AF_INET6, SOCK_DGRAM, 0, false },
-		{ "unix dgram", AF_UNIX, SOCK_DGRAM, 0, false },
-		{ "unix seqpacket", AF_UNIX, SOCK_SEQPACKET, 0, false },
-		{ "mptcp", AF_INET, SOCK_STREAM, 262 /* IPPROTO_MPTCP */, true },
-		{ "icmp ping", AF_INET, SOCK_DGRAM, IPPROTO_ICMP, true },
+		{ "udp4", AF_INET, SOCK_DGRAM, 0, false, 0 },
+		{ "udp6", AF_INET6, SOCK_DGRAM, 0, false, 0 },
+		{ "unix dgram", AF_UNIX, SOCK_DGRAM, 0, false, 0 },
+		{ "unix seqpacket", AF_UNIX, SOCK_SEQPACKET, 0, false, 0 },
+		{ "netlink", AF_NETLINK, SOCK_DGRAM, 0, false, -EOPNOTSUPP },
+		{ "mptcp", AF_INET, SOCK_STREAM, 262 /* IPPROTO_MPTCP */, true,
+		  -EOPNOTSUPP },
+		{ "icmp ping", AF_INET, SOCK_DGRAM, IPPROTO_ICMP, true,
+		  -EOPNOTSUPP },
+		{ "udplite", AF_INET, SOCK_DGRAM, 136 /* IPPROTO_UDPLITE */,
+		  true, -EOPNOTSUPP },
 	};
 	unsigned int i;
 
@@ -533,21 +542,25 @@ TEST_F(port, unsupported_sockets)
 		ASSERT_LE(0, fd) {
 			TH_LOG("%s: %s", v[i].name, strerror(errno));
 		}
-		EXPECT_EQ(-EOPNOTSUPP, cport_associate(self->port, fd, 1, 0)) {
+		EXPECT_EQ(v[i].err, cport_associate(self->port, fd, 1, 0)) {
 			TH_LOG("%s", v[i].name);
 		}
+		if (!v[i].err)
+			EXPECT_EQ(0, cport_dissociate(self->port, fd));
 		close(fd);
 	}
-	/* A connected unix seqpacket pair, too. */
+	/* Connected unix seqpacket and datagram pairs, too. */
 	{
 		int sp[2];
 
 		ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sp));
-		EXPECT_EQ(-EOPNOTSUPP, cport_associate(self->port, sp[0], 1, 0));
+		EXPECT_EQ(0, cport_associate(self->port, sp[0], 1, 0));
+		EXPECT_EQ(0, cport_dissociate(self->port, sp[0]));
 		close(sp[0]);
 		close(sp[1]);
 		ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_DGRAM, 0, sp));
-		EXPECT_EQ(-EOPNOTSUPP, cport_associate(self->port, sp[0], 1, 0));
+		EXPECT_EQ(0, cport_associate(self->port, sp[0], 1, 0));
+		EXPECT_EQ(0, cport_dissociate(self->port, sp[0]));
 		close(sp[0]);
 		close(sp[1]);
 	}

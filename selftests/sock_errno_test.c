@@ -32,7 +32,7 @@ static struct ctx {
 	int idle;	/* TCP socket, neither connected nor listening, associated */
 	int pipe_r;	/* a pipe */
 	int closed;	/* a descriptor number that is not open */
-	int udp;	/* a UDP socket */
+	int udp;	/* a socket that cannot be associated (netlink) */
 	char buf[64];
 	char addr[128];
 } c;
@@ -80,7 +80,7 @@ FIXTURE_SETUP(eno)
 	ASSERT_LE(0, c.ulst);
 	c.idle = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	ASSERT_LE(0, c.idle);
-	c.udp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	c.udp = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	ASSERT_LE(0, c.udp);
 	ASSERT_EQ(0, pipe2(fds, O_CLOEXEC));
 	c.pipe_r = fds[0];
@@ -809,7 +809,7 @@ TEST_F(port, destroyed_eidrm)
 {
 	struct cport_sqe *s = self->sqes;
 	int fresh = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	int udp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int udp = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	int p[2], gone;
 
 	ASSERT_LE(0, fresh);

@@ -5,7 +5,8 @@
  * GetSystemInfo, CreateThread/_beginthreadex with WaitForSingleObject,
  * WaitForMultipleObjects, GetExitCodeThread and CloseHandle, GlobalAlloc,
  * Sleep; the socket calls with Winsock's types and options, ioctlsocket,
- * critical sections, GetTickCount and the thread and process ids.
+ * critical sections, GetTickCount and the thread and process ids;
+ * WSARecvFrom and WSASendTo on a UDP WSASocket (LIBCPORT_WIN32_1.4).
  */
 #define _GNU_SOURCE
 #include <stdint.h>
@@ -312,6 +313,98 @@ TEST(critical_section_ticks_ids)
 	Sleep(30);
 	EXPECT_LE(30, GetTickCount() - t0);
 	EXPECT_GE(GetTickCount64(), (ULONGLONG)t0);
+}
+
+/* A UDP WSASocket on a port: WSARecvFrom, WSASendTo, truncation. */
+TEST(udp_recvfrom_sendto)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET }, b, from;
+	socklen_t alen = sizeof(a), blen = sizeof(b);
+	OVERLAPPED ov = { 0 }, *got;
+	char buf[16], small[4], out[16];
+	WSABUF wb = { sizeof(buf), buf }, ws = { 4, small };
+	WSABUF snd = { 5, "hello" };
+	DWORD bytes = 0, flags = 0;
+	ULONG_PTR key;
+	INT fromlen;
+	HANDLE port;
+	SOCKET s;
+	int peer;
+
+	s = WSASocket(AF_INET, SOCK_DGRAM, 0, NULL, 0, WSA_FLAG_OVERLAPPED);
+	ASSERT_NE(INVALID_SOCKET, s);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ASSERT_EQ(0, bind((int)s, (struct sockaddr *)&a, sizeof(a)));
+	ASSERT_EQ(0, getsockname((int)s, (struct sockaddr *)&a, &alen));
+	peer = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	ASSERT_LE(0, peer);
+	b = a;
+	b.sin_port = 0;
+	ASSERT_EQ(0, bind(peer, (struct sockaddr *)&b, sizeof(b)));
+	ASSERT_EQ(0, getsockname(peer, (struct sockaddr *)&b, &blen));
+	port = CreateIoCompletionPort(INVALID_HANDLE_VALUE, NULL, 0, 0);
+	ASSERT_NE(NULL, port);
+	ASSERT_EQ(port, CreateIoCompletionPort((HANDLE)s, port, 42, 0));
+
+	/* Pending, then a datagram: the sender's address and its length. */
+	fromlen = sizeof(from);
+	memset(&from, 0, sizeof(from));
+	EXPECT_EQ(SOCKET_ERROR, WSARecvFrom(s, &wb, 1, &bytes, &flags,
+					    (struct sockaddr *)&from, &fromlen,
+					    &ov, NULL));
+	EXPECT_EQ(WSA_IO_PENDING, WSAGetLastError());
+	ASSERT_EQ(3, sendto(peer, "abc", 3, 0, (struct sockaddr *)&a,
+			    sizeof(a)));
+	ASSERT_TRUE(GetQueuedCompletionStatus(port, &bytes, &key, &got,
+					      PROGRESS_MS));
+	EXPECT_EQ(&ov, got);
+	EXPECT_EQ(42, key);
+	EXPECT_EQ(3, bytes);
+	EXPECT_EQ(0, memcmp(buf, "abc", 3));
+	EXPECT_EQ((INT)sizeof(struct sockaddr_in), fromlen);
+	EXPECT_EQ(b.sin_port, from.sin_port);
+	EXPECT_EQ(b.sin_addr.s_addr, from.sin_addr.s_addr);
+
+	/* Longer than the buffer: WSAEMSGSIZE with the bytes that fit. */
+	ASSERT_EQ(10, sendto(peer, "0123456789", 10, 0,
+			     (struct sockaddr *)&a, sizeof(a)));
+	fromlen = sizeof(from);
+	memset(&ov, 0, sizeof(ov));
+	WSARecvFrom(s, &ws, 1, &bytes, &flags, (struct sockaddr *)&from,
+		    &fromlen, &ov, NULL);
+	EXPECT_FALSE(GetQueuedCompletionStatus(port, &bytes, &key, &got,
+					       PROGRESS_MS));
+	EXPECT_EQ(WSAEMSGSIZE, GetLastError());
+	EXPECT_EQ(&ov, got);
+	EXPECT_EQ(4, bytes);
+	EXPECT_EQ(0, memcmp(small, "0123", 4));
+
+	/* WSASendTo the peer. */
+	memset(&ov, 0, sizeof(ov));
+	bytes = 0;
+	if (WSASendTo(s, &snd, 1, &bytes, 0, (struct sockaddr *)&b,
+		      sizeof(b), &ov, NULL))
+		EXPECT_EQ(WSA_IO_PENDING, WSAGetLastError());
+	ASSERT_TRUE(GetQueuedCompletionStatus(port, &bytes, &key, &got,
+					      PROGRESS_MS));
+	EXPECT_EQ(&ov, got);
+	EXPECT_EQ(5, bytes);
+	ASSERT_TRUE(fd_ready(peer, POLLIN, PROGRESS_MS));
+	EXPECT_EQ(5, recv(peer, out, sizeof(out), 0));
+	EXPECT_EQ(0, memcmp(out, "hello", 5));
+
+	/* Bad arguments. */
+	EXPECT_EQ(SOCKET_ERROR, WSARecvFrom(s, &wb, 1, &bytes, &flags,
+					    (struct sockaddr *)&from, NULL,
+					    &ov, NULL));
+	EXPECT_EQ(WSAEFAULT, WSAGetLastError());
+	EXPECT_EQ(SOCKET_ERROR, WSASendTo(s, &snd, 0, &bytes, 0, NULL, 0,
+					  &ov, NULL));
+	EXPECT_EQ(WSAEINVAL, WSAGetLastError());
+
+	EXPECT_EQ(0, closesocket(s));
+	EXPECT_TRUE(CloseHandle(port));
+	close(peer);
 }
 
 TEST_HARNESS_MAIN

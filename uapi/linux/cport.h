@@ -208,6 +208,8 @@ enum {
 	CPORT_OP_CANCEL		= 7,	/* cancel pending operations */
 	CPORT_OP_CONNECT	= 8,	/* finish a connect, then send */
 	CPORT_OP_PROVIDE_BUFFERS = 9,	/* give buffers to a buffer group */
+	CPORT_OP_RECVMSG	= 10,	/* recvmsg(2): address, iovec, control */
+	CPORT_OP_SENDMSG	= 11,	/* sendmsg(2): address, iovec, control */
 	CPORT_OP__NR,
 };
 
@@ -230,7 +232,8 @@ enum {
  * meanwhile; if it does, the kernel still reads each record once and
  * never loses a completion, but what the record says may be wrong).
  *
- * Sockets.  TCP over IPv4 and IPv6 and unix stream sockets can be
+ * Sockets.  TCP and UDP over IPv4 and IPv6 and unix stream, datagram
+ * and seqpacket sockets can be
  * associated with a port (ASSOCIATE), one port per socket, under a 64-bit
  * completion key that every completion of the socket carries.  RECV, SEND
  * and ACCEPT then run asynchronously: the kernel moves the data between
@@ -311,6 +314,8 @@ enum {
  *           grow) and the connection is closed.  An ACCEPT that fails
  *           with -ENOMEM leaves the connection in the backlog if the
  *           kernel could not take it off yet, and closes it if it could.
+ *   RECVMSG res and bytes as RECV (a 0-byte datagram gives res = 0).
+ *   SENDMSG res = the bytes of its buffers when all went, as SEND.
  *   CONNECT res = 0 (len if it had data to send) once the connection is
  *           established and the data sent, or -errno: the connect's own
  *           failure (-ECONNREFUSED, -ETIMEDOUT, -ENETUNREACH,
@@ -370,6 +375,43 @@ enum {
  *   takes neither CPORT_SQE_INLINE nor CPORT_SQE_INLINE_POST nor
  *   timeout_ns (-EINVAL), and at most CPORT_MULTISHOT_BUDGET arrivals of
  *   a socket in a row before other sockets get a turn.
+ * Datagrams (UDP, unix datagram and seqpacket sockets): each RECV or
+ *   RECVMSG takes one datagram, in submission order, the datagrams in
+ *   arrival order; one longer than the buffer completes with the bytes
+ *   delivered and CPORT_CQE_F_TRUNC (the rest is gone, as recv(2) without
+ *   MSG_TRUNC).  A SEND or SENDMSG sends one datagram, in submission
+ *   order (a SEND of len 0 sends nothing: a SENDMSG without buffers sends
+ *   an empty datagram).  CPORT_RECV_FILL is refused (-EINVAL).
+ * CPORT_OP_RECVMSG, CPORT_OP_SENDMSG: fd, user_data, addr (the user's
+ *   struct msghdr, as io_uring's IORING_OP_RECVMSG and SENDMSG take it),
+ *   len 0, timeout_ns, flags, op_flags (RECVMSG: CPORT_RECVMSG_*).  The
+ *   msghdr and its msg_iov array (at most CPORT_MAX_IOV entries) are read
+ *   at submission; a SENDMSG also copies its destination (msg_name) and
+ *   its control data (msg_control, at most CPORT_MAX_CONTROL bytes) then,
+ *   and its msg_flags are ignored.  The buffers msg_iov points to, and
+ *   for RECVMSG msg_name, msg_control and the msghdr itself, belong to
+ *   the kernel until the operation completes: when the receive is done,
+ *   msg_namelen (the peer address's full length; at most the room given
+ *   is written), msg_controllen and msg_flags are written back into it,
+ *   as recvmsg(2) writes them; if they cannot be, res = -EFAULT (bytes
+ *   says what was received) and descriptors received are closed.  A
+ *   32-bit caller's msghdr is not supported (-EINVAL).
+ *   Credentials (SCM_CREDENTIALS, SO_PASSCRED) arrive and are sent as
+ *   with recvmsg(2) and sendmsg(2), those of the submitting thread.
+ *   Descriptors (SCM_RIGHTS) received are installed by the thread that
+ *   dequeues the completion, as an ACCEPT's connection is, and their
+ *   numbers written into the control data then.  The kernel offers no
+ *   way to receive them without installing them: the thread that does
+ *   the receive installs them and takes them straight out of its table,
+ *   so that until the dequeue the numbers in the control buffer are not
+ *   the descriptors'.  A completion discarded (destroy) closes them; a
+ *   completion with descriptors is never returned inline (it is posted),
+ *   and they count against RLIMIT_NOFILE as files held for user space
+ *   (-EMFILE below).  If no descriptor is free at dequeue, or a number
+ *   cannot be written, none is installed: they are closed, their slots
+ *   say -1, and the completion carries CPORT_CQE_F_CTRUNC (msg_flags
+ *   MSG_CTRUNC), as for control data that did not fit the buffer: never
+ *   silent.  Descriptors a SENDMSG passes are looked up when it sends.
  * CPORT_OP_PROVIDE_BUFFERS: fd buffers (1 to CPORT_MAX_BUFS) of len bytes
  *   each (1 to CPORT_MAX_IO), back to back from addr, with ids user_data,
  *   user_data + 1, ... (below CPORT_MAX_BUFS), given to buffer group key.
@@ -422,10 +464,12 @@ enum {
  *                an ACCEPT with only one of
  *                addr and len, a key without CPORT_ACCEPT_ASSOCIATE, not
  *                exactly one CPORT_CANCEL_* selector, (RECV, SEND with
- *                *_VEC) len == 0 or len > CPORT_MAX_IOV
+ *                *_VEC) len == 0 or len > CPORT_MAX_IOV, (RECVMSG,
+ *                SENDMSG) len != 0, addr == 0, key != 0, a 32-bit caller
  *   -EBADF       fd is not an open descriptor
  *   -ENOTSOCK    fd is not a socket
- *   -EOPNOTSUPP  (ASSOCIATE) not a TCP (IPv4, IPv6) or unix stream socket
+ *   -EOPNOTSUPP  (ASSOCIATE) not a TCP or UDP (IPv4, IPv6) socket nor a
+ *                unix stream, datagram or seqpacket socket
  *   -EIDRM       the port was destroyed
  *   -EEXIST      (ASSOCIATE) already associated with this port
  *   -EBUSY       (ASSOCIATE) associated with another port;
@@ -435,11 +479,19 @@ enum {
  *   -EINVAL      (ACCEPT) the socket is not listening
  *   -ENOTCONN    (CONNECT) no connect(2) was started on the socket: it is
  *                neither connecting nor connected
- *   -EINVAL      (RECV, SEND with *_VEC) an iovec length is negative, or
- *                the buffers hold 0 bytes in all
+ *   -EINVAL      (RECV) CPORT_RECV_FILL on a datagram or seqpacket socket
+ *   -EFAULT      (RECVMSG, SENDMSG) the msghdr cannot be read
+ *   -EINVAL      (RECVMSG, SENDMSG) msg_iovlen > CPORT_MAX_IOV,
+ *                msg_controllen > CPORT_MAX_CONTROL, msg_namelen < 0
+ *                (with a msg_name), (SENDMSG) msg_namelen larger than
+ *                struct sockaddr_storage (RECVMSG: cut to it)
+ *   -EINVAL      (RECV, SEND with *_VEC; RECVMSG, SENDMSG) an iovec length
+ *                is negative, or (*_VEC only) the buffers hold 0 bytes in all
  *   -EFAULT      the buffer (addr, len) is not a valid user range (with
  *                *_VEC: the iovec array cannot be read, or one of its
- *                buffers is not a valid user range), or the submission's
+ *                buffers is not a valid user range; RECVMSG, SENDMSG: the
+ *                same of msg_iov, and msg_name or msg_control is not a
+ *                valid user range, or (SENDMSG) cannot be read), or the submission's
  *                outputs (status, res, bytes) cannot be written
  *   -ENOBUFS     the port holds max_pending operations already: pending
  *                ones, delayed POSTs, and completions of operations not
@@ -507,6 +559,10 @@ enum {
 						 */
 /* ... for SEND */
 #define CPORT_SEND_VEC		_BITUL(1)	/* gather: writev(2) */
+/* ... for RECVMSG */
+#define CPORT_RECVMSG_CMSG_CLOEXEC _BITUL(0)	/* O_CLOEXEC on descriptors
+						 * received (MSG_CMSG_CLOEXEC)
+						 */
 /* ... for ACCEPT */
 #define CPORT_ACCEPT_CLOEXEC	_BITUL(0)	/* O_CLOEXEC on the new fd */
 #define CPORT_ACCEPT_NONBLOCK	_BITUL(1)	/* O_NONBLOCK on the new fd */
@@ -521,6 +577,9 @@ enum {
 #define CPORT_MAX_IO		0x7ffff000	/* largest len of one RECV, SEND */
 #define CPORT_MAX_IOV		1024		/* most segments of one, as
 						 * UIO_MAXIOV
+						 */
+#define CPORT_MAX_CONTROL	65536		/* largest msg_controllen of a
+						 * RECVMSG, SENDMSG
 						 */
 #define CPORT_MAX_BUF_GROUPS	64		/* buffer groups per port */
 #define CPORT_MULTISHOT_BUDGET	16		/* arrivals per turn */
@@ -550,10 +609,10 @@ struct cport_cqe {
 /*
  * struct cport_cqe.flags
  *
- * CPORT_CQE_F_CTRUNC (RECV): the peer passed control data the operation
+ * CPORT_CQE_F_CTRUNC (RECV, RECVMSG): the peer passed control data the operation
  * had no room for (on a unix socket: descriptors sent with SCM_RIGHTS,
  * which the kernel closed, or credentials), as MSG_CTRUNC from recvmsg().
- * The data is delivered all the same.  A RECV that would carry this flag
+ * The data is delivered all the same.  A RECV or RECVMSG that would carry it
  * is never returned inline: it is posted (status CPORT_STATUS_PENDING).
  */
 #define CPORT_CQE_F_CTRUNC	_BITUL(0)
@@ -575,6 +634,14 @@ struct cport_cqe {
  * ends it, comes without this flag.
  */
 #define CPORT_CQE_F_MORE	_BITUL(3)
+/*
+ * CPORT_CQE_F_TRUNC (RECV, RECVMSG on a datagram or seqpacket socket): the
+ * datagram was longer than the buffer; res is the bytes delivered, the
+ * rest of that datagram is gone (MSG_TRUNC from recvmsg()).  Such a RECV
+ * is never returned inline: it is posted (RECVMSG also says MSG_TRUNC in
+ * msg_flags).
+ */
+#define CPORT_CQE_F_TRUNC	_BITUL(4)
 
 /* struct cport_enter.flags */
 #define CPORT_ENTER_ABSTIME	_BITUL(0)	/* timeout_ns is CLOCK_MONOTONIC */
