@@ -233,7 +233,9 @@ struct cport_op {
 	u8			opcode;
 	bool			finished;	/* slock */
 	bool			timed;
-	bool			connected;	/* CONNECT: runner */
+	bool			connected;	/* CONNECT: connected;
+						 * DISCONNECT: shut down: runner
+						 */
 	bool			file_charged;	/* ACCEPT: holds a file charge
 						 * (limits.c) for its connection
 						 */
@@ -254,7 +256,24 @@ struct cport_op {
 	 */
 	struct list_head	more;
 	struct cport_node	*spare;
+	struct cport_sf		*sf;		/* SENDFILE: what to send */
 	struct hrtimer		timer;
+};
+
+/*
+ * SENDFILE's record as read at submission (xmit.c): head_len bytes from
+ * head, count bytes of file from offset, tail_len bytes from tail.  The
+ * file's reference and its charge (limits.c) go with the operation.
+ */
+struct cport_sf {
+	struct file		*file;
+	loff_t			offset;
+	u32			count;		/* runner: cut if the file shrank */
+	u32			head_len;
+	u32			tail_len;
+	bool			charged;	/* holds a file charge */
+	void __user		*head;
+	void __user		*tail;
 };
 
 /* A completion record: these fields, the others (reserved, buf) zero. */
@@ -595,6 +614,11 @@ enum cport_io cport_do_recv(struct cport_sock *s, struct cport_op *op);
 enum cport_io cport_do_send(struct cport_sock *s, struct cport_op *op);
 enum cport_io cport_do_accept(struct cport_sock *s, struct cport_op *op);
 enum cport_io cport_do_connect(struct cport_sock *s, struct cport_op *op);
+
+/* xmit.c */
+int cport_sendfile_read(const struct cport_sqe *sqe, struct cport_sf *sf);
+enum cport_io cport_do_sendfile(struct cport_sock *s, struct cport_op *op);
+enum cport_io cport_do_disconnect(struct cport_sock *s, struct cport_op *op);
 
 /* opdef.c: one entry per submission opcode. */
 struct cport_opdef {

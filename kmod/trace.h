@@ -43,7 +43,9 @@ TRACE_DEFINE_ENUM(CPORT_OP_CONNECT);
 			 { CPORT_OP_RECV,	"RECV" },	\
 			 { CPORT_OP_SEND,	"SEND" },	\
 			 { CPORT_OP_ACCEPT,	"ACCEPT" },	\
-			 { CPORT_OP_CONNECT,	"CONNECT" })
+			 { CPORT_OP_CONNECT,	"CONNECT" },	\
+			 { CPORT_OP_SENDFILE,	"SENDFILE" },	\
+			 { CPORT_OP_DISCONNECT,	"DISCONNECT" })
 
 /* A completion was posted (queued, or handed at once). */
 TRACE_EVENT(cport_post,
