@@ -35,6 +35,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sys/eventfd.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -487,11 +488,16 @@ BOOL SetFileCompletionNotificationModes(HANDLE FileHandle, BYTE Flags)
  */
 static pthread_mutex_t acc_lock = PTHREAD_MUTEX_INITIALIZER;
 
-enum { CTX_ACCEPT };
+enum { CTX_ACCEPT, CTX_TRANSMIT };
 
-/* What InternalHigh points to while an AcceptEx is pending. */
+/*
+ * What InternalHigh points to while an AcceptEx is pending, or a
+ * TransmitFile with TF_DISCONNECT (CTX_TRANSMIT: nfd the socket, port its
+ * port, sent the bytes its send moved, target INVALID_SOCKET).
+ */
 struct op_ctx {
 	int kind;
+	DWORD sent;
 	SOCKET target;		/* INVALID_SOCKET: keep the new descriptor */
 	bool closed;		/* the target was closesocket()ed (acc_lock) */
 	dev_t dev;		/* the target's identity */
@@ -666,6 +672,37 @@ static int finish_first_data(struct op_ctx *ctx, LPOVERLAPPED ov,
 }
 
 /*
+ * A TransmitFile with TF_DISCONNECT: its send ended (@cqe), then start the
+ * DisconnectEx part on the same OVERLAPPED (1: it is pending, its
+ * completion comes back here), or its DISCONNECT ended.  The packet says
+ * the bytes sent and the first error.
+ */
+static int finish_transmit(struct op_ctx *ctx, LPOVERLAPPED ov,
+			   const struct cport_cqe *cqe, DWORD *bytes)
+{
+	int err = cqe->res < 0 ? (int)-cqe->res : 0, ret;
+	struct cport_sqe sqe;
+
+	if (cqe->op != CPORT_OP_DISCONNECT) {
+		ctx->sent = (DWORD)cqe->bytes;
+		if (!err) {
+			cport_prep_disconnect(&sqe, ctx->nfd, 0,
+					      (__u64)(uintptr_t)ov);
+			sqe.flags = CPORT_SQE_INLINE;
+			ret = cport_submit(ctx->port, &sqe, 1);
+			if (ret >= 0 && sqe.status == CPORT_STATUS_PENDING)
+				return 1;
+			err = ret < 0 ? -ret : sqe.res < 0 ? (int)-sqe.res : 0;
+		}
+	}
+	*bytes = ctx->sent;
+	free(ctx);
+	ov->InternalHigh = *bytes;
+	ov->Internal = cport_win32_error(err, FALSE);
+	return -err;
+}
+
+/*
  * Finish the operation of @cqe (a dequeued completion or an inline
  * result): store status and bytes into its OVERLAPPED, release the
  * context.  Returns 0 or the -errno of a failed operation; *bytes gets
@@ -686,6 +723,8 @@ static int finish(const struct cport_cqe *cqe, DWORD *bytes)
 	ctx = (struct op_ctx *)ov->InternalHigh;
 	if (cqe->res < 0)
 		err = (int)-cqe->res;
+	if (ctx && ctx->kind == CTX_TRANSMIT)
+		return finish_transmit(ctx, ov, cqe, bytes);
 
 	if (cqe->op == CPORT_OP_ACCEPT) {
 		long long res;
@@ -1408,6 +1447,170 @@ BOOL ConnectEx(SOCKET s, const struct sockaddr *name, int namelen,
 	return wsa_result(ret, bytes, lpdwBytesSent) == 0;
 }
 
+/* Send all of @buf on @fd, waiting for room if it is non-blocking. */
+static int send_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+	ssize_t n;
+
+	while (len) {
+		n = send(fd, p, len, MSG_NOSIGNAL);
+		if (n < 0 && errno == EAGAIN) {
+			struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+
+			poll(&pfd, 1, -1);
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* TransmitFile without an OVERLAPPED: at the file's offset, moving it. */
+static BOOL transmit_sync(int fd, int file, DWORD count,
+			  const TRANSMIT_FILE_BUFFERS *tb, DWORD flags)
+{
+	bool to_end = !count;
+	size_t left = count;
+	ssize_t n;
+	int ret;
+
+	if (tb && tb->HeadLength) {
+		ret = send_all(fd, tb->Head, tb->HeadLength);
+		if (ret)
+			return fail(-ret, TRUE);
+	}
+	while (file >= 0 && (to_end || left)) {
+		n = sendfile(fd, file, NULL, to_end || left > (1 << 20) ?
+					     (1 << 20) : left);
+		if (n < 0 && errno == EAGAIN) {
+			struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+
+			poll(&pfd, 1, -1);
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return fail(errno == ESPIPE ? EINVAL : errno, TRUE);
+		if (!n)
+			break;		/* the end of the file */
+		if (!to_end)
+			left -= (size_t)n;
+	}
+	if (tb && tb->TailLength) {
+		ret = send_all(fd, tb->Tail, tb->TailLength);
+		if (ret)
+			return fail(-ret, TRUE);
+	}
+	if ((flags & TF_DISCONNECT) && shutdown(fd, SHUT_WR))
+		return fail(errno, TRUE);
+	SetLastError(ERROR_SUCCESS);
+	return TRUE;
+}
+
+BOOL TransmitFile(SOCKET hSocket, HANDLE hFile, DWORD nNumberOfBytesToWrite,
+		  DWORD nNumberOfBytesPerSend, LPOVERLAPPED lpOverlapped,
+		  LPTRANSMIT_FILE_BUFFERS lpTransmitBuffers, DWORD dwReserved)
+{
+	const TRANSMIT_FILE_BUFFERS *tb = lpTransmitBuffers;
+	int fd = handle_fd(hSocket), file = -1, port, ret;
+	struct cport_sendfile sf = { 0 };
+	struct op_ctx *ctx = NULL;
+	struct iovec iov[2];
+	unsigned int niov = 0;
+	struct cport_sqe sqe;
+	DWORD bytes = 0;
+
+	if (fd < 0)
+		return fail(ENOTSOCK, TRUE);
+	if (dwReserved & TF_REUSE_SOCKET)
+		return fail(EOPNOTSUPP, TRUE);
+	if (hFile) {
+		file = HFD(hFile);
+		if (file < 0)
+			return fail(EINVAL, TRUE);
+	}
+	if (tb && ((!tb->Head && tb->HeadLength) ||
+		   (!tb->Tail && tb->TailLength)))
+		return fail(EINVAL, TRUE);
+	if (!lpOverlapped)
+		return transmit_sync(fd, file, nNumberOfBytesToWrite, tb,
+				     dwReserved);
+
+	if (tb && tb->HeadLength) {
+		iov[niov].iov_base = tb->Head;
+		iov[niov++].iov_len = tb->HeadLength;
+		sf.head = (uintptr_t)tb->Head;
+		sf.head_len = tb->HeadLength;
+	}
+	if (tb && tb->TailLength) {
+		iov[niov].iov_base = tb->Tail;
+		iov[niov++].iov_len = tb->TailLength;
+		sf.tail = (uintptr_t)tb->Tail;
+		sf.tail_len = tb->TailLength;
+	}
+	if (file >= 0) {
+		sf.file_fd = file;
+		sf.offset = lpOverlapped->Offset |
+			    (uint64_t)lpOverlapped->OffsetHigh << 32;
+		sf.count = nNumberOfBytesToWrite;
+		cport_prep_sendfile(&sqe, fd, &sf,
+				    (__u64)(uintptr_t)lpOverlapped);
+	} else if (niov == 2) {
+		cport_prep_sendv(&sqe, fd, iov, 2,
+				 (__u64)(uintptr_t)lpOverlapped);
+	} else {
+		cport_prep_send(&sqe, fd, niov ? iov[0].iov_base : NULL,
+				niov ? iov[0].iov_len : 0,
+				(__u64)(uintptr_t)lpOverlapped);
+	}
+	if (dwReserved & TF_DISCONNECT) {
+		if (!sock_port(fd, &port, NULL, NULL))
+			return fail(fcntl(fd, F_GETFD) < 0 ? ENOTSOCK : EINVAL,
+				    TRUE);
+		ctx = calloc(1, sizeof(*ctx));
+		if (!ctx)
+			return fail(ENOBUFS, TRUE);
+		ctx->kind = CTX_TRANSMIT;
+		ctx->target = INVALID_SOCKET;
+		ctx->ov = lpOverlapped;
+		ctx->nfd = fd;
+		ctx->port = port;
+	}
+	ret = submit_io(fd, &sqe, lpOverlapped, ctx, &bytes);
+	return wsa_result(ret, bytes, NULL) == 0;
+}
+
+BOOL DisconnectEx(SOCKET s, LPOVERLAPPED lpOverlapped, DWORD dwFlags,
+		  DWORD dwReserved)
+{
+	int fd = handle_fd(s), ret;
+	struct cport_sqe sqe;
+	DWORD bytes = 0;
+
+	if (fd < 0)
+		return fail(ENOTSOCK, TRUE);
+	if (dwReserved || (dwFlags & ~(DWORD)TF_REUSE_SOCKET))
+		return fail(EINVAL, TRUE);
+	if (dwFlags & TF_REUSE_SOCKET)
+		return fail(EOPNOTSUPP, TRUE);
+	if (!lpOverlapped) {
+		if (shutdown(fd, SHUT_WR))
+			return fail(errno, TRUE);
+		SetLastError(ERROR_SUCCESS);
+		return TRUE;
+	}
+	cport_prep_disconnect(&sqe, fd, 0, (__u64)(uintptr_t)lpOverlapped);
+	ret = submit_io(fd, &sqe, lpOverlapped, NULL, &bytes);
+	return wsa_result(ret, bytes, NULL) == 0;
+}
+
 static bool guid_is(const GUID *g, const GUID *want)
 {
 	return !memcmp(g, want, sizeof(*g));
@@ -1420,7 +1623,9 @@ int WSAIoctl(SOCKET s, DWORD dwIoControlCode, LPVOID lpvInBuffer,
 {
 	static const GUID acceptex = WSAID_ACCEPTEX,
 			  connectex = WSAID_CONNECTEX,
-			  sockaddrs = WSAID_GETACCEPTEXSOCKADDRS;
+			  sockaddrs = WSAID_GETACCEPTEXSOCKADDRS,
+			  transmitfile = WSAID_TRANSMITFILE,
+			  disconnectex = WSAID_DISCONNECTEX;
 	void (*fn)(void) = NULL;
 	GUID g;
 
@@ -1446,6 +1651,10 @@ int WSAIoctl(SOCKET s, DWORD dwIoControlCode, LPVOID lpvInBuffer,
 		fn = (void (*)(void))ConnectEx;
 	else if (guid_is(&g, &sockaddrs))
 		fn = (void (*)(void))GetAcceptExSockaddrs;
+	else if (guid_is(&g, &transmitfile))
+		fn = (void (*)(void))TransmitFile;
+	else if (guid_is(&g, &disconnectex))
+		fn = (void (*)(void))DisconnectEx;
 	if (!fn) {
 		SetLastError(WSAEINVAL);
 		return SOCKET_ERROR;
