@@ -492,12 +492,17 @@ enum { CTX_ACCEPT, CTX_TRANSMIT };
 
 /*
  * What InternalHigh points to while an AcceptEx is pending, or a
- * TransmitFile with TF_DISCONNECT (CTX_TRANSMIT: nfd the socket, port its
- * port, sent the bytes its send moved, target INVALID_SOCKET).
+ * TransmitFile with TF_DISCONNECT (CTX_TRANSMIT, target INVALID_SOCKET:
+ * its two operations, the send and the DISCONNECT queued behind it in the
+ * kernel, share the OVERLAPPED; the last of them to finish reports both:
+ * left, and the send's bytes and errno and the DISCONNECT's).
  */
 struct op_ctx {
 	int kind;
+	int left;
 	DWORD sent;
+	int send_err;
+	int disc_err;
 	SOCKET target;		/* INVALID_SOCKET: keep the new descriptor */
 	bool closed;		/* the target was closesocket()ed (acc_lock) */
 	dev_t dev;		/* the target's identity */
@@ -672,29 +677,24 @@ static int finish_first_data(struct op_ctx *ctx, LPOVERLAPPED ov,
 }
 
 /*
- * A TransmitFile with TF_DISCONNECT: its send ended (@cqe), then start the
- * DisconnectEx part on the same OVERLAPPED (1: it is pending, its
- * completion comes back here), or its DISCONNECT ended.  The packet says
- * the bytes sent and the first error.
+ * One of a TransmitFile's two operations (TF_DISCONNECT) ended: 1 if the
+ * other is still to come, else the packet for both (the bytes sent, the
+ * send's error, else the DISCONNECT's).
  */
 static int finish_transmit(struct op_ctx *ctx, LPOVERLAPPED ov,
 			   const struct cport_cqe *cqe, DWORD *bytes)
 {
-	int err = cqe->res < 0 ? (int)-cqe->res : 0, ret;
-	struct cport_sqe sqe;
+	int err = cqe->res < 0 ? (int)-cqe->res : 0;
 
-	if (cqe->op != CPORT_OP_DISCONNECT) {
+	if (cqe->op == CPORT_OP_DISCONNECT) {
+		ctx->disc_err = err;
+	} else {
 		ctx->sent = (DWORD)cqe->bytes;
-		if (!err) {
-			cport_prep_disconnect(&sqe, ctx->nfd, 0,
-					      (__u64)(uintptr_t)ov);
-			sqe.flags = CPORT_SQE_INLINE;
-			ret = cport_submit(ctx->port, &sqe, 1);
-			if (ret >= 0 && sqe.status == CPORT_STATUS_PENDING)
-				return 1;
-			err = ret < 0 ? -ret : sqe.res < 0 ? (int)-sqe.res : 0;
-		}
+		ctx->send_err = err;
 	}
+	if (__atomic_sub_fetch(&ctx->left, 1, __ATOMIC_ACQ_REL))
+		return 1;
+	err = ctx->send_err ? ctx->send_err : ctx->disc_err;
 	*bytes = ctx->sent;
 	free(ctx);
 	ov->InternalHigh = *bytes;
@@ -718,8 +718,10 @@ static int finish(const struct cport_cqe *cqe, DWORD *bytes)
 	int err = 0;
 
 	*bytes = (DWORD)cqe->bytes;
+	/* The layer posts a failure with its -errno (transmit_disconnect()). */
 	if (cqe->op == CPORT_OP_POST || !ov)
-		return 0;
+		return cqe->op == CPORT_OP_POST && ov && cqe->res < 0 ?
+		       (int)cqe->res : 0;
 	ctx = (struct op_ctx *)ov->InternalHigh;
 	if (cqe->res < 0)
 		err = (int)-cqe->res;
@@ -1514,14 +1516,76 @@ static BOOL transmit_sync(int fd, int file, DWORD count,
 	return TRUE;
 }
 
+/*
+ * TransmitFile with TF_DISCONNECT: its send @sqe and a DISCONNECT, queued
+ * together (the kernel runs the DISCONNECT once the send is done, so the
+ * FIN follows the data without any thread's help), both always posted,
+ * one packet for the two (finish_transmit()).  FALSE with ERROR_IO_PENDING,
+ * or another code when nothing was taken.
+ */
+static BOOL transmit_disconnect(int fd, struct cport_sqe *sqe,
+				LPOVERLAPPED ov)
+{
+	struct cport_sqe sqes[2];
+	struct _TP_IO *bic;
+	struct op_ctx *ctx;
+	unsigned int n = 0;
+	uint64_t key;
+	int port, ret, err;
+
+	if (!sock_port(fd, &port, &key, NULL))
+		return fail(fcntl(fd, F_GETFD) < 0 ? ENOTSOCK : EINVAL, TRUE);
+	ctx = calloc(1, sizeof(*ctx));
+	if (!ctx)
+		return fail(ENOBUFS, TRUE);
+	ctx->kind = CTX_TRANSMIT;
+	ctx->target = INVALID_SOCKET;
+	ctx->ov = ov;
+	ctx->left = 2;
+	sqes[0] = *sqe;
+	sqes[0].flags = CPORT_SQE_POST;
+	cport_prep_disconnect(&sqes[1], fd, 0, (__u64)(uintptr_t)ov);
+	sqes[1].flags = CPORT_SQE_POST;
+	bic = bic_start(fd, key);
+	ov->Internal = STATUS_PENDING;
+	ov->InternalHigh = (ULONG_PTR)ctx;
+	ret = cport_submit_and_wait(port, sqes, 2, NULL, 0, 0, &n);
+	if (!n) {
+		bic_cancel(bic);
+		free(ctx);
+		ov->InternalHigh = 0;
+		ov->Internal = cport_win32_error(-ret, FALSE);
+		return fail(-ret, TRUE);
+	}
+	if (n == 1) {
+		/* The send is pending, its DISCONNECT could not be queued. */
+		ctx->disc_err = -ret;
+		if (!__atomic_sub_fetch(&ctx->left, 1, __ATOMIC_ACQ_REL)) {
+			/* The send is over already: post the packet. */
+			struct cport_sqe post;
+			DWORD bytes = ctx->sent;
+
+			err = ctx->send_err ? ctx->send_err : ctx->disc_err;
+			free(ctx);
+			ov->InternalHigh = bytes;
+			ov->Internal = cport_win32_error(err, FALSE);
+			cport_prep_post(&post, key, (__u64)(uintptr_t)ov, -err,
+					bytes);
+			if (cport_submit(port, &post, 1) < 0)
+				bic_cancel(bic);
+		}
+	}
+	SetLastError(WSA_IO_PENDING);
+	return FALSE;
+}
+
 BOOL TransmitFile(SOCKET hSocket, HANDLE hFile, DWORD nNumberOfBytesToWrite,
 		  DWORD nNumberOfBytesPerSend, LPOVERLAPPED lpOverlapped,
 		  LPTRANSMIT_FILE_BUFFERS lpTransmitBuffers, DWORD dwReserved)
 {
 	const TRANSMIT_FILE_BUFFERS *tb = lpTransmitBuffers;
-	int fd = handle_fd(hSocket), file = -1, port, ret;
+	int fd = handle_fd(hSocket), file = -1, ret;
 	struct cport_sendfile sf = { 0 };
-	struct op_ctx *ctx = NULL;
 	struct iovec iov[2];
 	unsigned int niov = 0;
 	struct cport_sqe sqe;
@@ -1570,20 +1634,9 @@ BOOL TransmitFile(SOCKET hSocket, HANDLE hFile, DWORD nNumberOfBytesToWrite,
 				niov ? iov[0].iov_len : 0,
 				(__u64)(uintptr_t)lpOverlapped);
 	}
-	if (dwReserved & TF_DISCONNECT) {
-		if (!sock_port(fd, &port, NULL, NULL))
-			return fail(fcntl(fd, F_GETFD) < 0 ? ENOTSOCK : EINVAL,
-				    TRUE);
-		ctx = calloc(1, sizeof(*ctx));
-		if (!ctx)
-			return fail(ENOBUFS, TRUE);
-		ctx->kind = CTX_TRANSMIT;
-		ctx->target = INVALID_SOCKET;
-		ctx->ov = lpOverlapped;
-		ctx->nfd = fd;
-		ctx->port = port;
-	}
-	ret = submit_io(fd, &sqe, lpOverlapped, ctx, &bytes);
+	if (dwReserved & TF_DISCONNECT)
+		return transmit_disconnect(fd, &sqe, lpOverlapped);
+	ret = submit_io(fd, &sqe, lpOverlapped, NULL, &bytes);
 	return wsa_result(ret, bytes, NULL) == 0;
 }
 
