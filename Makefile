@@ -137,7 +137,9 @@ WIN32_USERS	:= $(BUILD)/selftests/win32_test $(BUILD)/examples/win_echo \
 		   $(BUILD)/selftests/win32_calls_test \
 		   $(BUILD)/selftests/win32_tutorial_test \
 		   $(BUILD)/selftests/win32_pool_test \
-		   $(BUILD)/examples/win_tutorial_echo
+		   $(BUILD)/examples/win_tutorial_echo \
+		   $(BUILD)/examples/win_proxy \
+		   $(BUILD)/selftests/win32_proxy_test
 QSO_USERS	:= $(BUILD)/selftests/qso_test $(BUILD)/examples/qso_echo
 $(WIN32_USERS): LAYER_A := $(WIN32_A)
 $(WIN32_USERS): $(WIN32_A)
@@ -151,6 +153,7 @@ $(BUILD)/selftests/gsk_test: TEST_LIBS := $(SSL_LIBS)
 $(BUILD)/selftests/gsk_test: $(QSO_A)
 # The tutorial's test runs the example's own source.
 $(BUILD)/selftests/win32_tutorial_test: examples/win_tutorial_echo.c
+$(BUILD)/selftests/win32_proxy_test: examples/win_proxy.c
 
 # The libevent example and test, with Debian's libevent_core.a (libevent-dev).
 LIBEVENT	:= -levent_core

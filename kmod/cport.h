@@ -271,7 +271,9 @@ struct cport_op {
 	u8			opcode;
 	bool			finished;	/* slock */
 	bool			timed;
-	bool			connected;	/* CONNECT: runner */
+	bool			connected;	/* CONNECT: connected;
+						 * DISCONNECT: shut down: runner
+						 */
 	bool			file_charged;	/* ACCEPT: holds a file charge
 						 * (limits.c) for its connection
 						 */
@@ -297,7 +299,24 @@ struct cport_op {
 	bool			has_scm;	/* ... received some: posted,
 						 * never inline (runner)
 						 */
+	struct cport_sf		*sf;		/* SENDFILE: what to send */
 	struct hrtimer		timer;
+};
+
+/*
+ * SENDFILE's record as read at submission (xmit.c): head_len bytes from
+ * head, count bytes of file from offset, tail_len bytes from tail.  The
+ * file's reference and its charge (limits.c) go with the operation.
+ */
+struct cport_sf {
+	struct file		*file;
+	loff_t			offset;
+	u32			count;		/* runner: cut if the file shrank */
+	u32			head_len;
+	u32			tail_len;
+	bool			charged;	/* holds a file charge */
+	void __user		*head;
+	void __user		*tail;
 };
 
 /* A completion record: these fields, the others (reserved, buf) zero. */
@@ -650,6 +669,11 @@ void cport_scm_free(struct cport_port *port, struct cport_scm *scm);
 void cport_scm_reserve(struct cport_port *port, struct cport_node *node);
 void cport_scm_unreserve(struct cport_node *node);
 void cport_scm_install(struct cport_port *port, struct cport_node *node);
+
+/* xmit.c */
+int cport_sendfile_read(const struct cport_sqe *sqe, struct cport_sf *sf);
+enum cport_io cport_do_sendfile(struct cport_sock *s, struct cport_op *op);
+enum cport_io cport_do_disconnect(struct cport_sock *s, struct cport_op *op);
 
 /* opdef.c: one entry per submission opcode. */
 struct cport_opdef {

@@ -20,9 +20,17 @@
  * them and writes their numbers where the kernel wrote the old ones, as
  * accepted connections are delivered; a completion discarded (destroy)
  * closes them.  Between the receive and that moment the numbers are free
- * again in the table.
+ * again in the table.  The numbers are read back from the control buffer,
+ * user memory: a thread of the process that rewrites them there, or
+ * closes and reuses a received number at once, makes the runner take
+ * another of the process's own files (closed as close(2) closes it, then
+ * delivered in the completion), and leaves the received one installed;
+ * it can do nothing a close(2) of its own could not.  SCM_PIDFD (6.5) is
+ * not taken back: that descriptor is installed by the runner, a thread
+ * of the owner, as recvmsg(2) installs it.
  */
 #include <linux/fdtable.h>
+#include <linux/fs.h>
 #include <linux/file.h>
 #include <linux/net.h>
 #include <linux/overflow.h>
@@ -182,6 +190,15 @@ static void cport_scm_take(struct cport_sock *s, struct cport_op *op,
 			file = file_close_fd(fd);
 			if (!file)
 				continue;
+			/*
+			 * A close, as close(2) does it (dnotify, POSIX locks
+			 * of this table dropped): the number came from user
+			 * memory, which another thread may have rewritten to
+			 * name a file of its own, so the file may be any of
+			 * the process's.  Only our reference is kept.
+			 */
+			get_file(file);
+			filp_close(file, current->files);
 			if (scm && scm->nr < scm->room &&
 			    !cport_charge_file(s->port)) {
 				scm->fds[scm->nr].file = file;

@@ -75,6 +75,12 @@ void cport_op_free(struct cport_op *op)
 		cport_scm_free(port, op->scm);
 	if (op->msg)
 		cport_msg_free(port, op->msg);
+	if (op->sf) {
+		fput(op->sf->file);
+		if (op->sf->charged)
+			cport_uncharge_file(port);
+		kfree(op->sf);
+	}
 	kfree(op->iov);
 	if (op->iov_units)
 		cport_uncharge_bytes(port, op->iov_units);
@@ -208,6 +214,7 @@ static struct cport_op *cport_op_prep(struct cport_port *port,
 				      struct cport_sock *s)
 {
 	struct cport_msg *msg = NULL;
+	struct cport_sf sf = { };
 	struct iovec *iov = NULL;
 	u32 total = 0, nr_segs = 0;
 	struct cport_op *op;
@@ -223,9 +230,14 @@ static struct cport_op *cport_op_prep(struct cport_port *port,
 	 * connected (only their sk_state says so).
 	 */
 	ret = -ENOTCONN;
-	if (sqe->opcode == CPORT_OP_CONNECT &&
+	if ((sqe->opcode == CPORT_OP_CONNECT ||
+	     sqe->opcode == CPORT_OP_DISCONNECT) &&
 	    READ_ONCE(sock_from_file(file)->state) == SS_UNCONNECTED &&
 	    READ_ONCE(s->sk->sk_state) != TCP_ESTABLISHED)
+		goto out_put;
+	/* A listener has nothing to disconnect (shutdown(2) says 0). */
+	if (sqe->opcode == CPORT_OP_DISCONNECT &&
+	    READ_ONCE(s->sk->sk_state) == TCP_LISTEN)
 		goto out_put;
 	/* A datagram is taken whole: a RECV cannot fill its buffer with more. */
 	ret = -EINVAL;
@@ -239,6 +251,12 @@ static struct cport_op *cport_op_prep(struct cport_port *port,
 		if (ret)
 			goto out_put;
 		ret = -EFAULT;
+	} else if (sqe->opcode == CPORT_OP_SENDFILE) {
+		/* Its record, with a reference to its file (xmit.c). */
+		ret = cport_sendfile_read(sqe, &sf);
+		if (ret)
+			goto out_put;
+		ret = -EFAULT;
 	} else if (cport_op_vec(sqe)) {
 		ret = cport_import_iovec(sqe, &iov, &total);
 		if (ret)
@@ -246,6 +264,7 @@ static struct cport_op *cport_op_prep(struct cport_port *port,
 		nr_segs = sqe->len;
 		ret = -EFAULT;
 	} else if (sqe->len && !cport_op_bufsel(sqe) &&
+		   sqe->opcode != CPORT_OP_DISCONNECT &&
 		   !access_ok(u64_to_user_ptr(sqe->addr), sqe->len)) {
 		goto out_put;
 	}
@@ -287,6 +306,17 @@ static struct cport_op *cport_op_prep(struct cport_port *port,
 		if (ret)
 			goto out_free;
 	}
+	if (sf.file) {
+		/* Its file, held until it completes: a file of the user's. */
+		op->sf = kmemdup(&sf, sizeof(sf), GFP_KERNEL_ACCOUNT);
+		if (!op->sf)
+			goto out_free;
+		sf.file = NULL;
+		ret = cport_charge_file(port);
+		if (ret)
+			goto out_free;
+		op->sf->charged = true;
+	}
 	if (iov) {
 		op->iov = iov;
 		op->nr_segs = nr_segs;
@@ -301,7 +331,10 @@ static struct cport_op *cport_op_prep(struct cport_port *port,
 		/* A msghdr without buffers: a datagram of 0 bytes. */
 		op->buf = NULL;
 		op->len = 0;
-	} else {
+	} else if (op->sf) {
+		/* Everything it sends: CPORT_MAX_IO at most (xmit.c). */
+		op->len = op->sf->head_len + op->sf->count + op->sf->tail_len;
+	} else if (sqe->opcode != CPORT_OP_DISCONNECT) {
 		op->buf = u64_to_user_ptr(sqe->addr);
 		op->len = sqe->len;
 	}
@@ -331,6 +364,8 @@ out_put:
 	kfree(iov);
 	if (msg)
 		cport_msg_free(port, msg);
+	if (sf.file)
+		fput(sf.file);
 	cport_sock_put(s);
 	fput(file);
 	return ERR_PTR(ret);

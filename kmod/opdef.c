@@ -10,8 +10,8 @@
  * The checks return the errno documented in uapi/linux/cport.h for the
  * first bad field, in the documented order: every field an opcode
  * neither reads nor writes must be zero.  status, res and bytes are
- * outputs of RECV, SEND, ACCEPT, CONNECT and CANCEL and ignored on
- * input; POST,
+ * outputs of RECV, SEND, ACCEPT, CONNECT, SENDFILE, DISCONNECT and
+ * CANCEL and ignored on input; POST,
  * ASSOCIATE and DISSOCIATE write nothing back, so there they must be zero
  * (but POST's res, its result).
  */
@@ -188,6 +188,35 @@ static int cport_msg_check(const struct cport_sqe *sqe)
 }
 
 /*
+ * SENDFILE: addr points to its struct cport_sendfile, len is that
+ * record's size (read and checked at submission, xmit.c).
+ */
+static int cport_sendfile_check(const struct cport_sqe *sqe)
+{
+	int ret = cport_sockop_check(sqe, false);
+
+	if (ret)
+		return ret;
+	if (sqe->op_flags || sqe->key || !sqe->addr ||
+	    sqe->len < CPORT_SENDFILE_SIZE_VER0 ||
+	    sqe->len > CPORT_SENDFILE_SIZE_MAX)
+		return -EINVAL;
+	return 0;
+}
+
+static int cport_disconnect_check(const struct cport_sqe *sqe)
+{
+	int ret = cport_sockop_check(sqe, false);
+
+	if (ret)
+		return ret;
+	if ((sqe->op_flags & ~CPORT_DISCONNECT_WAIT) || sqe->key ||
+	    sqe->addr || sqe->len)
+		return -EINVAL;
+	return 0;
+}
+
+/*
  * PROVIDE_BUFFERS: fd buffers (1 to CPORT_MAX_BUFS) of len bytes each
  * (1 to CPORT_MAX_IO) from addr, ids from user_data on (the last below
  * CPORT_MAX_BUFS), into group key.  Nothing is written back.
@@ -292,9 +321,28 @@ const struct cport_opdef cport_opdefs[CPORT_OP__NR] = {
 		.sqe_flags	= CPORT_SQE_FLAGS,
 		.tx		= true,
 	},
+	[CPORT_OP_SENDFILE] = {
+		.name		= "SENDFILE",
+		.check		= cport_sendfile_check,
+		.issue		= cport_op_submit,
+		.io		= cport_do_sendfile,
+		.sqe_flags	= CPORT_SQE_FLAGS,
+		.tx		= true,
+	},
+	[CPORT_OP_DISCONNECT] = {
+		.name		= "DISCONNECT",
+		.check		= cport_disconnect_check,
+		.issue		= cport_op_submit,
+		.io		= cport_do_disconnect,
+		.sqe_flags	= CPORT_SQE_FLAGS,
+		.tx		= true,
+	},
 };
 
-/* The entry of @opcode, or NULL if there is none (-EINVAL). */
+/*
+ * The entry of @opcode, or NULL if there is none (-EINVAL): the table may
+ * have holes (opcodes not defined), whose entries are all zero.
+ */
 const struct cport_opdef *cport_opdef(u8 opcode)
 {
 	if (opcode >= CPORT_OP__NR || !cport_opdefs[opcode].issue)

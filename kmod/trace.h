@@ -47,7 +47,9 @@ TRACE_DEFINE_ENUM(CPORT_OP_SENDMSG);
 			 { CPORT_OP_ACCEPT,	"ACCEPT" },	\
 			 { CPORT_OP_CONNECT,	"CONNECT" },	\
 			 { CPORT_OP_RECVMSG,	"RECVMSG" },	\
-			 { CPORT_OP_SENDMSG,	"SENDMSG" })
+			 { CPORT_OP_SENDMSG,	"SENDMSG" },	\
+			 { CPORT_OP_SENDFILE,	"SENDFILE" },	\
+			 { CPORT_OP_DISCONNECT,	"DISCONNECT" })
 
 /* A completion was posted (queued, or handed at once). */
 TRACE_EVENT(cport_post,

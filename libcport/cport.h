@@ -346,6 +346,30 @@ static inline void cport_prep_connect(struct cport_sqe *sqe, int fd,
 }
 
 /*
+ * Fill *sqe as a CPORT_OP_SENDFILE of the transfer sf describes (head, a
+ * range of a regular file, tail: TransmitFile); *sf is read at
+ * submission and may be reused once the submission returns.
+ */
+static inline void cport_prep_sendfile(struct cport_sqe *sqe, int fd,
+				       const struct cport_sendfile *sf,
+				       __u64 user_data)
+{
+	cport_prep_rw(CPORT_OP_SENDFILE, sqe, fd, sf, sizeof(*sf), user_data);
+}
+
+/*
+ * Fill *sqe as a CPORT_OP_DISCONNECT (DisconnectEx): shut the socket down
+ * for writing after the sends before it; flags CPORT_DISCONNECT_WAIT to
+ * complete only once the peer has shut down its side too.
+ */
+static inline void cport_prep_disconnect(struct cport_sqe *sqe, int fd,
+					 unsigned int flags, __u64 user_data)
+{
+	cport_prep_rw(CPORT_OP_DISCONNECT, sqe, fd, NULL, 0, user_data);
+	sqe->op_flags = flags;
+}
+
+/*
  * Fill *sqe as a CPORT_OP_CANCEL: how is one CPORT_CANCEL_* selector, what
  * the user_data, fd or key it selects by (unused for CPORT_CANCEL_ALL).
  */

@@ -481,6 +481,56 @@ BOOL ConnectEx(SOCKET s, const struct sockaddr *name, int namelen,
 	       PVOID lpSendBuffer, DWORD dwSendDataLength,
 	       LPDWORD lpdwBytesSent, LPOVERLAPPED lpOverlapped);
 
+/* TransmitFile's head and tail buffers. */
+typedef struct _TRANSMIT_FILE_BUFFERS {
+	LPVOID	Head;
+	DWORD	HeadLength;
+	LPVOID	Tail;
+	DWORD	TailLength;
+} TRANSMIT_FILE_BUFFERS, *PTRANSMIT_FILE_BUFFERS, *LPTRANSMIT_FILE_BUFFERS;
+
+/* TransmitFile's dwFlags, DisconnectEx's dwFlags (TF_REUSE_SOCKET). */
+#define TF_DISCONNECT		0x01
+#define TF_REUSE_SOCKET		0x02
+#define TF_WRITE_BEHIND		0x04
+#define TF_USE_DEFAULT_WORKER	0x00
+#define TF_USE_SYSTEM_THREAD	0x10
+#define TF_USE_KERNEL_APC	0x20
+
+/*
+ * TransmitFile on a connected socket associated with a port: sends
+ * lpTransmitBuffers->Head, then nNumberOfBytesToWrite bytes of hFile (a
+ * regular file's descriptor; 0 = to its end) from the offset in
+ * lpOverlapped's Offset and OffsetHigh, then ->Tail, by the kernel's
+ * CPORT_OP_SENDFILE (cport_prep_sendfile(3)): the file is read at that
+ * offset and its file pointer does not move.  hFile NULL sends the
+ * buffers alone.  TF_DISCONNECT: then a DisconnectEx, and the packet
+ * comes when that is done too (with the bytes sent).  TF_REUSE_SOCKET
+ * fails with WSAEOPNOTSUPP: Linux cannot reuse a disconnected socket.
+ * TF_WRITE_BEHIND and the TF_USE_* flags are accepted and mean nothing
+ * here; so is nNumberOfBytesPerSend.  TRUE when done at once (a packet
+ * follows unless the socket skips completion on success), else FALSE
+ * with WSAGetLastError() == ERROR_IO_PENDING (a packet follows) or
+ * another code (nothing follows: WSAEINVAL for a bad file or range,
+ * WSAENOTSOCK...).  Without lpOverlapped it is synchronous and starts at
+ * the file's current offset, moving it, as on Windows.
+ */
+BOOL TransmitFile(SOCKET hSocket, HANDLE hFile, DWORD nNumberOfBytesToWrite,
+		  DWORD nNumberOfBytesPerSend, LPOVERLAPPED lpOverlapped,
+		  LPTRANSMIT_FILE_BUFFERS lpTransmitBuffers, DWORD dwReserved);
+
+/*
+ * DisconnectEx on a connected socket associated with a port: a graceful
+ * shutdown for writing after the sends before it (CPORT_OP_DISCONNECT,
+ * cport_prep_disconnect(3)), completing when the FIN has gone (TCP: the
+ * peer acknowledged it).  dwFlags TF_REUSE_SOCKET fails with
+ * WSAEOPNOTSUPP (close the socket and make a new one instead);
+ * dwReserved must be 0 (WSAEINVAL).  Without lpOverlapped it is
+ * shutdown(SHUT_WR) at once.  Returns as TransmitFile.
+ */
+BOOL DisconnectEx(SOCKET s, LPOVERLAPPED lpOverlapped, DWORD dwFlags,
+		  DWORD dwReserved);
+
 /* The extension functions, as Windows code obtains them (WSAIoctl). */
 typedef struct {
 	uint32_t	Data1;
@@ -496,6 +546,9 @@ typedef BOOL (*LPFN_CONNECTEX)(SOCKET, const struct sockaddr *, int, PVOID,
 typedef void (*LPFN_GETACCEPTEXSOCKADDRS)(PVOID, DWORD, DWORD, DWORD,
 					  struct sockaddr **, int *,
 					  struct sockaddr **, int *);
+typedef BOOL (*LPFN_TRANSMITFILE)(SOCKET, HANDLE, DWORD, DWORD, LPOVERLAPPED,
+				  LPTRANSMIT_FILE_BUFFERS, DWORD);
+typedef BOOL (*LPFN_DISCONNECTEX)(SOCKET, LPOVERLAPPED, DWORD, DWORD);
 
 #define WSAID_ACCEPTEX \
 	{ 0xb5367df1, 0xcbac, 0x11cf, \
@@ -518,10 +571,9 @@ typedef void (*LPFN_GETACCEPTEXSOCKADDRS)(PVOID, DWORD, DWORD, DWORD,
 /*
  * WSAIoctl: only SIO_GET_EXTENSION_FUNCTION_POINTER, synchronously
  * (lpOverlapped and the completion routine NULL): lpvInBuffer holds a
- * GUID, lpvOutBuffer receives the function's pointer.  AcceptEx,
- * ConnectEx and GetAcceptExSockaddrs are there; DisconnectEx and
- * TransmitFile are not yet (WSAEINVAL, as for an unknown GUID); other
- * codes fail with WSAEOPNOTSUPP.
+ * GUID, lpvOutBuffer receives the function's pointer: AcceptEx,
+ * ConnectEx, GetAcceptExSockaddrs, DisconnectEx and TransmitFile
+ * (WSAEINVAL for an unknown GUID); other codes fail with WSAEOPNOTSUPP.
  */
 int WSAIoctl(SOCKET s, DWORD dwIoControlCode, LPVOID lpvInBuffer,
 	     DWORD cbInBuffer, LPVOID lpvOutBuffer, DWORD cbOutBuffer,

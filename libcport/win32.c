@@ -35,6 +35,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sys/eventfd.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -502,11 +503,21 @@ BOOL SetFileCompletionNotificationModes(HANDLE FileHandle, BYTE Flags)
  */
 static pthread_mutex_t acc_lock = PTHREAD_MUTEX_INITIALIZER;
 
-enum { CTX_ACCEPT, CTX_RECVFROM };
+enum { CTX_ACCEPT, CTX_RECVFROM, CTX_TRANSMIT };
 
-/* What InternalHigh points to while an AcceptEx is pending. */
+/*
+ * What InternalHigh points to while an AcceptEx is pending, or a
+ * TransmitFile with TF_DISCONNECT (CTX_TRANSMIT, target INVALID_SOCKET:
+ * its two operations, the send and the DISCONNECT queued behind it in the
+ * kernel, share the OVERLAPPED; the last of them to finish reports both:
+ * left, and the send's bytes and errno and the DISCONNECT's).
+ */
 struct op_ctx {
 	int kind;
+	int left;
+	DWORD sent;
+	int send_err;
+	int disc_err;
 	SOCKET target;		/* INVALID_SOCKET: keep the new descriptor */
 	bool closed;		/* the target was closesocket()ed (acc_lock) */
 	dev_t dev;		/* the target's identity */
@@ -685,6 +696,32 @@ static int finish_first_data(struct op_ctx *ctx, LPOVERLAPPED ov,
 }
 
 /*
+ * One of a TransmitFile's two operations (TF_DISCONNECT) ended: 1 if the
+ * other is still to come, else the packet for both (the bytes sent, the
+ * send's error, else the DISCONNECT's).
+ */
+static int finish_transmit(struct op_ctx *ctx, LPOVERLAPPED ov,
+			   const struct cport_cqe *cqe, DWORD *bytes)
+{
+	int err = cqe->res < 0 ? (int)-cqe->res : 0;
+
+	if (cqe->op == CPORT_OP_DISCONNECT) {
+		ctx->disc_err = err;
+	} else {
+		ctx->sent = (DWORD)cqe->bytes;
+		ctx->send_err = err;
+	}
+	if (__atomic_sub_fetch(&ctx->left, 1, __ATOMIC_ACQ_REL))
+		return 1;
+	err = ctx->send_err ? ctx->send_err : ctx->disc_err;
+	*bytes = ctx->sent;
+	free(ctx);
+	ov->InternalHigh = *bytes;
+	ov->Internal = cport_win32_error(err, FALSE);
+	return -err;
+}
+
+/*
  * Finish the operation of @cqe (a dequeued completion or an inline
  * result): store status and bytes into its OVERLAPPED, release the
  * context.  Returns 0 or the -errno of a failed operation; *bytes gets
@@ -700,11 +737,15 @@ static int finish(const struct cport_cqe *cqe, DWORD *bytes)
 	int err = 0;
 
 	*bytes = (DWORD)cqe->bytes;
+	/* The layer posts a failure with its -errno (transmit_disconnect()). */
 	if (cqe->op == CPORT_OP_POST || !ov)
-		return 0;
+		return cqe->op == CPORT_OP_POST && ov && cqe->res < 0 ?
+		       (int)cqe->res : 0;
 	ctx = (struct op_ctx *)ov->InternalHigh;
 	if (cqe->res < 0)
 		err = (int)-cqe->res;
+	if (ctx && ctx->kind == CTX_TRANSMIT)
+		return finish_transmit(ctx, ov, cqe, bytes);
 
 	if (cqe->op == CPORT_OP_RECVMSG) {
 		/* WSARecvFrom: the address's length, and a datagram cut short. */
@@ -1582,6 +1623,221 @@ BOOL ConnectEx(SOCKET s, const struct sockaddr *name, int namelen,
 	return wsa_result(ret, bytes, lpdwBytesSent) == 0;
 }
 
+/* Send all of @buf on @fd, waiting for room if it is non-blocking. */
+static int send_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+	ssize_t n;
+
+	while (len) {
+		n = send(fd, p, len, MSG_NOSIGNAL);
+		if (n < 0 && errno == EAGAIN) {
+			struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+
+			poll(&pfd, 1, -1);
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* TransmitFile without an OVERLAPPED: at the file's offset, moving it. */
+static BOOL transmit_sync(int fd, int file, DWORD count,
+			  const TRANSMIT_FILE_BUFFERS *tb, DWORD flags)
+{
+	bool to_end = !count;
+	size_t left = count;
+	ssize_t n;
+	int ret;
+
+	if (tb && tb->HeadLength) {
+		ret = send_all(fd, tb->Head, tb->HeadLength);
+		if (ret)
+			return fail(-ret, TRUE);
+	}
+	while (file >= 0 && (to_end || left)) {
+		n = sendfile(fd, file, NULL, to_end || left > (1 << 20) ?
+					     (1 << 20) : left);
+		if (n < 0 && errno == EAGAIN) {
+			struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+
+			poll(&pfd, 1, -1);
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return fail(errno == ESPIPE ? EINVAL : errno, TRUE);
+		if (!n)
+			break;		/* the end of the file */
+		if (!to_end)
+			left -= (size_t)n;
+	}
+	if (tb && tb->TailLength) {
+		ret = send_all(fd, tb->Tail, tb->TailLength);
+		if (ret)
+			return fail(-ret, TRUE);
+	}
+	if ((flags & TF_DISCONNECT) && shutdown(fd, SHUT_WR))
+		return fail(errno, TRUE);
+	SetLastError(ERROR_SUCCESS);
+	return TRUE;
+}
+
+/*
+ * TransmitFile with TF_DISCONNECT: its send @sqe and a DISCONNECT, queued
+ * together (the kernel runs the DISCONNECT once the send is done, so the
+ * FIN follows the data without any thread's help), both always posted,
+ * one packet for the two (finish_transmit()).  FALSE with ERROR_IO_PENDING,
+ * or another code when nothing was taken.
+ */
+static BOOL transmit_disconnect(int fd, struct cport_sqe *sqe,
+				LPOVERLAPPED ov)
+{
+	struct cport_sqe sqes[2];
+	struct _TP_IO *bic;
+	struct op_ctx *ctx;
+	unsigned int n = 0;
+	uint64_t key;
+	int port, ret, err;
+
+	if (!sock_port(fd, &port, &key, NULL))
+		return fail(fcntl(fd, F_GETFD) < 0 ? ENOTSOCK : EINVAL, TRUE);
+	ctx = calloc(1, sizeof(*ctx));
+	if (!ctx)
+		return fail(ENOBUFS, TRUE);
+	ctx->kind = CTX_TRANSMIT;
+	ctx->target = INVALID_SOCKET;
+	ctx->ov = ov;
+	ctx->left = 2;
+	sqes[0] = *sqe;
+	sqes[0].flags = CPORT_SQE_POST;
+	cport_prep_disconnect(&sqes[1], fd, 0, (__u64)(uintptr_t)ov);
+	sqes[1].flags = CPORT_SQE_POST;
+	bic = bic_start(fd, key);
+	ov->Internal = STATUS_PENDING;
+	ov->InternalHigh = (ULONG_PTR)ctx;
+	ret = cport_submit_and_wait(port, sqes, 2, NULL, 0, 0, &n);
+	if (!n) {
+		bic_cancel(bic);
+		free(ctx);
+		ov->InternalHigh = 0;
+		ov->Internal = cport_win32_error(-ret, FALSE);
+		return fail(-ret, TRUE);
+	}
+	if (n == 1) {
+		/* The send is pending, its DISCONNECT could not be queued. */
+		ctx->disc_err = -ret;
+		if (!__atomic_sub_fetch(&ctx->left, 1, __ATOMIC_ACQ_REL)) {
+			/* The send is over already: post the packet. */
+			struct cport_sqe post;
+			DWORD bytes = ctx->sent;
+
+			err = ctx->send_err ? ctx->send_err : ctx->disc_err;
+			free(ctx);
+			ov->InternalHigh = bytes;
+			ov->Internal = cport_win32_error(err, FALSE);
+			cport_prep_post(&post, key, (__u64)(uintptr_t)ov, -err,
+					bytes);
+			if (cport_submit(port, &post, 1) < 0)
+				bic_cancel(bic);
+		}
+	}
+	SetLastError(WSA_IO_PENDING);
+	return FALSE;
+}
+
+BOOL TransmitFile(SOCKET hSocket, HANDLE hFile, DWORD nNumberOfBytesToWrite,
+		  DWORD nNumberOfBytesPerSend, LPOVERLAPPED lpOverlapped,
+		  LPTRANSMIT_FILE_BUFFERS lpTransmitBuffers, DWORD dwReserved)
+{
+	const TRANSMIT_FILE_BUFFERS *tb = lpTransmitBuffers;
+	int fd = handle_fd(hSocket), file = -1, ret;
+	struct cport_sendfile sf = { 0 };
+	struct iovec iov[2];
+	unsigned int niov = 0;
+	struct cport_sqe sqe;
+	DWORD bytes = 0;
+
+	if (fd < 0)
+		return fail(ENOTSOCK, TRUE);
+	if (dwReserved & TF_REUSE_SOCKET)
+		return fail(EOPNOTSUPP, TRUE);
+	if (hFile) {
+		file = HFD(hFile);
+		if (file < 0)
+			return fail(EINVAL, TRUE);
+	}
+	if (tb && ((!tb->Head && tb->HeadLength) ||
+		   (!tb->Tail && tb->TailLength)))
+		return fail(EINVAL, TRUE);
+	if (!lpOverlapped)
+		return transmit_sync(fd, file, nNumberOfBytesToWrite, tb,
+				     dwReserved);
+
+	if (tb && tb->HeadLength) {
+		iov[niov].iov_base = tb->Head;
+		iov[niov++].iov_len = tb->HeadLength;
+		sf.head = (uintptr_t)tb->Head;
+		sf.head_len = tb->HeadLength;
+	}
+	if (tb && tb->TailLength) {
+		iov[niov].iov_base = tb->Tail;
+		iov[niov++].iov_len = tb->TailLength;
+		sf.tail = (uintptr_t)tb->Tail;
+		sf.tail_len = tb->TailLength;
+	}
+	if (file >= 0) {
+		sf.file_fd = file;
+		sf.offset = lpOverlapped->Offset |
+			    (uint64_t)lpOverlapped->OffsetHigh << 32;
+		sf.count = nNumberOfBytesToWrite;
+		cport_prep_sendfile(&sqe, fd, &sf,
+				    (__u64)(uintptr_t)lpOverlapped);
+	} else if (niov == 2) {
+		cport_prep_sendv(&sqe, fd, iov, 2,
+				 (__u64)(uintptr_t)lpOverlapped);
+	} else {
+		cport_prep_send(&sqe, fd, niov ? iov[0].iov_base : NULL,
+				niov ? iov[0].iov_len : 0,
+				(__u64)(uintptr_t)lpOverlapped);
+	}
+	if (dwReserved & TF_DISCONNECT)
+		return transmit_disconnect(fd, &sqe, lpOverlapped);
+	ret = submit_io(fd, &sqe, lpOverlapped, NULL, &bytes);
+	return wsa_result(ret, bytes, NULL) == 0;
+}
+
+BOOL DisconnectEx(SOCKET s, LPOVERLAPPED lpOverlapped, DWORD dwFlags,
+		  DWORD dwReserved)
+{
+	int fd = handle_fd(s), ret;
+	struct cport_sqe sqe;
+	DWORD bytes = 0;
+
+	if (fd < 0)
+		return fail(ENOTSOCK, TRUE);
+	if (dwReserved || (dwFlags & ~(DWORD)TF_REUSE_SOCKET))
+		return fail(EINVAL, TRUE);
+	if (dwFlags & TF_REUSE_SOCKET)
+		return fail(EOPNOTSUPP, TRUE);
+	if (!lpOverlapped) {
+		if (shutdown(fd, SHUT_WR))
+			return fail(errno, TRUE);
+		SetLastError(ERROR_SUCCESS);
+		return TRUE;
+	}
+	cport_prep_disconnect(&sqe, fd, 0, (__u64)(uintptr_t)lpOverlapped);
+	ret = submit_io(fd, &sqe, lpOverlapped, NULL, &bytes);
+	return wsa_result(ret, bytes, NULL) == 0;
+}
+
 static bool guid_is(const GUID *g, const GUID *want)
 {
 	return !memcmp(g, want, sizeof(*g));
@@ -1594,7 +1850,9 @@ int WSAIoctl(SOCKET s, DWORD dwIoControlCode, LPVOID lpvInBuffer,
 {
 	static const GUID acceptex = WSAID_ACCEPTEX,
 			  connectex = WSAID_CONNECTEX,
-			  sockaddrs = WSAID_GETACCEPTEXSOCKADDRS;
+			  sockaddrs = WSAID_GETACCEPTEXSOCKADDRS,
+			  transmitfile = WSAID_TRANSMITFILE,
+			  disconnectex = WSAID_DISCONNECTEX;
 	void (*fn)(void) = NULL;
 	GUID g;
 
@@ -1620,6 +1878,10 @@ int WSAIoctl(SOCKET s, DWORD dwIoControlCode, LPVOID lpvInBuffer,
 		fn = (void (*)(void))ConnectEx;
 	else if (guid_is(&g, &sockaddrs))
 		fn = (void (*)(void))GetAcceptExSockaddrs;
+	else if (guid_is(&g, &transmitfile))
+		fn = (void (*)(void))TransmitFile;
+	else if (guid_is(&g, &disconnectex))
+		fn = (void (*)(void))DisconnectEx;
 	if (!fn) {
 		SetLastError(WSAEINVAL);
 		return SOCKET_ERROR;

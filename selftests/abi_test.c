@@ -47,6 +47,19 @@ TEST(cqe_layout)
 	ASSERT_FIELD(cport_cqe, resv2, 40, 8);
 }
 
+TEST(sendfile_layout)
+{
+	ASSERT_EQ(CPORT_SENDFILE_SIZE_VER0, sizeof(struct cport_sendfile));
+	ASSERT_FIELD(cport_sendfile, file_fd, 0, 4);
+	ASSERT_FIELD(cport_sendfile, flags, 4, 4);
+	ASSERT_FIELD(cport_sendfile, offset, 8, 8);
+	ASSERT_FIELD(cport_sendfile, count, 16, 8);
+	ASSERT_FIELD(cport_sendfile, head, 24, 8);
+	ASSERT_FIELD(cport_sendfile, tail, 32, 8);
+	ASSERT_FIELD(cport_sendfile, head_len, 40, 4);
+	ASSERT_FIELD(cport_sendfile, tail_len, 44, 4);
+}
+
 TEST(enter_layout)
 {
 	ASSERT_EQ(56, sizeof(struct cport_enter));
@@ -128,7 +141,12 @@ TEST(constants)
 	ASSERT_EQ(9, CPORT_OP_PROVIDE_BUFFERS);
 	ASSERT_EQ(10, CPORT_OP_RECVMSG);
 	ASSERT_EQ(11, CPORT_OP_SENDMSG);
-	ASSERT_EQ(12, CPORT_OP__NR);
+	ASSERT_EQ(12, CPORT_OP_SENDFILE);
+	ASSERT_EQ(13, CPORT_OP_DISCONNECT);
+	ASSERT_EQ(14, CPORT_OP__NR);
+	ASSERT_EQ(1, CPORT_DISCONNECT_WAIT);
+	ASSERT_EQ(48, CPORT_SENDFILE_SIZE_VER0);
+	ASSERT_EQ(4096, CPORT_SENDFILE_SIZE_MAX);
 	ASSERT_EQ(1, CPORT_STATUS_PENDING);
 	ASSERT_EQ(2, CPORT_STATUS_INLINE);
 	ASSERT_EQ(1, CPORT_SQE_INLINE);
@@ -246,7 +264,9 @@ TEST_F(port, query_defaults)
 			(1ULL << CPORT_OP_SEND) | (1ULL << CPORT_OP_ACCEPT) |
 			(1ULL << CPORT_OP_CANCEL) | (1ULL << CPORT_OP_CONNECT) |
 			(1ULL << CPORT_OP_PROVIDE_BUFFERS) |
-			(1ULL << CPORT_OP_RECVMSG) | (1ULL << CPORT_OP_SENDMSG);
+			(1ULL << CPORT_OP_RECVMSG) | (1ULL << CPORT_OP_SENDMSG) |
+			(1ULL << CPORT_OP_SENDFILE) |
+			(1ULL << CPORT_OP_DISCONNECT);
 	struct cport_info info;
 	int i;
 
@@ -255,10 +275,10 @@ TEST_F(port, query_defaults)
 	EXPECT_EQ(CPORT_API_VERSION, info.api_version);
 	EXPECT_EQ(CPORT_FEAT_HANDOFF | CPORT_FEAT_CONCURRENCY | CPORT_FEAT_POLL |
 		  CPORT_FEAT_BLOCK_TRACKING | CPORT_FEAT_SOCKETS, info.features);
-	/* POST..SENDMSG are there; opcode 0 and opcodes this
-	 * header lacks are not. */
+	/* POST..DISCONNECT are there; opcode 0 and opcodes this header
+	 * lacks are not. */
 	EXPECT_EQ(all_ops, info.ops);
-	EXPECT_EQ(0xffe, info.ops);
+	EXPECT_EQ(0x3ffe, info.ops);
 	EXPECT_EQ(CPORT_SETUP_NO_BLOCK_TRACKING, info.setup_flags);
 	EXPECT_EQ(CPORT_ENTER_ABSTIME, info.enter_flags);
 	EXPECT_EQ(CPORT_SQE_INLINE | CPORT_SQE_POST | CPORT_SQE_INLINE_POST,

@@ -260,6 +260,12 @@ static const int E_CANCEL[] = { EFAULT, E2BIG, EINVAL, EBADF, ENOTSOCK,
 				EIDRM, ENOENT, 0 };
 static const int E_PROVIDE[] = { EFAULT, E2BIG, EINVAL, EIDRM, ENOSPC,
 				 EDQUOT, ENOMEM, 0 };
+static const int E_SENDFILE[] = { EFAULT, E2BIG, EINVAL, EBADF, ENOTSOCK,
+				  EIDRM, ENOENT, ESPIPE, ENOBUFS, EDQUOT,
+				  ENOMEM, EMFILE, 0 };
+static const int E_DISCONNECT[] = { EFAULT, E2BIG, EINVAL, EBADF, ENOTSOCK,
+				    EIDRM, ENOENT, ENOTCONN, ENOBUFS, EDQUOT,
+				    ENOMEM, EMFILE, 0 };
 static const int E_BADOP[] = { EFAULT, E2BIG, EINVAL, 0 };
 
 static bool in_set(const int *set, int e)
@@ -284,6 +290,8 @@ static const int *op_errnos(uint8_t op)
 	case CPORT_OP_CANCEL:		return E_CANCEL;
 	case CPORT_OP_CONNECT:		return E_CONNECT;
 	case CPORT_OP_PROVIDE_BUFFERS:	return E_PROVIDE;
+	case CPORT_OP_SENDFILE:		return E_SENDFILE;
+	case CPORT_OP_DISCONNECT:	return E_DISCONNECT;
 	}
 	return E_BADOP;
 }
@@ -292,9 +300,9 @@ static const char *op_name(uint8_t op)
 {
 	static const char *const n[] = { "op0", "POST", "ASSOCIATE",
 		"DISSOCIATE", "RECV", "SEND", "ACCEPT", "CANCEL", "CONNECT",
-		"PROVIDE_BUFFERS", "RECVMSG", "SENDMSG" };
+		"PROVIDE_BUFFERS", "RECVMSG", "SENDMSG", "SENDFILE", "DISCONNECT" };
 
-	return op < 12 ? n[op] : "op?";
+	return op < sizeof(n) / sizeof(n[0]) ? n[op] : "op?";
 }
 
 static int xioctl(int fd, unsigned long cmd, void *arg)
@@ -857,6 +865,42 @@ static void pick_msg(struct rng *r, struct cport_sqe *s, bool send)
 		s->len = rnd(r);
 }
 
+/*
+ * SENDFILE's records: read at submission, so a ring per thread is enough
+ * for a batch; the file is a memfd of FUZZ_FILE_LEN bytes (main()).
+ */
+#define FUZZ_FILE_LEN	(64 << 10)
+static int fuzz_file = -1;
+static __thread struct cport_sendfile sf_ring[64];
+static __thread unsigned int sf_next;
+
+static void make_sendfile(struct rng *r, struct cport_sqe *s,
+			  unsigned int inst)
+{
+	struct cport_sendfile *sf = &sf_ring[sf_next++ % 64];
+
+	memset(sf, 0, sizeof(*sf));
+	sf->file_fd = one_in(r, 8) ? pick_sqe_fd(r, false, inst) : fuzz_file;
+	sf->offset = one_in(r, 16) ? rnd(r) : rn(r, FUZZ_FILE_LEN + 4096);
+	sf->count = one_in(r, 16) ? rnd(r) : one_in(r, 3) ? 0 :
+		    rn(r, FUZZ_FILE_LEN);
+	if (one_in(r, 3))
+		pick_buf(r, &sf->head, &sf->count);
+	if (one_in(r, 3)) {
+		__u64 len;
+
+		pick_buf(r, &sf->tail, &len);
+		sf->tail_len = one_in(r, 8) ? (__u32)rnd(r) : len % 8192;
+	}
+	sf->head_len = sf->head ? rn(r, 8192) : 0;
+	if (one_in(r, 4))
+		sf->count = rn(r, FUZZ_FILE_LEN);
+	if (one_in(r, 20))
+		sf->flags = rnd(r);
+	s->addr = one_in(r, 16) ? bad_ptr(r) : (uintptr_t)sf;
+	s->len = one_in(r, 10) ? rn(r, 128) : sizeof(*sf);
+}
+
 /* A recent user_data of this worker (for CANCEL_USER_DATA). */
 static uint64_t recent_ud(struct worker *w)
 {
@@ -873,7 +917,7 @@ static void make_sqe(struct worker *w, struct cport_sqe *s, unsigned int inst,
 	uint32_t how;
 
 	memset(s, 0, sizeof(*s));
-	switch (rn(r, 100)) {
+	switch (rn(r, 104)) {
 	case 0 ... 29:
 		s->opcode = CPORT_OP_POST;
 		if (one_in(r, 5))
@@ -987,6 +1031,25 @@ static void make_sqe(struct worker *w, struct cport_sqe *s, unsigned int inst,
 		s->key = one_in(r, 16) ? rnd(r) : rn(r, 4);
 		s->user_data = one_in(r, 16) ? rnd(r) : rn(r, 64);
 		break;
+	case 99 ... 101:
+		s->opcode = CPORT_OP_SENDFILE;
+		s->fd = one_in(r, 2) ? focus : pick_sqe_fd(r, false, inst);
+		make_sendfile(r, s, inst);
+		if (one_in(r, 20))
+			s->op_flags = rnd(r);
+		s->flags = pick_sqe_flags(r);
+		s->timeout_ns = pick_op_timeout(r);
+		break;
+	case 102:
+		s->opcode = CPORT_OP_DISCONNECT;
+		s->fd = one_in(r, 2) ? focus : pick_sqe_fd(r, one_in(r, 8), inst);
+		s->op_flags = one_in(r, 2) ? CPORT_DISCONNECT_WAIT :
+			      one_in(r, 10) ? rnd(r) : 0;
+		if (one_in(r, 20))
+			s->len = rn(r, 4);
+		s->flags = pick_sqe_flags(r);
+		s->timeout_ns = pick_op_timeout(r);
+		break;
 	default:
 		s->opcode = one_in(r, 2) ? 0 : CPORT_OP__NR + rn(r, 250);
 		s->fd = rnd(r);
@@ -1007,7 +1070,8 @@ static bool op_tracked(uint8_t op)
 	return op == CPORT_OP_POST || op == CPORT_OP_RECV ||
 	       op == CPORT_OP_SEND || op == CPORT_OP_ACCEPT ||
 	       op == CPORT_OP_CONNECT || op == CPORT_OP_RECVMSG ||
-	       op == CPORT_OP_SENDMSG;
+	       op == CPORT_OP_SENDMSG || op == CPORT_OP_SENDFILE ||
+	       op == CPORT_OP_DISCONNECT;
 }
 
 /* An accepted connection handed to us: a socket, kept for later use. */
@@ -1024,8 +1088,10 @@ static void adopt_fd(struct worker *w, int fd, const char *how)
 	slot_add(fds, NFDS, &w->rng, K_ACCEPTED, fd, 0);
 }
 
-/* Result bounds of a finished RECV, SEND, ACCEPT or CONNECT (inline or
- * posted). */
+/*
+ * Result bounds of a finished RECV, SEND, ACCEPT, CONNECT, SENDFILE or
+ * DISCONNECT (inline or posted).
+ */
 static void check_result(struct worker *w, const char *how, uint8_t op,
 			 uint64_t len, int64_t res, uint64_t bytes, uint64_t ud)
 {
@@ -1041,6 +1107,11 @@ static void check_result(struct worker *w, const char *how, uint8_t op,
 		     (uint64_t)res == len && bytes == len;
 	else if (op == CPORT_OP_RECVMSG || op == CPORT_OP_SENDMSG)
 		ok = res < 0 || ((uint64_t)res == bytes && res <= CPORT_MAX_IO);
+	else if (op == CPORT_OP_SENDFILE)	/* len is its record's size */
+		ok = res < 0 ? bytes <= CPORT_MAX_IO :
+		     (uint64_t)res == bytes && bytes <= CPORT_MAX_IO;
+	else if (op == CPORT_OP_DISCONNECT)
+		ok = res <= 0 && !bytes;
 	else if (op == CPORT_OP_ACCEPT)	/* the address's length, as accept(2) */
 		ok = res < INT_MAX && bytes <= sizeof(struct sockaddr_storage) &&
 		     (len || !bytes);
@@ -1712,7 +1783,7 @@ static void check_info(const char *buf, unsigned int size)
 	unsigned int i;
 
 	if (in->api_version != CPORT_API_VERSION || in->features != 0x1f ||
-	    in->ops != 0xffe || in->setup_flags != CPORT_SETUP_NO_BLOCK_TRACKING ||
+	    in->ops != 0x3ffe || in->setup_flags != CPORT_SETUP_NO_BLOCK_TRACKING ||
 	    in->enter_flags != CPORT_ENTER_ABSTIME ||
 	    in->sqe_flags != (CPORT_SQE_INLINE | CPORT_SQE_POST |
 			      CPORT_SQE_INLINE_POST) ||
@@ -2859,6 +2930,13 @@ static int fuzz_init(void)
 	placeholder = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (placeholder < 0 || stat(CPORT_DEV_PATH, &st))
 		return -1;
+	/* What SENDFILEs send: a file of patterned bytes. */
+	fuzz_file = memfd_create("fuzz-sendfile", MFD_CLOEXEC);
+	if (fuzz_file < 0 || ftruncate(fuzz_file, FUZZ_FILE_LEN))
+		return -1;
+	for (i = 0; i < FUZZ_FILE_LEN; i += PAGE)
+		if (pwrite(fuzz_file, "cport", 5, i) != 5)
+			return -1;
 	cport_rdev = st.st_rdev;
 	a = map_pages(ARENA_PAGES + VOL_PAGES + GUARD_PAGES,
 		      PROT_READ | PROT_WRITE);
@@ -2977,6 +3055,7 @@ static int fuzz_main(void)
 	drain(drainer, true);
 	close_all();
 	close(placeholder);
+	close(fuzz_file);
 
 	for (i = 0; i < nworkers; i++) {
 		say("worker %d: %llu iterations, %llu calls, %llu threads",

@@ -1705,17 +1705,17 @@ TEST_F(win, wsaioctl_extension_functions)
 			      NULL));
 	EXPECT_EQ((void (*)(void))GetAcceptExSockaddrs, fn);
 	EXPECT_EQ((LPFN_CONNECTEX)ConnectEx, get_connectex(self->fds[0]));
-	/* Not there (yet), or no such function: WSAEINVAL. */
-	EXPECT_EQ(SOCKET_ERROR,
-		  WSAIoctl(SOCK(self->fds[0]),
-			   SIO_GET_EXTENSION_FUNCTION_POINTER, &disconnect,
-			   sizeof(disconnect), &fn, sizeof(fn), &n, NULL, NULL));
-	EXPECT_EQ(WSAEINVAL, WSAGetLastError());
-	EXPECT_EQ(SOCKET_ERROR,
-		  WSAIoctl(SOCK(self->fds[0]),
-			   SIO_GET_EXTENSION_FUNCTION_POINTER, &transmit,
-			   sizeof(transmit), &fn, sizeof(fn), &n, NULL, NULL));
-	EXPECT_EQ(WSAEINVAL, WSAGetLastError());
+	ASSERT_EQ(0, WSAIoctl(SOCK(self->fds[0]),
+			      SIO_GET_EXTENSION_FUNCTION_POINTER, &disconnect,
+			      sizeof(disconnect), &fn, sizeof(fn), &n, NULL,
+			      NULL));
+	EXPECT_EQ((void (*)(void))DisconnectEx, fn);
+	ASSERT_EQ(0, WSAIoctl(SOCK(self->fds[0]),
+			      SIO_GET_EXTENSION_FUNCTION_POINTER, &transmit,
+			      sizeof(transmit), &fn, sizeof(fn), &n, NULL,
+			      NULL));
+	EXPECT_EQ((void (*)(void))TransmitFile, fn);
+	/* No such function: WSAEINVAL. */
 	EXPECT_EQ(SOCKET_ERROR,
 		  WSAIoctl(SOCK(self->fds[0]),
 			   SIO_GET_EXTENSION_FUNCTION_POINTER, &junk,
@@ -1731,6 +1731,159 @@ TEST_F(win, wsaioctl_extension_functions)
 		  WSAIoctl(SOCK(self->fds[0]), 0x4004667f, &accept,
 			   sizeof(accept), &fn, sizeof(fn), &n, NULL, NULL));
 	EXPECT_EQ(WSAEOPNOTSUPP, WSAGetLastError());
+}
+
+/* A memfd of @len pattern-@seed bytes. */
+static int pattern_memfd(size_t len, unsigned int seed)
+{
+	char *buf = malloc(len);
+	int fd = memfd_create("win-transmit", MFD_CLOEXEC);
+
+	if (fd < 0 || !buf)
+		return -1;
+	pattern_fill(buf, len, seed, 0);
+	if (write(fd, buf, len) != (ssize_t)len) {
+		close(fd);
+		fd = -1;
+	}
+	free(buf);
+	return fd;
+}
+
+/*
+ * TransmitFile as Windows code calls it (through WSAIoctl): head, the
+ * range at the OVERLAPPED's offset, tail; one packet with all the bytes;
+ * the file's pointer does not move.
+ */
+TEST_F(win, transmitfile_head_range_tail)
+{
+	GUID g = WSAID_TRANSMITFILE;
+	LPFN_TRANSMITFILE transmitfile = NULL;
+	size_t flen = 3 << 20, off = 4096 * 3 + 17, cnt = (2 << 20) + 5;
+	TRANSMIT_FILE_BUFFERS tb = {
+		.Head = "<<head", .HeadLength = 6,
+		.Tail = "tail>>", .TailLength = 6,
+	};
+	char *back = malloc(cnt), hb[6];
+	int file = pattern_memfd(flen, 9);
+	OVERLAPPED ov = { 0 };
+	DWORD n = 0;
+	struct gq r;
+	BOOL ok;
+
+	ASSERT_LE(0, file);
+	ASSERT_NE(NULL, back);
+	ASSERT_EQ(0, WSAIoctl(SOCK(self->fds[0]),
+			      SIO_GET_EXTENSION_FUNCTION_POINTER, &g,
+			      sizeof(g), &transmitfile, sizeof(transmitfile),
+			      &n, NULL, NULL));
+	associate(_metadata, self->port, self->fds[0], 11);
+	ov.Offset = off;
+	ok = transmitfile(SOCK(self->fds[0]), (HANDLE)(intptr_t)file, cnt, 0,
+			  &ov, &tb, 0);
+	EXPECT_TRUE(ok || WSAGetLastError() == WSA_IO_PENDING);
+	ASSERT_EQ(0, read_full(self->fds[1], hb, 6));
+	EXPECT_EQ(0, memcmp(hb, "<<head", 6));
+	ASSERT_EQ(0, read_full(self->fds[1], back, cnt));
+	EXPECT_EQ(-1, pattern_check(back, cnt, 9, off));
+	ASSERT_EQ(0, read_full(self->fds[1], hb, 6));
+	EXPECT_EQ(0, memcmp(hb, "tail>>", 6));
+	r = gq(self->port, WAIT_MS);
+	EXPECT_TRUE(r.ok);
+	EXPECT_EQ(11, r.key);
+	EXPECT_EQ(&ov, r.ov);
+	EXPECT_EQ(cnt + 12, r.bytes);
+	EXPECT_EQ((off_t)flen, lseek(file, 0, SEEK_CUR));
+	/* 0 bytes: to the end of the file; no buffers, hFile NULL: buffers. */
+	memset(&ov, 0, sizeof(ov));
+	ov.Offset = flen - 100;
+	ok = TransmitFile(SOCK(self->fds[0]), (HANDLE)(intptr_t)file, 0, 0,
+			  &ov, NULL, 0);
+	EXPECT_TRUE(ok || WSAGetLastError() == WSA_IO_PENDING);
+	ASSERT_EQ(0, read_full(self->fds[1], back, 100));
+	EXPECT_EQ(-1, pattern_check(back, 100, 9, flen - 100));
+	r = gq(self->port, WAIT_MS);
+	EXPECT_TRUE(r.ok);
+	EXPECT_EQ(100, r.bytes);
+	ok = TransmitFile(SOCK(self->fds[0]), NULL, 0, 0, &ov, &tb, 0);
+	EXPECT_TRUE(ok || WSAGetLastError() == WSA_IO_PENDING);
+	r = gq(self->port, WAIT_MS);
+	EXPECT_TRUE(r.ok);
+	EXPECT_EQ(12, r.bytes);
+	ASSERT_EQ(0, read_full(self->fds[1], back, 12));
+	EXPECT_EQ(0, memcmp(back, "<<headtail>>", 12));
+	/* Synchronous: from the file's pointer, moving it. */
+	ASSERT_EQ(flen - 10, lseek(file, flen - 10, SEEK_SET));
+	EXPECT_TRUE(TransmitFile(SOCK(self->fds[0]), (HANDLE)(intptr_t)file,
+				 0, 0, NULL, NULL, 0));
+	ASSERT_EQ(0, read_full(self->fds[1], back, 10));
+	EXPECT_EQ(-1, pattern_check(back, 10, 9, flen - 10));
+	EXPECT_EQ(flen, lseek(file, 0, SEEK_CUR));
+	/* Bad input: nothing follows. */
+	EXPECT_FALSE(TransmitFile(SOCK(self->fds[0]), (HANDLE)(intptr_t)file,
+				  0, 0, &ov, NULL, TF_REUSE_SOCKET));
+	EXPECT_EQ(WSAEOPNOTSUPP, WSAGetLastError());
+	EXPECT_FALSE(TransmitFile(SOCK(self->fds[0]),
+				  (HANDLE)(intptr_t)self->fds[1], 0, 0, &ov,
+				  NULL, 0));
+	EXPECT_NE(WSA_IO_PENDING, WSAGetLastError());
+	EXPECT_FALSE(gq(self->port, 50).ok);
+	close(file);
+	free(back);
+}
+
+/*
+ * TF_DISCONNECT: the peer gets the file, then end of file, and exactly
+ * one packet comes, with the bytes sent.  DisconnectEx alone likewise;
+ * TF_REUSE_SOCKET cannot be done on Linux.
+ */
+TEST_F(win, transmitfile_disconnect_and_disconnectex)
+{
+	GUID g = WSAID_DISCONNECTEX;
+	LPFN_DISCONNECTEX disconnectex = NULL;
+	size_t flen = 1 << 20;
+	char *back = malloc(flen), x;
+	int file = pattern_memfd(flen, 4), fds[2] = { -1, -1 };
+	OVERLAPPED ov = { 0 };
+	DWORD n = 0;
+	struct gq r;
+	BOOL ok;
+
+	ASSERT_LE(0, file);
+	ASSERT_NE(NULL, back);
+	associate(_metadata, self->port, self->fds[0], 12);
+	ok = TransmitFile(SOCK(self->fds[0]), (HANDLE)(intptr_t)file, 0, 0,
+			  &ov, NULL, TF_DISCONNECT);
+	EXPECT_TRUE(ok || WSAGetLastError() == WSA_IO_PENDING);
+	ASSERT_EQ(0, read_full(self->fds[1], back, flen));
+	EXPECT_EQ(-1, pattern_check(back, flen, 4, 0));
+	EXPECT_EQ(0, read(self->fds[1], &x, 1));
+	r = gq(self->port, WAIT_MS);
+	EXPECT_TRUE(r.ok);
+	EXPECT_EQ(&ov, r.ov);
+	EXPECT_EQ(flen, r.bytes);
+	EXPECT_FALSE(gq(self->port, 100).ok);
+
+	ASSERT_EQ(0, sock_pair(SK_TCP4, fds));
+	associate(_metadata, self->port, fds[0], 13);
+	ASSERT_EQ(0, WSAIoctl(SOCK(fds[0]), SIO_GET_EXTENSION_FUNCTION_POINTER,
+			      &g, sizeof(g), &disconnectex,
+			      sizeof(disconnectex), &n, NULL, NULL));
+	EXPECT_FALSE(disconnectex(SOCK(fds[0]), &ov, TF_REUSE_SOCKET, 0));
+	EXPECT_EQ(WSAEOPNOTSUPP, WSAGetLastError());
+	EXPECT_FALSE(disconnectex(SOCK(fds[0]), &ov, 0, 1));
+	EXPECT_EQ(WSAEINVAL, WSAGetLastError());
+	ok = disconnectex(SOCK(fds[0]), &ov, 0, 0);
+	EXPECT_TRUE(ok || WSAGetLastError() == WSA_IO_PENDING);
+	r = gq(self->port, WAIT_MS);
+	EXPECT_TRUE(r.ok);
+	EXPECT_EQ(13, r.key);
+	EXPECT_EQ(0, r.bytes);
+	EXPECT_EQ(0, read(fds[1], &x, 1));
+	closesocket(SOCK(fds[0]));
+	close(fds[1]);
+	close(file);
+	free(back);
 }
 
 /* ConnectEx with send data: its packet carries the bytes sent. */

@@ -210,6 +210,8 @@ enum {
 	CPORT_OP_PROVIDE_BUFFERS = 9,	/* give buffers to a buffer group */
 	CPORT_OP_RECVMSG	= 10,	/* recvmsg(2): address, iovec, control */
 	CPORT_OP_SENDMSG	= 11,	/* sendmsg(2): address, iovec, control */
+	CPORT_OP_SENDFILE	= 12,	/* send a file range (TransmitFile) */
+	CPORT_OP_DISCONNECT	= 13,	/* graceful shutdown (DisconnectEx) */
 	CPORT_OP__NR,
 };
 
@@ -220,8 +222,8 @@ enum {
  * record than it knows as long as the bytes it does not know are zero.
  *
  * Fields an opcode neither reads nor writes must be zero.  The output
- * fields (status, res and bytes of RECV, SEND, ACCEPT, CONNECT and
- * CANCEL) are
+ * fields (status, res and bytes of RECV, SEND, ACCEPT, CONNECT,
+ * SENDFILE, DISCONNECT and CANCEL) are
  * ignored on input; for POST, ASSOCIATE and DISSOCIATE, which write
  * nothing back, status and bytes must be zero, and res too except for
  * POST (where it is the result to post).
@@ -271,8 +273,8 @@ enum {
  * a call that succeeds at once still queues a packet and one that fails
  * at once queues none; the kernel posts it with the operation's own
  * preallocated completion, so it cannot be lost to a full queue).  The
- * kernel writes status for every RECV, SEND, ACCEPT, CONNECT and CANCEL
- * it takes:
+ * kernel writes status for every RECV, SEND, ACCEPT, CONNECT, SENDFILE,
+ * DISCONNECT and CANCEL it takes:
  *   CPORT_STATUS_PENDING  a completion will be posted for it, exactly one;
  *   CPORT_STATUS_INLINE   it completed now: res and bytes hold the
  *                         result, nothing is or will be posted;
@@ -438,6 +440,40 @@ enum {
  *   result.  A CONNECT cancelled or timed out leaves the connect attempt
  *   to the protocol; the socket is then best closed (as after a
  *   cancelled ConnectEx on Windows).
+ * CPORT_OP_SENDFILE: fd (the socket), user_data, addr (a struct
+ *   cport_sendfile) and len (its size: CPORT_SENDFILE_SIZE_VER0 up to
+ *   CPORT_SENDFILE_SIZE_MAX, bytes past what this kernel knows zero),
+ *   timeout_ns, flags.  Windows' TransmitFile: sends head_len bytes from
+ *   head, then count bytes of the regular file file_fd from offset, then
+ *   tail_len bytes from tail, as one stream.  The record is read once, at
+ *   submission (it may be reused when CPORT_IOC_ENTER returns; head and
+ *   tail belong to the kernel until the operation completes).  count 0
+ *   means up to the end of the file, its size taken at submission.  The
+ *   file is read at explicit positions (its file offset, f_pos, is never
+ *   used or changed); if it is shorter than offset + count by the time a
+ *   byte is read, the file part ends there and the tail follows.  The
+ *   operation holds a reference to the file until it completes (counted
+ *   against RLIMIT_NOFILE like the socket's, -EMFILE).  The file is read
+ *   by the thread that runs the socket (a thread of the owner): a read
+ *   from disk blocks that thread, as read(2) would.  It runs in the
+ *   socket's send order like SEND.  res = head_len + file bytes + tail_len
+ *   when all of it went to the socket, else -errno with bytes = what was
+ *   sent (a read error of the file ends it with that error).
+ * CPORT_OP_DISCONNECT: fd, user_data, timeout_ns, op_flags
+ *   CPORT_DISCONNECT_*, flags.  Windows' DisconnectEx: a graceful
+ *   shutdown(fd, SHUT_WR) once every earlier operation in the socket's
+ *   send order has completed, then completes (res = 0) when the FIN has
+ *   been sent: on TCP when the peer has acknowledged all the data and the
+ *   FIN (the socket left FIN_WAIT1/LAST_ACK/CLOSING), on a unix socket at
+ *   once (the peer sees end of file).  With CPORT_DISCONNECT_WAIT it
+ *   completes only once the peer's FIN has arrived too (the socket would
+ *   read end of file after any data still queued, which stays to be
+ *   received).  A reset, or any error of the socket's, ends it with that
+ *   -errno (-ECONNRESET).  A SEND or SENDFILE submitted after it
+ *   fails with -EPIPE, as send(2) after shutdown(2) does.  Linux cannot
+ *   reuse a disconnected socket (Windows' TF_REUSE_SOCKET): close it.
+ *   -ENOTCONN at submission if no connection was ever made or the socket
+ *   is listening.
  * CPORT_OP_CANCEL: op_flags selects exactly one of: CPORT_CANCEL_USER_DATA
  *   (the operations whose cookie is user_data), CPORT_CANCEL_FD (all on
  *   the socket fd), CPORT_CANCEL_KEY (all on the sockets associated under
@@ -453,7 +489,9 @@ enum {
  *   -E2BIG       the record is longer than this kernel knows (sqe_size)
  *                and the bytes past what it knows are not all zero
  *   -EINVAL      unknown opcode, flags or op_flags, a non-zero field the
- *                opcode does not use, more than one of CPORT_SQE_INLINE,
+ *                opcode does not use, (SENDFILE) addr == 0 or len not
+ *                from CPORT_SENDFILE_SIZE_VER0 to CPORT_SENDFILE_SIZE_MAX,
+ *                more than one of CPORT_SQE_INLINE,
  *                CPORT_SQE_POST and CPORT_SQE_INLINE_POST,
  *                len > CPORT_MAX_IO, a zero-byte recv with
  *                addr != 0 or CPORT_RECV_FILL, (RECV with
@@ -479,6 +517,8 @@ enum {
  *   -EINVAL      (ACCEPT) the socket is not listening
  *   -ENOTCONN    (CONNECT) no connect(2) was started on the socket: it is
  *                neither connecting nor connected
+ *   -ENOTCONN    (DISCONNECT) no connection was made, or the socket is
+ *                listening
  *   -EINVAL      (RECV) CPORT_RECV_FILL on a datagram or seqpacket socket
  *   -EFAULT      (RECVMSG, SENDMSG) the msghdr cannot be read
  *   -EINVAL      (RECVMSG, SENDMSG) msg_iovlen > CPORT_MAX_IOV,
@@ -487,6 +527,22 @@ enum {
  *                struct sockaddr_storage (RECVMSG: cut to it)
  *   -EINVAL      (RECV, SEND with *_VEC; RECVMSG, SENDMSG) an iovec length
  *                is negative, or (*_VEC only) the buffers hold 0 bytes in all
+ *   (SENDFILE) its struct cport_sendfile, in this order:
+ *   -EFAULT      it cannot be read
+ *   -E2BIG       len is larger than this kernel's record and the bytes
+ *                past it are not all zero
+ *   -EINVAL      flags != 0, only one of head and head_len (tail and
+ *                tail_len) non-zero, offset > LLONG_MAX, count >
+ *                CPORT_MAX_IO or head_len + count + tail_len >
+ *                CPORT_MAX_IO
+ *   -EBADF       file_fd is not an open descriptor, or not open for
+ *                reading
+ *   -ESPIPE      file_fd cannot be read at a position (a pipe, a FIFO, a
+ *                socket, a stream device), as pread(2) says
+ *   -EINVAL      file_fd is not a regular file (a directory, a device);
+ *                with count 0, head_len + the bytes from offset to the end
+ *                of the file + tail_len > CPORT_MAX_IO
+ *   -EFAULT      head or tail is not a valid user range
  *   -EFAULT      the buffer (addr, len) is not a valid user range (with
  *                *_VEC: the iovec array cannot be read, or one of its
  *                buffers is not a valid user range; RECVMSG, SENDMSG: the
@@ -537,7 +593,10 @@ enum {
 					 */
 };
 
-/* struct cport_sqe.flags (RECV, SEND, ACCEPT, CONNECT); at most one */
+/*
+ * struct cport_sqe.flags (RECV, SEND, ACCEPT, CONNECT, SENDFILE,
+ * DISCONNECT); at most one
+ */
 #define CPORT_SQE_INLINE	_BITUL(0)	/* return an immediate result */
 #define CPORT_SQE_POST		_BITUL(1)	/* post even an immediate one */
 #define CPORT_SQE_INLINE_POST	_BITUL(2)	/* return an immediate result,
@@ -568,6 +627,8 @@ enum {
 #define CPORT_ACCEPT_NONBLOCK	_BITUL(1)	/* O_NONBLOCK on the new fd */
 #define CPORT_ACCEPT_ASSOCIATE	_BITUL(2)	/* associate it under key */
 #define CPORT_ACCEPT_ASSOC_INLINE _BITUL(3)	/* ... with CPORT_ASSOC_INLINE */
+/* ... for DISCONNECT */
+#define CPORT_DISCONNECT_WAIT	_BITUL(0)	/* and wait for the peer's FIN */
 /* ... for CANCEL: exactly one */
 #define CPORT_CANCEL_USER_DATA	_BITUL(0)
 #define CPORT_CANCEL_FD		_BITUL(1)
@@ -586,6 +647,25 @@ enum {
 #define CPORT_MAX_BUFS		65536		/* buffers per group; ids are
 						 * 0 to CPORT_MAX_BUFS - 1
 						 */
+
+/*
+ * CPORT_OP_SENDFILE's record, pointed to by cport_sqe.addr (cport_sqe.len
+ * is its size, so that it can grow: a kernel accepts a longer record as
+ * long as the bytes it does not know are zero).
+ */
+struct cport_sendfile {
+	__s32	file_fd;	/* a regular file, open for reading */
+	__u32	flags;		/* must be zero */
+	__u64	offset;		/* where in the file to start */
+	__u64	count;		/* bytes of the file, 0 = to its end */
+	__u64	head;		/* bytes sent before the file (0: none) */
+	__u64	tail;		/* bytes sent after it (0: none) */
+	__u32	head_len;
+	__u32	tail_len;
+};
+
+#define CPORT_SENDFILE_SIZE_VER0	48
+#define CPORT_SENDFILE_SIZE_MAX		4096
 
 /*
  * A completion: 48 bytes.  res is the result (bytes moved, a new fd) or
