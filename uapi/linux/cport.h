@@ -208,6 +208,9 @@ enum {
 	CPORT_OP_CANCEL		= 7,	/* cancel pending operations */
 	CPORT_OP_CONNECT	= 8,	/* finish a connect, then send */
 	CPORT_OP_PROVIDE_BUFFERS = 9,	/* give buffers to a buffer group */
+	/* 10 to 13: datagram and file-transfer operations */
+	CPORT_OP_READ		= 14,	/* read from a pipe or pollable file */
+	CPORT_OP_WRITE		= 15,	/* write a whole buffer to one */
 	CPORT_OP__NR,
 };
 
