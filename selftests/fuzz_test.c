@@ -249,7 +249,7 @@ static const int E_ASSOC[] = { EFAULT, E2BIG, EINVAL, EBADF, ENOTSOCK,
 			       EOPNOTSUPP, EIDRM, EEXIST, EBUSY, EDQUOT,
 			       ENOMEM, EINTR, 0 };
 static const int E_DISSOC[] = { EFAULT, E2BIG, EINVAL, EBADF, ENOTSOCK,
-				EIDRM, EBUSY, ENOENT, 0 };
+				EOPNOTSUPP, EIDRM, EBUSY, ENOENT, 0 };
 static const int E_SOCKOP[] = { EFAULT, E2BIG, EINVAL, EBADF, ENOTSOCK,
 				EIDRM, ENOENT, ENOBUFS, EDQUOT, ENOMEM,
 				EMFILE, 0 };
@@ -257,7 +257,10 @@ static const int E_CONNECT[] = { EFAULT, E2BIG, EINVAL, EBADF, ENOTSOCK,
 				 EIDRM, ENOENT, ENOTCONN, ENOBUFS, EDQUOT,
 				 ENOMEM, EMFILE, 0 };
 static const int E_CANCEL[] = { EFAULT, E2BIG, EINVAL, EBADF, ENOTSOCK,
-				EIDRM, ENOENT, 0 };
+				EOPNOTSUPP, EIDRM, ENOENT, 0 };
+/* READ, WRITE: pipes, eventfd, associated sockets. */
+static const int E_RW[] = { EFAULT, E2BIG, EINVAL, EBADF, EOPNOTSUPP, EIDRM,
+			    ENOENT, EBUSY, ENOBUFS, EDQUOT, ENOMEM, EMFILE, 0 };
 static const int E_PROVIDE[] = { EFAULT, E2BIG, EINVAL, EIDRM, ENOSPC,
 				 EDQUOT, ENOMEM, 0 };
 static const int E_BADOP[] = { EFAULT, E2BIG, EINVAL, 0 };
@@ -282,6 +285,8 @@ static const int *op_errnos(uint8_t op)
 	case CPORT_OP_CANCEL:		return E_CANCEL;
 	case CPORT_OP_CONNECT:		return E_CONNECT;
 	case CPORT_OP_PROVIDE_BUFFERS:	return E_PROVIDE;
+	case CPORT_OP_READ:
+	case CPORT_OP_WRITE:		return E_RW;
 	}
 	return E_BADOP;
 }
@@ -290,9 +295,10 @@ static const char *op_name(uint8_t op)
 {
 	static const char *const n[] = { "op0", "POST", "ASSOCIATE",
 		"DISSOCIATE", "RECV", "SEND", "ACCEPT", "CANCEL", "CONNECT",
-		"PROVIDE_BUFFERS" };
+		"PROVIDE_BUFFERS", "op10", "op11", "op12", "op13", "READ",
+		"WRITE" };
 
-	return op < 10 ? n[op] : "op?";
+	return op < CPORT_OP__NR ? n[op] : "op?";
 }
 
 static int xioctl(int fd, unsigned long cmd, void *arg)
@@ -871,7 +877,20 @@ static void make_sqe(struct worker *w, struct cport_sqe *s, unsigned int inst,
 			}
 		}
 		break;
-	case 66 ... 80:
+	case 77 ... 80:
+		/* READ or WRITE: a pipe or eventfd, or a socket (key 0). */
+		s->opcode = one_in(r, 2) ? CPORT_OP_READ : CPORT_OP_WRITE;
+		s->fd = one_in(r, 3) ? focus : pick_sqe_fd(r, false, inst);
+		pick_buf(r, &s->addr, &s->len);
+		if (one_in(r, 2) && s->len > 4096)
+			s->len = 1 + rn(r, 4096);
+		s->key = one_in(r, 2) ? 0 : pick_key(r);
+		if (one_in(r, 20))
+			s->op_flags = rnd(r);
+		s->flags = pick_sqe_flags(r);
+		s->timeout_ns = pick_op_timeout(r);
+		break;
+	case 66 ... 76:
 		s->opcode = CPORT_OP_SEND;
 		s->fd = one_in(r, 2) ? focus : pick_sqe_fd(r, false, inst);
 		pick_buf(r, &s->addr, &s->len);
@@ -945,7 +964,8 @@ static bool op_tracked(uint8_t op)
 {
 	return op == CPORT_OP_POST || op == CPORT_OP_RECV ||
 	       op == CPORT_OP_SEND || op == CPORT_OP_ACCEPT ||
-	       op == CPORT_OP_CONNECT;
+	       op == CPORT_OP_CONNECT || op == CPORT_OP_READ ||
+	       op == CPORT_OP_WRITE;
 }
 
 /* An accepted connection handed to us: a socket, kept for later use. */
@@ -971,10 +991,11 @@ static void check_result(struct worker *w, const char *how, uint8_t op,
 
 	if (res < 0 && res < -4095)
 		ok = false;
-	else if (op == CPORT_OP_RECV)
+	else if (op == CPORT_OP_RECV || op == CPORT_OP_READ)
 		ok = res < 0 ? bytes <= len :
 		     (uint64_t)res <= len && (uint64_t)res == bytes;
-	else if (op == CPORT_OP_SEND || op == CPORT_OP_CONNECT)
+	else if (op == CPORT_OP_SEND || op == CPORT_OP_CONNECT ||
+		 op == CPORT_OP_WRITE)
 		ok = res < 0 ? bytes <= len :
 		     (uint64_t)res == len && bytes == len;
 	else if (op == CPORT_OP_ACCEPT)	/* the address's length, as accept(2) */
@@ -1014,6 +1035,7 @@ static void on_cqe(struct worker *w, unsigned int inst,
 	    (c->flags & ~((c->op == CPORT_OP_RECV ?
 			   CPORT_CQE_F_CTRUNC | CPORT_CQE_F_BUFFER |
 			   CPORT_CQE_F_MORE : 0) |
+			  (c->op == CPORT_OP_READ ? CPORT_CQE_F_CTRUNC : 0) |
 			  (c->op != CPORT_OP_POST ? CPORT_CQE_F_INLINE : 0))))
 		FAIL("user_data %#llx: flags %#x, reserved %u %u %llu",
 		     (unsigned long long)c->user_data, c->flags, c->resv0,
