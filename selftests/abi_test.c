@@ -252,10 +252,10 @@ TEST_F(port, query_defaults)
 	EXPECT_EQ(CPORT_API_VERSION, info.api_version);
 	EXPECT_EQ(CPORT_FEAT_HANDOFF | CPORT_FEAT_CONCURRENCY | CPORT_FEAT_POLL |
 		  CPORT_FEAT_BLOCK_TRACKING | CPORT_FEAT_SOCKETS, info.features);
-	/* POST..PROVIDE_BUFFERS are there; opcode 0 and opcodes this
-	 * header lacks are not. */
+	/* POST..PROVIDE_BUFFERS, READ and WRITE are there; opcode 0 and
+	 * opcodes this header lacks are not. */
 	EXPECT_EQ(all_ops, info.ops);
-	EXPECT_EQ(0x3fe, info.ops);
+	EXPECT_EQ(0xc3fe, info.ops);
 	EXPECT_EQ(CPORT_SETUP_NO_BLOCK_TRACKING, info.setup_flags);
 	EXPECT_EQ(CPORT_ENTER_ABSTIME, info.enter_flags);
 	EXPECT_EQ(CPORT_SQE_INLINE | CPORT_SQE_POST | CPORT_SQE_INLINE_POST,

@@ -1660,7 +1660,7 @@ static void check_info(const char *buf, unsigned int size)
 	unsigned int i;
 
 	if (in->api_version != CPORT_API_VERSION || in->features != 0x1f ||
-	    in->ops != 0x3fe || in->setup_flags != CPORT_SETUP_NO_BLOCK_TRACKING ||
+	    in->ops != 0xc3fe || in->setup_flags != CPORT_SETUP_NO_BLOCK_TRACKING ||
 	    in->enter_flags != CPORT_ENTER_ABSTIME ||
 	    in->sqe_flags != (CPORT_SQE_INLINE | CPORT_SQE_POST |
 			      CPORT_SQE_INLINE_POST) ||

@@ -839,7 +839,10 @@ TEST_F(port, destroyed_eidrm)
 
 	/* ...but after -EINVAL, -EBADF, -ENOTSOCK, -EOPNOTSUPP. */
 	EXPECT_EQ(-EOPNOTSUPP, cport_associate(self->port, udp, 1, 0));
-	EXPECT_EQ(-ENOTSOCK, cport_associate(self->port, p[0], 1, 0));
+	cport_prep_recv(&s[0], p[0], self->buf, 8, 1, 0);
+	EXPECT_EQ(-ENOTSOCK, submit1(self->port, &s[0]));
+	/* A pipe can be associated: the port's state comes first. */
+	EXPECT_EQ(-EIDRM, cport_associate(self->port, p[0], 1, 0));
 	EXPECT_EQ(-EBADF, cport_associate(self->port, gone, 1, 0));
 	EXPECT_EQ(-EINVAL, cport_associate(self->port, fresh, 1, 1U << 7));
 	EXPECT_EQ(-EINVAL, cport_cancel(self->port, 0, 0));
