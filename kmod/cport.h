@@ -35,7 +35,10 @@
  *
  * Sockets (sock.c, op.c):
  * port->socks_mutex protects port->socks and the association counts;
- *	it is taken in process context only, before any spinlock.
+ *	it is taken in process context only, before any spinlock.  A
+ *	runner takes it (no lock held) to end a file's association after
+ *	its last operation (file.c), unless destroy, which holds it while
+ *	it runs the associations, has unlinked that one already.
  * cport_sock_table_lock (global spinlock) protects the table of
  *	associations by struct sock; lookups walk it under RCU.
  * sock->lock (spinlock_t, interrupts disabled) protects what is marked
@@ -151,7 +154,9 @@ struct cport_wq_entry {
 };
 
 /*
- * A socket associated with a port.  Lives while it is associated (the
+ * A socket associated with a port (or a pipe or other pollable file, with
+ * is_file set, associated only while operations are pending on it: see
+ * file.c).  Lives while it is associated (the
  * "linked" reference), queued for a runner, or looked up; holds a
  * reference to its struct sock (so the pointer cannot be reused while
  * the association exists) and to the port, but to the socket's file only
