@@ -196,9 +196,25 @@ int cport_op_cancel(struct cport_port *port, const struct cport_sqe *sqe,
 	int ret, n = 0;
 
 	if (sqe->op_flags == CPORT_CANCEL_FD) {
-		s = cport_fd_assoc(port, sqe->fd, &file);
-		if (IS_ERR(s))
-			return PTR_ERR(s);
+		file = fget(sqe->fd);
+		if (!file)
+			return -EBADF;
+		if (sock_from_file(file)) {
+			fput(file);
+			s = cport_fd_assoc(port, sqe, &file);
+			if (IS_ERR(s))
+				return PTR_ERR(s);
+		} else {
+			/* A file: its association, if operations are pending. */
+			ret = cport_file_supported(file);
+			if (!ret && READ_ONCE(port->dead))
+				ret = -EIDRM;
+			if (ret) {
+				fput(file);
+				return ret;
+			}
+			s = cport_file_find(port, file);
+		}
 	} else if (READ_ONCE(port->dead)) {
 		return -EIDRM;
 	}

@@ -8,6 +8,7 @@
 
 #include <linux/hrtimer.h>
 #include <linux/sched.h>
+#include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/version.h>
 
@@ -65,5 +66,19 @@ static inline void hrtimer_setup(struct hrtimer *timer,
 #define kzalloc_obj(VAR_OR_TYPE, GFP) \
 	kzalloc(sizeof(VAR_OR_TYPE), GFP)
 #endif
+
+/*
+ * dequeue_signal() lost its task argument (always current) between 6.1
+ * and 6.12.  With the caller's siglock held.
+ */
+static inline int cport_dequeue_signal(sigset_t *mask, kernel_siginfo_t *info,
+				       enum pid_type *type)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 11, 0)
+	return dequeue_signal(mask, info, type);
+#else
+	return dequeue_signal(current, mask, info, type);
+#endif
+}
 
 #endif /* _CPORT_COMPAT_H */

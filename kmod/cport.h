@@ -35,7 +35,10 @@
  *
  * Sockets (sock.c, op.c):
  * port->socks_mutex protects port->socks and the association counts;
- *	it is taken in process context only, before any spinlock.
+ *	it is taken in process context only, before any spinlock.  A
+ *	runner takes it (no lock held) to end a file's association after
+ *	its last operation (file.c), unless destroy, which holds it while
+ *	it runs the associations, has unlinked that one already.
  * cport_sock_table_lock (global spinlock) protects the table of
  *	associations by struct sock; lookups walk it under RCU.
  * sock->lock (spinlock_t, interrupts disabled) protects what is marked
@@ -143,7 +146,21 @@ struct cport_node {
 };
 
 /*
- * A socket associated with a port.  Lives while it is associated (the
+ * One entry on a wait queue of an associated file (poll.c): a socket has
+ * one queue, a pipe two (its readers' and its writers'), so an
+ * association has CPORT_MAX_WQ entries, armed by the runner.
+ */
+#define CPORT_MAX_WQ	2
+
+struct cport_wq_entry {
+	wait_queue_entry_t	wait;		/* .private: the association */
+	wait_queue_head_t	*whead;		/* runner's; NULL after POLLFREE */
+};
+
+/*
+ * A socket associated with a port (or a pipe or other pollable file, with
+ * is_file set, associated only while operations are pending on it: see
+ * file.c).  Lives while it is associated (the
  * "linked" reference), queued for a runner, or looked up; holds a
  * reference to its struct sock (so the pointer cannot be reused while
  * the association exists) and to the port, but to the socket's file only
@@ -160,11 +177,23 @@ struct cport_sock {
 	bool			queued;		/* port->lock: ready_link is on
 						 * port->ready or a waiter's runs
 						 */
+	u8			nr_wq;		/* runner: entries armed */
+	u8			max_wq;		/* entries: a socket 1, a file
+						 * CPORT_MAX_WQ
+						 */
 	refcount_t		refs;
 	struct cport_port	*port;
-	struct sock		*sk;
+	union {
+		struct sock	*sk;		/* a socket's */
+		const void	*id;		/* the table's key: sk, or for
+						 * a file (file.c) its struct
+						 * file, valid only while
+						 * ->file holds it
+						 */
+	};
 	u64			key;
 	bool			inline_default;
+	bool			is_file;	/* not a socket (file.c) */
 
 	spinlock_t		lock;		/* slock, see LOCKING */
 	struct list_head	rxq;		/* slock: RECV, ACCEPT, in order */
@@ -179,15 +208,23 @@ struct cport_sock {
 	unsigned int		nr_ops;		/* slock */
 	bool			running;	/* slock: a runner owns the I/O */
 	bool			rerun;		/* slock: woken while running */
-	bool			unlinked;	/* slock: no longer associated */
+	bool			unlinked;	/* slock (WRITE_ONCE: read by
+						 * lookups): no longer associated
+						 */
 
 	/* Set under slock while nr_ops goes 0 -> 1, cleared by the runner. */
 	struct file		*file;		/* reference held while pending */
-	struct socket		*sock;
-	/* The runner's: the wait-queue entry on the socket, when armed. */
-	wait_queue_head_t	*whead;
-	wait_queue_entry_t	wait;
+	union {
+		struct socket	*sock;
+		struct file	*nbfile;	/* a pipe's: its runner's own
+						 * O_NONBLOCK file, opened for
+						 * the I/O (file.c)
+						 */
+	};
 	struct rcu_head		rcu;
+	/* The runner's: the wait-queue entries on the file, when armed. */
+	struct cport_wq_entry	wq[];
+
 };
 
 struct cport_sock_stats {
@@ -622,6 +659,13 @@ void cport_sock_kick(struct cport_sock *s);
 __poll_t cport_sock_arm(struct cport_sock *s);
 void cport_sock_disarm(struct cport_sock *s);
 void cport_sock_wait_init(struct cport_sock *s);
+bool cport_sock_hooked(struct cport_sock *s);
+int cport_poll_queues(struct file *file);
+struct cport_sock *cport_sock_find_rcu(const void *id);
+struct cport_sock *cport_sock_new(struct cport_port *port, const void *id,
+				  struct sock *sk, u64 key,
+				  bool inline_default);
+void cport_sock_unlink_idle(struct cport_sock *s);
 void cport_socks_destroy(struct cport_port *port);
 void cport_socks_port_init(struct cport_port *port);
 void cport_socks_show(struct cport_port *port, struct seq_file *m);
@@ -634,9 +678,21 @@ void __cport_op_hash(struct cport_port *port, struct cport_op *op);
 void cport_op_unhash(struct cport_port *port, struct cport_op *op);
 void cport_op_timer_init(struct cport_op *op);
 
+/* file.c */
+int cport_file_supported(struct file *file);
+struct cport_sock *cport_file_assoc(struct cport_port *port,
+				    const struct cport_sqe *sqe,
+				    struct file *file);
+struct cport_sock *cport_file_find(struct cport_port *port, struct file *file);
+void cport_file_idle(struct cport_sock *s);
+int cport_file_associate(struct cport_port *port, struct file *file);
+int cport_file_dissociate(struct cport_port *port, struct file *file);
+enum cport_io cport_do_read(struct cport_sock *s, struct cport_op *op);
+enum cport_io cport_do_write(struct cport_sock *s, struct cport_op *op);
+
 /* op.c */
-struct socket *cport_fd_sock(int fd, struct file **filep);
-struct cport_sock *cport_fd_assoc(struct cport_port *port, int fd,
+struct cport_sock *cport_fd_assoc(struct cport_port *port,
+				  const struct cport_sqe *sqe,
 				  struct file **filep);
 int cport_op_submit(struct cport_port *port, const struct cport_sqe *sqe,
 		    struct cport_sqe __user *usqe);

@@ -32,6 +32,17 @@
 static struct kmem_cache *cport_op_cache;
 
 /*
+ * Drop a reference to an association a submission looked up: a file's
+ * association that the submission created and nothing else uses ends.
+ */
+static void cport_assoc_put(struct cport_sock *s)
+{
+	if (s->is_file)
+		cport_file_idle(s);
+	cport_sock_put(s);
+}
+
+/*
  * Turn finished @op into its completion, which takes over the operation's
  * charges (limits.c) until it is dequeued or discarded.
  */
@@ -366,7 +377,7 @@ out_put:
 		cport_msg_free(port, msg);
 	if (sf.file)
 		fput(sf.file);
-	cport_sock_put(s);
+	cport_assoc_put(s);
 	fput(file);
 	return ERR_PTR(ret);
 }
@@ -386,12 +397,15 @@ static int cport_op_queue(struct cport_port *port, struct cport_sock *s,
 	spin_lock(&port->cancel_lock);
 	spin_lock_irq(&s->lock);
 	if (s->unlinked) {
-		ret = READ_ONCE(port->dead) ? -EIDRM : -ENOENT;
+		/* A file's association that ended meanwhile: look again. */
+		ret = READ_ONCE(port->dead) ? -EIDRM : !s->is_file ? -ENOENT :
+		      -EAGAIN;
 	} else if (!s->file) {
 		ret = cport_charge_file(port);
 		if (!ret) {
 			s->file = file;
-			s->sock = sock_from_file(file);
+			/* A file's nbfile is its runner's (file.c). */
+			s->sock = s->is_file ? NULL : sock_from_file(file);
 			file = NULL;
 		}
 	}
@@ -559,7 +573,10 @@ static int cport_send_now(struct cport_port *port, const struct cport_sqe *sqe,
 	return 0;
 }
 
-/* RECV, SEND, ACCEPT, CONNECT: the fields were checked by main.c. */
+/*
+ * RECV, SEND, ACCEPT, CONNECT, READ, WRITE: the fields were checked by
+ * main.c.
+ */
 int cport_op_submit(struct cport_port *port, const struct cport_sqe *sqe,
 		    struct cport_sqe __user *usqe)
 {
@@ -567,9 +584,10 @@ int cport_op_submit(struct cport_port *port, const struct cport_sqe *sqe,
 	struct cport_op *op;
 	struct file *file;
 	bool want_inline, post;
-	int ret;
+	int ret, tries = 0;
 
-	s = cport_fd_assoc(port, sqe->fd, &file);
+again:
+	s = cport_fd_assoc(port, sqe, &file);
 	if (IS_ERR(s))
 		return PTR_ERR(s);
 	if (sqe->opcode == CPORT_OP_SEND) {
@@ -587,8 +605,12 @@ int cport_op_submit(struct cport_port *port, const struct cport_sqe *sqe,
 	if (ret) {
 		cport_op_free(op);
 		cport_uncharge_units(port, 1);
-		cport_sock_put(s);
-		return ret;
+		cport_assoc_put(s);
+		if (ret == -EAGAIN && ++tries < 16) {
+			cond_resched();
+			goto again;
+		}
+		return ret == -EAGAIN ? -EBUSY : ret;
 	}
 	atomic64_inc(&port->sstats.submitted);
 	cport_fallback_note(port);
@@ -617,44 +639,64 @@ int cport_op_submit(struct cport_port *port, const struct cport_sqe *sqe,
 	return 0;
 }
 
-/* The socket @fd refers to, with a reference to its file, or an errno. */
-struct socket *cport_fd_sock(int fd, struct file **filep)
+static bool cport_op_rw(u8 opcode)
 {
-	struct socket *sock;
-	struct file *file;
-
-	file = fget(fd);
-	if (!file)
-		return ERR_PTR(-EBADF);
-	sock = sock_from_file(file);
-	if (!sock) {
-		fput(file);
-		return ERR_PTR(-ENOTSOCK);
-	}
-	*filep = file;
-	return sock;
+	return opcode == CPORT_OP_READ || opcode == CPORT_OP_WRITE;
 }
 
 /*
- * The association of socket @fd with @port, with a reference, and the
- * socket's file in *@filep; or -EBADF, -ENOTSOCK, -EIDRM, -ENOENT, in the
- * order uapi/linux/cport.h documents them.
+ * The association of sqe->fd with @port, with a reference, and the file
+ * in *@filep; or -EBADF, -ENOTSOCK, -EOPNOTSUPP, -EIDRM, -ENOENT,
+ * -EINVAL, -EBUSY, in the order uapi/linux/cport.h documents them.  A
+ * socket must be associated; a file (READ and WRITE) gets its
+ * association under sqe->key here (file.c).
  */
-struct cport_sock *cport_fd_assoc(struct cport_port *port, int fd,
+struct cport_sock *cport_fd_assoc(struct cport_port *port,
+				  const struct cport_sqe *sqe,
 				  struct file **filep)
 {
+	bool rw = cport_op_rw(sqe->opcode);
+	bool rd = sqe->opcode == CPORT_OP_READ;
 	struct cport_sock *s;
 	struct socket *sock;
+	struct file *file;
 
-	sock = cport_fd_sock(fd, filep);
-	if (IS_ERR(sock))
-		return ERR_CAST(sock);
-	if (READ_ONCE(port->dead))
+	file = fget(sqe->fd);
+	if (!file)
+		return ERR_PTR(-EBADF);
+	*filep = file;
+	s = ERR_PTR(-EBADF);
+	if (rw && !(file->f_mode & (rd ? FMODE_READ : FMODE_WRITE)))
+		goto out_put;
+	sock = sock_from_file(file);
+	if (!sock) {
+		s = ERR_PTR(-ENOTSOCK);
+		if (!rw)
+			goto out_put;
+		s = ERR_PTR(cport_file_supported(file));
+		if (IS_ERR(s))
+			goto out_put;
+		/* eventfd's write, say, has no non-blocking form. */
+		s = ERR_PTR(-EOPNOTSUPP);
+		if (rd ? !file->f_op->read_iter : !file->f_op->write_iter)
+			goto out_put;
 		s = ERR_PTR(-EIDRM);
-	else
+		if (READ_ONCE(port->dead))
+			goto out_put;
+		s = cport_file_assoc(port, sqe, file);
+	} else if (READ_ONCE(port->dead)) {
+		s = ERR_PTR(-EIDRM);
+	} else {
 		s = cport_sock_get(port, sock->sk) ?: ERR_PTR(-ENOENT);
+		/* A socket's completions carry its association's key. */
+		if (!IS_ERR(s) && rw && sqe->key) {
+			cport_sock_put(s);
+			s = ERR_PTR(-EINVAL);
+		}
+	}
+out_put:
 	if (IS_ERR(s)) {
-		fput(*filep);
+		fput(file);
 		*filep = NULL;
 	}
 	return s;
@@ -688,10 +730,13 @@ int cport_op_associate(struct cport_port *port, const struct cport_sqe *sqe,
 	struct file *file;
 	int ret;
 
-	sock = cport_fd_sock(sqe->fd, &file);
-	if (IS_ERR(sock))
-		return PTR_ERR(sock);
-	if (!cport_sock_supported(sock->sk))
+	file = fget(sqe->fd);
+	if (!file)
+		return -EBADF;
+	sock = sock_from_file(file);
+	if (!sock)
+		ret = cport_file_associate(port, file);
+	else if (!cport_sock_supported(sock->sk))
 		ret = -EOPNOTSUPP;
 	else if (READ_ONCE(port->dead))
 		ret = -EIDRM;
@@ -709,10 +754,14 @@ int cport_op_dissociate(struct cport_port *port, const struct cport_sqe *sqe,
 	struct file *file;
 	int ret;
 
-	sock = cport_fd_sock(sqe->fd, &file);
-	if (IS_ERR(sock))
-		return PTR_ERR(sock);
-	ret = cport_sock_dissociate(port, sock->sk);
+	file = fget(sqe->fd);
+	if (!file)
+		return -EBADF;
+	sock = sock_from_file(file);
+	if (!sock)
+		ret = cport_file_dissociate(port, file);
+	else
+		ret = cport_sock_dissociate(port, sock->sk);
 	fput(file);
 	return ret;
 }

@@ -250,6 +250,23 @@ static int cport_accept_check(const struct cport_sqe *sqe)
 	return 0;
 }
 
+/*
+ * READ, WRITE: fd, user_data, addr and len (1 to CPORT_MAX_IO bytes),
+ * key (the completion key of a file's operations; 0 on a socket, whose
+ * association has one), timeout_ns, flags; no op_flags.
+ */
+static int cport_rw_check(const struct cport_sqe *sqe)
+{
+	int ret = cport_sockop_check(sqe, false);
+
+	if (ret)
+		return ret;
+	if (sqe->op_flags || !sqe->len)
+		return -EINVAL;
+	return 0;
+}
+
+/* Opcodes 10 to 13 are other branches' (datagrams, file transfer). */
 const struct cport_opdef cport_opdefs[CPORT_OP__NR] = {
 	[CPORT_OP_POST] = {
 		.name		= "POST",
@@ -334,6 +351,21 @@ const struct cport_opdef cport_opdefs[CPORT_OP__NR] = {
 		.check		= cport_disconnect_check,
 		.issue		= cport_op_submit,
 		.io		= cport_do_disconnect,
+		.sqe_flags	= CPORT_SQE_FLAGS,
+		.tx		= true,
+	},
+	[CPORT_OP_READ] = {
+		.name		= "READ",
+		.check		= cport_rw_check,
+		.issue		= cport_op_submit,
+		.io		= cport_do_read,
+		.sqe_flags	= CPORT_SQE_FLAGS,
+	},
+	[CPORT_OP_WRITE] = {
+		.name		= "WRITE",
+		.check		= cport_rw_check,
+		.issue		= cport_op_submit,
+		.io		= cport_do_write,
 		.sqe_flags	= CPORT_SQE_FLAGS,
 		.tx		= true,
 	},

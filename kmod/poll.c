@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The hook on an associated socket's wait queue.
+ * The hook on an associated socket's or file's wait queues.
  *
- * While operations are pending, the socket's runner keeps one entry on
- * the socket's wait queue, armed through vfs_poll() the way eventpoll
- * does it, and removes it when the last one completes (runner.c), before
- * the file reference the pending operations hold is dropped: the queue
- * cannot go away under the entry.  The callback does the minimum: it
+ * While operations are pending, the runner keeps one entry on each of
+ * the file's wait queues (a socket has one, a pipe two: its readers'
+ * and its writers'), armed through vfs_poll() as eventpoll does it, and
+ * removes them when the last one completes (runner.c), before the file
+ * reference the pending operations hold is dropped: the queues cannot go
+ * away under the entries.  The callback does the minimum: it
  * filters the mask against the queues that have operations, and kicks
  * the socket to a runner (runner.c); it never touches user memory or
  * sleeps.  See cport.h for the locking rules.
@@ -22,7 +23,9 @@
 static int cport_sock_wake(struct wait_queue_entry *wait, unsigned int mode,
 			   int sync, void *key)
 {
-	struct cport_sock *s = container_of(wait, struct cport_sock, wait);
+	struct cport_wq_entry *e = container_of(wait, struct cport_wq_entry,
+						wait);
+	struct cport_sock *s = wait->private;
 	__poll_t mask = key_to_poll(key);
 	bool rx, tx, kick = false;
 	unsigned long flags;
@@ -30,13 +33,13 @@ static int cport_sock_wake(struct wait_queue_entry *wait, unsigned int mode,
 	if (mask & POLLFREE) {
 		/*
 		 * The wait queue is going away (eventpoll's protocol; sockets
-		 * do not do this, their queue lives as long as the file the
-		 * pending operations pin).  Unhook so nobody removes the entry
-		 * later; the runner arms again if operations remain.
+		 * and pipes do not do this, their queues live as long as the
+		 * file the pending operations pin).  Unhook so nobody removes
+		 * the entry later; the runner arms again if operations remain.
 		 */
 		list_del_init(&wait->entry);
 		/* Pairs with the acquire in cport_sock_disarm(). */
-		smp_store_release(&s->whead, NULL);
+		smp_store_release(&e->whead, NULL);
 	}
 
 	rx = !mask || (mask & (EPOLLIN | EPOLLRDNORM | EPOLLRDHUP | EPOLLHUP |
@@ -66,43 +69,73 @@ static int cport_sock_wake(struct wait_queue_entry *wait, unsigned int mode,
 
 void cport_sock_wait_init(struct cport_sock *s)
 {
-	init_waitqueue_func_entry(&s->wait, cport_sock_wake);
+	int i;
+
+	for (i = 0; i < s->max_wq; i++) {
+		init_waitqueue_func_entry(&s->wq[i].wait, cport_sock_wake);
+		s->wq[i].wait.private = s;
+	}
 }
 
 struct cport_poll_table {
 	poll_table		pt;
 	struct cport_sock	*s;
+	int			n;
 };
 
+/*
+ * One entry per wait queue the file's poll method names (eventpoll's
+ * ep_ptable_queue_proc(), bounded): a socket names one, a pipe two.  A
+ * file naming more was refused at association (cport_poll_queues()).
+ */
 static void cport_sock_queue_proc(struct file *file, wait_queue_head_t *whead,
 				  poll_table *pt)
 {
-	struct cport_sock *s = container_of(pt, struct cport_poll_table,
-					    pt)->s;
+	struct cport_poll_table *cpt = container_of(pt, struct cport_poll_table,
+						    pt);
+	struct cport_sock *s = cpt->s;
+	struct cport_wq_entry *e;
 
-	/* A socket has one wait queue. */
-	if (s->whead)
+	if (s->nr_wq >= s->max_wq)
 		return;
-	s->whead = whead;
-	add_wait_queue(whead, &s->wait);
+	e = &s->wq[s->nr_wq++];
+	WRITE_ONCE(e->whead, whead);
+	add_wait_queue(whead, &e->wait);
 }
 
 /*
- * Hook the socket's wait queue (the runner only, with s->file held, no
- * lock held).  Returns the socket's current poll mask.
+ * Hook the file's wait queues (the runner only, with s->file held, no
+ * lock held), after unhooking what is left of an earlier arming.
+ * Returns the file's current poll mask.
  */
 __poll_t cport_sock_arm(struct cport_sock *s)
 {
 	struct cport_poll_table cpt = { .s = s };
 
+	cport_sock_disarm(s);
 	init_poll_funcptr(&cpt.pt, cport_sock_queue_proc);
 	return vfs_poll(s->file, &cpt.pt);
 }
 
-/* Unhook it (the runner only, before the file reference goes). */
+/* Are all the entries armed still hooked (none got POLLFREE)? */
+bool cport_sock_hooked(struct cport_sock *s)
+{
+	int i;
+
+	if (!s->nr_wq)
+		return false;
+	for (i = 0; i < s->nr_wq; i++)
+		/* Pairs with the release in cport_sock_wake(). */
+		if (!smp_load_acquire(&s->wq[i].whead))
+			return false;
+	return true;
+}
+
+/* Unhook them (the runner only, before the file reference goes). */
 void cport_sock_disarm(struct cport_sock *s)
 {
 	wait_queue_head_t *whead;
+	int i;
 
 	/*
 	 * As eventpoll does it: a queue that sent POLLFREE is freed after
@@ -110,10 +143,32 @@ void cport_sock_disarm(struct cport_sock *s)
 	 * lock.
 	 */
 	rcu_read_lock();
-	/* Pairs with the release in cport_sock_wake(). */
-	whead = smp_load_acquire(&s->whead);
-	if (whead)
-		remove_wait_queue(whead, &s->wait);
+	for (i = 0; i < s->nr_wq; i++) {
+		/* Pairs with the release in cport_sock_wake(). */
+		whead = smp_load_acquire(&s->wq[i].whead);
+		if (whead)
+			remove_wait_queue(whead, &s->wq[i].wait);
+		WRITE_ONCE(s->wq[i].whead, NULL);
+	}
 	rcu_read_unlock();
-	WRITE_ONCE(s->whead, NULL);
+	s->nr_wq = 0;
+}
+
+static void cport_count_queue_proc(struct file *file, wait_queue_head_t *whead,
+				   poll_table *pt)
+{
+	container_of(pt, struct cport_poll_table, pt)->n++;
+}
+
+/*
+ * How many wait queues @file's poll method names (nothing is hooked):
+ * more than CPORT_MAX_WQ and the file cannot be associated.
+ */
+int cport_poll_queues(struct file *file)
+{
+	struct cport_poll_table cpt = { };
+
+	init_poll_funcptr(&cpt.pt, cport_count_queue_proc);
+	vfs_poll(file, &cpt.pt);
+	return cpt.n;
 }

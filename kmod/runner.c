@@ -200,18 +200,36 @@ static bool cport_nodes_complete(struct cport_sock *s, struct list_head *nodes,
 }
 
 /*
- * Hook or unhook the socket's wait queue so that it is hooked exactly
- * while operations are pending (the file reference goes with it).
+ * Unhook @s and drop the file its pending operations pinned (and a
+ * pipe's own O_NONBLOCK file, file.c); a file's association ends here.
+ */
+static void cport_sock_unpin(struct cport_sock *s, struct file *file,
+			     struct file *nbfile)
+{
+	cport_sock_disarm(s);
+	if (s->is_file && nbfile)
+		fput(nbfile);
+	fput(file);
+	cport_uncharge_file(s->port);
+	if (s->is_file)
+		cport_file_idle(s);
+}
+
+/*
+ * Hook or unhook the socket's wait queues so that they are hooked exactly
+ * while operations are pending (the file reference goes with it; a
+ * file's association with it, file.c).
  * Called with sock->lock held, which it may drop; returns true if the
  * runner must look at the socket again.
  */
 static bool __cport_sock_rearm(struct cport_sock *s, bool *armed)
 {
 	struct cport_port *port = s->port;
-	struct file *file;
+	struct file *file, *nbfile;
 
 	lockdep_assert_held(&s->lock);
-	if (s->nr_ops && !s->whead && !*armed && !READ_ONCE(port->dead)) {
+	if (s->nr_ops && !*armed && !cport_sock_hooked(s) &&
+	    !READ_ONCE(port->dead)) {
 		/* Hook the socket, then look again: it may be ready. */
 		spin_unlock_irq(&s->lock);
 		cport_sock_arm(s);
@@ -221,12 +239,11 @@ static bool __cport_sock_rearm(struct cport_sock *s, bool *armed)
 	}
 	if (!s->nr_ops && s->file) {
 		file = s->file;
+		nbfile = s->nbfile;	/* a file's; for a socket, sock */
 		s->file = NULL;
-		s->sock = NULL;
+		s->sock = NULL;		/* and nbfile */
 		spin_unlock_irq(&s->lock);
-		cport_sock_disarm(s);
-		fput(file);
-		cport_uncharge_file(port);
+		cport_sock_unpin(s, file, nbfile);
 		*armed = false;
 		spin_lock_irq(&s->lock);
 		return s->rerun || s->nr_ops;

@@ -42,13 +42,19 @@ static DEFINE_HASHTABLE(cport_sock_table, 10);
 
 static struct workqueue_struct *cport_wq;
 
-static struct cport_sock *cport_sock_find_rcu(struct sock *sk)
+/*
+ * The association of @id (a struct sock, or a struct file with operations
+ * pending, file.c), under RCU.  A file's association that has ended
+ * (unlinked, on its way out of the table) is skipped: its file may be
+ * gone, and a new file at the same address is another file.
+ */
+struct cport_sock *cport_sock_find_rcu(const void *id)
 {
 	struct cport_sock *s;
 
 	hash_for_each_possible_rcu(cport_sock_table, s, hnode,
-				   (unsigned long)sk)
-		if (s->sk == sk)
+				   (unsigned long)id)
+		if (s->id == id && (!s->is_file || !READ_ONCE(s->unlinked)))
 			return s;
 	return NULL;
 }
@@ -72,7 +78,8 @@ void cport_sock_put(struct cport_sock *s)
 
 	if (!refcount_dec_and_test(&s->refs))
 		return;
-	sock_put(s->sk);
+	if (!s->is_file)
+		sock_put(s->sk);
 	kfree_rcu(s, rcu);
 	cport_port_put(port);
 }
@@ -83,14 +90,16 @@ bool cport_queue_work(struct work_struct *work)
 }
 
 static struct cport_sock *cport_sock_alloc(struct cport_port *port,
-					   struct sock *sk, u64 key,
-					   bool inline_default)
+					   const void *id, struct sock *sk,
+					   u64 key, bool inline_default)
 {
 	struct cport_sock *s;
+	int nr_wq = sk ? 1 : CPORT_MAX_WQ;
 
-	s = kzalloc_obj(*s, GFP_KERNEL_ACCOUNT);
+	s = kzalloc(struct_size(s, wq, nr_wq), GFP_KERNEL_ACCOUNT);
 	if (!s)
 		return NULL;
+	s->max_wq = nr_wq;
 	refcount_set(&s->refs, 1);
 	INIT_LIST_HEAD(&s->ready_link);
 	spin_lock_init(&s->lock);
@@ -100,8 +109,11 @@ static struct cport_sock *cport_sock_alloc(struct cport_port *port,
 	cport_sock_wait_init(s);
 	s->key = key;
 	s->inline_default = inline_default;
-	sock_hold(sk);
-	s->sk = sk;
+	if (sk)
+		sock_hold(sk);
+	else
+		s->is_file = true;
+	s->id = id;
 	cport_port_get(port);
 	s->port = port;
 	return s;
@@ -127,7 +139,7 @@ static int __cport_sock_unlink(struct cport_port *port, struct cport_sock *s,
 		spin_unlock_irq(&s->lock);
 		return -EBUSY;
 	}
-	s->unlinked = true;
+	WRITE_ONCE(s->unlinked, true);
 	spin_unlock_irq(&s->lock);
 
 	spin_lock(&cport_sock_table_lock);
@@ -148,7 +160,8 @@ static void __cport_sock_gc(struct cport_port *port)
 
 	lockdep_assert_held(&port->socks_mutex);
 	list_for_each_entry_safe(s, tmp, &port->socks, port_link) {
-		if (sock_flag(s->sk, SOCK_DEAD))
+		/* A file's association ends with its operations (file.c). */
+		if (!s->is_file && sock_flag(s->sk, SOCK_DEAD))
 			__cport_sock_unlink(port, s, false);
 		cond_resched();
 	}
@@ -180,22 +193,27 @@ void cport_socks_port_init(struct cport_port *port)
 	INIT_DELAYED_WORK(&port->gc_work, cport_socks_gc_work);
 }
 
-/* -EEXIST or -EBUSY if @sk is associated (with @port or another). */
-static int cport_sock_taken(struct cport_port *port, struct sock *sk)
+/* -EEXIST or -EBUSY if @id is associated (with @port or another). */
+static int cport_sock_taken(struct cport_port *port, const void *id)
 {
 	struct cport_sock *old;
 	int ret = 0;
 
 	rcu_read_lock();
-	old = cport_sock_find_rcu(sk);
+	old = cport_sock_find_rcu(id);
 	if (old)
 		ret = READ_ONCE(old->port) == port ? -EEXIST : -EBUSY;
 	rcu_read_unlock();
 	return ret;
 }
 
-int cport_sock_associate(struct cport_port *port, struct sock *sk, u64 key,
-			 bool inline_default)
+/*
+ * Associate @id (@sk, or a file with @sk NULL) with @port under @key.
+ * With @sp, the association is returned there with a reference.
+ */
+static int __cport_sock_associate(struct cport_port *port, const void *id,
+				  struct sock *sk, u64 key,
+				  bool inline_default, struct cport_sock **sp)
 {
 	struct cport_sock *s;
 	int ret;
@@ -204,7 +222,7 @@ int cport_sock_associate(struct cport_port *port, struct sock *sk, u64 key,
 	ret = -EIDRM;
 	if (READ_ONCE(port->dead))
 		goto out_unlock;
-	ret = cport_sock_taken(port, sk);
+	ret = cport_sock_taken(port, id);
 	if (ret)
 		goto out_unlock;
 	ret = cport_port_watch_mm(port);
@@ -214,7 +232,7 @@ int cport_sock_associate(struct cport_port *port, struct sock *sk, u64 key,
 	if (ret)
 		goto out_unlock;
 	ret = -ENOMEM;
-	s = cport_sock_alloc(port, sk, key, inline_default);
+	s = cport_sock_alloc(port, id, sk, key, inline_default);
 	if (!s) {
 		cport_uncharge_assoc(port);
 		goto out_unlock;
@@ -230,9 +248,9 @@ int cport_sock_associate(struct cport_port *port, struct sock *sk, u64 key,
 
 	spin_lock(&cport_sock_table_lock);
 	/* Another port may have taken it since (this port cannot). */
-	ret = cport_sock_taken(port, sk);
+	ret = cport_sock_taken(port, id);
 	if (!ret) {
-		hash_add_rcu(cport_sock_table, &s->hnode, (unsigned long)sk);
+		hash_add_rcu(cport_sock_table, &s->hnode, (unsigned long)id);
 		list_add_tail(&s->port_link, &port->socks);
 		hash_add(port->key_hash, &s->key_node, key);
 		port->nr_socks++;
@@ -246,9 +264,49 @@ int cport_sock_associate(struct cport_port *port, struct sock *sk, u64 key,
 	spin_lock_irq(&port->lock);
 	port->used = true;
 	spin_unlock_irq(&port->lock);
+	if (sp) {
+		refcount_inc(&s->refs);
+		*sp = s;
+	}
 out_unlock:
 	mutex_unlock(&port->socks_mutex);
 	return ret;
+}
+
+int cport_sock_associate(struct cport_port *port, struct sock *sk, u64 key,
+			 bool inline_default)
+{
+	return __cport_sock_associate(port, sk, sk, key, inline_default, NULL);
+}
+
+/*
+ * A new association of file @id (file.c), with a reference: -EEXIST or
+ * -EBUSY if another thread made one meanwhile.
+ */
+struct cport_sock *cport_sock_new(struct cport_port *port, const void *id,
+				  struct sock *sk, u64 key,
+				  bool inline_default)
+{
+	struct cport_sock *s;
+	int ret;
+
+	ret = __cport_sock_associate(port, id, sk, key, inline_default, &s);
+	return ret ? ERR_PTR(ret) : s;
+}
+
+/*
+ * Take @s (marked unlinked by its caller) out of the table and its port,
+ * unless destroy or dissociate did it already.
+ */
+void cport_sock_unlink_idle(struct cport_sock *s)
+{
+	struct cport_port *port = s->port;
+
+	mutex_lock(&port->socks_mutex);
+	/* Linked: in the port's key index (hash_del() unhashes it). */
+	if (!hlist_unhashed(&s->key_node))
+		__cport_sock_unlink(port, s, true);
+	mutex_unlock(&port->socks_mutex);
 }
 
 int cport_sock_dissociate(struct cport_port *port, struct sock *sk)

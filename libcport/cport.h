@@ -245,6 +245,33 @@ static inline void cport_prep_recv_multishot(struct cport_sqe *sqe, int fd,
 }
 
 /*
+ * Fill *sqe as a CPORT_OP_READ of up to len bytes into buf from fd: a
+ * pipe, FIFO, eventfd or pollable character device (its completions carry
+ * key), or an associated socket (key 0: the association's).  It completes
+ * as soon as there is data, with 0 at end of file.  Set sqe->flags and
+ * sqe->timeout_ns afterwards if wanted.
+ */
+static inline void cport_prep_read(struct cport_sqe *sqe, int fd, void *buf,
+				   size_t len, __u64 key, __u64 user_data)
+{
+	cport_prep_rw(CPORT_OP_READ, sqe, fd, buf, len, user_data);
+	sqe->key = key;
+}
+
+/*
+ * Fill *sqe as a CPORT_OP_WRITE of all len bytes of buf to fd (as
+ * cport_prep_read()): it completes when all of it is written (res = len),
+ * or on an error (-EPIPE when no reader is left) with bytes = what was.
+ */
+static inline void cport_prep_write(struct cport_sqe *sqe, int fd,
+				    const void *buf, size_t len, __u64 key,
+				    __u64 user_data)
+{
+	cport_prep_rw(CPORT_OP_WRITE, sqe, fd, buf, len, user_data);
+	sqe->key = key;
+}
+
+/*
  * Fill *sqe as a CPORT_OP_PROVIDE_BUFFERS: nr buffers of len bytes each,
  * back to back from addr, with ids bid, bid + 1, ..., given to buffer
  * group group (a buffer a completion handed over is given back with

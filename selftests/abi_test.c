@@ -143,7 +143,9 @@ TEST(constants)
 	ASSERT_EQ(11, CPORT_OP_SENDMSG);
 	ASSERT_EQ(12, CPORT_OP_SENDFILE);
 	ASSERT_EQ(13, CPORT_OP_DISCONNECT);
-	ASSERT_EQ(14, CPORT_OP__NR);
+	ASSERT_EQ(14, CPORT_OP_READ);
+	ASSERT_EQ(15, CPORT_OP_WRITE);
+	ASSERT_EQ(16, CPORT_OP__NR);
 	ASSERT_EQ(1, CPORT_DISCONNECT_WAIT);
 	ASSERT_EQ(48, CPORT_SENDFILE_SIZE_VER0);
 	ASSERT_EQ(4096, CPORT_SENDFILE_SIZE_MAX);
@@ -266,7 +268,8 @@ TEST_F(port, query_defaults)
 			(1ULL << CPORT_OP_PROVIDE_BUFFERS) |
 			(1ULL << CPORT_OP_RECVMSG) | (1ULL << CPORT_OP_SENDMSG) |
 			(1ULL << CPORT_OP_SENDFILE) |
-			(1ULL << CPORT_OP_DISCONNECT);
+			(1ULL << CPORT_OP_DISCONNECT) |
+			(1ULL << CPORT_OP_READ) | (1ULL << CPORT_OP_WRITE);
 	struct cport_info info;
 	int i;
 
@@ -275,10 +278,10 @@ TEST_F(port, query_defaults)
 	EXPECT_EQ(CPORT_API_VERSION, info.api_version);
 	EXPECT_EQ(CPORT_FEAT_HANDOFF | CPORT_FEAT_CONCURRENCY | CPORT_FEAT_POLL |
 		  CPORT_FEAT_BLOCK_TRACKING | CPORT_FEAT_SOCKETS, info.features);
-	/* POST..DISCONNECT are there; opcode 0 and opcodes this header
-	 * lacks are not. */
+	/* POST..WRITE are there; opcode 0 and opcodes this header lacks
+	 * are not. */
 	EXPECT_EQ(all_ops, info.ops);
-	EXPECT_EQ(0x3ffe, info.ops);
+	EXPECT_EQ(0xfffe, info.ops);
 	EXPECT_EQ(CPORT_SETUP_NO_BLOCK_TRACKING, info.setup_flags);
 	EXPECT_EQ(CPORT_ENTER_ABSTIME, info.enter_flags);
 	EXPECT_EQ(CPORT_SQE_INLINE | CPORT_SQE_POST | CPORT_SQE_INLINE_POST,

@@ -249,7 +249,7 @@ static const int E_ASSOC[] = { EFAULT, E2BIG, EINVAL, EBADF, ENOTSOCK,
 			       EOPNOTSUPP, EIDRM, EEXIST, EBUSY, EDQUOT,
 			       ENOMEM, EINTR, 0 };
 static const int E_DISSOC[] = { EFAULT, E2BIG, EINVAL, EBADF, ENOTSOCK,
-				EIDRM, EBUSY, ENOENT, 0 };
+				EOPNOTSUPP, EIDRM, EBUSY, ENOENT, 0 };
 static const int E_SOCKOP[] = { EFAULT, E2BIG, EINVAL, EBADF, ENOTSOCK,
 				EIDRM, ENOENT, ENOBUFS, EDQUOT, ENOMEM,
 				EMFILE, 0 };
@@ -257,7 +257,10 @@ static const int E_CONNECT[] = { EFAULT, E2BIG, EINVAL, EBADF, ENOTSOCK,
 				 EIDRM, ENOENT, ENOTCONN, ENOBUFS, EDQUOT,
 				 ENOMEM, EMFILE, 0 };
 static const int E_CANCEL[] = { EFAULT, E2BIG, EINVAL, EBADF, ENOTSOCK,
-				EIDRM, ENOENT, 0 };
+				EOPNOTSUPP, EIDRM, ENOENT, 0 };
+/* READ, WRITE: pipes, eventfd, associated sockets. */
+static const int E_RW[] = { EFAULT, E2BIG, EINVAL, EBADF, EOPNOTSUPP, EIDRM,
+			    ENOENT, EBUSY, ENOBUFS, EDQUOT, ENOMEM, EMFILE, 0 };
 static const int E_PROVIDE[] = { EFAULT, E2BIG, EINVAL, EIDRM, ENOSPC,
 				 EDQUOT, ENOMEM, 0 };
 static const int E_SENDFILE[] = { EFAULT, E2BIG, EINVAL, EBADF, ENOTSOCK,
@@ -292,6 +295,8 @@ static const int *op_errnos(uint8_t op)
 	case CPORT_OP_PROVIDE_BUFFERS:	return E_PROVIDE;
 	case CPORT_OP_SENDFILE:		return E_SENDFILE;
 	case CPORT_OP_DISCONNECT:	return E_DISCONNECT;
+	case CPORT_OP_READ:
+	case CPORT_OP_WRITE:		return E_RW;
 	}
 	return E_BADOP;
 }
@@ -300,7 +305,8 @@ static const char *op_name(uint8_t op)
 {
 	static const char *const n[] = { "op0", "POST", "ASSOCIATE",
 		"DISSOCIATE", "RECV", "SEND", "ACCEPT", "CANCEL", "CONNECT",
-		"PROVIDE_BUFFERS", "RECVMSG", "SENDMSG", "SENDFILE", "DISCONNECT" };
+		"PROVIDE_BUFFERS", "RECVMSG", "SENDMSG", "SENDFILE", "DISCONNECT",
+		"READ", "WRITE" };
 
 	return op < sizeof(n) / sizeof(n[0]) ? n[op] : "op?";
 }
@@ -963,7 +969,20 @@ static void make_sqe(struct worker *w, struct cport_sqe *s, unsigned int inst,
 			}
 		}
 		break;
-	case 66 ... 80:
+	case 77 ... 80:
+		/* READ or WRITE: a pipe or eventfd, or a socket (key 0). */
+		s->opcode = one_in(r, 2) ? CPORT_OP_READ : CPORT_OP_WRITE;
+		s->fd = one_in(r, 3) ? focus : pick_sqe_fd(r, false, inst);
+		pick_buf(r, &s->addr, &s->len);
+		if (one_in(r, 2) && s->len > 4096)
+			s->len = 1 + rn(r, 4096);
+		s->key = one_in(r, 2) ? 0 : pick_key(r);
+		if (one_in(r, 20))
+			s->op_flags = rnd(r);
+		s->flags = pick_sqe_flags(r);
+		s->timeout_ns = pick_op_timeout(r);
+		break;
+	case 66 ... 76:
 		s->opcode = CPORT_OP_SEND;
 		s->fd = one_in(r, 2) ? focus : pick_sqe_fd(r, false, inst);
 		pick_buf(r, &s->addr, &s->len);
@@ -1071,7 +1090,8 @@ static bool op_tracked(uint8_t op)
 	       op == CPORT_OP_SEND || op == CPORT_OP_ACCEPT ||
 	       op == CPORT_OP_CONNECT || op == CPORT_OP_RECVMSG ||
 	       op == CPORT_OP_SENDMSG || op == CPORT_OP_SENDFILE ||
-	       op == CPORT_OP_DISCONNECT;
+	       op == CPORT_OP_DISCONNECT || op == CPORT_OP_READ ||
+	       op == CPORT_OP_WRITE;
 }
 
 /* An accepted connection handed to us: a socket, kept for later use. */
@@ -1099,10 +1119,11 @@ static void check_result(struct worker *w, const char *how, uint8_t op,
 
 	if (res < 0 && res < -4095)
 		ok = false;
-	else if (op == CPORT_OP_RECV)
+	else if (op == CPORT_OP_RECV || op == CPORT_OP_READ)
 		ok = res < 0 ? bytes <= len :
 		     (uint64_t)res <= len && (uint64_t)res == bytes;
-	else if (op == CPORT_OP_SEND || op == CPORT_OP_CONNECT)
+	else if (op == CPORT_OP_SEND || op == CPORT_OP_CONNECT ||
+		 op == CPORT_OP_WRITE)
 		ok = res < 0 ? bytes <= len :
 		     (uint64_t)res == len && bytes == len;
 	else if (op == CPORT_OP_RECVMSG || op == CPORT_OP_SENDMSG)
@@ -1151,6 +1172,7 @@ static void on_cqe(struct worker *w, unsigned int inst,
 			   CPORT_CQE_F_MORE | CPORT_CQE_F_TRUNC : 0) |
 			  (c->op == CPORT_OP_RECVMSG ?
 			   CPORT_CQE_F_CTRUNC | CPORT_CQE_F_TRUNC : 0) |
+			  (c->op == CPORT_OP_READ ? CPORT_CQE_F_CTRUNC : 0) |
 			  (c->op != CPORT_OP_POST ? CPORT_CQE_F_INLINE : 0))))
 		FAIL("user_data %#llx: flags %#x, reserved %u %u %llu",
 		     (unsigned long long)c->user_data, c->flags, c->resv0,
@@ -1783,7 +1805,7 @@ static void check_info(const char *buf, unsigned int size)
 	unsigned int i;
 
 	if (in->api_version != CPORT_API_VERSION || in->features != 0x1f ||
-	    in->ops != 0x3ffe || in->setup_flags != CPORT_SETUP_NO_BLOCK_TRACKING ||
+	    in->ops != 0xfffe || in->setup_flags != CPORT_SETUP_NO_BLOCK_TRACKING ||
 	    in->enter_flags != CPORT_ENTER_ABSTIME ||
 	    in->sqe_flags != (CPORT_SQE_INLINE | CPORT_SQE_POST |
 			      CPORT_SQE_INLINE_POST) ||

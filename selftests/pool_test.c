@@ -80,7 +80,7 @@ TEST(bad_input)
 	struct cport_pool_opts o = { 0 };
 	struct cport_pool *p = (void *)1;
 	struct cport_pool_io *io, *io2;
-	int fds[2], pfd[2];
+	int fds[2], pfd[2], reg;
 
 	ASSERT_EQ(-EINVAL, cport_pool_create(NULL, NULL));
 	o.flags = 0x100;
@@ -116,7 +116,11 @@ TEST(bad_input)
 						  CPORT_POOL_MAX_THREADS + 1));
 	EXPECT_EQ(-EINVAL, cport_pool_bind(p, 0, NULL, NULL, &io));
 	EXPECT_EQ(-EBADF, cport_pool_bind(p, 1000, nop_cb, NULL, &io));
-	EXPECT_EQ(-ENOTSOCK, cport_pool_bind(p, pfd[0], nop_cb, NULL, &io));
+	/* A pipe can be bound since READ and WRITE; a regular file not. */
+	reg = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, reg);
+	EXPECT_EQ(-EOPNOTSUPP, cport_pool_bind(p, reg, nop_cb, NULL, &io));
+	close(reg);
 	close(pfd[0]);
 	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, fds));
 	ASSERT_EQ(0, cport_pool_bind(p, fds[0], nop_cb, NULL, &io));

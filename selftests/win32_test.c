@@ -187,13 +187,23 @@ TEST_F(win, create_and_associate)
 	EXPECT_EQ(2, info.concurrency);
 	EXPECT_TRUE(CloseHandle(p));
 
-	/* Not a socket, not a descriptor, a port. */
+	/*
+	 * A pipe, as on Windows (the kernel's READ and WRITE take it); a
+	 * regular file not (no overlapped I/O there); not a descriptor; a
+	 * port.
+	 */
 	ASSERT_EQ(0, pipe(pipefd));
-	EXPECT_EQ(NULL, CreateIoCompletionPort((HANDLE)(intptr_t)pipefd[0],
-					       self->port, 1, 0));
-	EXPECT_EQ(ERROR_INVALID_HANDLE, GetLastError());
+	EXPECT_EQ(self->port,
+		  CreateIoCompletionPort((HANDLE)(intptr_t)pipefd[0],
+					 self->port, 1, 0));
 	close(pipefd[0]);
 	close(pipefd[1]);
+	pipefd[0] = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, pipefd[0]);
+	EXPECT_EQ(NULL, CreateIoCompletionPort((HANDLE)(intptr_t)pipefd[0],
+					       self->port, 1, 0));
+	EXPECT_EQ(ERROR_NOT_SUPPORTED, GetLastError());
+	close(pipefd[0]);
 	EXPECT_EQ(NULL, CreateIoCompletionPort((HANDLE)(intptr_t)100000,
 					       self->port, 1, 0));
 	EXPECT_EQ(ERROR_INVALID_HANDLE, GetLastError());

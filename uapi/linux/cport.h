@@ -212,6 +212,8 @@ enum {
 	CPORT_OP_SENDMSG	= 11,	/* sendmsg(2): address, iovec, control */
 	CPORT_OP_SENDFILE	= 12,	/* send a file range (TransmitFile) */
 	CPORT_OP_DISCONNECT	= 13,	/* graceful shutdown (DisconnectEx) */
+	CPORT_OP_READ		= 14,	/* read from a pipe or pollable file */
+	CPORT_OP_WRITE		= 15,	/* write a whole buffer to one */
 	CPORT_OP__NR,
 };
 
@@ -234,8 +236,8 @@ enum {
  * meanwhile; if it does, the kernel still reads each record once and
  * never loses a completion, but what the record says may be wrong).
  *
- * Sockets.  TCP and UDP over IPv4 and IPv6 and unix stream, datagram
- * and seqpacket sockets can be
+ * Sockets (and pipes: CPORT_OP_READ below).  TCP and UDP over IPv4 and
+ * IPv6 and unix stream, datagram and seqpacket sockets can be
  * associated with a port (ASSOCIATE), one port per socket, under a 64-bit
  * completion key that every completion of the socket carries.  RECV, SEND
  * and ACCEPT then run asynchronously: the kernel moves the data between
@@ -346,6 +348,51 @@ enum {
  *   associated with the port; that registration gives up on a pending
  *   signal, and ASSOCIATE then fails with -EINTR (nothing was done: retry).
  * CPORT_OP_DISSOCIATE: fd.
+ * Pipes and other pollable files (CPORT_OP_READ, CPORT_OP_WRITE: Windows'
+ *   ReadFile and WriteFile on an overlapped pipe handle).  Accepted: pipes
+ *   and FIFOs, eventfd, and character devices whose file says it honours
+ *   non-blocking I/O (FMODE_NOWAIT: /dev/random, say), with a poll method
+ *   naming at most two wait queues.  Refused with -EOPNOTSUPP (at
+ *   ASSOCIATE, READ, WRITE, DISSOCIATE and CANCEL_FD): regular files and
+ *   directories (no readiness: a read that waits for the disk can only be
+ *   made asynchronous by a worker thread, as io_uring's io-wq does, and
+ *   cport never does user I/O in a kernel thread), files without a poll
+ *   method (/dev/null), ttys and other character devices without
+ *   FMODE_NOWAIT (their read may block however it is asked), anything
+ *   else that is not a socket, and a direction the file cannot do without
+ *   blocking (WRITE on an eventfd, whose write has no non-blocking form
+ *   for the kernel).  A file has no association of its own: each READ and
+ *   WRITE names its completion key in key, and the file is associated
+ *   with the port under that key only while operations are pending on
+ *   it (they pin the file, as a socket's do; the association ends with
+ *   the last one, so a write end with nothing pending is not held open
+ *   and its reader sees end of file when it is closed).  ASSOCIATE of such
+ *   a file checks it (0 or -EOPNOTSUPP) and records nothing; DISSOCIATE
+ *   returns -EBUSY while operations are pending on it through this port,
+ *   else 0; CANCEL_FD finds its pending operations (res -ENOENT when none
+ *   is).  The I/O is done as for sockets, by threads of the owner, never
+ *   blocking: through the file's own non-blocking read and write
+ *   (IOCB_NOWAIT), or for a pipe or FIFO through a second, O_NONBLOCK
+ *   file on the same pipe opened by the runner while operations are
+ *   pending (it counts as a reader or writer exactly when the pinned
+ *   user's file does).  The file position is neither used nor moved.
+ * CPORT_OP_READ: fd (a file as above open for reading, or an associated
+ *   socket), user_data, addr, len (1 to CPORT_MAX_IO), key (a file: the
+ *   completion key; a socket: 0, its association's key applies),
+ *   timeout_ns, flags; op_flags 0.  res = the bytes read (> 0) as soon as
+ *   there are any (partial), 0 at end of file (a pipe whose writers have
+ *   all closed, also while the READ is pending), or -errno (an eventfd's
+ *   -EINVAL for len < 8).  READs of one file fill in submission order.
+ *   On a socket it is a RECV (and completes as op CPORT_OP_READ).
+ * CPORT_OP_WRITE: as READ, for writing.  res = len once all of it is
+ *   written (a pipe takes up to PIPE_BUF bytes at once atomically, more in
+ *   pieces as its reader makes room), or -errno with bytes = what was
+ *   written before: -EPIPE when no reader is left (no SIGPIPE is sent:
+ *   the runner is any thread of the owner).  WRITEs of one file reach it
+ *   whole, in submission order.  On a socket it is a SEND.
+ * A file's operations are cancelled (by user_data, fd, key, all), time
+ *   out, and go with a destroyed port like a socket's; close() of its
+ *   descriptor does not cancel them.
  * CPORT_OP_RECV: fd, user_data, addr, len, timeout_ns, op_flags
  *   CPORT_RECV_*, flags.
  * CPORT_OP_SEND: fd, user_data, addr, len, timeout_ns, op_flags
@@ -503,17 +550,26 @@ enum {
  *                addr and len, a key without CPORT_ACCEPT_ASSOCIATE, not
  *                exactly one CPORT_CANCEL_* selector, (RECV, SEND with
  *                *_VEC) len == 0 or len > CPORT_MAX_IOV, (RECVMSG,
- *                SENDMSG) len != 0, addr == 0, key != 0, a 32-bit caller
- *   -EBADF       fd is not an open descriptor
- *   -ENOTSOCK    fd is not a socket
+ *                SENDMSG) len != 0, addr == 0, key != 0, a 32-bit caller,
+ *                (READ, WRITE) op_flags != 0 or len == 0
+ *   -EBADF       fd is not an open descriptor; (READ, WRITE) not open
+ *                for reading, writing
+ *   -ENOTSOCK    (RECV, SEND, ACCEPT, CONNECT, RECVMSG, SENDMSG, SENDFILE,
+ *                DISCONNECT) fd is not a socket
  *   -EOPNOTSUPP  (ASSOCIATE) not a TCP or UDP (IPv4, IPv6) socket nor a
- *                unix stream, datagram or seqpacket socket
+ *                unix stream, datagram or seqpacket socket nor a file
+ *                READ and WRITE accept; (READ, WRITE, DISSOCIATE,
+ *                CANCEL_FD) not a socket nor such a file, or (READ,
+ *                WRITE) a direction it cannot do without blocking
  *   -EIDRM       the port was destroyed
  *   -EEXIST      (ASSOCIATE) already associated with this port
  *   -EBUSY       (ASSOCIATE) associated with another port;
  *                (DISSOCIATE) operations are pending on it
  *   -EDQUOT      (ASSOCIATE) the user's max_user_units, as below
  *   -ENOENT      the socket is not associated with this port
+ *   -EINVAL      (READ, WRITE on a socket) key != 0
+ *   -EBUSY       (READ, WRITE on a file) operations are pending on it
+ *                through another port or under another key
  *   -EINVAL      (ACCEPT) the socket is not listening
  *   -ENOTCONN    (CONNECT) no connect(2) was started on the socket: it is
  *                neither connecting nor connected
@@ -573,7 +629,7 @@ struct cport_sqe {
 	__u8	opcode;		/* CPORT_OP_* */
 	__u8	status;		/* out: CPORT_STATUS_* */
 	__u16	flags;		/* CPORT_SQE_* */
-	__s32	fd;		/* the socket */
+	__s32	fd;		/* the socket or file */
 	__u64	user_data;	/* per-operation cookie, returned verbatim */
 	__u64	addr;		/* buffer address */
 	__u64	len;		/* buffer length; POST: the bytes value */
