@@ -1173,33 +1173,55 @@ static long long total_len(const WSABUF *bufs, DWORD n, DWORD *nonempty,
 }
 
 
-static int sync_io(int fd, LPWSABUF bufs, DWORD n, LPDWORD lpBytes,
-		   int flags, bool recv)
+#define WSABUF_STACK	16
+
+static void wsabuf_fill(struct iovec *iov, const WSABUF *bufs, DWORD n)
 {
-	struct iovec stack[16], *iov = stack;
-	struct msghdr msg = { 0 };
-	ssize_t ret;
 	DWORD i;
 
-	if (n > 16) {
-		iov = calloc(n, sizeof(*iov));
-		if (!iov) {
-			SetLastError(WSAENOBUFS);
-			return SOCKET_ERROR;
-		}
-	}
 	for (i = 0; i < n; i++) {
 		iov[i].iov_base = bufs[i].buf;
 		iov[i].iov_len = bufs[i].len;
 	}
-	msg.msg_iov = iov;
-	msg.msg_iovlen = n;
-	do {
-		ret = recv ? recvmsg(fd, &msg, flags) :
-			     sendmsg(fd, &msg, flags | MSG_NOSIGNAL);
-	} while (ret < 0 && errno == EINTR);
+}
+
+/*
+ * The buffers as an iovec array: in @stack (WSABUF_STACK entries) if
+ * they fit, else allocated (iov_put() frees it); NULL (WSAENOBUFS) if
+ * that fails.
+ */
+static struct iovec *wsabuf_iov(const WSABUF *bufs, DWORD n,
+				struct iovec *stack)
+{
+	struct iovec *iov = stack;
+
+	if (n > WSABUF_STACK) {
+		iov = calloc(n, sizeof(*iov));
+		if (!iov) {
+			SetLastError(WSAENOBUFS);
+			return NULL;
+		}
+	}
+	wsabuf_fill(iov, bufs, n);
+	return iov;
+}
+
+static void iov_put(struct iovec *iov, struct iovec *stack)
+{
 	if (iov != stack)
 		free(iov);
+}
+
+/* A blocking recvmsg() or sendmsg() of @msg, with the Winsock result. */
+static int sync_msg(int fd, struct msghdr *msg, LPDWORD lpBytes, int flags,
+		    bool recv)
+{
+	ssize_t ret;
+
+	do {
+		ret = recv ? recvmsg(fd, msg, flags) :
+			     sendmsg(fd, msg, flags | MSG_NOSIGNAL);
+	} while (ret < 0 && errno == EINTR);
 	if (ret < 0) {
 		fail(errno, TRUE);
 		return SOCKET_ERROR;
@@ -1208,6 +1230,23 @@ static int sync_io(int fd, LPWSABUF bufs, DWORD n, LPDWORD lpBytes,
 		*lpBytes = (DWORD)ret;
 	SetLastError(ERROR_SUCCESS);
 	return 0;
+}
+
+static int sync_io(int fd, LPWSABUF bufs, DWORD n, LPDWORD lpBytes,
+		   int flags, bool recv)
+{
+	struct iovec stack[WSABUF_STACK], *iov;
+	struct msghdr msg = { 0 };
+	int ret;
+
+	iov = wsabuf_iov(bufs, n, stack);
+	if (!iov)
+		return SOCKET_ERROR;
+	msg.msg_iov = iov;
+	msg.msg_iovlen = n;
+	ret = sync_msg(fd, &msg, lpBytes, flags, recv);
+	iov_put(iov, stack);
+	return ret;
 }
 
 static int wsa_io(SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount,
@@ -1321,7 +1360,7 @@ int WSARecvFrom(SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount,
 	int fd = handle_fd(s), ret;
 	struct op_ctx *ctx;
 	struct cport_sqe sqe;
-	DWORD i, bytes = 0;
+	DWORD bytes = 0;
 	ssize_t n;
 
 	if (fd < 0) {
@@ -1351,10 +1390,7 @@ int WSARecvFrom(SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount,
 	ctx->nfd = -1;
 	ctx->ov = lpOverlapped;
 	ctx->fromlen = lpFrom ? lpFromlen : NULL;
-	for (i = 0; i < dwBufferCount; i++) {
-		ctx->iov[i].iov_base = lpBuffers[i].buf;
-		ctx->iov[i].iov_len = lpBuffers[i].len;
-	}
+	wsabuf_fill(ctx->iov, lpBuffers, dwBufferCount);
 	ctx->msg.msg_iov = ctx->iov;
 	ctx->msg.msg_iovlen = dwBufferCount;
 	ctx->msg.msg_name = lpFrom;
@@ -1390,12 +1426,11 @@ int WSASendTo(SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount,
 	      LPWSAOVERLAPPED lpOverlapped,
 	      LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine)
 {
-	struct iovec stack[16], *iov = stack;
+	struct iovec stack[WSABUF_STACK], *iov;
 	struct msghdr msg = { 0 };
 	struct cport_sqe sqe;
 	int fd = handle_fd(s), ret;
-	DWORD i, bytes = 0;
-	ssize_t n;
+	DWORD bytes = 0;
 
 	if (fd < 0) {
 		SetLastError(WSAENOTSOCK);
@@ -1410,41 +1445,21 @@ int WSASendTo(SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount,
 		SetLastError(WSAEOPNOTSUPP);
 		return SOCKET_ERROR;
 	}
-	if (dwBufferCount > 16) {
-		iov = calloc(dwBufferCount, sizeof(*iov));
-		if (!iov) {
-			SetLastError(WSAENOBUFS);
-			return SOCKET_ERROR;
-		}
-	}
-	for (i = 0; i < dwBufferCount; i++) {
-		iov[i].iov_base = lpBuffers[i].buf;
-		iov[i].iov_len = lpBuffers[i].len;
-	}
+	iov = wsabuf_iov(lpBuffers, dwBufferCount, stack);
+	if (!iov)
+		return SOCKET_ERROR;
 	msg.msg_iov = iov;
 	msg.msg_iovlen = dwBufferCount;
 	msg.msg_name = (void *)lpTo;
 	msg.msg_namelen = lpTo ? (socklen_t)iTolen : 0;
 	if (!lpOverlapped) {
-		do {
-			n = sendmsg(fd, &msg, MSG_NOSIGNAL);
-		} while (n < 0 && errno == EINTR);
-		ret = n < 0 ? errno : 0;
-		if (iov != stack)
-			free(iov);
-		if (ret) {
-			fail(ret, TRUE);
-			return SOCKET_ERROR;
-		}
-		if (lpNumberOfBytesSent)
-			*lpNumberOfBytesSent = (DWORD)n;
-		SetLastError(ERROR_SUCCESS);
-		return 0;
+		ret = sync_msg(fd, &msg, lpNumberOfBytesSent, 0, false);
+		iov_put(iov, stack);
+		return ret;
 	}
 	cport_prep_sendmsg(&sqe, fd, &msg, (__u64)(uintptr_t)lpOverlapped);
 	ret = submit_io(fd, &sqe, lpOverlapped, NULL, &bytes);
-	if (iov != stack)
-		free(iov);
+	iov_put(iov, stack);
 	return wsa_result(ret, bytes, lpNumberOfBytesSent);
 }
 
