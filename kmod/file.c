@@ -240,16 +240,6 @@ static void cport_file_iter(struct cport_op *op, struct iov_iter *it,
 	iov_iter_ubuf(it, dir, op->buf + op->moved, op->len - op->moved);
 }
 
-static enum cport_io cport_file_error(struct cport_op *op, ssize_t ret)
-{
-	if (ret == -EAGAIN)
-		return CPORT_IO_AGAIN;
-	if (ret == -EINTR || ret == -ERESTARTSYS)
-		return CPORT_IO_RETRY;
-	op->res = ret;
-	return CPORT_IO_DONE;
-}
-
 /*
  * READ: as soon as there is data, what there is (up to len); 0 at end of
  * file (a pipe whose writers have all closed).  The file position is
@@ -267,16 +257,16 @@ enum cport_io cport_do_read(struct cport_sock *s, struct cport_op *op)
 		return cport_do_recv(s, op);
 	file = cport_file_io(s);
 	if (IS_ERR(file))
-		return cport_file_error(op, PTR_ERR(file));
+		return cport_io_error(op, PTR_ERR(file));
 	ret = rw_verify_area(READ, file, NULL, op->len);
 	if (ret)
-		return cport_file_error(op, ret);
+		return cport_io_error(op, ret);
 	init_sync_kiocb(&kiocb, file);
 	kiocb.ki_flags |= IOCB_NOWAIT;
 	cport_file_iter(op, &it, ITER_DEST);
 	ret = file->f_op->read_iter(&kiocb, &it);
 	if (ret < 0)
-		return cport_file_error(op, ret);
+		return cport_io_error(op, ret);
 	if (ret > 0)
 		fsnotify_access(file);
 	op->moved += ret;
@@ -344,17 +334,17 @@ enum cport_io cport_do_write(struct cport_sock *s, struct cport_op *op)
 		return cport_do_send(s, op);
 	file = cport_file_io(s);
 	if (IS_ERR(file))
-		return cport_file_error(op, PTR_ERR(file));
+		return cport_io_error(op, PTR_ERR(file));
 	while (op->moved < op->len) {
 		ret = rw_verify_area(WRITE, file, NULL, op->len - op->moved);
 		if (ret)
-			return cport_file_error(op, ret);
+			return cport_io_error(op, ret);
 		init_sync_kiocb(&kiocb, file);
 		kiocb.ki_flags |= IOCB_NOWAIT;
 		cport_file_iter(op, &it, ITER_SOURCE);
 		ret = cport_write_nosignal(file, &kiocb, &it);
 		if (ret < 0)
-			return cport_file_error(op, ret);
+			return cport_io_error(op, ret);
 		if (!ret)
 			return CPORT_IO_AGAIN;
 		fsnotify_modify(file);
