@@ -139,7 +139,8 @@ WIN32_USERS	:= $(BUILD)/selftests/win32_test $(BUILD)/examples/win_echo \
 		   $(BUILD)/selftests/win32_pool_test \
 		   $(BUILD)/examples/win_tutorial_echo \
 		   $(BUILD)/examples/win_proxy \
-		   $(BUILD)/selftests/win32_proxy_test
+		   $(BUILD)/selftests/win32_proxy_test \
+		   $(BUILD)/selftests/win32_file_test
 QSO_USERS	:= $(BUILD)/selftests/qso_test $(BUILD)/examples/qso_echo
 $(WIN32_USERS): LAYER_A := $(WIN32_A)
 $(WIN32_USERS): $(WIN32_A)

@@ -41,9 +41,13 @@
  * port, key and notification modes.
  *
  * Differences from Windows, all deliberate or forced by Linux:
- *   - Only sockets (TCP over IPv4/IPv6, unix stream) can be associated.
- *     An overlapped operation on a socket that is not associated with a
- *     port fails with WSAEINVAL (there are no event-signalled OVERLAPPEDs:
+ *   - What can be associated: sockets (TCP and UDP over IPv4/IPv6, unix
+ *     stream, datagram and seqpacket), pipes and FIFOs (ReadFile and
+ *     WriteFile, done by the kernel's CPORT_OP_READ and CPORT_OP_WRITE),
+ *     and regular files (ReadFile and WriteFile done at once by the
+ *     calling thread: see ReadFile).  An overlapped operation on a handle
+ *     that is not associated with a port fails with WSAEINVAL or
+ *     ERROR_INVALID_PARAMETER (there are no event-signalled OVERLAPPEDs:
  *     hEvent is ignored); WSARecv/WSASend completion routines are not
  *     supported (the thread pool's callbacks are: see below).
  *   - OVERLAPPED.Internal holds STATUS_PENDING while an operation is
@@ -98,6 +102,7 @@ typedef uint64_t	ULONGLONG;
 typedef char		CHAR;
 typedef void		*PVOID;
 typedef void		*LPVOID;
+typedef const void	*LPCVOID;
 typedef intptr_t	INT_PTR;
 typedef uintptr_t	UINT_PTR;
 typedef intptr_t	LONG_PTR;
@@ -225,6 +230,7 @@ typedef OVERLAPPED	WSAOVERLAPPED, *LPWSAOVERLAPPED;
 #define ERROR_NETNAME_DELETED		64L
 #define ERROR_INVALID_PARAMETER		87L
 #define ERROR_BROKEN_PIPE		109L
+#define ERROR_NO_DATA			232L
 #define ERROR_SEM_TIMEOUT		121L
 #define ERROR_INSUFFICIENT_BUFFER	122L
 #define WAIT_TIMEOUT			258L
@@ -364,6 +370,65 @@ BOOL CloseHandle(HANDLE hObject);
  */
 BOOL CancelIoEx(HANDLE hFile, LPOVERLAPPED lpOverlapped);
 
+/*
+ * CancelIoEx(hFile, NULL).  Windows cancels only the calling thread's
+ * operations on hFile; cport does not record which thread started an
+ * operation, so this cancels every thread's (close the handle or use
+ * CancelIoEx with the OVERLAPPED where that matters).
+ */
+BOOL CancelIo(HANDLE hFile);
+
+/*
+ * The result of an overlapped operation, from its OVERLAPPED: TRUE with
+ * *lpNumberOfBytesTransferred = InternalHigh when it succeeded, FALSE
+ * with its error when it failed, FALSE with ERROR_IO_INCOMPLETE while it
+ * is pending and bWait is FALSE.  An operation is over when the thread
+ * that dequeued its packet (GetQueuedCompletionStatus, the thread pool)
+ * has finished it, or when the call that started it returned its result
+ * at once; bWait TRUE waits for that (the packet still has to be
+ * dequeued by someone: this call does not dequeue it).
+ * GetOverlappedResultEx waits at most dwMilliseconds (WAIT_TIMEOUT);
+ * bAlertable is ignored.  hFile is not used (Windows waits on it when
+ * hEvent is NULL) and may be any value.  For an AcceptEx, InternalHigh,
+ * and so the bytes reported, is the accepted socket, not the bytes of
+ * its first data: take those from its packet.
+ */
+BOOL GetOverlappedResult(HANDLE hFile, LPOVERLAPPED lpOverlapped,
+			 LPDWORD lpNumberOfBytesTransferred, BOOL bWait);
+BOOL GetOverlappedResultEx(HANDLE hFile, LPOVERLAPPED lpOverlapped,
+			   LPDWORD lpNumberOfBytesTransferred,
+			   DWORD dwMilliseconds, BOOL bAlertable);
+
+/*
+ * ReadFile and WriteFile.  With an OVERLAPPED, on a handle associated
+ * with a port:
+ *   - a pipe or FIFO (or an eventfd for reading, or a character device
+ *     that honours non-blocking I/O): the kernel's CPORT_OP_READ or
+ *     CPORT_OP_WRITE, as WSARecv and WSASend on a socket.  A read
+ *     returns what is there as soon as there is something; a write
+ *     completes when all of it is written.  A read when every writer has
+ *     closed fails with ERROR_BROKEN_PIPE, a write when every reader has
+ *     closed with ERROR_NO_DATA (no SIGPIPE), as on Windows.  The
+ *     OVERLAPPED's Offset is ignored, as for a Windows pipe.
+ *   - a regular file: the read or write at the OVERLAPPED's Offset and
+ *     OffsetHigh is done at once by the calling thread (pread, pwrite),
+ *     as Windows does for a cached file; TRUE and a packet (unless the
+ *     handle skips completion on success), or FALSE with the error and
+ *     no packet: ERROR_HANDLE_EOF for a read at or past the end.  The
+ *     file position does not move.
+ *   - a socket: WSARecv or WSASend of one buffer.
+ * TRUE when done at once (*lpNumberOfBytes... set; a packet follows
+ * unless the handle skips completion on success), else FALSE with
+ * ERROR_IO_PENDING (a packet follows) or another code (nothing follows).
+ * A zero-byte ReadFile or WriteFile on a pipe completes at once with 0
+ * bytes.  Without an OVERLAPPED: a blocking read(2) or write(2) (all of
+ * it), with the same errors; a regular file's position moves.
+ */
+BOOL ReadFile(HANDLE hFile, LPVOID lpBuffer, DWORD nNumberOfBytesToRead,
+	      LPDWORD lpNumberOfBytesRead, LPOVERLAPPED lpOverlapped);
+BOOL WriteFile(HANDLE hFile, LPCVOID lpBuffer, DWORD nNumberOfBytesToWrite,
+	       LPDWORD lpNumberOfBytesWritten, LPOVERLAPPED lpOverlapped);
+
 /* FILE_SKIP_COMPLETION_PORT_ON_SUCCESS (and _SET_EVENT_ON_HANDLE, a no-op);
  * once set it cannot be cleared. */
 BOOL SetFileCompletionNotificationModes(HANDLE FileHandle, BYTE Flags);
@@ -406,6 +471,55 @@ int WSASendTo(SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount,
 	      const struct sockaddr *lpTo, int iTolen,
 	      LPWSAOVERLAPPED lpOverlapped,
 	      LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine);
+
+/*
+ * WSAGetOverlappedResult: GetOverlappedResult with the error as Winsock
+ * reports it (WSAECONNRESET where GetQueuedCompletionStatus said
+ * ERROR_NETNAME_DELETED, WSAEMSGSIZE...); *lpdwFlags gets 0 (lpdwFlags
+ * may be NULL).  TRUE, or FALSE with WSAGetLastError() set
+ * (WSA_IO_INCOMPLETE while pending and fWait is FALSE).
+ */
+BOOL WSAGetOverlappedResult(SOCKET s, LPWSAOVERLAPPED lpOverlapped,
+			    LPDWORD lpcbTransfer, BOOL fWait,
+			    LPDWORD lpdwFlags);
+
+/*
+ * WSARecvMsg (obtained through WSAIoctl, as on Windows) and WSASendMsg:
+ * one datagram (or stream data) with its address and control data, by
+ * the kernel's CPORT_OP_RECVMSG and CPORT_OP_SENDMSG.  The control data
+ * is Linux's (struct cmsghdr, the CMSG_* macros, Linux's levels and
+ * types: IP_PKTINFO's struct in_pktinfo is Linux's), since the socket
+ * options that ask for it are Linux's too.  WSARecvMsg: the WSAMSG, its
+ * name and control buffers are the kernel's until the operation
+ * completes, when namelen, Control.len and dwFlags (Linux's MSG_TRUNC,
+ * MSG_CTRUNC...) are written back; a datagram cut short fails with
+ * WSAEMSGSIZE, the bytes that fit delivered; lpMsg->dwFlags must be 0 on
+ * entry.  WSASendMsg: the WSAMSG is read at the call; dwFlags must be 0.
+ * Both return as WSARecv and WSASend.
+ */
+typedef struct _WSAMSG {
+	LPSOCKADDR	name;
+	INT		namelen;
+	LPWSABUF	lpBuffers;
+	ULONG		dwBufferCount;
+	WSABUF		Control;
+	ULONG		dwFlags;
+} WSAMSG, *PWSAMSG, *LPWSAMSG;
+
+typedef INT (*LPFN_WSARECVMSG)(SOCKET s, LPWSAMSG lpMsg,
+			       LPDWORD lpdwNumberOfBytesRecvd,
+			       LPWSAOVERLAPPED lpOverlapped,
+			       LPWSAOVERLAPPED_COMPLETION_ROUTINE
+			       lpCompletionRoutine);
+typedef INT (*LPFN_WSASENDMSG)(SOCKET s, LPWSAMSG lpMsg, DWORD dwFlags,
+			       LPDWORD lpNumberOfBytesSent,
+			       LPWSAOVERLAPPED lpOverlapped,
+			       LPWSAOVERLAPPED_COMPLETION_ROUTINE
+			       lpCompletionRoutine);
+
+int WSASendMsg(SOCKET Handle, LPWSAMSG lpMsg, DWORD dwFlags,
+	       LPDWORD lpNumberOfBytesSent, LPWSAOVERLAPPED lpOverlapped,
+	       LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine);
 
 /*
  * AcceptEx on a listening socket associated with a port.  Linux creates
@@ -565,6 +679,12 @@ typedef BOOL (*LPFN_DISCONNECTEX)(SOCKET, LPOVERLAPPED, DWORD, DWORD);
 #define WSAID_TRANSMITFILE \
 	{ 0xb5367df0, 0xcbac, 0x11cf, \
 	  { 0x95, 0xca, 0x00, 0x80, 0x5f, 0x48, 0xa1, 0x92 } }
+#define WSAID_WSARECVMSG \
+	{ 0xf689d7c8, 0x6f1f, 0x436b, \
+	  { 0x8a, 0x53, 0xe5, 0x4f, 0xe3, 0x51, 0xc3, 0x22 } }
+#define WSAID_WSASENDMSG \
+	{ 0xa441e712, 0x754f, 0x43ca, \
+	  { 0x84, 0xa7, 0x0d, 0xee, 0x44, 0xcf, 0x60, 0x6d } }
 
 #define SIO_GET_EXTENSION_FUNCTION_POINTER	0xc8000006UL
 
@@ -572,8 +692,9 @@ typedef BOOL (*LPFN_DISCONNECTEX)(SOCKET, LPOVERLAPPED, DWORD, DWORD);
  * WSAIoctl: only SIO_GET_EXTENSION_FUNCTION_POINTER, synchronously
  * (lpOverlapped and the completion routine NULL): lpvInBuffer holds a
  * GUID, lpvOutBuffer receives the function's pointer: AcceptEx,
- * ConnectEx, GetAcceptExSockaddrs, DisconnectEx and TransmitFile
- * (WSAEINVAL for an unknown GUID); other codes fail with WSAEOPNOTSUPP.
+ * ConnectEx, GetAcceptExSockaddrs, DisconnectEx, TransmitFile, WSARecvMsg
+ * and WSASendMsg (WSAEINVAL for an unknown GUID); other codes fail with
+ * WSAEOPNOTSUPP.
  */
 int WSAIoctl(SOCKET s, DWORD dwIoControlCode, LPVOID lpvInBuffer,
 	     DWORD cbInBuffer, LPVOID lpvOutBuffer, DWORD cbOutBuffer,

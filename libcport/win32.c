@@ -38,10 +38,13 @@
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/un.h>
+#include <signal.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/futex.h>
 
 #include "cport.h"
 #include "cport_pool.h"
@@ -73,6 +76,17 @@ void WSASetLastError(int iError)
 {
 	last_error = (DWORD)iError;
 }
+
+/*
+ * What a pipe reports that no errno names: a read when every writer has
+ * closed (the kernel's READ: 0 bytes), a write when every reader has
+ * closed (-EPIPE, which on a socket is ERROR_NETNAME_DELETED).  Past
+ * MAX_ERRNO, so no errno can be taken for them; only finish() and the
+ * file calls make them.
+ */
+#define XERR_BROKEN_PIPE	5001
+#define XERR_NO_DATA		5002
+#define XERR_HANDLE_EOF		5003
 
 /*
  * errno -> (Win32 code as GetQueuedCompletionStatus reports it, Winsock
@@ -132,6 +146,10 @@ static const struct {
 	{ EADDRINUSE,	WSAEADDRINUSE,		   WSAEADDRINUSE },
 	{ EADDRNOTAVAIL, WSAEADDRNOTAVAIL,	   WSAEADDRNOTAVAIL },
 	{ EISCONN,	WSAEISCONN,		   WSAEISCONN },
+	/* A pipe's and a file's, above. */
+	{ XERR_BROKEN_PIPE, ERROR_BROKEN_PIPE,	   ERROR_BROKEN_PIPE },
+	{ XERR_NO_DATA,	ERROR_NO_DATA,		   ERROR_NO_DATA },
+	{ XERR_HANDLE_EOF, ERROR_HANDLE_EOF,	   ERROR_HANDLE_EOF },
 };
 
 DWORD cport_win32_error(int err, BOOL winsock)
@@ -146,6 +164,22 @@ DWORD cport_win32_error(int err, BOOL winsock)
 		if (errmap[i].err == err)
 			return winsock ? errmap[i].wsa : errmap[i].win32;
 	return winsock ? WSASYSCALLFAILURE : ERROR_GEN_FAILURE;
+}
+
+/*
+ * The Winsock code for the Win32 code @code (an OVERLAPPED's Internal):
+ * the first errno of the table with that code.  WSAGetOverlappedResult
+ * reports a reset as WSAECONNRESET where the port said
+ * ERROR_NETNAME_DELETED, as Windows does.
+ */
+static DWORD wsa_of_win32(DWORD code)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(errmap) / sizeof(errmap[0]); i++)
+		if (errmap[i].win32 == code)
+			return errmap[i].wsa;
+	return code;
 }
 
 /* Set the error for -errno @err; returns FALSE for the callers' tails. */
@@ -173,6 +207,8 @@ static BOOL fail(int err, BOOL winsock)
 #define M_SOCK		2ULL	/* a socket associated; port fd in bits 32.. */
 #define M_SKIP		4ULL	/* FILE_SKIP_COMPLETION_PORT_ON_SUCCESS */
 #define M_THREAD	8ULL	/* a thread handle made by CreateThread */
+#define M_SYNC		16ULL	/* with M_SOCK: a regular file, its I/O done
+				 * at once by ReadFile/WriteFile */
 
 struct op_ctx;
 struct thread_rec;
@@ -193,6 +229,9 @@ struct ent {
 	 * taken (exchanged for NULL) by closesocket().
 	 */
 	struct _TP_IO *bic;
+	/* With M_SYNC: the file's identity, against a number reused. */
+	dev_t dev;
+	ino_t ino;
 };
 
 static struct fdtab ents = FDTAB_INIT(struct ent);
@@ -248,13 +287,16 @@ static void ent_forget(int fd)
 		__atomic_store_n(&e->meta, 0, __ATOMIC_RELEASE);
 }
 
-/* A socket's port and key; false if it is not associated. */
+/*
+ * A socket's (or pipe's) port and key; false if it is not associated, or
+ * associated only in this layer (a regular file: file_port()).
+ */
 static bool sock_port(int fd, int *port, uint64_t *key, bool *skip)
 {
 	struct ent *e = ent_get(fd, false);
 	uint64_t meta = e ? ent_load(e) : 0;
 
-	if (!(meta & M_SOCK))
+	if ((meta & (M_SOCK | M_SYNC)) != M_SOCK)
 		return false;
 	*port = (int)(meta >> 32);
 	if (key)
@@ -339,10 +381,10 @@ static BOOL close_port(int port)
  * port racing with it still ends it.
  */
 static void ent_associate(struct ent *e, int pfd, uint64_t key,
-			  uint64_t serial)
+			  uint64_t serial, uint64_t flags)
 {
 	uint64_t old = ent_load(e);
-	uint64_t meta = M_SOCK | ((uint64_t)(unsigned int)pfd << 32);
+	uint64_t meta = M_SOCK | flags | ((uint64_t)(unsigned int)pfd << 32);
 
 	/*
 	 * A skip mode set before the association is kept; one left by an
@@ -356,11 +398,18 @@ static void ent_associate(struct ent *e, int pfd, uint64_t key,
 	__atomic_store_n(&e->meta, meta, __ATOMIC_RELEASE);
 }
 
+/* Whether @fd is a regular file or a block device; its identity. */
+static bool is_regular(int fd, struct stat *st)
+{
+	return !fstat(fd, st) && (S_ISREG(st->st_mode) || S_ISBLK(st->st_mode));
+}
+
 HANDLE CreateIoCompletionPort(HANDLE FileHandle, HANDLE ExistingCompletionPort,
 			      ULONG_PTR CompletionKey,
 			      DWORD NumberOfConcurrentThreads)
 {
 	HANDLE port = ExistingCompletionPort;
+	struct stat st;
 	struct ent *e;
 	uint64_t serial;
 	int fd, pfd, ret;
@@ -394,13 +443,35 @@ HANDLE CreateIoCompletionPort(HANDLE FileHandle, HANDLE ExistingCompletionPort,
 	pfd = HFD(port);
 	serial = port_serial(pfd);	/* before the port can be closed */
 	ret = pfd < 0 ? -EBADF : cport_associate(pfd, fd, CompletionKey, 0);
+	/*
+	 * A regular file has no readiness and the kernel takes no I/O on it
+	 * (<linux/cport.h>): ReadFile and WriteFile do it at once and post
+	 * the packet, so the association is this layer's alone.
+	 */
+	if (ret == -EOPNOTSUPP && is_regular(fd, &st)) {
+		/*
+		 * Associated already, unless the number was close()d and
+		 * reopened behind this layer's back (another file).
+		 */
+		if ((ent_load(e) & (M_SOCK | M_SYNC)) == (M_SOCK | M_SYNC) &&
+		    e->dev == st.st_dev && e->ino == st.st_ino) {
+			ret = -EINVAL;
+			goto fail;
+		}
+		e->dev = st.st_dev;
+		e->ino = st.st_ino;
+		ent_associate(e, pfd, CompletionKey, serial, M_SYNC);
+		SetLastError(ERROR_SUCCESS);
+		return port;
+	}
 	if (ret < 0) {
+fail:
 		if (!ExistingCompletionPort)
 			close_port(pfd);
 		fail(ret, FALSE);
 		return NULL;
 	}
-	ent_associate(e, pfd, CompletionKey, serial);
+	ent_associate(e, pfd, CompletionKey, serial, 0);
 	SetLastError(ERROR_SUCCESS);
 	return port;
 }
@@ -450,6 +521,39 @@ BOOL SetFileCompletionNotificationModes(HANDLE FileHandle, BYTE Flags)
 }
 
 /* --- Finishing an operation ---------------------------------------------------- */
+
+/*
+ * GetOverlappedResult(bWait) sleeps on the low 32 bits of an OVERLAPPED's
+ * Internal (a futex) until it is no longer STATUS_PENDING.  ov_waiters
+ * counts the threads doing so, in any OVERLAPPED: the thread that ends an
+ * operation wakes the address only when there are some, so the common
+ * case costs one load.  Both sides are sequentially consistent: either
+ * the ender sees the waiter counted, or the waiter sees the new Internal
+ * (and the kernel compares it again under the futex's lock).  Waking an
+ * OVERLAPPED freed meanwhile is harmless: a private futex's key is the
+ * address, nothing is read there.
+ */
+static int ov_waiters;
+
+static uint32_t *ov_word(LPOVERLAPPED ov)
+{
+	uint32_t *w = (uint32_t *)&ov->Internal;
+
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	w += sizeof(ov->Internal) / sizeof(*w) - 1;
+#endif
+	return w;
+}
+
+/* End @ov's operation: InternalHigh @high, Internal the Win32 @code. */
+static void ov_done(LPOVERLAPPED ov, ULONG_PTR high, DWORD code)
+{
+	ov->InternalHigh = high;
+	__atomic_store_n(&ov->Internal, (ULONG_PTR)code, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&ov_waiters, __ATOMIC_SEQ_CST))
+		syscall(SYS_futex, ov_word(ov), FUTEX_WAKE_PRIVATE, INT_MAX,
+			NULL, NULL, 0);
+}
 
 /*
  * AcceptEx into a caller's socket (sAcceptSocket).
@@ -533,6 +637,7 @@ struct op_ctx {
 	DWORD remote_len;
 	/* CTX_RECVFROM: the RECVMSG's msghdr, the kernel's until it is done. */
 	LPINT fromlen;		/* lpFromlen, set when it completes */
+	LPWSAMSG wmsg;		/* WSARecvMsg's, its lengths set then */
 	struct msghdr msg;
 	struct iovec iov[];
 };
@@ -635,8 +740,7 @@ static int deliver(struct op_ctx *ctx, LPOVERLAPPED ov, int nfd, int err,
 	}
 	free(ctx);
 	*bytes = err ? 0 : nbytes;
-	ov->InternalHigh = err ? 0 : s;
-	ov->Internal = cport_win32_error(err, FALSE);
+	ov_done(ov, err ? 0 : s, cport_win32_error(err, FALSE));
 	return -err;
 }
 
@@ -716,8 +820,7 @@ static int finish_transmit(struct op_ctx *ctx, LPOVERLAPPED ov,
 	err = ctx->send_err ? ctx->send_err : ctx->disc_err;
 	*bytes = ctx->sent;
 	free(ctx);
-	ov->InternalHigh = *bytes;
-	ov->Internal = cport_win32_error(err, FALSE);
+	ov_done(ov, *bytes, cport_win32_error(err, FALSE));
 	return -err;
 }
 
@@ -748,16 +851,24 @@ static int finish(const struct cport_cqe *cqe, DWORD *bytes)
 		return finish_transmit(ctx, ov, cqe, bytes);
 
 	if (cqe->op == CPORT_OP_RECVMSG) {
-		/* WSARecvFrom: the address's length, and a datagram cut short. */
+		/*
+		 * WSARecvFrom: the address's length; WSARecvMsg: the
+		 * lengths and flags; both: a datagram cut short.
+		 */
 		if (ctx) {
 			if (ctx->fromlen && !err)
 				*ctx->fromlen = (INT)ctx->msg.msg_namelen;
+			if (ctx->wmsg && !err) {
+				ctx->wmsg->namelen = (INT)ctx->msg.msg_namelen;
+				ctx->wmsg->Control.len =
+					(ULONG)ctx->msg.msg_controllen;
+				ctx->wmsg->dwFlags = (ULONG)ctx->msg.msg_flags;
+			}
 			free(ctx);
 		}
 		if (!err && (cqe->flags & CPORT_CQE_F_TRUNC))
 			err = EMSGSIZE;
-		ov->InternalHigh = *bytes;
-		ov->Internal = cport_win32_error(err, FALSE);
+		ov_done(ov, *bytes, cport_win32_error(err, FALSE));
 		return -err;
 	}
 	if (cqe->op == CPORT_OP_ACCEPT) {
@@ -774,8 +885,13 @@ static int finish(const struct cport_cqe *cqe, DWORD *bytes)
 	if (ctx)	/* the RECV of an AcceptEx's first data */
 		return finish_first_data(ctx, ov, cqe->res, bytes);
 
-	ov->InternalHigh = *bytes;
-	ov->Internal = cport_win32_error(err, FALSE);
+	/* ReadFile, WriteFile on a pipe (a socket's are RECV and SEND). */
+	if (cqe->op == CPORT_OP_READ && !cqe->res)
+		err = XERR_BROKEN_PIPE;
+	else if (cqe->op == CPORT_OP_WRITE && err == EPIPE)
+		err = XERR_NO_DATA;
+
+	ov_done(ov, *bytes, cport_win32_error(err, FALSE));
 	return -err;
 }
 
@@ -1081,6 +1197,14 @@ BOOL CancelIoEx(HANDLE hFile, LPOVERLAPPED lpOverlapped)
 	return TRUE;
 }
 
+BOOL CancelIo(HANDLE hFile)
+{
+	if (CancelIoEx(hFile, NULL))
+		return TRUE;
+	/* Nothing pending is no failure here, unlike CancelIoEx. */
+	return GetLastError() == ERROR_NOT_FOUND;
+}
+
 /* --- Socket operations ------------------------------------------------------------- */
 
 /*
@@ -1134,8 +1258,7 @@ static int submit_io(int fd, struct cport_sqe *sqe, LPOVERLAPPED ov,
 fail:
 	bic_cancel(bic);
 	ctx_abandon(ctx);
-	ov->InternalHigh = 0;
-	ov->Internal = cport_win32_error(ret, FALSE);
+	ov_done(ov, 0, cport_win32_error(ret, FALSE));
 	return ret;
 }
 
@@ -1463,6 +1586,395 @@ int WSASendTo(SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount,
 	return wsa_result(ret, bytes, lpNumberOfBytesSent);
 }
 
+/*
+ * WSARecvMsg, as WSAIoctl hands it out (Windows exports no symbol for
+ * it): a RECVMSG whose msghdr lives in an op_ctx, as WSARecvFrom's, and
+ * whose lengths and flags are written back into the WSAMSG when it
+ * completes.
+ */
+static INT wsa_recvmsg(SOCKET s, LPWSAMSG lpMsg, LPDWORD lpBytes,
+		       LPWSAOVERLAPPED lpOverlapped,
+		       LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine)
+{
+	int fd = handle_fd(s), ret;
+	struct op_ctx *ctx;
+	struct cport_sqe sqe;
+	DWORD bytes = 0, n;
+	ssize_t got;
+
+	if (fd < 0) {
+		SetLastError(WSAENOTSOCK);
+		return SOCKET_ERROR;
+	}
+	if (!lpMsg || (lpMsg->name && lpMsg->namelen < 0)) {
+		SetLastError(WSAEFAULT);
+		return SOCKET_ERROR;
+	}
+	n = lpMsg->dwBufferCount;
+	if (lpCompletionRoutine || !n || !lpMsg->lpBuffers ||
+	    n > CPORT_MAX_IOV) {
+		SetLastError(WSAEINVAL);
+		return SOCKET_ERROR;
+	}
+	if (lpMsg->dwFlags) {
+		SetLastError(WSAEOPNOTSUPP);
+		return SOCKET_ERROR;
+	}
+	ctx = calloc(1, sizeof(*ctx) + n * sizeof(struct iovec));
+	if (!ctx) {
+		SetLastError(WSAENOBUFS);
+		return SOCKET_ERROR;
+	}
+	ctx->kind = CTX_RECVFROM;
+	ctx->target = INVALID_SOCKET;
+	ctx->nfd = -1;
+	ctx->ov = lpOverlapped;
+	ctx->wmsg = lpMsg;
+	wsabuf_fill(ctx->iov, lpMsg->lpBuffers, n);
+	ctx->msg.msg_iov = ctx->iov;
+	ctx->msg.msg_iovlen = n;
+	ctx->msg.msg_name = lpMsg->name;
+	ctx->msg.msg_namelen = lpMsg->name ? (socklen_t)lpMsg->namelen : 0;
+	ctx->msg.msg_control = lpMsg->Control.len ? lpMsg->Control.buf : NULL;
+	ctx->msg.msg_controllen = lpMsg->Control.len;
+	if (!lpOverlapped) {
+		do {
+			got = recvmsg(fd, &ctx->msg, 0);
+		} while (got < 0 && errno == EINTR);
+		if (got >= 0) {
+			lpMsg->namelen = (INT)ctx->msg.msg_namelen;
+			lpMsg->Control.len = (ULONG)ctx->msg.msg_controllen;
+			lpMsg->dwFlags = (ULONG)ctx->msg.msg_flags;
+		}
+		ret = got < 0 ? errno : (ctx->msg.msg_flags & MSG_TRUNC) ?
+					EMSGSIZE : 0;
+		free(ctx);
+		if (got >= 0 && lpBytes)
+			*lpBytes = (DWORD)got;
+		if (ret) {
+			fail(ret, TRUE);
+			return SOCKET_ERROR;
+		}
+		SetLastError(ERROR_SUCCESS);
+		return 0;
+	}
+	cport_prep_recvmsg(&sqe, fd, &ctx->msg, (__u64)(uintptr_t)lpOverlapped,
+			   0);
+	ret = submit_io(fd, &sqe, lpOverlapped, ctx, &bytes);
+	return wsa_result(ret, bytes, lpBytes);
+}
+
+/* WSASendMsg: a SENDMSG, which the kernel copies at submission. */
+int WSASendMsg(SOCKET Handle, LPWSAMSG lpMsg, DWORD dwFlags,
+	       LPDWORD lpNumberOfBytesSent, LPWSAOVERLAPPED lpOverlapped,
+	       LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine)
+{
+	struct iovec stack[WSABUF_STACK], *iov;
+	struct msghdr msg = { 0 };
+	struct cport_sqe sqe;
+	int fd = handle_fd(Handle), ret;
+	DWORD bytes = 0, n;
+
+	if (fd < 0) {
+		SetLastError(WSAENOTSOCK);
+		return SOCKET_ERROR;
+	}
+	if (!lpMsg || (lpMsg->name && lpMsg->namelen <= 0)) {
+		SetLastError(WSAEFAULT);
+		return SOCKET_ERROR;
+	}
+	n = lpMsg->dwBufferCount;
+	if (lpCompletionRoutine || (n && !lpMsg->lpBuffers) ||
+	    n > CPORT_MAX_IOV) {
+		SetLastError(WSAEINVAL);
+		return SOCKET_ERROR;
+	}
+	if (dwFlags) {
+		SetLastError(WSAEOPNOTSUPP);
+		return SOCKET_ERROR;
+	}
+	iov = wsabuf_iov(lpMsg->lpBuffers, n, stack);
+	if (!iov)
+		return SOCKET_ERROR;
+	msg.msg_iov = iov;
+	msg.msg_iovlen = n;
+	msg.msg_name = lpMsg->name;
+	msg.msg_namelen = lpMsg->name ? (socklen_t)lpMsg->namelen : 0;
+	msg.msg_control = lpMsg->Control.len ? lpMsg->Control.buf : NULL;
+	msg.msg_controllen = lpMsg->Control.len;
+	if (!lpOverlapped) {
+		ret = sync_msg(fd, &msg, lpNumberOfBytesSent, 0, false);
+		iov_put(iov, stack);
+		return ret;
+	}
+	cport_prep_sendmsg(&sqe, fd, &msg, (__u64)(uintptr_t)lpOverlapped);
+	ret = submit_io(fd, &sqe, lpOverlapped, NULL, &bytes);
+	iov_put(iov, stack);
+	return wsa_result(ret, bytes, lpNumberOfBytesSent);
+}
+
+/* --- Pipes, files, and the results of operations --------------------------------- */
+
+/* A regular file's port and key, if this layer associated it (M_SYNC). */
+static bool file_port(int fd, int *port, uint64_t *key, bool *skip)
+{
+	struct ent *e = ent_get(fd, false);
+	uint64_t meta = e ? ent_load(e) : 0;
+
+	if ((meta & (M_SOCK | M_SYNC)) != (M_SOCK | M_SYNC))
+		return false;
+	*port = (int)(meta >> 32);
+	*key = __atomic_load_n(&e->key, __ATOMIC_RELAXED);
+	*skip = meta & M_SKIP;
+	return true;
+}
+
+/*
+ * An overlapped operation on @fd that this layer did at once (a regular
+ * file's read or write, a zero-byte one on a pipe): @n bytes or the error
+ * @err into @ov, and on success its packet, unless @fd skips completion
+ * on success.  TRUE, or FALSE with the error (no packet), as Windows.
+ */
+static BOOL done_now(int fd, int port, uint64_t key, bool skip,
+		     LPOVERLAPPED ov, ssize_t n, int err, LPDWORD lpBytes)
+{
+	struct _TP_IO *bic = bic_start(fd, key);
+
+	ov_done(ov, err ? 0 : (ULONG_PTR)n, cport_win32_error(err, FALSE));
+	if (err) {
+		bic_cancel(bic);
+		return fail(err, FALSE);
+	}
+	if (lpBytes)
+		*lpBytes = (DWORD)n;
+	if (skip || cport_post(port, key, (__u64)(uintptr_t)ov, 0, (__u32)n))
+		bic_cancel(bic);
+	return TRUE;
+}
+
+/*
+ * write(2) on a pipe with SIGPIPE blocked, and the SIGPIPE it raised
+ * taken back: Windows has no signals, and a write to a pipe without
+ * readers fails there (ERROR_NO_DATA) instead of ending the process.  A
+ * SIGPIPE already pending before the write is left pending.
+ */
+static ssize_t write_nosig(int fd, const void *buf, size_t len)
+{
+	static const struct timespec zero;
+	sigset_t set, old, pending;
+	bool had;
+	ssize_t n;
+	int err;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &set, &old);
+	had = !sigpending(&pending) && sigismember(&pending, SIGPIPE);
+	n = write(fd, buf, len);
+	err = errno;
+	if (n < 0 && err == EPIPE && !had)
+		while (sigtimedwait(&set, NULL, &zero) < 0 && errno == EINTR)
+			;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	errno = err;
+	return n;
+}
+
+/* ReadFile, WriteFile without an OVERLAPPED: blocking, all of a write. */
+static BOOL file_sync(int fd, char *buf, DWORD len, LPDWORD lpBytes,
+		      bool rd, bool fifo)
+{
+	size_t done = 0;
+	ssize_t n;
+	int err = 0;
+
+	if (rd) {
+		do {
+			n = read(fd, buf, len);
+		} while (n < 0 && errno == EINTR);
+		if (n < 0)
+			err = errno;
+		else if (!n && len && fifo)
+			err = XERR_BROKEN_PIPE;
+		else
+			done = (size_t)n;
+	} else {
+		while (done < len) {
+			n = fifo ? write_nosig(fd, buf + done, len - done) :
+				   write(fd, buf + done, len - done);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0) {
+				err = errno == EPIPE && fifo ? XERR_NO_DATA :
+							       errno;
+				break;
+			}
+			done += (size_t)n;
+		}
+	}
+	if (lpBytes)
+		*lpBytes = (DWORD)done;
+	if (err)
+		return fail(err, FALSE);
+	return TRUE;
+}
+
+static BOOL file_io(HANDLE hFile, char *buf, DWORD len, LPDWORD lpBytes,
+		    LPOVERLAPPED ov, bool rd)
+{
+	int fd = HFD(hFile), port, err = 0, ret;
+	struct cport_sqe sqe;
+	struct stat st;
+	DWORD bytes = 0;
+	uint64_t key;
+	bool skip;
+	ssize_t n;
+
+	if (lpBytes)
+		*lpBytes = 0;
+	if (fd < 0 || fstat(fd, &st) < 0 ||
+	    (ent_meta(fd) & (M_PORT | M_THREAD))) {
+		SetLastError(ERROR_INVALID_HANDLE);
+		return FALSE;
+	}
+	if (!buf && len) {
+		SetLastError(ERROR_NOACCESS);
+		return FALSE;
+	}
+	if (S_ISSOCK(st.st_mode)) {
+		WSABUF b = { .len = len, .buf = buf };
+
+		return wsa_io((SOCKET)fd, &b, 1, lpBytes, 0, ov, NULL, rd) ?
+		       FALSE : TRUE;
+	}
+	if (!ov)
+		return file_sync(fd, buf, len, lpBytes, rd,
+				 S_ISFIFO(st.st_mode));
+	if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)) {
+		off_t off = (off_t)((uint64_t)ov->OffsetHigh << 32 |
+				    ov->Offset);
+
+		if (!file_port(fd, &port, &key, &skip))
+			return fail(EINVAL, FALSE);
+		do {
+			n = rd ? pread(fd, buf, len, off) :
+				 pwrite(fd, buf, len, off);
+		} while (n < 0 && errno == EINTR);
+		if (n < 0)
+			err = errno;
+		else if (rd && !n && len)
+			err = XERR_HANDLE_EOF;
+		return done_now(fd, port, key, skip, ov, n, err, lpBytes);
+	}
+	if (!sock_port(fd, &port, &key, &skip))
+		return fail(EINVAL, FALSE);
+	if (!len)
+		return done_now(fd, port, key, skip, ov, 0, 0, lpBytes);
+	if (rd)
+		cport_prep_read(&sqe, fd, buf, len, key, (__u64)(uintptr_t)ov);
+	else
+		cport_prep_write(&sqe, fd, buf, len, key, (__u64)(uintptr_t)ov);
+	ret = submit_io(fd, &sqe, ov, NULL, &bytes);
+	if (ret == 1) {
+		SetLastError(ERROR_IO_PENDING);
+		return FALSE;
+	}
+	if (ret < 0)
+		return fail(ret, FALSE);
+	if (lpBytes)
+		*lpBytes = bytes;
+	return TRUE;
+}
+
+BOOL ReadFile(HANDLE hFile, LPVOID lpBuffer, DWORD nNumberOfBytesToRead,
+	      LPDWORD lpNumberOfBytesRead, LPOVERLAPPED lpOverlapped)
+{
+	return file_io(hFile, lpBuffer, nNumberOfBytesToRead,
+		       lpNumberOfBytesRead, lpOverlapped, true);
+}
+
+BOOL WriteFile(HANDLE hFile, LPCVOID lpBuffer, DWORD nNumberOfBytesToWrite,
+	       LPDWORD lpNumberOfBytesWritten, LPOVERLAPPED lpOverlapped)
+{
+	return file_io(hFile, (char *)lpBuffer, nNumberOfBytesToWrite,
+		       lpNumberOfBytesWritten, lpOverlapped, false);
+}
+
+/*
+ * The result in @ov, waiting up to @ms (INFINITE: for ever) while it is
+ * pending (see ov_done()).  @wsa: the error as Winsock reports it.
+ */
+static BOOL ov_result(LPOVERLAPPED ov, LPDWORD lpBytes, DWORD ms, bool wsa)
+{
+	long long deadline = wait_deadline(ms);
+	ULONG_PTR st;
+
+	if (!ov) {
+		SetLastError(ERROR_INVALID_PARAMETER);
+		return FALSE;
+	}
+	st = __atomic_load_n(&ov->Internal, __ATOMIC_SEQ_CST);
+	if (st == STATUS_PENDING && ms) {
+		__atomic_add_fetch(&ov_waiters, 1, __ATOMIC_SEQ_CST);
+		for (;;) {
+			struct timespec ts, *tp = NULL;
+
+			st = __atomic_load_n(&ov->Internal, __ATOMIC_SEQ_CST);
+			if (st != STATUS_PENDING)
+				break;
+			if (ms != INFINITE) {
+				long long left = deadline - mono_ns();
+
+				if (left <= 0)
+					break;
+				ts.tv_sec = left / 1000000000LL;
+				ts.tv_nsec = left % 1000000000LL;
+				tp = &ts;
+			}
+			syscall(SYS_futex, ov_word(ov), FUTEX_WAIT_PRIVATE,
+				(uint32_t)STATUS_PENDING, tp, NULL, 0);
+		}
+		__atomic_sub_fetch(&ov_waiters, 1, __ATOMIC_SEQ_CST);
+	}
+	if (st == STATUS_PENDING) {
+		SetLastError(ms ? WAIT_TIMEOUT :
+			     wsa ? WSA_IO_INCOMPLETE : ERROR_IO_INCOMPLETE);
+		return FALSE;
+	}
+	if (lpBytes)
+		*lpBytes = (DWORD)ov->InternalHigh;
+	if (st) {
+		SetLastError(wsa ? wsa_of_win32((DWORD)st) : (DWORD)st);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+BOOL GetOverlappedResult(HANDLE hFile, LPOVERLAPPED lpOverlapped,
+			 LPDWORD lpNumberOfBytesTransferred, BOOL bWait)
+{
+	return ov_result(lpOverlapped, lpNumberOfBytesTransferred,
+			 bWait ? INFINITE : 0, false);
+}
+
+BOOL GetOverlappedResultEx(HANDLE hFile, LPOVERLAPPED lpOverlapped,
+			   LPDWORD lpNumberOfBytesTransferred,
+			   DWORD dwMilliseconds, BOOL bAlertable)
+{
+	return ov_result(lpOverlapped, lpNumberOfBytesTransferred,
+			 dwMilliseconds, false);
+}
+
+BOOL WSAGetOverlappedResult(SOCKET s, LPWSAOVERLAPPED lpOverlapped,
+			    LPDWORD lpcbTransfer, BOOL fWait,
+			    LPDWORD lpdwFlags)
+{
+	if (lpdwFlags)
+		*lpdwFlags = 0;
+	return ov_result(lpOverlapped, lpcbTransfer, fWait ? INFINITE : 0,
+			 true);
+}
+
 BOOL AcceptEx(SOCKET sListenSocket, SOCKET sAcceptSocket,
 	      PVOID lpOutputBuffer, DWORD dwReceiveDataLength,
 	      DWORD dwLocalAddressLength, DWORD dwRemoteAddressLength,
@@ -1742,8 +2254,7 @@ static BOOL transmit_disconnect(int fd, struct cport_sqe *sqe,
 	if (!n) {
 		bic_cancel(bic);
 		free(ctx);
-		ov->InternalHigh = 0;
-		ov->Internal = cport_win32_error(-ret, FALSE);
+		ov_done(ov, 0, cport_win32_error(-ret, FALSE));
 		return fail(-ret, TRUE);
 	}
 	if (n == 1) {
@@ -1756,8 +2267,7 @@ static BOOL transmit_disconnect(int fd, struct cport_sqe *sqe,
 
 			err = ctx->send_err ? ctx->send_err : ctx->disc_err;
 			free(ctx);
-			ov->InternalHigh = bytes;
-			ov->Internal = cport_win32_error(err, FALSE);
+			ov_done(ov, bytes, cport_win32_error(err, FALSE));
 			cport_prep_post(&post, key, (__u64)(uintptr_t)ov, -err,
 					bytes);
 			if (cport_submit(port, &post, 1) < 0)
@@ -1867,7 +2377,9 @@ int WSAIoctl(SOCKET s, DWORD dwIoControlCode, LPVOID lpvInBuffer,
 			  connectex = WSAID_CONNECTEX,
 			  sockaddrs = WSAID_GETACCEPTEXSOCKADDRS,
 			  transmitfile = WSAID_TRANSMITFILE,
-			  disconnectex = WSAID_DISCONNECTEX;
+			  disconnectex = WSAID_DISCONNECTEX,
+			  recvmsg_id = WSAID_WSARECVMSG,
+			  sendmsg_id = WSAID_WSASENDMSG;
 	void (*fn)(void) = NULL;
 	GUID g;
 
@@ -1897,6 +2409,10 @@ int WSAIoctl(SOCKET s, DWORD dwIoControlCode, LPVOID lpvInBuffer,
 		fn = (void (*)(void))TransmitFile;
 	else if (guid_is(&g, &disconnectex))
 		fn = (void (*)(void))DisconnectEx;
+	else if (guid_is(&g, &recvmsg_id))
+		fn = (void (*)(void))wsa_recvmsg;
+	else if (guid_is(&g, &sendmsg_id))
+		fn = (void (*)(void))WSASendMsg;
 	if (!fn) {
 		SetLastError(WSAEINVAL);
 		return SOCKET_ERROR;
@@ -2716,7 +3232,7 @@ static PTP_IO tp_io_new(HANDLE fl, PTP_CALLBACK_ENVIRON pcbe, struct ent **ep)
 	}
 	pio->fd = fd;
 	pfd = cport_pool_port(pio->tp->pool);
-	ent_associate(e, pfd, cport_pool_io_key(pio->io), port_serial(pfd));
+	ent_associate(e, pfd, cport_pool_io_key(pio->io), port_serial(pfd), 0);
 	*ep = e;
 	return pio;
 }
