@@ -477,6 +477,64 @@ int QsoWaitForIOCompletion(int IOCompletionPort,
 	return 1;
 }
 
+/* The socket check of the IBM calls: EBADF, ENOTSOCK as they report them. */
+static int check_sock(int sd)
+{
+	int type;
+	socklen_t len = sizeof(type);
+
+	return getsockopt(sd, SOL_SOCKET, SO_TYPE, &type, &len);
+}
+
+/*
+ * Identifiers from one counter for every socket: unique on each socket,
+ * as IBM i promises, and on all of them; never 0 (the failure value).
+ */
+static unsigned long long last_op_id;
+
+unsigned long long QsoGenerateOperationId(int socketDescriptor)
+{
+	if (check_sock(socketDescriptor))
+		return 0;
+	return __atomic_add_fetch(&last_op_id, 1, __ATOMIC_RELAXED);
+}
+
+/* What QsoIsOperationPending() looks for, and whether it found it. */
+struct pending {
+	int sd;
+	unsigned long long id;
+	bool found;
+};
+
+/* fdtab_for_each() callback: @arg's operation among one port's. */
+static void pending_on_port(int fd, void *slot, void *arg)
+{
+	struct qso_port *p = *(struct qso_port **)slot;
+	struct pending *q = arg;
+	struct qso_op *op;
+
+	if (!p || q->found)
+		return;
+	for (op = p->ops.next; op != &p->ops; op = op->next)
+		if (op->fd == q->sd && !op->done &&
+		    op->area.operationId == q->id) {
+			q->found = true;
+			return;
+		}
+}
+
+int QsoIsOperationPending(int socketDescriptor, unsigned long long operationId)
+{
+	struct pending q = { .sd = socketDescriptor, .id = operationId };
+
+	if (check_sock(socketDescriptor))
+		return -1;
+	pthread_mutex_lock(&qso_lock);
+	fdtab_for_each(&qso_ports, pending_on_port, &q);
+	pthread_mutex_unlock(&qso_lock);
+	return q.found;
+}
+
 /* What QsoCancelOperation() looks for, and what it found. */
 struct cancel {
 	int sd;
@@ -511,11 +569,8 @@ static void cancel_on_port(int fd, void *slot, void *arg)
 int QsoCancelOperation(int socketDescriptor, unsigned long long operationId)
 {
 	struct cancel c = { .sd = socketDescriptor, .id = operationId };
-	int type;
-	socklen_t len = sizeof(type);
 
-	/* EBADF, ENOTSOCK as the IBM call reports them. */
-	if (getsockopt(socketDescriptor, SOL_SOCKET, SO_TYPE, &type, &len))
+	if (check_sock(socketDescriptor))
 		return -1;
 	pthread_mutex_lock(&qso_lock);
 	fdtab_for_each(&qso_ports, cancel_on_port, &c);

@@ -63,6 +63,19 @@
  *   returnValue -1 (or the bytes moved) and errnoValue ECANCELED, unless it
  *   finished at that moment.  Returns how many were cancelled (0: none).
  *
+ * - QsoGenerateOperationId(sd) returns a new operationId, unique on sd
+ *   (and on every socket: one counter), never 0; 0 with errno EBADF or
+ *   ENOTSOCK.
+ *
+ * - QsoIsOperationPending(sd, operationId) returns 1 if an operation
+ *   started on sd (on any port, by a Qso* or a gsk_secure_soc_start* call)
+ *   with that operationId is pending, else 0; -1 with errno EBADF or
+ *   ENOTSOCK.  Pending here means not yet returned by
+ *   QsoWaitForIOCompletion(): an operation that has completed but whose
+ *   completion is still queued on the port counts as pending (IBM i
+ *   counts it from the moment it is posted), so a 0 means its buffer is
+ *   the application's again.
+ *
  * - QsoDestroyIOCompletionPort() wakes every waiter (-1, EDESTROYED),
  *   and the pending operations and queued completions go with the port,
  *   unposted (an accepted connection not yet returned is closed); the
@@ -154,6 +167,8 @@ int QsoWaitForIOCompletion(int IOCompletionPort,
 			   Qso_OverlappedIO_t *completionStatus,
 			   struct timeval *timeToWait);
 int QsoCancelOperation(int socketDescriptor, unsigned long long operationId);
+unsigned long long QsoGenerateOperationId(int socketDescriptor);
+int QsoIsOperationPending(int socketDescriptor, unsigned long long operationId);
 
 #ifdef __cplusplus
 }

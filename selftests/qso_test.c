@@ -4,7 +4,8 @@
  * returns and errno values; postFlag 0 and 1 with immediate and pending
  * completions and postFlagResult; fillBuffer; operationWaitTime as a
  * per-operation time limit and as a delayed post; cancel by socket and
- * operationId; destroy under a waiting thread; bad inputs; a socket moved
+ * operationId, operation ids generated and checked for pending; destroy
+ * under a waiting thread; bad inputs; a socket moved
  * between ports; an area reused while its operation is pending; and the
  * echo flow of IBM's example (examples/qso_echo.c) end to end.
  */
@@ -772,6 +773,76 @@ TEST_F(qso, cancel)
 	ASSERT_EQ(0, pipe(pfd));
 	errno = 0;
 	EXPECT_EQ(-1, QsoCancelOperation(pfd[0], 0));
+	EXPECT_EQ(ENOTSOCK, errno);
+	close(pfd[0]);
+	close(pfd[1]);
+}
+
+/*
+ * QsoGenerateOperationId: new, non-zero ids; QsoIsOperationPending: 1 from
+ * the start until the completion is returned, for that id on that socket
+ * only.
+ */
+TEST_F(qso, operation_ids)
+{
+	unsigned long long id1, id2, id3;
+	Qso_OverlappedIO_t a;
+	int pfd[2];
+
+	id1 = QsoGenerateOperationId(self->fds[0]);
+	id2 = QsoGenerateOperationId(self->fds[0]);
+	id3 = QsoGenerateOperationId(self->fds[1]);
+	EXPECT_NE(0, id1);
+	EXPECT_NE(0, id2);
+	EXPECT_NE(id1, id2);
+	EXPECT_NE(id2, id3);
+	EXPECT_NE(id1, id3);
+
+	EXPECT_EQ(0, QsoIsOperationPending(self->fds[0], id1));
+	a = area((void *)30, self->buf, 16, 0);
+	a.operationId = id1;
+	ASSERT_EQ(1, QsoStartRecv(self->fds[0], self->port, &a));
+	EXPECT_EQ(1, QsoIsOperationPending(self->fds[0], id1));
+	EXPECT_EQ(0, QsoIsOperationPending(self->fds[0], id2));
+	EXPECT_EQ(0, QsoIsOperationPending(self->fds[1], id1));
+	/* Completed but not returned yet: still pending (see qsoasync.h). */
+	put(self->fds[1], "id");
+	EXPECT_EQ(1, QsoIsOperationPending(self->fds[0], id1));
+	ASSERT_EQ(1, qwait(self->port, &self->cs, PROGRESS_MS));
+	EXPECT_EQ(id1, self->cs.operationId);
+	EXPECT_EQ(2, self->cs.returnValue);
+	EXPECT_EQ(0, QsoIsOperationPending(self->fds[0], id1));
+
+	/* Cancelled, then returned: no longer pending. */
+	a.operationId = id2;
+	ASSERT_EQ(1, QsoStartRecv(self->fds[0], self->port, &a));
+	EXPECT_EQ(1, QsoIsOperationPending(self->fds[0], id2));
+	EXPECT_EQ(1, QsoCancelOperation(self->fds[0], id2));
+	ASSERT_EQ(1, qwait(self->port, &self->cs, PROGRESS_MS));
+	EXPECT_EQ(ECANCELED, self->cs.errnoValue);
+	EXPECT_EQ(0, QsoIsOperationPending(self->fds[0], id2));
+
+	/* Completed at once and not posted: never pending. */
+	say(self->fds[1], self->fds[0], "now");
+	a.operationId = id3;
+	EXPECT_EQ(0, QsoStartRecv(self->fds[0], self->port, &a));
+	EXPECT_EQ(3, a.returnValue);
+	EXPECT_EQ(0, QsoIsOperationPending(self->fds[0], id3));
+	EXPECT_TRUE(qnone(self->port, 0));
+
+	/* Bad descriptors. */
+	errno = 0;
+	EXPECT_EQ(0, QsoGenerateOperationId(-1));
+	EXPECT_EQ(EBADF, errno);
+	errno = 0;
+	EXPECT_EQ(-1, QsoIsOperationPending(-1, id1));
+	EXPECT_EQ(EBADF, errno);
+	ASSERT_EQ(0, pipe(pfd));
+	errno = 0;
+	EXPECT_EQ(0, QsoGenerateOperationId(pfd[0]));
+	EXPECT_EQ(ENOTSOCK, errno);
+	errno = 0;
+	EXPECT_EQ(-1, QsoIsOperationPending(pfd[0], id1));
 	EXPECT_EQ(ENOTSOCK, errno);
 	close(pfd[0]);
 	close(pfd[1]);
