@@ -38,45 +38,6 @@ static void *server_fn(void *arg)
 	return NULL;
 }
 
-static int free_port(void)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
-
-	if (fd < 0)
-		return -1;
-	if (!bind(fd, (struct sockaddr *)&a, sizeof(a)) &&
-	    !getsockname(fd, (struct sockaddr *)&a, &len))
-		port = ntohs(a.sin_port);
-	close(fd);
-	return port;
-}
-
-static int connect_to(int port)
-{
-	struct sockaddr_in a = {
-		.sin_family = AF_INET,
-		.sin_port = htons(port),
-		.sin_addr.s_addr = htonl(INADDR_LOOPBACK),
-	};
-	long long end = now_ns() + (long long)PROGRESS_MS * NSEC_PER_MSEC;
-
-	while (now_ns() < end) {
-		int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-		if (fd < 0)
-			return -1;
-		if (!connect(fd, (struct sockaddr *)&a, sizeof(a)))
-			return fd;
-		close(fd);
-		if (errno != ECONNREFUSED)
-			return -1;
-		usleep(2000);
-	}
-	return -1;
-}
-
 static int task_count_(void)
 {
 	DIR *d = opendir("/proc/self/task");
@@ -101,7 +62,7 @@ static void *client_fn(void *arg)
 {
 	struct client *c = arg;
 	static __thread char out[MAX_MSG], in[MAX_MSG];
-	int fd = connect_to(c->port), i, msgs = slow_kernel() ? 10 : 40;
+	int fd = tcp_connect_port(c->port), i, msgs = slow_kernel() ? 10 : 40;
 	size_t off = 0;
 
 	if (fd < 0) {
@@ -128,7 +89,7 @@ TEST(echo_every_byte)
 {
 	struct server srv = { .ret = -1 };
 	struct client cl[CONNS];
-	int port = free_port(), i, base_fd = fd_count(), base_task = task_count_();
+	int port = tcp_free_port(), i, base_fd = fd_count(), base_task = task_count_();
 
 	ASSERT_LT(0, port);
 	snprintf(srv.port, sizeof(srv.port), "%d", port);

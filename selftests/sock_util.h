@@ -138,6 +138,50 @@ static inline int sock_pair(enum sock_kind kind, int fds[2])
 	return 0;
 }
 
+/* A TCP port free right now on the wildcard address, or -1. */
+static inline int tcp_free_port(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port = -1;
+
+	if (fd < 0)
+		return -1;
+	if (!bind(fd, (struct sockaddr *)&a, sizeof(a)) &&
+	    !getsockname(fd, (struct sockaddr *)&a, &len))
+		port = ntohs(a.sin_port);
+	close(fd);
+	return port;
+}
+
+/*
+ * Connect to 127.0.0.1:@port, retrying while it is refused (a server
+ * still starting) for up to PROGRESS_MS.  The descriptor, or -1.
+ */
+static inline int tcp_connect_port(int port)
+{
+	struct sockaddr_in a = {
+		.sin_family = AF_INET,
+		.sin_port = htons(port),
+		.sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+	};
+	long long end = now_ns() + (long long)PROGRESS_MS * NSEC_PER_MSEC;
+
+	while (now_ns() < end) {
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+		if (fd < 0)
+			return -1;
+		if (!connect(fd, (struct sockaddr *)&a, sizeof(a)))
+			return fd;
+		close(fd);
+		if (errno != ECONNREFUSED)
+			return -1;
+		usleep(2000);
+	}
+	return -1;
+}
+
 /* Make close() of @fd send a reset instead of a FIN. */
 static inline void sock_set_rst_on_close(int fd)
 {

@@ -155,44 +155,6 @@ static void *upstream_fn(void *arg)
 	return NULL;
 }
 
-/* A TCP port free right now on the wildcard address. */
-static int free_port(void)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
-
-	if (fd < 0)
-		return -1;
-	if (!bind(fd, (struct sockaddr *)&a, sizeof(a)) &&
-	    !getsockname(fd, (struct sockaddr *)&a, &len))
-		port = ntohs(a.sin_port);
-	close(fd);
-	return port;
-}
-
-/* Connect to 127.0.0.1:@port, retrying while the proxy starts. */
-static int connect_to(int port)
-{
-	struct sockaddr_in a = {
-		.sin_family = AF_INET,
-		.sin_port = htons(port),
-		.sin_addr.s_addr = htonl(INADDR_LOOPBACK),
-	};
-	int i, fd;
-
-	for (i = 0; i < 200; i++) {
-		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd < 0)
-			return -errno;
-		if (!connect(fd, (struct sockaddr *)&a, sizeof(a)))
-			return fd;
-		close(fd);
-		usleep(20000);
-	}
-	return -ETIMEDOUT;
-}
-
 struct client {
 	pthread_t t;
 	int port;
@@ -212,7 +174,7 @@ static void *client_fn(void *arg)
 	size_t len;
 	int fd;
 
-	fd = connect_to(c->port);
+	fd = tcp_connect_port(c->port);
 	CHECK(c, fd >= 0 && banner);
 	CHECK(c, !send_pattern(fd, c->seed, stream_len()));
 	CHECK(c, !shutdown(fd, SHUT_WR));
@@ -283,7 +245,7 @@ TEST_F_TIMEOUT(proxy, relays_checksummed_streams, 300)
 	up.lst = sock_listener(SK_TCP4);
 	ASSERT_LE(0, up.lst);
 	ASSERT_EQ(0, getsockname(up.lst, (struct sockaddr *)&ua, &ualen));
-	port = free_port();
+	port = tcp_free_port();
 	ASSERT_LT(0, port);
 	snprintf(lport, sizeof(lport), "%d", port);
 	snprintf(uport, sizeof(uport), "%d", ntohs(ua.sin_port));

@@ -37,59 +37,18 @@ static void *server_fn(void *arg)
 	return NULL;
 }
 
-/* A TCP port free right now on the wildcard address. */
-static int free_port(void)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
-
-	if (fd < 0)
-		return -1;
-	if (!bind(fd, (struct sockaddr *)&a, sizeof(a)) &&
-	    !getsockname(fd, (struct sockaddr *)&a, &len))
-		port = ntohs(a.sin_port);
-	close(fd);
-	return port;
-}
-
-/* Connect to 127.0.0.1:@port, retrying while the server starts. */
-static int connect_to(int port)
-{
-	struct sockaddr_in a = {
-		.sin_family = AF_INET,
-		.sin_port = htons(port),
-		.sin_addr.s_addr = htonl(INADDR_LOOPBACK),
-	};
-	long long end = now_ns() + (long long)PROGRESS_MS * NSEC_PER_MSEC;
-
-	while (now_ns() < end) {
-		int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-		if (fd < 0)
-			return -1;
-		if (!connect(fd, (struct sockaddr *)&a, sizeof(a)))
-			return fd;
-		close(fd);
-		if (errno != ECONNREFUSED)
-			return -1;
-		usleep(2000);
-	}
-	return -1;
-}
-
 TEST(tutorial_server_echoes)
 {
 	static char msg[TUT_MAX_MSG], back[TUT_MAX_MSG];
 	struct server srv = { 0 };
-	int port = free_port(), c[TUT_CONNS], i, m;
+	int port = tcp_free_port(), c[TUT_CONNS], i, m;
 
 	ASSERT_LT(0, port);
 	snprintf(srv.port, sizeof(srv.port), "%d", port);
 	snprintf(srv.conns, sizeof(srv.conns), "%d", TUT_CONNS);
 	ASSERT_EQ(0, pthread_create(&srv.t, NULL, server_fn, &srv));
 	for (i = 0; i < TUT_CONNS; i++) {
-		c[i] = connect_to(port);
+		c[i] = tcp_connect_port(port);
 		ASSERT_LE(0, c[i]);
 	}
 	for (m = 0; m < TUT_MSGS; m++) {
