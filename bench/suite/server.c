@@ -377,7 +377,7 @@ void accept_all(struct worker *w, int epfd, int lfd, unsigned int ev)
 static const char *const port_fields[] = {
 	"concurrency", "posts", "dequeues", "waits", "waits_slept",
 	"handoffs", "runs_submit", "runs_waiter", "runs_fallback",
-	"fallback_kicks", "ops_inline", "ops_completed",
+	"fallback_kicks", "ops_inline", "ops_completed", "over_limit_events",
 };
 #define NR_PORT_FIELDS	(sizeof(port_fields) / sizeof(port_fields[0]))
 
