@@ -91,6 +91,9 @@ sfx=${BENCH_ONLY:+-$BENCH_ONLY}
 log=build/logs/bench-$name-$mode$sfx.log
 timeout=$([ "$mode" = quick ] && echo 1500 || echo 7200)
 echo "bench: $mode run on $name (QEMU; quick: a few minutes, full: about half an hour under TCG)"
+# The host's load, before the guest starts and after it ends: a busy host
+# (another guest, a build) distorts every figure (docs/policies.md).
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 status=0
 scripts/run-guest.sh --kernel "$image" --module "build/mod-$name/cport.ko" \
 	--log "$log" --timeout "$timeout" --test-timeout $((timeout - 60)) --live \
@@ -111,6 +114,7 @@ if ! grep -q '^suite done' "$log"; then
 	exit 1
 fi
 
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 accel=${CPORT_ACCEL:-$(cut -d' ' -f2 "$CACHE/kvm-probe" 2> /dev/null || echo unknown)}
 base=bench/results/bench-$name-$mode
 # A part of the suite is a check, not a table to keep: build output.
@@ -119,7 +123,9 @@ python3 bench/suite/report.py --log "$log" --out "$base" --plots "$out" \
 	--env "kernel_name=$name" --env "accelerator=$accel" \
 	--env "commit=$commit${dirty:++dirty}" --env "mode=$mode" \
 	--env "liburing=$liburing_version" --env "date=$(date -u +%Y-%m-%dT%H:%MZ)" \
-	--env "qemu=$(qemu-system-x86_64 --version | head -n1)"
+	--env "qemu=$(qemu-system-x86_64 --version | head -n1)" \
+	--env "host_load_before=$load_before (1, 5, 15 min)" \
+	--env "host_load_after=$load_after (the guest's own vCPUs included)"
 # The traces: trace-report's summary with the tables, the events
 # compressed with the plots.
 for t in lifo fifo floor; do
