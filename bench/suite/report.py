@@ -379,7 +379,8 @@ def main():
               (" QUICK=1" if env.get("mode") == "quick" else ""))
     md.append("")
     for k in ("kernel", "accelerator", "vcpus", "commit", "date", "liburing",
-              "io_uring_setup_flags", "io_uring_idiom", "cport", "pools", "qemu"):
+              "io_uring_setup_flags", "io_uring_idiom", "cport", "pools", "qemu",
+              "host_load_before", "host_load_after"):
         if k in env:
             md.append("- %s: %s" % (k, env[k]))
     md += ["", "Absolute figures from an emulated guest on a shared host mean "
