@@ -25,10 +25,17 @@ Prints the parameters and their sources as JSON.  From BASE.json:
 From the trace of LIFO at light load (trace-KERNEL-MODE-lifo.txt, what
 scripts/trace-report printed):
   wake                 handoff -> dequeue: its p50, p90, p99, p99.9 and
-                       max, log-linear in between, switch_cpu at p0
+                       max, log-linear in between, switch_cpu at p0; the
+                       max is one handoff of the N traced, so it gets
+                       only the top 1/N of the draws: from p99.9 to
+                       1 - 1/N the draw stays at p99.9 (all the report
+                       says of those handoffs is that they took at least
+                       that), log-linear up to the max above it (with
+                       N <= 1000, p99.9 is the max and nothing changes)
 From the floor trace (trace-KERNEL-MODE-floor.txt, floor's cport-xcpu
 ping-pong):
-  wake_warm            handoff -> dequeue, as wake; used for a wakeup onto
+  wake_warm            handoff -> dequeue, as wake (the max in the top
+                       1/N likewise); used for a wakeup onto
                        a CPU idle no longer than
   warm_idle            floor_ns cport-xcpu (the round trip of that
                        ping-pong, the longest idle it measured)
@@ -103,12 +110,8 @@ def extract(base):
         "ncpu": ncpu, "concurrency": ncpu, "workers": 2 * ncpu,
         "client_threads": 1,
         "handler_s": handler, "client_cpu_s": client, "switch_cpu_s": switch,
-        "wake_points_s": [[0.0, switch], [0.5, wake["p50"]], [0.9, wake["p90"]],
-                          [0.99, wake["p99"]], [0.999, wake["p99.9"]],
-                          [1.0, wake["max"]]],
-        "wake_warm_points_s": [[0.0, switch], [0.5, warm["p50"]], [0.9, warm["p90"]],
-                               [0.99, warm["p99"]], [0.999, warm["p99.9"]],
-                               [1.0, warm["max"]]],
+        "wake_points_s": wake_points(wake, nwake, switch),
+        "wake_warm_points_s": wake_points(warm, nwarm, switch),
         "warm_idle_s": warm_idle,
         "duration_s": dur, "warmup_s": warm_up,
         "sources": {
@@ -117,9 +120,9 @@ def extract(base):
                 rel, len(rows), ", ".join("%s %.0f" % (r["tag"], r["cpu_per_req_us"]) for r in rows)),
             "client_cpu_s": "%s.json: median cli_cpu_s/requests of the same runs" % rel,
             "switch_cpu_s": "%s.json floor_ns cport-1cpu / 2 (%.0f ns / 2)" % (rel, floor["cport-1cpu"]),
-            "wake_points_s": "%s: handoff -> dequeue of %d handoffs, p50/p90/p99/p99.9/max; switch_cpu_s at p0" % (
+            "wake_points_s": "%s: handoff -> dequeue of %d handoffs, p50/p90/p99/p99.9, the max only in the top 1/N; switch_cpu_s at p0" % (
                 os.path.relpath(tpath, ROOT), nwake),
-            "wake_warm_points_s": "%s: handoff -> dequeue of %d handoffs of floor's cport-xcpu ping-pong, p50/p90/p99/p99.9/max; switch_cpu_s at p0" % (
+            "wake_warm_points_s": "%s: handoff -> dequeue of %d handoffs of floor's cport-xcpu ping-pong, p50/p90/p99/p99.9, the max only in the top 1/N; switch_cpu_s at p0" % (
                 os.path.relpath(fpath, ROOT), nwarm),
             "warm_idle_s": "%s.json floor_ns cport-xcpu (%.0f ns): the idle time of a vCPU in the ping-pong that measured wake_warm; a wakeup onto a CPU idle longer draws from wake_points_s" % (rel, floor["cport-xcpu"]),
             "duration_s, warmup_s": "bench/suite/suite.sh, mode %s: D=%g W=%g" % (mode, dur, warm_up),
@@ -127,6 +130,24 @@ def extract(base):
         "runs": d["runs"],
         "floor_ns": floor,
     }
+
+
+def wake_points(t, n, switch):
+    """(quantile, seconds) through a handoff -> dequeue row of n
+    handoffs: switch at p0, the percentiles, and the max as what it is,
+    one handoff of n: it gets the top 1/n of the draws only, and below
+    that the draw stays at the last percentile.  (Log-linear from p99.9
+    straight to the max would give the whole top 0.1% a spread up to
+    the one slowest handoff: with the 6.1 full floor trace's 101 ms max
+    against a p99.9 of 276 us, a mean of 17 ms over 13 of the 13,415
+    handoffs, where the trace shows one.)"""
+    pts = [[0.0, switch], [0.5, t["p50"]], [0.9, t["p90"]], [0.99, t["p99"]],
+           [0.999, t["p99.9"]]]
+    top = 1.0 - 1.0 / n
+    if top > pts[-1][0]:
+        pts.append([top, pts[-1][1]])
+    pts.append([1.0, t["max"]])
+    return pts
 
 
 def sim_config(p, policy, batch=1, mode="open", rate=0.0, conns=64,
