@@ -325,6 +325,7 @@ struct cport_op {
 	long			res;		/* runner, once finished */
 	struct file		*newfile;	/* ACCEPT: the new connection */
 	u32			bid;		/* CPORT_RECV_BUFFER: runner */
+	u32			seq;		/* MULTISHOT: arrivals: runner */
 	/*
 	 * CPORT_RECV_MULTISHOT, the runner's: the completions of arrivals
 	 * (charged) for it to deliver, and a node kept for the next one.

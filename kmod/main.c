@@ -310,8 +310,10 @@ static void __init cport_abi_check(void)
 	CPORT_ABI_SIZE(cport_cqe, resv0, __u8);
 	CPORT_ABI_OFF(cport_cqe, buf, 38);
 	CPORT_ABI_SIZE(cport_cqe, buf, __u16);
-	CPORT_ABI_OFF(cport_cqe, resv2, 40);
-	CPORT_ABI_SIZE(cport_cqe, resv2, __u64);
+	CPORT_ABI_OFF(cport_cqe, seq, 40);
+	CPORT_ABI_SIZE(cport_cqe, seq, __u32);
+	CPORT_ABI_OFF(cport_cqe, resv2, 44);
+	CPORT_ABI_SIZE(cport_cqe, resv2, __u32);
 
 	BUILD_BUG_ON(sizeof(struct cport_enter) != 56);
 	CPORT_ABI_OFF(cport_enter, sqes, 0);

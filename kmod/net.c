@@ -140,6 +140,7 @@ static enum cport_io cport_recv_buffer(struct cport_sock *s,
 			      cport_msg_cqe_flags(&msg),
 			      CPORT_OP_RECV);
 		node->cqe.buf = b.bid;
+		node->cqe.seq = op->seq++;
 		node->fd_flags = 0;
 		list_add_tail(&node->list, &op->more);
 		if (++n == CPORT_MULTISHOT_BUDGET)

@@ -54,6 +54,10 @@ struct cport_node *cport_op_fill(struct cport_sock *s, struct cport_op *op)
 	cport_cqe_set(&node->cqe, op->user_data, s->key, op->res, op->moved,
 		      op->cqe_flags, op->opcode);
 	node->cqe.buf = op->bid;	/* with CPORT_CQE_F_BUFFER */
+	/* The end of a multishot RECV is numbered after its arrivals. */
+	if (op->opcode == CPORT_OP_RECV &&
+	    (op->op_flags & CPORT_RECV_MULTISHOT))
+		node->cqe.seq = op->seq;
 	node->file = op->newfile;
 	op->newfile = NULL;
 	node->scm = op->scm;

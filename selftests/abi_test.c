@@ -44,7 +44,8 @@ TEST(cqe_layout)
 	ASSERT_FIELD(cport_cqe, op, 36, 1);
 	ASSERT_FIELD(cport_cqe, resv0, 37, 1);
 	ASSERT_FIELD(cport_cqe, buf, 38, 2);
-	ASSERT_FIELD(cport_cqe, resv2, 40, 8);
+	ASSERT_FIELD(cport_cqe, seq, 40, 4);
+	ASSERT_FIELD(cport_cqe, resv2, 44, 4);
 }
 
 TEST(sendfile_layout)

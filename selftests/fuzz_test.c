@@ -1166,7 +1166,7 @@ static void on_cqe(struct worker *w, unsigned int inst,
 		FAIL("user_data %#llx: submitted %s, completed as op %u",
 		     (unsigned long long)c->user_data, op_name(t->op), c->op);
 	if (c->resv0 || (c->buf && !(c->flags & CPORT_CQE_F_BUFFER)) ||
-	    c->resv2 ||
+	    c->resv2 || (c->seq && c->op != CPORT_OP_RECV) ||
 	    (c->flags & ~((c->op == CPORT_OP_RECV ?
 			   CPORT_CQE_F_CTRUNC | CPORT_CQE_F_BUFFER |
 			   CPORT_CQE_F_MORE | CPORT_CQE_F_TRUNC : 0) |
@@ -1174,9 +1174,9 @@ static void on_cqe(struct worker *w, unsigned int inst,
 			   CPORT_CQE_F_CTRUNC | CPORT_CQE_F_TRUNC : 0) |
 			  (c->op == CPORT_OP_READ ? CPORT_CQE_F_CTRUNC : 0) |
 			  (c->op != CPORT_OP_POST ? CPORT_CQE_F_INLINE : 0))))
-		FAIL("user_data %#llx: flags %#x, reserved %u %u %llu",
+		FAIL("user_data %#llx: flags %#x, reserved %u %u %u, seq %u",
 		     (unsigned long long)c->user_data, c->flags, c->resv0,
-		     c->buf, (unsigned long long)c->resv2);
+		     c->buf, c->resv2, c->seq);
 	if (c->flags & CPORT_CQE_F_MORE) {
 		/* A multishot RECV's arrival: data, and it is still pending. */
 		if (!(c->flags & CPORT_CQE_F_BUFFER) || c->res <= 0)

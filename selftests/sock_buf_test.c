@@ -8,7 +8,8 @@
  * (CPORT_RECV_MULTISHOT): a completion per arrival flagged
  * CPORT_CQE_F_MORE and the end without it (end of file, reset, no buffer
  * left, cancel, destroy), arrivals beyond one run's budget, a long
- * stream received in order through a small recycled pool, the RECV
+ * stream received in order through a small recycled pool, the arrival
+ * numbers (seq, the end numbered after the last arrival), the RECV
  * queued behind it, and fdinfo.
  *
  * Every completion is checked whole and the data against a pattern.
@@ -81,7 +82,10 @@ static int recv_buf(int port, int fd, size_t len, __u64 ud, unsigned int flags,
 	return submit1(port, sqe);
 }
 
-/* A completion of a RECV into buffer @bid of @n bytes, more to come or not. */
+/*
+ * A completion of a RECV into buffer @bid of @n bytes, more to come or not
+ * (a multishot RECV's arrival: its number in seq, checked by the caller).
+ */
 #define EXPECT_BUF_CQE(cqe, ud_, n_, bid_, more_) do {			\
 	EXPECT_CQE(cqe, CPORT_OP_RECV, KEY, ud_, n_, n_);		\
 	EXPECT_EQ(CPORT_CQE_F_BUFFER | ((more_) ? CPORT_CQE_F_MORE : 0),\
@@ -94,6 +98,16 @@ static int recv_buf(int port, int fd, size_t len, __u64 ud, unsigned int flags,
 /* The completion that ends a RECV: @res, no buffer, no more. */
 #define EXPECT_END_CQE(cqe, ud_, res_) \
 	EXPECT_CQE_EXACT(cqe, CPORT_OP_RECV, KEY, ud_, res_, 0)
+
+/* The one that ends a multishot RECV after @n_ arrivals: numbered @n_. */
+#define EXPECT_MS_END_CQE(cqe, ud_, res_, n_) do {			\
+	EXPECT_CQE(cqe, CPORT_OP_RECV, KEY, ud_, res_, 0);		\
+	EXPECT_EQ(0, (cqe).flags);					\
+	EXPECT_EQ(0, (cqe).buf);					\
+	EXPECT_EQ((__u32)(n_), (cqe).seq);				\
+	EXPECT_EQ(0, (cqe).resv0);					\
+	EXPECT_EQ(0, (cqe).resv2);					\
+} while (0)
 
 /* Write @len pattern bytes (@seed, from @off) to @fd. */
 static int send_pattern(int fd, size_t len, unsigned int seed, size_t off)
@@ -276,6 +290,7 @@ TEST_F(buf, multishot_until_eof)
 		ASSERT_EQ(0, send_pattern(self->c, 20, 10 + i, 0));
 		ASSERT_EQ(1, wait1(self->port, &cqe));
 		EXPECT_BUF_CQE(cqe, UD, 20, i, true);
+		EXPECT_EQ(i, cqe.seq);		/* numbered in arrival order */
 		EXPECT_EQ(-1, pattern_check(self->pool + i * BUFSZ, 20,
 					    10 + i, 0));
 		/* One completion per arrival. */
@@ -283,7 +298,7 @@ TEST_F(buf, multishot_until_eof)
 	}
 	ASSERT_EQ(0, shutdown(self->c, SHUT_WR));
 	ASSERT_EQ(1, wait1(self->port, &cqe));
-	EXPECT_END_CQE(cqe, UD, 0);
+	EXPECT_MS_END_CQE(cqe, UD, 0, 5);
 	EXPECT_TRUE(wait_none(self->port, GRACE_MS));
 	/* It ended: the socket can be dissociated (nothing is pending). */
 	EXPECT_EQ(0, cport_dissociate(self->port, self->s));
@@ -309,9 +324,9 @@ TEST_F(buf, multishot_data_there)
 	self->c = -1;
 	ASSERT_EQ(1, wait1(self->port, &cqe));
 	if (variant->kind == SK_UNIX)
-		EXPECT_END_CQE(cqe, UD, 0);	/* unix: end of file */
+		EXPECT_MS_END_CQE(cqe, UD, 0, 1);	/* unix: end of file */
 	else
-		EXPECT_END_CQE(cqe, UD, -ECONNRESET);
+		EXPECT_MS_END_CQE(cqe, UD, -ECONNRESET, 1);
 }
 
 /* More arrivals than one run delivers: all of them, in order. */
@@ -344,8 +359,10 @@ TEST_F(buf, multishot_beyond_budget)
 		ASSERT_LT(0, ret);
 		got += ret;
 	}
-	for (i = 0; i < N; i++)
+	for (i = 0; i < N; i++) {
 		EXPECT_BUF_CQE(cqe[i], UD, BUFSZ, i, true);
+		EXPECT_EQ(i, cqe[i].seq);	/* across the runs too */
+	}
 	EXPECT_EQ(0, memcmp(pool, data, sizeof(data)));
 	EXPECT_TRUE(wait_none(self->port, GRACE_MS));
 	free(pool);
@@ -367,7 +384,7 @@ TEST_F(buf, multishot_enobufs)
 	EXPECT_TRUE(wait_none(self->port, GRACE_MS));
 	ASSERT_EQ(0, send_pattern(self->c, 9, 6, 0));
 	ASSERT_EQ(1, wait1(self->port, &cqe));
-	EXPECT_END_CQE(cqe, UD, -ENOBUFS);
+	EXPECT_MS_END_CQE(cqe, UD, -ENOBUFS, 1);
 	EXPECT_TRUE(wait_none(self->port, GRACE_MS));
 	ASSERT_EQ(9, recv(self->s, self->pool + BUFSZ, BUFSZ, MSG_DONTWAIT));
 	EXPECT_EQ(-1, pattern_check(self->pool + BUFSZ, 9, 6, 0));
@@ -392,7 +409,7 @@ TEST_F(buf, multishot_then_recv)
 	ASSERT_EQ(0, send_pattern(self->c, 12, 8, 0));
 	/* No buffer: the multishot ends, then the plain RECV takes it. */
 	ASSERT_EQ(1, wait1(self->port, &cqe));
-	EXPECT_END_CQE(cqe, UD, -ENOBUFS);
+	EXPECT_MS_END_CQE(cqe, UD, -ENOBUFS, 1);
 	ASSERT_EQ(1, wait1(self->port, &cqe));
 	EXPECT_CQE_EXACT(cqe, CPORT_OP_RECV, KEY, UD + 1, 12, 12);
 	EXPECT_EQ(-1, pattern_check(mine, 12, 8, 0));
@@ -411,7 +428,7 @@ TEST_F(buf, multishot_cancel)
 	EXPECT_BUF_CQE(cqe, UD, 3, 0, true);
 	EXPECT_EQ(1, cport_cancel(self->port, CPORT_CANCEL_USER_DATA, UD));
 	ASSERT_EQ(1, wait1(self->port, &cqe));
-	EXPECT_END_CQE(cqe, UD, -ECANCELED);
+	EXPECT_MS_END_CQE(cqe, UD, -ECANCELED, 1);
 	EXPECT_TRUE(wait_none(self->port, GRACE_MS));
 	EXPECT_EQ(-ENOENT, cport_cancel(self->port, CPORT_CANCEL_USER_DATA,
 					UD));
@@ -435,6 +452,7 @@ TEST_F_TIMEOUT(buf, multishot_stream, 120)
 	struct cport_cqe cqe[8];
 	struct cport_sqe sqe;
 	int i, n, fl, rearms = 0;
+	__u32 seq = 0;
 	bool rearm;
 
 	ASSERT_NE(NULL, got);
@@ -464,13 +482,14 @@ TEST_F_TIMEOUT(buf, multishot_stream, 120)
 		for (i = 0; i < n; i++) {
 			if (!(cqe[i].flags & CPORT_CQE_F_MORE)) {
 				/* The end: only for want of a buffer. */
-				EXPECT_END_CQE(cqe[i], UD, -ENOBUFS);
+				EXPECT_MS_END_CQE(cqe[i], UD, -ENOBUFS, seq);
 				ASSERT_EQ(i, n - 1);
 				rearm = true;
 				break;
 			}
 			EXPECT_BUF_CQE(cqe[i], UD, cqe[i].res, cqe[i].buf,
 				       true);
+			EXPECT_EQ(seq++, cqe[i].seq);
 			ASSERT_LT(cqe[i].buf, 4);
 			ASSERT_LT(0, cqe[i].res);
 			ASSERT_LE(cqe[i].res, BUFSZ);
@@ -485,6 +504,7 @@ TEST_F_TIMEOUT(buf, multishot_stream, 120)
 		}
 		if (rearm) {
 			rearms++;
+			seq = 0;	/* a new RECV numbers from 0 */
 			ASSERT_EQ(1, recv_buf(self->port, self->s, 0, UD,
 					      CPORT_RECV_MULTISHOT, &sqe));
 		}
@@ -494,7 +514,7 @@ TEST_F_TIMEOUT(buf, multishot_stream, 120)
 	close(self->c);
 	self->c = -1;
 	ASSERT_EQ(1, wait1(self->port, cqe));
-	EXPECT_END_CQE(cqe[0], UD, 0);
+	EXPECT_MS_END_CQE(cqe[0], UD, 0, seq);
 	free(got);
 }
 

@@ -282,12 +282,16 @@ static inline bool wait_none(int port, int ms)
 	EXPECT_EQ((__u64)(bytes_), (cqe).bytes);			\
 } while (0)
 
-/* EXPECT_CQE(), and flags and the reserved fields zero (none is defined). */
+/*
+ * EXPECT_CQE(), and flags, buf, seq (not a multishot RECV's) and the
+ * reserved fields zero.
+ */
 #define EXPECT_CQE_EXACT(cqe, op_, key_, ud_, res_, bytes_) do {	\
 	EXPECT_CQE(cqe, op_, key_, ud_, res_, bytes_);			\
 	EXPECT_EQ(0, (cqe).flags);					\
 	EXPECT_EQ(0, (cqe).resv0);					\
 	EXPECT_EQ(0, (cqe).buf);					\
+	EXPECT_EQ(0, (cqe).seq);					\
 	EXPECT_EQ(0, (cqe).resv2);					\
 } while (0)
 

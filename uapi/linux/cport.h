@@ -737,7 +737,8 @@ struct cport_cqe {
 	__u8	op;		/* CPORT_OP_* */
 	__u8	resv0;
 	__u16	buf;		/* with CPORT_CQE_F_BUFFER: the buffer's id */
-	__u64	resv2;
+	__u32	seq;		/* a multishot RECV's arrival number */
+	__u32	resv2;
 };
 
 #define CPORT_CQE_SIZE_VER0	48
@@ -770,6 +771,14 @@ struct cport_cqe {
  * ends it, comes without this flag.
  */
 #define CPORT_CQE_F_MORE	_BITUL(3)
+/*
+ * struct cport_cqe.seq: the completions of one multishot RECV are numbered
+ * 0, 1, 2... in the order the data arrived (modulo 2^32), the one that ends
+ * it (without CPORT_CQE_F_MORE) next; every other completion has 0.  The
+ * port's queue keeps them in that order, but several threads dequeuing
+ * from one port take them apart: a thread that must handle a connection's
+ * data in order (a stream protocol) puts them back in seq order.
+ */
 /*
  * CPORT_CQE_F_TRUNC (RECV, RECVMSG on a datagram or seqpacket socket): the
  * datagram was longer than the buffer; res is the bytes delivered, the
