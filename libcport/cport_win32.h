@@ -71,6 +71,15 @@
  *   - A port handle is a descriptor: it is not inherited usefully by
  *     fork(), and a closed handle's number can be reused by the next open.
  *   - The concurrency value is capped at CPORT_MAX_CONCURRENCY (4096).
+ *   - An OVERLAPPED's result is stored by the thread that dequeues its
+ *     packet: GetOverlappedResult(bWait) waits for that, and waits for
+ *     ever for an operation whose packet nobody will dequeue (its port
+ *     closed: closing a port discards its pending operations and their
+ *     packets, and their OVERLAPPEDs stay STATUS_PENDING).  Reusing an
+ *     OVERLAPPED while a thread waits on it makes that thread report the
+ *     new operation's result, as on Windows.
+ *   - 32-bit programs: WSARecvFrom, WSARecvMsg and WSASendMsg fail with
+ *     WSAEINVAL (the kernel does not take a 32-bit msghdr yet).
  */
 #ifndef LIBCPORT_CPORT_WIN32_H
 #define LIBCPORT_CPORT_WIN32_H

@@ -26,6 +26,8 @@
  * one scatter/gather operation (CPORT_RECV_VEC, CPORT_SEND_VEC).
  */
 #define _GNU_SOURCE
+/* 64-bit file offsets and inode numbers on 32-bit builds too (internal). */
+#define _FILE_OFFSET_BITS 64
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -1232,7 +1234,7 @@ static int submit_io(int fd, struct cport_sqe *sqe, LPOVERLAPPED ov,
 	}
 	/* BindIoCompletionCallback: the layer starts the pool I/O itself. */
 	bic = bic_start(fd, key);
-	ov->Internal = STATUS_PENDING;
+	__atomic_store_n(&ov->Internal, STATUS_PENDING, __ATOMIC_RELAXED);
 	ov->InternalHigh = (ULONG_PTR)ctx;
 	sqe->flags = CPORT_SQE_INLINE;
 	ret = cport_submit(port, sqe, 1);
@@ -1715,13 +1717,20 @@ int WSASendMsg(SOCKET Handle, LPWSAMSG lpMsg, DWORD dwFlags,
 
 /* --- Pipes, files, and the results of operations --------------------------------- */
 
-/* A regular file's port and key, if this layer associated it (M_SYNC). */
-static bool file_port(int fd, int *port, uint64_t *key, bool *skip)
+/*
+ * A regular file's port and key, if this layer associated it (M_SYNC) and
+ * @st is still that file: a number close()d behind the layer's back and
+ * reopened on another file is not associated (the kernel checks nothing
+ * for these associations).
+ */
+static bool file_port(int fd, const struct stat *st, int *port,
+		      uint64_t *key, bool *skip)
 {
 	struct ent *e = ent_get(fd, false);
 	uint64_t meta = e ? ent_load(e) : 0;
 
-	if ((meta & (M_SOCK | M_SYNC)) != (M_SOCK | M_SYNC))
+	if ((meta & (M_SOCK | M_SYNC)) != (M_SOCK | M_SYNC) ||
+	    e->dev != st->st_dev || e->ino != st->st_ino)
 		return false;
 	*port = (int)(meta >> 32);
 	*key = __atomic_load_n(&e->key, __ATOMIC_RELAXED);
@@ -1854,7 +1863,7 @@ static BOOL file_io(HANDLE hFile, char *buf, DWORD len, LPDWORD lpBytes,
 		off_t off = (off_t)((uint64_t)ov->OffsetHigh << 32 |
 				    ov->Offset);
 
-		if (!file_port(fd, &port, &key, &skip))
+		if (!file_port(fd, &st, &port, &key, &skip))
 			return fail(EINVAL, FALSE);
 		do {
 			n = rd ? pread(fd, buf, len, off) :
@@ -2248,7 +2257,7 @@ static BOOL transmit_disconnect(int fd, struct cport_sqe *sqe,
 	cport_prep_disconnect(&sqes[1], fd, 0, (__u64)(uintptr_t)ov);
 	sqes[1].flags = CPORT_SQE_POST;
 	bic = bic_start(fd, key);
-	ov->Internal = STATUS_PENDING;
+	__atomic_store_n(&ov->Internal, STATUS_PENDING, __ATOMIC_RELAXED);
 	ov->InternalHigh = (ULONG_PTR)ctx;
 	ret = cport_submit_and_wait(port, sqes, 2, NULL, 0, 0, &n);
 	if (!n) {
