@@ -516,8 +516,11 @@ static void pending_on_port(int fd, void *slot, void *arg)
 	if (!p || q->found)
 		return;
 	for (op = p->ops.next; op != &p->ops; op = op->next)
-		if (op->fd == q->sd && !op->done &&
-		    op->area.operationId == q->id) {
+		/*
+		 * Linked means not yet returned, also when it completed at
+		 * once and was posted (done).
+		 */
+		if (op->fd == q->sd && op->area.operationId == q->id) {
 			q->found = true;
 			return;
 		}

@@ -829,6 +829,17 @@ TEST_F(qso, operation_ids)
 	EXPECT_EQ(3, a.returnValue);
 	EXPECT_EQ(0, QsoIsOperationPending(self->fds[0], id3));
 	EXPECT_TRUE(qnone(self->port, 0));
+	/* Completed at once but posted (postFlag 1): pending until returned. */
+	say(self->fds[1], self->fds[0], "pf");
+	a = area((void *)31, self->buf, 16, 1);
+	a.operationId = id3;
+	ASSERT_EQ(1, QsoStartRecv(self->fds[0], self->port, &a));
+	EXPECT_EQ(1, (int)a.postFlagResult);
+	EXPECT_EQ(1, QsoIsOperationPending(self->fds[0], id3));
+	ASSERT_EQ(1, qwait(self->port, &self->cs, PROGRESS_MS));
+	EXPECT_EQ(id3, self->cs.operationId);
+	EXPECT_EQ(2, self->cs.returnValue);
+	EXPECT_EQ(0, QsoIsOperationPending(self->fds[0], id3));
 
 	/* Bad descriptors. */
 	errno = 0;
