@@ -224,7 +224,8 @@ static inline void cport_prep_recv(struct cport_sqe *sqe, int fd, void *buf,
  * provides when data is there (CPORT_RECV_BUFFER): the completion says
  * which (CPORT_CQE_F_BUFFER, cqe->buf).  len: at most that many bytes, 0
  * for the whole buffer.  flags: CPORT_RECV_MULTISHOT for a completion per
- * arrival (each with CPORT_CQE_F_MORE) until it ends.
+ * arrival (each with CPORT_CQE_F_MORE, numbered in cqe->seq from 0) until
+ * it ends.
  */
 static inline void cport_prep_recv_buffer(struct cport_sqe *sqe, int fd,
 					  unsigned int group, size_t len,

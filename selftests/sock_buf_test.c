@@ -91,6 +91,8 @@ static int recv_buf(int port, int fd, size_t len, __u64 ud, unsigned int flags,
 	EXPECT_EQ(CPORT_CQE_F_BUFFER | ((more_) ? CPORT_CQE_F_MORE : 0),\
 		  (cqe).flags);						\
 	EXPECT_EQ((__u16)(bid_), (cqe).buf);				\
+	if (!(more_))	/* a single-shot RECV's: not numbered */	\
+		EXPECT_EQ(0, (cqe).seq);				\
 	EXPECT_EQ(0, (cqe).resv0);					\
 	EXPECT_EQ(0, (cqe).resv2);					\
 } while (0)

@@ -744,6 +744,15 @@ struct cport_cqe {
 #define CPORT_CQE_SIZE_VER0	48
 
 /*
+ * struct cport_cqe.seq: the completions of one multishot RECV are numbered
+ * 0, 1, 2... in the order the data arrived (modulo 2^32), the one that ends
+ * it (without CPORT_CQE_F_MORE) next; every other completion has 0.  The
+ * port's queue keeps them in that order, but several threads dequeuing
+ * from one port take them apart: a thread that must handle a connection's
+ * data in order (a stream protocol) puts them back in seq order.
+ */
+
+/*
  * struct cport_cqe.flags
  *
  * CPORT_CQE_F_CTRUNC (RECV, RECVMSG): the peer passed control data the operation
@@ -771,14 +780,6 @@ struct cport_cqe {
  * ends it, comes without this flag.
  */
 #define CPORT_CQE_F_MORE	_BITUL(3)
-/*
- * struct cport_cqe.seq: the completions of one multishot RECV are numbered
- * 0, 1, 2... in the order the data arrived (modulo 2^32), the one that ends
- * it (without CPORT_CQE_F_MORE) next; every other completion has 0.  The
- * port's queue keeps them in that order, but several threads dequeuing
- * from one port take them apart: a thread that must handle a connection's
- * data in order (a stream protocol) puts them back in seq order.
- */
 /*
  * CPORT_CQE_F_TRUNC (RECV, RECVMSG on a datagram or seqpacket socket): the
  * datagram was longer than the buffer; res is the bytes delivered, the
