@@ -827,6 +827,21 @@ static int finish_transmit(struct op_ctx *ctx, LPOVERLAPPED ov,
 }
 
 /*
+ * A RECVMSG of WSARecvFrom or WSARecvMsg received: the address's length
+ * to *lpFromlen, or WSARecvMsg's lengths and flags into its WSAMSG.
+ */
+static void recvmsg_done(struct op_ctx *ctx)
+{
+	if (ctx->fromlen)
+		*ctx->fromlen = (INT)ctx->msg.msg_namelen;
+	if (ctx->wmsg) {
+		ctx->wmsg->namelen = (INT)ctx->msg.msg_namelen;
+		ctx->wmsg->Control.len = (ULONG)ctx->msg.msg_controllen;
+		ctx->wmsg->dwFlags = (ULONG)ctx->msg.msg_flags;
+	}
+}
+
+/*
  * Finish the operation of @cqe (a dequeued completion or an inline
  * result): store status and bytes into its OVERLAPPED, release the
  * context.  Returns 0 or the -errno of a failed operation; *bytes gets
@@ -858,14 +873,8 @@ static int finish(const struct cport_cqe *cqe, DWORD *bytes)
 		 * lengths and flags; both: a datagram cut short.
 		 */
 		if (ctx) {
-			if (ctx->fromlen && !err)
-				*ctx->fromlen = (INT)ctx->msg.msg_namelen;
-			if (ctx->wmsg && !err) {
-				ctx->wmsg->namelen = (INT)ctx->msg.msg_namelen;
-				ctx->wmsg->Control.len =
-					(ULONG)ctx->msg.msg_controllen;
-				ctx->wmsg->dwFlags = (ULONG)ctx->msg.msg_flags;
-			}
+			if (!err)
+				recvmsg_done(ctx);
 			free(ctx);
 		}
 		if (!err && (cqe->flags & CPORT_CQE_F_TRUNC))
@@ -1471,22 +1480,104 @@ int WSASend(SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount,
 }
 
 /*
- * WSARecvFrom: a RECVMSG whose msghdr (with the buffers' iovec array)
- * lives in an op_ctx until it completes, when lpFromlen gets the
- * address's length; a datagram longer than the buffers fails with
- * WSAEMSGSIZE, the bytes that fit delivered, as on Windows.
+ * The op_ctx of a RECVMSG into @n buffers (WSARecvFrom, WSARecvMsg): its
+ * msghdr and iovec array are the kernel's until it completes.  NULL
+ * (WSAENOBUFS set) if it cannot be had.
  */
+static struct op_ctx *recvmsg_ctx(const WSABUF *bufs, DWORD n,
+				  LPOVERLAPPED ov)
+{
+	struct op_ctx *ctx = calloc(1, sizeof(*ctx) + n * sizeof(struct iovec));
+
+	if (!ctx) {
+		SetLastError(WSAENOBUFS);
+		return NULL;
+	}
+	ctx->kind = CTX_RECVFROM;
+	ctx->target = INVALID_SOCKET;
+	ctx->nfd = -1;
+	ctx->ov = ov;
+	wsabuf_fill(ctx->iov, bufs, n);
+	ctx->msg.msg_iov = ctx->iov;
+	ctx->msg.msg_iovlen = n;
+	return ctx;
+}
+
+/*
+ * The RECVMSG of @ctx on @fd: blocking without @ov, else through the
+ * port (finish() ends it).  A datagram cut short fails with WSAEMSGSIZE,
+ * the bytes that fit delivered, as on Windows.  Frees or hands over @ctx;
+ * the Winsock return.
+ */
+static int recvmsg_io(int fd, struct op_ctx *ctx, LPDWORD lpBytes,
+		      LPOVERLAPPED ov)
+{
+	struct cport_sqe sqe;
+	DWORD bytes = 0;
+	ssize_t n;
+	int err;
+
+	if (ov) {
+		cport_prep_recvmsg(&sqe, fd, &ctx->msg, (__u64)(uintptr_t)ov,
+				   0);
+		err = submit_io(fd, &sqe, ov, ctx, &bytes);
+		return wsa_result(err, bytes, lpBytes);
+	}
+	do {
+		n = recvmsg(fd, &ctx->msg, 0);
+	} while (n < 0 && errno == EINTR);
+	if (n >= 0)
+		recvmsg_done(ctx);
+	err = n < 0 ? errno : (ctx->msg.msg_flags & MSG_TRUNC) ? EMSGSIZE : 0;
+	free(ctx);
+	if (n >= 0 && lpBytes)
+		*lpBytes = (DWORD)n;
+	if (err) {
+		fail(err, TRUE);
+		return SOCKET_ERROR;
+	}
+	SetLastError(ERROR_SUCCESS);
+	return 0;
+}
+
+/*
+ * The SENDMSG of @msg (its name and control data set) with @n buffers on
+ * @fd: blocking without @ov, else through the port, which copies all of
+ * it at submission (WSASendTo, WSASendMsg).  The Winsock return.
+ */
+static int sendmsg_io(int fd, const WSABUF *bufs, DWORD n,
+		      struct msghdr *msg, LPDWORD lpBytes, LPOVERLAPPED ov)
+{
+	struct iovec stack[WSABUF_STACK], *iov;
+	struct cport_sqe sqe;
+	DWORD bytes = 0;
+	int ret;
+
+	iov = wsabuf_iov(bufs, n, stack);
+	if (!iov)
+		return SOCKET_ERROR;
+	msg->msg_iov = iov;
+	msg->msg_iovlen = n;
+	if (ov) {
+		cport_prep_sendmsg(&sqe, fd, msg, (__u64)(uintptr_t)ov);
+		ret = submit_io(fd, &sqe, ov, NULL, &bytes);
+		ret = wsa_result(ret, bytes, lpBytes);
+	} else {
+		ret = sync_msg(fd, msg, lpBytes, 0, false);
+	}
+	iov_put(iov, stack);
+	return ret;
+}
+
+/* WSARecvFrom: a RECVMSG, lpFromlen set when it completes. */
 int WSARecvFrom(SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount,
 		LPDWORD lpNumberOfBytesRecvd, LPDWORD lpFlags,
 		struct sockaddr *lpFrom, LPINT lpFromlen,
 		LPWSAOVERLAPPED lpOverlapped,
 		LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine)
 {
-	int fd = handle_fd(s), ret;
+	int fd = handle_fd(s);
 	struct op_ctx *ctx;
-	struct cport_sqe sqe;
-	DWORD bytes = 0;
-	ssize_t n;
 
 	if (fd < 0) {
 		SetLastError(WSAENOTSOCK);
@@ -1505,57 +1596,24 @@ int WSARecvFrom(SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount,
 		SetLastError(WSAEOPNOTSUPP);
 		return SOCKET_ERROR;
 	}
-	ctx = calloc(1, sizeof(*ctx) + dwBufferCount * sizeof(struct iovec));
-	if (!ctx) {
-		SetLastError(WSAENOBUFS);
+	ctx = recvmsg_ctx(lpBuffers, dwBufferCount, lpOverlapped);
+	if (!ctx)
 		return SOCKET_ERROR;
-	}
-	ctx->kind = CTX_RECVFROM;
-	ctx->target = INVALID_SOCKET;
-	ctx->nfd = -1;
-	ctx->ov = lpOverlapped;
 	ctx->fromlen = lpFrom ? lpFromlen : NULL;
-	wsabuf_fill(ctx->iov, lpBuffers, dwBufferCount);
-	ctx->msg.msg_iov = ctx->iov;
-	ctx->msg.msg_iovlen = dwBufferCount;
 	ctx->msg.msg_name = lpFrom;
 	ctx->msg.msg_namelen = lpFrom ? (socklen_t)*lpFromlen : 0;
-	if (!lpOverlapped) {
-		do {
-			n = recvmsg(fd, &ctx->msg, 0);
-		} while (n < 0 && errno == EINTR);
-		if (n >= 0 && ctx->fromlen)
-			*ctx->fromlen = (INT)ctx->msg.msg_namelen;
-		ret = n < 0 ? errno : (ctx->msg.msg_flags & MSG_TRUNC) ?
-				      EMSGSIZE : 0;
-		free(ctx);
-		if (n >= 0 && lpNumberOfBytesRecvd)
-			*lpNumberOfBytesRecvd = (DWORD)n;
-		if (ret) {
-			fail(ret, TRUE);
-			return SOCKET_ERROR;
-		}
-		SetLastError(ERROR_SUCCESS);
-		return 0;
-	}
-	cport_prep_recvmsg(&sqe, fd, &ctx->msg, (__u64)(uintptr_t)lpOverlapped,
-			   0);
-	ret = submit_io(fd, &sqe, lpOverlapped, ctx, &bytes);
-	return wsa_result(ret, bytes, lpNumberOfBytesRecvd);
+	return recvmsg_io(fd, ctx, lpNumberOfBytesRecvd, lpOverlapped);
 }
 
-/* WSASendTo: a SENDMSG, which the kernel copies at submission. */
+/* WSASendTo: a SENDMSG to lpTo (NULL: the connected peer). */
 int WSASendTo(SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount,
 	      LPDWORD lpNumberOfBytesSent, DWORD dwFlags,
 	      const struct sockaddr *lpTo, int iTolen,
 	      LPWSAOVERLAPPED lpOverlapped,
 	      LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine)
 {
-	struct iovec stack[WSABUF_STACK], *iov;
 	struct msghdr msg = { 0 };
-	struct cport_sqe sqe;
-	int fd = handle_fd(s), ret;
-	DWORD bytes = 0;
+	int fd = handle_fd(s);
 
 	if (fd < 0) {
 		SetLastError(WSAENOTSOCK);
@@ -1570,39 +1628,23 @@ int WSASendTo(SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount,
 		SetLastError(WSAEOPNOTSUPP);
 		return SOCKET_ERROR;
 	}
-	iov = wsabuf_iov(lpBuffers, dwBufferCount, stack);
-	if (!iov)
-		return SOCKET_ERROR;
-	msg.msg_iov = iov;
-	msg.msg_iovlen = dwBufferCount;
 	msg.msg_name = (void *)lpTo;
 	msg.msg_namelen = lpTo ? (socklen_t)iTolen : 0;
-	if (!lpOverlapped) {
-		ret = sync_msg(fd, &msg, lpNumberOfBytesSent, 0, false);
-		iov_put(iov, stack);
-		return ret;
-	}
-	cport_prep_sendmsg(&sqe, fd, &msg, (__u64)(uintptr_t)lpOverlapped);
-	ret = submit_io(fd, &sqe, lpOverlapped, NULL, &bytes);
-	iov_put(iov, stack);
-	return wsa_result(ret, bytes, lpNumberOfBytesSent);
+	return sendmsg_io(fd, lpBuffers, dwBufferCount, &msg,
+			  lpNumberOfBytesSent, lpOverlapped);
 }
 
 /*
  * WSARecvMsg, as WSAIoctl hands it out (Windows exports no symbol for
- * it): a RECVMSG whose msghdr lives in an op_ctx, as WSARecvFrom's, and
- * whose lengths and flags are written back into the WSAMSG when it
- * completes.
+ * it): a RECVMSG whose lengths and flags are written back into the WSAMSG
+ * when it completes.
  */
 static INT wsa_recvmsg(SOCKET s, LPWSAMSG lpMsg, LPDWORD lpBytes,
 		       LPWSAOVERLAPPED lpOverlapped,
 		       LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine)
 {
-	int fd = handle_fd(s), ret;
+	int fd = handle_fd(s);
 	struct op_ctx *ctx;
-	struct cport_sqe sqe;
-	DWORD bytes = 0, n;
-	ssize_t got;
 
 	if (fd < 0) {
 		SetLastError(WSAENOTSOCK);
@@ -1612,9 +1654,8 @@ static INT wsa_recvmsg(SOCKET s, LPWSAMSG lpMsg, LPDWORD lpBytes,
 		SetLastError(WSAEFAULT);
 		return SOCKET_ERROR;
 	}
-	n = lpMsg->dwBufferCount;
-	if (lpCompletionRoutine || !n || !lpMsg->lpBuffers ||
-	    n > CPORT_MAX_IOV) {
+	if (lpCompletionRoutine || !lpMsg->dwBufferCount ||
+	    !lpMsg->lpBuffers || lpMsg->dwBufferCount > CPORT_MAX_IOV) {
 		SetLastError(WSAEINVAL);
 		return SOCKET_ERROR;
 	}
@@ -1622,60 +1663,25 @@ static INT wsa_recvmsg(SOCKET s, LPWSAMSG lpMsg, LPDWORD lpBytes,
 		SetLastError(WSAEOPNOTSUPP);
 		return SOCKET_ERROR;
 	}
-	ctx = calloc(1, sizeof(*ctx) + n * sizeof(struct iovec));
-	if (!ctx) {
-		SetLastError(WSAENOBUFS);
+	ctx = recvmsg_ctx(lpMsg->lpBuffers, lpMsg->dwBufferCount,
+			  lpOverlapped);
+	if (!ctx)
 		return SOCKET_ERROR;
-	}
-	ctx->kind = CTX_RECVFROM;
-	ctx->target = INVALID_SOCKET;
-	ctx->nfd = -1;
-	ctx->ov = lpOverlapped;
 	ctx->wmsg = lpMsg;
-	wsabuf_fill(ctx->iov, lpMsg->lpBuffers, n);
-	ctx->msg.msg_iov = ctx->iov;
-	ctx->msg.msg_iovlen = n;
 	ctx->msg.msg_name = lpMsg->name;
 	ctx->msg.msg_namelen = lpMsg->name ? (socklen_t)lpMsg->namelen : 0;
 	ctx->msg.msg_control = lpMsg->Control.len ? lpMsg->Control.buf : NULL;
 	ctx->msg.msg_controllen = lpMsg->Control.len;
-	if (!lpOverlapped) {
-		do {
-			got = recvmsg(fd, &ctx->msg, 0);
-		} while (got < 0 && errno == EINTR);
-		if (got >= 0) {
-			lpMsg->namelen = (INT)ctx->msg.msg_namelen;
-			lpMsg->Control.len = (ULONG)ctx->msg.msg_controllen;
-			lpMsg->dwFlags = (ULONG)ctx->msg.msg_flags;
-		}
-		ret = got < 0 ? errno : (ctx->msg.msg_flags & MSG_TRUNC) ?
-					EMSGSIZE : 0;
-		free(ctx);
-		if (got >= 0 && lpBytes)
-			*lpBytes = (DWORD)got;
-		if (ret) {
-			fail(ret, TRUE);
-			return SOCKET_ERROR;
-		}
-		SetLastError(ERROR_SUCCESS);
-		return 0;
-	}
-	cport_prep_recvmsg(&sqe, fd, &ctx->msg, (__u64)(uintptr_t)lpOverlapped,
-			   0);
-	ret = submit_io(fd, &sqe, lpOverlapped, ctx, &bytes);
-	return wsa_result(ret, bytes, lpBytes);
+	return recvmsg_io(fd, ctx, lpBytes, lpOverlapped);
 }
 
-/* WSASendMsg: a SENDMSG, which the kernel copies at submission. */
+/* WSASendMsg: a SENDMSG with the WSAMSG's name and control data. */
 int WSASendMsg(SOCKET Handle, LPWSAMSG lpMsg, DWORD dwFlags,
 	       LPDWORD lpNumberOfBytesSent, LPWSAOVERLAPPED lpOverlapped,
 	       LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine)
 {
-	struct iovec stack[WSABUF_STACK], *iov;
 	struct msghdr msg = { 0 };
-	struct cport_sqe sqe;
-	int fd = handle_fd(Handle), ret;
-	DWORD bytes = 0, n;
+	int fd = handle_fd(Handle);
 
 	if (fd < 0) {
 		SetLastError(WSAENOTSOCK);
@@ -1685,9 +1691,9 @@ int WSASendMsg(SOCKET Handle, LPWSAMSG lpMsg, DWORD dwFlags,
 		SetLastError(WSAEFAULT);
 		return SOCKET_ERROR;
 	}
-	n = lpMsg->dwBufferCount;
-	if (lpCompletionRoutine || (n && !lpMsg->lpBuffers) ||
-	    n > CPORT_MAX_IOV) {
+	if (lpCompletionRoutine ||
+	    (lpMsg->dwBufferCount && !lpMsg->lpBuffers) ||
+	    lpMsg->dwBufferCount > CPORT_MAX_IOV) {
 		SetLastError(WSAEINVAL);
 		return SOCKET_ERROR;
 	}
@@ -1695,24 +1701,12 @@ int WSASendMsg(SOCKET Handle, LPWSAMSG lpMsg, DWORD dwFlags,
 		SetLastError(WSAEOPNOTSUPP);
 		return SOCKET_ERROR;
 	}
-	iov = wsabuf_iov(lpMsg->lpBuffers, n, stack);
-	if (!iov)
-		return SOCKET_ERROR;
-	msg.msg_iov = iov;
-	msg.msg_iovlen = n;
 	msg.msg_name = lpMsg->name;
 	msg.msg_namelen = lpMsg->name ? (socklen_t)lpMsg->namelen : 0;
 	msg.msg_control = lpMsg->Control.len ? lpMsg->Control.buf : NULL;
 	msg.msg_controllen = lpMsg->Control.len;
-	if (!lpOverlapped) {
-		ret = sync_msg(fd, &msg, lpNumberOfBytesSent, 0, false);
-		iov_put(iov, stack);
-		return ret;
-	}
-	cport_prep_sendmsg(&sqe, fd, &msg, (__u64)(uintptr_t)lpOverlapped);
-	ret = submit_io(fd, &sqe, lpOverlapped, NULL, &bytes);
-	iov_put(iov, stack);
-	return wsa_result(ret, bytes, lpNumberOfBytesSent);
+	return sendmsg_io(fd, lpMsg->lpBuffers, lpMsg->dwBufferCount, &msg,
+			  lpNumberOfBytesSent, lpOverlapped);
 }
 
 /* --- Pipes, files, and the results of operations --------------------------------- */
