@@ -74,16 +74,18 @@ static void cport_prep_accept_conn(struct cport_sqe *sqe, bool bufs)
 
 /*
  * One cport_submit_and_wait() of a worker's loop: submit @nr, wait for up
- * to @max; a refused submission is reported.
+ * to @max (@timeout_ns: -1 without a limit, 0 only look); a refused
+ * submission is reported.
  */
 static int srv_enter(struct worker *w, struct cport_sqe *sq, unsigned int nr,
 		     struct cport_cqe *cq, unsigned int max,
-		     unsigned int *submitted)
+		     unsigned int *submitted, long long timeout_ns)
 {
 	int ret;
 
 	*submitted = 0;
-	ret = cport_submit_and_wait(srv_port, sq, nr, cq, max, -1, submitted);
+	ret = cport_submit_and_wait(srv_port, sq, nr, cq, max, timeout_ns,
+				    submitted);
 	COUNT(w, calls, 1);
 	if (ret < 0 && nr && *submitted < nr)
 		fprintf(stderr, "server: submission %u (opcode %u) failed: %s\n",
@@ -114,7 +116,7 @@ static void *cport_main(void *arg)
 	ssize_t n;
 
 	for (;;) {
-		ret = srv_enter(w, sq, nr, cq, max, &submitted);
+		ret = srv_enter(w, sq, nr, cq, max, &submitted, -1);
 		nr = 0;
 		if (ret == -EIDRM)
 			break;
@@ -286,7 +288,7 @@ static void *cport_ms_main(void *arg)
 	if (!sq || !back || !cq)
 		die("calloc", ENOMEM);
 	for (;;) {
-		ret = srv_enter(w, sq, nr, cq, max, &submitted);
+		ret = srv_enter(w, sq, nr, cq, max, &submitted, -1);
 		/* The buffers of the answers sent inline go back. */
 		give = 0;
 		for (i = 0; i < submitted; i++)
