@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,10 +32,31 @@
 int srv_port = -1;
 static int shared_lfd = -1;
 
+struct ms_thread;
+
+/* An arrival of a multishot RECV, or its end, kept for later (cport-ms). */
+struct ms_node {
+	struct ms_node *next;
+	uint32_t seq;
+	int32_t res;
+	uint16_t bid;
+	bool end;
+};
+
 /* The completion key and, with the kind in its low bits, the cookie. */
 struct conn {
 	int fd;
 	char *buf[2];
+	/* cport-ms: its arrivals in order (see cport_ms_main) */
+	pthread_mutex_t lock;
+	struct ms_thread *owner;	/* lock; an owner until done >= ticket */
+	uint64_t ticket;		/* lock */
+	struct ms_node *stash, *stash_tail; /* lock: early ones, by seq */
+	uint32_t next_seq;		/* lock: the one to handle next */
+	uint16_t gen;			/* lock: the RECV armed now */
+	bool broken;			/* owner: the protocol broke */
+	_Atomic bool stashed;		/* stash != NULL, a hint */
+	struct ms_node end;		/* lock: the RECV's end, kept */
 } __attribute__((aligned(8)));
 
 enum { C_ACCEPT = 0, C_RECV = 1, C_SEND = 2, C_QUIT = 7 };
@@ -51,6 +73,7 @@ static struct conn *conn_new(bool bufs)
 	if (!c)
 		die("calloc", ENOMEM);
 	c->fd = -1;
+	pthread_mutex_init(&c->lock, NULL);
 	if (!bufs)
 		return c;
 	c->buf[0] = malloc(PROTO_HEADROOM + BUF_SIZE);
@@ -257,11 +280,45 @@ const struct model model_cport = {
 
 static char *ms_pool;
 
-/* user_data: the connection, the kind, and for a SEND the buffer's id. */
-#define MUD(c, kind, bid)	((__u64)(uintptr_t)(c) | (kind) << 1 | \
-				 (__u64)(bid) << 48)
+/*
+ * user_data: the connection, the kind, and in the top 16 bits a SEND's
+ * buffer id or a RECV's generation.
+ */
+#define MUD(c, kind, x)	((__u64)(uintptr_t)(c) | (kind) << 1 | \
+			 (__u64)(x) << 48)
 #define MUD_CONN(u)	((struct conn *)(uintptr_t)((u) & 0xfffffffffff8ULL))
 #define MUD_BID(u)	((unsigned int)((u) >> 48))
+#define MUD_GEN(u)	((uint16_t)((u) >> 48))
+
+/* An arrival kept for later: the node of its buffer. */
+static struct ms_node ms_nodes[MS_NBUFS];
+
+/* What other threads read of a thread: the submissions it has made. */
+struct ms_thread {
+	_Atomic uint64_t done;
+} __attribute__((aligned(64)));
+
+static struct ms_thread ms_threads[MAX_WORKERS];
+
+/* A close or shutdown that waits for the submission before it. */
+struct ms_after {
+	int fd;
+	int how;			/* SHUT_RDWR, or -1: close */
+};
+
+/* A worker's own state. */
+struct ms_ctx {
+	struct worker *w;
+	struct ms_thread *t;
+	uint64_t done;			/* t->done, which only we write */
+	struct cport_sqe *sq;		/* the next submission */
+	unsigned int nr, cap;
+	unsigned int *back;		/* cap buffer ids */
+	struct conn **owned;		/* taken since the last submission */
+	unsigned int nowned, owned_cap;
+	struct ms_after *after;
+	unsigned int nafter, after_cap;
+};
 
 static char *ms_buf(unsigned int bid)
 {
@@ -274,83 +331,387 @@ static void ms_prep_give_back(struct cport_sqe *sqe, unsigned int bid)
 				   bid);
 }
 
+/* Array @a of @n (@size bytes each), with room for one more. */
+static void *ms_grow(void *a, unsigned int *cap, unsigned int n, size_t size)
+{
+	if (n < *cap)
+		return a;
+	*cap = *cap ? 2 * *cap : 16;
+	a = realloc(a, *cap * size);
+	if (!a)
+		die("realloc", ENOMEM);
+	return a;
+}
+
+/*
+ * @submitted of the x->nr records were taken: the buffers of the answers
+ * sent inline go back in the next submission.
+ */
+static void ms_submitted(struct ms_ctx *x, unsigned int submitted)
+{
+	unsigned int i, give = 0;
+
+	for (i = 0; i < submitted; i++)
+		if (x->sq[i].opcode == CPORT_OP_SEND &&
+		    x->sq[i].status == CPORT_STATUS_INLINE)
+			x->back[give++] = MUD_BID(x->sq[i].user_data);
+	for (i = 0; i < give; i++)
+		ms_prep_give_back(&x->sq[i], x->back[i]);
+	x->nr = give;
+}
+
+/* Submit what is queued now, without waiting (the array is full). */
+static void ms_flush(struct ms_ctx *x)
+{
+	unsigned int submitted;
+
+	while (x->nr) {
+		srv_enter(x->w, x->sq, x->nr, NULL, 0, &submitted, 0);
+		ms_submitted(x, submitted);
+	}
+}
+
+/* A record in the next submission. */
+static struct cport_sqe *ms_sqe(struct ms_ctx *x)
+{
+	if (x->nr == x->cap)
+		ms_flush(x);
+	return &x->sq[x->nr++];
+}
+
+static void ms_after(struct ms_ctx *x, int fd, int how)
+{
+	x->after = ms_grow(x->after, &x->after_cap, x->nafter,
+			   sizeof(*x->after));
+	x->after[x->nafter].fd = fd;
+	x->after[x->nafter++].how = how;
+}
+
+/* Under c->lock: may x take @c?  Nobody owns it, or x does. */
+static bool ms_free(struct ms_ctx *x, struct conn *c)
+{
+	return !c->owner || c->owner == x->t ||
+	       atomic_load(&c->owner->done) >= c->ticket;
+}
+
+/* Under c->lock, ms_free(): x owns @c until its next submission is made. */
+static void ms_take(struct ms_ctx *x, struct conn *c)
+{
+	if (c->owner == x->t && c->ticket > x->done)
+		return;			/* since the last submission */
+	c->owner = x->t;
+	c->ticket = x->done + 1;
+	x->owned = ms_grow(x->owned, &x->owned_cap, x->nowned,
+			   sizeof(*x->owned));
+	x->owned[x->nowned++] = c;
+}
+
+/* Under c->lock: @n, numbered next_seq, is handled now. */
+static void ms_advance(struct conn *c, struct ms_node *n)
+{
+	if (!n->end) {
+		c->next_seq++;
+		return;
+	}
+	/* The RECV is over; one armed again numbers from 0. */
+	c->next_seq = 0;
+	c->gen++;
+}
+
+/* Under c->lock: keep @n for later, in seq order. */
+static void ms_stash(struct conn *c, struct ms_node *n)
+{
+	uint32_t d = n->seq - c->next_seq;
+	struct ms_node **p = &c->stash;
+
+	if (c->stash_tail && c->stash_tail->seq - c->next_seq < d) {
+		p = &c->stash_tail->next;	/* the usual case: the last */
+	} else {
+		while (*p && (*p)->seq - c->next_seq < d)
+			p = &(*p)->next;
+		if (*p && (*p)->seq == n->seq) {
+			fprintf(stderr, "server: cport-ms: arrival %u twice\n",
+				n->seq);
+			abort();
+		}
+	}
+	n->next = *p;
+	*p = n;
+	if (!n->next)
+		c->stash_tail = n;
+	/* Then the owner is looked at again: see cport_ms_main. */
+	atomic_store(&c->stashed, true);
+}
+
+/*
+ * Under c->lock, c taken: detach the kept arrivals that follow on from
+ * next_seq, in order.
+ */
+static struct ms_node *ms_unstash(struct conn *c)
+{
+	struct ms_node *run = c->stash, *n, *last = NULL;
+
+	for (n = c->stash; n && n->seq == c->next_seq; n = n->next) {
+		ms_advance(c, n);
+		last = n;
+		if (n->end)
+			break;
+	}
+	if (!last)
+		return NULL;
+	c->stash = last->next;
+	last->next = NULL;
+	if (!c->stash) {
+		c->stash_tail = NULL;
+		atomic_store_explicit(&c->stashed, false,
+				      memory_order_relaxed);
+	} else if (last->end) {
+		fprintf(stderr, "server: cport-ms: arrival %u after the end\n",
+			c->stash->seq);
+		abort();
+	}
+	return run;
+}
+
+/* Handle @n of @c (owned), in order: queue its answer. */
+static void ms_handle(struct ms_ctx *x, struct conn *c, struct ms_node *n)
+{
+	struct cport_sqe *sqe;
+	const char *out;
+	ssize_t len;
+
+	if (n->end) {
+		/* It ended: out of buffers, or the end. */
+		if (n->res == -ENOBUFS && !c->broken)
+			cport_prep_recv_multishot(ms_sqe(x), c->fd, MS_GROUP,
+						  MUD(c, C_RECV, c->gen));
+		else
+			ms_after(x, c->fd, -1);	/* after its answers */
+		return;
+	}
+	if (c->broken) {
+		ms_prep_give_back(ms_sqe(x), n->bid);
+		return;
+	}
+	len = proto_input(x->w, c->fd, ms_buf(n->bid), n->res, &out);
+	if (len < 0) {
+		/* the RECV ends: then close */
+		c->broken = true;
+		ms_after(x, c->fd, SHUT_RDWR);
+		ms_prep_give_back(ms_sqe(x), n->bid);
+	} else if (len > 0) {
+		sqe = ms_sqe(x);
+		cport_prep_send(sqe, c->fd, out, len, MUD(c, C_SEND, n->bid));
+		sqe->flags = CPORT_SQE_INLINE;
+	} else {
+		ms_prep_give_back(ms_sqe(x), n->bid);
+	}
+}
+
+/* Handle the chain @run of @c, which x owns. */
+static void ms_handle_run(struct ms_ctx *x, struct conn *c,
+			  struct ms_node *run)
+{
+	struct ms_node *next;
+
+	for (; run; run = next) {
+		next = run->next;
+		ms_handle(x, c, run);
+	}
+}
+
+/* A completion of a multishot RECV: an arrival, or the end. */
+static void ms_recv(struct ms_ctx *x, const struct cport_cqe *e)
+{
+	struct conn *c = MUD_CONN(e->user_data);
+	struct ms_node *n, *run = NULL;
+
+	if (e->flags & CPORT_CQE_F_BUFFER) {
+		if (e->buf >= MS_NBUFS)
+			die("cport-ms: buffer id", ERANGE);
+		n = &ms_nodes[e->buf];
+		n->end = false;
+		n->bid = e->buf;
+	} else {
+		n = &c->end;
+		n->end = true;
+	}
+	n->seq = e->seq;
+	n->res = (int32_t)e->res;
+	n->next = NULL;
+
+	pthread_mutex_lock(&c->lock);
+	if (MUD_GEN(e->user_data) != c->gen ||
+	    e->seq - c->next_seq >= 1U << 31) {
+		fprintf(stderr,
+			"server: cport-ms: RECV %u arrival %u, expected RECV %u from %u\n",
+			MUD_GEN(e->user_data), e->seq, c->gen, c->next_seq);
+		abort();
+	}
+	if (e->seq == c->next_seq && ms_free(x, c)) {
+		ms_take(x, c);
+		ms_advance(c, n);
+		run = n;
+		if (c->stash && n->end) {
+			fprintf(stderr,
+				"server: cport-ms: arrival %u after the end\n",
+				c->stash->seq);
+			abort();
+		}
+		if (c->stash)
+			n->next = ms_unstash(c);
+	} else {
+		ms_stash(c, n);
+		if (ms_free(x, c) && c->stash->seq == c->next_seq) {
+			ms_take(x, c);
+			run = ms_unstash(c);
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+	ms_handle_run(x, c, run);
+}
+
+/*
+ * The submission that carried the answers of the connections x owned has
+ * been made: do what waited for it, end those ownerships, and handle what
+ * was kept for later meanwhile (x owns those connections again).
+ */
+static void ms_release(struct ms_ctx *x)
+{
+	unsigned int i, n = x->nowned;
+	struct ms_node *run;
+	struct conn *c;
+
+	for (i = 0; i < x->nafter; i++) {
+		if (x->after[i].how < 0)
+			close(x->after[i].fd);
+		else
+			shutdown(x->after[i].fd, x->after[i].how);
+		COUNT(x->w, calls, 1);
+	}
+	x->nafter = 0;
+	/* Sequentially consistent, before the loads of c->stashed. */
+	atomic_store(&x->t->done, ++x->done);
+	for (i = 0; i < n; i++) {
+		c = x->owned[i];
+		if (!atomic_load(&c->stashed))
+			continue;
+		run = NULL;
+		pthread_mutex_lock(&c->lock);
+		if (c->stash && c->stash->seq == c->next_seq &&
+		    ms_free(x, c)) {
+			ms_take(x, c);
+			run = ms_unstash(c);
+		}
+		pthread_mutex_unlock(&c->lock);
+		ms_handle_run(x, c, run);
+	}
+	/* Those taken again stay. */
+	if (n) {
+		memmove(x->owned, x->owned + n,
+			(x->nowned - n) * sizeof(*x->owned));
+		x->nowned -= n;
+	}
+}
+
+/*
+ * The worker of cport-ms.  Several threads dequeue from the one port, so
+ * two arrivals of a connection (a client that pipelines: sockperf under
+ * load) may be taken by two threads at once, while the protocol's parser
+ * (proto_input(), state per connection) must see them in order and their
+ * answers must reach the socket in order.  The kernel numbers a multishot
+ * RECV's completions (struct cport_cqe.seq: the arrivals 0, 1, 2..., the
+ * completion that ends it next) and keeps a socket's SENDs in submission
+ * order; the rest is done here:
+ *
+ * - One thread at a time handles a connection: its owner.  A thread that
+ *   dequeues the arrival numbered c->next_seq of a connection nobody owns
+ *   takes it, handles it and the arrivals kept for later that follow on
+ *   from it, and queues their answers (SENDs) in its next submission, in
+ *   that order.  An arrival that comes early (with a gap before it), or
+ *   while another thread owns the connection, is kept in the
+ *   connection's stash, a list by seq, and the thread goes on with its
+ *   other completions.  A kept arrival's node is its buffer's
+ *   (ms_nodes[bid]), so the stash holds at most MS_NBUFS of them (and the
+ *   end, c->end).  c->lock covers the owner, next_seq and the stash: one
+ *   uncontended lock per arrival, the handling itself outside it.
+ *
+ * - An ownership lasts until the submission that carries those answers
+ *   has been made: the socket then has them in order, ahead of whatever
+ *   the next owner submits.  Each thread counts its submissions
+ *   (ms_thread.done, which only it writes); a connection records the
+ *   count at which its owner's ownership ends (c->ticket), so that all of
+ *   a thread's ownerships end with one store, without their locks.
+ *
+ * - Nothing kept waits for a thread asleep in the kernel: a thread that
+ *   owns connections submits with a zero timeout (it takes the
+ *   completions already queued, but does not sleep), then ends its
+ *   ownerships (ms_release()) and handles any arrival kept for those
+ *   connections meanwhile that can now go, which makes it their owner
+ *   again; only a thread that owns nothing sleeps.  A thread that keeps
+ *   an arrival sets c->stashed, then looks at the owner's count; the
+ *   owner stores its count, then looks at c->stashed: both sequentially
+ *   consistent, so at least one of them sees the other and handles it.
+ *
+ * - The completion that ends the RECV is kept and handled in order too:
+ *   after -ENOBUFS the RECV is armed again, under a new generation
+ *   (c->gen, in its user_data: MUD_GEN) that numbers from 0 again and is
+ *   checked at each completion; otherwise the connection is closed.  A
+ *   close, or the shutdown of a connection that broke the protocol, waits
+ *   for the submission that carries the connection's answers before it.
+ *
+ * A client with one request in flight costs one lock per arrival and, at
+ * light load, one call more per batch: the zero-timeout submission that
+ * finds nothing before the thread sleeps.
+ */
 static void *cport_ms_main(void *arg)
 {
 	struct worker *w = arg;
-	unsigned int max = opt_batch, nr = 0, submitted, i, give = 0;
-	struct cport_sqe *sq = calloc(3 * max + 2, sizeof(*sq));
-	unsigned int *back = calloc(2 * max + 2, sizeof(*back));
+	unsigned int max = opt_batch, submitted, i;
 	struct cport_cqe *cq = calloc(max, sizeof(*cq));
-	const char *out;
+	struct ms_ctx x = {
+		.w = w,
+		.t = &ms_threads[w->id],
+		.cap = 3 * max + 2 < CPORT_MAX_ENTER ? 3 * max + 2 :
+						       CPORT_MAX_ENTER,
+	};
 	int ret;
-	ssize_t n;
 
-	if (!sq || !back || !cq)
+	x.sq = calloc(x.cap, sizeof(*x.sq));
+	x.back = calloc(x.cap, sizeof(*x.back));
+	if (!x.sq || !x.back || !cq)
 		die("calloc", ENOMEM);
 	for (;;) {
-		ret = srv_enter(w, sq, nr, cq, max, &submitted, -1);
-		/* The buffers of the answers sent inline go back. */
-		give = 0;
-		for (i = 0; i < submitted; i++)
-			if (sq[i].opcode == CPORT_OP_SEND &&
-			    sq[i].status == CPORT_STATUS_INLINE)
-				back[give++] = MUD_BID(sq[i].user_data);
-		nr = 0;
-		for (i = 0; i < give; i++)
-			ms_prep_give_back(&sq[nr++], back[i]);
+		ret = srv_enter(w, x.sq, x.nr, cq, max, &submitted,
+				x.nowned ? 0 : -1);
 		if (ret == -EIDRM)
 			break;
+		ms_submitted(&x, submitted);
+		ms_release(&x);
 		if (ret <= 0)
 			continue;
 		handled(w, ret);
 		for (i = 0; i < (unsigned int)ret; i++) {
 			struct cport_cqe *e = &cq[i];
 			struct conn *c = MUD_CONN(e->user_data);
-			unsigned int kind = CUD_KIND(e->user_data);
-			char *buf;
 
 			if (e->op == CPORT_OP_POST)
 				return NULL;
-			switch (kind) {
+			switch (CUD_KIND(e->user_data)) {
 			case C_ACCEPT:
 				if (e->res >= 0) {
 					conn_accepted(w, c, (int)e->res);
-					cport_prep_recv_multishot(&sq[nr++],
+					cport_prep_recv_multishot(ms_sqe(&x),
 						c->fd, MS_GROUP,
 						MUD(c, C_RECV, 0));
 				}
-				cport_prep_accept_conn(&sq[nr++], false);
+				cport_prep_accept_conn(ms_sqe(&x), false);
 				break;
 			case C_RECV:
-				if (!(e->flags & CPORT_CQE_F_BUFFER)) {
-					/* It ended: out of buffers, or the end. */
-					if (e->res == -ENOBUFS) {
-						cport_prep_recv_multishot(
-							&sq[nr++], c->fd,
-							MS_GROUP,
-							MUD(c, C_RECV, 0));
-					} else {
-						close(c->fd);
-						COUNT(w, calls, 1);
-					}
-					break;
-				}
-				buf = ms_buf(e->buf);
-				n = proto_input(w, c->fd, buf, e->res, &out);
-				if (n < 0) {
-					/* the RECV ends: then close */
-					shutdown(c->fd, SHUT_RDWR);
-					ms_prep_give_back(&sq[nr++], e->buf);
-				} else if (n > 0) {
-					cport_prep_send(&sq[nr], c->fd, out, n,
-							MUD(c, C_SEND, e->buf));
-					sq[nr++].flags = CPORT_SQE_INLINE;
-				} else {
-					ms_prep_give_back(&sq[nr++], e->buf);
-				}
+				ms_recv(&x, e);
 				break;
 			case C_SEND:	/* posted: the socket was full */
-				ms_prep_give_back(&sq[nr++],
+				ms_prep_give_back(ms_sqe(&x),
 						  MUD_BID(e->user_data));
 				break;
 			}
