@@ -345,19 +345,30 @@ static void *ms_grow(void *a, unsigned int *cap, unsigned int n, size_t size)
 
 /*
  * @submitted of the x->nr records were taken: the buffers of the answers
- * sent inline go back in the next submission.
+ * sent inline go back in the next submission.  If one was refused
+ * (srv_enter() said so), it is dropped (a SEND's buffer goes back) and
+ * the records after it, which were not taken, are kept in order.  Returns
+ * how many were kept.
  */
-static void ms_submitted(struct ms_ctx *x, unsigned int submitted)
+static unsigned int ms_submitted(struct ms_ctx *x, unsigned int submitted)
 {
-	unsigned int i, give = 0;
+	unsigned int i, give = 0, rest = 0;
 
 	for (i = 0; i < submitted; i++)
 		if (x->sq[i].opcode == CPORT_OP_SEND &&
 		    x->sq[i].status == CPORT_STATUS_INLINE)
 			x->back[give++] = MUD_BID(x->sq[i].user_data);
+	if (submitted < x->nr) {
+		if (x->sq[submitted].opcode == CPORT_OP_SEND)
+			x->back[give++] = MUD_BID(x->sq[submitted].user_data);
+		rest = x->nr - submitted - 1;
+		memmove(&x->sq[give], &x->sq[submitted + 1],
+			rest * sizeof(*x->sq));
+	}
 	for (i = 0; i < give; i++)
 		ms_prep_give_back(&x->sq[i], x->back[i]);
-	x->nr = give;
+	x->nr = give + rest;
+	return rest;
 }
 
 /* Submit what is queued now, without waiting (the array is full). */
@@ -686,7 +697,8 @@ static void *cport_ms_main(void *arg)
 				x.nowned ? 0 : -1);
 		if (ret == -EIDRM)
 			break;
-		ms_submitted(&x, submitted);
+		if (ms_submitted(&x, submitted))
+			ms_flush(&x);
 		ms_release(&x);
 		if (ret <= 0)
 			continue;
