@@ -59,6 +59,15 @@ static inline void hrtimer_setup(struct hrtimer *timer,
 #define file_close_fd(fd)	close_fd_get_file(fd)
 #endif
 
+/* vm_flags_set() and vm_flags_clear() arrived in 6.3. */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 3, 0)
+#define cport_vm_flags_set(vma, flags)		((vma)->vm_flags |= (flags))
+#define cport_vm_flags_clear(vma, flags)	((vma)->vm_flags &= ~(flags))
+#else
+#define cport_vm_flags_set(vma, flags)		vm_flags_set(vma, flags)
+#define cport_vm_flags_clear(vma, flags)	vm_flags_clear(vma, flags)
+#endif
+
 /* kmalloc_obj() and kzalloc_obj() arrived in 7.0. */
 #ifndef kmalloc_obj
 #define kmalloc_obj(VAR_OR_TYPE, GFP) \

@@ -111,8 +111,10 @@
 #define CPORT_KEY_HASH_BITS	6
 #define CPORT_CANCEL_HASH_BITS	8
 
+struct cport_ring_k;
 struct cport_user;
 struct cred;
+struct vm_area_struct;
 struct file;
 struct mm_struct;
 struct seq_file;
@@ -428,6 +430,8 @@ struct cport_waiter {
 	struct list_head	runs;	/* sockets handed to it to run: lock */
 	struct task_struct	*task;
 	struct cport_thread	*thread;
+	struct cport_cqe	rcqe;	/* an entry of the ring handed to it */
+	bool			has_rcqe; /* ... lock */
 	bool			woken;	/* handed something, or destroyed */
 	bool			serve;	/* handed sockets to run for the
 					 * port, not counted as running
@@ -441,6 +445,7 @@ struct cport_stats {
 	u64 waits;		/* lock: waits (enter with max_cqes > 0) */
 	u64 waits_slept;	/* lock: waits that had to sleep */
 	u64 handoffs;		/* lock: completions handed to a sleeper */
+	u64 ring_posts;		/* lock: completions written to the ring */
 	u64 blocked_releases;	/* lock: handoffs because a thread blocked */
 	u64 over_events;	/* run: times running rose above the limit */
 	u64 over_ns;		/* run: time spent above the limit */
@@ -461,6 +466,10 @@ struct cport_port {
 	spinlock_t		lock;		/* see LOCKING above */
 	struct cport_wake_q	*wake_q;	/* lock: the holder's, if any */
 	struct list_head	queue;		/* lock: FIFO of cport_node */
+	struct cport_ring_k	*ring;		/* the completion ring (ring.c),
+						 * set once at setup (release),
+						 * or NULL
+						 */
 	unsigned int		nr_queued;	/* lock; WRITE_ONCE, read
 						 * locklessly by poll and the
 						 * notifiers
@@ -612,6 +621,22 @@ struct cport_sock *cport_ready_pop(struct cport_port *port);
 struct cport_sock *__cport_ready_pop(struct cport_port *port);
 int cport_node_cache_init(void);
 void cport_node_cache_exit(void);
+
+/* ring.c */
+struct cport_ring_k *cport_ring_alloc(struct cport_port *port, u32 entries);
+void cport_ring_free(struct cport_port *port, struct cport_ring_k *r);
+u32 cport_ring_entries(struct cport_ring_k *r);
+u32 cport_ring_pending(struct cport_port *port);
+bool __cport_ring_push(struct cport_port *port, const struct cport_cqe *cqe);
+bool __cport_ring_pop(struct cport_port *port, struct cport_cqe *cqe);
+void __cport_ring_discard(struct cport_port *port);
+int cport_ring_mmap(struct cport_port *port, struct vm_area_struct *vma);
+
+/* Queued for a wait or the ring, as far as a lockless look can tell. */
+static inline bool cport_has_queued(struct cport_port *port)
+{
+	return READ_ONCE(port->nr_queued) || cport_ring_pending(port);
+}
 
 /* policy.c and policy_*.c */
 extern struct cport_policy_ops cport_policy_lifo;

@@ -72,6 +72,9 @@ static long cport_ioctl_setup(struct cport_port *port, void __user *argp,
 		return -EINVAL;
 	if (s.max_pending > CPORT_MAX_PENDING || s.resv)
 		return -EINVAL;
+	if (s.ring_entries > CPORT_MAX_RING_ENTRIES ||
+	    (s.ring_entries & (s.ring_entries - 1)) || s.resv3)
+		return -EINVAL;
 	/* A name: NUL-terminated, zero after the NUL, and no number. */
 	len = strnlen(s.policy_name, sizeof(s.policy_name));
 	if (len == sizeof(s.policy_name) ||
@@ -232,6 +235,16 @@ static __poll_t cport_poll(struct file *file, poll_table *wait)
 	return cport_port_poll(port);
 }
 
+static int cport_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct cport_port *port = file->private_data;
+
+	/* Like the ioctls: the owner's, and the port holds its mm. */
+	if (current->mm != port->mm)
+		return -EPERM;
+	return cport_ring_mmap(port, vma);
+}
+
 static void cport_show_fdinfo(struct seq_file *m, struct file *file)
 {
 	cport_port_show(file->private_data, m);
@@ -244,6 +257,7 @@ static const struct file_operations cport_fops = {
 	.unlocked_ioctl	= cport_ioctl,
 	.compat_ioctl	= compat_ptr_ioctl,
 	.poll		= cport_poll,
+	.mmap		= cport_mmap,
 	.show_fdinfo	= cport_show_fdinfo,
 };
 
@@ -337,7 +351,7 @@ static void __init cport_abi_check(void)
 	CPORT_ABI_OFF(cport_enter, resv, 48);
 	CPORT_ABI_SIZE(cport_enter, resv, __u64);
 
-	BUILD_BUG_ON(sizeof(struct cport_setup) != CPORT_SETUP_SIZE_VER2);
+	BUILD_BUG_ON(sizeof(struct cport_setup) != CPORT_SETUP_SIZE_VER3);
 	CPORT_ABI_OFF(cport_setup, flags, 0);
 	CPORT_ABI_SIZE(cport_setup, flags, __u32);
 	CPORT_ABI_OFF(cport_setup, concurrency, 4);
@@ -352,8 +366,24 @@ static void __init cport_abi_check(void)
 	CPORT_ABI_SIZE(cport_setup, resv, __u32);
 	CPORT_ABI_OFF(cport_setup, policy_name, CPORT_SETUP_SIZE_VER1);
 	CPORT_ABI_SIZE(cport_setup, policy_name, char[CPORT_POLICY_NAME_LEN]);
+	CPORT_ABI_OFF(cport_setup, ring_entries, CPORT_SETUP_SIZE_VER2);
+	CPORT_ABI_SIZE(cport_setup, ring_entries, __u32);
+	CPORT_ABI_OFF(cport_setup, resv3, 44);
+	CPORT_ABI_SIZE(cport_setup, resv3, __u32);
 
-	BUILD_BUG_ON(sizeof(struct cport_info) != CPORT_INFO_SIZE_VER1);
+	BUILD_BUG_ON(sizeof(struct cport_ring_hdr) != CPORT_RING_CQES);
+	CPORT_ABI_OFF(cport_ring_hdr, head, 0);
+	CPORT_ABI_SIZE(cport_ring_hdr, head, __u32);
+	CPORT_ABI_OFF(cport_ring_hdr, tail, 64);
+	CPORT_ABI_SIZE(cport_ring_hdr, tail, __u32);
+	CPORT_ABI_OFF(cport_ring_hdr, ring_entries, 68);
+	CPORT_ABI_SIZE(cport_ring_hdr, ring_entries, __u32);
+	CPORT_ABI_OFF(cport_ring_hdr, cqe_size, 72);
+	CPORT_ABI_SIZE(cport_ring_hdr, cqe_size, __u32);
+
+	BUILD_BUG_ON(sizeof(struct cport_info) != CPORT_INFO_SIZE_VER2);
+	CPORT_ABI_OFF(cport_info, ring_entries, CPORT_INFO_SIZE_VER1);
+	CPORT_ABI_SIZE(cport_info, ring_entries, __u32);
 	CPORT_ABI_OFF(cport_info, api_version, 0);
 	CPORT_ABI_SIZE(cport_info, api_version, __u32);
 	CPORT_ABI_OFF(cport_info, features, 4);

@@ -236,6 +236,7 @@ static void cport_port_free(struct kref *ref)
 	mmdrop(port->mm);
 	mutex_destroy(&port->socks_mutex);
 	cport_bufs_free(port);
+	cport_ring_free(port, port->ring);
 	cport_user_put(port->user);
 	if (port->pol.ops->free)
 		port->pol.ops->free(&port->pol);
@@ -256,6 +257,7 @@ void cport_port_put(struct cport_port *port)
 int cport_port_setup(struct cport_port *port, const struct cport_setup *s)
 {
 	struct cport_policy_port pol = { .waiters = &port->waiters };
+	struct cport_ring_k *ring = NULL;
 	int ret = 0;
 
 	pol.ops = cport_policy_get(s->policy_name, s->policy);
@@ -266,6 +268,15 @@ int cport_port_setup(struct cport_port *port, const struct cport_setup *s)
 		if (ret) {
 			cport_policy_put(pol.ops);
 			return ret;
+		}
+	}
+	if (s->ring_entries) {
+		ring = cport_ring_alloc(port, s->ring_entries);
+		if (IS_ERR(ring)) {
+			if (pol.ops->free)
+				pol.ops->free(&pol);
+			cport_policy_put(pol.ops);
+			return PTR_ERR(ring);
 		}
 	}
 
@@ -290,8 +301,12 @@ int cport_port_setup(struct cport_port *port, const struct cport_setup *s)
 		raw_spin_unlock(&port->run_lock);
 		port->max_queued = s->max_queued ?: CPORT_DEFAULT_QUEUED;
 		port->max_pending = s->max_pending ?: CPORT_DEFAULT_PENDING;
+		/* Pairs with mmap(): the ring is whole once seen. */
+		smp_store_release(&port->ring, ring);
+		ring = NULL;
 	}
 	spin_unlock_irq(&port->lock);
+	cport_ring_free(port, ring);
 	/* The policy not used: the new one if refused, else the default. */
 	if (pol.ops->free)
 		pol.ops->free(&pol);
@@ -305,7 +320,7 @@ void cport_port_info(struct cport_port *port, struct cport_info *info)
 	info->api_version = CPORT_API_VERSION;
 	info->features = CPORT_FEAT_HANDOFF | CPORT_FEAT_CONCURRENCY |
 			 CPORT_FEAT_POLL | CPORT_FEAT_BLOCK_TRACKING |
-			 CPORT_FEAT_SOCKETS;
+			 CPORT_FEAT_SOCKETS | CPORT_FEAT_RING;
 	cport_opdefs_info(&info->ops, &info->sqe_flags);
 	info->setup_flags = CPORT_SETUP_NO_BLOCK_TRACKING;
 	info->enter_flags = CPORT_ENTER_ABSTIME;
@@ -320,6 +335,7 @@ void cport_port_info(struct cport_port *port, struct cport_info *info)
 		    sizeof(info->policy_name));
 	info->max_queued = port->max_queued;
 	info->max_pending = port->max_pending;
+	info->ring_entries = cport_ring_entries(port->ring);
 	if (port->track_blocking)
 		info->port_flags |= CPORT_INFO_BLOCK_TRACKING;
 	spin_unlock_irq(&port->lock);
@@ -494,22 +510,42 @@ struct cport_sock *cport_ready_pop(struct cport_port *port)
  */
 unsigned int __cport_release(struct cport_port *port)
 {
+	struct cport_node *node = NULL;
+	struct cport_sock *s = NULL;
 	struct cport_waiter *w;
-	struct cport_node *node;
-	struct cport_sock *s;
+	struct cport_cqe cqe;
 	const char *bad = NULL;
 	unsigned int n = 0;
+	bool rcqe;
 
 	lockdep_assert_held(&port->lock);
 	/* Destroy wakes the waiters (with nothing) and discards the rest. */
 	if (port->dead)
 		return 0;
-	while ((!list_empty(&port->queue) || !list_empty(&port->ready)) &&
-	       !list_empty(&port->waiters)) {
+	while (!list_empty(&port->waiters)) {
+		if (list_empty(&port->ready) && list_empty(&port->queue) &&
+		    !cport_ring_pending(port))
+			break;
 		raw_spin_lock(&port->run_lock);
 		if (port->running >= port->concurrency) {
 			raw_spin_unlock(&port->run_lock);
 			break;
+		}
+		/*
+		 * What to hand: a socket to run, else the oldest completion:
+		 * the ring's (older than the queue's), else the queue's.
+		 */
+		s = list_first_entry_or_null(&port->ready, struct cport_sock,
+					     ready_link);
+		rcqe = !s && port->ring && __cport_ring_pop(port, &cqe);
+		if (!s && !rcqe) {
+			node = list_first_entry_or_null(&port->queue,
+							struct cport_node,
+							list);
+			if (!node) {
+				raw_spin_unlock(&port->run_lock);
+				break;
+			}
 		}
 		w = __cport_pick_waiter(port, false, &bad);
 		/* Its turn is used now (a waiter woken to serve keeps it). */
@@ -520,16 +556,16 @@ unsigned int __cport_release(struct cport_port *port)
 		if (unlikely(bad))
 			cport_policy_bad(port, bad);
 
-		s = list_first_entry_or_null(&port->ready, struct cport_sock,
-					     ready_link);
 		if (s) {
 			/* Still "queued" until the waiter takes it off w->runs. */
 			list_move_tail(&s->ready_link, &w->runs);
 			WRITE_ONCE(port->nr_ready, port->nr_ready - 1);
 			__cport_wake_waiter(port, w, 0);
+		} else if (rcqe) {
+			w->rcqe = cqe;
+			w->has_rcqe = true;
+			__cport_wake_waiter(port, w, cqe.user_data);
 		} else {
-			node = list_first_entry(&port->queue, struct cport_node,
-						list);
 			list_move_tail(&node->list, &w->handed);
 			WRITE_ONCE(port->nr_queued, port->nr_queued - 1);
 			__cport_wake_waiter(port, w, node->cqe.user_data);
@@ -588,6 +624,37 @@ void cport_wake_pollers(struct cport_port *port, __poll_t mask)
 		wake_up_poll(&port->poll_wq, mask);
 }
 
+/*
+ * Completions moved from the head of the queue to the ring per post: the
+ * one just queued, and a few that waited for room, with interrupts off.
+ */
+#define CPORT_RING_FILL		4
+
+/*
+ * What no waiter took goes to the ring, oldest first, while it has room
+ * (uapi/linux/cport.h): every entry of the ring is older than everything
+ * on the queue.  A completion that carries a descriptor stops the move:
+ * the thread that dequeues it must install it.
+ */
+static void __cport_ring_fill(struct cport_port *port)
+{
+	struct cport_node *node;
+	unsigned int n;
+
+	for (n = 0; n < CPORT_RING_FILL; n++) {
+		node = list_first_entry_or_null(&port->queue,
+						struct cport_node, list);
+		if (!node || node->file || node->scm ||
+		    !__cport_ring_push(port, &node->cqe))
+			break;
+		list_del(&node->list);
+		WRITE_ONCE(port->nr_queued, port->nr_queued - 1);
+		port->stats.ring_posts++;
+		/* Its unit goes: the ring's memory holds it now. */
+		cport_node_free(port, node);
+	}
+}
+
 static void __cport_queue_node(struct cport_port *port, struct cport_node *node)
 {
 	lockdep_assert_held(&port->lock);
@@ -596,6 +663,8 @@ static void __cport_queue_node(struct cport_port *port, struct cport_node *node)
 	list_add_tail(&node->list, &port->queue);
 	WRITE_ONCE(port->nr_queued, port->nr_queued + 1);
 	__cport_release(port);
+	if (port->ring)
+		__cport_ring_fill(port);
 }
 
 /*
@@ -640,7 +709,7 @@ static enum hrtimer_restart cport_timed_fire(struct hrtimer *timer)
 		hrtimer_set_expires(timer, next);
 		restart = HRTIMER_RESTART;
 	}
-	wake_pollers = n && port->nr_queued;
+	wake_pollers = n && cport_has_queued(port);
 	cport_unlock(port, &q, flags);
 
 	/* Safe: destroy and free wait for this callback to finish. */
@@ -703,7 +772,7 @@ int cport_port_post(struct cport_port *port, const struct cport_cqe *cqe,
 	} else {
 		port->used = true;
 		__cport_queue_node(port, node);
-		wake_pollers = port->nr_queued;
+		wake_pollers = cport_has_queued(port);
 	}
 	cport_unlock(port, &q, flags);
 
@@ -731,7 +800,7 @@ bool cport_post_node(struct cport_port *port, struct cport_node *node)
 	flags = cport_lock(port, &q);
 	if (!port->dead) {
 		__cport_queue_node(port, node);
-		wake_pollers = port->nr_queued;
+		wake_pollers = cport_has_queued(port);
 		node = NULL;
 	}
 	cport_unlock(port, &q, flags);
@@ -763,7 +832,7 @@ bool cport_post_nodes(struct cport_port *port, struct list_head *nodes)
 				break;
 			list_del(&node->list);
 			__cport_queue_node(port, node);
-			wake_pollers = port->nr_queued;
+			wake_pollers = cport_has_queued(port);
 		}
 		cport_unlock(port, &q, flags);
 		if (READ_ONCE(port->dead))
@@ -838,6 +907,7 @@ int cport_port_destroy(struct cport_port *port)
 	spin_lock_irq(&port->lock);
 	list_splice_init(&port->queue, &discard);
 	WRITE_ONCE(port->nr_queued, 0);
+	__cport_ring_discard(port);
 	/* O(1) here: the tree is freed below, interrupts on. */
 	timed = port->timed.rb_root;
 	timerqueue_init_head(&port->timed);
@@ -878,14 +948,14 @@ __poll_t cport_port_poll(struct cport_port *port)
 {
 	if (READ_ONCE(port->dead))
 		return EPOLLHUP;
-	if (READ_ONCE(port->nr_queued))
+	if (cport_has_queued(port))
 		return EPOLLIN | EPOLLRDNORM;
 	return 0;
 }
 
 void cport_port_show(struct cport_port *port, struct seq_file *m)
 {
-	unsigned int queued, waiters, running, threads;
+	unsigned int queued, waiters, running, threads, ring, ring_queued;
 	const char *policy;
 	u32 concurrency, max_queued;
 	struct cport_stats stats;
@@ -902,6 +972,8 @@ void cport_port_show(struct cport_port *port, struct seq_file *m)
 		over_ns += ktime_get_mono_fast_ns() - port->over_since;
 	raw_spin_unlock(&port->run_lock);
 	queued = port->nr_queued;
+	ring = cport_ring_entries(port->ring);
+	ring_queued = cport_ring_pending(port);
 	waiters = port->nr_waiters;
 	tracking = port->track_blocking;
 	policy = port->pol.ops->name;	/* held by the port: stays */
@@ -915,6 +987,8 @@ void cport_port_show(struct cport_port *port, struct seq_file *m)
 	seq_printf(m, "block_tracking:\t%u\n", tracking);
 	seq_printf(m, "max_queued:\t%u\n", max_queued);
 	seq_printf(m, "queued:\t%u\n", queued);
+	seq_printf(m, "ring_entries:\t%u\n", ring);
+	seq_printf(m, "ring_queued:\t%u\n", ring_queued);
 	seq_printf(m, "waiters:\t%u\n", waiters);
 	seq_printf(m, "running:\t%u\n", running);
 	seq_printf(m, "threads:\t%u\n", threads);
@@ -923,6 +997,7 @@ void cport_port_show(struct cport_port *port, struct seq_file *m)
 	seq_printf(m, "waits:\t%llu\n", stats.waits);
 	seq_printf(m, "waits_slept:\t%llu\n", stats.waits_slept);
 	seq_printf(m, "handoffs:\t%llu\n", stats.handoffs);
+	seq_printf(m, "ring_posts:\t%llu\n", stats.ring_posts);
 	seq_printf(m, "blocked_releases:\t%llu\n", stats.blocked_releases);
 	seq_printf(m, "over_limit_events:\t%llu\n", stats.over_events);
 	seq_printf(m, "over_limit_ns:\t%llu\n", over_ns);

@@ -96,7 +96,7 @@ static bool __cport_can_release(struct cport_port *port)
 {
 	lockdep_assert_held(&port->run_lock);
 	return port->running < port->concurrency &&
-	       (READ_ONCE(port->nr_queued) || READ_ONCE(port->nr_ready)) &&
+	       (cport_has_queued(port) || READ_ONCE(port->nr_ready)) &&
 	       READ_ONCE(port->nr_waiters);
 }
 

@@ -13,6 +13,11 @@
  * handed to it is returned even if a signal or the timeout came at the
  * same moment.  Completions that cannot be copied to
  * user space go back to the head of the queue.
+ *
+ * With a completion ring (ring.c), a wait returns, in this order: what
+ * was handed to it (one completion, from the queue or the ring), entries
+ * of the ring, then completions of the queue, which are all newer than
+ * the ring's; then what the sockets it ran completed.
  */
 #include <linux/err.h>
 #include <linux/file.h>
@@ -28,20 +33,60 @@
 #include "cport.h"
 #include "trace.h"
 
-/* Move up to @max queued completions to @taken; returns how many. */
-static u32 __cport_take(struct cport_port *port, struct list_head *taken,
-			u32 max)
+/* Entries of the ring a wait takes per round, copied on its stack. */
+#define CPORT_RING_TAKE		8
+
+/* One CPORT_IOC_ENTER's wait, on the caller's stack. */
+struct cport_wait_ctx {
+	struct cport_port	*port;
+	struct cport_thread	*t;
+	u32			max;
+	const ktime_t		*expires;
+	bool			nowait;
+	bool			first;	/* no round done yet */
+	bool			slept;
+	/* What it returns, in this order: */
+	struct list_head	handed;	/* the completion handed over */
+	struct cport_cqe	rcqes[CPORT_RING_TAKE]; /* the ring's */
+	u32			nr_r;
+	struct list_head	taken;	/* the queue's, the runs' */
+	u32			nt;	/* on @taken */
+	u32			n;	/* completions in all three */
+	struct list_head	runs;	/* sockets handed to this thread */
+	u32			budget;	/* ready sockets it may take */
+};
+
+/*
+ * Take queued completions up to c->max: the ring's first (up to
+ * CPORT_RING_TAKE), and the queue's only once the ring is empty, since
+ * they are newer.  Returns how many.
+ */
+static u32 __cport_take(struct cport_wait_ctx *c)
 {
+	struct cport_port *port = c->port;
 	struct cport_node *node;
-	u32 n = 0;
+	u32 n = 0, nq = 0;
 
 	lockdep_assert_held(&port->lock);
-	while (n < max && !list_empty(&port->queue)) {
-		node = list_first_entry(&port->queue, struct cport_node, list);
-		list_move_tail(&node->list, taken);
-		n++;
+	if (port->ring) {
+		while (c->n + n < c->max && c->nr_r < CPORT_RING_TAKE &&
+		       __cport_ring_pop(port, &c->rcqes[c->nr_r])) {
+			c->nr_r++;
+			n++;
+		}
+		if (c->nr_r == CPORT_RING_TAKE && cport_ring_pending(port))
+			goto out;
 	}
-	WRITE_ONCE(port->nr_queued, port->nr_queued - n);
+	while (c->n + n < c->max && !list_empty(&port->queue)) {
+		node = list_first_entry(&port->queue, struct cport_node, list);
+		list_move_tail(&node->list, &c->taken);
+		n++;
+		nq++;
+	}
+	WRITE_ONCE(port->nr_queued, port->nr_queued - nq);
+	c->nt += nq;
+out:
+	c->n += n;
 	return n;
 }
 
@@ -130,24 +175,19 @@ static u32 cport_list_count(struct list_head *list)
 }
 
 /*
- * Copy up to @max of @taken (@n completions) to user space, installing
- * the descriptors of accepted connections as they are copied.  Whatever
- * is not copied goes back to the head of the queue, in order (or is
- * discarded, if the port was destroyed meanwhile, like everything else it
- * had queued); if nothing could be copied, the thread stops counting as
- * running again.  @ran of them came from sockets this thread ran.
+ * Copy the completions on @list to @ucqes from *@copied on, up to @max,
+ * installing the descriptors they carry as they go; each one copied is
+ * freed.  Returns false if user space could not be written.
  */
-static long cport_copy_out(struct cport_port *port, struct cport_thread *t,
-			   struct list_head *taken, u32 n, u32 max, u32 ran,
-			   struct cport_cqe __user *ucqes)
+static bool cport_copy_nodes(struct cport_port *port, struct list_head *list,
+			     struct cport_cqe __user *ucqes, u32 *copied,
+			     u32 max)
 {
 	struct cport_node *node, *tmp;
-	bool requeued, dead;
-	u32 copied = 0;
 	int fd;
 
-	list_for_each_entry_safe(node, tmp, taken, list) {
-		if (copied == max)
+	list_for_each_entry_safe(node, tmp, list, list) {
+		if (*copied == max)
 			break;
 		fd = -1;
 		if (node->file) {
@@ -157,7 +197,8 @@ static long cport_copy_out(struct cport_port *port, struct cport_thread *t,
 		/* Descriptors a RECVMSG received: their numbers first. */
 		if (node->scm)
 			cport_scm_reserve(port, node);
-		if (copy_to_user(&ucqes[copied], &node->cqe, sizeof(node->cqe))) {
+		if (copy_to_user(&ucqes[*copied], &node->cqe,
+				 sizeof(node->cqe))) {
 			if (node->file) {
 				if (fd >= 0)
 					put_unused_fd(fd);
@@ -165,7 +206,7 @@ static long cport_copy_out(struct cport_port *port, struct cport_thread *t,
 			}
 			if (node->scm)
 				cport_scm_unreserve(node);
-			break;
+			return false;
 		}
 		if (fd >= 0) {
 			fd_install(fd, node->file);
@@ -176,8 +217,44 @@ static long cport_copy_out(struct cport_port *port, struct cport_thread *t,
 		/* Without a descriptor, the connection is closed here. */
 		list_del(&node->list);
 		cport_node_free(port, node);
-		copied++;
+		(*copied)++;
 	}
+	return true;
+}
+
+/*
+ * Copy up to c->max of the c->n completions taken to user space.
+ * Whatever is not copied goes back to the head of the queue, in order (or
+ * is discarded, if the port was destroyed meanwhile, like everything else
+ * it had queued); if nothing could be copied, the thread stops counting
+ * as running again.  @ran of them came from sockets this thread ran.
+ */
+static long cport_copy_out(struct cport_wait_ctx *c, u32 ran,
+			   struct cport_cqe __user *ucqes)
+{
+	struct cport_port *port = c->port;
+	struct cport_thread *t = c->t;
+	struct cport_node *node, *tmp;
+	u32 copied = 0, i = 0, n = c->n;
+	bool requeued, dead, ok;
+	LIST_HEAD(taken);
+
+	ok = cport_copy_nodes(port, &c->handed, ucqes, &copied, c->max);
+	for (; ok && i < c->nr_r && copied < c->max; i++, copied++)
+		if (copy_to_user(&ucqes[copied], &c->rcqes[i],
+				 sizeof(c->rcqes[i])))
+			ok = false;
+	if (ok && i == c->nr_r)
+		cport_copy_nodes(port, &c->taken, ucqes, &copied, c->max);
+
+	/* What is left, in order; the ring's entries need nodes again. */
+	list_splice_init(&c->handed, &taken);
+	for (; i < c->nr_r; i++) {
+		node = cport_node_alloc_nofail();
+		node->cqe = c->rcqes[i];
+		list_add_tail(&node->list, &taken);
+	}
+	list_splice_tail_init(&c->taken, &taken);
 
 	spin_lock_irq(&port->lock);
 	port->stats.posts += ran;
@@ -190,7 +267,7 @@ static long cport_copy_out(struct cport_port *port, struct cport_thread *t,
 		raw_spin_unlock(&port->run_lock);
 	}
 	if (requeued) {
-		list_splice(taken, &port->queue);
+		list_splice(&taken, &port->queue);
 		WRITE_ONCE(port->nr_queued, port->nr_queued + n - copied);
 		__cport_release(port);
 	}
@@ -199,7 +276,7 @@ static long cport_copy_out(struct cport_port *port, struct cport_thread *t,
 	if (requeued)
 		cport_wake_pollers(port, EPOLLIN | EPOLLRDNORM);
 	else
-		list_for_each_entry_safe(node, tmp, taken, list)
+		list_for_each_entry_safe(node, tmp, &taken, list)
 			cport_node_free(port, node);
 	if (copied)
 		return copied;
@@ -224,21 +301,6 @@ static void cport_serve(struct cport_port *port, struct list_head *runs)
 	}
 }
 
-/* One CPORT_IOC_ENTER's wait, on the caller's stack. */
-struct cport_wait_ctx {
-	struct cport_port	*port;
-	struct cport_thread	*t;
-	u32			max;
-	const ktime_t		*expires;
-	bool			nowait;
-	bool			first;	/* no round done yet */
-	bool			slept;
-	struct list_head	taken;	/* completions to return */
-	struct list_head	runs;	/* sockets handed to this thread */
-	u32			n;	/* completions on @taken */
-	u32			budget;	/* ready sockets it may take */
-};
-
 /*
  * The fast take: stop counting as running, then take what is queued
  * (and the right to run ready sockets) if the concurrency value allows.
@@ -254,11 +316,12 @@ static bool __cport_wait_take(struct cport_wait_ctx *c)
 	lockdep_assert_held(&port->lock);
 	raw_spin_lock(&port->run_lock);
 	__cport_thread_stop(port, c->t);
-	if ((list_empty(&port->queue) && list_empty(&port->ready)) ||
+	if ((list_empty(&port->queue) && list_empty(&port->ready) &&
+	     !cport_ring_pending(port)) ||
 	    port->running >= port->concurrency)
 		return false;
 	__cport_thread_start(port, c->t);
-	c->n = __cport_take(port, &c->taken, c->max);
+	__cport_take(c);
 	c->budget = max_t(u32, c->max - c->n, CPORT_RUN_BATCH);
 	return true;
 }
@@ -292,6 +355,7 @@ static long __cport_wait_sleep(struct cport_wait_ctx *c, struct cport_waiter *w)
 	w->thread = c->t;
 	w->woken = false;
 	w->serve = false;
+	w->has_rcqe = false;
 	__cport_waiter_add(port, w);
 	c->t->in_wait = true;
 	raw_spin_unlock(&port->run_lock);
@@ -304,7 +368,7 @@ static long __cport_wait_sleep(struct cport_wait_ctx *c, struct cport_waiter *w)
 
 	spin_lock_irq(&port->lock);
 	c->t->in_wait = false;
-	if (list_empty(&w->handed) && list_empty(&w->runs)) {
+	if (list_empty(&w->handed) && list_empty(&w->runs) && !w->has_rcqe) {
 		/* Timed out, signalled, or destroyed: nothing handed. */
 		if (!list_empty(&w->pw.link))
 			__cport_waiter_del(port, w);
@@ -322,9 +386,15 @@ static long __cport_wait_sleep(struct cport_wait_ctx *c, struct cport_waiter *w)
 	}
 	/* Handed one (the handoff counted us running); take more. */
 	c->budget = 0;
-	list_splice_init(&w->handed, &c->taken);
-	c->n = cport_list_count(&c->taken);
-	c->n += __cport_take(port, &c->taken, c->max - c->n);
+	if (!list_empty(&w->handed)) {
+		list_splice_init(&w->handed, &c->handed);
+		c->n++;
+	}
+	if (w->has_rcqe) {
+		c->rcqes[c->nr_r++] = w->rcqe;
+		c->n++;
+	}
+	__cport_take(c);
 	spin_unlock_irq(&port->lock);
 	return 0;
 }
@@ -336,6 +406,7 @@ static long __cport_wait_sleep(struct cport_wait_ctx *c, struct cport_waiter *w)
 static u32 cport_wait_run(struct cport_wait_ctx *c)
 {
 	struct cport_port *port = c->port;
+	u32 before = c->nt;
 	struct cport_sock *s;
 	bool ran = false;
 
@@ -347,8 +418,11 @@ static u32 cport_wait_run(struct cport_wait_ctx *c)
 		cport_sock_put(s);
 		ran = true;
 	}
-	/* @taken held exactly c->n before: count only if sockets ran. */
-	return ran ? cport_list_count(&c->taken) - c->n : 0;
+	/* Count only if sockets ran. */
+	if (!ran)
+		return 0;
+	c->nt = cport_list_count(&c->taken);
+	return c->nt - before;
 }
 
 long cport_port_wait(struct cport_port *port, struct cport_cqe __user *ucqes,
@@ -362,6 +436,7 @@ long cport_port_wait(struct cport_port *port, struct cport_cqe __user *ucqes,
 	u32 ran;
 	long ret;
 
+	INIT_LIST_HEAD(&c.handed);
 	INIT_LIST_HEAD(&c.taken);
 	INIT_LIST_HEAD(&c.runs);
 	/* Not worth associating with a destroyed port (checked again below). */
@@ -398,5 +473,5 @@ long cport_port_wait(struct cport_port *port, struct cport_cqe __user *ucqes,
 	}
 
 	trace_cport_dequeue(port->id, c.n, c.slept);
-	return cport_copy_out(port, c.t, &c.taken, c.n, max, ran, ucqes);
+	return cport_copy_out(&c, ran, ucqes);
 }

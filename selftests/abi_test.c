@@ -81,7 +81,8 @@ TEST(setup_layout)
 	ASSERT_EQ(16, CPORT_SETUP_SIZE_VER0);
 	ASSERT_EQ(24, CPORT_SETUP_SIZE_VER1);
 	ASSERT_EQ(40, CPORT_SETUP_SIZE_VER2);
-	ASSERT_EQ(CPORT_SETUP_SIZE_VER2, sizeof(struct cport_setup));
+	ASSERT_EQ(48, CPORT_SETUP_SIZE_VER3);
+	ASSERT_EQ(CPORT_SETUP_SIZE_VER3, sizeof(struct cport_setup));
 	ASSERT_FIELD(cport_setup, flags, 0, 4);
 	ASSERT_FIELD(cport_setup, concurrency, 4, 4);
 	ASSERT_FIELD(cport_setup, policy, 8, 4);
@@ -93,13 +94,33 @@ TEST(setup_layout)
 	/* VER1 ends where the name added in VER2 begins. */
 	ASSERT_EQ(CPORT_SETUP_SIZE_VER1, offsetof(struct cport_setup, policy_name));
 	ASSERT_FIELD(cport_setup, policy_name, 24, 16);
+	/* VER2 ends where the ring added in VER3 begins. */
+	ASSERT_EQ(CPORT_SETUP_SIZE_VER2, offsetof(struct cport_setup, ring_entries));
+	ASSERT_FIELD(cport_setup, ring_entries, 40, 4);
+	ASSERT_FIELD(cport_setup, resv3, 44, 4);
+}
+
+TEST(ring_layout)
+{
+	ASSERT_EQ(0, CPORT_RING_OFFSET);
+	ASSERT_EQ(128, CPORT_RING_CQES);
+	ASSERT_EQ(16384, CPORT_MAX_RING_ENTRIES);
+	ASSERT_EQ(CPORT_RING_CQES, sizeof(struct cport_ring_hdr));
+	ASSERT_FIELD(cport_ring_hdr, head, 0, 4);
+	ASSERT_FIELD(cport_ring_hdr, tail, 64, 4);
+	ASSERT_FIELD(cport_ring_hdr, ring_entries, 68, 4);
+	ASSERT_FIELD(cport_ring_hdr, cqe_size, 72, 4);
+
 }
 
 TEST(info_layout)
 {
 	ASSERT_EQ(80, CPORT_INFO_SIZE_VER0);
 	ASSERT_EQ(360, CPORT_INFO_SIZE_VER1);
-	ASSERT_EQ(CPORT_INFO_SIZE_VER1, sizeof(struct cport_info));
+	ASSERT_EQ(368, CPORT_INFO_SIZE_VER2);
+	ASSERT_EQ(CPORT_INFO_SIZE_VER2, sizeof(struct cport_info));
+	ASSERT_FIELD(cport_info, ring_entries, 360, 4);
+	ASSERT_FIELD(cport_info, resv2, 364, 4);
 	ASSERT_FIELD(cport_info, api_version, 0, 4);
 	ASSERT_FIELD(cport_info, features, 4, 4);
 	ASSERT_FIELD(cport_info, ops, 8, 8);
@@ -192,6 +213,7 @@ TEST(constants)
 	ASSERT_EQ(4, CPORT_FEAT_POLL);
 	ASSERT_EQ(8, CPORT_FEAT_BLOCK_TRACKING);
 	ASSERT_EQ(16, CPORT_FEAT_SOCKETS);
+	ASSERT_EQ(32, CPORT_FEAT_RING);
 	ASSERT_EQ(1, CPORT_INFO_BLOCK_TRACKING);
 	ASSERT_EQ(4096, CPORT_MAX_ENTER);
 	ASSERT_EQ(4096, CPORT_MAX_CONCURRENCY);
@@ -208,14 +230,14 @@ TEST(ioctl_numbers)
 	ASSERT_EQ(CPORT_IOC_MAGIC, _IOC_TYPE(CPORT_IOC_SETUP));
 	ASSERT_EQ(0x00, _IOC_NR(CPORT_IOC_SETUP));
 	ASSERT_EQ(_IOC_WRITE, _IOC_DIR(CPORT_IOC_SETUP));
-	ASSERT_EQ(CPORT_SETUP_SIZE_VER2, _IOC_SIZE(CPORT_IOC_SETUP));
-	ASSERT_EQ(40, _IOC_SIZE(CPORT_IOC_SETUP));
+	ASSERT_EQ(CPORT_SETUP_SIZE_VER3, _IOC_SIZE(CPORT_IOC_SETUP));
+	ASSERT_EQ(48, _IOC_SIZE(CPORT_IOC_SETUP));
 
 	ASSERT_EQ(CPORT_IOC_MAGIC, _IOC_TYPE(CPORT_IOC_QUERY));
 	ASSERT_EQ(0x01, _IOC_NR(CPORT_IOC_QUERY));
 	ASSERT_EQ(_IOC_READ, _IOC_DIR(CPORT_IOC_QUERY));
-	ASSERT_EQ(360, _IOC_SIZE(CPORT_IOC_QUERY));
-	ASSERT_EQ(CPORT_INFO_SIZE_VER1, _IOC_SIZE(CPORT_IOC_QUERY));
+	ASSERT_EQ(368, _IOC_SIZE(CPORT_IOC_QUERY));
+	ASSERT_EQ(CPORT_INFO_SIZE_VER2, _IOC_SIZE(CPORT_IOC_QUERY));
 
 	ASSERT_EQ(CPORT_IOC_MAGIC, _IOC_TYPE(CPORT_IOC_ENTER));
 	ASSERT_EQ(0x02, _IOC_NR(CPORT_IOC_ENTER));
@@ -278,7 +300,8 @@ TEST_F(port, query_defaults)
 
 	EXPECT_EQ(CPORT_API_VERSION, info.api_version);
 	EXPECT_EQ(CPORT_FEAT_HANDOFF | CPORT_FEAT_CONCURRENCY | CPORT_FEAT_POLL |
-		  CPORT_FEAT_BLOCK_TRACKING | CPORT_FEAT_SOCKETS, info.features);
+		  CPORT_FEAT_BLOCK_TRACKING | CPORT_FEAT_SOCKETS | CPORT_FEAT_RING,
+		  info.features);
 	/* POST..WRITE are there; opcode 0 and opcodes this header lacks
 	 * are not. */
 	EXPECT_EQ(all_ops, info.ops);
@@ -322,6 +345,9 @@ TEST_F(port, query_policy_names)
 
 	memset(&info, 0xa5, sizeof(info));
 	ASSERT_EQ(0, cport_query_policies(self->port, &info));
+	/* LIBCPORT_1.2's record: what a program built then has room for. */
+	for (i = CPORT_INFO_SIZE_VER1; i < sizeof(info); i++)
+		ASSERT_EQ(0xa5, ((unsigned char *)&info)[i]);
 	EXPECT_STREQ("lifo", info.policy_name);
 	EXPECT_LE(CPORT_POLICY__NR, info.nr_policies);
 	EXPECT_GE(CPORT_MAX_POLICIES, info.nr_policies);

@@ -397,7 +397,7 @@ TEST_F(fresh, query_longer_record)
 			   4096 };
 	unsigned int i, j;
 
-	ASSERT_EQ(0, cport_query_policies(self->port, &info));
+	ASSERT_EQ(0, xioctl(self->port, CPORT_IOC_QUERY, &info));
 	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 		memset(buf, 0xa5, sizeof(buf));
 		ASSERT_EQ(0, xioctl(self->port, QUERY_SIZED(sizes[i]), buf));

@@ -99,9 +99,12 @@ enum {
  *            max_pending > CPORT_MAX_PENDING, resv != 0,
  *            policy_name not NUL-terminated within its 16 bytes, or
  *            with non-zero bytes after its NUL, or policy != 0 with a
- *            policy_name
+ *            policy_name, ring_entries not a power of two up to
+ *            CPORT_MAX_RING_ENTRIES, resv3 != 0
  *   -ENOENT  no policy of that name is registered (a policy module is
  *            not loaded, or is being unloaded)
+ *   -EDQUOT, -ENOMEM  the ring's memory (ring_entries): the user's bound
+ *            on units (max_user_units, see CPORT_OP_ASSOCIATE) or memory
  *   -EIDRM   the port was destroyed
  *   -EBUSY   the port was already set up or used
  *
@@ -124,11 +127,79 @@ struct cport_setup {
 	__u32 resv;		/* must be zero */
 	/* since CPORT_SETUP_SIZE_VER2: */
 	char policy_name[CPORT_POLICY_NAME_LEN]; /* "" = by number */
+	/* since CPORT_SETUP_SIZE_VER3: */
+	__u32 ring_entries;	/* completion ring, 0 = none (see below) */
+	__u32 resv3;		/* must be zero */
 };
 
 #define CPORT_SETUP_SIZE_VER0	16
 #define CPORT_SETUP_SIZE_VER1	24
 #define CPORT_SETUP_SIZE_VER2	40
+#define CPORT_SETUP_SIZE_VER3	48
+
+/*
+ * The completion ring (struct cport_setup.ring_entries, since VER3): a
+ * power of two from 1 to CPORT_MAX_RING_ENTRIES (else -EINVAL, as is
+ * resv3 != 0), memory shared with user space by mmap() of the port's
+ * descriptor at offset CPORT_RING_OFFSET, read and write, MAP_SHARED,
+ * CPORT_RING_CQES + ring_entries * sizeof(struct cport_cqe) bytes at
+ * most.  It starts with struct cport_ring_hdr; the entries (struct cport_cqe)
+ * follow at offset CPORT_RING_CQES.
+ *
+ * What it changes: a completion the port cannot hand to a sleeping
+ * waiter at once (the concurrency value is reached, or nobody waits) is
+ * written to the ring instead of the kernel's queue, when the ring has
+ * room and the kernel's queue is empty; a running thread then takes it
+ * without a system call (libcport's cport_ring_take()).  The handoff is
+ * unchanged: a waiter sleeping in CPORT_IOC_ENTER is handed the oldest
+ * entry of the ring (the kernel takes it the way user space does) when
+ * the concurrency value allows, exactly one per waiter, and a wait takes
+ * what the ring holds before what the kernel's queue holds.  So every
+ * completion is returned exactly once, by the ring or by a wait, in the
+ * order of the queue except as said here.
+ *
+ * Never in the ring: completions that carry a descriptor (ACCEPT, a
+ * RECVMSG that received SCM_RIGHTS), which the dequeuing thread must
+ * install; they and everything after them go to the kernel's queue until
+ * it is empty again, as do completions when the ring is full: a wait
+ * returns them.  An empty ring therefore means "enter the kernel", not
+ * "nothing is queued".
+ *
+ * Taking entries (any number of threads at once, with the kernel): read
+ * tail (acquire), then head; while head != tail copy entry
+ * [head & (ring_entries - 1)] and advance head by compare-and-swap from
+ * the value read; a failed swap means another taker had that entry:
+ * discard the copy and read again.  Only the kernel writes tail and the
+ * entries.  A ring entry holds no charge of the port (limits.c): its
+ * memory is the ring's, charged to the memory cgroup of the thread that
+ * set the port up and to the user's units.  A program that writes
+ * anything but head, or writes head other than as above, loses its own
+ * completions (the kernel then treats the ring as empty or full); the
+ * kernel never reads an entry back except to hand it to a waiter of the
+ * same port.  CPORT_IOC_DESTROY empties the ring (head = tail).  After a
+ * wait fails with -EFAULT, the completions it took from the ring go back
+ * to the head of the kernel's queue, behind what the ring holds by then.
+ *
+ * Threads that take from the ring stay counted as running (they never
+ * waited): as on Windows, a running thread that asks for the next packet
+ * takes it without giving up its concurrency slot.
+ *
+ * mmap() errors: -EPERM (another process's port), -ENODEV (the port has
+ * no ring), -EINVAL (an offset other than CPORT_RING_OFFSET, a length
+ * beyond the ring's size, or PROT_EXEC).
+ */
+#define CPORT_MAX_RING_ENTRIES	16384
+#define CPORT_RING_OFFSET	0
+#define CPORT_RING_CQES		128
+
+struct cport_ring_hdr {
+	__u32 head;		/* next entry to take: takers, see above */
+	__u32 resv0[15];	/* head alone in its cache line */
+	__u32 tail;		/* one past the newest entry: the kernel */
+	__u32 ring_entries;	/* as set up */
+	__u32 cqe_size;		/* sizeof(struct cport_cqe) */
+	__u32 resv1[13];
+};
 
 /*
  * By default a running thread that blocks elsewhere (a mutex, a disk read,
@@ -151,6 +222,7 @@ struct cport_setup {
 #define CPORT_FEAT_POLL		_BITUL(2)	/* port fd pollable */
 #define CPORT_FEAT_BLOCK_TRACKING _BITUL(3)	/* blocked threads free slots */
 #define CPORT_FEAT_SOCKETS	_BITUL(4)	/* socket operations */
+#define CPORT_FEAT_RING		_BITUL(5)	/* completion ring (mmap) */
 
 /* struct cport_info.port_flags */
 #define CPORT_INFO_BLOCK_TRACKING _BITUL(0)	/* this port tracks blocking */
@@ -192,10 +264,14 @@ struct cport_info {
 	__u32 resv1;
 	/* Their names, in registration order, zero-padded; unused rows zero. */
 	char policy_names[CPORT_MAX_POLICIES][CPORT_POLICY_NAME_LEN];
+	/* since CPORT_INFO_SIZE_VER2: */
+	__u32 ring_entries;	/* this port's completion ring, 0 = none */
+	__u32 resv2;
 };
 
 #define CPORT_INFO_SIZE_VER0	80
 #define CPORT_INFO_SIZE_VER1	360
+#define CPORT_INFO_SIZE_VER2	368
 
 /* Submission opcodes (struct cport_sqe.opcode, struct cport_cqe.op). */
 enum {
