@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -87,7 +88,10 @@ int cport_create_named(const char *policy_name, const struct cport_setup *setup)
 
 int cport_query_policies(int port, struct cport_info *info)
 {
-	return cport_ioctl(port, CPORT_IOC_QUERY, info);
+	/* The record of LIBCPORT_1.2's header: VER1. */
+	return cport_ioctl(port, _IOC(_IOC_READ, CPORT_IOC_MAGIC,
+				      _IOC_NR(CPORT_IOC_QUERY),
+				      CPORT_INFO_SIZE_VER1), info);
 }
 
 int cport_enter(int port, struct cport_enter *e)
@@ -224,4 +228,139 @@ int cport_connect(int port, int fd, const struct sockaddr *addr,
 	sqe->flags = (__u16)sqe_flags;
 	ret = cport_submit(port, sqe, 1);
 	return ret < 0 ? ret : sqe->status;
+}
+
+/*
+ * The completion ring (LIBCPORT_1.3).  Takers advance head by
+ * compare-and-swap from the value they read, several entries at once:
+ * the swap succeeds only if nobody took any of them meanwhile, and the
+ * kernel never rewrites an entry before head has passed it
+ * (uapi/linux/cport.h).
+ */
+int cport_create_ring(const struct cport_setup *setup, unsigned int entries,
+		      struct cport_ring *ring)
+{
+	struct cport_setup s = {};
+	int port, ret;
+
+	if (setup)
+		s = *setup;
+	s.ring_entries = entries;
+	port = cport_open();
+	if (port < 0)
+		return port;
+	ret = cport_ioctl(port, CPORT_IOC_SETUP, &s);
+	if (!ret)
+		ret = cport_ring_map(port, ring);
+	if (ret < 0) {
+		close(port);
+		return ret;
+	}
+	return port;
+}
+
+int cport_ring_map(int port, struct cport_ring *ring)
+{
+	struct cport_info info = {};
+	void *map;
+	size_t size;
+	int ret;
+
+	memset(ring, 0, sizeof(*ring));
+	ring->port = port;
+	ret = cport_ioctl(port, CPORT_IOC_QUERY, &info);
+	if (ret < 0)
+		return ret;
+	if (!info.ring_entries)
+		return -ENODEV;
+	size = CPORT_RING_CQES + (size_t)info.ring_entries *
+				 sizeof(struct cport_cqe);
+	map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, port,
+		   CPORT_RING_OFFSET);
+	if (map == MAP_FAILED)
+		return -errno;
+	ring->hdr = map;
+	ring->cqes = (struct cport_cqe *)((char *)map + CPORT_RING_CQES);
+	ring->size = size;
+	ring->entries = info.ring_entries;
+	ring->mask = info.ring_entries - 1;
+	return 0;
+}
+
+void cport_ring_unmap(struct cport_ring *ring)
+{
+	if (ring->hdr)
+		munmap(ring->hdr, ring->size);
+	ring->hdr = NULL;
+	ring->cqes = NULL;
+}
+
+unsigned int cport_ring_take(struct cport_ring *ring, struct cport_cqe *cqes,
+			     unsigned int max)
+{
+	__u32 head, tail, avail, i;
+
+	if (!ring->hdr || !max)
+		return 0;
+	for (;;) {
+		/* The entries before the index that covers them. */
+		tail = __atomic_load_n(&ring->hdr->tail, __ATOMIC_ACQUIRE);
+		head = __atomic_load_n(&ring->hdr->head, __ATOMIC_RELAXED);
+		avail = tail - head;
+		if (!avail || avail > ring->entries)
+			return 0;
+		if (avail > max)
+			avail = max;
+		for (i = 0; i < avail; i++)
+			cqes[i] = ring->cqes[(head + i) & ring->mask];
+		/* The copies before the entries are given back. */
+		if (__atomic_compare_exchange_n(&ring->hdr->head, &head,
+						head + avail, 0,
+						__ATOMIC_ACQ_REL,
+						__ATOMIC_RELAXED))
+			return avail;
+	}
+}
+
+int cport_ring_wait(struct cport_ring *ring, struct cport_cqe *cqes,
+		    unsigned int max, long long timeout_ns)
+{
+	unsigned int n = cport_ring_take(ring, cqes, max);
+
+	if (n)
+		return (int)n;
+	return cport_wait(ring->port, cqes, max, timeout_ns);
+}
+
+int cport_ring_submit_and_wait(struct cport_ring *ring, struct cport_sqe *sqes,
+			       unsigned int nr, struct cport_cqe *cqes,
+			       unsigned int max, long long timeout_ns,
+			       unsigned int *submitted)
+{
+	unsigned int n;
+	int ret;
+
+	if (!nr) {
+		if (submitted)
+			*submitted = 0;
+		n = cport_ring_take(ring, cqes, max);
+		if (n)
+			return (int)n;
+	} else if (max && ring->hdr &&
+		   __atomic_load_n(&ring->hdr->tail, __ATOMIC_ACQUIRE) !=
+		   __atomic_load_n(&ring->hdr->head, __ATOMIC_RELAXED)) {
+		/* Something to take: submit only, then take it here. */
+		ret = cport_submit_and_wait(ring->port, sqes, nr, NULL, 0, 0,
+					    submitted);
+		if (ret < 0)
+			return ret;
+		n = cport_ring_take(ring, cqes, max);
+		if (n)
+			return (int)n;
+		nr = 0;		/* others took it: wait */
+		sqes = NULL;
+	}
+	/* The kernel takes from the ring first, then its queue. */
+	return cport_submit_and_wait(ring->port, sqes, nr, cqes, max,
+				     timeout_ns, nr ? submitted : NULL);
 }

@@ -104,6 +104,69 @@ int cport_submit_and_wait(int port, struct cport_sqe *sqes,
 int cport_wait(int port, struct cport_cqe *cqes, unsigned int max,
 	       long long timeout_ns);
 
+/*
+ * The completion ring (since LIBCPORT_1.3; uapi/linux/cport.h, "The
+ * completion ring"): completions a running thread takes without a system
+ * call.  Filled by cport_ring_map(); port is the port's descriptor.
+ */
+struct cport_ring {
+	int			port;
+	unsigned int		entries;
+	unsigned int		mask;
+	size_t			size;	/* of the mapping */
+	struct cport_ring_hdr	*hdr;
+	struct cport_cqe	*cqes;
+};
+
+/*
+ * Open a port, set it up with @setup (NULL: defaults; all its fields,
+ * policy_name included, its ring_entries replaced) and a ring of @entries
+ * (a power of two, at most CPORT_MAX_RING_ENTRIES), and map the ring into
+ * @ring.  Returns the port descriptor or -errno (-EINVAL: entries; -E2BIG:
+ * a kernel without rings; mmap()'s errors); nothing is left open on
+ * failure.
+ */
+int cport_create_ring(const struct cport_setup *setup, unsigned int entries,
+		      struct cport_ring *ring);
+
+/*
+ * Map the ring of @port, set up with one, into @ring.  Returns 0 or
+ * -errno (-ENODEV: the port has no ring).
+ */
+int cport_ring_map(int port, struct cport_ring *ring);
+
+/* Unmap it (the port stays open: cport_close() it). */
+void cport_ring_unmap(struct cport_ring *ring);
+
+/*
+ * Take up to @max completions from the ring, oldest first, without a
+ * system call; any number of threads may take at once.  Returns how many
+ * (0: the ring is empty, which does not mean that the kernel has none:
+ * completions that carry a descriptor, and those that did not fit,
+ * wait in the kernel's queue).
+ */
+unsigned int cport_ring_take(struct cport_ring *ring, struct cport_cqe *cqes,
+			     unsigned int max);
+
+/*
+ * cport_wait(), taking from the ring first: the system call only when the
+ * ring is empty.
+ */
+int cport_ring_wait(struct cport_ring *ring, struct cport_cqe *cqes,
+		    unsigned int max, long long timeout_ns);
+
+/*
+ * cport_submit_and_wait() in one system call (two if other threads took
+ * the ring's entries meanwhile): with nothing to
+ * submit, the ring first, as cport_ring_wait(); with submissions and
+ * entries in the ring, a submission without wait, then the ring; else one
+ * call that submits and waits (the kernel takes from the ring first).
+ */
+int cport_ring_submit_and_wait(struct cport_ring *ring, struct cport_sqe *sqes,
+			       unsigned int nr, struct cport_cqe *cqes,
+			       unsigned int max, long long timeout_ns,
+			       unsigned int *submitted);
+
 /* Queue one completion (CPORT_OP_POST).  Returns 0 or -errno (-ENOSPC). */
 int cport_post(int port, __u64 key, __u64 user_data, __s64 res, __u64 bytes);
 
