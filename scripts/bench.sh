@@ -32,7 +32,10 @@
 # servers' sockperf protocol and wrk against their HTTP responder.  Both
 # are dynamic programs: run-guest.sh --extra-bin brings their libraries.
 # BENCH_ONLY=clients runs only those (a short check of them, not a
-# table to keep).
+# table to keep).  BENCH_PLAN="closed uring 256 64 1;..." runs those plan
+# lines instead (bench/suite/suite.sh; a last field r1, r2... repeats a
+# run, the report takes the median), and BENCH_TAG=NAME names its results
+# bench/results/bench-<kernel>-<mode>-NAME.* (kept: an A/B to cite).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -85,10 +88,12 @@ for c in sockperf wrk; do
 	fi
 done
 [ -z "${BENCH_ONLY:-}" ] || extra+=(--env "BENCH_ONLY=$BENCH_ONLY")
+[ -z "${BENCH_PLAN:-}" ] || extra+=(--env "BENCH_PLAN=$BENCH_PLAN")
 commit=$(git rev-parse --short HEAD 2> /dev/null || echo unknown)
 dirty=$(git status --porcelain -- kmod uapi libcport common bench/suite 2> /dev/null | head -c1)
 sfx=${BENCH_ONLY:+-$BENCH_ONLY}
-log=build/logs/bench-$name-$mode$sfx.log
+tag=${BENCH_TAG:+-$BENCH_TAG}
+log=build/logs/bench-$name-$mode$sfx$tag.log
 timeout=$([ "$mode" = quick ] && echo 1500 || echo 7200)
 echo "bench: $mode run on $name (QEMU; quick: a few minutes, full: about half an hour under TCG)"
 # The host's load, before the guest starts and after it ends: a busy host
@@ -116,7 +121,7 @@ fi
 
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 accel=${CPORT_ACCEL:-$(cut -d' ' -f2 "$CACHE/kvm-probe" 2> /dev/null || echo unknown)}
-base=bench/results/bench-$name-$mode
+base=bench/results/bench-$name-$mode$tag
 # A part of the suite is a check, not a table to keep: build output.
 [ -z "$sfx" ] || base=$out/bench-$name-$mode$sfx
 python3 bench/suite/report.py --log "$log" --out "$base" --plots "$out" \
@@ -129,12 +134,12 @@ python3 bench/suite/report.py --log "$log" --out "$base" --plots "$out" \
 # The traces: trace-report's summary with the tables, the events
 # compressed with the plots.
 for t in lifo fifo floor; do
-	raw=build/logs/trace-$name-$mode-$t.trace
+	raw=build/logs/trace-$name-$mode$tag-$t.trace
 	awk -v p="$t" '$0 ~ "^=== trace " p " begin" {on=1; next} /^=== trace end/ {on=0} on' "$log" |
 		tr -d '\r' > "$raw"
 	if [ -s "$raw" ] && [ -z "$sfx" ]; then
-		scripts/trace-report "$raw" > "bench/results/trace-$name-$mode-$t.txt" || true
-		grep -E '^#|cport_' "$raw" | xz -9 > "$out/trace-$name-$mode-$t.trace.xz"
+		scripts/trace-report "$raw" > "bench/results/trace-$name-$mode$tag-$t.txt" || true
+		grep -E '^#|cport_' "$raw" | xz -9 > "$out/trace-$name-$mode$tag-$t.trace.xz"
 	fi
 done
 echo "bench: tables in $base.{md,csv,json}, plots and traces in $out/"

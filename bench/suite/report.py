@@ -50,7 +50,7 @@ def system_of(tag):
     """closed:cport:lifo:16:c64:l64 -> cport-lifo-b16 (cport-ms:... ->
     cport-ms-lifo-b16); open:uring:s0:f0.1 -> uring."""
     parts = tag.split(":")[1:]
-    if parts[0] in ("cport", "cport-ms"):
+    if parts[0] in ("cport", "cport-ms", "cport-msr"):
         return "%s-%s-b%s" % (parts[0], parts[1], parts[2])
     return parts[0]
 
@@ -122,7 +122,7 @@ def derive(tag, c, s):
     r["cpu_per_req_us"] = cpu / req * 1e6 if req else None
     r["csw_per_req"] = (s["vcsw"] + s["ivcsw"]) / req if req else None
     r["calls_per_req"] = s["calls"] / req if req else None
-    if s.get("model") in ("cport", "cport-ms") and (s.get("waits") or 0) > 0:
+    if s.get("model") in ("cport", "cport-ms", "cport-msr") and (s.get("waits") or 0) > 0:
         r["wakeups_per_completion"] = s["waits_slept"] / ev if ev else None
         r["nosleep_share"] = 1 - s["waits_slept"] / s["waits"]
         for k in ("runs_submit", "runs_waiter", "runs_fallback",
@@ -179,7 +179,7 @@ def table(rows, cols):
 
 
 ORDER = ["epoll-rp", "epoll-shared", "uring", "cport-lifo-b1", "cport-lifo-b16",
-         "cport-ms-lifo-b16", "cport-fifo-b1", "cport-fifo-b16", "cport-rr-b1", "cport-rr-b16",
+         "cport-ms-lifo-b16", "cport-msr-lifo-b16", "cport-fifo-b1", "cport-fifo-b16", "cport-rr-b1", "cport-rr-b16",
          "cport-cpu-b1", "cport-cpu-b16"]
 
 

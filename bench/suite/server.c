@@ -65,7 +65,7 @@
 
 static const struct model *const models[] = {
 	&model_epoll_rp, &model_epoll_shared, &model_uring, &model_cport,
-	&model_cport_ms,
+	&model_cport_ms, &model_cport_msr,
 };
 #define NR_MODELS	(sizeof(models) / sizeof(models[0]))
 

@@ -54,7 +54,7 @@ struct model {
 };
 
 extern const struct model model_epoll_rp, model_epoll_shared, model_uring,
-	model_cport, model_cport_ms;
+	model_cport, model_cport_ms, model_cport_msr;
 
 enum proto { PROTO_ECHO, PROTO_SOCKPERF, PROTO_HTTP };
 

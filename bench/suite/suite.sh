@@ -11,7 +11,8 @@
 # (dynamic: run-guest.sh --extra-bin brings their libraries).
 #
 # BENCH_ONLY=clients plans only the runs of sockperf and wrk, and loadgen's
-# at 1 and 64 connections on the same systems.
+# at 1 and 64 connections on the same systems.  BENCH_PLAN="LINE;LINE..."
+# replaces the plan with those lines (an A/B of a few points, in one boot).
 MODE=${1:-quick}
 NCPU=$(nproc)
 if [ "$MODE" = full ]; then
@@ -25,12 +26,13 @@ else
 	CONNS="1 64 256" LENS="64"
 	RATES="0.02 0.1 0.5 0.8" SERVICES="0"
 	OPEN_SYS="epoll-rp uring cport:lifo:1 cport:fifo:1"
-	EXT_SYS="epoll-rp uring cport:lifo:16 cport-ms:lifo:16"
+	EXT_SYS="epoll-rp uring cport:lifo:16 cport-ms:lifo:16 cport-msr:lifo:16"
 fi
 # model[:policy:batch]: the policy by the name the port's fdinfo prints
 # (lifo, fifo, rr, cpu), the batch in completions per wait; cport-ms is
-# cport with one multishot RECV per connection from a buffer group
-SYSTEMS="epoll-rp epoll-shared uring cport:lifo:1 cport:lifo:16 cport-ms:lifo:16 cport:fifo:1 cport:fifo:16 cport:rr:1 cport:rr:16 cport:cpu:1 cport:cpu:16"
+# cport with one multishot RECV per connection from a buffer group,
+# cport-msr is cport-ms taking completions from the port's completion ring
+SYSTEMS="epoll-rp epoll-shared uring cport:lifo:1 cport:lifo:16 cport-ms:lifo:16 cport-msr:lifo:16 cport:fifo:1 cport:fifo:16 cport:rr:1 cport:rr:16 cport:cpu:1 cport:cpu:16"
 BURST_SYS="epoll-shared uring cport:lifo:1 cport:lifo:16 cport:fifo:1 cport:rr:1 cport:cpu:1"
 [ "$EXT_SYS" != all ] || EXT_SYS=$SYSTEMS
 # The clients nobody here wrote: sockperf (one TCP connection: ping-pong,
@@ -84,6 +86,7 @@ if [ "${BENCH_ONLY:-}" = clients ]; then
 	done
 	mv $PLAN.only $PLAN
 fi
+[ -z "${BENCH_PLAN:-}" ] || echo "$BENCH_PLAN" | tr ";" "\n" > $PLAN
 TOTAL=$(wc -l < $PLAN)
 echo "plan $MODE $TOTAL runs, duration ${D}s each, $NCPU vCPUs"
 
@@ -95,7 +98,7 @@ PORT=7000
 # server_args SYSTEM: the server's options for model[:policy:batch]
 server_args() {
 	case $1 in
-	cport:* | cport-ms:*)
+	cport:* | cport-ms:* | cport-msr:*)
 		p=${1#*:}; b=${p#*:}; p=${p%%:*}
 		echo "-m ${1%%:*} -P $p -b $b";;
 	*)	echo "-m $1";;
