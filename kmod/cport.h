@@ -32,6 +32,12 @@
  *	Order: port->lock -> port->run_lock.
  * port->poll_wq.lock is never taken under port->lock: poll waiters are
  *	woken after port->lock is dropped.
+ * The completion ring (ring.c): its entries and tail are written under
+ *	port->lock, the kernel's takes (compare-and-swap of head, as user
+ *	space takes) are made under port->lock, in __cport_release() also
+ *	under run_lock (a bounded number of tries, nothing else taken).
+ *	poll and the notifiers read how much it holds locklessly, as they
+ *	read nr_queued: a hint, see cport_has_queued().
  *
  * Sockets (sock.c, op.c):
  * port->socks_mutex protects port->socks and the association counts;
@@ -632,10 +638,14 @@ bool __cport_ring_pop(struct cport_port *port, struct cport_cqe *cqe);
 void __cport_ring_discard(struct cport_port *port);
 int cport_ring_mmap(struct cport_port *port, struct vm_area_struct *vma);
 
-/* Queued for a wait or the ring, as far as a lockless look can tell. */
+/* Queued for a wait or in the ring, as far as a lockless look can tell. */
 static inline bool cport_has_queued(struct cport_port *port)
 {
-	return READ_ONCE(port->nr_queued) || cport_ring_pending(port);
+	/*
+	 * A completion moved from the queue to the ring is seen in one or
+	 * the other: pairs with the release in __cport_ring_fill().
+	 */
+	return smp_load_acquire(&port->nr_queued) || cport_ring_pending(port);
 }
 
 /* policy.c and policy_*.c */

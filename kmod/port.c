@@ -648,7 +648,11 @@ static void __cport_ring_fill(struct cport_port *port)
 		    !__cport_ring_push(port, &node->cqe))
 			break;
 		list_del(&node->list);
-		WRITE_ONCE(port->nr_queued, port->nr_queued - 1);
+		/*
+		 * After the ring's tail: a lockless reader that sees the
+		 * queue shorter sees the ring longer (cport_has_queued()).
+		 */
+		smp_store_release(&port->nr_queued, port->nr_queued - 1);
 		port->stats.ring_posts++;
 		/* Its unit goes: the ring's memory holds it now. */
 		cport_node_free(port, node);

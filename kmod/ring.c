@@ -132,7 +132,8 @@ static u32 cport_ring_count(struct cport_ring_k *r, u32 tail)
 
 u32 cport_ring_pending(struct cport_port *port)
 {
-	struct cport_ring_k *r = port->ring;
+	/* Set once at setup (release); lockless callers too. */
+	struct cport_ring_k *r = READ_ONCE(port->ring);
 
 	return r ? cport_ring_count(r, READ_ONCE(r->tail)) : 0;
 }
@@ -206,8 +207,10 @@ int cport_ring_mmap(struct cport_port *port, struct vm_area_struct *vma)
 	r = smp_load_acquire(&port->ring);
 	if (!r)
 		return -ENODEV;
+	/* A private mapping's takes would never reach the kernel. */
 	if (vma->vm_pgoff != CPORT_RING_OFFSET >> PAGE_SHIFT ||
-	    pages > r->nr_pages || (vma->vm_flags & VM_EXEC))
+	    pages > r->nr_pages || (vma->vm_flags & VM_EXEC) ||
+	    !(vma->vm_flags & VM_SHARED))
 		return -EINVAL;
 	cport_vm_flags_set(vma, VM_DONTCOPY | VM_DONTEXPAND | VM_DONTDUMP);
 	cport_vm_flags_clear(vma, VM_MAYEXEC);

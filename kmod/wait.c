@@ -240,10 +240,13 @@ static long cport_copy_out(struct cport_wait_ctx *c, u32 ran,
 	LIST_HEAD(taken);
 
 	ok = cport_copy_nodes(port, &c->handed, ucqes, &copied, c->max);
-	for (; ok && i < c->nr_r && copied < c->max; i++, copied++)
+	for (; ok && i < c->nr_r && copied < c->max; i++, copied++) {
 		if (copy_to_user(&ucqes[copied], &c->rcqes[i],
-				 sizeof(c->rcqes[i])))
+				 sizeof(c->rcqes[i]))) {
 			ok = false;
+			break;
+		}
+	}
 	if (ok && i == c->nr_r)
 		cport_copy_nodes(port, &c->taken, ucqes, &copied, c->max);
 
@@ -322,6 +325,16 @@ static bool __cport_wait_take(struct cport_wait_ctx *c)
 		return false;
 	__cport_thread_start(port, c->t);
 	__cport_take(c);
+	/*
+	 * The ring's entries all went to other takers (or its head is being
+	 * scribbled on): nothing taken is not "took", or a thread that
+	 * keeps losing would go round without ever sleeping or seeing its
+	 * timeout and signals.
+	 */
+	if (!c->n && list_empty(&port->ready)) {
+		__cport_thread_stop(port, c->t);
+		return false;
+	}
 	c->budget = max_t(u32, c->max - c->n, CPORT_RUN_BATCH);
 	return true;
 }

@@ -118,6 +118,10 @@ TEST(mmap_errors)
 	p = mmap(NULL, page, PROT_READ, MAP_SHARED, port, page);
 	EXPECT_EQ(MAP_FAILED, p);
 	EXPECT_EQ(EINVAL, errno);
+	/* Private: its takes would never reach the kernel. */
+	p = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_PRIVATE, port, 0);
+	EXPECT_EQ(MAP_FAILED, p);
+	EXPECT_EQ(EINVAL, errno);
 	/* Longer than the ring (8 entries fit in a page). */
 	p = mmap(NULL, 2 * page, PROT_READ, MAP_SHARED, port, 0);
 	EXPECT_EQ(MAP_FAILED, p);
@@ -501,6 +505,30 @@ TEST(exactly_once)
 	free(st.seen);
 	cport_ring_unmap(&r);
 	cport_close(st.port);
+}
+
+/*
+ * A wait whose buffer faults fails with -EFAULT and loses nothing: what it
+ * took from the ring goes back to the kernel's queue.
+ */
+TEST_F(ring, fault_loses_nothing)
+{
+	struct cport_cqe *bad = fault_page();
+	struct cport_cqe *c = self->cqes;
+	unsigned int i;
+
+	ASSERT_NE(NULL, bad);
+	for (i = 1; i <= 3; i++)
+		ASSERT_EQ(0, cport_post(self->port, 0, i, 0, 0));
+	EXPECT_EQ(-EFAULT, cport_wait(self->port, bad, 1, 0));
+	EXPECT_EQ(-EFAULT, cport_wait(self->port, bad, 8, 0));
+	/* All three, none twice (the ring's order may not hold now). */
+	ASSERT_EQ(3, cport_ring_wait(&self->r, c, 8, 0) +
+		     cport_ring_take(&self->r, c + 3, 8));
+	EXPECT_EQ(6, c[0].user_data + c[1].user_data + c[2].user_data);
+	EXPECT_EQ(6, c[0].user_data * c[1].user_data * c[2].user_data);
+	EXPECT_EQ(-ETIMEDOUT, cport_ring_wait(&self->r, c, 8, 0));
+	munmap(bad, getpagesize());
 }
 
 /* DESTROY discards what the ring holds, as it does the queue. */

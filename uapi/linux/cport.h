@@ -186,7 +186,12 @@ struct cport_setup {
  *
  * mmap() errors: -EPERM (another process's port), -ENODEV (the port has
  * no ring), -EINVAL (an offset other than CPORT_RING_OFFSET, a length
- * beyond the ring's size, or PROT_EXEC).
+ * beyond the ring's size, PROT_EXEC, or MAP_PRIVATE).
+ *
+ * The kernel retries a lost swap of head a few times; a kernel take that
+ * loses them all (other takers won every time, or a program rewrites
+ * head) finds the ring empty for that moment, and a wait may then take
+ * from the kernel's queue before entries still in the ring.
  */
 #define CPORT_MAX_RING_ENTRIES	16384
 #define CPORT_RING_OFFSET	0
