@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -322,14 +323,39 @@ unsigned int cport_ring_take(struct cport_ring *ring, struct cport_cqe *cqes,
 	}
 }
 
+/*
+ * The ring whose port counts this thread as running: set when a wait in
+ * the kernel returned completions (the thread then counts), cleared when
+ * one returned none (it stopped counting at the wait's start).  Only such
+ * a thread takes from the ring in the calls below: any other goes to the
+ * kernel, which holds it back while the port is at its concurrency value,
+ * as it would a thread that had nothing queued.
+ */
+static __thread const void *cport_counted_ring;
+
+static bool cport_ring_counted(const struct cport_ring *ring)
+{
+	return ring->hdr && cport_counted_ring == ring->hdr;
+}
+
+static int cport_ring_kernel(struct cport_ring *ring, struct cport_sqe *sqes,
+			     unsigned int nr, struct cport_cqe *cqes,
+			     unsigned int max, long long timeout_ns,
+			     unsigned int *submitted)
+{
+	int ret = cport_submit_and_wait(ring->port, sqes, nr, cqes, max,
+					timeout_ns, submitted);
+
+	if (max)
+		cport_counted_ring = ret > 0 ? ring->hdr : NULL;
+	return ret;
+}
+
 int cport_ring_wait(struct cport_ring *ring, struct cport_cqe *cqes,
 		    unsigned int max, long long timeout_ns)
 {
-	unsigned int n = cport_ring_take(ring, cqes, max);
-
-	if (n)
-		return (int)n;
-	return cport_wait(ring->port, cqes, max, timeout_ns);
+	return cport_ring_submit_and_wait(ring, NULL, 0, cqes, max,
+					  timeout_ns, NULL);
 }
 
 int cport_ring_submit_and_wait(struct cport_ring *ring, struct cport_sqe *sqes,
@@ -340,27 +366,27 @@ int cport_ring_submit_and_wait(struct cport_ring *ring, struct cport_sqe *sqes,
 	unsigned int n;
 	int ret;
 
-	if (!nr) {
-		if (submitted)
-			*submitted = 0;
-		n = cport_ring_take(ring, cqes, max);
-		if (n)
-			return (int)n;
-	} else if (max && ring->hdr &&
-		   __atomic_load_n(&ring->hdr->tail, __ATOMIC_ACQUIRE) !=
-		   __atomic_load_n(&ring->hdr->head, __ATOMIC_RELAXED)) {
+	if (submitted)
+		*submitted = 0;
+	if (!max || !cport_ring_counted(ring))
+		return cport_ring_kernel(ring, sqes, nr, cqes, max,
+					 timeout_ns, submitted);
+	if (nr && __atomic_load_n(&ring->hdr->tail, __ATOMIC_ACQUIRE) !=
+		  __atomic_load_n(&ring->hdr->head, __ATOMIC_RELAXED)) {
 		/* Something to take: submit only, then take it here. */
 		ret = cport_submit_and_wait(ring->port, sqes, nr, NULL, 0, 0,
 					    submitted);
 		if (ret < 0)
 			return ret;
+		nr = 0;
+	}
+	if (!nr) {
 		n = cport_ring_take(ring, cqes, max);
 		if (n)
 			return (int)n;
-		nr = 0;		/* others took it: wait */
-		sqes = NULL;
+		sqes = NULL;	/* nothing (more) to submit: wait */
 	}
 	/* The kernel takes from the ring first, then its queue. */
-	return cport_submit_and_wait(ring->port, sqes, nr, cqes, max,
-				     timeout_ns, nr ? submitted : NULL);
+	return cport_ring_kernel(ring, sqes, nr, cqes, max, timeout_ns,
+				 nr ? submitted : NULL);
 }

@@ -140,7 +140,9 @@ void cport_ring_unmap(struct cport_ring *ring);
 
 /*
  * Take up to @max completions from the ring, oldest first, without a
- * system call; any number of threads may take at once.  Returns how many
+ * system call; any number of threads may take at once.  The bare step:
+ * a thread the port does not count as running that takes runs beyond the
+ * concurrency value (cport_ring_wait() takes only when counted).  Returns how many
  * (0: the ring is empty, which does not mean that the kernel has none:
  * completions that carry a descriptor, and those that did not fit,
  * wait in the kernel's queue).
@@ -150,7 +152,9 @@ unsigned int cport_ring_take(struct cport_ring *ring, struct cport_cqe *cqes,
 
 /*
  * cport_wait(), taking from the ring first: the system call only when the
- * ring is empty.
+ * ring is empty.  Only in a thread the port counts as running (its last
+ * wait in the kernel through these calls returned completions); another
+ * thread waits in the kernel, held back at the concurrency value.
  */
 int cport_ring_wait(struct cport_ring *ring, struct cport_cqe *cqes,
 		    unsigned int max, long long timeout_ns);

@@ -222,7 +222,18 @@ TEST_F(ring, overflow_keeps_order)
 	EXPECT_EQ(8, ring_tail(&self->r));
 	EXPECT_EQ(12, fdinfo_get(self->port, "queued"));
 
-	/* From user space: the ring's 8, then the kernel's 12. */
+	/*
+	 * A thread not counted yet waits in the kernel, which returns the
+	 * ring's 8, then the queue's 12.
+	 */
+	n = cport_ring_wait(&self->r, c, 64, 0);
+	ASSERT_EQ(20, n);
+	for (i = 0; i < 20; i++)
+		EXPECT_EQ(next++, c[i].user_data);
+
+	/* Counted now: the ring's 8 without the kernel, then its 12. */
+	for (i = 21; i <= 40; i++)
+		ASSERT_EQ(0, cport_post(self->port, 0, i, 0, 0));
 	n = cport_ring_wait(&self->r, c, 64, 0);
 	ASSERT_EQ(8, n);
 	for (i = 0; i < 8; i++)
@@ -233,9 +244,9 @@ TEST_F(ring, overflow_keeps_order)
 		EXPECT_EQ(next++, c[i].user_data);
 
 	/* The kernel alone: it takes from the ring before its queue. */
-	for (i = 21; i <= 40; i++)
+	for (i = 41; i <= 60; i++)
 		ASSERT_EQ(0, cport_post(self->port, 0, i, 0, 0));
-	while (next <= 40) {
+	while (next <= 60) {
 		n = cport_wait(self->port, c, 64, 0);
 		ASSERT_LT(0, n);
 		for (i = 0; i < (unsigned int)n; i++)
@@ -256,6 +267,9 @@ TEST_F(ring, submit_then_take)
 	unsigned int sub = 99;
 	long long waits;
 
+	/* Counted as running first: a wait in the kernel that returned. */
+	ASSERT_EQ(0, cport_post(self->port, 0, 0, 0, 0));
+	ASSERT_EQ(1, cport_ring_wait(&self->r, c, 8, 0));
 	ASSERT_EQ(0, cport_post(self->port, 0, 1, 0, 0));
 	waits = fdinfo_get(self->port, "waits");
 	cport_prep_post(&sqe, 0, 2, 0, 0);
@@ -278,6 +292,48 @@ TEST_F(ring, submit_then_take)
 	EXPECT_EQ(1, sub);
 	EXPECT_EQ(4, c[0].user_data);
 	EXPECT_EQ(waits + 1, fdinfo_get(self->port, "waits"));
+}
+
+/*
+ * A thread the port does not count as running (it never waited, or its
+ * last wait returned nothing) does not take from the ring: it waits in
+ * the kernel, held back by the concurrency value like any waiter.
+ */
+static void *uncounted_fn(void *arg)
+{
+	struct cport_ring *r = arg;
+	struct cport_cqe c;
+
+	return (void *)(long)cport_ring_wait(r, &c, 1, 300 * NSEC_PER_MSEC);
+}
+
+TEST(uncounted_thread_waits)
+{
+	struct cport_setup s = { .concurrency = 1,
+				 .flags = CPORT_SETUP_NO_BLOCK_TRACKING };
+	struct cport_cqe c;
+	struct cport_ring r;
+	pthread_t t;
+	void *ret;
+	int port;
+
+	port = cport_create_ring(&s, 8, &r);
+	ASSERT_LE(0, port);
+	/* This thread holds the one slot. */
+	ASSERT_EQ(0, cport_post(port, 0, 1, 0, 0));
+	ASSERT_EQ(1, cport_ring_wait(&r, &c, 1, 0));
+	ASSERT_EQ(0, cport_post(port, 0, 2, 0, 0));
+	EXPECT_EQ(1, ring_tail(&r) - ring_head(&r));
+
+	ASSERT_EQ(0, pthread_create(&t, NULL, uncounted_fn, &r));
+	ASSERT_EQ(0, pthread_join(t, &ret));
+	EXPECT_EQ(-ETIMEDOUT, (long)ret);
+	/* Still there, for the thread that runs. */
+	ASSERT_EQ(1, cport_ring_wait(&r, &c, 1, 0));
+	EXPECT_EQ(2, c.user_data);
+	EXPECT_GE(1, fdinfo_get(port, "running"));
+	cport_ring_unmap(&r);
+	cport_close(port);
 }
 
 /*
@@ -576,6 +632,99 @@ TEST_F(ring, scribbled_head)
 	EXPECT_EQ(tail + 1, ring_tail(&self->r));
 	ASSERT_EQ(1, cport_ring_take(&self->r, c, 8));
 	EXPECT_EQ(4, c[0].user_data);
+}
+
+/*
+ * A hostile process: threads rewrite head (and the entries) at random
+ * while others post and wait in the kernel.  The port loses what the
+ * scribbler destroys, nothing more: every wait returns (completions or
+ * its timeout), destroy works, and the kernel log stays clean (the
+ * harness fails the run on any warning).
+ */
+struct scribble {
+	int port;
+	struct cport_ring *r;
+	int stop;		/* atomic */
+	unsigned int waits;	/* atomic: waits that returned */
+	unsigned int bad;	/* atomic: unexpected errors */
+};
+
+static void *scribbler_fn(void *arg)
+{
+	struct scribble *x = arg;
+	unsigned int seed = 7, v;
+
+	while (!__atomic_load_n(&x->stop, __ATOMIC_RELAXED)) {
+		v = rand_r(&seed);
+		switch (v % 4) {
+		case 0:
+			__atomic_store_n(&x->r->hdr->head, v, __ATOMIC_RELAXED);
+			break;
+		case 1:
+			__atomic_store_n(&x->r->hdr->head,
+					 x->r->hdr->tail - (v % 32),
+					 __ATOMIC_RELAXED);
+			break;
+		case 2:
+			memset(&x->r->cqes[v & x->r->mask], v & 0xff,
+			       sizeof(struct cport_cqe));
+			break;
+		default:
+			__atomic_fetch_add(&x->r->hdr->head, 1,
+					   __ATOMIC_RELAXED);
+			break;
+		}
+	}
+	return NULL;
+}
+
+static void *scribble_waiter_fn(void *arg)
+{
+	struct scribble *x = arg;
+	struct cport_cqe c[8];
+	int n;
+
+	while (!__atomic_load_n(&x->stop, __ATOMIC_RELAXED)) {
+		n = cport_wait(x->port, c, 8, 5 * NSEC_PER_MSEC);
+		if (n < 0 && n != -ETIMEDOUT && n != -EIDRM)
+			__atomic_fetch_add(&x->bad, 1, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&x->waits, 1, __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+TEST(hostile_scribbler)
+{
+	struct cport_setup s = { .concurrency = 2 };
+	struct scribble x = {};
+	struct cport_ring r;
+	pthread_t t[4];
+	long long end;
+	unsigned int i;
+	int ret;
+
+	x.port = cport_create_ring(&s, 16, &r);
+	ASSERT_LE(0, x.port);
+	x.r = &r;
+	ASSERT_EQ(0, pthread_create(&t[0], NULL, scribbler_fn, &x));
+	ASSERT_EQ(0, pthread_create(&t[1], NULL, scribbler_fn, &x));
+	ASSERT_EQ(0, pthread_create(&t[2], NULL, scribble_waiter_fn, &x));
+	ASSERT_EQ(0, pthread_create(&t[3], NULL, scribble_waiter_fn, &x));
+	end = now_ns() + (slow_kernel() ? 2 : 1) * NSEC_PER_SEC;
+	for (i = 0; now_ns() < end; i++) {
+		ret = cport_post(x.port, 0, i, 0, 0);
+		if (ret && ret != -ENOSPC)
+			break;
+	}
+	EXPECT_EQ(0, ret == -ENOSPC ? 0 : ret);
+	__atomic_store_n(&x.stop, 1, __ATOMIC_RELAXED);
+	for (i = 0; i < 4; i++)
+		ASSERT_EQ(0, pthread_join(t[i], NULL));
+	EXPECT_EQ(0, x.bad);
+	EXPECT_LT(0, x.waits);
+	ASSERT_EQ(0, cport_destroy(x.port));
+	cport_ring_unmap(&r);
+	close(x.port);
 }
 
 /* The mapping keeps the ring's pages after the port is gone. */

@@ -110,6 +110,12 @@ static void cport_prep_accept_conn(struct cport_sqe *sqe, bool bufs)
 
 static unsigned int srv_ring_entries;
 static struct cport_ring srv_ring;
+/*
+ * Whether the port counts this thread as running (its last wait in the
+ * kernel returned completions): only then may it take from the ring, or
+ * threads the port holds back at its concurrency value would run.
+ */
+static __thread bool srv_counted;
 
 static bool srv_ring_nonempty(void)
 {
@@ -125,7 +131,7 @@ static int srv_enter(struct worker *w, struct cport_sqe *sq, unsigned int nr,
 	int ret;
 
 	*submitted = 0;
-	if (srv_ring.hdr && max) {
+	if (srv_ring.hdr && max && srv_counted) {
 		if (nr && srv_ring_nonempty()) {
 			ret = cport_submit_and_wait(srv_port, sq, nr, NULL, 0,
 						    0, &done);
@@ -144,6 +150,8 @@ static int srv_enter(struct worker *w, struct cport_sqe *sq, unsigned int nr,
 	ret = cport_submit_and_wait(srv_port, nr ? sq : NULL, nr, cq, max,
 				    timeout_ns, nr ? submitted : NULL);
 	COUNT(w, calls, 1);
+	if (max)
+		srv_counted = ret > 0;
 out:
 	if (ret < 0 && nr && *submitted < nr)
 		fprintf(stderr, "server: submission %u (opcode %u) failed: %s\n",

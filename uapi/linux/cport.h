@@ -182,7 +182,11 @@ struct cport_setup {
  *
  * Threads that take from the ring stay counted as running (they never
  * waited): as on Windows, a running thread that asks for the next packet
- * takes it without giving up its concurrency slot.
+ * takes it without giving up its concurrency slot.  So only a thread the
+ * port counts should take: one whose last wait returned completions.  A
+ * thread that never waited, or whose last wait returned none, should wait
+ * in the kernel, which holds it back at the concurrency value (libcport's
+ * cport_ring_wait() does so); taking anyway runs it beyond that value.
  *
  * mmap() errors: -EPERM (another process's port), -ENODEV (the port has
  * no ring), -EINVAL (an offset other than CPORT_RING_OFFSET, a length
