@@ -1804,7 +1804,7 @@ static void check_info(const char *buf, unsigned int size)
 	const struct cport_info *in = (const void *)buf;
 	unsigned int i;
 
-	if (in->api_version != CPORT_API_VERSION || in->features != 0x1f ||
+	if (in->api_version != CPORT_API_VERSION || in->features != 0x3f ||
 	    in->ops != 0xfffe || in->setup_flags != CPORT_SETUP_NO_BLOCK_TRACKING ||
 	    in->enter_flags != CPORT_ENTER_ABSTIME ||
 	    in->sqe_flags != (CPORT_SQE_INLINE | CPORT_SQE_POST |
@@ -1821,6 +1821,12 @@ static void check_info(const char *buf, unsigned int size)
 		     in->enter_flags, in->sqe_flags, in->policies, in->policy,
 		     in->concurrency, in->max_queued, in->max_enter,
 		     in->port_flags, in->max_pending);
+	/* A ring is a power of two up to the bound (SETUP refuses others). */
+	if (size >= CPORT_INFO_SIZE_VER2 &&
+	    (in->ring_entries > CPORT_MAX_RING_ENTRIES ||
+	     (in->ring_entries & (in->ring_entries - 1)) || in->resv2))
+		FAIL("QUERY: ring_entries %u resv2 %u", in->ring_entries,
+		     in->resv2);
 	for (i = sizeof(*in); i < size; i++)
 		if (buf[i]) {
 			FAIL("QUERY size %u: byte %u is %#x, not zero", size, i,
