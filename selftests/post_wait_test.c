@@ -274,4 +274,53 @@ TEST(prep_post_clears)
 	EXPECT_EQ(0, sqe.bytes);
 }
 
+/*
+ * CPORT_IOC_ENTER writes 'submitted' once its records are taken, before
+ * it waits: another thread reads it while the caller sleeps.
+ */
+struct enter_thread {
+	int port;
+	struct cport_enter e;
+	struct cport_sqe sqe;
+	struct cport_cqe cqe;
+	pid_t tid;
+	int ret;
+};
+
+static void *enter_fn(void *arg)
+{
+	struct enter_thread *t = arg;
+
+	__atomic_store_n(&t->tid, sys_gettid(), __ATOMIC_RELEASE);
+	t->ret = cport_enter(t->port, &t->e);
+	return NULL;
+}
+
+TEST_F(port, submitted_before_the_wait)
+{
+	struct enter_thread t = { .port = self->port };
+	pthread_t th;
+	int fds[2];
+
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, fds));
+	cport_prep_associate(&t.sqe, fds[0], 5, 0);
+	t.e.sqes = (__u64)(uintptr_t)&t.sqe;
+	t.e.nr_sqes = 1;
+	t.e.cqes = (__u64)(uintptr_t)&t.cqe;
+	t.e.max_cqes = 1;
+	t.e.timeout_ns = -1;
+	t.e.submitted = 99;
+	ASSERT_EQ(0, pthread_create(&th, NULL, enter_fn, &t));
+	ASSERT_TRUE(wait_until(__atomic_load_n(&t.tid, __ATOMIC_ACQUIRE),
+			       PROGRESS_MS));
+	ASSERT_TRUE(task_wait_sleeping(t.tid));
+	EXPECT_EQ(1, __atomic_load_n(&t.e.submitted, __ATOMIC_ACQUIRE));
+	ASSERT_EQ(0, cport_post(self->port, 0, 77, 0, 0));
+	ASSERT_EQ(0, pthread_join(th, NULL));
+	EXPECT_EQ(1, t.ret);
+	EXPECT_EQ(77, t.cqe.user_data);
+	close(fds[0]);
+	close(fds[1]);
+}
+
 TEST_HARNESS_MAIN

@@ -16,6 +16,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,9 +124,20 @@ static bool srv_ring_nonempty(void)
 	       __atomic_load_n(&srv_ring.hdr->head, __ATOMIC_RELAXED);
 }
 
+/* cport_enter.submitted before the kernel wrote it (cport-ms). */
+#define MS_UNSUBMITTED	UINT32_MAX
+
+/*
+ * Submit @nr records and wait for up to @max completions.  With @pub (the
+ * thread's record that other threads read, cport-ms): the call is made
+ * through it, and pub->submitted tells them when the submissions are in
+ * the kernel (the kernel writes it after them, before it waits); the
+ * caller set it to MS_UNSUBMITTED.
+ */
 static int srv_enter(struct worker *w, struct cport_sqe *sq, unsigned int nr,
 		     struct cport_cqe *cq, unsigned int max,
-		     unsigned int *submitted, long long timeout_ns)
+		     unsigned int *submitted, long long timeout_ns,
+		     struct cport_enter *pub)
 {
 	unsigned int n, done = 0;
 	int ret;
@@ -139,6 +151,12 @@ static int srv_enter(struct worker *w, struct cport_sqe *sq, unsigned int nr,
 			*submitted = done;
 			if (ret < 0)
 				goto out;
+			if (pub) {	/* in the kernel: say so */
+				__atomic_store_n(&pub->nr_sqes, done,
+						 __ATOMIC_RELAXED);
+				__atomic_store_n(&pub->submitted, done,
+						 __ATOMIC_RELEASE);
+			}
 			nr = 0;
 		}
 		if (!nr) {
@@ -147,8 +165,25 @@ static int srv_enter(struct worker *w, struct cport_sqe *sq, unsigned int nr,
 				return (int)n;
 		}
 	}
-	ret = cport_submit_and_wait(srv_port, nr ? sq : NULL, nr, cq, max,
-				    timeout_ns, nr ? submitted : NULL);
+	if (pub && nr) {
+		pub->sqes = (__u64)(uintptr_t)sq;
+		pub->cqes = (__u64)(uintptr_t)cq;
+		pub->max_cqes = max;
+		pub->timeout_ns = timeout_ns;
+		pub->flags = 0;
+		__atomic_store_n(&pub->nr_sqes, nr, __ATOMIC_RELAXED);
+		ret = cport_enter(srv_port, pub);
+		done = __atomic_load_n(&pub->submitted, __ATOMIC_RELAXED);
+		*submitted = done == MS_UNSUBMITTED ? 0 : done;
+	} else {
+		if (pub && *submitted == 0) {	/* nothing to order */
+			__atomic_store_n(&pub->nr_sqes, 0, __ATOMIC_RELAXED);
+			__atomic_store_n(&pub->submitted, 0, __ATOMIC_RELEASE);
+		}
+		ret = cport_submit_and_wait(srv_port, nr ? sq : NULL, nr, cq,
+					    max, timeout_ns,
+					    nr ? submitted : NULL);
+	}
 	COUNT(w, calls, 1);
 	if (max)
 		srv_counted = ret > 0;
@@ -182,7 +217,7 @@ static void *cport_main(void *arg)
 	ssize_t n;
 
 	for (;;) {
-		ret = srv_enter(w, sq, nr, cq, max, &submitted, -1);
+		ret = srv_enter(w, sq, nr, cq, max, &submitted, -1, NULL);
 		nr = 0;
 		if (ret == -EIDRM)
 			break;
@@ -339,9 +374,15 @@ static char *ms_pool;
 /* An arrival kept for later: the node of its buffer. */
 static struct ms_node ms_nodes[MS_NBUFS];
 
-/* What other threads read of a thread: the submissions it has made. */
+/*
+ * What other threads read of a thread: the submissions it has made, the
+ * one it is making now (0: none) and the record of that call, whose
+ * submitted field the kernel writes once the records are in.
+ */
 struct ms_thread {
 	_Atomic uint64_t done;
+	_Atomic uint64_t entering;
+	struct cport_enter e;
 } __attribute__((aligned(64)));
 
 static struct ms_thread ms_threads[MAX_WORKERS];
@@ -423,7 +464,7 @@ static void ms_flush(struct ms_ctx *x)
 	unsigned int submitted;
 
 	while (x->nr) {
-		srv_enter(x->w, x->sq, x->nr, NULL, 0, &submitted, 0);
+		srv_enter(x->w, x->sq, x->nr, NULL, 0, &submitted, 0, NULL);
 		ms_submitted(x, submitted);
 	}
 }
@@ -444,11 +485,32 @@ static void ms_after(struct ms_ctx *x, int fd, int how)
 	x->after[x->nafter++].how = how;
 }
 
-/* Under c->lock: may x take @c?  Nobody owns it, or x does. */
+/*
+ * Is submission @ticket of thread @o in the kernel (the socket has its
+ * answers, in order)?  It is while @o makes that call and the kernel has
+ * written all of its records as taken; entering read again after, since
+ * the record is reused by the next call.
+ */
+static bool ms_sent(struct ms_thread *o, uint64_t ticket)
+{
+	uint32_t sub, nr;
+
+	if (atomic_load(&o->entering) != ticket)
+		return false;
+	sub = __atomic_load_n(&o->e.submitted, __ATOMIC_ACQUIRE);
+	nr = __atomic_load_n(&o->e.nr_sqes, __ATOMIC_RELAXED);
+	return sub == nr && atomic_load(&o->entering) == ticket;
+}
+
+/*
+ * Under c->lock: may x take @c?  Nobody owns it, or x does, or its
+ * owner's submission that carries its answers is made or in the kernel.
+ */
 static bool ms_free(struct ms_ctx *x, struct conn *c)
 {
 	return !c->owner || c->owner == x->t ||
-	       atomic_load(&c->owner->done) >= c->ticket;
+	       atomic_load(&c->owner->done) >= c->ticket ||
+	       ms_sent(c->owner, c->ticket);
 }
 
 /* Under c->lock, ms_free(): x owns @c until its next submission is made. */
@@ -577,11 +639,65 @@ static void ms_handle_run(struct ms_ctx *x, struct conn *c,
 	}
 }
 
+/*
+ * An arrival of @c was kept while its owner @o is in the call (@ticket)
+ * that carries c's answers, perhaps asleep in it: wait (briefly: the
+ * kernel takes the records before it waits) until they are in, then take
+ * @c and handle what is kept, unless another thread did.
+ */
+static void ms_follow(struct ms_ctx *x, struct conn *c, struct ms_thread *o,
+		      uint64_t ticket)
+{
+	struct ms_node *run = NULL;
+
+	while (atomic_load(&o->done) < ticket && !ms_sent(o, ticket))
+		sched_yield();
+	pthread_mutex_lock(&c->lock);
+	if (c->stash && c->stash->seq == c->next_seq && ms_free(x, c)) {
+		ms_take(x, c);
+		run = ms_unstash(c);
+	}
+	pthread_mutex_unlock(&c->lock);
+	ms_handle_run(x, c, run);
+}
+
+/*
+ * Before the call that sends their answers (x->t->entering set): what
+ * other threads kept for the connections x owns, and can go now, goes in
+ * this submission too.  A thread that keeps an arrival sets c->stashed,
+ * then looks at the owner's entering; the owner sets entering, then looks
+ * at c->stashed (both sequentially consistent): either the owner handles
+ * it here, or the other thread follows the owner's call (ms_follow()).
+ */
+static void ms_claim(struct ms_ctx *x)
+{
+	struct ms_node *run;
+	struct conn *c;
+	unsigned int i;
+
+	for (i = 0; i < x->nowned; i++) {
+		c = x->owned[i];
+		if (!atomic_load(&c->stashed))
+			continue;
+		run = NULL;
+		pthread_mutex_lock(&c->lock);
+		if (c->stash && c->stash->seq == c->next_seq &&
+		    ms_free(x, c)) {
+			ms_take(x, c);
+			run = ms_unstash(c);
+		}
+		pthread_mutex_unlock(&c->lock);
+		ms_handle_run(x, c, run);
+	}
+}
+
 /* A completion of a multishot RECV: an arrival, or the end. */
 static void ms_recv(struct ms_ctx *x, const struct cport_cqe *e)
 {
 	struct conn *c = MUD_CONN(e->user_data);
 	struct ms_node *n, *run = NULL;
+	struct ms_thread *o = NULL;
+	uint64_t ticket = 0;
 
 	if (e->flags & CPORT_CQE_F_BUFFER) {
 		if (e->buf >= MS_NBUFS)
@@ -622,10 +738,17 @@ static void ms_recv(struct ms_ctx *x, const struct cport_cqe *e)
 		if (ms_free(x, c) && c->stash->seq == c->next_seq) {
 			ms_take(x, c);
 			run = ms_unstash(c);
+		} else if (c->stash->seq == c->next_seq &&
+			   atomic_load(&c->owner->entering) == c->ticket) {
+			/* Its owner is in the call that sends its answers. */
+			o = c->owner;
+			ticket = c->ticket;
 		}
 	}
 	pthread_mutex_unlock(&c->lock);
 	ms_handle_run(x, c, run);
+	if (o)
+		ms_follow(x, c, o, ticket);
 }
 
 /*
@@ -700,16 +823,20 @@ static void ms_release(struct ms_ctx *x)
  *   count at which its owner's ownership ends (c->ticket), so that all of
  *   a thread's ownerships end with one store, without their locks.
  *
- * - Nothing kept waits for a thread asleep in the kernel: a thread that
- *   owns connections submits with a zero timeout (it takes the
- *   completions already queued, but does not sleep), then ends its
- *   ownerships (ms_release()) and handles any arrival kept for those
- *   connections meanwhile that can now go, which makes it their owner
- *   again; only a thread that owns nothing sleeps.  A thread that keeps
- *   an arrival sets c->stashed, then looks at the owner's count; the
- *   owner stores its count, then looks at c->stashed: both sequentially
- *   consistent, so at least one of them sees the other and handles it.
- *
+ * - Nothing kept waits for a thread asleep in the kernel.  Before its
+ *   call, a thread sets its entering (the ticket of that submission) and
+ *   handles what was kept meanwhile for the connections it owns
+ *   (ms_claim()); the call is made through a record other threads can
+ *   read (ms_thread.e), whose submitted field the kernel writes once the
+ *   records are in, before it waits.  A thread that keeps an arrival
+ *   while the owner is in that call waits until the owner's records are
+ *   in (ms_follow(): microseconds, the kernel's submission), then takes
+ *   the connection and handles it: the owner's answers are in the socket
+ *   first.  A thread that keeps an arrival sets c->stashed, then looks at
+ *   the owner's entering and count; the owner sets them, then looks at
+ *   c->stashed (ms_claim() before the call, ms_release() after): all
+ *   sequentially consistent, so at least one of them sees the other.
+ *   Threads always wait in the kernel with the caller's timeout.
  * - The completion that ends the RECV is kept and handled in order too:
  *   after -ENOBUFS the RECV is armed again, under a new generation
  *   (c->gen, in its user_data: MUD_GEN) that numbers from 0 again and is
@@ -717,9 +844,8 @@ static void ms_release(struct ms_ctx *x)
  *   close, or the shutdown of a connection that broke the protocol, waits
  *   for the submission that carries the connection's answers before it.
  *
- * A client with one request in flight costs one lock per arrival and, at
- * light load, one call more per batch: the zero-timeout submission that
- * finds nothing before the thread sleeps.
+ * A client with one request in flight costs one lock per arrival and a
+ * few atomic stores per call; no system call more.
  */
 static void *cport_ms_main(void *arg)
 {
@@ -739,8 +865,14 @@ static void *cport_ms_main(void *arg)
 	if (!x.sq || !x.back || !cq)
 		die("calloc", ENOMEM);
 	for (;;) {
-		ret = srv_enter(w, x.sq, x.nr, cq, max, &submitted,
-				x.nowned ? 0 : -1);
+		/* Others may now follow this call (ms_sent()). */
+		__atomic_store_n(&x.t->e.submitted, MS_UNSUBMITTED,
+				 __ATOMIC_RELAXED);
+		atomic_store(&x.t->entering, x.done + 1);
+		ms_claim(&x);
+		ret = srv_enter(w, x.sq, x.nr, cq, max, &submitted, -1,
+				&x.t->e);
+		atomic_store(&x.t->entering, 0);
 		if (ret == -EIDRM)
 			break;
 		if (ms_submitted(&x, submitted))

@@ -890,7 +890,11 @@ struct cport_cqe {
  * 'submitted' is written back whenever nr_sqes > 0 and the header was
  * valid, also on success (then it equals nr_sqes).  If it cannot be
  * written the call fails with -EFAULT, although the submissions it counts
- * were taken.
+ * were taken.  It is written once they are taken, before the wait begins:
+ * another thread that reads it equal to nr_sqes while the call still
+ * waits knows that its operations are queued on their sockets, so what
+ * it submits after them comes after them (a multishot server that hands
+ * a connection from one thread to another relies on this).
  *
  * Then, if max_cqes > 0, the calling thread waits for completions and
  * copies up to max_cqes of them to cqes.  Threads waiting on a port are
