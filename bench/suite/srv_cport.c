@@ -639,6 +639,23 @@ static void ms_handle_run(struct ms_ctx *x, struct conn *c,
 	}
 }
 
+/*
+ * If what is kept for @c can go now and x may take @c, take it and handle
+ * that, in order.
+ */
+static void ms_take_kept(struct ms_ctx *x, struct conn *c)
+{
+	struct ms_node *run = NULL;
+
+	pthread_mutex_lock(&c->lock);
+	if (c->stash && c->stash->seq == c->next_seq && ms_free(x, c)) {
+		ms_take(x, c);
+		run = ms_unstash(c);
+	}
+	pthread_mutex_unlock(&c->lock);
+	ms_handle_run(x, c, run);
+}
+
 #define MS_POLLS	128
 
 static inline void ms_pause(void)
@@ -657,7 +674,6 @@ static inline void ms_pause(void)
 static void ms_follow(struct ms_ctx *x, struct conn *c, struct ms_thread *o,
 		      uint64_t ticket)
 {
-	struct ms_node *run = NULL;
 	unsigned int polls = 0;
 
 	/* Polls first: over loopback the owner is often mid-submission. */
@@ -667,13 +683,7 @@ static void ms_follow(struct ms_ctx *x, struct conn *c, struct ms_thread *o,
 		else
 			sched_yield();
 	}
-	pthread_mutex_lock(&c->lock);
-	if (c->stash && c->stash->seq == c->next_seq && ms_free(x, c)) {
-		ms_take(x, c);
-		run = ms_unstash(c);
-	}
-	pthread_mutex_unlock(&c->lock);
-	ms_handle_run(x, c, run);
+	ms_take_kept(x, c);
 }
 
 /*
@@ -686,7 +696,6 @@ static void ms_follow(struct ms_ctx *x, struct conn *c, struct ms_thread *o,
  */
 static void ms_claim(struct ms_ctx *x)
 {
-	struct ms_node *run;
 	struct conn *c;
 	unsigned int i;
 
@@ -694,15 +703,7 @@ static void ms_claim(struct ms_ctx *x)
 		c = x->owned[i];
 		if (!atomic_load(&c->stashed))
 			continue;
-		run = NULL;
-		pthread_mutex_lock(&c->lock);
-		if (c->stash && c->stash->seq == c->next_seq &&
-		    ms_free(x, c)) {
-			ms_take(x, c);
-			run = ms_unstash(c);
-		}
-		pthread_mutex_unlock(&c->lock);
-		ms_handle_run(x, c, run);
+		ms_take_kept(x, c);
 	}
 }
 
@@ -774,7 +775,6 @@ static void ms_recv(struct ms_ctx *x, const struct cport_cqe *e)
 static void ms_release(struct ms_ctx *x)
 {
 	unsigned int i, n = x->nowned;
-	struct ms_node *run;
 	struct conn *c;
 
 	for (i = 0; i < x->nafter; i++) {
@@ -791,15 +791,7 @@ static void ms_release(struct ms_ctx *x)
 		c = x->owned[i];
 		if (!atomic_load(&c->stashed))
 			continue;
-		run = NULL;
-		pthread_mutex_lock(&c->lock);
-		if (c->stash && c->stash->seq == c->next_seq &&
-		    ms_free(x, c)) {
-			ms_take(x, c);
-			run = ms_unstash(c);
-		}
-		pthread_mutex_unlock(&c->lock);
-		ms_handle_run(x, c, run);
+		ms_take_kept(x, c);
 	}
 	/* Those taken again stay. */
 	if (n) {
