@@ -95,6 +95,41 @@ TEST(setup_errors)
 	cport_close(port);
 }
 
+/*
+ * The ring's pages count against the user's units (max_user_units): past
+ * them, setup fails with -EDQUOT and leaves the port as it was.
+ */
+TEST(setup_edquot)
+{
+	static const char *param = "/sys/module/cport/parameters/max_user_units";
+	char orig[32] = "";
+	struct cport_ring r;
+	FILE *f;
+	int port, ret;
+
+	f = fopen(param, "r");
+	if (!f || !fgets(orig, sizeof(orig), f) || access(param, W_OK))
+		SKIP(if (f) fclose(f); return, "cannot change %s", param);
+	fclose(f);
+	port = cport_open();
+	ASSERT_LE(0, port);
+	f = fopen(param, "w");
+	ASSERT_NE(NULL, f);
+	fputs("1", f);
+	ASSERT_EQ(0, fclose(f));
+	ret = setup_ring(port, 1, 0);	/* a page: 8 units */
+	f = fopen(param, "w");
+	ASSERT_NE(NULL, f);
+	fputs(orig, f);
+	ASSERT_EQ(0, fclose(f));
+	EXPECT_EQ(-EDQUOT, ret);
+	/* Not set up by the refusal: with room again, it works. */
+	EXPECT_EQ(0, setup_ring(port, 1, 0));
+	EXPECT_EQ(0, cport_ring_map(port, &r));
+	cport_ring_unmap(&r);
+	close(port);
+}
+
 TEST(mmap_errors)
 {
 	long page = sysconf(_SC_PAGESIZE);
