@@ -523,6 +523,9 @@ struct cport_port {
 	/* cancel_lock: pending operations by user_data */
 	struct hlist_head	cancel_hash[1 << CPORT_CANCEL_HASH_BITS];
 	unsigned int		nr_socks;	/* socks_mutex */
+	unsigned int		nr_file_socks;	/* socks_mutex: of nr_socks,
+						 * files' (file.c)
+						 */
 	struct delayed_work	gc_work;	/* reclaims closed sockets'
 						 * associations (sock.c)
 						 */

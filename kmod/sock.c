@@ -148,6 +148,8 @@ static int __cport_sock_unlink(struct cport_port *port, struct cport_sock *s,
 	list_del(&s->port_link);
 	hash_del(&s->key_node);
 	port->nr_socks--;
+	if (s->is_file)
+		port->nr_file_socks--;
 	cport_uncharge_assoc(port);
 	cport_sock_put(s);
 	return 0;
@@ -254,6 +256,8 @@ static int __cport_sock_associate(struct cport_port *port, const void *id,
 		list_add_tail(&s->port_link, &port->socks);
 		hash_add(port->key_hash, &s->key_node, key);
 		port->nr_socks++;
+		if (s->is_file)
+			port->nr_file_socks++;
 	}
 	spin_unlock(&cport_sock_table_lock);
 	if (ret) {
@@ -372,16 +376,18 @@ void cport_socks_destroy(struct cport_port *port)
 void cport_socks_show(struct cport_port *port, struct seq_file *m)
 {
 	struct cport_sock_stats *st = &port->sstats;
-	unsigned int socks, ready;
+	unsigned int socks, file_socks, ready;
 
 	mutex_lock(&port->socks_mutex);
 	socks = port->nr_socks;
+	file_socks = port->nr_file_socks;
 	mutex_unlock(&port->socks_mutex);
 	spin_lock_irq(&port->lock);
 	ready = port->nr_ready;
 	spin_unlock_irq(&port->lock);
 
 	seq_printf(m, "sockets:\t%u\n", socks);
+	seq_printf(m, "file_associations:\t%u\n", file_socks);
 	seq_printf(m, "max_pending:\t%u\n", port->max_pending);
 	seq_printf(m, "pending:\t%d\n", atomic_read(&port->nr_ops));
 	seq_printf(m, "ready:\t%u\n", ready);

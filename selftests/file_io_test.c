@@ -7,7 +7,8 @@
  * of each; cancel (user_data, fd, key, all), timeout, destroy and close()
  * with operations pending; the association that lives only while
  * operations are pending (a closed write end is seen by the reader);
- * which files are refused (-EOPNOTSUPP) and every bad field's errno.
+ * which files are refused (-EOPNOTSUPP) and every bad field's errno;
+ * associations made and ended by several threads at once.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -109,9 +110,11 @@ TEST_F(pipe, associate)
 	EXPECT_EQ(0, cport_associate(self->port, self->r, KEY2, 0));
 	EXPECT_EQ(0, cport_dissociate(self->port, self->r));
 	EXPECT_EQ(0, fdinfo_get(self->port, "sockets"));
+	EXPECT_EQ(0, fdinfo_get(self->port, "file_associations"));
 	/* Busy while a READ is pending. */
 	ASSERT_EQ(1, read_pending(self->port, self->r, self->buf, 8, KEY, 1, 0));
 	EXPECT_EQ(1, fdinfo_get(self->port, "sockets"));
+	EXPECT_EQ(1, fdinfo_get(self->port, "file_associations"));
 	EXPECT_EQ(-EBUSY, cport_dissociate(self->port, self->r));
 	EXPECT_EQ(0, cport_dissociate(self->port, self->w));
 	EXPECT_EQ(1, cport_cancel(self->port, CPORT_CANCEL_FD, self->r));
@@ -119,6 +122,7 @@ TEST_F(pipe, associate)
 	EXPECT_CQE(cqe, CPORT_OP_READ, KEY, 1, -ECANCELED, 0);
 	/* The association ends with its last operation. */
 	EXPECT_TRUE(fdinfo_wait(self->port, "sockets", 0));
+	EXPECT_EQ(0, fdinfo_get(self->port, "file_associations"));
 	EXPECT_EQ(0, cport_dissociate(self->port, self->r));
 }
 
@@ -620,6 +624,167 @@ TEST_F(pipe, errnos)
 #undef BAD
 	close(sp[0]);
 	close(sp[1]);
+}
+
+/*
+ * Associations made and ended from several threads at once: three threads
+ * submit one-byte READs on one pipe (under one key) and cancel
+ * about half of them, by user_data or by descriptor, while a fourth
+ * writes bytes and a fifth DISSOCIATEs and re-ASSOCIATEs the read end
+ * (0 or -EBUSY).  Every READ completes exactly once (a byte, -ECANCELED,
+ * or 0 after the writer closes), every byte written is read once, and the
+ * port ends with no association, file or operation left.
+ */
+#define RACE_THREADS	3
+
+struct race {
+	int port, r, w;
+	unsigned int iters;
+	volatile int stop;
+	unsigned long long written;
+	unsigned char bufs[RACE_THREADS][64];
+};
+
+struct race_arg {
+	struct race *race;
+	int t;
+	int err;		/* a failed submission's */
+	unsigned int at;
+};
+
+static void *race_submit_fn(void *arg)
+{
+	struct race_arg *a = arg;
+	struct race *rc = a->race;
+	unsigned int i, seed = a->t * 7919 + 1;
+	struct cport_sqe sqe;
+
+	for (i = 0; i < rc->iters; i++) {
+		__u64 ud = (__u64)a->t << 32 | i;
+
+		/* Inline results are posted too (no CPORT_SQE_INLINE). */
+		int ret = sub_read(rc->port, &sqe, rc->r,
+				   &rc->bufs[a->t][i % 64], 1, KEY, ud, 0, 0);
+
+		if (ret != 1) {
+			a->err = ret;
+			a->at = i;
+			return (void *)1;
+		}
+		switch (rand_r(&seed) % 4) {
+		case 0:
+			cport_cancel(rc->port, CPORT_CANCEL_USER_DATA, ud);
+			break;
+		case 1:
+			cport_cancel(rc->port, CPORT_CANCEL_FD, rc->r);
+			break;
+		}
+	}
+	return NULL;
+}
+
+static void *race_write_fn(void *arg)
+{
+	struct race *rc = arg;
+
+	while (!rc->stop) {
+		if (write(rc->w, "w", 1) == 1)
+			rc->written++;
+		if (rc->written % 16 == 0)
+			usleep(100);
+	}
+	return NULL;
+}
+
+static void *race_assoc_fn(void *arg)
+{
+	struct race *rc = arg;
+	int ret;
+
+	while (!rc->stop) {
+		ret = cport_dissociate(rc->port, rc->r);
+		if (ret && ret != -EBUSY)
+			return (void *)(intptr_t)ret;
+		ret = cport_associate(rc->port, rc->r, KEY2, 0);
+		if (ret)
+			return (void *)(intptr_t)ret;
+	}
+	return NULL;
+}
+
+TEST_F(pipe, assoc_race)
+{
+	struct race rc = { .port = self->port, .r = self->r, .w = self->w,
+			   .iters = slow_kernel() ? 300 : 2000 };
+	struct race_arg args[RACE_THREADS];
+	pthread_t sub[RACE_THREADS], wr, as;
+	unsigned long long got = 0, left = 0, seen = 0;
+	unsigned char *done;
+	struct cport_cqe cqe[16];
+	void *res;
+	char c;
+	int i, n;
+
+	done = calloc(RACE_THREADS * rc.iters, 1);
+	ASSERT_NE(NULL, done);
+	/* A full pipe must not block the writer for ever. */
+	ASSERT_EQ(0, fcntl(self->w, F_SETFL, O_NONBLOCK));
+	ASSERT_EQ(0, pthread_create(&wr, NULL, race_write_fn, &rc));
+	ASSERT_EQ(0, pthread_create(&as, NULL, race_assoc_fn, &rc));
+	for (i = 0; i < RACE_THREADS; i++) {
+		args[i] = (struct race_arg){ .race = &rc, .t = i };
+		ASSERT_EQ(0, pthread_create(&sub[i], NULL, race_submit_fn,
+					    &args[i]));
+	}
+	for (i = 0; i < RACE_THREADS; i++) {
+		ASSERT_EQ(0, pthread_join(sub[i], &res));
+		EXPECT_EQ(NULL, res) {
+			TH_LOG("thread %d: READ %u: %d (%s)", i, args[i].at,
+			       args[i].err, strerror(-args[i].err));
+		}
+	}
+	rc.stop = 1;
+	ASSERT_EQ(0, pthread_join(wr, NULL));
+	ASSERT_EQ(0, pthread_join(as, &res));
+	EXPECT_EQ(NULL, res);
+	/* The writer's end: what is still pending completes with 0. */
+	close(self->w);
+	self->w = -1;
+	while (seen < RACE_THREADS * rc.iters) {
+		n = cport_wait(self->port, cqe, 16, PROGRESS_MS);
+		ASSERT_LT(0, n) {
+			TH_LOG("%llu of %u completions seen", seen,
+			       RACE_THREADS * rc.iters);
+		}
+		for (i = 0; i < n; i++) {
+			__u64 t = cqe[i].user_data >> 32;
+			__u64 k = cqe[i].user_data & 0xffffffff;
+
+			ASSERT_GT(RACE_THREADS, t);
+			ASSERT_GT(rc.iters, k);
+			EXPECT_EQ(CPORT_OP_READ, cqe[i].op);
+			EXPECT_EQ(KEY, cqe[i].key);
+			EXPECT_EQ(0, done[t * rc.iters + k]) {
+				TH_LOG("user_data %#llx twice",
+				       (unsigned long long)cqe[i].user_data);
+			}
+			done[t * rc.iters + k] = 1;
+			if (cqe[i].res == 1)
+				got++;
+			else if (cqe[i].res != 0)
+				EXPECT_EQ(-ECANCELED, cqe[i].res);
+			seen++;
+		}
+	}
+	EXPECT_TRUE(wait_none(self->port, 0));
+	while (read(self->r, &c, 1) == 1)
+		left++;
+	EXPECT_EQ(rc.written, got + left);
+	EXPECT_TRUE(fdinfo_wait(self->port, "sockets", 0));
+	EXPECT_EQ(0, fdinfo_get(self->port, "file_associations"));
+	EXPECT_EQ(0, fdinfo_get(self->port, "pending"));
+	EXPECT_TRUE(fdinfo_wait(self->port, "files", 0));
+	free(done);
 }
 
 TEST_HARNESS_MAIN
