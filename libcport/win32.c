@@ -527,15 +527,26 @@ BOOL SetFileCompletionNotificationModes(HANDLE FileHandle, BYTE Flags)
 /*
  * GetOverlappedResult(bWait) sleeps on the low 32 bits of an OVERLAPPED's
  * Internal (a futex) until it is no longer STATUS_PENDING.  ov_waiters
- * counts the threads doing so, in any OVERLAPPED: the thread that ends an
- * operation wakes the address only when there are some, so the common
- * case costs one load.  Both sides are sequentially consistent: either
+ * counts the threads doing so, by a hash of the OVERLAPPED's address: the
+ * thread that ends an operation wakes the address only when its slot
+ * counts some, so the common case costs one load, and a thread waiting in
+ * GetOverlappedResult() does not make every other operation's end pay a
+ * FUTEX_WAKE.  Both sides are sequentially consistent: either
  * the ender sees the waiter counted, or the waiter sees the new Internal
  * (and the kernel compares it again under the futex's lock).  Waking an
  * OVERLAPPED freed meanwhile is harmless: a private futex's key is the
  * address, nothing is read there.
  */
-static int ov_waiters;
+#define OV_WAITER_SLOTS	64
+static int ov_waiters[OV_WAITER_SLOTS];
+
+/* The count of threads waiting on OVERLAPPEDs that share @ov's slot. */
+static int *ov_waiter_slot(LPOVERLAPPED ov)
+{
+	uintptr_t a = (uintptr_t)ov / sizeof(OVERLAPPED);
+
+	return &ov_waiters[(a ^ a >> 6 ^ a >> 12) % OV_WAITER_SLOTS];
+}
 
 static uint32_t *ov_word(LPOVERLAPPED ov)
 {
@@ -552,7 +563,7 @@ static void ov_done(LPOVERLAPPED ov, ULONG_PTR high, DWORD code)
 {
 	ov->InternalHigh = high;
 	__atomic_store_n(&ov->Internal, (ULONG_PTR)code, __ATOMIC_SEQ_CST);
-	if (__atomic_load_n(&ov_waiters, __ATOMIC_SEQ_CST))
+	if (__atomic_load_n(ov_waiter_slot(ov), __ATOMIC_SEQ_CST))
 		syscall(SYS_futex, ov_word(ov), FUTEX_WAKE_PRIVATE, INT_MAX,
 			NULL, NULL, 0);
 }
@@ -644,6 +655,13 @@ struct op_ctx {
 	struct iovec iov[];
 };
 
+/*
+ * What InternalHigh holds while a ReadFile on a pipe or FIFO is pending
+ * (not a context: nothing to free): its 0 bytes are the writers' end,
+ * ERROR_BROKEN_PIPE, where a character device's are a success.
+ */
+#define CTX_PIPE_READ	((struct op_ctx *)1)
+
 /* Whether descriptor @fd is still the socket AcceptEx recorded in @ctx. */
 static bool same_target(int fd, const struct op_ctx *ctx)
 {
@@ -660,6 +678,8 @@ static bool same_target(int fd, const struct op_ctx *ctx)
  */
 static void ctx_abandon(struct op_ctx *ctx)
 {
+	if (ctx == CTX_PIPE_READ)
+		return;
 	if (ctx && ctx->target != INVALID_SOCKET) {
 		struct ent *te = ent_get((int)ctx->target, false);
 
@@ -853,6 +873,7 @@ static void recvmsg_done(struct op_ctx *ctx)
 static int finish(const struct cport_cqe *cqe, DWORD *bytes)
 {
 	LPOVERLAPPED ov = (LPOVERLAPPED)(uintptr_t)cqe->user_data;
+	bool pipe_read = false;
 	struct op_ctx *ctx;
 	int err = 0;
 
@@ -862,6 +883,10 @@ static int finish(const struct cport_cqe *cqe, DWORD *bytes)
 		return cqe->op == CPORT_OP_POST && ov && cqe->res < 0 ?
 		       (int)cqe->res : 0;
 	ctx = (struct op_ctx *)ov->InternalHigh;
+	if (ctx == CTX_PIPE_READ) {
+		ctx = NULL;
+		pipe_read = true;
+	}
 	if (cqe->res < 0)
 		err = (int)-cqe->res;
 	if (ctx && ctx->kind == CTX_TRANSMIT)
@@ -896,8 +921,11 @@ static int finish(const struct cport_cqe *cqe, DWORD *bytes)
 	if (ctx)	/* the RECV of an AcceptEx's first data */
 		return finish_first_data(ctx, ov, cqe->res, bytes);
 
-	/* ReadFile, WriteFile on a pipe (a socket's are RECV and SEND). */
-	if (cqe->op == CPORT_OP_READ && !cqe->res)
+	/*
+	 * ReadFile, WriteFile on a pipe or a character device (a socket's
+	 * are RECV and SEND).
+	 */
+	if (pipe_read && !cqe->res)
 		err = XERR_BROKEN_PIPE;
 	else if (cqe->op == CPORT_OP_WRITE && err == EPIPE)
 		err = XERR_NO_DATA;
@@ -1783,6 +1811,23 @@ static ssize_t write_nosig(int fd, const void *buf, size_t len)
 	return n;
 }
 
+/*
+ * A zero-byte ReadFile or WriteFile on a pipe fails as a longer one would
+ * at once: ERROR_BROKEN_PIPE once every writer is gone and nothing is left
+ * to read, ERROR_NO_DATA once every reader is gone.  Else 0.
+ */
+static int pipe_broken(int fd, bool rd)
+{
+	struct pollfd p = { .fd = fd, .events = rd ? POLLIN : POLLOUT };
+
+	if (poll(&p, 1, 0) != 1)
+		return 0;
+	if (rd)
+		return (p.revents & (POLLHUP | POLLIN)) == POLLHUP ?
+		       XERR_BROKEN_PIPE : 0;
+	return p.revents & POLLERR ? XERR_NO_DATA : 0;
+}
+
 /* ReadFile, WriteFile without an OVERLAPPED: blocking, all of a write. */
 static BOOL file_sync(int fd, char *buf, DWORD len, LPDWORD lpBytes,
 		      bool rd, bool fifo)
@@ -1791,7 +1836,9 @@ static BOOL file_sync(int fd, char *buf, DWORD len, LPDWORD lpBytes,
 	ssize_t n;
 	int err = 0;
 
-	if (rd) {
+	if (!len && fifo) {
+		err = pipe_broken(fd, rd);
+	} else if (rd) {
 		do {
 			n = read(fd, buf, len);
 		} while (n < 0 && errno == EINTR);
@@ -1872,12 +1919,16 @@ static BOOL file_io(HANDLE hFile, char *buf, DWORD len, LPDWORD lpBytes,
 	if (!sock_port(fd, &port, &key, &skip))
 		return fail(EINVAL, FALSE);
 	if (!len)
-		return done_now(fd, port, key, skip, ov, 0, 0, lpBytes);
+		return done_now(fd, port, key, skip, ov, 0,
+				S_ISFIFO(st.st_mode) ? pipe_broken(fd, rd) : 0,
+				lpBytes);
 	if (rd)
 		cport_prep_read(&sqe, fd, buf, len, key, (__u64)(uintptr_t)ov);
 	else
 		cport_prep_write(&sqe, fd, buf, len, key, (__u64)(uintptr_t)ov);
-	ret = submit_io(fd, &sqe, ov, NULL, &bytes);
+	ret = submit_io(fd, &sqe, ov,
+			rd && S_ISFIFO(st.st_mode) ? CTX_PIPE_READ : NULL,
+			&bytes);
 	if (ret == 1) {
 		SetLastError(ERROR_IO_PENDING);
 		return FALSE;
@@ -1918,7 +1969,7 @@ static BOOL ov_result(LPOVERLAPPED ov, LPDWORD lpBytes, DWORD ms, bool wsa)
 	}
 	st = __atomic_load_n(&ov->Internal, __ATOMIC_SEQ_CST);
 	if (st == STATUS_PENDING && ms) {
-		__atomic_add_fetch(&ov_waiters, 1, __ATOMIC_SEQ_CST);
+		__atomic_add_fetch(ov_waiter_slot(ov), 1, __ATOMIC_SEQ_CST);
 		for (;;) {
 			struct timespec ts, *tp = NULL;
 
@@ -1937,7 +1988,7 @@ static BOOL ov_result(LPOVERLAPPED ov, LPDWORD lpBytes, DWORD ms, bool wsa)
 			syscall(SYS_futex, ov_word(ov), FUTEX_WAIT_PRIVATE,
 				(uint32_t)STATUS_PENDING, tp, NULL, 0);
 		}
-		__atomic_sub_fetch(&ov_waiters, 1, __ATOMIC_SEQ_CST);
+		__atomic_sub_fetch(ov_waiter_slot(ov), 1, __ATOMIC_SEQ_CST);
 	}
 	if (st == STATUS_PENDING) {
 		SetLastError(ms ? WAIT_TIMEOUT :

@@ -246,6 +246,61 @@ TEST_F(pipe, zero_bytes_and_skip)
 	EXPECT_EQ(2, n);
 }
 
+/*
+ * A zero-byte ReadFile fails once every writer is gone and nothing is left
+ * to read (ERROR_BROKEN_PIPE), as a longer one would; a zero-byte WriteFile
+ * once every reader is gone (ERROR_NO_DATA); overlapped or not, with no
+ * packet for the failure.
+ */
+TEST_F(pipe, zero_bytes_broken)
+{
+	LPOVERLAPPED ov;
+	ULONG_PTR key;
+	DWORD n = 7;
+
+	EXPECT_TRUE(WriteFile(H(self->p[1]), "z", 1, &n, NULL));
+	EXPECT_TRUE(CloseHandle(H(self->p[1])));
+	self->p[1] = -1;
+	/* A byte is left: zero bytes still succeed. */
+	EXPECT_TRUE(ReadFile(H(self->p[0]), self->buf, 0, &n, &self->r));
+	ASSERT_TRUE(packet(self->port, &n, &key, &ov, PROGRESS_MS));
+	EXPECT_EQ(&self->r, ov);
+	EXPECT_EQ(0, n);
+	EXPECT_TRUE(ReadFile(H(self->p[0]), self->buf, 0, &n, NULL));
+	EXPECT_TRUE(ReadFile(H(self->p[0]), self->buf, 8, &n, NULL));
+	EXPECT_EQ(1, n);
+	/* Now the end: */
+	EXPECT_FALSE(ReadFile(H(self->p[0]), self->buf, 0, &n, &self->r));
+	EXPECT_EQ(ERROR_BROKEN_PIPE, GetLastError());
+	EXPECT_EQ(ERROR_BROKEN_PIPE, self->r.Internal);
+	EXPECT_FALSE(ReadFile(H(self->p[0]), self->buf, 0, &n, NULL));
+	EXPECT_EQ(ERROR_BROKEN_PIPE, GetLastError());
+	EXPECT_TRUE(no_packet(self->port, 50));
+}
+
+TEST_F(pipe, zero_bytes_no_reader)
+{
+	LPOVERLAPPED ov;
+	ULONG_PTR key;
+	DWORD n = 7;
+
+	signal(SIGPIPE, SIG_DFL);
+	EXPECT_TRUE(WriteFile(H(self->p[1]), "", 0, &n, &self->w));
+	EXPECT_TRUE(CloseHandle(H(self->p[0])));
+	self->p[0] = -1;
+	EXPECT_FALSE(WriteFile(H(self->p[1]), "", 0, &n, &self->w));
+	EXPECT_EQ(ERROR_NO_DATA, GetLastError());
+	EXPECT_EQ(ERROR_NO_DATA, self->w.Internal);
+	EXPECT_FALSE(WriteFile(H(self->p[1]), "", 0, &n, NULL));
+	EXPECT_EQ(ERROR_NO_DATA, GetLastError());
+	/* The first, successful write's packet, and no other. */
+	ASSERT_TRUE(packet(self->port, &n, &key, &ov, PROGRESS_MS));
+	EXPECT_EQ(&self->w, ov);
+	EXPECT_EQ(22, key);
+	EXPECT_TRUE(no_packet(self->port, 50));
+	no_sigpipe_pending(_metadata);
+}
+
 /* Blocking ReadFile and WriteFile, and CancelIo of a pending read. */
 TEST_F(pipe, blocking_and_cancel)
 {
