@@ -65,4 +65,5 @@ scripts/run-guest.sh --kernel "$image" --module "${mods[0]}" "${extra[@]}" \
 	build/bench/suite/{server,loadgen} bench/ab/ab-guest.sh > /dev/null || true
 grep -q '^ab done' "$log" || { echo "bench-ab: the guest did not finish (see $log)" >&2; exit 1; }
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+grep '^error:' "$log" >&2 || true
 python3 bench/ab/report.py "$log"

@@ -30,6 +30,8 @@ while [ $rep -lt "$REPS" ]; do
 			*)	args="-m $sys";;
 			esac
 			tag="$name:$sys:r$rep"
+			# Progress, on the console as it happens.
+			echo "ab: run $tag"
 			rm -f /tmp/srv.out
 			: > /tmp/srv.out
 			server $args -p $PORT -T "$tag" > /tmp/srv.out 2>&1 &
@@ -40,11 +42,25 @@ while [ $rep -lt "$REPS" ]; do
 				[ $i -lt 100 ] && kill -0 $spid 2> /dev/null || break
 				sleep 0.1
 			done
-			loadgen -a 127.0.0.1:$PORT -c "$CONNS" -l "$LEN" -d "$SECS" \
-				-w 0.5 -t 1 -S $spid -T "$tag" > /tmp/cli.out 2>&1
+			if ! grep -q '^server: .*ready' /tmp/srv.out; then
+				# Exited (a policy this module lacks), or hung.
+				kill -KILL $spid 2> /dev/null
+				wait $spid
+				echo "error: server $tag did not start (exit $?)"
+				cat /tmp/srv.out
+				continue
+			fi
+			# Neither side may hang the boot: a watchdog for each.
+			timeout $((SECS + 60)) loadgen -a 127.0.0.1:$PORT \
+				-c "$CONNS" -l "$LEN" -d "$SECS" -w 0.5 -t 1 \
+				-S $spid -T "$tag" > /tmp/cli.out 2>&1 ||
+				echo "error: loadgen $tag exited with $?"
 			sleep 0.2
 			kill -TERM $spid 2> /dev/null
+			(sleep 10; kill -KILL $spid 2> /dev/null) &
+			kpid=$!
 			wait $spid
+			kill $kpid 2> /dev/null
 			grep '^csv' /tmp/srv.out
 			cat /tmp/cli.out
 		done
