@@ -543,6 +543,10 @@ struct track {
 	unsigned int inst;
 	uint8_t state;
 	uint8_t op;
+	/* RECV: its completions (arrivals and the end), their seqs' sum */
+	uint32_t pieces;
+	uint32_t need;		/* the end's seq + 1, once it is seen */
+	uint64_t seqsum;
 };
 
 #define TRACK_BITS	16
@@ -600,6 +604,9 @@ static struct track *track_new(int slot, uint8_t op, unsigned int inst,
 		t->op = op;
 		t->inst = inst;
 		t->aux = aux;
+		t->pieces = 0;
+		t->need = 0;
+		t->seqsum = 0;
 		__atomic_store_n(&t->state, T_SUBMIT, __ATOMIC_RELEASE);
 		__atomic_store_n(&t->ud, ud_make(slot, seq), __ATOMIC_RELEASE);
 		return t;
@@ -656,7 +663,8 @@ static int nworkers;
 /* Counters for the report. */
 static struct {
 	unsigned long long cqes, inlines, posts, pending, assocs, forks, ports,
-			   destroys, closes, accepts, threads, exits, signals;
+			   destroys, closes, accepts, threads, exits, signals,
+			   arrivals, numbered;
 } stats;
 
 #define STAT(x)	__atomic_fetch_add(&stats.x, 1, __ATOMIC_RELAXED)
@@ -1144,6 +1152,39 @@ static void check_result(struct worker *w, const char *how, uint8_t op,
 		adopt_fd(w, res, how);
 }
 
+/*
+ * The numbering of a RECV's completions: a multishot RECV's arrivals are
+ * 0, 1, ... n - 1 and its end n; any other RECV's one completion is 0.
+ * Threads dequeue them in any order: each adds its seq and counts itself,
+ * and the one that completes the count (the end has said how many) checks
+ * the sum.  A number seen twice, or a completion too many, fails.
+ */
+static void seq_piece(struct track *t, const struct cport_cqe *c)
+{
+	uint32_t got, need;
+	uint64_t sum;
+
+	__atomic_add_fetch(&t->seqsum, c->seq, __ATOMIC_SEQ_CST);
+	if (!(c->flags & CPORT_CQE_F_MORE))
+		__atomic_store_n(&t->need, c->seq + 1, __ATOMIC_SEQ_CST);
+	got = __atomic_add_fetch(&t->pieces, 1, __ATOMIC_SEQ_CST);
+	need = __atomic_load_n(&t->need, __ATOMIC_SEQ_CST);
+	if (!need)
+		return;
+	if (got > need) {
+		FAIL("user_data %#llx: %u completions, its end numbered %u",
+		     (unsigned long long)c->user_data, got, need - 1);
+	} else if (got == need) {
+		sum = __atomic_load_n(&t->seqsum, __ATOMIC_SEQ_CST);
+		if (need > 1)
+			STAT(numbered);
+		if (sum != (uint64_t)need * (need - 1) / 2)
+			FAIL("user_data %#llx: %u completions numbered to %u, their sum %llu",
+			     (unsigned long long)c->user_data, got, need - 1,
+			     (unsigned long long)sum);
+	}
+}
+
 /* A completion dequeued from port instance @inst. */
 static void on_cqe(struct worker *w, unsigned int inst,
 		   const struct cport_cqe *c)
@@ -1185,6 +1226,8 @@ static void on_cqe(struct worker *w, unsigned int inst,
 			     (long long)c->res);
 		check_result(w, "arrived", c->op, t->aux, c->res, c->bytes,
 			     c->user_data);
+		STAT(arrivals);
+		seq_piece(t, c);
 		/*
 		 * Seen or early too: the completion that ended it may have
 		 * been dequeued by another thread and recorded first (or
@@ -1215,6 +1258,8 @@ static void on_cqe(struct worker *w, unsigned int inst,
 	} else if (c->op == t->op) {
 		check_result(w, "completed", c->op, t->aux, c->res, c->bytes,
 			     c->user_data);
+		if (c->op == CPORT_OP_RECV)
+			seq_piece(t, c);
 	}
 
 	st = __atomic_load_n(&t->state, __ATOMIC_ACQUIRE);
@@ -3096,11 +3141,11 @@ static int fuzz_main(void)
 	    iters / ((t_end - t0) / 1e9));
 	say("audits %llu: %llu completions owed by live ports all came",
 	    audits, audited);
-	say("completions %llu; taken: posts %llu, socket ops pending %llu, inline %llu; associations %llu, accepted %llu, ports %llu, destroyed %llu, closed %llu, forks %llu, threads %llu, exits %llu, signals %llu",
+	say("completions %llu; taken: posts %llu, socket ops pending %llu, inline %llu; associations %llu, accepted %llu, ports %llu, destroyed %llu, closed %llu, forks %llu, threads %llu, exits %llu, signals %llu; multishot arrivals %llu, RECVs whose arrivals' numbering was checked %llu",
 	    stats.cqes, stats.posts, stats.pending, stats.inlines,
 	    stats.assocs, stats.accepts, stats.ports,
 	    stats.destroys, stats.closes, stats.forks, stats.threads,
-	    stats.exits, stats.signals);
+	    stats.exits, stats.signals, stats.arrivals, stats.numbered);
 
 	fds1 = fd_count();
 	if (fds1 != fds0)
