@@ -24,7 +24,7 @@ while [ $rep -lt "$REPS" ]; do
 		for sys in $SYSTEMS; do
 			PORT=$((PORT + 1))
 			case $sys in
-			cport:* | cport-ms:*)
+			cport:* | cport-ms:* | cport-msr:*)
 				p=${sys#*:}; b=${p#*:}; p=${p%%:*}
 				args="-m ${sys%%:*} -P $p -b $b";;
 			*)	args="-m $sys";;

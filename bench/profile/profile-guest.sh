@@ -21,7 +21,7 @@ echo 0 > /proc/sys/kernel/kptr_restrict
 for sys in "$@"; do
 	PORT=$((PORT + 1))
 	case $sys in
-	cport:* | cport-ms:*)
+	cport:* | cport-ms:* | cport-msr:*)
 		p=${sys#*:}; b=${p#*:}; p=${p%%:*}
 		args="-m ${sys%%:*} -P $p -b $b";;
 	*)	args="-m $sys";;
