@@ -8,9 +8,12 @@
  *   policy            lifo, fifo, rr or cpu (the name, not the number)
  *   concurrency, block_tracking, max_queued       its setup
  *   queued, waiters, running, threads, destroyed  its state now
+ *   ring_entries, ring_queued, ring_posts         its completion ring
  *   posts, dequeues, waits, waits_slept, handoffs, blocked_releases,
  *   over_limit_events, over_limit_ns              counters since setup
- *   sockets, max_pending, pending, ready          its sockets
+ *   sockets, file_associations, max_pending, pending, ready
+ *                                                 its associations (of
+ *                                                 them, the files')
  *   ops_submitted, ops_inline, ops_completed, ops_cancelled, ops_timedout,
  *   runs_submit, runs_waiter, runs_fallback, fallback_kicks
  *                                                 socket operations, and

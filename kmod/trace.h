@@ -100,7 +100,7 @@ TRACE_EVENT(cport_dequeue,
 );
 
 /*
- * A socket operation finished: res and bytes as the completion will say
+ * An operation on a socket or file finished: res and bytes as the completion will say
  * (also for one cancelled by destroy, whose completion is discarded);
  * how: posted, returned inline, or discarded (enum cport_op_end).
  */

@@ -430,7 +430,9 @@ BOOL GetOverlappedResultEx(HANDLE hFile, LPOVERLAPPED lpOverlapped,
  * unless the handle skips completion on success), else FALSE with
  * ERROR_IO_PENDING (a packet follows) or another code (nothing follows).
  * A zero-byte ReadFile or WriteFile on a pipe completes at once with 0
- * bytes.  Without an OVERLAPPED: a blocking read(2) or write(2) (all of
+ * bytes, or fails as a longer one would once that end is closed
+ * (ERROR_BROKEN_PIPE when nothing is left to read, ERROR_NO_DATA); 0
+ * bytes read from a character device is a success.  Without an OVERLAPPED: a blocking read(2) or write(2) (all of
  * it), with the same errors; a regular file's position moves.
  */
 BOOL ReadFile(HANDLE hFile, LPVOID lpBuffer, DWORD nNumberOfBytesToRead,

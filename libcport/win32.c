@@ -17,7 +17,8 @@
  * The OVERLAPPED pointer is the cookie.  While an operation is pending its
  * Internal is STATUS_PENDING and its InternalHigh points to this layer's
  * context for the operation (an AcceptEx's target socket and address
- * buffer) or is 0; both are written
+ * buffer), is 0, or is CTX_PIPE_READ (1: a ReadFile on a pipe); both are
+ * written
  * before the submission, never after it was taken as pending (another
  * thread may already have dequeued the completion).  The thread that
  * dequeues the completion finishes the operation: it stores the status and

@@ -63,7 +63,7 @@ scripts/run-guest.sh --kernel "$image" --module "${mods[0]}" "${extra[@]}" \
 	--log "$log" --timeout 1500 --test-timeout 1440 \
 	--run "ab-guest.sh $reps $conns $len $secs $list $systems" \
 	build/bench/suite/{server,loadgen} bench/ab/ab-guest.sh > /dev/null || true
+grep '^error:' "$log" >&2 || true
 grep -q '^ab done' "$log" || { echo "bench-ab: the guest did not finish (see $log)" >&2; exit 1; }
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
-grep '^error:' "$log" >&2 || true
 python3 bench/ab/report.py "$log"

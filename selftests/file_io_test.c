@@ -628,20 +628,24 @@ TEST_F(pipe, errnos)
 
 /*
  * Associations made and ended from several threads at once: three threads
- * submit one-byte READs on one pipe (under one key) and cancel
+ * submit one-byte READs on one pipe (under one key; each READ on an idle
+ * pipe makes its association, the last one to end ends it) and cancel
  * about half of them, by user_data or by descriptor, while a fourth
- * writes bytes and a fifth DISSOCIATEs and re-ASSOCIATEs the read end
- * (0 or -EBUSY).  Every READ completes exactly once (a byte, -ECANCELED,
- * or 0 after the writer closes), every byte written is read once, and the
- * port ends with no association, file or operation left.
+ * writes bytes and a fifth calls DISSOCIATE (0 or -EBUSY) and ASSOCIATE
+ * on the read end and samples fdinfo (at most one association, and it is
+ * a file's).  Every READ completes exactly once: a byte or -ECANCELED
+ * while the writer is open, 0 or -ECANCELED once it has closed.  Every
+ * byte written is read once, and the port ends with no association, file
+ * or operation left.
  */
 #define RACE_THREADS	3
 
 struct race {
 	int port, r, w;
 	unsigned int iters;
-	volatile int stop;
+	int stop;		/* atomic */
 	unsigned long long written;
+	int assoc_err;		/* the fifth thread's finding, or 0 */
 	unsigned char bufs[RACE_THREADS][64];
 };
 
@@ -649,27 +653,26 @@ struct race_arg {
 	struct race *race;
 	int t;
 	int err;		/* a failed submission's */
-	unsigned int at;
+	unsigned int done;	/* READs submitted */
 };
 
 static void *race_submit_fn(void *arg)
 {
 	struct race_arg *a = arg;
 	struct race *rc = a->race;
-	unsigned int i, seed = a->t * 7919 + 1;
+	unsigned int seed = a->t * 7919 + 1;
 	struct cport_sqe sqe;
+	int ret;
 
-	for (i = 0; i < rc->iters; i++) {
-		__u64 ud = (__u64)a->t << 32 | i;
+	for (; a->done < rc->iters; a->done++) {
+		__u64 ud = (__u64)a->t << 32 | a->done;
 
 		/* Inline results are posted too (no CPORT_SQE_INLINE). */
-		int ret = sub_read(rc->port, &sqe, rc->r,
-				   &rc->bufs[a->t][i % 64], 1, KEY, ud, 0, 0);
-
+		ret = sub_read(rc->port, &sqe, rc->r,
+			       &rc->bufs[a->t][a->done % 64], 1, KEY, ud, 0, 0);
 		if (ret != 1) {
 			a->err = ret;
-			a->at = i;
-			return (void *)1;
+			break;
 		}
 		switch (rand_r(&seed) % 4) {
 		case 0:
@@ -687,10 +690,10 @@ static void *race_write_fn(void *arg)
 {
 	struct race *rc = arg;
 
-	while (!rc->stop) {
-		if (write(rc->w, "w", 1) == 1)
-			rc->written++;
-		if (rc->written % 16 == 0)
+	while (!__atomic_load_n(&rc->stop, __ATOMIC_ACQUIRE)) {
+		if (write(rc->w, "w", 1) != 1)
+			usleep(100);	/* full: the readers are behind */
+		else if (++rc->written % 16 == 0)
 			usleep(100);
 	}
 	return NULL;
@@ -699,17 +702,67 @@ static void *race_write_fn(void *arg)
 static void *race_assoc_fn(void *arg)
 {
 	struct race *rc = arg;
+	long long socks, files;
+	char text[FDINFO_SIZE];
 	int ret;
 
-	while (!rc->stop) {
+	while (!__atomic_load_n(&rc->stop, __ATOMIC_ACQUIRE)) {
 		ret = cport_dissociate(rc->port, rc->r);
 		if (ret && ret != -EBUSY)
-			return (void *)(intptr_t)ret;
+			break;
 		ret = cport_associate(rc->port, rc->r, KEY2, 0);
 		if (ret)
-			return (void *)(intptr_t)ret;
+			break;
+		if (fdinfo_read(rc->port, text, sizeof(text)) <= 0)
+			continue;
+		socks = fdinfo_find_num(text, "sockets");
+		files = fdinfo_find_num(text, "file_associations");
+		if (socks < 0 || socks > 1 || files != socks) {
+			ret = -EPROTO;
+			break;
+		}
+		usleep(50);
 	}
+	rc->assoc_err = ret;
 	return NULL;
+}
+
+/* Completions until none comes for @ms; each checked and counted. */
+static void race_drain(struct __test_metadata *_metadata, struct race *rc,
+		       unsigned char *done, bool closed, int ms,
+		       unsigned long long *seen, unsigned long long *got)
+{
+	struct cport_cqe cqe[16];
+	int i, n;
+
+	while ((n = cport_wait(rc->port, cqe, 16, ms)) > 0) {
+		for (i = 0; i < n; i++) {
+			__u64 t = cqe[i].user_data >> 32;
+			__u64 k = cqe[i].user_data & 0xffffffff;
+
+			ASSERT_GT(RACE_THREADS, t);
+			ASSERT_GT(rc->iters, k);
+			EXPECT_EQ(CPORT_OP_READ, cqe[i].op);
+			EXPECT_EQ(KEY, cqe[i].key);
+			EXPECT_EQ(0, done[t * rc->iters + k]) {
+				TH_LOG("user_data %#llx twice",
+				       (unsigned long long)cqe[i].user_data);
+			}
+			done[t * rc->iters + k] = 1;
+			if (cqe[i].res != -ECANCELED) {
+				EXPECT_EQ(closed ? 0 : 1, cqe[i].res) {
+					TH_LOG("user_data %#llx: %lld with the writer %s",
+					       (unsigned long long)cqe[i].user_data,
+					       (long long)cqe[i].res,
+					       closed ? "closed" : "open");
+				}
+			}
+			if (cqe[i].res == 1)
+				(*got)++;
+			(*seen)++;
+		}
+	}
+	EXPECT_EQ(-ETIMEDOUT, n);
 }
 
 TEST_F(pipe, assoc_race)
@@ -717,13 +770,11 @@ TEST_F(pipe, assoc_race)
 	struct race rc = { .port = self->port, .r = self->r, .w = self->w,
 			   .iters = slow_kernel() ? 300 : 2000 };
 	struct race_arg args[RACE_THREADS];
+	unsigned long long got = 0, left = 0, seen = 0, want = 0;
 	pthread_t sub[RACE_THREADS], wr, as;
-	unsigned long long got = 0, left = 0, seen = 0;
 	unsigned char *done;
-	struct cport_cqe cqe[16];
-	void *res;
+	int i, quiet_ms = slow_kernel() ? 2000 : 300;
 	char c;
-	int i, n;
 
 	done = calloc(RACE_THREADS * rc.iters, 1);
 	ASSERT_NE(NULL, done);
@@ -737,46 +788,24 @@ TEST_F(pipe, assoc_race)
 					    &args[i]));
 	}
 	for (i = 0; i < RACE_THREADS; i++) {
-		ASSERT_EQ(0, pthread_join(sub[i], &res));
-		EXPECT_EQ(NULL, res) {
-			TH_LOG("thread %d: READ %u: %d (%s)", i, args[i].at,
+		ASSERT_EQ(0, pthread_join(sub[i], NULL));
+		EXPECT_EQ(0, args[i].err) {
+			TH_LOG("thread %d: READ %u: %d (%s)", i, args[i].done,
 			       args[i].err, strerror(-args[i].err));
 		}
+		want += args[i].done;
 	}
-	rc.stop = 1;
+	__atomic_store_n(&rc.stop, 1, __ATOMIC_RELEASE);
 	ASSERT_EQ(0, pthread_join(wr, NULL));
-	ASSERT_EQ(0, pthread_join(as, &res));
-	EXPECT_EQ(NULL, res);
+	ASSERT_EQ(0, pthread_join(as, NULL));
+	EXPECT_EQ(0, rc.assoc_err);
+	/* The writer open: each READ has a byte or was cancelled. */
+	race_drain(_metadata, &rc, done, false, quiet_ms, &seen, &got);
 	/* The writer's end: what is still pending completes with 0. */
 	close(self->w);
 	self->w = -1;
-	while (seen < RACE_THREADS * rc.iters) {
-		n = cport_wait(self->port, cqe, 16, PROGRESS_MS);
-		ASSERT_LT(0, n) {
-			TH_LOG("%llu of %u completions seen", seen,
-			       RACE_THREADS * rc.iters);
-		}
-		for (i = 0; i < n; i++) {
-			__u64 t = cqe[i].user_data >> 32;
-			__u64 k = cqe[i].user_data & 0xffffffff;
-
-			ASSERT_GT(RACE_THREADS, t);
-			ASSERT_GT(rc.iters, k);
-			EXPECT_EQ(CPORT_OP_READ, cqe[i].op);
-			EXPECT_EQ(KEY, cqe[i].key);
-			EXPECT_EQ(0, done[t * rc.iters + k]) {
-				TH_LOG("user_data %#llx twice",
-				       (unsigned long long)cqe[i].user_data);
-			}
-			done[t * rc.iters + k] = 1;
-			if (cqe[i].res == 1)
-				got++;
-			else if (cqe[i].res != 0)
-				EXPECT_EQ(-ECANCELED, cqe[i].res);
-			seen++;
-		}
-	}
-	EXPECT_TRUE(wait_none(self->port, 0));
+	race_drain(_metadata, &rc, done, true, quiet_ms, &seen, &got);
+	EXPECT_EQ(want, seen);
 	while (read(self->r, &c, 1) == 1)
 		left++;
 	EXPECT_EQ(rc.written, got + left);

@@ -546,7 +546,7 @@ struct track {
 	/* RECV: its completions (arrivals and the end), their seqs' sum */
 	uint32_t pieces;
 	uint32_t need;		/* the end's seq + 1, once it is seen */
-	uint64_t seqsum;
+	uint64_t seqsum, seqsq;	/* the sum of their seqs, and of squares */
 };
 
 #define TRACK_BITS	16
@@ -607,6 +607,7 @@ static struct track *track_new(int slot, uint8_t op, unsigned int inst,
 		t->pieces = 0;
 		t->need = 0;
 		t->seqsum = 0;
+		t->seqsq = 0;
 		__atomic_store_n(&t->state, T_SUBMIT, __ATOMIC_RELEASE);
 		__atomic_store_n(&t->ud, ud_make(slot, seq), __ATOMIC_RELEASE);
 		return t;
@@ -1157,14 +1158,17 @@ static void check_result(struct worker *w, const char *how, uint8_t op,
  * 0, 1, ... n - 1 and its end n; any other RECV's one completion is 0.
  * Threads dequeue them in any order: each adds its seq and counts itself,
  * and the one that completes the count (the end has said how many) checks
- * the sum.  A number seen twice, or a completion too many, fails.
+ * the sum of the numbers and of their squares, which together tell a
+ * number seen twice from the right set.  A completion too many fails.
  */
 static void seq_piece(struct track *t, const struct cport_cqe *c)
 {
+	uint64_t sum, sq, n;
 	uint32_t got, need;
-	uint64_t sum;
 
 	__atomic_add_fetch(&t->seqsum, c->seq, __ATOMIC_SEQ_CST);
+	__atomic_add_fetch(&t->seqsq, (uint64_t)c->seq * c->seq,
+			   __ATOMIC_SEQ_CST);
 	if (!(c->flags & CPORT_CQE_F_MORE))
 		__atomic_store_n(&t->need, c->seq + 1, __ATOMIC_SEQ_CST);
 	got = __atomic_add_fetch(&t->pieces, 1, __ATOMIC_SEQ_CST);
@@ -1176,12 +1180,15 @@ static void seq_piece(struct track *t, const struct cport_cqe *c)
 		     (unsigned long long)c->user_data, got, need - 1);
 	} else if (got == need) {
 		sum = __atomic_load_n(&t->seqsum, __ATOMIC_SEQ_CST);
+		sq = __atomic_load_n(&t->seqsq, __ATOMIC_SEQ_CST);
+		n = need - 1;	/* 0..n */
 		if (need > 1)
 			STAT(numbered);
-		if (sum != (uint64_t)need * (need - 1) / 2)
-			FAIL("user_data %#llx: %u completions numbered to %u, their sum %llu",
-			     (unsigned long long)c->user_data, got, need - 1,
-			     (unsigned long long)sum);
+		if (sum != n * (n + 1) / 2 || sq != n * (n + 1) * (2 * n + 1) / 6)
+			FAIL("user_data %#llx: %u completions numbered to %llu, their sum %llu, of squares %llu",
+			     (unsigned long long)c->user_data, got,
+			     (unsigned long long)n, (unsigned long long)sum,
+			     (unsigned long long)sq);
 	}
 }
 
