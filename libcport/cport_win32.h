@@ -57,8 +57,16 @@
  *     socket).  Both belong to this layer while the operation is pending.
  *   - Without FILE_SKIP_COMPLETION_PORT_ON_SUCCESS, an operation that
  *     completes at once returns success *and* queues a packet, as on
- *     Windows; this layer posts that packet itself (one more system call).
- *     If the port's queue is full at that moment the packet is lost.
+ *     Windows.  The kernel queues that packet in the same call
+ *     (CPORT_SQE_INLINE_POST) with the operation's own completion, so a
+ *     full queue cannot lose it; a thread that dequeues it before the
+ *     submitting thread has stored the result into the OVERLAPPED waits
+ *     for that.  (So an OVERLAPPED must not be reused before its packet
+ *     is dequeued, as on Windows.)  For AcceptEx, TransmitFile,
+ *     WSARecvFrom, WSARecvMsg and a pipe's ReadFile, whose result this
+ *     layer completes after the kernel's, the layer posts the packet
+ *     itself (one more system call), and if the port's queue is full
+ *     at that moment (CPORT_MAX_QUEUED packets) it is lost.
  *   - WSARecv/WSASend with several buffers are one scatter/gather
  *     operation (one packet).  lpFlags accepts 0 or Linux's MSG_WAITALL
  *     (complete when all buffers are full).  No buffer at all

@@ -570,6 +570,25 @@ static void ov_done(LPOVERLAPPED ov, ULONG_PTR high, DWORD code)
 }
 
 /*
+ * Wait until @ov is no longer STATUS_PENDING: the thread that submitted
+ * its operation is ending it now (a packet the kernel posted for an
+ * immediate success, dequeued before that thread stored the result).
+ */
+static void ov_settle(LPOVERLAPPED ov)
+{
+	int *slot = ov_waiter_slot(ov);
+
+	if (__atomic_load_n(&ov->Internal, __ATOMIC_SEQ_CST) != STATUS_PENDING)
+		return;
+	__atomic_add_fetch(slot, 1, __ATOMIC_SEQ_CST);
+	while (__atomic_load_n(&ov->Internal, __ATOMIC_SEQ_CST) ==
+	       STATUS_PENDING)
+		syscall(SYS_futex, ov_word(ov), FUTEX_WAIT_PRIVATE,
+			(uint32_t)STATUS_PENDING, NULL, NULL, 0);
+	__atomic_sub_fetch(slot, 1, __ATOMIC_SEQ_CST);
+}
+
+/*
  * AcceptEx into a caller's socket (sAcceptSocket).
  *
  * Linux makes the accepted socket itself, so when the accept completes the
@@ -883,6 +902,15 @@ static int finish(const struct cport_cqe *cqe, DWORD *bytes)
 	if (cqe->op == CPORT_OP_POST || !ov)
 		return cqe->op == CPORT_OP_POST && ov && cqe->res < 0 ?
 		       (int)cqe->res : 0;
+	if (cqe->flags & CPORT_CQE_F_INLINE) {
+		/*
+		 * The packet of an immediate success, which the kernel posted
+		 * (submit_io()): its submitter ends the operation; the
+		 * OVERLAPPED is the caller's once it has.
+		 */
+		ov_settle(ov);
+		return 0;
+	}
 	ctx = (struct op_ctx *)ov->InternalHigh;
 	if (ctx == CTX_PIPE_READ) {
 		ctx = NULL;
@@ -1262,8 +1290,8 @@ static int submit_io(int fd, struct cport_sqe *sqe, LPOVERLAPPED ov,
 {
 	struct _TP_IO *bic = NULL;
 	struct cport_cqe cqe = { 0 };
+	bool skip, kpost;
 	uint64_t key;
-	bool skip;
 	int port, ret;
 
 	if (!sock_port(fd, &port, &key, &skip)) {
@@ -1274,7 +1302,17 @@ static int submit_io(int fd, struct cport_sqe *sqe, LPOVERLAPPED ov,
 	bic = bic_start(fd, key);
 	__atomic_store_n(&ov->Internal, STATUS_PENDING, __ATOMIC_RELAXED);
 	ov->InternalHigh = (ULONG_PTR)ctx;
-	sqe->flags = CPORT_SQE_INLINE;
+	/*
+	 * Windows' default mode: an immediate success queues a packet too.
+	 * The kernel queues it with the operation's own completion
+	 * (CPORT_SQE_INLINE_POST), so a full queue cannot lose it; whoever
+	 * dequeues it first waits for this thread to end the operation
+	 * (finish()).  An operation with a context (AcceptEx, TransmitFile,
+	 * WSARecvFrom, a pipe's ReadFile) is ended here before its packet
+	 * may be seen, so this layer posts that one itself.
+	 */
+	kpost = !skip && !ctx;
+	sqe->flags = kpost ? CPORT_SQE_INLINE_POST : CPORT_SQE_INLINE;
 	ret = cport_submit(port, sqe, 1);
 	if (ret < 0)
 		goto fail;
@@ -1292,6 +1330,8 @@ static int submit_io(int fd, struct cport_sqe *sqe, LPOVERLAPPED ov,
 			bic_cancel(bic);
 		return ret;	/* failed, or an AcceptEx waits for data */
 	}
+	if (sqe->status == CPORT_STATUS_INLINE_POSTED)
+		return 0;	/* its packet is queued */
 	if (skip || cport_post(port, key, (__u64)(uintptr_t)ov, 0, *bytes))
 		bic_cancel(bic);
 	return 0;

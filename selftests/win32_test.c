@@ -32,6 +32,7 @@
 FIXTURE(win) {
 	HANDLE port;
 	int fds[2];	/* [0] the server end, [1] the peer */
+	OVERLAPPED ov2;
 };
 
 FIXTURE_SETUP(win)
@@ -489,6 +490,72 @@ TEST_F(win, closing_port_ends_associations)
 	EXPECT_EQ(0, recv1(self->fds[0], &ov, buf, sizeof(buf), &bytes));
 	EXPECT_EQ(1, bytes);
 	EXPECT_EQ(WAIT_TIMEOUT, gq(self->port, 50).err);
+}
+
+/*
+ * Windows' default mode never loses the packet of an immediate success,
+ * even with the port's queue full: the kernel queues it with the
+ * operation's own completion (here a port made with cport_create() and a
+ * queue of 2, full of posted packets).  Whoever dequeues it sees the
+ * OVERLAPPED already ended.
+ */
+TEST_F(win, immediate_success_packet_survives_full_queue)
+{
+	struct cport_setup setup = { .max_queued = 2 };
+	OVERLAPPED ov, posted;
+	char buf[64], back[16];
+	int pfd, i, seen = 0;
+	HANDLE port;
+	DWORD bytes = 0;
+	struct gq r;
+
+	pfd = cport_create(&setup);
+	ASSERT_LT(0, pfd);
+	port = (HANDLE)(intptr_t)pfd;
+	associate(_metadata, port, self->fds[0], 9);
+	for (i = 0; i < 2; i++)
+		ASSERT_TRUE(PostQueuedCompletionStatus(port, i, 1, &posted));
+	EXPECT_FALSE(PostQueuedCompletionStatus(port, 2, 1, &posted));
+
+	/* A send with room, and a recv with data: both done at once. */
+	EXPECT_EQ(0, send1(self->fds[0], &ov, "full", 4, &bytes));
+	EXPECT_EQ(4, bytes);
+	ASSERT_EQ(0, read_full(self->fds[1], back, 4));
+	EXPECT_EQ(0, memcmp(back, "full", 4));
+	r = gq(port, WAIT_MS);
+	EXPECT_TRUE(r.ok);
+	EXPECT_EQ(&posted, r.ov);
+	ASSERT_EQ(0, write_full(self->fds[1], "queue", 5));
+	ASSERT_TRUE(readable(self->fds[0]));
+	/* Still full: a post and the send's packet. */
+	EXPECT_FALSE(PostQueuedCompletionStatus(port, 3, 1, &posted));
+	EXPECT_EQ(0, recv1(self->fds[0], &self->ov2, buf, sizeof(buf), &bytes));
+	EXPECT_EQ(5, bytes);
+
+	for (i = 0; i < 3; i++) {
+		r = gq(port, WAIT_MS);
+		ASSERT_TRUE(r.ok) {
+			TH_LOG("packet %d of 3: error %u", i + 1, r.err);
+		}
+		if (r.ov == &posted)
+			continue;
+		EXPECT_EQ(9, r.key);
+		EXPECT_TRUE(HasOverlappedIoCompleted(r.ov));
+		EXPECT_EQ(r.bytes, r.ov->InternalHigh);
+		if (r.ov == &ov) {
+			EXPECT_EQ(4, r.bytes);
+			seen |= 1;
+		} else {
+			EXPECT_EQ(&self->ov2, r.ov);
+			EXPECT_EQ(5, r.bytes);
+			seen |= 2;
+		}
+	}
+	EXPECT_EQ(3, seen);
+	r = gq(port, 0);
+	EXPECT_FALSE(r.ok);
+	EXPECT_EQ(WAIT_TIMEOUT, r.err);
+	cport_close(pfd);
 }
 
 TEST_F(win, send_immediate_and_pending)
