@@ -62,11 +62,14 @@
  *     full queue cannot lose it; a thread that dequeues it before the
  *     submitting thread has stored the result into the OVERLAPPED waits
  *     for that.  (So an OVERLAPPED must not be reused before its packet
- *     is dequeued, as on Windows.)  For AcceptEx, TransmitFile,
- *     WSARecvFrom, WSARecvMsg and a pipe's ReadFile, whose result this
- *     layer completes after the kernel's, the layer posts the packet
- *     itself (one more system call), and if the port's queue is full
- *     at that moment (CPORT_MAX_QUEUED packets) it is lost.
+ *     is dequeued, as on Windows; here the dequeuing thread would wait
+ *     up to 100 ms for the new operation, then return with the
+ *     OVERLAPPED showing it.)  For AcceptEx, WSARecvFrom, WSARecvMsg
+ *     and a pipe's ReadFile, whose result this layer completes after the
+ *     kernel's, and for the I/O this layer does itself (a regular file's
+ *     ReadFile/WriteFile, zero bytes on a pipe), the layer posts the
+ *     packet (one more system call), and if the port's queue is full at
+ *     that moment (its max_queued packets) it is lost.
  *   - WSARecv/WSASend with several buffers are one scatter/gather
  *     operation (one packet).  lpFlags accepts 0 or Linux's MSG_WAITALL
  *     (complete when all buffers are full).  No buffer at all

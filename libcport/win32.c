@@ -8,11 +8,15 @@
  * post the packet of an immediate completion) and its notification modes
  * (SetFileCompletionNotificationModes may come after the association, and
  * the kernel's CPORT_ASSOC_INLINE can only be given at association).
- * Every socket operation is submitted with CPORT_SQE_INLINE: an immediate
- * result comes back in the submission, and unless the socket skips
- * completion on success this layer posts its packet (Windows returns
- * success *and* queues a packet).  So one Windows rule holds: a packet
- * follows exactly when the call returned success or WSA_IO_PENDING.
+ * An immediate result comes back in the submission.  Unless the socket
+ * skips completion on success, its packet is queued too (Windows returns
+ * success *and* queues a packet): by the kernel in the same call
+ * (CPORT_SQE_INLINE_POST) for an operation without a context of this
+ * layer's, by this layer (cport_post()) after it has ended one with a
+ * context (which can still turn a success into a failure) and after the
+ * I/O it does itself (regular files, zero-byte pipe I/O).  So one Windows
+ * rule holds: a packet follows exactly when the call returned success or
+ * WSA_IO_PENDING.
  *
  * The OVERLAPPED pointer is the cookie.  While an operation is pending its
  * Internal is STATUS_PENDING and its InternalHigh points to this layer's
@@ -23,7 +27,9 @@
  * thread may already have dequeued the completion).  The thread that
  * dequeues the completion finishes the operation: it stores the status and
  * the bytes into the OVERLAPPED, moves an accepted connection onto the
- * caller's socket, frees the context.  Several WSABUFs go to the kernel as
+ * caller's socket, frees the context; for the kernel's packet of an
+ * immediate success (CPORT_CQE_F_INLINE) the submitter does that, and the
+ * dequeuer waits for it (ov_settle()).  Several WSABUFs go to the kernel as
  * one scatter/gather operation (CPORT_RECV_VEC, CPORT_SEND_VEC).
  */
 #define _GNU_SOURCE
@@ -573,18 +579,35 @@ static void ov_done(LPOVERLAPPED ov, ULONG_PTR high, DWORD code)
  * Wait until @ov is no longer STATUS_PENDING: the thread that submitted
  * its operation is ending it now (a packet the kernel posted for an
  * immediate success, dequeued before that thread stored the result).
+ * That is a few instructions after its system call returned, unless it
+ * was preempted; at most OV_SETTLE_MS, so that an OVERLAPPED the program
+ * reused for a new operation before this packet was dequeued (which it
+ * must not) costs a stale OVERLAPPED, not a thread waiting for ever.
  */
+#define OV_SETTLE_MS	100
+
+static long long mono_ns(void);
+
 static void ov_settle(LPOVERLAPPED ov)
 {
+	long long deadline, left;
 	int *slot = ov_waiter_slot(ov);
+	struct timespec ts;
 
 	if (__atomic_load_n(&ov->Internal, __ATOMIC_SEQ_CST) != STATUS_PENDING)
 		return;
+	deadline = mono_ns() + OV_SETTLE_MS * 1000000LL;
 	__atomic_add_fetch(slot, 1, __ATOMIC_SEQ_CST);
 	while (__atomic_load_n(&ov->Internal, __ATOMIC_SEQ_CST) ==
-	       STATUS_PENDING)
+	       STATUS_PENDING) {
+		left = deadline - mono_ns();
+		if (left <= 0)
+			break;
+		ts.tv_sec = left / 1000000000LL;
+		ts.tv_nsec = left % 1000000000LL;
 		syscall(SYS_futex, ov_word(ov), FUTEX_WAIT_PRIVATE,
-			(uint32_t)STATUS_PENDING, NULL, NULL, 0);
+			(uint32_t)STATUS_PENDING, &ts, NULL, 0);
+	}
 	__atomic_sub_fetch(slot, 1, __ATOMIC_SEQ_CST);
 }
 
@@ -888,7 +911,9 @@ static void recvmsg_done(struct op_ctx *ctx)
  * the bytes to report.  Returns 1 when the operation went on instead
  * (an AcceptEx now waiting for its first data): nothing to report.
  * Posted packets (CPORT_OP_POST) are reported as given and their
- * OVERLAPPED is not touched.
+ * OVERLAPPED is not touched; the kernel's packet of an immediate success
+ * (CPORT_CQE_F_INLINE) is reported as given once its submitter has ended
+ * the operation.
  */
 static int finish(const struct cport_cqe *cqe, DWORD *bytes)
 {
@@ -1307,9 +1332,13 @@ static int submit_io(int fd, struct cport_sqe *sqe, LPOVERLAPPED ov,
 	 * The kernel queues it with the operation's own completion
 	 * (CPORT_SQE_INLINE_POST), so a full queue cannot lose it; whoever
 	 * dequeues it first waits for this thread to end the operation
-	 * (finish()).  An operation with a context (AcceptEx, TransmitFile,
-	 * WSARecvFrom, a pipe's ReadFile) is ended here before its packet
-	 * may be seen, so this layer posts that one itself.
+	 * (finish()).  An operation with a context (AcceptEx, TransmitFile
+	 * with TF_DISCONNECT, WSARecvFrom, WSARecvMsg, a pipe's ReadFile)
+	 * can still be made a failure, or go on, by this layer after the
+	 * kernel's success (an AcceptEx's target gone, its first data; a
+	 * pipe's end of file), so this layer posts that one itself.  (So finish()
+	 * must not fail, nor go on, for a result of res >= 0 without a
+	 * context: the kernel has queued a success packet for it.)
 	 */
 	kpost = !skip && !ctx;
 	sqe->flags = kpost ? CPORT_SQE_INLINE_POST : CPORT_SQE_INLINE;

@@ -558,6 +558,80 @@ TEST_F(win, immediate_success_packet_survives_full_queue)
 	cport_close(pfd);
 }
 
+/*
+ * The kernel's packets of immediate successes, dequeued by another
+ * thread while the submitter goes on: each OVERLAPPED shows its result
+ * (HasOverlappedIoCompleted, InternalHigh) when its packet is returned,
+ * and each comes exactly once.
+ */
+struct imm_dequeuer {
+	HANDLE port;
+	OVERLAPPED *ovs;
+	unsigned int n, stale, wrong, dup;
+	unsigned char *seen;
+	BOOL ok;
+};
+
+static void *imm_dequeue_fn(void *arg)
+{
+	struct imm_dequeuer *d = arg;
+	unsigned int i;
+	struct gq r;
+
+	d->ok = TRUE;
+	for (i = 0; i < d->n; i++) {
+		r = gq(d->port, WAIT_MS);
+		if (!r.ok) {
+			d->ok = FALSE;
+			break;
+		}
+		if (r.ov < d->ovs || r.ov >= d->ovs + d->n || r.bytes != 1) {
+			d->wrong++;
+			continue;
+		}
+		if (d->seen[r.ov - d->ovs]++)
+			d->dup++;
+		if (!HasOverlappedIoCompleted(r.ov) || r.ov->InternalHigh != 1 ||
+		    r.ov->Internal != 0)
+			d->stale++;
+	}
+	return NULL;
+}
+
+TEST_F(win, immediate_success_dequeued_by_another_thread)
+{
+	struct imm_dequeuer d = { .port = self->port,
+				  .n = slow_kernel() ? 300 : 3000 };
+	char *back;
+	pthread_t t;
+	unsigned int i;
+	DWORD bytes;
+
+	d.ovs = calloc(d.n, sizeof(*d.ovs));
+	d.seen = calloc(d.n, 1);
+	back = malloc(d.n);
+	ASSERT_NE(NULL, d.ovs);
+	ASSERT_NE(NULL, d.seen);
+	ASSERT_NE(NULL, back);
+	associate(_metadata, self->port, self->fds[0], 7);
+	ASSERT_EQ(0, pthread_create(&t, NULL, imm_dequeue_fn, &d));
+	for (i = 0; i < d.n; i++) {
+		bytes = 0;
+		ASSERT_EQ(0, send1(self->fds[0], &d.ovs[i], "x", 1, &bytes));
+		EXPECT_EQ(1, bytes);
+	}
+	ASSERT_EQ(0, pthread_join(t, NULL));
+	EXPECT_TRUE(d.ok);
+	EXPECT_EQ(0, d.wrong);
+	EXPECT_EQ(0, d.dup);
+	EXPECT_EQ(0, d.stale);
+	EXPECT_TRUE(gq(self->port, 0).err == WAIT_TIMEOUT);
+	ASSERT_EQ(0, read_full(self->fds[1], back, d.n));
+	free(back);
+	free(d.seen);
+	free(d.ovs);
+}
+
 TEST_F(win, send_immediate_and_pending)
 {
 	const size_t big = 32 << 20;
