@@ -100,8 +100,9 @@ TRACE_EVENT(cport_dequeue,
 );
 
 /*
- * An operation on a socket or file finished: res and bytes as the completion will say
- * (also for one cancelled by destroy, whose completion is discarded);
+ * An operation on a socket or file finished: res and bytes as the
+ * completion will say (also for one cancelled by destroy, whose
+ * completion is discarded);
  * how: posted, returned inline, or discarded (enum cport_op_end).
  */
 TRACE_EVENT(cport_op_done,

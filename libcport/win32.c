@@ -575,6 +575,43 @@ static void ov_done(LPOVERLAPPED ov, ULONG_PTR high, DWORD code)
 			NULL, NULL, 0);
 }
 
+static long long mono_ns(void);
+
+/*
+ * Wait while @ov is STATUS_PENDING, until the CLOCK_MONOTONIC @deadline
+ * (0: for ever); returns its Internal then.  The waiter counts itself in
+ * @ov's slot for ov_done() (see above).
+ */
+static ULONG_PTR ov_wait(LPOVERLAPPED ov, long long deadline)
+{
+	ULONG_PTR st = __atomic_load_n(&ov->Internal, __ATOMIC_SEQ_CST);
+	int *slot = ov_waiter_slot(ov);
+
+	if (st != STATUS_PENDING)
+		return st;
+	__atomic_add_fetch(slot, 1, __ATOMIC_SEQ_CST);
+	for (;;) {
+		struct timespec ts, *tp = NULL;
+
+		st = __atomic_load_n(&ov->Internal, __ATOMIC_SEQ_CST);
+		if (st != STATUS_PENDING)
+			break;
+		if (deadline) {
+			long long left = deadline - mono_ns();
+
+			if (left <= 0)
+				break;
+			ts.tv_sec = left / 1000000000LL;
+			ts.tv_nsec = left % 1000000000LL;
+			tp = &ts;
+		}
+		syscall(SYS_futex, ov_word(ov), FUTEX_WAIT_PRIVATE,
+			(uint32_t)STATUS_PENDING, tp, NULL, 0);
+	}
+	__atomic_sub_fetch(slot, 1, __ATOMIC_SEQ_CST);
+	return st;
+}
+
 /*
  * Wait until @ov is no longer STATUS_PENDING: the thread that submitted
  * its operation is ending it now (a packet the kernel posted for an
@@ -586,29 +623,11 @@ static void ov_done(LPOVERLAPPED ov, ULONG_PTR high, DWORD code)
  */
 #define OV_SETTLE_MS	100
 
-static long long mono_ns(void);
-
 static void ov_settle(LPOVERLAPPED ov)
 {
-	long long deadline, left;
-	int *slot = ov_waiter_slot(ov);
-	struct timespec ts;
-
 	if (__atomic_load_n(&ov->Internal, __ATOMIC_SEQ_CST) != STATUS_PENDING)
 		return;
-	deadline = mono_ns() + OV_SETTLE_MS * 1000000LL;
-	__atomic_add_fetch(slot, 1, __ATOMIC_SEQ_CST);
-	while (__atomic_load_n(&ov->Internal, __ATOMIC_SEQ_CST) ==
-	       STATUS_PENDING) {
-		left = deadline - mono_ns();
-		if (left <= 0)
-			break;
-		ts.tv_sec = left / 1000000000LL;
-		ts.tv_nsec = left % 1000000000LL;
-		syscall(SYS_futex, ov_word(ov), FUTEX_WAIT_PRIVATE,
-			(uint32_t)STATUS_PENDING, &ts, NULL, 0);
-	}
-	__atomic_sub_fetch(slot, 1, __ATOMIC_SEQ_CST);
+	ov_wait(ov, mono_ns() + OV_SETTLE_MS * 1000000LL);
 }
 
 /*
@@ -2038,28 +2057,8 @@ static BOOL ov_result(LPOVERLAPPED ov, LPDWORD lpBytes, DWORD ms, bool wsa)
 		return FALSE;
 	}
 	st = __atomic_load_n(&ov->Internal, __ATOMIC_SEQ_CST);
-	if (st == STATUS_PENDING && ms) {
-		__atomic_add_fetch(ov_waiter_slot(ov), 1, __ATOMIC_SEQ_CST);
-		for (;;) {
-			struct timespec ts, *tp = NULL;
-
-			st = __atomic_load_n(&ov->Internal, __ATOMIC_SEQ_CST);
-			if (st != STATUS_PENDING)
-				break;
-			if (ms != INFINITE) {
-				long long left = deadline - mono_ns();
-
-				if (left <= 0)
-					break;
-				ts.tv_sec = left / 1000000000LL;
-				ts.tv_nsec = left % 1000000000LL;
-				tp = &ts;
-			}
-			syscall(SYS_futex, ov_word(ov), FUTEX_WAIT_PRIVATE,
-				(uint32_t)STATUS_PENDING, tp, NULL, 0);
-		}
-		__atomic_sub_fetch(ov_waiter_slot(ov), 1, __ATOMIC_SEQ_CST);
-	}
+	if (st == STATUS_PENDING && ms)	/* deadline 0: INFINITE */
+		st = ov_wait(ov, deadline);
 	if (st == STATUS_PENDING) {
 		SetLastError(ms ? WAIT_TIMEOUT :
 			     wsa ? WSA_IO_INCOMPLETE : ERROR_IO_INCOMPLETE);

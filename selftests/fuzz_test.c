@@ -543,7 +543,7 @@ struct track {
 	unsigned int inst;
 	uint8_t state;
 	uint8_t op;
-	/* RECV: its completions (arrivals and the end), their seqs' sum */
+	/* RECV: its completions (arrivals and the end) seen (seq_piece()) */
 	uint32_t pieces;
 	uint32_t need;		/* the end's seq + 1, once it is seen */
 	uint64_t seqsum, seqsq;	/* the sum of their seqs, and of squares */
