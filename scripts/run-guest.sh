@@ -248,6 +248,10 @@ if [ -e /sys/kernel/debug/kcsan ]; then
 	echo "=== kcsan done"
 fi
 echo "=== cport .text at $(cat /sys/module/cport/sections/.text 2> /dev/null)"
+# Where the kernel image lies (its text and globals): the judge does not
+# blame cport for a race on a kernel global in a function cport called.
+echo "=== kernel image at $(awk '$3 == "_text" { s = $1 } $3 == "_end" { e = $1 }
+	END { print s, e }' /proc/kallsyms)"
 # A process killed just above may still be exiting, and a task work cport
 # queued drops its module reference from a work item just after it ran:
 # give both a few seconds before calling an unload failed.
