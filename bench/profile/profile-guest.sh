@@ -4,7 +4,8 @@
 # In the guest (busybox sh), run by scripts/profile.sh:
 #   profile-guest.sh FREQ CONNS LEN SECS SYSTEM...
 #
-# For each SYSTEM (model[:policy:batch], as in bench/suite/suite.sh): start
+# For each SYSTEM (model[:policy:batch[:threads]], as in
+# bench/suite/suite.sh, threads defaulting to the server's): start
 # the echo server, load it with loadgen (closed loop, CONNS connections,
 # LEN-byte messages), and sample every CPU with perf (cpu-clock at FREQ Hz,
 # call graphs) over the measured interval; FREQ 0: no perf, the figures
@@ -18,12 +19,23 @@ PORT=7100
 mount -t debugfs nodev /sys/kernel/debug 2> /dev/null
 echo -1 > /proc/sys/kernel/perf_event_paranoid
 echo 0 > /proc/sys/kernel/kptr_restrict
+# "NAME COUNT" lines: context switches, and each interrupt's count summed
+# over the CPUs (/proc/interrupts).
+counters()
+{
+	awk '$1 == "ctxt" { print "ctxt", $2 }' /proc/stat
+	awk 'NR > 1 { n = 0; for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++)
+		n += $i; sub(":", "", $1); print "irq_" $1, n }' /proc/interrupts
+}
+
 for sys in "$@"; do
 	PORT=$((PORT + 1))
 	case $sys in
 	cport:* | cport-ms:* | cport-msr:*)
+		# model:policy:batch[:threads]
 		p=${sys#*:}; b=${p#*:}; p=${p%%:*}
-		args="-m ${sys%%:*} -P $p -b $b";;
+		t=; case $b in *:*) t="-t ${b#*:}"; b=${b%%:*};; esac
+		args="-m ${sys%%:*} -P $p -b $b $t";;
 	*)	args="-m $sys";;
 	esac
 	rm -f /tmp/srv.out
@@ -41,12 +53,19 @@ for sys in "$@"; do
 		-w 1 -t 1 -S $spid -T "prof:$sys" > /tmp/cli.out 2>&1 &
 	lpid=$!
 	sleep 1.5
+	counters > /tmp/before
 	if [ "$FREQ" = 0 ]; then
 		sleep "$SECS"
 	else
 		perf record -a -g -F "$FREQ" -o /tmp/perf.data -- sleep "$SECS" \
 			> /tmp/perf.out 2>&1 || cat /tmp/perf.out
 	fi
+	counters > /tmp/after
+	# What the interval cost the guest besides CPU: context switches,
+	# interrupts by kind (both vCPUs), as "counter NAME DELTA".
+	awk -v sys="$sys" 'NR == FNR { b[$1] = $2; next }
+		{ printf "counter %s %s %d\n", sys, $1, $2 - b[$1] }' \
+		/tmp/before /tmp/after
 	wait $lpid
 	sleep 0.3
 	kill -TERM $spid 2> /dev/null
@@ -63,6 +82,9 @@ for sys in "$@"; do
 	echo "=== callers $sys"
 	perf report -i /tmp/perf.data --stdio --children --sort sym \
 		-g none --percent-limit 2 2> /dev/null | grep -v '^$' | head -80
+	echo "=== callers-by-comm $sys"
+	perf report -i /tmp/perf.data --stdio --children --sort comm,sym \
+		-g none --percent-limit 1 2> /dev/null | grep -v '^$' | head -200
 	echo "=== profile end"
 	rm -f /tmp/perf.data
 done

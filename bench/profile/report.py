@@ -24,6 +24,7 @@ sysname = None
 rps = {}
 prof = {}
 callers = {}
+bycomm_callers = {}
 secs = {}
 hz = {}
 events = {}
@@ -42,6 +43,11 @@ for l in lines:
     m = re.match(r'^=== callers (\S+)', l)
     if m:
         mode = 'callers'
+        continue
+    m = re.match(r'^=== callers-by-comm (\S+)', l)
+    if m:
+        mode = 'bycomm'
+        bycomm_callers[sysname] = []
         continue
     if l.startswith('=== profile end'):
         sysname = mode = None
@@ -71,6 +77,12 @@ for l in lines:
             v = m.group(1)
             mult = 1000 if v.endswith('K') else 1000000 if v.endswith('M') else 1
             prof[sysname].insert(0, ('samples', float(v.rstrip('KM')) * mult))
+    elif mode == 'bycomm':
+        m = re.match(r'^\s+([0-9.]+)%\s+([0-9.]+)%\s+(\S+)\s+\[(.)\]\s+(.*)$', l)
+        if m:
+            bycomm_callers[sysname].append((float(m.group(1)),
+                                            float(m.group(2)), m.group(3),
+                                            m.group(5).strip()))
     elif mode == 'callers':
         m = re.match(r'^\s+([0-9.]+)%\s+([0-9.]+)%\s+\[(.)\]\s+(.*)$', l)
         if m:
@@ -168,3 +180,14 @@ for s in prof:
     for ch, self_, sym in callers[s][:60]:
         print(f'| {ch:.1f}% | {self_:.1f}% | {sym} |')
     print()
+    for who in ('server', 'loadgen'):
+        rows_c = [r for r in bycomm_callers.get(s, []) if r[2] == who]
+        if not rows_c:
+            continue
+        print(f'Time under a function in the {who}\'s context, callees '
+              'included (>= 1%):\n')
+        print('| children | us/request | symbol |')
+        print('|---|---|---|')
+        for ch, self_, comm, sym in rows_c[:50]:
+            print(f'| {ch:.1f}% | {ch / 100 * us_req:.2f} | {sym} |')
+        print()
