@@ -60,6 +60,34 @@ static bool cport_sock_readable(struct cport_sock *s)
 }
 
 /*
+ * A receive's msghdr, asking for what is left in the socket afterwards
+ * (msg_inq: TCP, and AF_UNIX streams on recent kernels; -1 where the
+ * protocol does not say).
+ */
+static void cport_recv_msg_init(struct msghdr *msg)
+{
+	memset(msg, 0, sizeof(*msg));
+	msg->msg_get_inq = 1;
+	msg->msg_inq = -1;
+}
+
+/*
+ * After a receive that took data, is the socket known to be empty, so
+ * that another sock_recvmsg() would only say -EAGAIN?  Only if the
+ * protocol said nothing is left (msg_inq 0) and a look at the socket
+ * finds neither data, end of file nor an error: msg_inq does not count
+ * an AF_UNIX peer's shutdown or a TCP error, and a wakeup for those that
+ * came before this run started would not come again.  One that comes
+ * from now on finds the socket running and makes the runner go round
+ * again (s->rerun), as io_uring's multishot receive arms its poll again.
+ * Saves the failing call's socket lock, LSM hook, buffer and unit.
+ */
+static bool cport_recv_drained(struct cport_sock *s, const struct msghdr *msg)
+{
+	return !msg->msg_inq && !cport_sock_readable(s);
+}
+
+/*
  * A multishot RECV's next completion, before it takes any data: a node
  * (kept from one arrival to the next, so that a RECV that waits holds no
  * charge) and its unit of the port's and the user's limits (limits.c), or
@@ -109,7 +137,7 @@ static enum cport_io cport_recv_buffer(struct cport_sock *s,
 				goto done;
 			}
 		}
-		memset(&msg, 0, sizeof(msg));
+		cport_recv_msg_init(&msg);
 		iov_iter_ubuf(&msg.msg_iter, ITER_DEST, u64_to_user_ptr(b.addr),
 			      op->len ? min(op->len, b.len) : b.len);
 		ret = sock_recvmsg(s->sock, &msg, MSG_DONTWAIT);
@@ -145,6 +173,8 @@ static enum cport_io cport_recv_buffer(struct cport_sock *s,
 		list_add_tail(&node->list, &op->more);
 		if (++n == CPORT_MULTISHOT_BUDGET)
 			return CPORT_IO_RETRY;
+		if (cport_recv_drained(s, &msg))
+			return CPORT_IO_AGAIN;
 		cond_resched();
 	}
 done:
@@ -171,7 +201,7 @@ enum cport_io cport_do_recv(struct cport_sock *s, struct cport_op *op)
 	}
 
 	for (;;) {
-		memset(&msg, 0, sizeof(msg));
+		cport_recv_msg_init(&msg);
 		cport_op_iter(op, &msg.msg_iter, ITER_DEST);
 		ret = sock_recvmsg(s->sock, &msg, MSG_DONTWAIT);
 		/*
@@ -188,6 +218,8 @@ enum cport_io cport_do_recv(struct cport_sock *s, struct cport_op *op)
 		op->moved += ret;
 		if (op->moved == op->len || !(op->op_flags & CPORT_RECV_FILL))
 			break;
+		if (cport_recv_drained(s, &msg))
+			return CPORT_IO_AGAIN;
 	}
 	if (ret < 0)
 		return cport_io_error(op, ret);

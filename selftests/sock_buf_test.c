@@ -331,6 +331,65 @@ TEST_F(buf, multishot_data_there)
 		EXPECT_MS_END_CQE(cqe, UD, -ECONNRESET, 1);
 }
 
+/*
+ * Data and end of file both come while a multishot RECV is pending, and
+ * one run finds both: the data, then the end.  After a receive that took
+ * data and left the socket empty (msg_inq 0, which on a recent kernel an
+ * AF_UNIX stream reports without counting its peer's shutdown), the
+ * runner does not ask again unless the socket looks readable; the end of
+ * file must still be seen, since its wakeup came before the run and
+ * will not come again.  This thread counts as running (it dequeued a
+ * post), so the fallback leaves the socket to its next wait for a tick.
+ */
+TEST_F(buf, multishot_data_and_eof_in_one_run)
+{
+	struct cport_sqe sqe;
+	struct cport_cqe cqe;
+
+	ASSERT_EQ(1, provide_pool(self->port, self->pool, NBUF));
+	ASSERT_EQ(1, recv_buf(self->port, self->s, 0, UD,
+			      CPORT_RECV_MULTISHOT, &sqe));
+	EXPECT_EQ(CPORT_STATUS_PENDING, sqe.status);
+	ASSERT_EQ(0, cport_post(self->port, 0, 7, 0, 0));
+	ASSERT_EQ(1, wait1(self->port, &cqe));
+	EXPECT_EQ(CPORT_OP_POST, cqe.op);
+	ASSERT_EQ(0, send_pattern(self->c, 30, 4, 0));
+	ASSERT_EQ(0, shutdown(self->c, SHUT_WR));
+	ASSERT_EQ(1, wait1(self->port, &cqe));
+	EXPECT_BUF_CQE(cqe, UD, 30, 0, true);
+	EXPECT_EQ(0, cqe.seq);
+	EXPECT_EQ(-1, pattern_check(self->pool, 30, 4, 0));
+	ASSERT_EQ(1, wait1(self->port, &cqe));
+	EXPECT_MS_END_CQE(cqe, UD, 0, 1);
+	EXPECT_TRUE(wait_none(self->port, GRACE_MS));
+	EXPECT_EQ(0, cport_dissociate(self->port, self->s));
+}
+
+/*
+ * A RECV_FILL larger than what came: the data so far stays with the
+ * operation (not completed) until the rest or end of file comes.
+ */
+TEST_F(buf, fill_waits_for_rest)
+{
+	unsigned char got[60];
+	struct cport_sqe sqe;
+	struct cport_cqe cqe;
+
+	memset(got, 0, sizeof(got));
+	cport_prep_recv(&sqe, self->s, got, sizeof(got), UD, CPORT_RECV_FILL);
+	ASSERT_EQ(1, submit1(self->port, &sqe));
+	EXPECT_EQ(CPORT_STATUS_PENDING, sqe.status);
+	ASSERT_EQ(0, send_pattern(self->c, 25, 6, 0));
+	EXPECT_TRUE(wait_none(self->port, GRACE_MS));
+	ASSERT_EQ(0, send_pattern(self->c, 20, 6, 25));
+	EXPECT_TRUE(wait_none(self->port, GRACE_MS));
+	/* End of file with 45 of 60 bytes: the 45. */
+	ASSERT_EQ(0, shutdown(self->c, SHUT_WR));
+	ASSERT_EQ(1, wait1(self->port, &cqe));
+	EXPECT_CQE_EXACT(cqe, CPORT_OP_RECV, KEY, UD, 45, 45);
+	EXPECT_EQ(-1, pattern_check(got, 45, 6, 0));
+}
+
 /* More arrivals than one run delivers: all of them, in order. */
 TEST_F(buf, multishot_beyond_budget)
 {
