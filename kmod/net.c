@@ -60,14 +60,15 @@ static bool cport_sock_readable(struct cport_sock *s)
 }
 
 /*
- * A receive's msghdr, asking for what is left in the socket afterwards
- * (msg_inq: TCP, and AF_UNIX streams on recent kernels; -1 where the
- * protocol does not say).
+ * A receive's msghdr; with @inq, asking for what is left in the socket
+ * afterwards (msg_inq: TCP, and AF_UNIX streams on recent kernels; -1
+ * where the protocol does not say), for a receive that goes on after
+ * taking data (multishot, or filling its buffer).
  */
-static void cport_recv_msg_init(struct msghdr *msg)
+static void cport_recv_msg_init(struct msghdr *msg, bool inq)
 {
 	memset(msg, 0, sizeof(*msg));
-	msg->msg_get_inq = 1;
+	msg->msg_get_inq = inq;
 	msg->msg_inq = -1;
 }
 
@@ -108,7 +109,8 @@ static int cport_multishot_node(struct cport_sock *s, struct cport_op *op)
  * Single-shot, it finishes with the buffer's id in op->bid.  Multishot,
  * each arrival becomes a completion of its own on op->more (flagged
  * CPORT_CQE_F_MORE), and the operation goes on until end of file, an
- * error, a cancel, or data with no buffer left (-ENOBUFS); after
+ * error, a cancel, or data with no buffer left or a full port (-ENOBUFS,
+ * the user's -EDQUOT); after
  * CPORT_MULTISHOT_BUDGET arrivals in one run it lets other sockets have
  * the runner (CPORT_IO_RETRY: the socket is queued again).
  */
@@ -134,10 +136,18 @@ static enum cport_io cport_recv_buffer(struct cport_sock *s,
 			ret = cport_multishot_node(s, op);
 			if (ret) {
 				cport_buf_put_back(port, op->key, &b);
+				/*
+				 * The port or its user is full: as with no
+				 * buffer, the RECV ends only when data comes
+				 * (it stays in the socket), whatever the
+				 * protocol says of what is left.
+				 */
+				if (ret != -ENOMEM && !cport_sock_readable(s))
+					return CPORT_IO_AGAIN;
 				goto done;
 			}
 		}
-		cport_recv_msg_init(&msg);
+		cport_recv_msg_init(&msg, multi);
 		iov_iter_ubuf(&msg.msg_iter, ITER_DEST, u64_to_user_ptr(b.addr),
 			      op->len ? min(op->len, b.len) : b.len);
 		ret = sock_recvmsg(s->sock, &msg, MSG_DONTWAIT);
@@ -171,10 +181,10 @@ static enum cport_io cport_recv_buffer(struct cport_sock *s,
 		node->cqe.seq = op->seq++;
 		node->fd_flags = 0;
 		list_add_tail(&node->list, &op->more);
-		if (++n == CPORT_MULTISHOT_BUDGET)
-			return CPORT_IO_RETRY;
 		if (cport_recv_drained(s, &msg))
 			return CPORT_IO_AGAIN;
+		if (++n == CPORT_MULTISHOT_BUDGET)
+			return CPORT_IO_RETRY;
 		cond_resched();
 	}
 done:
@@ -201,7 +211,7 @@ enum cport_io cport_do_recv(struct cport_sock *s, struct cport_op *op)
 	}
 
 	for (;;) {
-		cport_recv_msg_init(&msg);
+		cport_recv_msg_init(&msg, op->op_flags & CPORT_RECV_FILL);
 		cport_op_iter(op, &msg.msg_iter, ITER_DEST);
 		ret = sock_recvmsg(s->sock, &msg, MSG_DONTWAIT);
 		/*

@@ -366,6 +366,84 @@ TEST_F(buf, multishot_data_and_eof_in_one_run)
 }
 
 /*
+ * Data and a reset both come while a multishot RECV is pending, and one
+ * run finds both: the data, then the reset's error (unix: end of file).
+ * TCP's msg_inq counts neither a reset nor the error after the data:
+ * only the runner's look at the socket sees them.
+ */
+TEST_F(buf, multishot_data_and_reset_in_one_run)
+{
+	struct cport_sqe sqe;
+	struct cport_cqe cqe;
+
+	ASSERT_EQ(1, provide_pool(self->port, self->pool, NBUF));
+	ASSERT_EQ(1, recv_buf(self->port, self->s, 0, UD,
+			      CPORT_RECV_MULTISHOT, &sqe));
+	EXPECT_EQ(CPORT_STATUS_PENDING, sqe.status);
+	ASSERT_EQ(0, cport_post(self->port, 0, 7, 0, 0));
+	ASSERT_EQ(1, wait1(self->port, &cqe));
+	ASSERT_EQ(0, send_pattern(self->c, 30, 5, 0));
+	sock_set_rst_on_close(self->c);
+	close(self->c);
+	self->c = -1;
+	ASSERT_EQ(1, wait1(self->port, &cqe));
+	EXPECT_BUF_CQE(cqe, UD, 30, 0, true);
+	EXPECT_EQ(-1, pattern_check(self->pool, 30, 5, 0));
+	ASSERT_EQ(1, wait1(self->port, &cqe));
+	if (variant->kind == SK_UNIX)
+		EXPECT_MS_END_CQE(cqe, UD, 0, 1);
+	else
+		EXPECT_MS_END_CQE(cqe, UD, -ECONNRESET, 1);
+	EXPECT_TRUE(wait_none(self->port, GRACE_MS));
+}
+
+/*
+ * A multishot RECV on a full port (its own unit and its undequeued
+ * arrivals hold max_pending): it waits while nothing is there, whatever
+ * the protocol says is left, and ends with -ENOBUFS when data comes,
+ * the data staying in the socket.
+ */
+TEST_F(buf, multishot_full_port_waits_for_data)
+{
+	struct cport_setup setup = { .max_pending = 3 };
+	int port, fds[2] = { -1, -1 };
+	struct cport_sqe sqe;
+	struct cport_cqe cqe;
+	unsigned char got[32];
+	int i;
+
+	port = cport_create(&setup);
+	ASSERT_LE(0, port);
+	sock_fixture_pair(_metadata, variant->kind, fds);
+	ASSERT_EQ(0, cport_associate(port, fds[0], KEY, 0));
+	ASSERT_EQ(1, provide(port, GROUP, self->pool, BUFSZ, NBUF, 0));
+	ASSERT_EQ(1, recv_buf(port, fds[0], 0, UD, CPORT_RECV_MULTISHOT, &sqe));
+	EXPECT_EQ(CPORT_STATUS_PENDING, sqe.status);
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ(0, send_pattern(fds[1], 20, 20 + i, 0));
+		ASSERT_TRUE(fdinfo_wait(port, "queued", i + 1));
+	}
+	/* Full, nothing there: it waits (no end queued). */
+	usleep(GRACE_MS * 1000);
+	EXPECT_EQ(2, fdinfo_get(port, "queued"));
+	/* Data: the end, and the data stays. */
+	ASSERT_EQ(0, send_pattern(fds[1], 10, 22, 0));
+	ASSERT_TRUE(fdinfo_wait(port, "queued", 3));
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ(1, wait1(port, &cqe));
+		EXPECT_BUF_CQE(cqe, UD, 20, i, true);
+		EXPECT_EQ(i, cqe.seq);
+	}
+	ASSERT_EQ(1, wait1(port, &cqe));
+	EXPECT_MS_END_CQE(cqe, UD, -ENOBUFS, 2);
+	ASSERT_EQ(10, recv(fds[0], got, sizeof(got), MSG_DONTWAIT));
+	EXPECT_EQ(-1, pattern_check(got, 10, 22, 0));
+	cport_close(port);
+	close(fds[0]);
+	close(fds[1]);
+}
+
+/*
  * A RECV_FILL larger than what came: the data so far stays with the
  * operation (not completed) until the rest or end of file comes.
  */

@@ -502,9 +502,10 @@ enum {
  *   socket).  Such a RECV is never returned inline: it is posted.
  *   With CPORT_RECV_MULTISHOT as well, the RECV is armed once and
  *   completes for each arrival, with CPORT_CQE_F_MORE, until a completion
- *   without it ends it: end of file (0), an error, -ENOBUFS (no buffer
- *   left, or the port's or user's limit reached by its undequeued
- *   completions: -EDQUOT for the user's), -ECANCELED, or a destroy.  It
+ *   without it ends it: end of file (0), an error, -ENOBUFS (data came
+ *   with no buffer left, or with the port's or user's limit reached by
+ *   its undequeued completions: -EDQUOT for the user's; the data stays
+ *   in the socket), -ECANCELED, or a destroy.  It
  *   keeps its place in the socket's receive order while it lives.  It
  *   takes neither CPORT_SQE_INLINE nor CPORT_SQE_INLINE_POST nor
  *   timeout_ns (-EINVAL), and at most CPORT_MULTISHOT_BUDGET arrivals of
