@@ -87,6 +87,8 @@ static u32 __cport_take(struct cport_wait_ctx *c)
 	c->nt += nq;
 out:
 	c->n += n;
+	/* Counted now; cport_copy_out() takes back what it could not copy. */
+	port->stats.dequeues += n;
 	return n;
 }
 
@@ -250,6 +252,14 @@ static long cport_copy_out(struct cport_wait_ctx *c, u32 ran,
 	if (ok && i == c->nr_r)
 		cport_copy_nodes(port, &c->taken, ucqes, &copied, c->max);
 
+	/*
+	 * Everything copied and nothing from sockets this thread ran: the
+	 * take counted it all, and nothing goes back; port->lock is not
+	 * needed again (the floor's round trip pays for each hold).
+	 */
+	if (copied == n && !ran)
+		return copied;
+
 	/* What is left, in order; the ring's entries need nodes again. */
 	list_splice_init(&c->handed, &taken);
 	for (; i < c->nr_r; i++) {
@@ -260,8 +270,10 @@ static long cport_copy_out(struct cport_wait_ctx *c, u32 ran,
 	list_splice_tail_init(&c->taken, &taken);
 
 	spin_lock_irq(&port->lock);
+	/* The runs' completions are posts and dequeues; less what went back. */
 	port->stats.posts += ran;
-	port->stats.dequeues += copied;
+	port->stats.dequeues += ran;
+	port->stats.dequeues -= n - copied;
 	dead = port->dead;
 	requeued = copied < n && !dead;
 	if (copied < n && !copied) {
@@ -402,10 +414,12 @@ static long __cport_wait_sleep(struct cport_wait_ctx *c, struct cport_waiter *w)
 	if (!list_empty(&w->handed)) {
 		list_splice_init(&w->handed, &c->handed);
 		c->n++;
+		port->stats.dequeues++;
 	}
 	if (w->has_rcqe) {
 		c->rcqes[c->nr_r++] = w->rcqe;
 		c->n++;
+		port->stats.dequeues++;
 	}
 	__cport_take(c);
 	spin_unlock_irq(&port->lock);
