@@ -266,11 +266,24 @@ for ko in $unload; do
 	[ ! -e "/sys/module/$ko" ] || echo "=== rmmod $ko refused"
 done
 rmmod_ok=
+# An unload that does not return (seen once on 6.1: the guest spun on
+# both vCPUs, silent, until killed) leaves a trace to read: after 120 s,
+# the processes left, and the kernel's blocked tasks and each CPU's
+# stack on the console (sysrq w and l).
+(
+	sleep 120
+	echo "=== rmmod stuck: processes, then sysrq w and l on the console"
+	ps
+	echo w > /proc/sysrq-trigger
+	echo l > /proc/sysrq-trigger
+) &
+rmmod_watch=$!
 for i in 1 2 3 4 5; do
 	rmmod cport 2> /dev/null && { rmmod_ok=1; break; }
 	sleep 1
 done
 if [ -n "$rmmod_ok" ]; then echo "=== rmmod ok"; else rmmod cport; echo "=== rmmod failed"; fi
+kill $rmmod_watch 2> /dev/null
 unload=
 for ko in $PRELOAD; do unload="${ko%.ko} $unload"; done	# users first
 for ko in $unload; do rmmod "$ko" 2> /dev/null; done
