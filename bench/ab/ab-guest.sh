@@ -18,8 +18,16 @@ while [ $rep -lt "$REPS" ]; do
 	order=$MODULES
 	[ $((rep % 2)) = 0 ] && order=$REV
 	for m in $order; do
+		# With one CPU online: see one_cpu() in run-guest.sh.
+		for c in /sys/devices/system/cpu/cpu[1-9]*/online; do
+			echo 0 > "$c"
+		done
 		rmmod cport 2> /dev/null
-		insmod "$m" || { echo "error: insmod $m"; continue; }
+		insmod "$m" || echo "error: insmod $m"
+		for c in /sys/devices/system/cpu/cpu[1-9]*/online; do
+			echo 1 > "$c"
+		done
+		[ -e /sys/module/cport ] || continue
 		name=$(basename "$m" .ko)
 		for sys in $SYSTEMS; do
 			PORT=$((PORT + 1))
