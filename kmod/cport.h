@@ -447,7 +447,9 @@ struct cport_waiter {
 
 struct cport_stats {
 	u64 posts;		/* lock: completions queued or handed */
-	u64 dequeues;		/* lock: completions returned to user space */
+	u64 dequeues;		/* lock: completions taken by waits (less
+				 * what went back to the queue)
+				 */
 	u64 waits;		/* lock: waits (enter with max_cqes > 0) */
 	u64 waits_slept;	/* lock: waits that had to sleep */
 	u64 handoffs;		/* lock: completions handed to a sleeper */

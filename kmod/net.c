@@ -123,7 +123,7 @@ static enum cport_io cport_recv_buffer(struct cport_sock *s,
 	unsigned int n = 0;
 	struct msghdr msg;
 	struct cport_buf b;
-	int ret;
+	int ret, left = 0;	/* what the last receive left (msg_inq) */
 
 	for (;;) {
 		if (!cport_buf_take(port, op->key, &b)) {
@@ -138,11 +138,14 @@ static enum cport_io cport_recv_buffer(struct cport_sock *s,
 				cport_buf_put_back(port, op->key, &b);
 				/*
 				 * The port or its user is full: as with no
-				 * buffer, the RECV ends only when data comes
-				 * (it stays in the socket), whatever the
-				 * protocol says of what is left.
+				 * buffer, the RECV ends only when data, end
+				 * of file or an error is there (it stays in
+				 * the socket).  Data the last receive left
+				 * counts although poll may not say so (below
+				 * SO_RCVLOWAT, no wakeup would come for it).
 				 */
-				if (ret != -ENOMEM && !cport_sock_readable(s))
+				if (ret != -ENOMEM && left <= 0 &&
+				    !cport_sock_readable(s))
 					return CPORT_IO_AGAIN;
 				goto done;
 			}
@@ -181,6 +184,7 @@ static enum cport_io cport_recv_buffer(struct cport_sock *s,
 		node->cqe.seq = op->seq++;
 		node->fd_flags = 0;
 		list_add_tail(&node->list, &op->more);
+		left = msg.msg_inq;
 		if (cport_recv_drained(s, &msg))
 			return CPORT_IO_AGAIN;
 		if (++n == CPORT_MULTISHOT_BUDGET)

@@ -503,9 +503,9 @@ enum {
  *   With CPORT_RECV_MULTISHOT as well, the RECV is armed once and
  *   completes for each arrival, with CPORT_CQE_F_MORE, until a completion
  *   without it ends it: end of file (0), an error, -ENOBUFS (data came
- *   with no buffer left, or with the port's or user's limit reached by
- *   its undequeued completions: -EDQUOT for the user's; the data stays
- *   in the socket), -ECANCELED, or a destroy.  It
+ *   with no buffer left, or data, end of file or an error came with the
+ *   port at max_pending or its user at max_user_units: -EDQUOT for the
+ *   user's; what came stays in the socket), -ECANCELED, or a destroy.  It
  *   keeps its place in the socket's receive order while it lives.  It
  *   takes neither CPORT_SQE_INLINE nor CPORT_SQE_INLINE_POST nor
  *   timeout_ns (-EINVAL), and at most CPORT_MULTISHOT_BUDGET arrivals of
