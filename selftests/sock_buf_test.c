@@ -332,16 +332,13 @@ TEST_F(buf, multishot_data_there)
 }
 
 /*
- * Data and end of file both come while a multishot RECV is pending, and
- * one run finds both: the data, then the end.  After a receive that took
- * data and left the socket empty (msg_inq 0, which on a recent kernel an
- * AF_UNIX stream reports without counting its peer's shutdown), the
- * runner does not ask again unless the socket looks readable; the end of
- * file must still be seen, since its wakeup came before the run and
- * will not come again.  This thread counts as running (it dequeued a
- * post), so the fallback leaves the socket to its next wait for a tick.
+ * Arm a multishot RECV on self->s (pending), then make this thread count
+ * as running on the port (it dequeues a post): the fallback then leaves
+ * a ready socket to this thread's next wait for a tick, so what arrives
+ * before that wait is found by one run.
  */
-TEST_F(buf, multishot_data_and_eof_in_one_run)
+static void arm_multishot_running(struct __test_metadata *_metadata,
+				  FIXTURE_DATA(buf) *self)
 {
 	struct cport_sqe sqe;
 	struct cport_cqe cqe;
@@ -353,6 +350,22 @@ TEST_F(buf, multishot_data_and_eof_in_one_run)
 	ASSERT_EQ(0, cport_post(self->port, 0, 7, 0, 0));
 	ASSERT_EQ(1, wait1(self->port, &cqe));
 	EXPECT_EQ(CPORT_OP_POST, cqe.op);
+}
+
+/*
+ * Data and end of file both come while a multishot RECV is pending, and
+ * one run finds both: the data, then the end.  After a receive that took
+ * data and left the socket empty (msg_inq 0, which on a recent kernel an
+ * AF_UNIX stream reports without counting its peer's shutdown), the
+ * runner does not ask again unless the socket looks readable; the end of
+ * file must still be seen, since its wakeup came before the run and
+ * will not come again.
+ */
+TEST_F(buf, multishot_data_and_eof_in_one_run)
+{
+	struct cport_cqe cqe;
+
+	arm_multishot_running(_metadata, self);
 	ASSERT_EQ(0, send_pattern(self->c, 30, 4, 0));
 	ASSERT_EQ(0, shutdown(self->c, SHUT_WR));
 	ASSERT_EQ(1, wait1(self->port, &cqe));
@@ -373,15 +386,9 @@ TEST_F(buf, multishot_data_and_eof_in_one_run)
  */
 TEST_F(buf, multishot_data_and_reset_in_one_run)
 {
-	struct cport_sqe sqe;
 	struct cport_cqe cqe;
 
-	ASSERT_EQ(1, provide_pool(self->port, self->pool, NBUF));
-	ASSERT_EQ(1, recv_buf(self->port, self->s, 0, UD,
-			      CPORT_RECV_MULTISHOT, &sqe));
-	EXPECT_EQ(CPORT_STATUS_PENDING, sqe.status);
-	ASSERT_EQ(0, cport_post(self->port, 0, 7, 0, 0));
-	ASSERT_EQ(1, wait1(self->port, &cqe));
+	arm_multishot_running(_metadata, self);
 	ASSERT_EQ(0, send_pattern(self->c, 30, 5, 0));
 	sock_set_rst_on_close(self->c);
 	close(self->c);
