@@ -18,7 +18,11 @@
 # host: another guest changes every figure.  PROFILE_FREQ (default 499)
 # is perf's sampling rate in Hz; perf's call graphs cost the guest much
 # CPU under TCG, so compare systems within one run, and PROFILE_FREQ=0
-# gives the requests/s without perf.
+# gives the requests/s without perf; PROFILE_PIN=1 runs every server on
+# CPU 1 and the client on CPU 0 (taskset), as if on two machines.  Under TCG, QEMU's own counters
+# ("info jit": TLB flushes, TB invalidations) are read at the start and
+# end of each measured interval (bench/profile/jit-watch.py) and printed
+# per request with the report.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CACHE=${CPORT_CACHE:-/var/cache/cport}
@@ -39,11 +43,20 @@ log=build/logs/profile-$name.log
 cp bench/profile/profile-guest.sh build/bench/suite/
 echo "profile: $systems at $conns connections, $len bytes, ${secs}s each on $name" \
 	"(load average $(cut -d' ' -f1-3 /proc/loadavg))" >&2
+mon=$(mktemp -u /tmp/cport-mon.XXXXXX) jit=build/logs/profile-$name.jit
+rm -f "$jit"
+: > "$log"
+bench/profile/jit-watch.py "$mon" "$log" "$jit" &
+watch=$!
 # shellcheck disable=SC2086
 scripts/run-guest.sh --kernel "$image" --module "build/mod-$name/cport.ko" \
 	--log "$log" --timeout 900 --test-timeout 840 --extra-bin "$perf" \
-	--run "profile-guest.sh ${PROFILE_FREQ:-499} $conns $len $secs $systems" \
+	--monitor "$mon" \
+	--run "profile-guest.sh ${PROFILE_FREQ:-499} $conns $len $secs ${PROFILE_PIN:-0} $systems" \
 	build/bench/suite/{server,loadgen,profile-guest.sh} > /dev/null || true
+kill "$watch" 2> /dev/null || true
+rm -f "$mon"
+[ -s "$jit" ] && cat "$jit" >> "$log"
 grep -q '^profile done' "$log" || { echo "profile: the guest did not finish (see $log)" >&2; exit 1; }
 out=build/profile/profile-$name-c$conns-l$len.txt
 python3 bench/profile/report.py --log "$log" > "$out"

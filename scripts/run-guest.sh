@@ -25,6 +25,9 @@
 #                                  /usr/bin/trinity; or a script; not under
 #                                  /tmp, a fresh tmpfs in the guest)
 #           [--live]               copy the guest's output to stdout live
+#           [--monitor SOCKET]     QEMU's human monitor on the unix socket
+#                                  SOCKET (e.g. for "info jit" while the
+#                                  guest runs; bench/profile/jit-watch.py)
 #           BINARY...              static binaries; run as tests, in order
 #
 # The guest has two serial lines.  ttyS0 is the kernel console (warnings and
@@ -44,7 +47,7 @@
 set -euo pipefail
 
 CACHE=${CPORT_CACHE:-/var/cache/cport}
-KERNEL='' MODULE='' LOG='' TIMEOUT=600 TEST_TIMEOUT=300 RUN='' LIVE='' APPEND=''
+KERNEL='' MODULE='' LOG='' TIMEOUT=600 TEST_TIMEOUT=300 RUN='' LIVE='' APPEND='' MONITOR=''
 EXTRA_KOS=() AFTER_KOS=() EXTRA_BINS=() ENVS=() BINS=()
 die() { echo "run-guest: error: $*" >&2; exit 1; }
 
@@ -62,6 +65,7 @@ while [ $# -gt 0 ]; do
 	--run) RUN=$2; shift 2;;
 	--append) APPEND=$2; shift 2;;
 	--live) LIVE=1; shift;;
+	--monitor) MONITOR=$2; shift 2;;
 	--) shift; BINS+=("$@"); break;;
 	-*) die "unknown option $1";;
 	*) BINS+=("$1"); shift;;
@@ -330,8 +334,10 @@ mkdir -p "$(dirname "$LOG")"
 cmdline="console=ttyS0 loglevel=5 panic=-1 log_buf_len=8M printk.devkmsg=on"
 [ "$accel" = tcg ] && cmdline="$cmdline tsc=reliable"
 cmdline="$cmdline $APPEND"
+monitor=none
+[ -z "$MONITOR" ] || monitor="unix:$MONITOR,server=on,wait=off"
 qemu-system-x86_64 -accel "$accel" -cpu "$cpu" -smp 2 -m 2G -M pc \
-	-nodefaults -no-reboot -display none -monitor none \
+	-nodefaults -no-reboot -display none -monitor "$monitor" \
 	-serial "file:$CONSOLE" -serial "file:$LOG" \
 	-kernel "$KERNEL" -initrd "$WORK/initramfs.gz" -append "$cmdline" \
 	> "$WORK/qemu.out" 2>&1 < /dev/null &

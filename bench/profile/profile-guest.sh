@@ -2,9 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # In the guest (busybox sh), run by scripts/profile.sh:
-#   profile-guest.sh FREQ CONNS LEN SECS SYSTEM...
+#   profile-guest.sh FREQ CONNS LEN SECS PIN SYSTEM...
 #
-# For each SYSTEM (model[:policy:batch[:threads]], as in
+# For each SYSTEM (model[:policy:batch[:threads[:concurrency]]], as in
 # bench/suite/suite.sh, threads defaulting to the server's): start
 # the echo server, load it with loadgen (closed loop, CONNS connections,
 # LEN-byte messages), and sample every CPU with perf (cpu-clock at FREQ Hz,
@@ -13,8 +13,8 @@
 # client's csv lines, then perf's flat profile of the whole guest, by
 # command and symbol, between "=== profile SYSTEM begin" and
 # "=== profile end"; scripts/profile.sh turns them into per-request costs.
-FREQ=$1 CONNS=$2 LEN=$3 SECS=$4
-shift 4
+FREQ=$1 CONNS=$2 LEN=$3 SECS=$4 PIN=$5
+shift 5
 PORT=7100
 mount -t debugfs nodev /sys/kernel/debug 2> /dev/null
 echo -1 > /proc/sys/kernel/perf_event_paranoid
@@ -28,19 +28,26 @@ counters()
 		n += $i; sub(":", "", $1); print "irq_" $1, n }' /proc/interrupts
 }
 
+run=0
 for sys in "$@"; do
-	PORT=$((PORT + 1))
+	PORT=$((PORT + 1)) run=$((run + 1))
 	case $sys in
 	cport:* | cport-ms:* | cport-msr:*)
-		# model:policy:batch[:threads]
+		# model:policy:batch[:threads[:concurrency]]
 		p=${sys#*:}; b=${p#*:}; p=${p%%:*}
-		t=; case $b in *:*) t="-t ${b#*:}"; b=${b%%:*};; esac
-		args="-m ${sys%%:*} -P $p -b $b $t";;
+		t=; case $b in *:*) t=${b#*:}; b=${b%%:*};; esac
+		c=; case $t in *:*) c="-C ${t#*:}"; t=${t%%:*};; esac
+		[ -z "$t" ] || t="-t $t"
+		args="-m ${sys%%:*} -P $p -b $b $t $c";;
 	*)	args="-m $sys";;
 	esac
 	rm -f /tmp/srv.out
 	: > /tmp/srv.out
-	server $args -p $PORT -T "prof:$sys" > /tmp/srv.out 2>&1 &
+	# PIN=1 (the 5th argument): the server on CPU 1, the client on CPU 0,
+	# as if they were two machines (every model alike).
+	srv_pin= cli_pin=
+	[ "$PIN" = 1 ] && srv_pin="taskset -c 1" cli_pin="taskset -c 0"
+	$srv_pin server $args -p $PORT -T "prof:$sys" > /tmp/srv.out 2>&1 &
 	spid=$!
 	i=0
 	while ! grep -q '^server: .*ready' /tmp/srv.out; do
@@ -49,10 +56,13 @@ for sys in "$@"; do
 		sleep 0.1
 	done
 	# The warm-up is not sampled: perf starts after it, for SECS.
-	loadgen -a 127.0.0.1:$PORT -c "$CONNS" -l "$LEN" -d $((SECS + 2)) \
+	$cli_pin loadgen -a 127.0.0.1:$PORT -c "$CONNS" -l "$LEN" -d $((SECS + 2)) \
 		-w 1 -t 1 -S $spid -T "prof:$sys" > /tmp/cli.out 2>&1 &
 	lpid=$!
-	sleep 1.5
+	sleep 1.2
+	# The host reads QEMU's "info jit" at each such mark (TCG only).
+	echo "=== jit $run:begin"
+	sleep 0.3
 	counters > /tmp/before
 	if [ "$FREQ" = 0 ]; then
 		sleep "$SECS"
@@ -61,6 +71,7 @@ for sys in "$@"; do
 			> /tmp/perf.out 2>&1 || cat /tmp/perf.out
 	fi
 	counters > /tmp/after
+	echo "=== jit $run:end"
 	# What the interval cost the guest besides CPU: context switches,
 	# interrupts by kind (both vCPUs), as "counter NAME DELTA".
 	awk -v sys="$sys" 'NR == FNR { b[$1] = $2; next }

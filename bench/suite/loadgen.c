@@ -70,6 +70,7 @@ struct thread {
 	unsigned int id, nr;
 	struct conn *conns, *free;
 	uint64_t errors, dropped;
+	uint64_t waits, wait_events, empty;	/* measured interval only */
 	struct hist lat;	/* each request */
 	struct hist drain;	/* each burst: first send to last echo */
 	uint64_t *backlog;
@@ -268,14 +269,20 @@ static void *thread_main(void *arg)
 			tp = &ts;
 		}
 		n = epoll_pwait2(epfd, ev, 64, tp, NULL);
+		if (measuring(now)) {	/* the time before the wait */
+			t->waits++;
+			t->wait_events += n > 0 ? n : 0;
+		}
 		for (i = 0; i < n; i++) {
 			struct conn *c = ev[i].data.ptr;
 			ssize_t r = recv(c->fd, rx, opt_len - c->rcvd,
 					 MSG_DONTWAIT);
 
 			if (r <= 0) {
-				if (r < 0 && errno == EAGAIN)
+				if (r < 0 && errno == EAGAIN) {
+					t->empty++;
 					continue;
+				}
 				t->errors++;
 				epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
 				continue;
@@ -330,7 +337,7 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	static struct hist lat, drain;
-	uint64_t errors = 0, dropped = 0, t0;
+	uint64_t errors = 0, dropped = 0, waits = 0, wait_events = 0, empty = 0, t0;
 	struct thread *threads;
 	struct rusage ru0, ru1;
 	char host[64], *colon;
@@ -409,6 +416,9 @@ int main(int argc, char **argv)
 		pthread_join(t->thread, NULL);
 		errors += t->errors;
 		dropped += t->dropped;
+		waits += t->waits;
+		wait_events += t->wait_events;
+		empty += t->empty;
 		hist_merge(&lat, &t->lat);
 		hist_merge(&drain, &t->drain);
 	}
@@ -432,6 +442,17 @@ int main(int argc, char **argv)
 		       (unsigned long long)drain.count,
 		       hist_percentile(&drain, 0.5) / 1e3,
 		       hist_percentile(&drain, 0.99) / 1e3);
+	/*
+	 * How the client spent its calls: epoll waits and the events they
+	 * returned, recv()s that found nothing, and its context switches
+	 * (voluntary: it slept), so that its CPU per request can be split
+	 * into "more calls" and "costlier calls".
+	 */
+	printf(",cli_waits=%llu,cli_wait_events=%llu,cli_empty=%llu,"
+	       "cli_vcsw=%ld,cli_ivcsw=%ld",
+	       (unsigned long long)waits, (unsigned long long)wait_events,
+	       (unsigned long long)empty, ru1.ru_nvcsw - ru0.ru_nvcsw,
+	       ru1.ru_nivcsw - ru0.ru_nivcsw);
 	printf("\n");
 	return lat.count ? 0 : 1;
 }

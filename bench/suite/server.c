@@ -38,7 +38,7 @@
  * without it); the line "csv,skip,TAG,..." says so.
  *
  * Usage: server -m MODEL [-p PORT] [-t THREADS] [-P POLICY] [-b BATCH]
- *               [-s SERVICE] [-k echo|sockperf|http] [-T TAG]
+ *               [-s SERVICE] [-k echo|sockperf|http] [-C CONCURRENCY] [-T TAG]
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -70,7 +70,7 @@ static const struct model *const models[] = {
 #define NR_MODELS	(sizeof(models) / sizeof(models[0]))
 
 static const struct model *model;
-int opt_port = 7000, opt_batch = 1;
+int opt_port = 7000, opt_batch = 1, opt_concurrency;	/* -C: cport models; 0: the CPUs */
 const char *opt_policy = "lifo", *opt_tag = "-";
 enum proto opt_proto = PROTO_ECHO;
 static const char *const proto_names[] = { "echo", "sockperf", "http" };
@@ -498,7 +498,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: server -m epoll-rp|epoll-shared|uring|cport [-p PORT] [-t THREADS]\n"
 			"              [-P lifo|fifo|rr|cpu] [-b BATCH] [-s 0|US|bimodal]\n"
-			"              [-k echo|sockperf|http] [-T TAG]\n");
+			"              [-k echo|sockperf|http] [-C CONCURRENCY] [-T TAG]\n");
 	exit(2);
 }
 
@@ -506,7 +506,7 @@ static void parse_args(int argc, char **argv)
 {
 	int c, i, ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
 
-	while ((c = getopt(argc, argv, "m:p:t:P:b:s:k:T:")) != -1) {
+	while ((c = getopt(argc, argv, "m:p:t:P:b:s:k:T:C:")) != -1) {
 		switch (c) {
 		case 'm':
 			model = NULL;
@@ -518,6 +518,7 @@ static void parse_args(int argc, char **argv)
 		case 't': opt_threads = atoi(optarg); break;
 		case 'P': opt_policy = optarg; break;
 		case 'b': opt_batch = atoi(optarg); break;
+		case 'C': opt_concurrency = atoi(optarg); break;
 		case 's': opt_service = optarg; break;
 		case 'k':
 			for (i = 0; i < 3; i++)

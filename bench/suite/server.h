@@ -82,7 +82,7 @@ extern enum proto opt_proto;
 extern const char *http_block;
 
 /* Options (server.c). */
-extern int opt_port, opt_batch;
+extern int opt_port, opt_batch, opt_concurrency;
 extern const char *opt_policy, *opt_tag;
 
 /* The cport model's port, whose fdinfo counters the report adds; or -1. */

@@ -285,7 +285,8 @@ static void skip(const char *why)
 static void cport_start(void)
 {
 	int i, ret, policy = fdinfo_policy(opt_policy);
-	struct cport_setup s = { .policy = policy };
+	struct cport_setup s = { .policy = policy,
+				 .concurrency = opt_concurrency };
 	struct cport_sqe sq[NR_ACCEPTS];
 	struct cport_info info;
 	char why[128];
