@@ -458,6 +458,71 @@ TEST_F(ring, accept_stays_in_the_kernel)
 }
 
 /*
+ * A completion written to the ring gives its operation's place back
+ * (max_pending): the ring's memory was charged at setup.  One that stays
+ * in the kernel's queue holds its place until it is dequeued.
+ */
+TEST(ring_entries_hold_no_place)
+{
+	struct cport_setup s = { .concurrency = 2, .max_pending = 2 };
+	struct cport_cqe c[8];
+	struct cport_sqe sqe;
+	struct cport_ring r;
+	int port, fds[3][2], i;
+	char buf[3][8];
+
+	port = cport_create_ring(&s, 8, &r);
+	ASSERT_LE(0, port);
+	for (i = 0; i < 3; i++) {
+		ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, fds[i]));
+		ASSERT_EQ(0, cport_associate(port, fds[i][0], 10 + i, 0));
+	}
+	/* Two RECVs hold both places; a third is refused. */
+	for (i = 0; i < 2; i++)
+		ASSERT_EQ(1, recv_pending(port, fds[i][0], buf[i], 8, i, 0, 0));
+	EXPECT_EQ(-ENOBUFS, sub_recv(port, &sqe, fds[2][0], buf[2], 8, 2,
+				     0, 0, 0));
+	/* They complete with nobody waiting: into the ring, places freed. */
+	for (i = 0; i < 2; i++)
+		ASSERT_EQ(1, write(fds[i][1], "x", 1));
+	ASSERT_TRUE(fdinfo_wait(port, "ring_queued", 2));
+	EXPECT_EQ(0, fdinfo_get(port, "queued"));
+	ASSERT_EQ(1, recv_pending(port, fds[2][0], buf[2], 8, 2, 0, 0));
+	ASSERT_EQ(1, recv_pending(port, fds[0][0], buf[0], 8, 3, 0, 0));
+	EXPECT_EQ(-ENOBUFS, sub_recv(port, &sqe, fds[1][0], buf[1], 8, 4,
+				     0, 0, 0));
+
+	/* A full ring: these two completions stay queued, holding places. */
+	for (i = 0; i < 6; i++)
+		ASSERT_EQ(0, cport_post(port, 0, 100 + i, 0, 0));
+	EXPECT_EQ(8, fdinfo_get(port, "ring_queued"));
+	ASSERT_EQ(1, write(fds[2][1], "y", 1));
+	ASSERT_TRUE(fdinfo_wait(port, "queued", 1));
+	ASSERT_EQ(1, write(fds[0][1], "y", 1));
+	ASSERT_TRUE(fdinfo_wait(port, "queued", 2));
+	EXPECT_EQ(8, fdinfo_get(port, "ring_queued"));
+	EXPECT_EQ(-ENOBUFS, sub_recv(port, &sqe, fds[1][0], buf[1], 8, 4,
+				     0, 0, 0));
+	/* Every completion once, in order: ring first, then the queue. */
+	ASSERT_EQ(8, cport_ring_take(&r, c, 8));
+	for (i = 0; i < 8; i++)
+		EXPECT_EQ(i < 2 ? i : 100 + i - 2, c[i].user_data);
+	EXPECT_EQ(1, c[0].res);
+	EXPECT_EQ(CPORT_OP_RECV, c[1].op);
+	ASSERT_EQ(2, cport_wait(port, c, 8, 0));
+	EXPECT_EQ(2, c[0].user_data);
+	EXPECT_EQ(3, c[1].user_data);
+	/* Dequeued: the places are back. */
+	ASSERT_EQ(1, recv_pending(port, fds[1][0], buf[1], 8, 4, 0, 0));
+	for (i = 0; i < 3; i++) {
+		close(fds[i][0]);
+		close(fds[i][1]);
+	}
+	cport_ring_unmap(&r);
+	cport_close(port);
+}
+
+/*
  * A waiter sleeping behind the concurrency value is handed the oldest
  * entry of the ring when a running thread blocks: exactly one, taken
  * from the ring as user space would.

@@ -451,6 +451,92 @@ TEST_F(buf, multishot_full_port_waits_for_data)
 }
 
 /*
+ * The same full port, but a completion is dequeued while the RECV waits:
+ * a place is free again, so the next data is an arrival like any other
+ * and the RECV goes on.
+ */
+TEST_F(buf, multishot_full_port_goes_on_after_dequeue)
+{
+	struct cport_setup setup = { .max_pending = 3 };
+	int port, fds[2] = { -1, -1 };
+	struct cport_sqe sqe;
+	struct cport_cqe cqe;
+	int i;
+
+	port = cport_create(&setup);
+	ASSERT_LE(0, port);
+	sock_fixture_pair(_metadata, variant->kind, fds);
+	ASSERT_EQ(0, cport_associate(port, fds[0], KEY, 0));
+	ASSERT_EQ(1, provide(port, GROUP, self->pool, BUFSZ, NBUF, 0));
+	ASSERT_EQ(1, recv_buf(port, fds[0], 0, UD, CPORT_RECV_MULTISHOT, &sqe));
+	EXPECT_EQ(CPORT_STATUS_PENDING, sqe.status);
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ(0, send_pattern(fds[1], 20, 30 + i, 0));
+		ASSERT_TRUE(fdinfo_wait(port, "queued", i + 1));
+	}
+	/* Full and waiting; the oldest arrival dequeued frees a place. */
+	usleep(GRACE_MS * 1000);
+	ASSERT_EQ(1, wait1(port, &cqe));
+	EXPECT_BUF_CQE(cqe, UD, 20, 0, true);
+	EXPECT_EQ(0, cqe.seq);
+	EXPECT_EQ(-1, pattern_check(self->pool, 20, 30, 0));
+	ASSERT_EQ(0, send_pattern(fds[1], 12, 32, 0));
+	ASSERT_TRUE(fdinfo_wait(port, "queued", 2));
+	for (i = 1; i < 3; i++) {
+		ASSERT_EQ(1, wait1(port, &cqe));
+		EXPECT_BUF_CQE(cqe, UD, i == 1 ? 20 : 12, i, true);
+		EXPECT_EQ(i, cqe.seq);
+		EXPECT_EQ(-1, pattern_check(self->pool + i * BUFSZ,
+					    i == 1 ? 20 : 12, 30 + i, 0));
+	}
+	/* Still armed: end of file ends it, numbered after the three. */
+	ASSERT_EQ(0, shutdown(fds[1], SHUT_WR));
+	ASSERT_EQ(1, wait1(port, &cqe));
+	EXPECT_MS_END_CQE(cqe, UD, 0, 3);
+	EXPECT_TRUE(wait_none(port, GRACE_MS));
+	cport_close(port);
+	close(fds[0]);
+	close(fds[1]);
+}
+
+/*
+ * max_pending 1: the RECV's own place is the only one, so the first data
+ * ends it at once with -ENOBUFS (the end takes the RECV's own place) and
+ * stays in the socket; nothing is lost or half delivered.
+ */
+TEST_F(buf, multishot_no_place_for_an_arrival)
+{
+	struct cport_setup setup = { .max_pending = 1 };
+	int port, fds[2] = { -1, -1 };
+	unsigned char got[32];
+	struct cport_sqe sqe;
+	struct cport_cqe cqe;
+
+	port = cport_create(&setup);
+	ASSERT_LE(0, port);
+	sock_fixture_pair(_metadata, variant->kind, fds);
+	ASSERT_EQ(0, cport_associate(port, fds[0], KEY, 0));
+	ASSERT_EQ(1, provide(port, GROUP, self->pool, BUFSZ, NBUF, 0));
+	ASSERT_EQ(1, recv_buf(port, fds[0], 0, UD, CPORT_RECV_MULTISHOT, &sqe));
+	EXPECT_EQ(CPORT_STATUS_PENDING, sqe.status);
+	/* Its place is taken: another RECV is refused. */
+	EXPECT_EQ(-ENOBUFS, recv_buf(port, fds[0], 0, UD + 1, 0, &sqe));
+	ASSERT_EQ(0, send_pattern(fds[1], 15, 40, 0));
+	ASSERT_EQ(1, wait1(port, &cqe));
+	EXPECT_MS_END_CQE(cqe, UD, -ENOBUFS, 0);
+	EXPECT_TRUE(wait_none(port, GRACE_MS));
+	ASSERT_EQ(15, recv(fds[0], got, sizeof(got), MSG_DONTWAIT));
+	EXPECT_EQ(-1, pattern_check(got, 15, 40, 0));
+	/* The place is back: a RECV can be armed again. */
+	ASSERT_EQ(1, recv_buf(port, fds[0], 0, UD + 2, CPORT_RECV_MULTISHOT,
+			      &sqe));
+	EXPECT_EQ(CPORT_STATUS_PENDING, sqe.status);
+	cport_close(port);
+	close(fds[0]);
+	close(fds[1]);
+}
+
+/*
  * A RECV_FILL larger than what came: the data so far stays with the
  * operation (not completed) until the rest or end of file comes.
  */

@@ -422,6 +422,52 @@ TEST_F(dg, empty_datagram)
 	EXPECT_CQE_EXACT(cqe, CPORT_OP_RECVMSG, KEY, 2, 0, 0);
 }
 
+/*
+ * A multishot RECV from a buffer group: a completion per datagram, in
+ * order, numbered, one longer than its buffer cut (CPORT_CQE_F_TRUNC);
+ * an empty datagram ends it with 0, as io_uring's does, and what comes
+ * after stays in the socket.
+ */
+TEST_F(dg, multishot)
+{
+	static const char *const d[] = { "one", "a longer datagram here", "3" };
+	enum { NB = 4, BSZ = 16, GRP = 5 };
+	char pool[NB][BSZ], got[32];
+	struct cport_sqe sqe;
+	struct cport_cqe cqe;
+	unsigned int i;
+
+	cport_prep_provide_buffers(&sqe, GRP, pool, BSZ, NB, 0);
+	ASSERT_EQ(1, submit1(self->port, &sqe));
+	cport_prep_recv_buffer(&sqe, self->a, GRP, 0, 9, CPORT_RECV_MULTISHOT);
+	ASSERT_EQ(1, submit1(self->port, &sqe));
+	ASSERT_EQ(CPORT_STATUS_PENDING, sqe.status);
+	for (i = 0; i < 3; i++) {
+		size_t n = strlen(d[i]);
+		bool cut = n > BSZ;
+
+		ASSERT_EQ((ssize_t)n, dg_sendto(self->b, d[i], n, &self->aa));
+		ASSERT_EQ(1, wait1(self->port, &cqe));
+		EXPECT_CQE(cqe, CPORT_OP_RECV, KEY, 9, cut ? BSZ : (int)n,
+			   cut ? BSZ : n);
+		EXPECT_EQ(CPORT_CQE_F_BUFFER | CPORT_CQE_F_MORE |
+			  (cut ? CPORT_CQE_F_TRUNC : 0), cqe.flags);
+		EXPECT_EQ(i, cqe.buf);
+		EXPECT_EQ(i, cqe.seq);
+		EXPECT_EQ(0, memcmp(pool[i], d[i], cut ? BSZ : n));
+	}
+	ASSERT_EQ(0, dg_sendto(self->b, "", 0, &self->aa));
+	ASSERT_EQ(5, dg_sendto(self->b, "after", 5, &self->aa));
+	ASSERT_EQ(1, wait1(self->port, &cqe));
+	EXPECT_CQE(cqe, CPORT_OP_RECV, KEY, 9, 0, 0);
+	EXPECT_EQ(0, cqe.flags);
+	EXPECT_EQ(0, cqe.buf);
+	EXPECT_EQ(3, cqe.seq);
+	EXPECT_TRUE(wait_none(self->port, GRACE_MS));
+	EXPECT_EQ(5, dg_recv(self->a, got, sizeof(got)));
+	EXPECT_EQ(0, memcmp(got, "after", 5));
+}
+
 /* Connected: plain RECV and SEND, one datagram each. */
 TEST_F(dg, connected_recv_send)
 {

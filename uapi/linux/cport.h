@@ -502,10 +502,14 @@ enum {
  *   socket).  Such a RECV is never returned inline: it is posted.
  *   With CPORT_RECV_MULTISHOT as well, the RECV is armed once and
  *   completes for each arrival, with CPORT_CQE_F_MORE, until a completion
- *   without it ends it: end of file (0), an error, -ENOBUFS (data came
+ *   without it ends it: end of file (0; on a datagram socket, an empty
+ *   datagram, as with io_uring), an error, -ENOBUFS (data came
  *   with no buffer left, or data, end of file or an error came with the
  *   port at max_pending or its user at max_user_units: -EDQUOT for the
- *   user's; what came stays in the socket), -ECANCELED, or a destroy.  It
+ *   user's; what came stays in the socket; a message waiting on the
+ *   socket's error queue, e.g. with IP_RECVERR or TX timestamps, counts
+ *   as an error there, as poll's EPOLLERR does), -ECANCELED, or a
+ *   destroy.  It
  *   keeps its place in the socket's receive order while it lives.  It
  *   takes neither CPORT_SQE_INLINE nor CPORT_SQE_INLINE_POST nor
  *   timeout_ns (-EINVAL), and at most CPORT_MULTISHOT_BUDGET arrivals of
@@ -694,8 +698,10 @@ enum {
  *   -ENOBUFS     the port holds max_pending operations already: pending
  *                ones, delayed POSTs, and completions of operations not
  *                yet dequeued (an operation holds its place until its
- *                completion is dequeued, so the completion queue exceeds
- *                max_queued by at most max_pending)
+ *                completion is dequeued or written to the port's
+ *                completion ring, whose memory was charged at setup, so
+ *                the completion queue exceeds max_queued by at most
+ *                max_pending)
  *   -EDQUOT      the user who opened the port holds max_user_units (a
  *                module parameter) associations plus places as above,
  *                over all of the user's ports; also from ASSOCIATE
