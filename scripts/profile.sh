@@ -48,6 +48,7 @@ rm -f "$jit"
 : > "$log"
 bench/profile/jit-watch.py "$mon" "$log" "$jit" &
 watch=$!
+trap 'kill $watch 2> /dev/null; rm -f "$mon"' EXIT
 # shellcheck disable=SC2086
 scripts/run-guest.sh --kernel "$image" --module "build/mod-$name/cport.ko" \
 	--log "$log" --timeout 900 --test-timeout 840 --extra-bin "$perf" \
@@ -55,6 +56,8 @@ scripts/run-guest.sh --kernel "$image" --module "build/mod-$name/cport.ko" \
 	--run "profile-guest.sh ${PROFILE_FREQ:-499} $conns $len $secs ${PROFILE_PIN:-0} $systems" \
 	build/bench/suite/{server,loadgen,profile-guest.sh} > /dev/null || true
 kill "$watch" 2> /dev/null || true
+wait "$watch" 2> /dev/null || true
+trap - EXIT
 rm -f "$mon"
 [ -s "$jit" ] && cat "$jit" >> "$log"
 grep -q '^profile done' "$log" || { echo "profile: the guest did not finish (see $log)" >&2; exit 1; }

@@ -8,10 +8,12 @@ Follows GUEST_LOG (the guest's ttyS1, written as the guest runs) and, for
 each line "=== jit NAME", asks the monitor on MONITOR_SOCKET for "info jit"
 and appends to OUT a line "jit NAME FIELD VALUE" per counter of TCG's
 statistics (TB flushes and invalidations, TLB full, partial and elided
-flushes: QEMU's counters summed over the vCPUs).  The guest sleeps a little
-after printing a mark, so the answer is taken before what follows the mark
-runs.  Ends when the log has "=== done" or the socket goes away.  Under KVM
-"info jit" has nothing to say, and OUT stays empty.
+flushes: QEMU's counters summed over the vCPUs), and "jit NAME time T", the
+host's monotonic time of the answer: the interval between two marks is the
+difference of their times, not the guest's (the answer comes some
+milliseconds after the mark, and the load goes on meanwhile).  A failed
+question is reported and skipped.  Ends when the log has "=== done" or
+after an hour.  Under KVM "info jit" has nothing to say: only times.
 """
 import re
 import socket
@@ -67,9 +69,12 @@ def main():
                 try:
                     text = ask(sock, "info jit")
                 except OSError as e:
-                    print("jit-watch: %s" % e, file=sys.stderr)
-                    return
+                    print("jit-watch: %s: %s" % (m.group(1), e),
+                          file=sys.stderr)
+                    continue
                 with open(out, "a") as o:
+                    o.write("jit %s time %.6f\n" % (m.group(1),
+                                                    time.monotonic()))
                     for field in re.finditer(
                             r"^(TB flush count|TB invalidate count|"
                             r"TLB full flushes|TLB partial flushes|"

@@ -72,6 +72,8 @@ for sys in "$@"; do
 	fi
 	counters > /tmp/after
 	echo "=== jit $run:end"
+	# What follows until the next "run" line is this run's.
+	echo "run $run $sys secs=$SECS"
 	# What the interval cost the guest besides CPU: context switches,
 	# interrupts by kind (both vCPUs), as "counter NAME DELTA".
 	awk -v sys="$sys" 'NR == FNR { b[$1] = $2; next }

@@ -196,40 +196,46 @@ for s in prof:
 def runs_table():
     """Each measured run in order: the server's and the client's calls,
     sleeps and CPU per request, the guest's context switches and
-    interrupts, and (TCG) QEMU's TLB flushes and TB invalidations, per
-    request.  Runs of the same system are listed separately: under TCG
-    one system's runs can differ by 2x, and the counters say how."""
-    runs = []
-    cur = None
+    interrupts, and (TCG) QEMU's soft-TLB flushes and TB invalidations,
+    per request.  Runs of the same system are listed separately: under TCG
+    one system's runs can differ by 2x, and the counters say how.
+
+    Per request means: the server's and the client's own figures over
+    their own measured intervals (the client's requests and duration;
+    getrusage); the guest counters over the SECS the guest measured them,
+    at the client's rate; QEMU's over the host's time between its two
+    answers, at the same rate."""
+    runs = {}
     jit = {}
+    pending = {'ctr': {}}
     for l in lines:
-        m = re.match(r'^jit (\d+):(begin|end) (\S+) (\d+)', l)
+        m = re.match(r'^jit (\d+):(begin|end) (\S+) (\S+)', l)
         if m:
             jit.setdefault((int(m.group(1)), m.group(2)), {})[
-                m.group(3)] = int(m.group(4))
-            continue
-        if l.startswith('csv,srv,prof:'):
-            f = dict(kv.split('=', 1) for kv in l.split(',')[3:] if '=' in kv)
-            cur = {'sys': l.split(',')[2][5:], 'srv': f, 'ctr': {}}
+                m.group(3)] = float(m.group(4))
             continue
         m = re.match(r'^counter (\S+) (\S+) (-?\d+)', l)
         if m:
-            pend = m.group(1)
-            ctr_pending.setdefault(pend, {})[m.group(2)] = int(m.group(3))
+            pending['ctr'][m.group(2)] = int(m.group(3))
             continue
-        if l.startswith('csv,cli,prof:') and cur:
-            f = dict(kv.split('=', 1) for kv in l.split(',')[3:] if '=' in kv)
-            cur['cli'] = f
-            cur['ctr'] = ctr_pending.pop(cur['sys'], {})
-            runs.append(cur)
-            cur = None
+        m = re.match(r'^run (\d+) (\S+) secs=(\S+)', l)
+        if m:
+            # Printed after the interval: the counters above are its,
+            # the csv lines below.
+            pending['run'] = int(m.group(1))
+            pending['secs'] = float(m.group(3))
+            runs[pending['run']] = pending
+            pending = {'ctr': {}, 'cur': pending}
+            continue
+        for kind in ('srv', 'cli'):
+            if l.startswith('csv,%s,prof:' % kind) and pending.get('cur'):
+                f = dict(kv.split('=', 1) for kv in l.split(',')[3:]
+                         if '=' in kv)
+                pending['cur'][kind] = f
+                pending['cur']['sys'] = l.split(',')[2][5:]
+    runs = [r for k, r in sorted(runs.items()) if 'srv' in r and 'cli' in r]
     if not runs:
         return
-    # The guest numbers its runs from 1, in order.
-    for k, r in enumerate(runs, 1):
-        b = jit.get((k, 'begin'), {})
-        e = jit.get((k, 'end'), {})
-        r['jit'] = {n: e[n] - b[n] for n in b if n in e}
     print('\nEach run: calls, sleeps and CPU per request\n')
     print('| system | requests/s | server calls | server sleeps | server '
           'preempted | server CPU us | client CPU us | client events per '
@@ -240,27 +246,30 @@ def runs_table():
         s, c = r['srv'], r['cli']
         req = int(s['requests']) or 1
         creq = int(c['requests']) or 1
-        # The guest counters and QEMU's cover the measured interval,
-        # about the client's duration: per request of the client's.
-        ctr_req = float(c['rps']) * float(c['duration_s']) or 1
+        rps = float(c['rps']) or 1
 
         def per(v, n=req):
             return '%.3f' % (v / n)
 
-        j = r.get('jit', {})
-        jv = [('%.2f' % (j[k] / ctr_req)) if k in j else '-'
-              for k in ('TLB_full_flushes', 'TLB_partial_flushes',
-                        'TB_invalidate_count')]
+        b = jit.get((r['run'], 'begin'), {})
+        e = jit.get((r['run'], 'end'), {})
+        jv = ['-'] * 3
+        if 'time' in b and 'time' in e and e['time'] > b['time']:
+            n = rps * (e['time'] - b['time'])
+            jv = [('%.2f' % ((e[k] - b[k]) / n)) if k in b and k in e
+                  else '-' for k in ('TLB_full_flushes',
+                                     'TLB_partial_flushes',
+                                     'TB_invalidate_count')]
         waits = int(c.get('cli_waits', 0))
         print('| %s | %.0f | %s | %s | %s | %.1f | %.1f | %s | %s | %s | %s |'
-              % (r['sys'], float(c['rps']), per(int(s['calls'])),
+              % (r['sys'], rps, per(int(s['calls'])),
                  per(int(s['vcsw'])), per(int(s['ivcsw'])),
                  (float(s['utime_s']) + float(s['stime_s'])) / req * 1e6,
                  float(c['cli_cpu_s']) / creq * 1e6,
                  '%.1f' % (int(c['cli_wait_events']) / waits) if waits else '-',
                  per(int(c.get('cli_ivcsw', 0)), creq),
-                 per(r['ctr'].get('ctxt', 0), ctr_req), ' | '.join(jv)))
+                 per(r['ctr'].get('ctxt', 0), rps * r['secs']),
+                 ' | '.join(jv)))
 
 
-ctr_pending = {}
 runs_table()
