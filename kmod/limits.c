@@ -11,7 +11,9 @@
  *  - per port, max_pending (CPORT_IOC_SETUP) bounds the "units" of the
  *    port: pending operations, delayed POSTs, and completions of
  *    operations that were not yet dequeued.  An operation holds its unit
- *    from submission until its completion is dequeued or discarded, so
+ *    from submission until its completion is dequeued, discarded or
+ *    moved to the port's completion ring (whose memory was charged at
+ *    setup), so
  *    the completion queue holds at most max_queued user POSTs plus
  *    max_pending completions of operations, whatever user space does;
  *  - per user, max_user_units (a module parameter, writable by root only,

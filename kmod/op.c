@@ -44,7 +44,8 @@ static void cport_assoc_put(struct cport_sock *s)
 
 /*
  * Turn finished @op into its completion, which takes over the operation's
- * charges (limits.c) until it is dequeued or discarded.
+ * charges (limits.c) until it is dequeued, discarded or moved to the
+ * completion ring.
  */
 struct cport_node *cport_op_fill(struct cport_sock *s, struct cport_op *op)
 {

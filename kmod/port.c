@@ -790,7 +790,8 @@ int cport_port_post(struct cport_port *port, const struct cport_cqe *cqe,
 /*
  * Queue the completion of a socket operation, or hand it to a waiter.
  * Never fails: its operation was charged a unit at submission, which the
- * completion holds until it is dequeued, so the queue exceeds max_queued
+ * completion holds until it is dequeued (or moved to the completion
+ * ring: __cport_ring_fill()), so the queue exceeds max_queued
  * by at most max_pending (limits.c).  On a destroyed port the completion
  * is discarded (an accepted connection is closed).  Returns whether poll
  * waiters should be woken.

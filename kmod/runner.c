@@ -145,7 +145,8 @@ static bool cport_op_inline(const struct cport_op *op,
  * Deliver the finished operations on @ended: into @sink (a waiting thread
  * running the socket takes them itself), or to the port; @inline_op is left
  * for the submitter to return inline.  Each completion takes over its
- * operation's charge (limits.c) until it is dequeued.  Returns whether
+ * operation's charge (limits.c) until it is dequeued or moved to the
+ * completion ring.  Returns whether
  * poll waiters need waking.
  */
 static bool cport_ops_complete(struct cport_sock *s, struct list_head *ended,

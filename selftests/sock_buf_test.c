@@ -474,8 +474,9 @@ TEST_F(buf, multishot_full_port_goes_on_after_dequeue)
 		ASSERT_EQ(0, send_pattern(fds[1], 20, 30 + i, 0));
 		ASSERT_TRUE(fdinfo_wait(port, "queued", i + 1));
 	}
-	/* Full and waiting; the oldest arrival dequeued frees a place. */
+	/* Full and waiting (no end queued); a dequeue frees a place. */
 	usleep(GRACE_MS * 1000);
+	EXPECT_EQ(2, fdinfo_get(port, "queued"));
 	ASSERT_EQ(1, wait1(port, &cqe));
 	EXPECT_BUF_CQE(cqe, UD, 20, 0, true);
 	EXPECT_EQ(0, cqe.seq);
@@ -620,6 +621,29 @@ TEST_F(buf, multishot_enobufs)
 	EXPECT_TRUE(wait_none(self->port, GRACE_MS));
 	ASSERT_EQ(9, recv(self->s, self->pool + BUFSZ, BUFSZ, MSG_DONTWAIT));
 	EXPECT_EQ(-1, pattern_check(self->pool + BUFSZ, 9, 6, 0));
+}
+
+/*
+ * End of file with the group empty ends it with -ENOBUFS as data would,
+ * the buffer being taken first (as io_uring does): the end of file stays
+ * in the socket for the next receive.
+ */
+TEST_F(buf, multishot_enobufs_at_eof)
+{
+	struct cport_sqe sqe;
+	struct cport_cqe cqe;
+
+	ASSERT_EQ(1, provide_pool(self->port, self->pool, 1));
+	ASSERT_EQ(1, recv_buf(self->port, self->s, 0, UD,
+			      CPORT_RECV_MULTISHOT, &sqe));
+	ASSERT_EQ(0, send_pattern(self->c, 8, 7, 0));
+	ASSERT_EQ(1, wait1(self->port, &cqe));
+	EXPECT_BUF_CQE(cqe, UD, 8, 0, true);
+	ASSERT_EQ(0, shutdown(self->c, SHUT_WR));
+	ASSERT_EQ(1, wait1(self->port, &cqe));
+	EXPECT_MS_END_CQE(cqe, UD, -ENOBUFS, 1);
+	EXPECT_TRUE(wait_none(self->port, GRACE_MS));
+	EXPECT_EQ(0, recv(self->s, self->pool + BUFSZ, BUFSZ, MSG_DONTWAIT));
 }
 
 /* A RECV queued behind a multishot one waits for its end. */

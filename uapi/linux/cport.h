@@ -497,14 +497,15 @@ enum {
  *   connection pins no buffer; addr is 0, len at most that many bytes (0:
  *   the whole buffer).  Its completion has CPORT_CQE_F_BUFFER and the
  *   buffer's id in buf (a completion without data takes none); the buffer
- *   is the application's until it provides it again.  Data with no buffer
- *   in the group ends the RECV with -ENOBUFS (the data stays in the
- *   socket).  Such a RECV is never returned inline: it is posted.
+ *   is the application's until it provides it again.  Data, end of file
+ *   or an error with no buffer in the group ends the RECV with -ENOBUFS
+ *   (what came stays in the socket, as with io_uring, which takes the
+ *   buffer first).  Such a RECV is never returned inline: it is posted.
  *   With CPORT_RECV_MULTISHOT as well, the RECV is armed once and
  *   completes for each arrival, with CPORT_CQE_F_MORE, until a completion
  *   without it ends it: end of file (0; on a datagram socket, an empty
- *   datagram, as with io_uring), an error, -ENOBUFS (data came
- *   with no buffer left, or data, end of file or an error came with the
+ *   datagram, as with io_uring), an error, -ENOBUFS (data, end of file
+ *   or an error came with no buffer left, or with the
  *   port at max_pending or its user at max_user_units: -EDQUOT for the
  *   user's; what came stays in the socket; a message waiting on the
  *   socket's error queue, e.g. with IP_RECVERR or TX timestamps, counts
