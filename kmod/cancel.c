@@ -51,9 +51,9 @@ void cport_op_unhash(struct cport_port *port, struct cport_op *op)
 {
 	if (hlist_unhashed(&op->cancel_node))
 		return;
-	spin_lock(&port->cancel_lock);
+	mutex_lock(&port->cancel_lock);
 	hlist_del(&op->cancel_node);
-	spin_unlock(&port->cancel_lock);
+	mutex_unlock(&port->cancel_lock);
 }
 
 /*
@@ -144,9 +144,14 @@ static int cport_cancel_user_data(struct cport_port *port, u64 user_data)
 	bool kick;
 	int n = 0;
 
-	spin_lock(&port->cancel_lock);
+	mutex_lock(&port->cancel_lock);
 	hlist_for_each_entry(op, cport_cancel_bucket(port, user_data),
 			     cancel_node) {
+		/*
+		 * As long as the user has operations under one user_data:
+		 * nothing is hashed or unhashed while cancel_lock is held.
+		 */
+		cond_resched();
 		if (op->user_data != user_data)
 			continue;
 		/* Alive: freeing it takes cancel_lock first. */
@@ -161,7 +166,7 @@ static int cport_cancel_user_data(struct cport_port *port, u64 user_data)
 		if (kick)
 			cport_sock_kick(s);
 	}
-	spin_unlock(&port->cancel_lock);
+	mutex_unlock(&port->cancel_lock);
 	return n;
 }
 
@@ -229,6 +234,8 @@ int cport_op_cancel(struct cport_port *port, const struct cport_sqe *sqe,
 
 	if (s)
 		n = cport_sock_cancel(s);
+	else if (sqe->op_flags == CPORT_CANCEL_FD)
+		n = 0;		/* a file with nothing pending */
 	else if (sqe->op_flags == CPORT_CANCEL_USER_DATA)
 		n = cport_cancel_user_data(port, sqe->user_data);
 	else

@@ -53,9 +53,11 @@
  *	lock, often in softirq context) and in the timeout hrtimer (softirq).
  *	Nothing is woken or queued under it: kicking a socket to a runner
  *	takes port->lock after sock->lock is dropped.
- * port->cancel_lock (spinlock_t, process context only) protects the
+ * port->cancel_lock (a mutex: process context only) protects the
  *	index of pending operations by user_data (op.c); sock->lock nests
- *	inside it, and a cancel kicks sockets (port->lock) under it.
+ *	inside it, and a cancel kicks sockets (port->lock) under it.  A
+ *	mutex because a cancel walks a bucket whose length a user chooses
+ *	(operations with one user_data): it reschedules on the way.
  * port->buf_mutex (process context) serialises the providers of buffers
  *	(buf.c); port->buf_lock (spinlock_t, process context only, a leaf)
  *	protects what the buffer groups hold.  A runner takes and puts back
@@ -521,7 +523,7 @@ struct cport_port {
 	struct list_head	socks;		/* socks_mutex: associations */
 	/* socks_mutex: associations by key */
 	DECLARE_HASHTABLE(key_hash, CPORT_KEY_HASH_BITS);
-	spinlock_t		cancel_lock;	/* see LOCKING above */
+	struct mutex		cancel_lock;	/* see LOCKING above */
 	/* cancel_lock: pending operations by user_data */
 	struct hlist_head	cancel_hash[1 << CPORT_CANCEL_HASH_BITS];
 	unsigned int		nr_socks;	/* socks_mutex */

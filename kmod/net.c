@@ -234,6 +234,8 @@ enum cport_io cport_do_recv(struct cport_sock *s, struct cport_op *op)
 			break;
 		if (cport_recv_drained(s, &msg))
 			return CPORT_IO_AGAIN;
+		/* A FILL of up to 2 GB while the peer keeps sending. */
+		cond_resched();
 	}
 	if (ret < 0)
 		return cport_io_error(op, ret);

@@ -399,7 +399,7 @@ static int cport_op_queue(struct cport_port *port, struct cport_sock *s,
 	struct list_head *q;
 	int ret = 0;
 
-	spin_lock(&port->cancel_lock);
+	mutex_lock(&port->cancel_lock);
 	spin_lock_irq(&s->lock);
 	if (s->unlinked) {
 		/* A file's association that ended meanwhile: look again. */
@@ -430,7 +430,7 @@ static int cport_op_queue(struct cport_port *port, struct cport_sock *s,
 				      HRTIMER_MODE_REL_PINNED_SOFT);
 	}
 	spin_unlock_irq(&s->lock);
-	spin_unlock(&port->cancel_lock);
+	mutex_unlock(&port->cancel_lock);
 	if (file)
 		fput(file);
 	return ret;

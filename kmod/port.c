@@ -154,7 +154,7 @@ struct cport_port *cport_port_alloc(void)
 	mutex_init(&port->socks_mutex);
 	INIT_LIST_HEAD(&port->socks);
 	hash_init(port->key_hash);
-	spin_lock_init(&port->cancel_lock);
+	mutex_init(&port->cancel_lock);
 	for (i = 0; i < ARRAY_SIZE(port->cancel_hash); i++)
 		INIT_HLIST_HEAD(&port->cancel_hash[i]);
 	atomic_set(&port->nr_ops, 0);
@@ -235,6 +235,7 @@ static void cport_port_free(struct kref *ref)
 	cport_free_timed(port, &port->timed.rb_root);
 	mmdrop(port->mm);
 	mutex_destroy(&port->socks_mutex);
+	mutex_destroy(&port->cancel_lock);
 	cport_bufs_free(port);
 	cport_ring_free(port, port->ring);
 	cport_user_put(port->user);
@@ -704,7 +705,14 @@ static enum hrtimer_restart cport_timed_fire(struct hrtimer *timer)
 		timerqueue_del(&port->timed, tq);
 		port->nr_timed--;
 		node = container_of(tq, struct cport_node, tq);
-		cport_uncharge_units(port, 1);
+		/*
+		 * Its unit stays with it until it is dequeued (or moved to
+		 * the ring), as an operation's completion's does: queued
+		 * uncharged, it would escape both max_queued and
+		 * max_pending, and delayed POSTs could grow the queue
+		 * without bound.
+		 */
+		node->charged = true;
 		__cport_queue_node(port, node);
 		n++;
 	}
@@ -865,6 +873,9 @@ static bool cport_destroyed(struct cport_port *port)
 	return smp_load_acquire(&port->destroyed);
 }
 
+/* Ready sockets taken off a destroyed port per hold of its lock. */
+#define CPORT_READY_BATCH	64
+
 /*
  * Destroy @port.  Returns when no operation touches user memory any more,
  * also for a second caller while the first one is still at it (-EIDRM):
@@ -877,6 +888,7 @@ int cport_port_destroy(struct cport_port *port)
 	struct rb_root_cached timed;
 	struct cport_wake_q q;
 	unsigned long flags;
+	unsigned int n;
 	bool more;
 	struct cport_sock *s;
 	LIST_HEAD(discard);
@@ -918,9 +930,22 @@ int cport_port_destroy(struct cport_port *port)
 	timerqueue_init_head(&port->timed);
 	cport_uncharge_units(port, port->nr_timed);
 	port->nr_timed = 0;
-	while ((s = __cport_ready_pop(port)))
-		list_add_tail(&s->ready_link, &ready);
 	spin_unlock_irq(&port->lock);
+	/*
+	 * The ready sockets, CPORT_READY_BATCH per lock hold: as many as the
+	 * user has sockets, and no kick adds one to a dead port.
+	 */
+	do {
+		cond_resched();
+		spin_lock_irq(&port->lock);
+		for (n = 0; n < CPORT_READY_BATCH; n++) {
+			s = __cport_ready_pop(port);
+			if (!s)
+				break;
+			list_add_tail(&s->ready_link, &ready);
+		}
+		spin_unlock_irq(&port->lock);
+	} while (s);
 
 	hrtimer_cancel(&port->timed_timer);
 	/* Nothing starts the fallback on a dead port: stop what is started. */

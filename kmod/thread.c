@@ -112,8 +112,10 @@ static void cport_reap_workfn(struct work_struct *work)
 	struct llist_node *list = llist_del_all(&cport_reap_list);
 	struct cport_thread *t, *tmp;
 
-	llist_for_each_entry_safe(t, tmp, list, reap)
+	llist_for_each_entry_safe(t, tmp, list, reap) {
 		cport_thread_free(t);
+		cond_resched();	/* as many as the users' exited threads */
+	}
 }
 
 static void cport_reap_irq(struct irq_work *work)

@@ -332,6 +332,7 @@ TEST_F(pipe, order)
 TEST_F(pipe, cancel_timeout)
 {
 	struct cport_cqe cqe;
+	int p2[2];
 
 	ASSERT_EQ(1, read_pending(self->port, self->r, self->buf, 8, KEY, 1,
 				  0));
@@ -354,6 +355,16 @@ TEST_F(pipe, cancel_timeout)
 	/* Nothing pending: the cancel finds nothing. */
 	EXPECT_TRUE(fdinfo_wait(self->port, "sockets", 0));
 	EXPECT_EQ(-ENOENT, cport_cancel(self->port, CPORT_CANCEL_FD, self->r));
+	/* ... and touches nothing else, under key 0 either. */
+	ASSERT_EQ(0, pipe2(p2, O_CLOEXEC));
+	ASSERT_EQ(1, read_pending(self->port, p2[0], self->buf, 8, 0, 9, 0));
+	EXPECT_EQ(-ENOENT, cport_cancel(self->port, CPORT_CANCEL_FD, self->r));
+	EXPECT_TRUE(wait_none(self->port, GRACE_MS));
+	EXPECT_EQ(1, cport_cancel(self->port, CPORT_CANCEL_FD, p2[0]));
+	ASSERT_EQ(1, wait1(self->port, &cqe));
+	EXPECT_CQE(cqe, CPORT_OP_READ, 0, 9, -ECANCELED, 0);
+	close(p2[0]);
+	close(p2[1]);
 
 	ASSERT_EQ(1, read_pending(self->port, self->r, self->buf, 8, KEY, 4,
 				  50 * NSEC_PER_MSEC));

@@ -765,8 +765,8 @@ TEST(enobufs_after_efault)
 }
 
 /*
- * A delayed POST (timeout_ns > 0) counts against max_pending until it is
- * queued; a plain POST does not.
+ * A delayed POST (timeout_ns > 0) counts against max_pending until its
+ * completion is dequeued; a plain POST does not.
  */
 TEST(enobufs_counts_delayed_posts)
 {
@@ -796,6 +796,37 @@ TEST(enobufs_counts_delayed_posts)
 	cport_close(port);
 	close(fds[0]);
 	close(fds[1]);
+}
+
+/*
+ * A delayed POST that came due keeps its place until it is dequeued:
+ * delayed POSTs cannot grow the queue past max_queued + max_pending.
+ */
+TEST(delayed_post_holds_its_place_until_dequeued)
+{
+	struct cport_setup setup = { .max_pending = 2, .max_queued = 1 };
+	struct cport_sqe sqe;
+	struct cport_cqe cqe[4];
+	int port, i;
+
+	port = cport_create(&setup);
+	ASSERT_LE(0, port);
+	for (i = 0; i < 2; i++) {
+		cport_prep_post(&sqe, 0, 10 + i, 0, 0);
+		sqe.timeout_ns = 1000;
+		ASSERT_EQ(1, submit1(port, &sqe));
+	}
+	ASSERT_TRUE(fdinfo_wait(port, "queued", 2));
+	/* Both came due and are queued: still no place for a third. */
+	EXPECT_EQ(-ENOBUFS, submit1(port, &sqe));
+	/* The queue is past max_queued: no plain POST either. */
+	EXPECT_EQ(-ENOSPC, cport_post(port, 0, 20, 0, 0));
+	ASSERT_EQ(1, cport_wait(port, cqe, 1, 0));
+	EXPECT_EQ(10, cqe[0].user_data);
+	/* One dequeued: one place back. */
+	ASSERT_EQ(1, submit1(port, &sqe));
+	EXPECT_EQ(-ENOBUFS, submit1(port, &sqe));
+	cport_close(port);
 }
 
 /* ------------------------------------------------------------------ */

@@ -426,8 +426,9 @@ enum {
  * CPORT_OP_POST: queues a completion with key, user_data, res and
  *   bytes (= len) exactly as given.  With timeout_ns > 0 it is queued
  *   that many nanoseconds later (IBM i's delayed QsoPostIOCompletion);
- *   meanwhile it counts against max_pending (-ENOBUFS), not max_queued,
- *   and a destroy discards it.
+ *   from submission until its completion is dequeued (or written to the
+ *   completion ring) it counts against max_pending (-ENOBUFS), as an
+ *   operation does, not against max_queued; a destroy discards it.
  * CPORT_OP_ASSOCIATE: fd, key, op_flags CPORT_ASSOC_*.  It registers an
  *   MMU notifier on the owner's address space the first time a socket is
  *   associated with the port; that registration gives up on a pending
@@ -500,7 +501,9 @@ enum {
  *   is the application's until it provides it again.  Data, end of file
  *   or an error with no buffer in the group ends the RECV with -ENOBUFS
  *   (what came stays in the socket, as with io_uring, which takes the
- *   buffer first).  Such a RECV is never returned inline: it is posted.
+ *   buffer first).  Such a RECV that took a buffer is never returned
+ *   inline: it is posted (one that ends without data, as above, may be
+ *   returned inline like any RECV).
  *   With CPORT_RECV_MULTISHOT as well, the RECV is armed once and
  *   completes for each arrival, with CPORT_CQE_F_MORE, until a completion
  *   without it ends it: end of file (0; on a datagram socket, an empty
