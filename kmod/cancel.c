@@ -28,7 +28,8 @@
 /*
  * The index of pending operations by user_data, for CPORT_CANCEL_USER_DATA
  * (port->cancel_lock; process context only: operations are hashed when
- * queued and unhashed when freed, both by threads of the owner).
+ * queued and unhashed when freed, by threads of the owner or by a
+ * destroy's worker).
  */
 static struct hlist_head *cport_cancel_bucket(struct cport_port *port,
 					      u64 user_data)
@@ -148,8 +149,9 @@ static int cport_cancel_user_data(struct cport_port *port, u64 user_data)
 	hlist_for_each_entry(op, cport_cancel_bucket(port, user_data),
 			     cancel_node) {
 		/*
-		 * As long as the user has operations under one user_data:
-		 * nothing is hashed or unhashed while cancel_lock is held.
+		 * As long as the user has operations in one bucket (one
+		 * user_data, or colliding ones): nothing is hashed or
+		 * unhashed while cancel_lock is held.
 		 */
 		cond_resched();
 		if (op->user_data != user_data)

@@ -63,6 +63,9 @@
  *	protects what the buffer groups hold.  A runner takes and puts back
  *	buffers under buf_lock alone, with no other lock held.
  * Order: port->socks_mutex -> socket wait-queue lock -> sock->lock;
+ *	port->socks_mutex -> port->cancel_lock (destroy runs the sockets,
+ *	whose finished operations are unhashed): never socks_mutex under
+ *	cancel_lock;
  *	port->cancel_lock -> sock->lock; port->cancel_lock -> port->lock;
  *	port->socks_mutex -> port->lock -> port->run_lock.  sock->lock and
  *	port->lock are never held together.  No spinlock is held across
