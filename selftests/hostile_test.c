@@ -302,16 +302,21 @@ TEST_F_TIMEOUT(heavy, delayed_posts_fire_in_order, 600)
 /* Timeout and cancel storms on one socket; cancels by cookie.          */
 /* -------------------------------------------------------------------- */
 
-/* Submit @n zero-byte recvs on @fd (pending: nothing to read). */
+/*
+ * Submit @n zero-byte recvs on @fd (pending: nothing to read), the i-th
+ * with user_data @ud0 + i * @ud_step.
+ */
 static int recv_many(int port, int fd, struct cport_sqe *sqes, int n,
-		     unsigned long long ud0, unsigned long long timeout_ns)
+		     unsigned long long ud0, unsigned int ud_step,
+		     unsigned long long timeout_ns)
 {
 	int i, done, batch, ret;
 
 	for (done = 0; done < n; done += batch) {
 		batch = n - done < CPORT_MAX_ENTER ? n - done : CPORT_MAX_ENTER;
 		for (i = 0; i < batch; i++) {
-			cport_prep_recv(&sqes[i], fd, NULL, 0, ud0 + done + i, 0);
+			cport_prep_recv(&sqes[i], fd, NULL, 0,
+					ud0 + (done + i) * ud_step, 0);
 			sqes[i].timeout_ns = timeout_ns;
 		}
 		ret = cport_submit(port, sqes, batch);
@@ -340,6 +345,33 @@ static int drain_count(int port, struct cport_cqe *cqes, int n, int res)
 
 #define STORM	20000
 
+/*
+ * A storm's setup: a port with one end of a unix stream pair associated
+ * under key 1, and arrays of CPORT_MAX_ENTER entries for the batches.
+ */
+static void storm_setup(struct __test_metadata *_metadata, int *port,
+			int fds[2], struct cport_sqe **sqes,
+			struct cport_cqe **cqes)
+{
+	*sqes = calloc(CPORT_MAX_ENTER, sizeof(**sqes));
+	*cqes = calloc(CPORT_MAX_ENTER, sizeof(**cqes));
+	ASSERT_TRUE(*sqes && *cqes);
+	*port = cport_create(NULL);
+	ASSERT_LE(0, *port);
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds));
+	ASSERT_EQ(0, cport_associate(*port, fds[0], 1, 0));
+}
+
+static void storm_teardown(int port, int fds[2], struct cport_sqe *sqes,
+			   struct cport_cqe *cqes)
+{
+	cport_close(port);
+	close(fds[0]);
+	close(fds[1]);
+	free(sqes);
+	free(cqes);
+}
+
 TEST_F_TIMEOUT(heavy, timeout_storm_on_one_socket, 600)
 {
 	struct latency_probe probe;
@@ -348,18 +380,12 @@ TEST_F_TIMEOUT(heavy, timeout_storm_on_one_socket, 600)
 	int port, fds[2];
 	long long t0, ns, worst;
 
-	sqes = calloc(CPORT_MAX_ENTER, sizeof(*sqes));
-	cqes = calloc(CPORT_MAX_ENTER, sizeof(*cqes));
-	ASSERT_TRUE(sqes && cqes);
-	port = cport_create(NULL);
-	ASSERT_LE(0, port);
-	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds));
-	ASSERT_EQ(0, cport_associate(port, fds[0], 1, 0));
+	storm_setup(_metadata, &port, fds, &sqes, &cqes);
 	pin_cpu0();
 	latency_start(&probe);
 	t0 = now_ns();
 	/* All due within about the time it takes to submit them. */
-	ASSERT_EQ(0, recv_many(port, fds[0], sqes, STORM, 0,
+	ASSERT_EQ(0, recv_many(port, fds[0], sqes, STORM, 0, 1,
 			       10 * NSEC_PER_MSEC));
 	EXPECT_EQ(STORM, drain_count(port, cqes, STORM, -ETIMEDOUT));
 	ns = now_ns() - t0;
@@ -368,11 +394,7 @@ TEST_F_TIMEOUT(heavy, timeout_storm_on_one_socket, 600)
 	       STORM, ns / NSEC_PER_MSEC, worst / 1000);
 	EXPECT_EQ(STORM, fdinfo_get(port, "ops_timedout"));
 	EXPECT_EQ(0, fdinfo_get(port, "pending"));
-	cport_close(port);
-	close(fds[0]);
-	close(fds[1]);
-	free(sqes);
-	free(cqes);
+	storm_teardown(port, fds, sqes, cqes);
 }
 
 TEST_F_TIMEOUT(heavy, cancel_storm_on_one_socket, 600)
@@ -383,14 +405,8 @@ TEST_F_TIMEOUT(heavy, cancel_storm_on_one_socket, 600)
 	long long t0, ns, worst;
 	int port, fds[2];
 
-	sqes = calloc(CPORT_MAX_ENTER, sizeof(*sqes));
-	cqes = calloc(CPORT_MAX_ENTER, sizeof(*cqes));
-	ASSERT_TRUE(sqes && cqes);
-	port = cport_create(NULL);
-	ASSERT_LE(0, port);
-	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds));
-	ASSERT_EQ(0, cport_associate(port, fds[0], 1, 0));
-	ASSERT_EQ(0, recv_many(port, fds[0], sqes, STORM, 0, 0));
+	storm_setup(_metadata, &port, fds, &sqes, &cqes);
+	ASSERT_EQ(0, recv_many(port, fds[0], sqes, STORM, 0, 1, 0));
 	pin_cpu0();
 	latency_start(&probe);
 	t0 = now_ns();
@@ -401,11 +417,7 @@ TEST_F_TIMEOUT(heavy, cancel_storm_on_one_socket, 600)
 	TH_LOG("%d operations on one socket cancelled in %lld ms; worst wakeup latency on the CPU: %lld us",
 	       STORM, ns / NSEC_PER_MSEC, worst / 1000);
 	EXPECT_EQ(0, fdinfo_get(port, "pending"));
-	cport_close(port);
-	close(fds[0]);
-	close(fds[1]);
-	free(sqes);
-	free(cqes);
+	storm_teardown(port, fds, sqes, cqes);
 }
 
 /*
@@ -423,26 +435,12 @@ TEST_F_TIMEOUT(heavy, cancel_storm_by_one_cookie, 600)
 	struct cport_sqe *sqes;
 	struct cport_cqe *cqes;
 	long long t0, ns, worst;
-	int port, fds[2], i, done;
+	int port, fds[2];
 
-	sqes = calloc(CPORT_MAX_ENTER, sizeof(*sqes));
-	cqes = calloc(CPORT_MAX_ENTER, sizeof(*cqes));
-	ASSERT_TRUE(sqes && cqes);
-	port = cport_create(NULL);
-	ASSERT_LE(0, port);
-	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds));
-	ASSERT_EQ(0, cport_associate(port, fds[0], 1, 0));
-	for (done = 0; done < STORM; done += CPORT_MAX_ENTER) {
-		int batch = STORM - done < CPORT_MAX_ENTER ? STORM - done :
-			    CPORT_MAX_ENTER;
-
-		for (i = 0; i < batch; i++)
-			cport_prep_recv(&sqes[i], fds[0], NULL, 0, 77, 0);
-		ASSERT_EQ(batch, cport_submit(port, sqes, batch));
-	}
+	storm_setup(_metadata, &port, fds, &sqes, &cqes);
+	ASSERT_EQ(0, recv_many(port, fds[0], sqes, STORM, 77, 0, 0));
 	/* One more under another cookie, which the cancel must not touch. */
-	cport_prep_recv(&sqes[0], fds[0], NULL, 0, 78, 0);
-	ASSERT_EQ(1, cport_submit(port, sqes, 1));
+	ASSERT_EQ(0, recv_many(port, fds[0], sqes, 1, 78, 0, 0));
 	pin_cpu0();
 	latency_start(&probe);
 	t0 = now_ns();
@@ -454,19 +452,15 @@ TEST_F_TIMEOUT(heavy, cancel_storm_by_one_cookie, 600)
 	       STORM, ns / NSEC_PER_MSEC, worst / 1000);
 	/*
 	 * The probe (SCHED_FIFO on this CPU) got to run during the walk: with
-	 * preemption off for all of it, its worst lateness was the walk's
-	 * length (seconds on the debug kernel).  A floor for TCG's stalls.
+	 * preemption off for all of it, its worst lateness is the walk's
+	 * length.  A floor for TCG's stalls.
 	 */
 	EXPECT_GT(ns / 2 > 200 * NSEC_PER_MSEC ? ns / 2 : 200 * NSEC_PER_MSEC,
 		  worst);
 	EXPECT_EQ(1, fdinfo_get(port, "pending"));
 	EXPECT_EQ(-ENOENT, cport_cancel(port, CPORT_CANCEL_USER_DATA, 77));
 	EXPECT_EQ(1, cport_cancel(port, CPORT_CANCEL_USER_DATA, 78));
-	cport_close(port);
-	close(fds[0]);
-	close(fds[1]);
-	free(sqes);
-	free(cqes);
+	storm_teardown(port, fds, sqes, cqes);
 }
 
 /*
@@ -491,7 +485,7 @@ TEST_F_TIMEOUT(heavy, cancel_by_cookie_is_indexed, 600)
 					fds[i]));
 		ASSERT_EQ(0, cport_associate(port, fds[i][0], i, 0));
 		ASSERT_EQ(0, recv_many(port, fds[i][0], sqes, per,
-				       (unsigned long long)i * per, 0));
+				       (unsigned long long)i * per, 1, 0));
 	}
 	/* One cookie in every 16, spread over every socket. */
 	for (i = 0; i < CPORT_MAX_ENTER; i++)

@@ -405,6 +405,29 @@ TEST_F(buf, multishot_data_and_reset_in_one_run)
 }
 
 /*
+ * A port of its own with @max_pending places, one end of a pair of the
+ * variant's kind (fds[0]) associated under KEY, the pool provided, and a
+ * multishot RECV armed on it (pending: it holds one place).
+ */
+static int small_port_multishot(struct __test_metadata *_metadata,
+				FIXTURE_DATA(buf) *self, enum sock_kind kind,
+				unsigned int max_pending, int fds[2])
+{
+	struct cport_setup setup = { .max_pending = max_pending };
+	struct cport_sqe sqe;
+	int port;
+
+	port = cport_create(&setup);
+	ASSERT_LE(0, port);
+	sock_fixture_pair(_metadata, kind, fds);
+	ASSERT_EQ(0, cport_associate(port, fds[0], KEY, 0));
+	ASSERT_EQ(1, provide(port, GROUP, self->pool, BUFSZ, NBUF, 0));
+	ASSERT_EQ(1, recv_buf(port, fds[0], 0, UD, CPORT_RECV_MULTISHOT, &sqe));
+	EXPECT_EQ(CPORT_STATUS_PENDING, sqe.status);
+	return port;
+}
+
+/*
  * A multishot RECV on a full port (its own unit and its undequeued
  * arrivals hold max_pending): it waits while nothing is there, whatever
  * the protocol says is left, and ends with -ENOBUFS when data comes,
@@ -412,20 +435,12 @@ TEST_F(buf, multishot_data_and_reset_in_one_run)
  */
 TEST_F(buf, multishot_full_port_waits_for_data)
 {
-	struct cport_setup setup = { .max_pending = 3 };
 	int port, fds[2] = { -1, -1 };
-	struct cport_sqe sqe;
 	struct cport_cqe cqe;
 	unsigned char got[32];
 	int i;
 
-	port = cport_create(&setup);
-	ASSERT_LE(0, port);
-	sock_fixture_pair(_metadata, variant->kind, fds);
-	ASSERT_EQ(0, cport_associate(port, fds[0], KEY, 0));
-	ASSERT_EQ(1, provide(port, GROUP, self->pool, BUFSZ, NBUF, 0));
-	ASSERT_EQ(1, recv_buf(port, fds[0], 0, UD, CPORT_RECV_MULTISHOT, &sqe));
-	EXPECT_EQ(CPORT_STATUS_PENDING, sqe.status);
+	port = small_port_multishot(_metadata, self, variant->kind, 3, fds);
 	for (i = 0; i < 2; i++) {
 		ASSERT_EQ(0, send_pattern(fds[1], 20, 20 + i, 0));
 		ASSERT_TRUE(fdinfo_wait(port, "queued", i + 1));
@@ -457,19 +472,11 @@ TEST_F(buf, multishot_full_port_waits_for_data)
  */
 TEST_F(buf, multishot_full_port_goes_on_after_dequeue)
 {
-	struct cport_setup setup = { .max_pending = 3 };
 	int port, fds[2] = { -1, -1 };
-	struct cport_sqe sqe;
 	struct cport_cqe cqe;
 	int i;
 
-	port = cport_create(&setup);
-	ASSERT_LE(0, port);
-	sock_fixture_pair(_metadata, variant->kind, fds);
-	ASSERT_EQ(0, cport_associate(port, fds[0], KEY, 0));
-	ASSERT_EQ(1, provide(port, GROUP, self->pool, BUFSZ, NBUF, 0));
-	ASSERT_EQ(1, recv_buf(port, fds[0], 0, UD, CPORT_RECV_MULTISHOT, &sqe));
-	EXPECT_EQ(CPORT_STATUS_PENDING, sqe.status);
+	port = small_port_multishot(_metadata, self, variant->kind, 3, fds);
 	for (i = 0; i < 2; i++) {
 		ASSERT_EQ(0, send_pattern(fds[1], 20, 30 + i, 0));
 		ASSERT_TRUE(fdinfo_wait(port, "queued", i + 1));
@@ -507,19 +514,12 @@ TEST_F(buf, multishot_full_port_goes_on_after_dequeue)
  */
 TEST_F(buf, multishot_no_place_for_an_arrival)
 {
-	struct cport_setup setup = { .max_pending = 1 };
 	int port, fds[2] = { -1, -1 };
 	unsigned char got[32];
 	struct cport_sqe sqe;
 	struct cport_cqe cqe;
 
-	port = cport_create(&setup);
-	ASSERT_LE(0, port);
-	sock_fixture_pair(_metadata, variant->kind, fds);
-	ASSERT_EQ(0, cport_associate(port, fds[0], KEY, 0));
-	ASSERT_EQ(1, provide(port, GROUP, self->pool, BUFSZ, NBUF, 0));
-	ASSERT_EQ(1, recv_buf(port, fds[0], 0, UD, CPORT_RECV_MULTISHOT, &sqe));
-	EXPECT_EQ(CPORT_STATUS_PENDING, sqe.status);
+	port = small_port_multishot(_metadata, self, variant->kind, 1, fds);
 	/* Its place is taken: another RECV is refused. */
 	EXPECT_EQ(-ENOBUFS, recv_buf(port, fds[0], 0, UD + 1, 0, &sqe));
 	ASSERT_EQ(0, send_pattern(fds[1], 15, 40, 0));
