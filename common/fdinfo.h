@@ -10,6 +10,7 @@
  *   queued, waiters, running, threads, destroyed  its state now
  *   ring_entries, ring_queued, ring_posts         its completion ring
  *   posts, dequeues, waits, waits_slept, handoffs, blocked_releases,
+ *   deferred_releases,
  *   over_limit_events, over_limit_ns              counters since setup
  *   sockets, file_associations, max_pending, pending, ready
  *                                                 its associations (of

@@ -65,7 +65,8 @@ static bool __cport_op_mark(struct cport_sock *s, struct cport_op *op,
 			    int status)
 {
 	lockdep_assert_held(&s->lock);
-	op->cancel = status;
+	/* The active operation's runner looks without the lock (net.c). */
+	WRITE_ONCE(op->cancel, status);
 	if (op != s->active) {
 		op->res = status;
 		list_move_tail(&op->list, &s->marked);

@@ -327,7 +327,9 @@ struct cport_op {
 	bool			file_charged;	/* ACCEPT: holds a file charge
 						 * (limits.c) for its connection
 						 */
-	int			cancel;		/* slock: the status asked for */
+	int			cancel;		/* slock: the status asked for;
+						 * read locklessly by its runner
+						 */
 	const struct cred	*cred;		/* the submitter's */
 	/*
 	 * The submitting thread: only it may take the result inline, and an
@@ -460,6 +462,9 @@ struct cport_stats {
 	u64 handoffs;		/* lock: completions handed to a sleeper */
 	u64 ring_posts;		/* lock: completions written to the ring */
 	u64 blocked_releases;	/* lock: handoffs because a thread blocked */
+	u64 deferred_releases;	/* lock: handoffs left by a full lock hold
+				 * to the release irq_work
+				 */
 	u64 over_events;	/* run: times running rose above the limit */
 	u64 over_ns;		/* run: time spent above the limit */
 };
@@ -513,7 +518,12 @@ struct cport_port {
 	u32			id;		/* for tracepoints */
 
 	struct kref		ref;		/* file + associated threads */
-	struct irq_work		release_work;	/* handoff after a block */
+	struct irq_work		release_work;	/* handoff after a block, or
+						 * what a lock hold left
+						 */
+	bool			release_more;	/* lock: release_work goes on
+						 * with what a hold left
+						 */
 	wait_queue_head_t	poll_wq;
 	struct mm_struct	*mm;		/* owner: mmgrab()bed, immutable */
 

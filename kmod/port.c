@@ -503,6 +503,16 @@ struct cport_sock *cport_ready_pop(struct cport_port *port)
 }
 
 /*
+ * Handoffs per hold of port->lock: as many as cport_unlock() wakes once
+ * the lock is dropped.  A holder without a wake queue (spin_lock_irq())
+ * wakes under the lock, at most this many per call.  What is left goes
+ * to the release irq_work, which takes the lock again with interrupts on
+ * in between: one hold's work is bounded by a constant, not by the
+ * concurrency value (up to CPORT_MAX_CONCURRENCY threads released).
+ */
+#define CPORT_RELEASE_BATCH	CPORT_WAKE_Q_SIZE
+
+/*
  * Give queued completions, and sockets that have I/O to do, to sleeping
  * waiters, one each, while the concurrency value allows.  A waiter handed
  * a socket moves its data in its own context (op.c) and returns what
@@ -530,6 +540,14 @@ unsigned int __cport_release(struct cport_port *port)
 		raw_spin_lock(&port->run_lock);
 		if (port->running >= port->concurrency) {
 			raw_spin_unlock(&port->run_lock);
+			break;
+		}
+		/* This hold has woken its share: the irq_work goes on. */
+		if (port->wake_q ? port->wake_q->n >= CPORT_RELEASE_BATCH :
+		    n >= CPORT_RELEASE_BATCH) {
+			raw_spin_unlock(&port->run_lock);
+			port->release_more = true;
+			irq_work_queue(&port->release_work);
 			break;
 		}
 		/*
@@ -606,16 +624,33 @@ bool __cport_serve(struct cport_port *port)
 	return true;
 }
 
-/* A running thread blocked elsewhere (thread.c): release a waiter. */
+static void __cport_ring_fill(struct cport_port *port);
+
+/*
+ * A running thread blocked elsewhere (thread.c), or a hold of the lock
+ * left handoffs to do (__cport_release()): release waiters.  When both
+ * asked, what is released counts as deferred.
+ */
 static void cport_release_irq(struct irq_work *work)
 {
 	struct cport_port *port = container_of(work, struct cport_port,
 					       release_work);
 	struct cport_wake_q q;
 	unsigned long flags;
+	unsigned int n;
+	bool more;
 
 	flags = cport_lock(port, &q);
-	port->stats.blocked_releases += __cport_release(port);
+	more = port->release_more;
+	port->release_more = false;
+	n = __cport_release(port);
+	if (more)
+		port->stats.deferred_releases += n;
+	else
+		port->stats.blocked_releases += n;
+	/* The last of a chain: what no waiter took goes to the ring. */
+	if (more && !port->release_more && port->ring)
+		__cport_ring_fill(port);
 	cport_unlock(port, &q, flags);
 }
 
@@ -668,7 +703,11 @@ static void __cport_queue_node(struct cport_port *port, struct cport_node *node)
 	list_add_tail(&node->list, &port->queue);
 	WRITE_ONCE(port->nr_queued, port->nr_queued + 1);
 	__cport_release(port);
-	if (port->ring)
+	/*
+	 * Not while the release irq_work has waiters to hand completions
+	 * to: the ring is for what no sleeping waiter can take at once.
+	 */
+	if (port->ring && !port->release_more)
 		__cport_ring_fill(port);
 }
 
@@ -1029,6 +1068,7 @@ void cport_port_show(struct cport_port *port, struct seq_file *m)
 	seq_printf(m, "handoffs:\t%llu\n", stats.handoffs);
 	seq_printf(m, "ring_posts:\t%llu\n", stats.ring_posts);
 	seq_printf(m, "blocked_releases:\t%llu\n", stats.blocked_releases);
+	seq_printf(m, "deferred_releases:\t%llu\n", stats.deferred_releases);
 	seq_printf(m, "over_limit_events:\t%llu\n", stats.over_events);
 	seq_printf(m, "over_limit_ns:\t%llu\n", over_ns);
 	seq_printf(m, "destroyed:\t%u\n", dead);

@@ -75,6 +75,25 @@ static inline pid_t sys_gettid(void)
 	__ok;								\
 })
 
+/*
+ * The calling user's units (the per-user bound, max_user_units) from a
+ * fresh port's fdinfo, or -1.  What an earlier test held comes back
+ * asynchronously (a port freed once its last thread is reaped, one in
+ * flight in a unix socket until the garbage collector runs): a test that
+ * counts from zero waits for zero first.
+ */
+static inline long long user_units_now(void)
+{
+	int p = open(CPORT_DEV_PATH, O_RDWR | O_CLOEXEC);
+	long long v;
+
+	if (p < 0)
+		return -1;
+	v = fdinfo_get(p, "user_units");
+	close(p);
+	return v;
+}
+
 /* A port set up with these values; returns the descriptor or -errno. */
 static inline int port_new_flags(unsigned int flags, unsigned int concurrency,
 				 unsigned int policy, unsigned int max_queued)

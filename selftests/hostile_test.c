@@ -627,6 +627,93 @@ static int write_param(const char *path, long v)
 	return write_str(path, buf);
 }
 
+/*
+ * One hold of port->lock wakes a bounded number of threads: the release
+ * irq_work takes over past CPORT_WAKE_Q_SIZE (8), with interrupts on in
+ * between, instead of every thread the concurrency value allows (up to
+ * 4,096) being handed a completion, and most woken, under the lock.  A
+ * multishot RECV armed on 16 queued datagrams posts its 16 arrivals in
+ * one hold (CPORT_MULTISHOT_BUDGET), with 16 threads asleep and room for
+ * all: 8 are woken by that hold, the rest after it, and each thread
+ * still gets exactly one arrival, none twice.  A unix datagram pair:
+ * delivery is synchronous, so all 16 are queued when the RECV is armed
+ * (its queue's bound, net.unix.max_dgram_qlen, raised for the pair).
+ */
+#define HOLD_WAITERS	16
+#define DGRAM_QLEN	"/proc/sys/net/unix/max_dgram_qlen"
+
+_Static_assert(HOLD_WAITERS <= CPORT_MULTISHOT_BUDGET,
+	       "one run posts them all");
+
+TEST(one_hold_wakes_a_bounded_number)
+{
+	enum { GRP = 3, BSZ = 8 };
+	char pool[HOLD_WAITERS][BSZ];
+	struct waiter w[HOLD_WAITERS];
+	long long qlen = read_param(DGRAM_QLEN), units0 = user_units_now();
+	unsigned int seen = 0;
+	struct cport_sqe sqe;
+	int port, fds[2], i, ret, seq = 0;
+
+	ASSERT_LT(0, qlen);
+	ASSERT_EQ(0, write_param(DGRAM_QLEN, 4 * HOLD_WAITERS));
+	ret = socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, fds);
+	ASSERT_EQ(0, write_param(DGRAM_QLEN, qlen));
+	ASSERT_EQ(0, ret);
+	port = port_new(2 * HOLD_WAITERS, CPORT_POLICY_LIFO, 0);
+	ASSERT_LE(0, port);
+	ASSERT_EQ(0, cport_associate(port, fds[0], 7, 0));
+	cport_prep_provide_buffers(&sqe, GRP, pool, BSZ, HOLD_WAITERS, 0);
+	ASSERT_EQ(1, submit1(port, &sqe));
+
+	for (i = 0; i < HOLD_WAITERS; i++) {
+		ASSERT_EQ(0, waiter_start(&w[i], port, 1, -1, &seq));
+		ASSERT_TRUE(fdinfo_wait(port, "waiters", i + 1));
+		ASSERT_TRUE(task_wait_sleeping(w[i].tid));
+	}
+	/* All queued before the RECV is armed: its first run takes them. */
+	for (i = 0; i < HOLD_WAITERS; i++)
+		ASSERT_EQ(1, send(fds[1], &i, 1, MSG_DONTWAIT));
+	cport_prep_recv_buffer(&sqe, fds[0], GRP, 0, 42, CPORT_RECV_MULTISHOT);
+	ASSERT_EQ(1, submit1(port, &sqe));
+	ASSERT_EQ(CPORT_STATUS_PENDING, sqe.status);
+
+	for (i = 0; i < HOLD_WAITERS; i++) {
+		ASSERT_TRUE(wait_until(__atomic_load_n(&w[i].done,
+						       __ATOMIC_ACQUIRE),
+				       PROGRESS_MS)) {
+			TH_LOG("waiter %d not released; %lld waiters left", i,
+			       fdinfo_get(port, "waiters"));
+		}
+		pthread_join(w[i].thread, NULL);
+		ASSERT_EQ(1, w[i].ret);
+		EXPECT_EQ(42, w[i].cqes[0].user_data);
+		EXPECT_EQ(CPORT_CQE_F_BUFFER | CPORT_CQE_F_MORE,
+			  w[i].cqes[0].flags);
+		ASSERT_GT(HOLD_WAITERS, w[i].cqes[0].seq);
+		/* Arrival n is datagram n, in buffer n. */
+		EXPECT_EQ(w[i].cqes[0].seq, w[i].cqes[0].buf);
+		EXPECT_EQ((char)w[i].cqes[0].seq, pool[w[i].cqes[0].buf][0]);
+		EXPECT_FALSE(seen & 1U << w[i].cqes[0].seq);
+		seen |= 1U << w[i].cqes[0].seq;
+	}
+	EXPECT_EQ((1U << HOLD_WAITERS) - 1, seen);
+	EXPECT_EQ(HOLD_WAITERS, fdinfo_get(port, "handoffs"));
+	EXPECT_EQ(0, fdinfo_get(port, "queued"));
+	/* The first run was the submitter's: one hold posted all 16. */
+	EXPECT_EQ(1, fdinfo_get(port, "runs_submit"));
+	EXPECT_EQ(HOLD_WAITERS - 8, fdinfo_get(port, "deferred_releases"));
+	EXPECT_TRUE(wait_none(port, GRACE_MS));
+	close(fds[1]);
+	close(fds[0]);
+	cport_close(port);
+	/* Given back once the exited waiters are reaped and the port goes. */
+	EXPECT_TRUE(wait_until(user_units_now() == units0, PROGRESS_MS)) {
+		TH_LOG("user_units %lld, %lld before", user_units_now(),
+		       units0);
+	}
+}
+
 /* Runs in a child: the parent puts max_user_units back, whatever happens. */
 static int user_units_child(void)
 {
@@ -694,6 +781,10 @@ TEST(user_units_bounded)
 	pid_t pid;
 
 	ASSERT_LT(0, old) TH_LOG("%s unreadable", PARAM_UNITS);
+	/* The bound counts from zero: what tests before held is back. */
+	ASSERT_TRUE(wait_until(user_units_now() == 0, PROGRESS_MS)) {
+		TH_LOG("user_units %lld", user_units_now());
+	}
 	/* Readable by everyone, writable by root only. */
 	ASSERT_EQ(0, stat(PARAM_UNITS, &st));
 	EXPECT_EQ(0644, st.st_mode & 0777);

@@ -4,8 +4,10 @@
  * user_data, by fd, by key and all; the count it returns; each cancelled
  * operation completes exactly once with -ECANCELED and the bytes moved so
  * far (a fill-mode recv that got part, a send part-way: the peer receives
- * exactly those bytes); -ENOENT with nothing posted for an operation that
- * already completed and when nothing is pending; invalid selectors.
+ * exactly those bytes; a fill-mode recv whose peer never pauses ends at
+ * the cancel, not at its length); -ENOENT with nothing posted for an
+ * operation that already completed and when nothing is pending; invalid
+ * selectors.
  *
  * Then the races, looped: a cancel against a recv completing on a 1-byte
  * write, with the test thread waiting on the port and with no thread
@@ -252,6 +254,151 @@ TEST_F(cancel, fill_partial)
 	ASSERT_EQ(0, read_bounded(self->s, self->buf, 700));
 	EXPECT_EQ(0, memcmp(self->buf, data + 300, 700));
 	EXPECT_TRUE(wait_none(self->port, 0));
+}
+
+/*
+ * A peer that writes without pause, a period of PUMP_PERIOD bytes
+ * repeated (an odd size: no chunk lines up with it).
+ */
+#define PUMP_PERIOD	((1 << 20) + 7)
+
+struct pump {
+	pthread_t thread;
+	int fd;
+	const unsigned char *pat;
+	unsigned long long sent;	/* atomic */
+	int quit;			/* atomic */
+	int err;
+};
+
+static void *pump_fn(void *arg)
+{
+	struct pump *p = arg;
+	unsigned long long sent = 0;
+	size_t off, n;
+	ssize_t w;
+
+	while (!__atomic_load_n(&p->quit, __ATOMIC_ACQUIRE)) {
+		off = sent % PUMP_PERIOD;
+		n = PUMP_PERIOD - off < 65536 ? PUMP_PERIOD - off : 65536;
+		if (!fd_ready(p->fd, POLLOUT, 10))
+			continue;
+		w = send(p->fd, p->pat + off, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (w < 0 && errno == EAGAIN)
+			continue;
+		if (w <= 0) {
+			p->err = w ? -errno : -EPIPE;
+			break;
+		}
+		sent += w;
+		__atomic_store_n(&p->sent, sent, __ATOMIC_RELEASE);
+	}
+	return NULL;
+}
+
+/* Whether @len bytes at @buf are the pump's stream from offset @off. */
+static bool pump_matches(const unsigned char *pat, const unsigned char *buf,
+			 size_t len, unsigned long long off)
+{
+	size_t o, n;
+
+	while (len) {
+		o = off % PUMP_PERIOD;
+		n = PUMP_PERIOD - o < len ? PUMP_PERIOD - o : len;
+		if (memcmp(buf, pat + o, n))
+			return false;
+		buf += n;
+		len -= n;
+		off += n;
+	}
+	return true;
+}
+
+/*
+ * A cancel ends a fill-mode RECV whose peer keeps it busy: its runner (a
+ * waiting thread, handed the socket) looks for it between chunks instead
+ * of going on to the length (up to 2 GB).  It ends with -ECANCELED and
+ * the bytes it took, and the rest of the stream stays in the socket,
+ * nothing lost or taken twice.
+ */
+TEST_F_TIMEOUT(cancel, fill_ends_while_peer_sends, 120)
+{
+	size_t len = slow_kernel() ? (64 << 20) : (512 << 20);
+	unsigned char *pat = malloc(PUMP_PERIOD), *buf, *rest;
+	struct pump p = { .fd = self->c };
+	unsigned long long got = 0, sent;
+	struct cport_cqe cqe;
+	struct waiter w;
+	int seq = 0;
+	long long idle;
+	ssize_t n;
+
+	ASSERT_NE(NULL, pat);
+	rest = malloc(1 << 20);
+	ASSERT_NE(NULL, rest);
+	pattern_fill(pat, PUMP_PERIOD, 5, 0);
+	p.pat = pat;
+	buf = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	ASSERT_NE(MAP_FAILED, buf);
+	ASSERT_EQ(1, recv_pending(self->port, self->s, buf, len, 1,
+				  CPORT_RECV_FILL, 0));
+	/* The runner: a thread asleep in the port when the data comes. */
+	ASSERT_EQ(0, waiter_start(&w, self->port, 1, -1, &seq));
+	ASSERT_TRUE(fdinfo_wait(self->port, "waiters", 1));
+	ASSERT_TRUE(task_wait_sleeping(w.tid));
+	ASSERT_EQ(0, pthread_create(&p.thread, NULL, pump_fn, &p));
+	/* Well under way: more than any socket buffer has gone through. */
+	ASSERT_TRUE(wait_until(__atomic_load_n(&p.sent, __ATOMIC_ACQUIRE) >=
+			       (16 << 20), PROGRESS_MS));
+	EXPECT_EQ(1, cport_cancel(self->port, CPORT_CANCEL_USER_DATA, 1));
+	ASSERT_TRUE(wait_until(__atomic_load_n(&w.done, __ATOMIC_ACQUIRE),
+			       PROGRESS_MS)) {
+		TH_LOG("the RECV did not end; %llu bytes sent",
+		       (unsigned long long)__atomic_load_n(&p.sent,
+							   __ATOMIC_ACQUIRE));
+	}
+	pthread_join(w.thread, NULL);
+	ASSERT_EQ(1, w.ret);
+	cqe = w.cqes[0];
+	EXPECT_EQ(1, cqe.user_data);
+	EXPECT_EQ(-ECANCELED, cqe.res) {
+		TH_LOG("res %lld, bytes %llu of %zu", (long long)cqe.res,
+		       (unsigned long long)cqe.bytes, len);
+	}
+	EXPECT_GT(len, cqe.bytes);
+	EXPECT_TRUE(pump_matches(pat, buf, cqe.bytes, 0));
+
+	__atomic_store_n(&p.quit, 1, __ATOMIC_RELEASE);
+	pthread_join(p.thread, NULL);
+	EXPECT_EQ(0, p.err);
+	sent = p.sent;
+	TH_LOG("%llu bytes sent, %llu taken by the RECV; runs by waiters %lld, by the fallback %lld",
+	       sent, (unsigned long long)cqe.bytes,
+	       fdinfo_get(self->port, "runs_waiter"),
+	       fdinfo_get(self->port, "runs_fallback"));
+	/* The rest is in the socket, from where the RECV stopped. */
+	idle = now_ns();
+	while (cqe.bytes + got < sent &&
+	       now_ns() - idle < PROGRESS_MS * NSEC_PER_MSEC) {
+		if (!fd_ready(self->s, POLLIN, 10))
+			continue;
+		n = recv(self->s, rest, 1 << 20, MSG_DONTWAIT);
+		if (n < 0 && errno == EAGAIN)
+			continue;
+		ASSERT_LT(0, n);
+		ASSERT_TRUE(pump_matches(pat, rest, n, cqe.bytes + got)) {
+			TH_LOG("bytes %llu on differ", cqe.bytes + got);
+		}
+		got += n;
+		idle = now_ns();
+	}
+	EXPECT_EQ(sent, cqe.bytes + got);
+	EXPECT_FALSE(fd_ready(self->s, POLLIN, GRACE_MS));
+	EXPECT_TRUE(wait_none(self->port, 0));
+	munmap(buf, len);
+	free(rest);
+	free(pat);
 }
 
 /* An operation that already completed is not found; nothing is posted. */

@@ -622,7 +622,9 @@ enum {
  *   number of operations cancelled, or -ENOENT if none was pending (one
  *   that already completed is not found).  Each cancelled operation then
  *   completes exactly once: with -ECANCELED and the bytes moved so far, or
- *   with its real result if it finished at the same moment.
+ *   with its real result if it finished at the same moment.  One that is
+ *   moving data (a fill-mode RECV, a SEND, SENDMSG or WRITE whose peer
+ *   keeps up) stops after the chunk in progress; a timeout likewise.
  *
  * Errors of a submission (it stops CPORT_IOC_ENTER, nothing is posted),
  * checked in this order:
