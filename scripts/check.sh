@@ -115,7 +115,12 @@ if wanted "$KCSAN_NAME"; then
 fi
 
 PASS=0 FAIL=0 SKIP=0
-fail_item() { echo "  not ok  $1"; FAIL=$((FAIL + 1)); }
+fail_item() {
+	echo "  not ok  $1"
+	echo "  not ok  $1" >> "$LOGS/failures.txt"
+	FAIL=$((FAIL + 1))
+}
+: > "$LOGS/failures.txt"
 
 # --- Host side ------------------------------------------------------------------
 t=$(now)
@@ -218,6 +223,11 @@ judge() {
 	local out
 	out=$(python3 scripts/judge.py "$@")
 	echo "$out" | grep -v '^COUNTS '
+	# The failures again at the end, with what they said (their lines).
+	echo "$out" | awk -v k="$1" '
+		/^  not ok  / { p = 1; print "  not ok  " k ": " substr($0, 11); next }
+		p && /^ +\| / { print; next }
+		{ p = 0 }' >> "$LOGS/failures.txt"
 	# shellcheck disable=SC2046	# three numbers
 	set -- $(echo "$out" | sed -n 's/^COUNTS //p')
 	if [ $# -eq 3 ]; then
@@ -399,6 +409,10 @@ if [ -n "$KCSAN_PID" ]; then
 	fi
 fi
 
+if [ -s "$LOGS/failures.txt" ]; then
+	echo "== failures"
+	head -n 120 "$LOGS/failures.txt"
+fi
 echo "== total $(( $(now) - T0 ))s"
 echo "$SKIP skipped"
 echo "$PASS passed, $FAIL failed"

@@ -77,6 +77,7 @@ FRAME = re.compile(r'^\s+(?:\|\s*|\+-> reordered to: )?([\w.]+)\+0x[0-9a-f]+/0x[
 # the interrupted code's (often KCSAN's own delay in some other function).
 ENTRY = re.compile(r'^(asm_|handle_softirqs$|__do_softirq$)')
 
+DIAG_LINES = 20         # a failed test's own lines shown under it
 EXCERPTS = 3            # reports shown per kind
 EXCERPT_LINES = 8       # lines shown per report
 
@@ -126,26 +127,40 @@ def test_blocks(lines):
 
 
 def judge_binary(v, b, block, rc, secs, status, test_timeout):
-    """The TAP results of binary @b, then how it ended."""
+    """The TAP results of binary @b, then how it ended.  Under a failed
+    result, the last DIAG_LINES lines the test printed before it (its
+    assertions, TH_LOG()s and, for fuzz_test, its seed): a CI log that
+    shows only the verdicts still says why."""
     plan = None
     results = 0
+    said = []
     for line in block:
         m = PLAN.match(line)
         if m:
             plan = int(m.group(1))
         m = RESULT.match(line)
         if not m:
+            if line.strip() and not line.startswith('=== '):
+                said.append(line)
             continue
         results += 1
         title, _, directive = m.group(3).partition(' # ')
         title = re.sub(r'^- ', '', title)
         if m.group(1) == 'not ok' and not directive.upper().startswith('TODO'):
             v.failed(f'{b}: {title}')
+            # Its FAIL lines, however early, then its last lines.
+            early = said[:-DIAG_LINES]
+            shown = [d for d in early if 'FAIL' in d][:DIAG_LINES // 2]
+            if shown:
+                shown.append('...')
+            for d in shown + said[-DIAG_LINES:]:
+                v.say(f'          | {d[:200]}')
         elif directive.upper().startswith('SKIP'):
             reason = directive[4:].strip()
             v.skip(f'{b}: {title}' + (f' ({reason})' if reason else ''))
         else:
             v.ok(f'{b}: {title}')
+        said = []
     if rc is None:
         v.failed(f'{b} # did not finish (guest {"hung" if status == 2 else "died"})')
     elif rc in (124, 137, 143) or secs >= test_timeout:

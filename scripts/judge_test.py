@@ -87,6 +87,11 @@ class Runs(unittest.TestCase):
         self.check('test_failed', 0, ['sock_io_test'], [
             '  ok      sock_io_test: sock.tcp4.associate_dissociate',
             '  not ok  sock_io_test: sock.tcp4.recv_pending',
+            # What the test printed before its result, to say why.
+            '          | #  RUN           sock.tcp4.recv_pending ...',
+            '          | # sock_io_test.c:102:recv_pending:Expected 1 (1) == cqe.res (0)',
+            '          | # recv_pending: Test terminated by assertion',
+            '          | #          FAIL  sock.tcp4.recv_pending',
         ], (1, 1, 0))
 
     def test_bad_exit(self):
