@@ -8,7 +8,8 @@
  *   policy            lifo, fifo, rr or cpu (the name, not the number)
  *   concurrency, block_tracking, max_queued       its setup
  *   queued, waiters, running, threads, destroyed  its state now
- *   ring_entries, ring_queued, ring_posts         its completion ring
+ *   ring_entries, ring_queued, ring_posts, ring_dropped
+ *                                                 its completion ring
  *   posts, dequeues, waits, waits_slept, handoffs, blocked_releases,
  *   deferred_releases,
  *   over_limit_events, over_limit_ns              counters since setup

@@ -23,6 +23,7 @@
 #include <linux/errno.h>
 #include <linux/log2.h>
 #include <linux/mm.h>
+#include <linux/nospec.h>
 #include <linux/seq_file.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
@@ -135,7 +136,9 @@ int cport_op_provide(struct cport_port *port, const struct cport_sqe *sqe,
 		return -EFAULT;
 
 	mutex_lock(&port->buf_mutex);
-	g = port->bufgroups[sqe->key];
+	/* Checked at submission (opdef.c), a call away: not speculated. */
+	g = port->bufgroups[array_index_nospec(sqe->key,
+					       CPORT_MAX_BUF_GROUPS)];
 	if (!g) {
 		ret = -ENOMEM;
 		new = kzalloc_obj(*new, GFP_KERNEL_ACCOUNT);
@@ -188,7 +191,7 @@ bool cport_buf_take(struct cport_port *port, u32 group, struct cport_buf *b)
 	bool ok = false;
 
 	spin_lock(&port->buf_lock);
-	g = port->bufgroups[group];
+	g = port->bufgroups[array_index_nospec(group, CPORT_MAX_BUF_GROUPS)];
 	if (g && g->nr) {
 		slot = &g->slots[--g->nr];
 		b->addr = slot->addr;

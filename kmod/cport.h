@@ -156,6 +156,10 @@ struct cport_node {
 					   * or discarded
 					   */
 	bool			file_charged; /* ACCEPT: and its file */
+	bool			ring_credit; /* a ring entry a wait took and
+					      * could not copy, on the ring's
+					      * allowance (wait.c)
+					      */
 };
 
 /*
@@ -461,6 +465,9 @@ struct cport_stats {
 	u64 waits_slept;	/* lock: waits that had to sleep */
 	u64 handoffs;		/* lock: completions handed to a sleeper */
 	u64 ring_posts;		/* lock: completions written to the ring */
+	u64 ring_dropped;	/* lock: ring entries a wait took, could not
+				 * copy, and had no unit to queue again for
+				 */
 	u64 blocked_releases;	/* lock: handoffs because a thread blocked */
 	u64 deferred_releases;	/* lock: handoffs left by a full lock hold
 				 * to the release irq_work
@@ -548,6 +555,9 @@ struct cport_port {
 						 */
 	unsigned int		gc_mark;	/* socks_mutex: nr_socks after
 						 * the last reclaim
+						 */
+	atomic_t		ring_back;	/* nodes on the ring's allowance:
+						 * at most ring_entries (wait.c)
 						 */
 	atomic_t		nr_ops;		/* pending operations, delayed
 						 * POSTs and completions of

@@ -185,6 +185,9 @@ static void cport_scm_take(struct cport_sock *s, struct cport_op *op,
 		}
 		ufd = (int __user *)CMSG_USER_DATA(ucm);
 		for (i = 0; i < n; i++, ufd++) {
+			/* As many as a rewritten buffer says: ~16K. */
+			if (i && !(i % 64))
+				cond_resched();
 			if (get_user(fd, ufd) || fd < 0)
 				continue;
 			file = file_close_fd(fd);

@@ -255,6 +255,18 @@ static struct cport_op *cport_op_prep(struct cport_port *port,
 	if (sqe->opcode == CPORT_OP_DISCONNECT &&
 	    READ_ONCE(s->sk->sk_state) == TCP_LISTEN)
 		goto out_put;
+	/*
+	 * Nor has a datagram socket a connection to end: connected UDP
+	 * stays "established" after the shutdown, and the FIN the
+	 * operation waits for never goes (DisconnectEx: connection-oriented
+	 * sockets only).
+	 */
+	ret = -EOPNOTSUPP;
+	if (sqe->opcode == CPORT_OP_DISCONNECT &&
+	    s->sk->sk_type != SOCK_STREAM &&
+	    !(s->sk->sk_family == AF_UNIX &&
+	      s->sk->sk_type == SOCK_SEQPACKET))
+		goto out_put;
 	/* A datagram is taken whole: a RECV cannot fill its buffer with more. */
 	ret = -EINVAL;
 	if (sqe->opcode == CPORT_OP_RECV &&

@@ -49,6 +49,7 @@ struct cport_node *cport_node_alloc(void)
 		node->scm = NULL;
 		node->charged = false;
 		node->file_charged = false;
+		node->ring_credit = false;
 	}
 	return node;
 }
@@ -72,6 +73,7 @@ struct cport_node *cport_node_alloc_nofail(void)
 	node->scm = NULL;
 	node->charged = false;
 	node->file_charged = false;
+	node->ring_credit = false;
 	return node;
 }
 
@@ -86,6 +88,8 @@ void cport_node_free(struct cport_port *port, struct cport_node *node)
 		cport_scm_free(port, node->scm);
 	if (node->charged)
 		cport_uncharge_units(port, 1);
+	if (node->ring_credit)
+		atomic_dec(&port->ring_back);
 	kmem_cache_free(cport_node_cache, node);
 }
 
@@ -158,6 +162,7 @@ struct cport_port *cport_port_alloc(void)
 	for (i = 0; i < ARRAY_SIZE(port->cancel_hash); i++)
 		INIT_HLIST_HEAD(&port->cancel_hash[i]);
 	atomic_set(&port->nr_ops, 0);
+	atomic_set(&port->ring_back, 0);
 	atomic_set(&port->nr_files, 0);
 	port->max_pending = CPORT_DEFAULT_PENDING;
 	timerqueue_init_head(&port->timed);
@@ -1067,6 +1072,7 @@ void cport_port_show(struct cport_port *port, struct seq_file *m)
 	seq_printf(m, "waits_slept:\t%llu\n", stats.waits_slept);
 	seq_printf(m, "handoffs:\t%llu\n", stats.handoffs);
 	seq_printf(m, "ring_posts:\t%llu\n", stats.ring_posts);
+	seq_printf(m, "ring_dropped:\t%llu\n", stats.ring_dropped);
 	seq_printf(m, "blocked_releases:\t%llu\n", stats.blocked_releases);
 	seq_printf(m, "deferred_releases:\t%llu\n", stats.deferred_releases);
 	seq_printf(m, "over_limit_events:\t%llu\n", stats.over_events);

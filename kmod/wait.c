@@ -237,7 +237,7 @@ static long cport_copy_out(struct cport_wait_ctx *c, u32 ran,
 	struct cport_port *port = c->port;
 	struct cport_thread *t = c->t;
 	struct cport_node *node, *tmp;
-	u32 copied = 0, i = 0, n = c->n;
+	u32 copied = 0, i = 0, n = c->n, dropped = 0;
 	bool requeued, dead, ok;
 	LIST_HEAD(taken);
 
@@ -260,10 +260,35 @@ static long cport_copy_out(struct cport_wait_ctx *c, u32 ran,
 	if (copied == n && !ran)
 		return copied;
 
-	/* What is left, in order; the ring's entries need nodes again. */
+	/*
+	 * What is left, in order; the ring's entries need nodes again.  An
+	 * entry in the ring holds no unit, so they come first out of an
+	 * allowance of as many nodes as the ring has entries (its memory was
+	 * charged for that many), and past it each takes a unit as a queued
+	 * completion does.  User space owns the ring's head: rewound, it
+	 * hands the same entries out again, and a wait that cannot copy them
+	 * must not grow the queue without bound.  One that finds neither
+	 * allowance nor unit is dropped (fdinfo ring_dropped).
+	 */
 	list_splice_init(&c->handed, &taken);
 	for (; i < c->nr_r; i++) {
-		node = cport_node_alloc_nofail();
+		if (atomic_inc_return(&port->ring_back) <=
+		    cport_ring_entries(port->ring)) {
+			node = cport_node_alloc_nofail();
+			node->ring_credit = true;
+		} else {
+			atomic_dec(&port->ring_back);
+			node = cport_node_alloc();
+			if (node && cport_charge_units(port, 1)) {
+				cport_node_free(port, node);
+				node = NULL;
+			}
+			if (!node) {
+				dropped++;
+				continue;
+			}
+			node->charged = true;
+		}
 		node->cqe = c->rcqes[i];
 		list_add_tail(&node->list, &taken);
 	}
@@ -273,9 +298,10 @@ static long cport_copy_out(struct cport_wait_ctx *c, u32 ran,
 	/* The runs' completions are posts and dequeues; less what went back. */
 	port->stats.posts += ran;
 	port->stats.dequeues += ran;
-	port->stats.dequeues -= n - copied;
+	port->stats.dequeues -= n - copied - dropped;
+	port->stats.ring_dropped += dropped;
 	dead = port->dead;
-	requeued = copied < n && !dead;
+	requeued = copied + dropped < n && !dead;
 	if (copied < n && !copied) {
 		raw_spin_lock(&port->run_lock);
 		__cport_thread_stop(port, t);
@@ -283,9 +309,12 @@ static long cport_copy_out(struct cport_wait_ctx *c, u32 ran,
 	}
 	if (requeued) {
 		list_splice(&taken, &port->queue);
-		WRITE_ONCE(port->nr_queued, port->nr_queued + n - copied);
-		__cport_release(port);
+		WRITE_ONCE(port->nr_queued,
+			   port->nr_queued + n - copied - dropped);
 	}
+	/* Back on the queue, or this thread no longer runs: hand over. */
+	if (!dead && (requeued || !copied))
+		__cport_release(port);
 	spin_unlock_irq(&port->lock);
 
 	if (requeued)

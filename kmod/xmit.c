@@ -70,8 +70,13 @@ int cport_sendfile_read(const struct cport_sqe *sqe, struct cport_sf *sf)
 	ret = -ESPIPE;
 	if (!(file->f_mode & FMODE_PREAD))
 		goto out_put;
+	/*
+	 * A regular file read through ->read_iter alone, as kernel_read()
+	 * wants (it warns in the log of one with ->read: /proc/self/mem).
+	 */
 	ret = -EINVAL;
-	if (!S_ISREG(file_inode(file)->i_mode))
+	if (!S_ISREG(file_inode(file)->i_mode) || !file->f_op->read_iter ||
+	    file->f_op->read)
 		goto out_put;
 	count = rec.count;
 	if (!count) {

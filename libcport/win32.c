@@ -2225,6 +2225,25 @@ void GetAcceptExSockaddrs(PVOID lpOutputBuffer, DWORD dwReceiveDataLength,
 }
 
 /*
+ * Whether @fd has a connection to end: a stream socket, or a unix
+ * seqpacket one (the kernel's DISCONNECT says -EOPNOTSUPP otherwise, and
+ * the calls without an OVERLAPPED say the same).
+ */
+static bool has_connection(int fd)
+{
+	int type = 0, domain = 0;
+	socklen_t len = sizeof(type);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len))
+		return true;	/* let shutdown(2) say what is wrong */
+	len = sizeof(domain);
+	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len))
+		return true;
+	return type == SOCK_STREAM ||
+	       (domain == AF_UNIX && type == SOCK_SEQPACKET);
+}
+
+/*
  * Bound, as ConnectEx wants: an IP socket has a local port once bind()
  * (or a connect) gave it one; other families need no bind.
  */
@@ -2334,8 +2353,12 @@ static BOOL transmit_sync(int fd, int file, DWORD count,
 		if (ret)
 			return fail(-ret, TRUE);
 	}
-	if ((flags & TF_DISCONNECT) && shutdown(fd, SHUT_WR))
-		return fail(errno, TRUE);
+	if (flags & TF_DISCONNECT) {
+		if (!has_connection(fd))
+			return fail(EOPNOTSUPP, TRUE);
+		if (shutdown(fd, SHUT_WR))
+			return fail(errno, TRUE);
+	}
 	SetLastError(ERROR_SUCCESS);
 	return TRUE;
 }
@@ -2476,6 +2499,8 @@ BOOL DisconnectEx(SOCKET s, LPOVERLAPPED lpOverlapped, DWORD dwFlags,
 	if (dwFlags & TF_REUSE_SOCKET)
 		return fail(EOPNOTSUPP, TRUE);
 	if (!lpOverlapped) {
+		if (!has_connection(fd))
+			return fail(EOPNOTSUPP, TRUE);
 		if (shutdown(fd, SHUT_WR))
 			return fail(errno, TRUE);
 		SetLastError(ERROR_SUCCESS);

@@ -267,8 +267,8 @@ static const int E_SENDFILE[] = { EFAULT, E2BIG, EINVAL, EBADF, ENOTSOCK,
 				  EIDRM, ENOENT, ESPIPE, ENOBUFS, EDQUOT,
 				  ENOMEM, EMFILE, 0 };
 static const int E_DISCONNECT[] = { EFAULT, E2BIG, EINVAL, EBADF, ENOTSOCK,
-				    EIDRM, ENOENT, ENOTCONN, ENOBUFS, EDQUOT,
-				    ENOMEM, EMFILE, 0 };
+				    EIDRM, ENOENT, ENOTCONN, EOPNOTSUPP,
+				    ENOBUFS, EDQUOT, ENOMEM, EMFILE, 0 };
 static const int E_BADOP[] = { EFAULT, E2BIG, EINVAL, 0 };
 
 static bool in_set(const int *set, int e)

@@ -704,6 +704,8 @@ TEST(one_hold_wakes_a_bounded_number)
 	EXPECT_EQ(1, fdinfo_get(port, "runs_submit"));
 	EXPECT_EQ(HOLD_WAITERS - 8, fdinfo_get(port, "deferred_releases"));
 	EXPECT_TRUE(wait_none(port, GRACE_MS));
+	/* That wait made this thread the port's: it holds the port too. */
+	EXPECT_EQ(0, cport_leave(port));
 	close(fds[1]);
 	close(fds[0]);
 	cport_close(port);

@@ -735,6 +735,99 @@ TEST_F(ring, scribbled_head)
 }
 
 /*
+ * A ring entry holds no place, so a port can have every place of
+ * max_pending taken while the ring holds completions.  A wait whose
+ * buffer faults then still puts what it took from the ring back (on the
+ * ring's allowance, not a place): nothing is lost.
+ */
+TEST(fault_at_max_pending_loses_nothing)
+{
+	struct cport_setup s = { .concurrency = 2, .max_pending = 1 };
+	struct cport_cqe *bad = fault_page(), c[8];
+	struct cport_sqe sqe;
+	struct cport_ring r;
+	int port, fds[2];
+	char buf[2][8];
+
+	ASSERT_NE(NULL, bad);
+	port = cport_create_ring(&s, 8, &r);
+	ASSERT_LE(0, port);
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, fds));
+	ASSERT_EQ(0, cport_associate(port, fds[0], 10, 0));
+	ASSERT_EQ(1, recv_pending(port, fds[0], buf[0], 8, 1, 0, 0));
+	ASSERT_EQ(1, write(fds[1], "x", 1));
+	ASSERT_TRUE(fdinfo_wait(port, "ring_queued", 1));
+	/* The place came back: another RECV holds it now. */
+	ASSERT_EQ(1, recv_pending(port, fds[0], buf[1], 8, 2, 0, 0));
+	EXPECT_EQ(-ENOBUFS, sub_recv(port, &sqe, fds[0], buf[1], 8, 3,
+				     0, 0, 0));
+	EXPECT_EQ(-EFAULT, cport_wait(port, bad, 8, 0));
+	EXPECT_EQ(1, fdinfo_get(port, "queued"));
+	EXPECT_EQ(0, fdinfo_get(port, "ring_dropped"));
+	ASSERT_EQ(1, cport_wait(port, c, 8, 0));
+	EXPECT_EQ(1, c[0].user_data);
+	EXPECT_EQ(1, c[0].res);
+	close(fds[0]);
+	close(fds[1]);
+	munmap(bad, getpagesize());
+	cport_ring_unmap(&r);
+	cport_close(port);
+}
+
+/*
+ * A program that rewinds head gets the ring's entries again, and a wait
+ * whose buffer faults puts what it took back on the kernel's queue: done
+ * in a loop, that grew the queue by a node per entry per call, charged to
+ * nothing.  Entries put back come out of an allowance of as many as the
+ * ring holds (8 here), then each holds a place of max_pending and a unit
+ * as a queued completion does; past both it is dropped (fdinfo
+ * ring_dropped), and what was queued comes out, each once.
+ */
+TEST(rewound_head_is_bounded)
+{
+	struct cport_setup s = { .concurrency = 2, .max_pending = 32 };
+	struct cport_cqe *bad = fault_page(), c[64];
+	unsigned long long sum = 0;
+	struct cport_ring r;
+	int port, i, got, n = 0;
+	long long units;
+	__u32 tail;
+
+	ASSERT_NE(NULL, bad);
+	port = cport_create_ring(&s, 8, &r);
+	ASSERT_LE(0, port);
+	units = fdinfo_get(port, "user_units");		/* the ring's */
+	for (i = 1; i <= 8; i++)
+		ASSERT_EQ(0, cport_post(port, 0, i, 0, 0));
+	ASSERT_EQ(8, cport_ring_take(&r, c, 8));
+	tail = ring_tail(&r);
+	for (i = 0; i < 500; i++) {
+		__atomic_store_n(&r.hdr->head, tail - 8, __ATOMIC_RELEASE);
+		ASSERT_EQ(-EFAULT, cport_wait(port, bad, 8, 0));
+	}
+	/* 4,000 entries taken and put back; the port's bound held. */
+	EXPECT_EQ(8 + 32, fdinfo_get(port, "queued"));
+	EXPECT_EQ(32, fdinfo_get(port, "pending"));
+	EXPECT_EQ(units + 32, fdinfo_get(port, "user_units"));
+	EXPECT_EQ(500 * 8 - 8 - 32, fdinfo_get(port, "ring_dropped"));
+	/* The ring put right, the queue drains: the first 40, 1 to 8 each. */
+	__atomic_store_n(&r.hdr->head, tail, __ATOMIC_RELEASE);
+	while ((got = cport_wait(port, c, 64, 0)) > 0) {
+		for (i = 0; i < got; i++)
+			sum += c[i].user_data;
+		n += got;
+	}
+	EXPECT_EQ(-ETIMEDOUT, got);
+	EXPECT_EQ(40, n);
+	EXPECT_EQ(5 * 36, sum);
+	EXPECT_EQ(0, fdinfo_get(port, "pending"));
+	EXPECT_EQ(units, fdinfo_get(port, "user_units"));
+	munmap(bad, getpagesize());
+	cport_ring_unmap(&r);
+	cport_close(port);
+}
+
+/*
  * A hostile process: threads rewrite head (and the entries) at random
  * while others post and wait in the kernel.  The port loses what the
  * scribbler destroys, nothing more: every wait returns (completions or

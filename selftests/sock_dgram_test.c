@@ -512,6 +512,28 @@ TEST_F(dg, recv_fill_einval)
 	EXPECT_TRUE(wait_none(self->port, 20));
 }
 
+/*
+ * DISCONNECT has no connection to end on a datagram socket: unconnected,
+ * -ENOTCONN; connected, -EOPNOTSUPP (it stayed pending for ever: a
+ * connected UDP socket is still "established" after the shutdown, so the
+ * FIN it waited for never went).  Nothing is taken either way.
+ */
+TEST_F(dg, disconnect_refused)
+{
+	struct cport_sqe sqe;
+
+	cport_prep_disconnect(&sqe, self->a, 0, 1);
+	EXPECT_EQ(-ENOTCONN, submit1(self->port, &sqe));
+	EXPECT_EQ(0, sqe.status);
+	ASSERT_EQ(0, connect(self->a, (struct sockaddr *)&self->ba.ss,
+			     self->ba.len));
+	cport_prep_disconnect(&sqe, self->a, 0, 2);
+	EXPECT_EQ(-EOPNOTSUPP, submit1(self->port, &sqe));
+	EXPECT_EQ(0, sqe.status);
+	EXPECT_EQ(0, fdinfo_get(self->port, "pending"));
+	EXPECT_TRUE(wait_none(self->port, 20));
+}
+
 /* Cancel and timeout of a pending RECVMSG; the next one still works. */
 TEST_F(dg, cancel_and_timeout)
 {

@@ -569,6 +569,16 @@ TEST_F(sf, sendfile_errnos)
 	r.file_fd = dir;
 	PREP();
 	EXPECT_SUB_ERR(EINVAL, sqe);
+	close(dir);
+	/*
+	 * A regular file with no ->read_iter: kernel_read() would refuse
+	 * it with a line in the kernel log per call.
+	 */
+	dir = open("/proc/self/mem", O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, dir);
+	r.file_fd = dir;
+	PREP();
+	EXPECT_SUB_ERR(EINVAL, sqe);
 	/* count 0 over a file (sparse) larger than one operation sends. */
 	huge = memfd_create("huge", MFD_CLOEXEC);
 	ASSERT_LE(0, huge);

@@ -2041,6 +2041,26 @@ TEST_F(win, transmitfile_disconnect_and_disconnectex)
 	EXPECT_EQ(0, read(fds[1], &x, 1));
 	closesocket(SOCK(fds[0]));
 	close(fds[1]);
+
+	/* A connected UDP socket has no connection to end, either way. */
+	{
+		struct sockaddr_in a = { .sin_family = AF_INET };
+		socklen_t alen = sizeof(a);
+		int u = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+		ASSERT_LE(0, u);
+		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		ASSERT_EQ(0, bind(u, (struct sockaddr *)&a, sizeof(a)));
+		ASSERT_EQ(0, getsockname(u, (struct sockaddr *)&a, &alen));
+		ASSERT_EQ(0, connect(u, (struct sockaddr *)&a, sizeof(a)));
+		associate(_metadata, self->port, u, 14);
+		EXPECT_FALSE(disconnectex(SOCK(u), NULL, 0, 0));
+		EXPECT_EQ(WSAEOPNOTSUPP, WSAGetLastError());
+		EXPECT_FALSE(disconnectex(SOCK(u), &ov, 0, 0));
+		EXPECT_EQ(WSAEOPNOTSUPP, WSAGetLastError());
+		EXPECT_FALSE(gq(self->port, 100).ok);
+		closesocket(SOCK(u));
+	}
 	close(file);
 	free(back);
 }

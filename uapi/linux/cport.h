@@ -178,7 +178,12 @@ struct cport_setup {
  * kernel never reads an entry back except to hand it to a waiter of the
  * same port.  CPORT_IOC_DESTROY empties the ring (head = tail).  After a
  * wait fails with -EFAULT, the completions it took from the ring go back
- * to the head of the kernel's queue, behind what the ring holds by then.
+ * to the head of the kernel's queue, behind what the ring holds by then:
+ * as many as the ring has entries without a charge, more each holding a
+ * place of max_pending and a unit of the user's until dequeued (or moved
+ * to the ring, or discarded); one that finds neither is dropped (fdinfo
+ * ring_dropped).  A program that rewinds head, so that failing waits take
+ * the same entries again and again, gets there.
  *
  * Threads that take from the ring stay counted as running (they never
  * waited): as on Windows, a running thread that asks for the next packet
@@ -671,6 +676,9 @@ enum {
  *                neither connecting nor connected
  *   -ENOTCONN    (DISCONNECT) no connection was made, or the socket is
  *                listening
+ *   -EOPNOTSUPP  (DISCONNECT) a datagram socket (connected UDP, unix
+ *                datagram): only stream and unix seqpacket sockets
+ *                have a connection to end
  *   -EINVAL      (RECV) CPORT_RECV_FILL on a datagram or seqpacket socket
  *   -EFAULT      (RECVMSG, SENDMSG) the msghdr cannot be read
  *   -EINVAL      (RECVMSG, SENDMSG) msg_iovlen > CPORT_MAX_IOV,
@@ -691,7 +699,8 @@ enum {
  *                reading
  *   -ESPIPE      file_fd cannot be read at a position (a pipe, a FIFO, a
  *                socket, a stream device), as pread(2) says
- *   -EINVAL      file_fd is not a regular file (a directory, a device);
+ *   -EINVAL      file_fd is not a regular file (a directory, a device)
+ *                or is one read only through ->read (/proc/PID/mem);
  *                with count 0, head_len + the bytes from offset to the end
  *                of the file + tail_len > CPORT_MAX_IO
  *   -EFAULT      head or tail is not a valid user range
