@@ -65,7 +65,7 @@ static bool __cport_op_mark(struct cport_sock *s, struct cport_op *op,
 			    int status)
 {
 	lockdep_assert_held(&s->lock);
-	/* The active operation's runner looks without the lock (net.c). */
+	/* Its runner reads it without the lock: cport_op_cut(). */
 	WRITE_ONCE(op->cancel, status);
 	if (op != s->active) {
 		op->res = status;

@@ -410,6 +410,18 @@ enum cport_io {
 };
 
 /*
+ * Between two chunks of a loop that moves data while the peer keeps up (a
+ * fill-mode RECV, SEND, SENDMSG, a pipe's WRITE: up to 2 GB): has a
+ * cancel or timeout marked @op (cancel.c)?  Then the loop returns
+ * CPORT_IO_AGAIN and the runner finishes it with the mark and the bytes
+ * moved, instead of going on to the length.  Read without sock->lock.
+ */
+static inline bool cport_op_cut(const struct cport_op *op)
+{
+	return op->moved < op->len && READ_ONCE(op->cancel);
+}
+
+/*
  * A thread entering a wait, or serving the port, runs up to this many
  * ready sockets at a time.
  */

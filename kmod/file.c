@@ -349,8 +349,7 @@ enum cport_io cport_do_write(struct cport_sock *s, struct cport_op *op)
 			return CPORT_IO_AGAIN;
 		fsnotify_modify(file);
 		op->moved += ret;
-		/* A reader that keeps up does not hold a cancel (net.c). */
-		if (op->moved < op->len && READ_ONCE(op->cancel))
+		if (cport_op_cut(op))
 			return CPORT_IO_AGAIN;
 		cond_resched();
 	}

@@ -322,8 +322,7 @@ enum cport_io cport_do_sendmsg(struct cport_sock *s, struct cport_op *op)
 		if (!ret && op->moved < op->len)
 			return CPORT_IO_AGAIN;
 		op->moved += ret;
-		/* A peer that keeps reading does not hold a cancel (net.c). */
-		if (op->moved < op->len && READ_ONCE(op->cancel))
+		if (cport_op_cut(op))
 			return CPORT_IO_AGAIN;
 		cond_resched();
 	} while (op->moved < op->len);

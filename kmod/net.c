@@ -234,11 +234,7 @@ enum cport_io cport_do_recv(struct cport_sock *s, struct cport_op *op)
 			break;
 		if (cport_recv_drained(s, &msg))
 			return CPORT_IO_AGAIN;
-		/*
-		 * A FILL of up to 2 GB while the peer keeps sending: a cancel
-		 * or timeout ends it here, with what it has (runner.c).
-		 */
-		if (READ_ONCE(op->cancel))
+		if (cport_op_cut(op))
 			return CPORT_IO_AGAIN;
 		cond_resched();
 	}
@@ -264,8 +260,7 @@ enum cport_io cport_do_send(struct cport_sock *s, struct cport_op *op)
 		if (!ret)
 			return CPORT_IO_AGAIN;
 		op->moved += ret;
-		/* As a FILL's: a peer that keeps reading does not hold it. */
-		if (op->moved < op->len && READ_ONCE(op->cancel))
+		if (cport_op_cut(op))
 			return CPORT_IO_AGAIN;
 		cond_resched();
 	}

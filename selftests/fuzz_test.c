@@ -2822,12 +2822,6 @@ static bool supervise(struct rng *r)
 
 static unsigned long long audits, audited;
 
-/* The user's units, from a fresh port's fdinfo (cport_test.h). */
-static long long user_units(void)
-{
-	return user_units_now();
-}
-
 /* Submissions still owed a completion by live port instance @inst. */
 static unsigned long owed(unsigned int inst, long long due_by, bool report)
 {
@@ -3056,7 +3050,7 @@ static int fuzz_main(void)
 	bool hung = false;
 
 	fds0 = fd_count();
-	units0 = user_units();
+	units0 = user_units_now();
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGUSR1, &sa, NULL);		/* no SA_RESTART: -EINTR */
 	signal(SIGPIPE, SIG_IGN);		/* writes to closed pipes */
@@ -3156,7 +3150,7 @@ static int fuzz_main(void)
 	 * header says so): then the parent checks.
 	 */
 	if (!port_in_flight) {
-		wait_until((units = user_units()) == units0, PROGRESS_MS);
+		wait_until((units = user_units_now()) == units0, PROGRESS_MS);
 		if (units != units0)
 			FAIL("user_units %lld at the start, %lld at the end",
 			     units0, units);
@@ -3183,9 +3177,9 @@ TEST_F_TIMEOUT(fuzz, run, fuzz_harness_timeout())
 	 * coming back (fork_test ends with a port in flight in a unix
 	 * socket), and a start counted high would never be reached again.
 	 */
-	if (!wait_until(user_units() == 0, PROGRESS_MS))
-		TH_LOG("user_units %lld before fuzzing", user_units());
-	units0 = user_units();
+	if (!wait_until(user_units_now() == 0, PROGRESS_MS))
+		TH_LOG("user_units %lld before fuzzing", user_units_now());
+	units0 = user_units_now();
 	ASSERT_LE(0, units0) {
 		TH_LOG("cannot read user_units of a port");
 	}
@@ -3213,7 +3207,7 @@ TEST_F_TIMEOUT(fuzz, run, fuzz_harness_timeout())
 		       cfg.seed);
 	}
 	/* Its ports are gone with it, whatever it left in flight. */
-	wait_until((units = user_units()) == units0, PROGRESS_MS);
+	wait_until((units = user_units_now()) == units0, PROGRESS_MS);
 	EXPECT_EQ(units0, units) {
 		TH_LOG("user_units after the fuzzing process exited");
 	}
