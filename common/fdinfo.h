@@ -11,7 +11,7 @@
  *   ring_entries, ring_queued, ring_posts, ring_dropped
  *                                                 its completion ring
  *   posts, dequeues, waits, waits_slept, handoffs, blocked_releases,
- *   deferred_releases,
+ *   deferred_releases, busy_holds,
  *   over_limit_events, over_limit_ns              counters since setup
  *   sockets, file_associations, max_pending, pending, ready
  *                                                 its associations (of

@@ -484,6 +484,7 @@ struct cport_stats {
 	u64 deferred_releases;	/* lock: handoffs left by a full lock hold
 				 * to the release irq_work
 				 */
+	u64 busy_holds;		/* lock: releases held back, CPUs busy */
 	u64 over_events;	/* run: times running rose above the limit */
 	u64 over_ns;		/* run: time spent above the limit */
 };
@@ -532,6 +533,17 @@ struct cport_port {
 					 */
 	u32			max_queued;
 	bool			track_blocking;
+	bool			eager_release;	/* lock: Windows' rule, see
+						 * __cport_cpus_busy()
+						 */
+	bool			hold_off;	/* lock: the grace timer's
+						 * release, and its irq_work
+						 * chain, ignore busy CPUs
+						 */
+	bool			release_blocked; /* run_lock: a thread left
+						  * its slot (blocked, exited)
+						  * for release_work
+						  */
 
 	struct cport_stats	stats;
 	u32			id;		/* for tracepoints */
@@ -834,6 +846,7 @@ bool cport_sock_run(struct cport_sock *s, struct list_head *sink,
 void cport_sock_run_end(struct cport_sock *s);
 void cport_fallback_note(struct cport_port *port);
 void __cport_fallback_arm(struct cport_port *port);
+void __cport_grace_arm(struct cport_port *port);
 void cport_fallback_init(struct cport_port *port);
 void cport_fallback_stop(struct cport_port *port);
 void cport_fallback_exit(struct cport_port *port);
@@ -843,6 +856,7 @@ struct cport_thread *cport_thread_join(struct cport_port *port);
 int cport_thread_leave(struct cport_port *port);
 void __cport_thread_stop(struct cport_port *port, struct cport_thread *t);
 void __cport_thread_start(struct cport_port *port, struct cport_thread *t);
+bool __cport_thread_current_runs(struct cport_port *port);
 int cport_threads_init(void);
 void cport_threads_exit(void);
 

@@ -29,7 +29,8 @@
 #include "trace.h"
 
 #define CPORT_ENTER_FLAGS	CPORT_ENTER_ABSTIME
-#define CPORT_SETUP_FLAGS	CPORT_SETUP_NO_BLOCK_TRACKING
+#define CPORT_SETUP_FLAGS	(CPORT_SETUP_NO_BLOCK_TRACKING | \
+				 CPORT_SETUP_EAGER_RELEASE)
 
 static int cport_open(struct inode *inode, struct file *file)
 {

@@ -295,6 +295,7 @@ int cport_port_setup(struct cport_port *port, const struct cport_setup *s)
 		port->used = true;
 		WRITE_ONCE(port->track_blocking,
 			   !(s->flags & CPORT_SETUP_NO_BLOCK_TRACKING));
+		port->eager_release = !!(s->flags & CPORT_SETUP_EAGER_RELEASE);
 		port->concurrency = s->concurrency ?: num_online_cpus();
 		port->policy = cport_policy_number(pol.ops);
 		/*
@@ -328,7 +329,8 @@ void cport_port_info(struct cport_port *port, struct cport_info *info)
 			 CPORT_FEAT_POLL | CPORT_FEAT_BLOCK_TRACKING |
 			 CPORT_FEAT_SOCKETS | CPORT_FEAT_RING;
 	cport_opdefs_info(&info->ops, &info->sqe_flags);
-	info->setup_flags = CPORT_SETUP_NO_BLOCK_TRACKING;
+	info->setup_flags = CPORT_SETUP_NO_BLOCK_TRACKING |
+			    CPORT_SETUP_EAGER_RELEASE;
 	info->enter_flags = CPORT_ENTER_ABSTIME;
 	info->policies = GENMASK(CPORT_POLICY__NR - 1, 0);
 	info->max_enter = CPORT_MAX_ENTER;
@@ -344,6 +346,8 @@ void cport_port_info(struct cport_port *port, struct cport_info *info)
 	info->ring_entries = cport_ring_entries(port->ring);
 	if (port->track_blocking)
 		info->port_flags |= CPORT_INFO_BLOCK_TRACKING;
+	if (port->eager_release)
+		info->port_flags |= CPORT_INFO_EAGER_RELEASE;
 	spin_unlock_irq(&port->lock);
 }
 
@@ -518,6 +522,38 @@ struct cport_sock *cport_ready_pop(struct cport_port *port)
 #define CPORT_RELEASE_BATCH	CPORT_WAKE_Q_SIZE
 
 /*
+ * Would a second running thread only take a busy CPU from someone?  The
+ * running count is taken to stand for as many busy CPUs (a counted thread
+ * that is preempted, or handed work and not yet running, still wants
+ * one; threads stacked on one CPU make this an overestimate); the
+ * caller's own CPU is busy too unless it is idle (a completion posted
+ * from an interrupt of the idle task) or runs a counted thread of the
+ * port.  When that covers every online CPU, a waiter released now could
+ * only preempt a task, the producer often, and a running thread of the
+ * port will take the work when it next waits: the release waits for
+ * that, for a thread to block or a CPU to go idle (thread.c), or for the
+ * grace timer (runner.c), as it would at the concurrency value.  The
+ * first thread is always released, and a port set up with
+ * CPORT_SETUP_EAGER_RELEASE, or without block tracking (a blocked thread
+ * would look busy), keeps Windows' rule.
+ */
+static bool __cport_cpus_busy(struct cport_port *port)
+{
+	unsigned int busy = port->running;
+
+	lockdep_assert_held(&port->lock);
+	lockdep_assert_held(&port->run_lock);
+	if (!busy || port->eager_release || port->hold_off ||
+	    !READ_ONCE(port->track_blocking))
+		return false;
+	if (busy < num_online_cpus() - 1)
+		return false;
+	if (!is_idle_task(current) && !__cport_thread_current_runs(port))
+		busy++;
+	return busy >= num_online_cpus();
+}
+
+/*
  * Give queued completions, and sockets that have I/O to do, to sleeping
  * waiters, one each, while the concurrency value allows.  A waiter handed
  * a socket moves its data in its own context (op.c) and returns what
@@ -545,6 +581,12 @@ unsigned int __cport_release(struct cport_port *port)
 		raw_spin_lock(&port->run_lock);
 		if (port->running >= port->concurrency) {
 			raw_spin_unlock(&port->run_lock);
+			break;
+		}
+		if (__cport_cpus_busy(port)) {
+			raw_spin_unlock(&port->run_lock);
+			port->stats.busy_holds++;
+			__cport_grace_arm(port);
 			break;
 		}
 		/* This hold has woken its share: the irq_work goes on. */
@@ -642,20 +684,27 @@ static void cport_release_irq(struct irq_work *work)
 					       release_work);
 	struct cport_wake_q q;
 	unsigned long flags;
+	bool more, blocked;
 	unsigned int n;
-	bool more;
 
 	flags = cport_lock(port, &q);
 	more = port->release_more;
 	port->release_more = false;
+	raw_spin_lock(&port->run_lock);
+	blocked = port->release_blocked;
+	port->release_blocked = false;
+	raw_spin_unlock(&port->run_lock);
 	n = __cport_release(port);
 	if (more)
 		port->stats.deferred_releases += n;
-	else
+	else if (blocked)
 		port->stats.blocked_releases += n;
-	/* The last of a chain: what no waiter took goes to the ring. */
-	if (more && !port->release_more && port->ring)
-		__cport_ring_fill(port);
+	/* The last of a chain: an eager one ends, the ring gets the rest. */
+	if (!port->release_more) {
+		port->hold_off = false;
+		if (more && port->ring)
+			__cport_ring_fill(port);
+	}
 	cport_unlock(port, &q, flags);
 }
 
@@ -1075,6 +1124,7 @@ void cport_port_show(struct cport_port *port, struct seq_file *m)
 	seq_printf(m, "ring_dropped:\t%llu\n", stats.ring_dropped);
 	seq_printf(m, "blocked_releases:\t%llu\n", stats.blocked_releases);
 	seq_printf(m, "deferred_releases:\t%llu\n", stats.deferred_releases);
+	seq_printf(m, "busy_holds:\t%llu\n", stats.busy_holds);
 	seq_printf(m, "over_limit_events:\t%llu\n", stats.over_events);
 	seq_printf(m, "over_limit_ns:\t%llu\n", over_ns);
 	seq_printf(m, "destroyed:\t%u\n", dead);

@@ -430,9 +430,23 @@ void __cport_fallback_arm(struct cport_port *port)
 		return;
 	if (!READ_ONCE(port->running))
 		__cport_fallback(port);
-	/* Queued, not active: a callback running now may have missed it. */
-	else if (!hrtimer_is_queued(&port->fb_timer))
-		hrtimer_start(&port->fb_timer, ns_to_ktime(CPORT_FALLBACK_GRACE_NS),
+	else
+		__cport_grace_arm(port);
+}
+
+/*
+ * Start the grace: sockets still waiting for a runner when it ends get the
+ * fallback, and work __cport_release() held back because every CPU was
+ * busy is released by the concurrency value alone.  Queued, not active: a
+ * callback running now may have missed what armed it.  Under port->lock,
+ * any context.
+ */
+void __cport_grace_arm(struct cport_port *port)
+{
+	lockdep_assert_held(&port->lock);
+	if (!hrtimer_is_queued(&port->fb_timer))
+		hrtimer_start(&port->fb_timer,
+			      ns_to_ktime(CPORT_FALLBACK_GRACE_NS),
 			      HRTIMER_MODE_REL_PINNED_SOFT);
 }
 
@@ -444,6 +458,15 @@ static enum hrtimer_restart cport_fallback_timer(struct hrtimer *timer)
 	unsigned long flags;
 
 	flags = cport_lock(port, &q);
+	/*
+	 * Release what was held by the concurrency value alone; past one
+	 * hold's share the release irq_work goes on the same way, and ends
+	 * it (cport_release_irq()).
+	 */
+	port->hold_off = true;
+	__cport_release(port);
+	if (!port->release_more)
+		port->hold_off = false;
 	__cport_fallback(port);
 	cport_unlock(port, &q, flags);
 	return HRTIMER_NORESTART;
@@ -528,10 +551,8 @@ static void cport_fallback_run(struct cport_port *port)
 	 */
 	spin_lock_irq(&port->lock);
 	port->fb_queued = false;
-	if (!port->dead && !list_empty(&port->ready) &&
-	    !hrtimer_is_queued(&port->fb_timer))
-		hrtimer_start(&port->fb_timer, ns_to_ktime(CPORT_FALLBACK_GRACE_NS),
-			      HRTIMER_MODE_REL_PINNED_SOFT);
+	if (!port->dead && !list_empty(&port->ready))
+		__cport_grace_arm(port);
 	spin_unlock_irq(&port->lock);
 }
 

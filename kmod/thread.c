@@ -100,6 +100,23 @@ static bool __cport_can_release(struct cport_port *port)
 	       READ_ONCE(port->nr_waiters);
 }
 
+static struct cport_thread *cport_thread_current(void);
+
+/*
+ * Is the caller (or the task it interrupted) a thread of @port that
+ * counts as running?  Then the CPU it is on is one the running count
+ * already stands for.  current's notifier list changes only in current,
+ * with interrupts off (cport_thread_join(), cport_thread_leave()), so an
+ * interrupt on this CPU walks it safely.
+ */
+bool __cport_thread_current_runs(struct cport_port *port)
+{
+	struct cport_thread *t = cport_thread_current();
+
+	lockdep_assert_held(&port->run_lock);
+	return t && READ_ONCE(t->port) == port && t->counted && !t->blocked;
+}
+
 static void cport_thread_free(struct cport_thread *t)
 {
 	cport_port_put(t->port);
@@ -157,10 +174,12 @@ static void cport_sched_out(struct preempt_notifier *pn,
 			__cport_thread_stop(port, t);
 			port->nr_threads--;
 			WRITE_ONCE(t->left, true);
+			port->release_blocked = true;
 		}
 	} else if (t->counted && !t->blocked && !t->in_wait) {
 		WRITE_ONCE(t->blocked, true);
 		blocked = true;
+		port->release_blocked = true;
 		__cport_running_dec(port);
 		if (port->pol.ops->thread_block)
 			port->pol.ops->thread_block(&port->pol, t->seq,
@@ -272,9 +291,10 @@ struct cport_thread *cport_thread_join(struct cport_port *port)
 	preempt_notifier_init(&t->pn, &cport_preempt_ops);
 	__module_get(THIS_MODULE);
 	cport_thread_attach(port, t);
-	preempt_disable();
+	/* Interrupts off: __cport_thread_current_runs() walks the list. */
+	local_irq_disable();
 	preempt_notifier_register(&t->pn);
-	preempt_enable();
+	local_irq_enable();
 	return t;
 }
 
@@ -284,9 +304,9 @@ int cport_thread_leave(struct cport_port *port)
 
 	if (!t || t->port != port)
 		return -ENOENT;
-	preempt_disable();
+	local_irq_disable();
 	preempt_notifier_unregister(&t->pn);
-	preempt_enable();
+	local_irq_enable();
 	cport_thread_detach(t);
 	cport_thread_free(t);
 	return 0;

@@ -208,6 +208,9 @@ TEST(constants)
 	ASSERT_EQ(65536, CPORT_MAX_BUFS);
 	ASSERT_EQ(1, CPORT_ENTER_ABSTIME);
 	ASSERT_EQ(1, CPORT_SETUP_NO_BLOCK_TRACKING);
+	ASSERT_EQ(2, CPORT_SETUP_EAGER_RELEASE);
+	ASSERT_EQ(1, CPORT_INFO_BLOCK_TRACKING);
+	ASSERT_EQ(2, CPORT_INFO_EAGER_RELEASE);
 	ASSERT_EQ(1, CPORT_FEAT_HANDOFF);
 	ASSERT_EQ(2, CPORT_FEAT_CONCURRENCY);
 	ASSERT_EQ(4, CPORT_FEAT_POLL);
@@ -306,7 +309,8 @@ TEST_F(port, query_defaults)
 	 * are not. */
 	EXPECT_EQ(all_ops, info.ops);
 	EXPECT_EQ(0xfffe, info.ops);
-	EXPECT_EQ(CPORT_SETUP_NO_BLOCK_TRACKING, info.setup_flags);
+	EXPECT_EQ(CPORT_SETUP_NO_BLOCK_TRACKING | CPORT_SETUP_EAGER_RELEASE,
+		  info.setup_flags);
 	EXPECT_EQ(CPORT_ENTER_ABSTIME, info.enter_flags);
 	EXPECT_EQ(CPORT_SQE_INLINE | CPORT_SQE_POST | CPORT_SQE_INLINE_POST,
 		  info.sqe_flags);
@@ -416,11 +420,25 @@ TEST_F(port, query_no_block_tracking)
 	ASSERT_EQ(0, query_poisoned(self->port, &info));
 	EXPECT_EQ(0, info.port_flags);
 	EXPECT_EQ(2, info.concurrency);
-	EXPECT_EQ(CPORT_SETUP_NO_BLOCK_TRACKING, info.setup_flags);
+	EXPECT_EQ(CPORT_SETUP_NO_BLOCK_TRACKING | CPORT_SETUP_EAGER_RELEASE,
+		  info.setup_flags);
 	EXPECT_TRUE(info.features & CPORT_FEAT_BLOCK_TRACKING);
 	EXPECT_EQ(CPORT_DEFAULT_PENDING, info.max_pending);
 	EXPECT_EQ(0, info.resv[0] | info.resv[1] | info.resv[2]);
 	EXPECT_EQ(0, fdinfo_get(self->port, "block_tracking"));
+}
+
+/* Windows' release rule, asked for, is reported. */
+TEST_F(port, query_eager_release)
+{
+	struct cport_setup s = { .flags = CPORT_SETUP_EAGER_RELEASE };
+	struct cport_info info;
+
+	ASSERT_EQ(0, cport_setup(self->port, &s));
+	ASSERT_EQ(0, query_poisoned(self->port, &info));
+	EXPECT_EQ(CPORT_INFO_BLOCK_TRACKING | CPORT_INFO_EAGER_RELEASE,
+		  info.port_flags);
+	EXPECT_EQ(0, fdinfo_get(self->port, "busy_holds"));
 }
 
 TEST_F(port, setup_zero_means_default)
@@ -506,7 +524,7 @@ TEST(create_defaults)
 /* libcport: a failed setup leaves no descriptor behind. */
 TEST(create_bad_setup)
 {
-	struct cport_setup s = { .flags = 1U << 1 };
+	struct cport_setup s = { .flags = 1U << 2 };
 	int before, after;
 
 	/* open() returns the lowest free descriptor. */

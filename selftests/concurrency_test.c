@@ -298,4 +298,196 @@ TEST_F(port, batch_counts_once)
 	EXPECT_EQ(0, fdinfo_get(self->port, "running"));
 }
 
+/*
+ * Every CPU busy (uapi CPORT_SETUP_EAGER_RELEASE): while threads of the
+ * port compute on all CPUs but the poster's, a completion posted from a
+ * busy CPU releases nobody at once (busy_holds); a running thread's next
+ * wait takes it, or the grace of one tick releases a waiter for it.  These
+ * ports track blocking (the spinners never block).
+ */
+#define MAX_SPINNERS	7
+
+/* Takes one completion, computes until stopped, then only looks. */
+struct spinner {
+	pthread_t thread;
+	int port;
+	int spinning;
+	int stop;
+	int ret[2];
+	struct cport_cqe cqe[2];
+};
+
+static void *spinner_fn(void *arg)
+{
+	struct spinner *s = arg;
+
+	s->ret[0] = cport_wait(s->port, &s->cqe[0], 1, -1);
+	__atomic_store_n(&s->spinning, 1, __ATOMIC_RELEASE);
+	while (!__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE))
+		;	/* counts as running, never blocked */
+	s->ret[1] = cport_wait(s->port, &s->cqe[1], 1, 0);
+	return NULL;
+}
+
+/*
+ * Open a port of @flags with the online CPUs as its concurrency value and
+ * make one fewer threads than CPUs compute on it; then put @b to sleep in
+ * it.  Returns how many spinners run, 0 to skip.
+ */
+static int busy_port(struct __test_metadata *_metadata,
+		     FIXTURE_DATA(port) *self, unsigned int flags,
+		     struct spinner *sp, struct waiter *b)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	int i, n = cpus - 1;
+
+	if (cpus < 2 || n > MAX_SPINNERS)
+		return 0;
+	open_port(_metadata, self, cpus, flags);
+	for (i = 0; i < n; i++) {
+		memset(&sp[i], 0, sizeof(sp[i]));
+		sp[i].port = self->port;
+		if (pthread_create(&sp[i].thread, NULL, spinner_fn, &sp[i]))
+			return -1;
+		if (!fdinfo_wait(self->port, "waiters", 1) ||
+		    cport_post(self->port, 0, i, 0, 0) ||
+		    !wait_until(__atomic_load_n(&sp[i].spinning,
+						__ATOMIC_ACQUIRE), PROGRESS_MS))
+			return -1;
+	}
+	if (fdinfo_get(self->port, "running") != n ||
+	    waiter_start(b, self->port, 1, -1, &self->seq) ||
+	    !fdinfo_wait(self->port, "waiters", 1) ||
+	    !task_wait_sleeping(b->tid))
+		return -1;
+	return n;
+}
+
+static void spinners_stop(struct spinner *sp, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		__atomic_store_n(&sp[i].stop, 1, __ATOMIC_RELEASE);
+		pthread_join(sp[i].thread, NULL);
+	}
+}
+
+/* Nobody comes back for it: the grace releases the sleeper. */
+TEST_F(port, busy_cpus_hold_a_release)
+{
+	struct spinner sp[MAX_SPINNERS];
+	long long handoffs;
+	struct waiter b;
+	int n, i;
+
+	n = busy_port(_metadata, self, 0, sp, &b);
+	if (!n)
+		SKIP(return, "needs 2 to %d online CPUs", MAX_SPINNERS + 1);
+	ASSERT_LT(0, n);
+	EXPECT_EQ(0, fdinfo_get(self->port, "busy_holds"));
+	handoffs = fdinfo_get(self->port, "handoffs");
+
+	ASSERT_EQ(0, cport_post(self->port, 0, 100, 0, 0));
+	/* This CPU and the spinners' are busy: held, whatever comes next. */
+	EXPECT_EQ(1, fdinfo_get(self->port, "busy_holds"));
+	ASSERT_TRUE(wait_until(waiter_done(&b), PROGRESS_MS));
+	pthread_join(b.thread, NULL);
+	EXPECT_EQ(1, b.ret);
+	EXPECT_EQ(100, b.cqes[0].user_data);
+	EXPECT_EQ(handoffs + 1, fdinfo_get(self->port, "handoffs"));
+	EXPECT_EQ(1, fdinfo_get(self->port, "busy_holds"));
+
+	spinners_stop(sp, n);
+	for (i = 0; i < n; i++) {
+		EXPECT_EQ(1, sp[i].ret[0]);
+		EXPECT_EQ(-ETIMEDOUT, sp[i].ret[1]);
+	}
+	EXPECT_EQ(0, fdinfo_get(self->port, "queued"));
+}
+
+/* Windows' rule, asked for: released at once, never held. */
+TEST_F(port, eager_release_never_holds)
+{
+	struct spinner sp[MAX_SPINNERS];
+	struct waiter b;
+	int n;
+
+	n = busy_port(_metadata, self, CPORT_SETUP_EAGER_RELEASE, sp, &b);
+	if (!n)
+		SKIP(return, "needs 2 to %d online CPUs", MAX_SPINNERS + 1);
+	ASSERT_LT(0, n);
+	ASSERT_EQ(0, cport_post(self->port, 0, 100, 0, 0));
+	ASSERT_TRUE(wait_until(waiter_done(&b), PROGRESS_MS));
+	pthread_join(b.thread, NULL);
+	EXPECT_EQ(1, b.ret);
+	EXPECT_EQ(100, b.cqes[0].user_data);
+	EXPECT_EQ(0, fdinfo_get(self->port, "busy_holds"));
+	spinners_stop(sp, n);
+	EXPECT_EQ(-ETIMEDOUT, sp[0].ret[1]);
+}
+
+/*
+ * A spinner that waits again right after the post takes what was held
+ * (or, if the grace ran out first, the sleeper has it): exactly one of
+ * them, never both, never neither.
+ */
+TEST_F(port, running_thread_takes_held_work)
+{
+	struct spinner sp[MAX_SPINNERS];
+	struct waiter b;
+	int n, got;
+
+	n = busy_port(_metadata, self, 0, sp, &b);
+	if (!n)
+		SKIP(return, "needs 2 to %d online CPUs", MAX_SPINNERS + 1);
+	ASSERT_LT(0, n);
+	ASSERT_EQ(0, cport_post(self->port, 0, 100, 0, 0));
+	__atomic_store_n(&sp[0].stop, 1, __ATOMIC_RELEASE);
+	pthread_join(sp[0].thread, NULL);
+	EXPECT_EQ(1, fdinfo_get(self->port, "busy_holds"));
+	got = sp[0].ret[1] == 1;
+	if (got) {
+		EXPECT_EQ(100, sp[0].cqe[1].user_data);
+		/* The spinner exited: the next post goes to the sleeper. */
+		ASSERT_EQ(0, cport_post(self->port, 0, 101, 0, 0));
+	} else {
+		TH_LOG("the grace ran out before the spinner waited");
+		EXPECT_EQ(-ETIMEDOUT, sp[0].ret[1]);
+	}
+	ASSERT_TRUE(wait_until(waiter_done(&b), PROGRESS_MS));
+	pthread_join(b.thread, NULL);
+	EXPECT_EQ(1, b.ret);
+	EXPECT_EQ(got ? 101 : 100, b.cqes[0].user_data);
+	spinners_stop(sp + 1, n - 1);
+	EXPECT_EQ(0, fdinfo_get(self->port, "queued"));
+}
+
+/*
+ * A completion that comes from an idle CPU (a delayed POST whose timer
+ * fires while the poster sleeps) is released at once: that CPU is free
+ * for the woken thread.
+ */
+TEST_F(port, idle_cpu_releases_at_once)
+{
+	struct spinner sp[MAX_SPINNERS];
+	struct cport_sqe sqe;
+	struct waiter b;
+	int n;
+
+	n = busy_port(_metadata, self, 0, sp, &b);
+	if (!n)
+		SKIP(return, "needs 2 to %d online CPUs", MAX_SPINNERS + 1);
+	ASSERT_LT(0, n);
+	cport_prep_post(&sqe, 0, 100, 0, 0);
+	sqe.timeout_ns = 50 * 1000 * 1000;
+	ASSERT_EQ(1, cport_submit(self->port, &sqe, 1));
+	/* Sleep (this CPU goes idle) until the sleeper has it. */
+	ASSERT_EQ(0, pthread_join(b.thread, NULL));
+	EXPECT_EQ(1, b.ret);
+	EXPECT_EQ(100, b.cqes[0].user_data);
+	EXPECT_EQ(0, fdinfo_get(self->port, "busy_holds"));
+	spinners_stop(sp, n);
+}
+
 TEST_HARNESS_MAIN

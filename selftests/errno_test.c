@@ -173,9 +173,10 @@ TEST_F(fresh, setup_bigger_than_a_page)
 TEST_F(fresh, setup_bad_fields)
 {
 	static const struct cport_setup bad[] = {
-		{ .flags = 1U << 1 },
+		{ .flags = 1U << 2 },
 		{ .flags = 1U << 31 },
-		{ .flags = CPORT_SETUP_NO_BLOCK_TRACKING | 1U << 1 },
+		{ .flags = CPORT_SETUP_NO_BLOCK_TRACKING | 1U << 2 },
+		{ .flags = CPORT_SETUP_EAGER_RELEASE | 1U << 2 },
 		{ .flags = ~0U },
 		{ .policy = CPORT_POLICY__NR },
 		{ .policy = ~0U },
@@ -320,7 +321,7 @@ TEST_F(fresh, setup_twice)
 {
 	struct cport_setup good = { .concurrency = 1 };
 	struct cport_setup good2 = { .flags = CPORT_SETUP_NO_BLOCK_TRACKING };
-	struct cport_setup bad = { .flags = 1U << 1 };
+	struct cport_setup bad = { .flags = 1U << 2 };
 
 	ASSERT_EQ(0, cport_setup(self->port, &good));
 	EXPECT_EQ(-EBUSY, cport_setup(self->port, &good));
@@ -989,7 +990,7 @@ TEST_F(port, after_destroy_everything_eidrm)
 TEST_F(port, after_destroy_arguments_first)
 {
 	char small[8] = {};
-	struct cport_setup bad = { .flags = 1U << 1 };
+	struct cport_setup bad = { .flags = 1U << 2 };
 	struct cport_enter e;
 
 	ASSERT_EQ(0, cport_destroy(self->port));

@@ -1817,7 +1817,8 @@ static void act_setup(struct worker *w)
 			struct cport_setup k = {};
 
 			memcpy(&k, buf, n < sizeof(k) ? n : sizeof(k));
-			if ((k.flags & ~CPORT_SETUP_NO_BLOCK_TRACKING) ||
+			if ((k.flags & ~(CPORT_SETUP_NO_BLOCK_TRACKING |
+					 CPORT_SETUP_EAGER_RELEASE)) ||
 			    k.policy >= CPORT_POLICY__NR ||
 			    k.concurrency > CPORT_MAX_CONCURRENCY ||
 			    k.max_queued > CPORT_MAX_QUEUED ||
@@ -1857,14 +1858,16 @@ static void check_info(const char *buf, unsigned int size)
 	unsigned int i;
 
 	if (in->api_version != CPORT_API_VERSION || in->features != 0x3f ||
-	    in->ops != 0xfffe || in->setup_flags != CPORT_SETUP_NO_BLOCK_TRACKING ||
+	    in->ops != 0xfffe ||
+	    in->setup_flags != (CPORT_SETUP_NO_BLOCK_TRACKING |
+				CPORT_SETUP_EAGER_RELEASE) ||
 	    in->enter_flags != CPORT_ENTER_ABSTIME ||
 	    in->sqe_flags != (CPORT_SQE_INLINE | CPORT_SQE_POST |
 			      CPORT_SQE_INLINE_POST) ||
 	    in->policies != 0xf || in->policy >= CPORT_POLICY__NR ||
 	    !in->concurrency || in->concurrency > CPORT_MAX_CONCURRENCY ||
 	    !in->max_queued || in->max_queued > CPORT_MAX_QUEUED ||
-	    in->max_enter != CPORT_MAX_ENTER || in->port_flags > 1 ||
+	    in->max_enter != CPORT_MAX_ENTER || in->port_flags > 3 ||
 	    !in->max_pending || in->max_pending > CPORT_MAX_PENDING ||
 	    in->resv[0] || in->resv[1] || in->resv[2])
 		FAIL("QUERY: api %u features %#x ops %#llx flags %#x/%#x/%#x policies %#x policy %u concurrency %u max_queued %u max_enter %u port_flags %#x max_pending %u",

@@ -660,7 +660,9 @@ TEST(one_hold_wakes_a_bounded_number)
 	ret = socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, fds);
 	ASSERT_EQ(0, write_param(DGRAM_QLEN, qlen));
 	ASSERT_EQ(0, ret);
-	port = port_new(2 * HOLD_WAITERS, CPORT_POLICY_LIFO, 0);
+	/* Windows' rule: every waiter is released at once (no busy_holds). */
+	port = port_new_flags(CPORT_SETUP_EAGER_RELEASE, 2 * HOLD_WAITERS,
+			      CPORT_POLICY_LIFO, 0);
 	ASSERT_LE(0, port);
 	ASSERT_EQ(0, cport_associate(port, fds[0], 7, 0));
 	cport_prep_provide_buffers(&sqe, GRP, pool, BSZ, HOLD_WAITERS, 0);

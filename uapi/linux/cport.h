@@ -224,6 +224,21 @@ struct cport_ring_hdr {
  */
 #define CPORT_SETUP_NO_BLOCK_TRACKING	_BITUL(0)
 
+/*
+ * By default, while at least one thread of the port runs, a waiter is not
+ * released when every CPU looks busy: the running count plus the CPU the
+ * completion comes from (unless it is idle or runs a thread of the port)
+ * cover every online CPU, so the waiter could only preempt a task, often
+ * the producer of the completion.  The work stays queued, as at the
+ * concurrency value, for a running thread's next wait, a thread that
+ * blocks or sleeps, or a grace of about one tick, after which waiters are
+ * released by the concurrency value alone.  With this flag (or without
+ * block tracking) the port always releases by the concurrency value
+ * alone, as Windows does.  fdinfo's busy_holds counts the times a release
+ * was held back.
+ */
+#define CPORT_SETUP_EAGER_RELEASE	_BITUL(1)
+
 #define CPORT_MAX_CONCURRENCY	4096
 #define CPORT_DEFAULT_QUEUED	65536
 #define CPORT_MAX_QUEUED	4194304
@@ -240,6 +255,7 @@ struct cport_ring_hdr {
 
 /* struct cport_info.port_flags */
 #define CPORT_INFO_BLOCK_TRACKING _BITUL(0)	/* this port tracks blocking */
+#define CPORT_INFO_EAGER_RELEASE _BITUL(1)	/* CPORT_SETUP_EAGER_RELEASE */
 
 /*
  * CPORT_IOC_QUERY: what this kernel supports and how this port is set up.
