@@ -78,7 +78,7 @@ KCSAN_NAME=${debug_ver:-7.2}-kcsan
 # What the KCSAN kernel runs: the tests where threads of a port race each
 # other and the socket callbacks.  Names missing from build/selftests (a
 # test not written yet) are left out.
-KCSAN_TESTS="stress_test sock_stress_test sock_cancel_test blocking_test sock_order_test fuzz_test"
+KCSAN_TESTS="stress_test concurrency_test sock_stress_test sock_cancel_test blocking_test sock_order_test fuzz_test"
 
 wanted() {
 	local k

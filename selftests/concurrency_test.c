@@ -334,16 +334,17 @@ static void *spinner_fn(void *arg)
  * make one fewer threads than CPUs compute on it; then put @b to sleep in
  * it.  Returns how many spinners run, 0 to skip.
  */
-static int busy_port(struct __test_metadata *_metadata,
-		     FIXTURE_DATA(port) *self, unsigned int flags,
-		     struct spinner *sp, struct waiter *b)
+static int __busy_port(struct __test_metadata *_metadata,
+		       FIXTURE_DATA(port) *self, unsigned int flags,
+		       unsigned int concurrency, struct spinner *sp,
+		       struct waiter *b)
 {
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	int i, n = cpus - 1;
 
 	if (cpus < 2 || n > MAX_SPINNERS)
 		return 0;
-	open_port(_metadata, self, cpus, flags);
+	open_port(_metadata, self, concurrency ?: cpus, flags);
 	for (i = 0; i < n; i++) {
 		memset(&sp[i], 0, sizeof(sp[i]));
 		sp[i].port = self->port;
@@ -361,6 +362,13 @@ static int busy_port(struct __test_metadata *_metadata,
 	    !task_wait_sleeping(b->tid))
 		return -1;
 	return n;
+}
+
+static int busy_port(struct __test_metadata *_metadata,
+		     FIXTURE_DATA(port) *self, unsigned int flags,
+		     struct spinner *sp, struct waiter *b)
+{
+	return __busy_port(_metadata, self, flags, 0, sp, b);
 }
 
 static void spinners_stop(struct spinner *sp, int n)
@@ -461,6 +469,56 @@ TEST_F(port, running_thread_takes_held_work)
 	EXPECT_EQ(got ? 101 : 100, b.cqes[0].user_data);
 	spinners_stop(sp + 1, n - 1);
 	EXPECT_EQ(0, fdinfo_get(self->port, "queued"));
+}
+
+/*
+ * The grace releases everything held by the concurrency value alone, the
+ * release irq_work's chain past 8 handoffs included: 16 completions held
+ * (one hold each), 16 sleepers, room for all; each sleeper gets one,
+ * none twice, 8 of them from the chain, and nothing is held again.
+ */
+#define HELD	16
+
+TEST_F(port, grace_releases_all_held)
+{
+	struct spinner sp[MAX_SPINNERS];
+	struct cport_sqe sqes[HELD];
+	struct waiter w[HELD];
+	unsigned int seen = 0;
+	long long holds;
+	int n, i;
+
+	n = __busy_port(_metadata, self, 0, 64, sp, &w[0]);
+	if (!n)
+		SKIP(return, "needs 2 to %d online CPUs", MAX_SPINNERS + 1);
+	ASSERT_LT(0, n);
+	for (i = 1; i < HELD; i++) {
+		ASSERT_EQ(0, waiter_start(&w[i], self->port, 1, -1,
+					  &self->seq));
+		ASSERT_TRUE(fdinfo_wait(self->port, "waiters", i + 1));
+		ASSERT_TRUE(task_wait_sleeping(w[i].tid));
+	}
+	for (i = 0; i < HELD; i++)
+		cport_prep_post(&sqes[i], 0, i, 0, 0);
+	ASSERT_EQ(HELD, cport_submit(self->port, sqes, HELD));
+	holds = fdinfo_get(self->port, "busy_holds");
+	EXPECT_LE(HELD, holds);
+
+	ASSERT_TRUE(wait_until(waiters_done(w, HELD) == HELD, PROGRESS_MS)) {
+		TH_LOG("%d of %d released; queued %lld", waiters_done(w, HELD),
+		       HELD, fdinfo_get(self->port, "queued"));
+	}
+	for (i = 0; i < HELD; i++) {
+		pthread_join(w[i].thread, NULL);
+		ASSERT_EQ(1, w[i].ret);
+		ASSERT_GT(HELD, w[i].cqes[0].user_data);
+		EXPECT_FALSE(seen & 1U << w[i].cqes[0].user_data);
+		seen |= 1U << w[i].cqes[0].user_data;
+	}
+	EXPECT_EQ((1U << HELD) - 1, seen);
+	EXPECT_EQ(HELD - 8, fdinfo_get(self->port, "deferred_releases"));
+	EXPECT_EQ(holds, fdinfo_get(self->port, "busy_holds"));
+	spinners_stop(sp, n);
 }
 
 /*
