@@ -9,8 +9,8 @@
  * one waiter, nobody is released while the running count is at the
  * concurrency value (or, unless the port releases eagerly, while every
  * CPU is busy: uapi CPORT_SETUP_EAGER_RELEASE), signals and timeouts end
- * waits.  A policy only
- * chooses, among the waiters asleep right now, whom the core releases.
+ * waits.  A policy only chooses, among the waiters asleep right now, whom
+ * the core releases.
  * The core checks the choice: a waiter that is not asleep on this port,
  * or NULL while waiters exist, is reported once (pr_warn_once) and the
  * most recent waiter (LIFO) is released instead.

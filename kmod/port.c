@@ -539,18 +539,16 @@ struct cport_sock *cport_ready_pop(struct cport_port *port)
  */
 static bool __cport_cpus_busy(struct cport_port *port)
 {
-	unsigned int busy = port->running;
+	unsigned int busy = port->running, cpus = num_online_cpus();
 
 	lockdep_assert_held(&port->lock);
 	lockdep_assert_held(&port->run_lock);
 	if (!busy || port->eager_release || port->hold_off ||
-	    !READ_ONCE(port->track_blocking))
-		return false;
-	if (busy < num_online_cpus() - 1)
+	    !READ_ONCE(port->track_blocking) || busy + 1 < cpus)
 		return false;
 	if (!is_idle_task(current) && !__cport_thread_current_runs(port))
 		busy++;
-	return busy >= num_online_cpus();
+	return busy >= cpus;
 }
 
 /*

@@ -100,23 +100,6 @@ static bool __cport_can_release(struct cport_port *port)
 	       READ_ONCE(port->nr_waiters);
 }
 
-static struct cport_thread *cport_thread_current(void);
-
-/*
- * Is the caller (or the task it interrupted) a thread of @port that
- * counts as running?  Then the CPU it is on is one the running count
- * already stands for.  current's notifier list changes only in current,
- * with interrupts off (cport_thread_join(), cport_thread_leave()), so an
- * interrupt on this CPU walks it safely.
- */
-bool __cport_thread_current_runs(struct cport_port *port)
-{
-	struct cport_thread *t = cport_thread_current();
-
-	lockdep_assert_held(&port->run_lock);
-	return t && READ_ONCE(t->port) == port && t->counted && !t->blocked;
-}
-
 static void cport_thread_free(struct cport_thread *t)
 {
 	cport_port_put(t->port);
@@ -235,6 +218,21 @@ static struct cport_thread *cport_thread_current(void)
 		if (pn->ops == &cport_preempt_ops)
 			return container_of(pn, struct cport_thread, pn);
 	return NULL;
+}
+
+/*
+ * Is the caller (or the task it interrupted) a thread of @port that
+ * counts as running?  Then the CPU it is on is one the running count
+ * already stands for.  current's notifier list changes only in current,
+ * with interrupts off (cport_thread_join(), cport_thread_leave()), so an
+ * interrupt on this CPU walks it safely.
+ */
+bool __cport_thread_current_runs(struct cport_port *port)
+{
+	struct cport_thread *t = cport_thread_current();
+
+	lockdep_assert_held(&port->run_lock);
+	return t && READ_ONCE(t->port) == port && t->counted && !t->blocked;
 }
 
 static void cport_thread_attach(struct cport_port *port,

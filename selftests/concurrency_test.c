@@ -364,12 +364,16 @@ static int __busy_port(struct __test_metadata *_metadata,
 	return n;
 }
 
-static int busy_port(struct __test_metadata *_metadata,
-		     FIXTURE_DATA(port) *self, unsigned int flags,
-		     struct spinner *sp, struct waiter *b)
-{
-	return __busy_port(_metadata, self, flags, 0, sp, b);
-}
+/* __busy_port() in a test: skips it when the CPUs do not fit. */
+#define busy_port(flags, concurrency, sp, b) ({				\
+	int __n = __busy_port(_metadata, self, flags, concurrency, sp, b); \
+									\
+	if (!__n)							\
+		SKIP(return, "needs 2 to %d online CPUs",		\
+		     MAX_SPINNERS + 1);					\
+	ASSERT_LT(0, __n);						\
+	__n;								\
+})
 
 static void spinners_stop(struct spinner *sp, int n)
 {
@@ -389,10 +393,7 @@ TEST_F(port, busy_cpus_hold_a_release)
 	struct waiter b;
 	int n, i;
 
-	n = busy_port(_metadata, self, 0, sp, &b);
-	if (!n)
-		SKIP(return, "needs 2 to %d online CPUs", MAX_SPINNERS + 1);
-	ASSERT_LT(0, n);
+	n = busy_port(0, 0, sp, &b);
 	EXPECT_EQ(0, fdinfo_get(self->port, "busy_holds"));
 	handoffs = fdinfo_get(self->port, "handoffs");
 
@@ -421,10 +422,7 @@ TEST_F(port, eager_release_never_holds)
 	struct waiter b;
 	int n;
 
-	n = busy_port(_metadata, self, CPORT_SETUP_EAGER_RELEASE, sp, &b);
-	if (!n)
-		SKIP(return, "needs 2 to %d online CPUs", MAX_SPINNERS + 1);
-	ASSERT_LT(0, n);
+	n = busy_port(CPORT_SETUP_EAGER_RELEASE, 0, sp, &b);
 	ASSERT_EQ(0, cport_post(self->port, 0, 100, 0, 0));
 	ASSERT_TRUE(wait_until(waiter_done(&b), PROGRESS_MS));
 	pthread_join(b.thread, NULL);
@@ -446,13 +444,9 @@ TEST_F(port, running_thread_takes_held_work)
 	struct waiter b;
 	int n, got;
 
-	n = busy_port(_metadata, self, 0, sp, &b);
-	if (!n)
-		SKIP(return, "needs 2 to %d online CPUs", MAX_SPINNERS + 1);
-	ASSERT_LT(0, n);
+	n = busy_port(0, 0, sp, &b);
 	ASSERT_EQ(0, cport_post(self->port, 0, 100, 0, 0));
-	__atomic_store_n(&sp[0].stop, 1, __ATOMIC_RELEASE);
-	pthread_join(sp[0].thread, NULL);
+	spinners_stop(sp, 1);
 	EXPECT_EQ(1, fdinfo_get(self->port, "busy_holds"));
 	got = sp[0].ret[1] == 1;
 	if (got) {
@@ -488,10 +482,7 @@ TEST_F(port, grace_releases_all_held)
 	long long holds;
 	int n, i;
 
-	n = __busy_port(_metadata, self, 0, 64, sp, &w[0]);
-	if (!n)
-		SKIP(return, "needs 2 to %d online CPUs", MAX_SPINNERS + 1);
-	ASSERT_LT(0, n);
+	n = busy_port(0, 64, sp, &w[0]);
 	for (i = 1; i < HELD; i++) {
 		ASSERT_EQ(0, waiter_start(&w[i], self->port, 1, -1,
 					  &self->seq));
@@ -533,10 +524,7 @@ TEST_F(port, idle_cpu_releases_at_once)
 	struct waiter b;
 	int n;
 
-	n = busy_port(_metadata, self, 0, sp, &b);
-	if (!n)
-		SKIP(return, "needs 2 to %d online CPUs", MAX_SPINNERS + 1);
-	ASSERT_LT(0, n);
+	n = busy_port(0, 0, sp, &b);
 	cport_prep_post(&sqe, 0, 100, 0, 0);
 	sqe.timeout_ns = 50 * 1000 * 1000;
 	ASSERT_EQ(1, cport_submit(self->port, &sqe, 1));
