@@ -236,6 +236,26 @@ warm_memcg()
 }
 one_cpu warm_memcg 2> /dev/null
 
+# The networking stack's hash secrets are made on first use
+# (net_get_random_once()), whose static key is then switched off from a
+# workqueue: a live patch of inet_ehashfn(), inet6_ehashfn() and their
+# like.  A test's first IPv6 connection did it while the other vCPU ran
+# inet6_ehashfn() from a softirq ("Oops: int3", fuzz_test on 6.12).
+# Connect over both families, and send a datagram over both, with one
+# CPU, and give the workqueue the time to run.
+warm_net()
+{
+	for a in 127.0.0.1 ::1; do
+		nc -l -p 5599 > /dev/null &
+		sleep 0.1
+		echo warm | nc -w 1 $a 5599
+		wait
+		timeout 1 nslookup warm $a > /dev/null
+	done
+	sleep 0.2
+}
+one_cpu warm_net 2> /dev/null
+
 echo "=== guest $(uname -r) cpus=$(nproc)"
 dmesg -c > /tmp/boot-dmesg		# the run's kernel log starts here
 for ko in $PRELOAD cport.ko $POSTLOAD; do
