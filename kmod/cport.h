@@ -485,6 +485,7 @@ struct cport_stats {
 				 * to the release irq_work
 				 */
 	u64 busy_holds;		/* lock: releases held back, CPUs busy */
+	u64 grace_renewed;	/* lock: graces begun again, port emptied */
 	u64 over_events;	/* run: times running rose above the limit */
 	u64 over_ns;		/* run: time spent above the limit */
 };
@@ -539,6 +540,10 @@ struct cport_port {
 	bool			hold_off;	/* lock: the grace timer's
 						 * release, and its irq_work
 						 * chain, ignore busy CPUs
+						 */
+	ktime_t			drained_at;	/* lock: a take found nothing
+						 * more for the grace, see
+						 * __cport_took()
 						 */
 	bool			release_blocked; /* run_lock: a thread left
 						  * its slot (blocked, exited)
@@ -691,6 +696,19 @@ bool __cport_ring_push(struct cport_port *port, const struct cport_cqe *cqe);
 bool __cport_ring_pop(struct cport_port *port, struct cport_cqe *cqe);
 void __cport_ring_discard(struct cport_port *port);
 int cport_ring_mmap(struct cport_port *port, struct vm_area_struct *vma);
+
+/*
+ * A thread took work off the port.  If the grace (runner.c) is waiting and
+ * nothing is left for it to look after, note when: what comes after was
+ * not there for the whole grace (cport_fallback_timer()).
+ */
+static inline void __cport_took(struct cport_port *port)
+{
+	lockdep_assert_held(&port->lock);
+	if (hrtimer_is_queued(&port->fb_timer) && list_empty(&port->ready) &&
+	    list_empty(&port->queue) && !cport_ring_pending(port))
+		port->drained_at = ktime_get();
+}
 
 /* Queued for a wait or in the ring, as far as a lockless look can tell. */
 static inline bool cport_has_queued(struct cport_port *port)

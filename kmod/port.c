@@ -496,6 +496,7 @@ struct cport_sock *__cport_ready_pop(struct cport_port *port)
 		list_del_init(&s->ready_link);
 		s->queued = false;
 		WRITE_ONCE(port->nr_ready, port->nr_ready - 1);
+		__cport_took(port);
 	}
 	return s;
 }
@@ -1123,6 +1124,7 @@ void cport_port_show(struct cport_port *port, struct seq_file *m)
 	seq_printf(m, "blocked_releases:\t%llu\n", stats.blocked_releases);
 	seq_printf(m, "deferred_releases:\t%llu\n", stats.deferred_releases);
 	seq_printf(m, "busy_holds:\t%llu\n", stats.busy_holds);
+	seq_printf(m, "grace_renewed:\t%llu\n", stats.grace_renewed);
 	seq_printf(m, "over_limit_events:\t%llu\n", stats.over_events);
 	seq_printf(m, "over_limit_ns:\t%llu\n", over_ns);
 	seq_printf(m, "destroyed:\t%u\n", dead);

@@ -15,8 +15,9 @@
  *     its own context and returns what completed (wait.c);
  *  3. a thread of the port entering a wait while the socket is ready;
  *  4. the fallback, when none of them came: at once if no thread of the
- *     port is running, after a grace of one tick otherwise (a running
- *     thread will most likely wait again and run the socket itself):
+ *     port is running, after a grace of 1 ms otherwise (a running
+ *     thread will most likely wait again and run the socket itself; the
+ *     grace starts again when one has taken everything meanwhile):
  *     a. a waiting thread although the port is at its concurrency value:
  *        it serves (__cport_serve()): runs the sockets, posts what
  *        completes, and waits again without counting as running;
@@ -50,7 +51,7 @@
 #include "cport.h"
 #include "trace.h"
 
-#define CPORT_FALLBACK_GRACE_NS	TICK_NSEC
+#define CPORT_FALLBACK_GRACE_NS	NSEC_PER_MSEC
 #define CPORT_FALLBACK_BUDGET	32	/* sockets per run of the fallback */
 
 static void __cport_op_finish(struct cport_sock *s, struct cport_op *op,
@@ -456,8 +457,24 @@ static enum hrtimer_restart cport_fallback_timer(struct hrtimer *timer)
 					       fb_timer);
 	struct cport_wake_q q;
 	unsigned long flags;
+	ktime_t end;
 
 	flags = cport_lock(port, &q);
+	/*
+	 * A running thread took everything there was within the grace: what
+	 * waits now came since, and that thread (or another) will most
+	 * likely take it too.  The grace runs from then.
+	 */
+	end = ktime_add_ns(port->drained_at, CPORT_FALLBACK_GRACE_NS);
+	if (!port->dead && READ_ONCE(port->running) &&
+	    (!list_empty(&port->ready) || !list_empty(&port->queue) ||
+	     cport_ring_pending(port)) &&
+	    ktime_before(ktime_get(), end)) {
+		hrtimer_start(timer, end, HRTIMER_MODE_ABS_PINNED_SOFT);
+		port->stats.grace_renewed++;
+		cport_unlock(port, &q, flags);
+		return HRTIMER_NORESTART;
+	}
 	/*
 	 * Release what was held by the concurrency value alone; past one
 	 * hold's share the release irq_work goes on the same way, and ends

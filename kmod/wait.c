@@ -85,6 +85,8 @@ static u32 __cport_take(struct cport_wait_ctx *c)
 	}
 	WRITE_ONCE(port->nr_queued, port->nr_queued - nq);
 	c->nt += nq;
+	if (n)
+		__cport_took(port);
 out:
 	c->n += n;
 	/* Counted now; cport_copy_out() takes back what it could not copy. */

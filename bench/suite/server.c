@@ -378,7 +378,7 @@ static const char *const port_fields[] = {
 	"concurrency", "posts", "dequeues", "waits", "waits_slept",
 	"handoffs", "runs_submit", "runs_waiter", "runs_fallback",
 	"fallback_kicks", "ops_inline", "ops_completed", "over_limit_events",
-	"busy_holds",
+	"busy_holds", "grace_renewed",
 };
 #define NR_PORT_FIELDS	(sizeof(port_fields) / sizeof(port_fields[0]))
 
