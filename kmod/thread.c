@@ -52,7 +52,9 @@ static DEFINE_PER_CPU(struct irq_work, cport_reap_irq_work);
 static void __cport_running_inc(struct cport_port *port)
 {
 	lockdep_assert_held(&port->run_lock);
-	if (++port->running == port->concurrency + 1) {
+	/* Marked: the grace timer and the fallback look without the lock. */
+	WRITE_ONCE(port->running, port->running + 1);
+	if (port->running == port->concurrency + 1) {
 		port->over_since = ktime_get_mono_fast_ns() ?: 1;
 		port->stats.over_events++;
 	}
@@ -63,11 +65,12 @@ static void __cport_running_dec(struct cport_port *port)
 	lockdep_assert_held(&port->run_lock);
 	if (WARN_ON_ONCE(!port->running))
 		return;
-	if (port->running-- == port->concurrency + 1) {
+	if (port->running == port->concurrency + 1) {
 		port->stats.over_ns += ktime_get_mono_fast_ns() -
 				       port->over_since;
 		port->over_since = 0;
 	}
+	WRITE_ONCE(port->running, port->running - 1);
 }
 
 /* @t starts counting as running: it got completions. */

@@ -327,6 +327,7 @@ struct waiter {
 	int ret;
 	int order;		/* value of *seq at return */
 	int done;		/* set after ret/order; read with acquire */
+	long long done_ns;	/* now_ns() when the wait returned */
 	int park;		/* stay alive after the wait until unpark */
 	int unpark;		/* set by waiter_unpark() */
 	struct cport_cqe cqes[WAITER_MAX_CQES];
@@ -338,6 +339,7 @@ static inline void *waiter_fn(void *arg)
 
 	__atomic_store_n(&w->tid, sys_gettid(), __ATOMIC_RELEASE);
 	w->ret = cport_wait(w->port, w->cqes, w->max, w->timeout_ns);
+	w->done_ns = now_ns();
 	w->order = __atomic_fetch_add(w->seq, 1, __ATOMIC_ACQ_REL);
 	__atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
 	while (w->park && !__atomic_load_n(&w->unpark, __ATOMIC_ACQUIRE))
