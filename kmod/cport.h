@@ -697,6 +697,14 @@ bool __cport_ring_pop(struct cport_port *port, struct cport_cqe *cqe);
 void __cport_ring_discard(struct cport_port *port);
 int cport_ring_mmap(struct cport_port *port, struct vm_area_struct *vma);
 
+/* Is a socket ready, or a completion queued or in the ring? */
+static inline bool __cport_has_work(struct cport_port *port)
+{
+	lockdep_assert_held(&port->lock);
+	return !list_empty(&port->ready) || !list_empty(&port->queue) ||
+	       cport_ring_pending(port);
+}
+
 /*
  * A thread took work off the port.  If the grace (runner.c) is waiting and
  * nothing is left for it to look after, note when: what comes after was
@@ -704,9 +712,7 @@ int cport_ring_mmap(struct cport_port *port, struct vm_area_struct *vma);
  */
 static inline void __cport_took(struct cport_port *port)
 {
-	lockdep_assert_held(&port->lock);
-	if (hrtimer_is_queued(&port->fb_timer) && list_empty(&port->ready) &&
-	    list_empty(&port->queue) && !cport_ring_pending(port))
+	if (hrtimer_is_queued(&port->fb_timer) && !__cport_has_work(port))
 		port->drained_at = ktime_get();
 }
 

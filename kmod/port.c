@@ -574,8 +574,7 @@ unsigned int __cport_release(struct cport_port *port)
 	if (port->dead)
 		return 0;
 	while (!list_empty(&port->waiters)) {
-		if (list_empty(&port->ready) && list_empty(&port->queue) &&
-		    !cport_ring_pending(port))
+		if (!__cport_has_work(port))
 			break;
 		raw_spin_lock(&port->run_lock);
 		if (port->running >= port->concurrency) {

@@ -467,9 +467,7 @@ static enum hrtimer_restart cport_fallback_timer(struct hrtimer *timer)
 	 */
 	end = ktime_add_ns(port->drained_at, CPORT_FALLBACK_GRACE_NS);
 	if (!port->dead && READ_ONCE(port->running) &&
-	    (!list_empty(&port->ready) || !list_empty(&port->queue) ||
-	     cport_ring_pending(port)) &&
-	    ktime_before(ktime_get(), end)) {
+	    __cport_has_work(port) && ktime_before(ktime_get(), end)) {
 		hrtimer_start(timer, end, HRTIMER_MODE_ABS_PINNED_SOFT);
 		port->stats.grace_renewed++;
 		cport_unlock(port, &q, flags);

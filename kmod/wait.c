@@ -362,9 +362,7 @@ static bool __cport_wait_take(struct cport_wait_ctx *c)
 	lockdep_assert_held(&port->lock);
 	raw_spin_lock(&port->run_lock);
 	__cport_thread_stop(port, c->t);
-	if ((list_empty(&port->queue) && list_empty(&port->ready) &&
-	     !cport_ring_pending(port)) ||
-	    port->running >= port->concurrency)
+	if (!__cport_has_work(port) || port->running >= port->concurrency)
 		return false;
 	__cport_thread_start(port, c->t);
 	__cport_take(c);
