@@ -246,7 +246,8 @@ one_cpu warm_memcg 2> /dev/null
 warm_net()
 {
 	for a in 127.0.0.1 ::1; do
-		nc -l -p 5599 > /dev/null &
+		# Bounded: a listener nobody reached must not hold the boot.
+		timeout 2 nc -l -p 5599 > /dev/null &
 		sleep 0.1
 		echo warm | nc -w 1 $a 5599
 		wait
