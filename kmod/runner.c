@@ -51,8 +51,45 @@
 #include "cport.h"
 #include "trace.h"
 
-#define CPORT_FALLBACK_GRACE_NS	NSEC_PER_MSEC
 #define CPORT_FALLBACK_BUDGET	32	/* sockets per run of the fallback */
+
+/*
+ * The grace: how long work that no running thread of the port took waits
+ * before the fallback serves it or the concurrency value alone releases it
+ * (cport_fallback_timer()).  A fixed 1 ms, not HZ's tick; root may set it
+ * (the selftests lengthen it to time their steps on slow kernels).
+ */
+#define CPORT_GRACE_MIN_US	10
+#define CPORT_GRACE_MAX_US	(100 * USEC_PER_MSEC)
+
+static unsigned int grace_us = USEC_PER_MSEC;
+
+static int cport_grace_set(const char *val, const struct kernel_param *kp)
+{
+	unsigned int us;
+	int ret;
+
+	ret = kstrtouint(val, 0, &us);
+	if (ret)
+		return ret;
+	if (us < CPORT_GRACE_MIN_US || us > CPORT_GRACE_MAX_US)
+		return -ERANGE;
+	WRITE_ONCE(grace_us, us);
+	return 0;
+}
+
+static const struct kernel_param_ops cport_grace_ops = {
+	.set	= cport_grace_set,
+	.get	= param_get_uint,
+};
+module_param_cb(grace_us, &cport_grace_ops, &grace_us, 0644);
+MODULE_PARM_DESC(grace_us,
+		 "How long work no running thread of a port took waits for the fallback or the release, in microseconds (10-100000, default 1000)");
+
+static u64 cport_grace_ns(void)
+{
+	return (u64)READ_ONCE(grace_us) * NSEC_PER_USEC;
+}
 
 static void __cport_op_finish(struct cport_sock *s, struct cport_op *op,
 			      struct list_head *ended)
@@ -447,7 +484,7 @@ void __cport_grace_arm(struct cport_port *port)
 	lockdep_assert_held(&port->lock);
 	if (!hrtimer_is_queued(&port->fb_timer))
 		hrtimer_start(&port->fb_timer,
-			      ns_to_ktime(CPORT_FALLBACK_GRACE_NS),
+			      ns_to_ktime(cport_grace_ns()),
 			      HRTIMER_MODE_REL_PINNED_SOFT);
 }
 
@@ -465,7 +502,7 @@ static enum hrtimer_restart cport_fallback_timer(struct hrtimer *timer)
 	 * waits now came since, and that thread (or another) will most
 	 * likely take it too.  The grace runs from then.
 	 */
-	end = ktime_add_ns(port->drained_at, CPORT_FALLBACK_GRACE_NS);
+	end = ktime_add_ns(port->drained_at, cport_grace_ns());
 	if (!port->dead && READ_ONCE(port->running) &&
 	    __cport_has_work(port) && ktime_before(ktime_get(), end)) {
 		hrtimer_start(timer, end, HRTIMER_MODE_ABS_PINNED_SOFT);

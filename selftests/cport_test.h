@@ -276,6 +276,37 @@ static inline long long status_field(const char *path, const char *key)
 	return -1;
 }
 
+/* Write @s to the file @path (sysfs, tracefs): 0 or -errno. */
+static inline int write_str(const char *path, const char *s)
+{
+	int f = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+	ssize_t n;
+
+	if (f < 0)
+		return -errno;
+	n = write(f, s, strlen(s));
+	close(f);
+	return n == (ssize_t)strlen(s) ? 0 : n < 0 ? -errno : -EIO;
+}
+
+/* The module's parameters (writable by root) */
+#define PARAM_UNITS	"/sys/module/cport/parameters/max_user_units"
+#define PARAM_GRACE	"/sys/module/cport/parameters/grace_us"
+
+/* A file that holds one number (a module parameter, memory.current), or -1. */
+static inline long long read_param(const char *path)
+{
+	return status_field(path, "");
+}
+
+static inline int write_param(const char *path, long v)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%ld\n", v);
+	return write_str(path, buf);
+}
+
 /* The calling thread's voluntary context switches, or -1. */
 static inline long long voluntary_switches(void)
 {

@@ -2395,34 +2395,6 @@ static void act_prot(struct worker *w)
 
 /* --- Limits pulled down for a moment --------------------------------------- */
 
-#define PARAM_UNITS	"/sys/module/cport/parameters/max_user_units"
-
-static long long param_read(void)
-{
-	char buf[32] = "";
-	int f = open(PARAM_UNITS, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (f < 0)
-		return -1;
-	n = read(f, buf, sizeof(buf) - 1);
-	close(f);
-	return n > 0 ? strtoll(buf, NULL, 10) : -1;
-}
-
-static int param_write(long long v)
-{
-	char buf[32];
-	int f = open(PARAM_UNITS, O_WRONLY | O_CLOEXEC), n, ret;
-
-	if (f < 0)
-		return -errno;
-	n = snprintf(buf, sizeof(buf), "%lld\n", v);
-	ret = write(f, buf, n) == n ? 0 : -errno;
-	close(f);
-	return ret;
-}
-
 static long long units_orig = -1;	/* max_user_units, read at the start */
 static pthread_mutex_t limits_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -2442,9 +2414,9 @@ static void act_limits(struct worker *w)
 	if (one_in(r, 2) && units_orig > 0) {
 		begin(w, "limits", false, "max_user_units low");
 		units = fdinfo_get(slot_peek(ports, NPORTS, r), "user_units");
-		if (units >= 0 && !param_write(units + rn(r, 8))) {
+		if (units >= 0 && !write_param(PARAM_UNITS, units + rn(r, 8))) {
 			usleep(1000 + rn(r, 5000));
-			if (param_write(units_orig))
+			if (write_param(PARAM_UNITS, units_orig))
 				FAIL("cannot restore max_user_units");
 		}
 	} else if (!getrlimit(RLIMIT_NOFILE, &rl)) {
@@ -3061,7 +3033,7 @@ static int fuzz_main(void)
 		say("cannot set up: %s", strerror(errno));
 		return 2;
 	}
-	units_orig = param_read();
+	units_orig = read_param(PARAM_UNITS);
 	for (i = 0; i < 3; i++)
 		new_port(&r, i > 0);
 
@@ -3192,16 +3164,16 @@ TEST_F_TIMEOUT(fuzz, run, fuzz_harness_timeout())
 	if (cfg.iters)
 		TH_LOG("at most %llu iterations per worker", cfg.iters);
 
-	max_units = param_read();
+	max_units = read_param(PARAM_UNITS);
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (!pid)
 		_exit(fuzz_main());
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	/* It pulls max_user_units down now and then: put it back. */
-	if (max_units > 0 && param_read() != max_units) {
-		param_write(max_units);
-		EXPECT_EQ(max_units, param_read()) {
+	if (max_units > 0 && read_param(PARAM_UNITS) != max_units) {
+		write_param(PARAM_UNITS, max_units);
+		EXPECT_EQ(max_units, read_param(PARAM_UNITS)) {
 			TH_LOG("max_user_units not restored");
 		}
 	}

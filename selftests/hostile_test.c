@@ -40,8 +40,6 @@
 #include "sock_util.h"
 #include "kselftest_harness.h"
 
-#define PARAM_UNITS	"/sys/module/cport/parameters/max_user_units"
-
 /*
  * Tests that do much on the debug kernel (KASAN, kmemleak: ~20x slower)
  * need more than the harness's default 30 s: a fixture with nothing in
@@ -600,32 +598,6 @@ TEST(pinned_files_count_against_nofile)
 /* -------------------------------------------------------------------- */
 /* Per-user bound on associations plus pending operations.              */
 /* -------------------------------------------------------------------- */
-
-/* A file that holds one number (a module parameter, memory.current). */
-static long long read_param(const char *path)
-{
-	return status_field(path, "");
-}
-
-static int write_str(const char *path, const char *v)
-{
-	int fd = open(path, O_WRONLY), ret = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, v, strlen(v)) != (ssize_t)strlen(v))
-		ret = -errno;
-	close(fd);
-	return ret;
-}
-
-static int write_param(const char *path, long v)
-{
-	char buf[32];
-
-	snprintf(buf, sizeof(buf), "%ld\n", v);
-	return write_str(path, buf);
-}
 
 /*
  * One hold of port->lock wakes a bounded number of threads: the release

@@ -51,18 +51,6 @@
 
 /* --- tracefs ------------------------------------------------------------- */
 
-static int write_str(const char *path, const char *s)
-{
-	int f = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
-	ssize_t n;
-
-	if (f < 0)
-		return -errno;
-	n = write(f, s, strlen(s));
-	close(f);
-	return n == (ssize_t)strlen(s) ? 0 : n < 0 ? -errno : -EIO;
-}
-
 /* A whole file, NUL-terminated, in a malloc()ed buffer, or NULL. */
 static char *read_all(const char *path)
 {
