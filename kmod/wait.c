@@ -228,20 +228,24 @@ static bool cport_copy_nodes(struct cport_port *port, struct list_head *list,
 
 /*
  * Copy up to c->max of the c->n completions taken to user space.
- * Whatever is not copied goes back to the head of the queue, in order (or
- * is discarded, if the port was destroyed meanwhile, like everything else
- * it had queued); if nothing could be copied, the thread stops counting
- * as running again.  @ran of them came from sockets this thread ran.
+ * Whatever is not copied goes back to the queue, in order: what was taken
+ * from it (or handed over, or from the ring) to the head, what the
+ * sockets this thread ran completed to the tail (or is discarded, if the
+ * port was destroyed meanwhile, like everything else it had queued); if
+ * nothing could be copied, the thread stops counting as running again.
+ * @ran of them came from sockets this thread ran.
  */
 static long cport_copy_out(struct cport_wait_ctx *c, u32 ran,
 			   struct cport_cqe __user *ucqes)
 {
 	struct cport_port *port = c->port;
 	struct cport_thread *t = c->t;
+	u32 copied = 0, i = 0, n = c->n, dropped = 0, fresh;
 	struct cport_node *node, *tmp;
-	u32 copied = 0, i = 0, n = c->n, dropped = 0;
 	bool requeued, dead, ok;
+	struct list_head *pos;
 	LIST_HEAD(taken);
+	LIST_HEAD(old);
 
 	ok = cport_copy_nodes(port, &c->handed, ucqes, &copied, c->max);
 	for (; ok && i < c->nr_r && copied < c->max; i++, copied++) {
@@ -294,7 +298,19 @@ static long cport_copy_out(struct cport_wait_ctx *c, u32 ran,
 		node->cqe = c->rcqes[i];
 		list_add_tail(&node->list, &taken);
 	}
-	list_splice_tail_init(&c->taken, &taken);
+	/*
+	 * The queue's completions on c->taken come before those of the
+	 * sockets this thread ran (the last @ran), which are the port's
+	 * newest: those go back to the tail, behind what others posted
+	 * meanwhile.  At the head, a thread that took one completion and
+	 * ran sockets for more would put them ahead of older ones, again
+	 * and again, and those could wait as long as sockets kept coming.
+	 */
+	pos = &c->taken;
+	for (fresh = min(ran, cport_list_count(&c->taken)); fresh; fresh--)
+		pos = pos->prev;
+	list_cut_before(&old, &c->taken, pos);
+	list_splice_tail_init(&old, &taken);
 
 	spin_lock_irq(&port->lock);
 	/* The runs' completions are posts and dequeues; less what went back. */
@@ -311,6 +327,7 @@ static long cport_copy_out(struct cport_wait_ctx *c, u32 ran,
 	}
 	if (requeued) {
 		list_splice(&taken, &port->queue);
+		list_splice_tail_init(&c->taken, &port->queue);
 		WRITE_ONCE(port->nr_queued,
 			   port->nr_queued + n - copied - dropped);
 	}
@@ -319,11 +336,13 @@ static long cport_copy_out(struct cport_wait_ctx *c, u32 ran,
 		__cport_release(port);
 	spin_unlock_irq(&port->lock);
 
-	if (requeued)
+	if (requeued) {
 		cport_wake_pollers(port, EPOLLIN | EPOLLRDNORM);
-	else
+	} else {
+		list_splice_tail_init(&c->taken, &taken);
 		list_for_each_entry_safe(node, tmp, &taken, list)
 			cport_node_free(port, node);
+	}
 	if (copied)
 		return copied;
 	return dead ? -EIDRM : -EFAULT;

@@ -694,6 +694,57 @@ TEST_F(port, idle_cpu_releases_at_once)
 }
 
 /*
+ * What a waiting thread's socket runs complete beyond what it can return
+ * goes back to the tail of the queue, not ahead of older completions: a
+ * thread that takes one completion at a time and runs sockets on the way
+ * must not keep an older one waiting for as long as sockets come.  A
+ * counted thread (concurrency 1, so nobody else is released) leaves a
+ * socket ready for itself (the grace, 100 ms here, would hand it to the
+ * fallback first), takes the older of two posts with max 1 and runs the
+ * socket on the way; its next wait gets the second post, then the RECV.
+ */
+TEST_F(port, ran_socket_completes_behind_older)
+{
+	long long runs, fallback;
+	struct cport_sqe sqe;
+	char buf[8];
+	int fds[2];
+
+	port_grace(self, 100000);
+	open_port(_metadata, self, 1, UNTRACKED);
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds));
+	ASSERT_EQ(0, cport_associate(self->port, fds[0], 7, 0));
+	/* Counted: it returned with a completion and has not waited since. */
+	ASSERT_EQ(0, cport_post(self->port, 0, 1, 0, 0));
+	ASSERT_EQ(1, cport_wait(self->port, self->cqes, 1, 0));
+	ASSERT_EQ(1, fdinfo_get(self->port, "running"));
+
+	cport_prep_recv(&sqe, fds[0], buf, sizeof(buf), 10, 0);
+	ASSERT_EQ(1, cport_submit(self->port, &sqe, 1));
+	ASSERT_EQ(0, cport_post(self->port, 0, 2, 0, 0));
+	ASSERT_EQ(0, cport_post(self->port, 0, 3, 0, 0));
+	runs = fdinfo_get(self->port, "runs_waiter");
+	fallback = fdinfo_get(self->port, "runs_fallback");
+	ASSERT_EQ(1, write(fds[1], "x", 1));
+
+	ASSERT_EQ(1, cport_wait(self->port, self->cqes, 1, 0));
+	EXPECT_EQ(2, self->cqes[0].user_data);
+	/* This wait ran the socket (not the fallback, not at the write). */
+	ASSERT_EQ(runs + 1, fdinfo_get(self->port, "runs_waiter"));
+	ASSERT_EQ(fallback, fdinfo_get(self->port, "runs_fallback"));
+	ASSERT_EQ(2, fdinfo_get(self->port, "queued"));
+
+	ASSERT_EQ(1, cport_wait(self->port, self->cqes, 1, 0));
+	EXPECT_EQ(3, self->cqes[0].user_data);
+	ASSERT_EQ(1, cport_wait(self->port, self->cqes, 1, 0));
+	EXPECT_EQ(10, self->cqes[0].user_data);
+	EXPECT_EQ(1, self->cqes[0].res);
+	EXPECT_EQ(0, fdinfo_get(self->port, "queued"));
+	close(fds[0]);
+	close(fds[1]);
+}
+
+/*
  * grace_us (root only) takes 10 to 100000 microseconds; anything else is
  * refused with its errno and changes nothing.
  */
