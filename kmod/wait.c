@@ -11,8 +11,9 @@
  * make progress: it runs that socket's I/O in its own context (op.c) and
  * returns what completed, or waits again if nothing did.  Whatever was
  * handed to it is returned even if a signal or the timeout came at the
- * same moment.  Completions that cannot be copied to
- * user space go back to the head of the queue.
+ * same moment.  Completions that cannot be copied to user space go back
+ * to the queue: those taken from it to its head, those of the sockets the
+ * thread ran to its tail (cport_copy_out()).
  *
  * With a completion ring (ring.c), a wait returns, in this order: what
  * was handed to it (one completion, from the queue or the ring), entries

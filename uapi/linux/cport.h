@@ -870,9 +870,12 @@ struct cport_cqe {
  * struct cport_cqe.seq: the completions of one multishot RECV are numbered
  * 0, 1, 2... in the order the data arrived (modulo 2^32), the one that ends
  * it (without CPORT_CQE_F_MORE) next; every other completion has 0.  The
- * port's queue keeps them in that order, but several threads dequeuing
- * from one port take them apart: a thread that must handle a connection's
- * data in order (a stream protocol) puts them back in seq order.
+ * port's queue mostly keeps them in that order, but not when two threads
+ * run the socket in turn (a wait puts what it could not return at the
+ * tail after another thread posted a later one), and several threads
+ * dequeuing from one port take them apart: a thread that must handle a
+ * connection's data in order (a stream protocol) puts them back in seq
+ * order.
  */
 
 /*
@@ -966,10 +969,12 @@ struct cport_cqe {
  *   -ENOMEM     a thread's first wait on the port could not allocate the
  *               thread's record (nothing was dequeued)
  *   -EFAULT     cqes could not be written: nothing is lost, the
- *               completions go back to the head of the queue (if some were
- *               written before the fault, their count is returned; if the
- *               port was destroyed meanwhile they are discarded with the
- *               rest of its queue and the call fails with -EIDRM)
+ *               completions go back to the queue, those taken from it to
+ *               its head and those of sockets the call ran to its tail (if
+ *               some were written before the fault, their count is
+ *               returned; if the port was destroyed meanwhile they are
+ *               discarded with the rest of its queue and the call fails
+ *               with -EIDRM)
  *   a submission's error, as described at struct cport_sqe
  */
 struct cport_enter {
