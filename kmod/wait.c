@@ -308,7 +308,7 @@ static long cport_copy_out(struct cport_wait_ctx *c, u32 ran,
 	 * and again, and those could wait as long as sockets kept coming.
 	 */
 	pos = &c->taken;
-	for (fresh = min(ran, cport_list_count(&c->taken)); fresh; fresh--)
+	for (fresh = ran; fresh && pos->prev != &c->taken; fresh--)
 		pos = pos->prev;
 	list_cut_before(&old, &c->taken, pos);
 	list_splice_tail_init(&old, &taken);
