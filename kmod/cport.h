@@ -681,7 +681,9 @@ void cport_node_free(struct cport_port *port, struct cport_node *node);
 struct cport_node *cport_node_alloc(void);
 struct cport_node *cport_node_alloc_nofail(void);
 bool cport_post_node(struct cport_port *port, struct cport_node *node);
-bool cport_post_nodes(struct cport_port *port, struct list_head *nodes);
+bool cport_post_nodes(struct cport_port *port, struct list_head *nodes,
+		      bool release);
+void __cport_queued(struct cport_port *port);
 struct cport_sock *cport_ready_pop(struct cport_port *port);
 struct cport_sock *__cport_ready_pop(struct cport_port *port);
 int cport_node_cache_init(void);
@@ -865,7 +867,24 @@ const struct cport_opdef *cport_opdef(u8 opcode);
 void cport_opdefs_info(u64 *ops, u32 *sqe_flags);
 
 /* runner.c */
-bool cport_sock_run(struct cport_sock *s, struct list_head *sink,
+
+/*
+ * A waiting thread's socket runs keep what completes, up to @room (what
+ * the wait can still return), on @list; the rest is queued while the run
+ * owns the socket, so that the queue keeps each socket's order, and
+ * handed to waiters once the wait ends, as if the thread had brought it
+ * back then (fewer handoffs while it is still running).
+ */
+struct cport_sink {
+	struct list_head	*list;
+	u32			room;
+	bool			posted;	/* queued some, nobody released for
+					 * them: the wait calls
+					 * __cport_queued()
+					 */
+};
+
+bool cport_sock_run(struct cport_sock *s, struct cport_sink *sink,
 		    struct cport_op *inline_op);
 void cport_sock_run_end(struct cport_sock *s);
 void cport_fallback_note(struct cport_port *port);

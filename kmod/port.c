@@ -747,20 +747,33 @@ static void __cport_ring_fill(struct cport_port *port)
 	}
 }
 
-static void __cport_queue_node(struct cport_port *port, struct cport_node *node)
+/*
+ * Completions were queued: hand them to waiters, and what none can take
+ * to the ring.  Not while the release irq_work has waiters to hand
+ * completions to: the ring is for what no sleeping waiter can take at
+ * once.
+ */
+void __cport_queued(struct cport_port *port)
+{
+	lockdep_assert_held(&port->lock);
+	__cport_release(port);
+	if (port->ring && !port->release_more)
+		__cport_ring_fill(port);
+}
+
+static void __cport_add_node(struct cport_port *port, struct cport_node *node)
 {
 	lockdep_assert_held(&port->lock);
 	port->stats.posts++;
 	trace_cport_post(port->id, node->cqe.key, node->cqe.user_data);
 	list_add_tail(&node->list, &port->queue);
 	WRITE_ONCE(port->nr_queued, port->nr_queued + 1);
-	__cport_release(port);
-	/*
-	 * Not while the release irq_work has waiters to hand completions
-	 * to: the ring is for what no sleeping waiter can take at once.
-	 */
-	if (port->ring && !port->release_more)
-		__cport_ring_fill(port);
+}
+
+static void __cport_queue_node(struct cport_port *port, struct cport_node *node)
+{
+	__cport_add_node(port, node);
+	__cport_queued(port);
 }
 
 /*
@@ -914,11 +927,15 @@ bool cport_post_node(struct cport_port *port, struct cport_node *node)
 }
 
 /*
- * Queue the completions on @nodes (a multishot RECV's), in order, a
- * bounded number per hold of port->lock; on a dead port they are freed.
- * Process context.  Returns whether poll waiters need waking.
+ * Queue the completions on @nodes (a multishot RECV's, or what a wait's
+ * socket runs could not keep), in order, a bounded number per hold of
+ * port->lock; on a dead port they are freed.  Without @release, nobody
+ * is handed them yet: the caller, a running thread's wait, calls
+ * __cport_queued() when it ends (wait.c).  Process context.  Returns
+ * whether poll waiters need waking.
  */
-bool cport_post_nodes(struct cport_port *port, struct list_head *nodes)
+bool cport_post_nodes(struct cport_port *port, struct list_head *nodes,
+		      bool release)
 {
 	struct cport_node *node, *tmp;
 	bool wake_pollers = false;
@@ -935,7 +952,10 @@ bool cport_post_nodes(struct cport_port *port, struct list_head *nodes)
 			if (!node)
 				break;
 			list_del(&node->list);
-			__cport_queue_node(port, node);
+			if (release)
+				__cport_queue_node(port, node);
+			else
+				__cport_add_node(port, node);
 			wake_pollers = cport_has_queued(port);
 		}
 		cport_unlock(port, &q, flags);

@@ -180,21 +180,34 @@ static bool cport_op_inline(const struct cport_op *op,
 }
 
 /*
- * Deliver the finished operations on @ended: into @sink (a waiting thread
- * running the socket takes them itself), or to the port; @inline_op is left
- * for the submitter to return inline.  Each completion takes over its
- * operation's charge (limits.c) until it is dequeued or moved to the
- * completion ring.  Returns whether
- * poll waiters need waking.
+ * A wait's socket run queues what its @sink has no room for without
+ * handing it to anyone yet (struct cport_sink); other runs post it.
+ */
+static bool cport_spill(struct cport_port *port, struct list_head *nodes,
+			struct cport_sink *sink)
+{
+	if (sink)
+		sink->posted = true;
+	return cport_post_nodes(port, nodes, !sink);
+}
+
+/*
+ * Deliver the finished operations on @ended: into @sink while it has room
+ * (a waiting thread running the socket takes them itself), else to the
+ * port, in order; @inline_op is left for the submitter to return inline.
+ * Each completion takes over its operation's charge (limits.c) until it
+ * is dequeued or moved to the completion ring.  Returns whether poll
+ * waiters need waking.
  */
 static bool cport_ops_complete(struct cport_sock *s, struct list_head *ended,
-			       struct list_head *sink, struct cport_op *inline_op)
+			       struct cport_sink *sink,
+			       struct cport_op *inline_op)
 {
 	struct cport_port *port = s->port;
 	bool dead = READ_ONCE(port->dead);
 	struct cport_node *node;
 	struct cport_op *op;
-	bool wake = false;
+	LIST_HEAD(spill);
 
 	list_for_each_entry(op, ended, list) {
 		if (op->res == -ECANCELED)
@@ -210,32 +223,44 @@ static bool cport_ops_complete(struct cport_sock *s, struct list_head *ended,
 			continue;
 		atomic64_inc(&port->sstats.completed);
 		node = cport_op_fill(s, op);
-		if (sink && !dead)
-			list_add_tail(&node->list, sink);
-		else
-			wake |= cport_post_node(port, node);
+		if (sink && sink->room && !dead) {
+			list_add_tail(&node->list, sink->list);
+			sink->room--;
+		} else {
+			list_add_tail(&node->list, &spill);
+		}
 		cond_resched();
 	}
-	return wake;
+	return !list_empty(&spill) && cport_spill(port, &spill, sink);
 }
 
 /*
  * Deliver the completions of a multishot RECV's arrivals on @nodes (each
- * holds its own charge): into @sink, or to the port.  Returns whether
- * poll waiters need waking.
+ * holds its own charge), oldest first: into @sink while it has room, the
+ * rest to the port.  Returns whether poll waiters need waking.
  */
 static bool cport_nodes_complete(struct cport_sock *s, struct list_head *nodes,
-				 struct list_head *sink)
+				 struct cport_sink *sink)
 {
 	struct cport_port *port = s->port;
+	struct list_head *pos;
+	LIST_HEAD(kept);
 
 	if (list_empty(nodes))
 		return false;
-	if (sink && !READ_ONCE(port->dead)) {
-		list_splice_tail_init(nodes, sink);
-		return false;
+	if (sink && sink->room && !READ_ONCE(port->dead)) {
+		/* @pos: the last node that fits (room is at most max). */
+		pos = nodes;
+		while (sink->room && pos->next != nodes) {
+			pos = pos->next;
+			sink->room--;
+		}
+		list_cut_position(&kept, nodes, pos);
+		list_splice_tail(&kept, sink->list);
 	}
-	return cport_post_nodes(port, nodes);
+	if (list_empty(nodes))
+		return false;
+	return cport_spill(port, nodes, sink);
 }
 
 /*
@@ -310,12 +335,13 @@ void cport_sock_run_end(struct cport_sock *s)
  * head until it would block, deliver what finished, and keep the socket's
  * wait-queue hook armed exactly while operations are pending.  If another
  * runner owns the socket, it is asked to go round again instead.
- * Completions go to @sink if given, else to the port.  Returns true if
+ * Completions go to @sink while it has room, else to the port, while the
+ * run owns the socket (so the queue has them in order).  Returns true if
  * @inline_op finished: the caller then owns it and returns its result inline.
  * Process context, in a thread of the owner (or destroy's), no lock held,
  * the caller holds a reference to @s.
  */
-bool cport_sock_run(struct cport_sock *s, struct list_head *sink,
+bool cport_sock_run(struct cport_sock *s, struct cport_sink *sink,
 		    struct cport_op *inline_op)
 {
 	struct cport_port *port = s->port;

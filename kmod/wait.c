@@ -18,7 +18,8 @@
  * With a completion ring (ring.c), a wait returns, in this order: what
  * was handed to it (one completion, from the queue or the ring), entries
  * of the ring, then completions of the queue, which are all newer than
- * the ring's; then what the sockets it ran completed.
+ * the ring's; then what the sockets it ran completed, as many as still
+ * fit (the runs post the rest, in order, cport_wait_run()).
  */
 #include <linux/err.h>
 #include <linux/file.h>
@@ -55,6 +56,9 @@ struct cport_wait_ctx {
 	u32			n;	/* completions in all three */
 	struct list_head	runs;	/* sockets handed to this thread */
 	u32			budget;	/* ready sockets it may take */
+	bool			posted;	/* its runs queued completions that
+					 * nobody was released for yet
+					 */
 };
 
 /*
@@ -169,16 +173,6 @@ static struct cport_sock *cport_next_run(struct cport_port *port,
 	return s;
 }
 
-static u32 cport_list_count(struct list_head *list)
-{
-	struct list_head *pos;
-	u32 n = 0;
-
-	list_for_each(pos, list)
-		n++;
-	return n;
-}
-
 /*
  * Copy the completions on @list to @ucqes from *@copied on, up to @max,
  * installing the descriptors they carry as they go; each one copied is
@@ -260,11 +254,12 @@ static long cport_copy_out(struct cport_wait_ctx *c, u32 ran,
 		cport_copy_nodes(port, &c->taken, ucqes, &copied, c->max);
 
 	/*
-	 * Everything copied and nothing from sockets this thread ran: the
-	 * take counted it all, and nothing goes back; port->lock is not
-	 * needed again (the floor's round trip pays for each hold).
+	 * Everything copied and nothing from sockets this thread ran (kept
+	 * or queued): the take counted it all, and nothing goes back;
+	 * port->lock is not needed again (the floor's round trip pays for
+	 * each hold).
 	 */
-	if (copied == n && !ran)
+	if (copied == n && !ran && !c->posted)
 		return copied;
 
 	/*
@@ -303,9 +298,8 @@ static long cport_copy_out(struct cport_wait_ctx *c, u32 ran,
 	 * The queue's completions on c->taken come before those of the
 	 * sockets this thread ran (the last @ran), which are the port's
 	 * newest: those go back to the tail, behind what others posted
-	 * meanwhile.  At the head, a thread that took one completion and
-	 * ran sockets for more would put them ahead of older ones, again
-	 * and again, and those could wait as long as sockets kept coming.
+	 * meanwhile (the runs kept no more than fit in @ucqes, so only a
+	 * failed copy leaves any).
 	 */
 	pos = &c->taken;
 	for (fresh = ran; fresh && pos->prev != &c->taken; fresh--)
@@ -332,8 +326,13 @@ static long cport_copy_out(struct cport_wait_ctx *c, u32 ran,
 		WRITE_ONCE(port->nr_queued,
 			   port->nr_queued + n - copied - dropped);
 	}
-	/* Back on the queue, or this thread no longer runs: hand over. */
-	if (!dead && (requeued || !copied))
+	/*
+	 * Back on the queue, or queued by the runs, or this thread no longer
+	 * runs: hand over.
+	 */
+	if (!dead && c->posted)
+		__cport_queued(port);
+	else if (!dead && (requeued || !copied))
 		__cport_release(port);
 	spin_unlock_irq(&port->lock);
 
@@ -477,28 +476,27 @@ static long __cport_wait_sleep(struct cport_wait_ctx *c, struct cport_waiter *w)
 
 /*
  * Run the sockets handed over (and ready ones within the budget) in this
- * thread, keeping what completes on @taken.  Returns how many completed.
+ * thread, keeping on @taken what completes, as much as the wait can still
+ * return; the runs post the rest.  Returns how many it kept.
  */
 static u32 cport_wait_run(struct cport_wait_ctx *c)
 {
+	struct cport_sink sink = { .list = &c->taken, .room = c->max - c->n };
 	struct cport_port *port = c->port;
-	u32 before = c->nt;
 	struct cport_sock *s;
-	bool ran = false;
+	u32 kept;
 
 	while ((s = cport_next_run(port, &c->runs, &c->budget))) {
 		atomic64_inc(&port->sstats.runs_waiter);
 		trace_cport_sock_run(port->id, s->key, current->pid,
 				     CPORT_RUN_WAITER);
-		cport_sock_run(s, &c->taken, NULL);
+		cport_sock_run(s, &sink, NULL);
 		cport_sock_put(s);
-		ran = true;
 	}
-	/* Count only if sockets ran. */
-	if (!ran)
-		return 0;
-	c->nt = cport_list_count(&c->taken);
-	return c->nt - before;
+	kept = c->max - c->n - sink.room;
+	c->nt += kept;
+	c->posted |= sink.posted;
+	return kept;
 }
 
 long cport_port_wait(struct cport_port *port, struct cport_cqe __user *ucqes,

@@ -13,8 +13,11 @@
  * stay alive (an exited thread frees its slot): see blocking_test.c for
  * blocking and exit.
  */
-#include "cport_test.h"
-#include "kselftest_harness.h"
+#define _GNU_SOURCE
+#include <linux/userfaultfd.h>
+#include <sys/ioctl.h>
+
+#include "sock_util.h"	/* fd_ready(), with cport_test.h and the harness */
 
 FIXTURE(port) {
 	int port;
@@ -764,6 +767,133 @@ TEST_F(port, ran_socket_completes_behind_older)
 TEST_F(port, fault_requeues_ran_socket_behind_older)
 {
 	ran_socket_behind_older(_metadata, self, true);
+}
+
+/* A thread's wait for one completion into @cqes (a page that faults). */
+struct held_wait {
+	pthread_t thread;
+	int port;
+	struct cport_cqe *cqes;
+	int ret;
+};
+
+static void *held_wait_fn(void *arg)
+{
+	struct held_wait *h = arg;
+
+	h->ret = cport_wait(h->port, h->cqes, 1, 10 * NSEC_PER_SEC);
+	return NULL;
+}
+
+/* An anonymous page whose first touch waits on the returned userfaultfd. */
+static int uffd_page(void **page, long size)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
+	int uffd;
+
+	/* Kernel-mode faults too (root): not UFFD_USER_MODE_ONLY. */
+	uffd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (uffd < 0)
+		return -errno;
+	*page = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	reg.range.start = (unsigned long)*page;
+	reg.range.len = size;
+	if (*page == MAP_FAILED || ioctl(uffd, UFFDIO_API, &api) ||
+	    ioctl(uffd, UFFDIO_REGISTER, &reg)) {
+		close(uffd);
+		return -EOPNOTSUPP;
+	}
+	return uffd;
+}
+
+/*
+ * A multishot RECV's arrivals reach the queue in order although two
+ * threads run the socket in turn.  Thread A's wait for one completion
+ * runs the socket with two datagrams in it: it keeps seq 0, which it can
+ * return, and posts seq 1 while the run still owns the socket.  Its copy
+ * to user space then stops on a userfaultfd page.  Meanwhile a third
+ * datagram comes and this thread waits: it takes seq 1 from the queue
+ * and runs the socket for seq 2, which goes behind it.  (When a wait kept
+ * everything its runs completed until its copy-out, this thread got
+ * seq 2 while seq 1 was still held by A.)
+ */
+TEST_F(port, multishot_order_across_runs)
+{
+	enum { NB = 8, BSZ = 16, GRP = 3 };
+	long psz = sysconf(_SC_PAGESIZE);
+	struct uffdio_copy cp = { 0 };
+	long long runs, fallback;
+	struct held_wait a = { 0 };
+	char pool[NB][BSZ], *zero;
+	struct uffd_msg msg;
+	struct cport_sqe sqe;
+	void *page = NULL;
+	int fds[2], uffd;
+
+	if (port_grace(self, 100000) != 100000 * 1000LL)
+		SKIP(return, "needs root and " PARAM_GRACE);
+	uffd = uffd_page(&page, psz);
+	if (uffd < 0)
+		SKIP(return, "no userfaultfd for kernel faults: %s",
+		     strerror(-uffd));
+	open_port(_metadata, self, 2, UNTRACKED);
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, fds));
+	ASSERT_EQ(0, cport_associate(self->port, fds[0], 7, 0));
+	cport_prep_provide_buffers(&sqe, GRP, pool, BSZ, NB, 0);
+	ASSERT_EQ(1, cport_submit(self->port, &sqe, 1));
+	cport_prep_recv_multishot(&sqe, fds[0], GRP, 9);
+	ASSERT_EQ(1, cport_submit(self->port, &sqe, 1));
+	ASSERT_EQ(CPORT_STATUS_PENDING, sqe.status);
+
+	/* Counted, so the arrivals wait for a runner, not the fallback. */
+	ASSERT_EQ(0, cport_post(self->port, 0, 1, 0, 0));
+	ASSERT_EQ(1, cport_wait(self->port, self->cqes, 1, 0));
+	ASSERT_EQ(1, fdinfo_get(self->port, "running"));
+	runs = fdinfo_get(self->port, "runs_waiter");
+	fallback = fdinfo_get(self->port, "runs_fallback");
+	ASSERT_EQ(2, write(fds[1], "d0", 2));
+	ASSERT_EQ(2, write(fds[1], "d1", 2));
+
+	a.port = self->port;
+	a.cqes = page;
+	ASSERT_EQ(0, pthread_create(&a.thread, NULL, held_wait_fn, &a));
+	/* A ran the socket and is copying seq 0 out. */
+	ASSERT_TRUE(fd_ready(uffd, POLLIN, PROGRESS_MS));
+	ASSERT_EQ(sizeof(msg), read(uffd, &msg, sizeof(msg)));
+	ASSERT_EQ(UFFD_EVENT_PAGEFAULT, msg.event);
+	EXPECT_EQ(runs + 1, fdinfo_get(self->port, "runs_waiter"));
+	EXPECT_EQ(1, fdinfo_get(self->port, "queued"));
+
+	ASSERT_EQ(2, write(fds[1], "d2", 2));
+	EXPECT_EQ(1, cport_wait(self->port, self->cqes, 1, 0));
+	EXPECT_EQ(9, self->cqes[0].user_data);
+	EXPECT_EQ(1, self->cqes[0].seq);
+	EXPECT_EQ(0, memcmp(pool[self->cqes[0].buf], "d1", 2));
+
+	/* A goes on: it returns seq 0; seq 2 waits in the queue. */
+	zero = calloc(1, psz);
+	ASSERT_NE(NULL, zero);
+	cp.dst = (unsigned long)page;
+	cp.src = (unsigned long)zero;
+	cp.len = psz;
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_COPY, &cp));
+	free(zero);
+	ASSERT_EQ(0, pthread_join(a.thread, NULL));
+	EXPECT_EQ(1, a.ret);
+	EXPECT_EQ(0, a.cqes[0].seq);
+	EXPECT_EQ(0, memcmp(pool[a.cqes[0].buf], "d0", 2));
+	EXPECT_EQ(1, cport_wait(self->port, self->cqes, 1, 0));
+	EXPECT_EQ(2, self->cqes[0].seq);
+	EXPECT_EQ(0, memcmp(pool[self->cqes[0].buf], "d2", 2));
+	/* Every run was a wait's: the fallback did not take part. */
+	EXPECT_EQ(fallback, fdinfo_get(self->port, "runs_fallback"));
+	EXPECT_EQ(0, fdinfo_get(self->port, "queued"));
+	close(fds[0]);
+	close(fds[1]);
+	close(uffd);
+	munmap(page, psz);
 }
 
 /*

@@ -870,12 +870,13 @@ struct cport_cqe {
  * struct cport_cqe.seq: the completions of one multishot RECV are numbered
  * 0, 1, 2... in the order the data arrived (modulo 2^32), the one that ends
  * it (without CPORT_CQE_F_MORE) next; every other completion has 0.  The
- * port's queue mostly keeps them in that order, but not when two threads
- * run the socket in turn (a wait puts what it could not return at the
- * tail after another thread posted a later one), and several threads
- * dequeuing from one port take them apart: a thread that must handle a
- * connection's data in order (a stream protocol) puts them back in seq
- * order.
+ * port's queue keeps them in that order (a wait that runs the socket
+ * keeps what it can return and posts the rest while it still owns the
+ * socket), except after a wait could not copy what it kept to user
+ * space (EFAULT): that goes back to the tail, perhaps behind a later
+ * one.  Several threads dequeuing from one port take them apart: a
+ * thread that must handle a connection's data in order (a stream
+ * protocol) puts them back in seq order.
  */
 
 /*
