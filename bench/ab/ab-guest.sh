@@ -4,7 +4,7 @@
 # In the guest (busybox sh), run by scripts/bench-ab.sh:
 #   ab-guest.sh REPS CONNS LEN SECS MODULES SYSTEMS
 # MODULES and SYSTEMS are comma-separated: module files (the first one is
-# loaded already) and server models (model[:policy:batch]).  For each
+# loaded already) and server models (model[:policy:batch[:threads]]).  For each
 # repetition, each module in turn is loaded (rmmod, insmod) and each system
 # run once under loadgen's closed loop; the order of the modules alternates
 # between repetitions so that drift of the host does not favour one.
@@ -12,6 +12,18 @@ REPS=$1 CONNS=$2 LEN=$3 SECS=$4 MODULES=$(echo "$5" | tr , ' ') SYSTEMS=$(echo "
 PORT=7400
 REV=
 for m in $MODULES; do REV="$m $REV"; done
+# TCP's own counters, for the run's line: delayed ACKs sent by the timer,
+# segments out, segments retransmitted.
+tcp_counts() {
+	cat /proc/net/netstat /proc/net/snmp | awk '
+		$1 == "TcpExt:" || $1 == "Tcp:" {
+			if (hdr[$1] == "") { hdr[$1] = $0; next }
+			n = split(hdr[$1], k); split($0, v)
+			for (i = 2; i <= n; i++) c[k[i]] = v[i]
+			hdr[$1] = ""
+		}
+		END { print c["DelayedACKs"], c["OutSegs"], c["RetransSegs"] }'
+}
 rep=0
 while [ $rep -lt "$REPS" ]; do
 	rep=$((rep + 1))
@@ -33,8 +45,10 @@ while [ $rep -lt "$REPS" ]; do
 			PORT=$((PORT + 1))
 			case $sys in
 			cport:* | cport-ms:* | cport-msr:*)
+				# model:policy:batch[:threads]
 				p=${sys#*:}; b=${p#*:}; p=${p%%:*}
-				args="-m ${sys%%:*} -P $p -b $b";;
+				t=; case $b in *:*) t="-t ${b#*:}"; b=${b%%:*};; esac
+				args="-m ${sys%%:*} -P $p -b $b $t";;
 			*)	args="-m $sys";;
 			esac
 			tag="$name:$sys:r$rep"
@@ -65,10 +79,14 @@ while [ $rep -lt "$REPS" ]; do
 			fi
 			# Neither side may hang the boot: a watchdog for each.
 			# busybox timeout: 143 or 137 is its watchdog.
+			set -- $(tcp_counts)
 			timeout -k 10 $((SECS + 60)) loadgen -a 127.0.0.1:$PORT \
 				-c "$CONNS" -l "$LEN" -d "$SECS" -w 0.5 -t 1 \
 				-S $spid -T "$tag" > /tmp/cli.out 2>&1 ||
 				echo "error: loadgen $tag exited with $? (143, 137: timed out)"
+			# shellcheck disable=SC2046
+			echo "csv,tcp,$tag,$(tcp_counts | { read -r d o r
+				echo "delayed_acks=$((d - $1)),out_segs=$((o - $2)),retrans=$((r - $3))"; })"
 			sleep 0.2
 			kill -TERM $spid 2> /dev/null
 			(sleep 10; kill -KILL $spid 2> /dev/null) &
