@@ -872,14 +872,14 @@ void cport_opdefs_info(u64 *ops, u32 *sqe_flags);
  * A waiting thread's socket runs keep what completes, up to @room (what
  * the wait can still return), on @list; the rest is queued while the run
  * owns the socket, so that the queue keeps each socket's order, and
- * handed to waiters once the wait ends, as if the thread had brought it
- * back then (fewer handoffs while it is still running).
+ * waiters are released for it once, when the wait's runs are done
+ * (wait.c), not at every run.
  */
 struct cport_sink {
 	struct list_head	*list;
 	u32			room;
 	bool			posted;	/* queued some, nobody released for
-					 * them: the wait calls
+					 * them yet: the wait calls
 					 * __cport_queued()
 					 */
 };

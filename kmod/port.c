@@ -556,8 +556,9 @@ static bool __cport_cpus_busy(struct cport_port *port)
  * Give queued completions, and sockets that have I/O to do, to sleeping
  * waiters, one each, while the concurrency value allows.  A waiter handed
  * a socket moves its data in its own context (op.c) and returns what
- * completes.  Called whenever a completion or socket is queued or the
- * running count drops.  Returns how many waiters were released.
+ * completes (what its wait cannot return, it queues and releases for
+ * when its runs end).  Called whenever a completion or socket is queued
+ * or the running count drops.  Returns how many waiters were released.
  */
 unsigned int __cport_release(struct cport_port *port)
 {
@@ -931,8 +932,8 @@ bool cport_post_node(struct cport_port *port, struct cport_node *node)
  * socket runs could not keep), in order, a bounded number per hold of
  * port->lock; on a dead port they are freed.  Without @release, nobody
  * is handed them yet: the caller, a running thread's wait, calls
- * __cport_queued() when it ends (wait.c).  Process context.  Returns
- * whether poll waiters need waking.
+ * __cport_queued() when its runs are done (wait.c).  Process context.
+ * Returns whether poll waiters need waking.
  */
 bool cport_post_nodes(struct cport_port *port, struct list_head *nodes,
 		      bool release)

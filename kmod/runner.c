@@ -12,7 +12,8 @@
  *  1. the submitting thread, at once (op.c);
  *  2. a waiting thread, handed the socket like a completion within the
  *     concurrency value (port.c, __cport_release()): it moves the data in
- *     its own context and returns what completed (wait.c);
+ *     its own context and returns what completed, as much as its wait
+ *     can return, queueing the rest (wait.c);
  *  3. a thread of the port entering a wait while the socket is ready;
  *  4. the fallback, when none of them came: at once if no thread of the
  *     port is running, after a grace of 1 ms otherwise (a running

@@ -9,7 +9,8 @@
  * it (port.c), the port is destroyed, a signal arrives or the timeout
  * expires.  A waiter may instead be handed a socket whose operations can
  * make progress: it runs that socket's I/O in its own context (op.c) and
- * returns what completed, or waits again if nothing did.  Whatever was
+ * returns what completed (as much as fits, the runs queue the rest), or
+ * waits again if nothing did.  Whatever was
  * handed to it is returned even if a signal or the timeout came at the
  * same moment.  Completions that cannot be copied to user space go back
  * to the queue: those taken from it to its head, those of the sockets the
@@ -52,13 +53,9 @@ struct cport_wait_ctx {
 	struct cport_cqe	rcqes[CPORT_RING_TAKE]; /* the ring's */
 	u32			nr_r;
 	struct list_head	taken;	/* the queue's, the runs' */
-	u32			nt;	/* on @taken */
 	u32			n;	/* completions in all three */
 	struct list_head	runs;	/* sockets handed to this thread */
 	u32			budget;	/* ready sockets it may take */
-	bool			posted;	/* its runs queued completions that
-					 * nobody was released for yet
-					 */
 };
 
 /*
@@ -89,7 +86,6 @@ static u32 __cport_take(struct cport_wait_ctx *c)
 		nq++;
 	}
 	WRITE_ONCE(port->nr_queued, port->nr_queued - nq);
-	c->nt += nq;
 	if (n)
 		__cport_took(port);
 out:
@@ -254,12 +250,11 @@ static long cport_copy_out(struct cport_wait_ctx *c, u32 ran,
 		cport_copy_nodes(port, &c->taken, ucqes, &copied, c->max);
 
 	/*
-	 * Everything copied and nothing from sockets this thread ran (kept
-	 * or queued): the take counted it all, and nothing goes back;
-	 * port->lock is not needed again (the floor's round trip pays for
-	 * each hold).
+	 * Everything copied and nothing from sockets this thread ran: the
+	 * take counted it all, and nothing goes back; port->lock is not
+	 * needed again (the floor's round trip pays for each hold).
 	 */
-	if (copied == n && !ran && !c->posted)
+	if (copied == n && !ran)
 		return copied;
 
 	/*
@@ -326,13 +321,8 @@ static long cport_copy_out(struct cport_wait_ctx *c, u32 ran,
 		WRITE_ONCE(port->nr_queued,
 			   port->nr_queued + n - copied - dropped);
 	}
-	/*
-	 * Back on the queue, or queued by the runs, or this thread no longer
-	 * runs: hand over.
-	 */
-	if (!dead && c->posted)
-		__cport_queued(port);
-	else if (!dead && (requeued || !copied))
+	/* Back on the queue, or this thread no longer runs: hand over. */
+	if (!dead && (requeued || !copied))
 		__cport_release(port);
 	spin_unlock_irq(&port->lock);
 
@@ -477,7 +467,9 @@ static long __cport_wait_sleep(struct cport_wait_ctx *c, struct cport_waiter *w)
 /*
  * Run the sockets handed over (and ready ones within the budget) in this
  * thread, keeping on @taken what completes, as much as the wait can still
- * return; the runs post the rest.  Returns how many it kept.
+ * return; the runs queue the rest, and waiters are released for it once
+ * they are done, before the copy to user space (which may fault and
+ * take long).  Returns how many it kept.
  */
 static u32 cport_wait_run(struct cport_wait_ctx *c)
 {
@@ -493,9 +485,13 @@ static u32 cport_wait_run(struct cport_wait_ctx *c)
 		cport_sock_run(s, &sink, NULL);
 		cport_sock_put(s);
 	}
+	if (sink.posted) {
+		spin_lock_irq(&port->lock);
+		if (!port->dead)
+			__cport_queued(port);
+		spin_unlock_irq(&port->lock);
+	}
 	kept = c->max - c->n - sink.room;
-	c->nt += kept;
-	c->posted |= sink.posted;
 	return kept;
 }
 

@@ -873,8 +873,8 @@ struct cport_cqe {
  * port's queue keeps them in that order (a wait that runs the socket
  * keeps what it can return and posts the rest while it still owns the
  * socket), except after a wait could not copy what it kept to user
- * space (EFAULT): that goes back to the tail, perhaps behind a later
- * one.  Several threads dequeuing from one port take them apart: a
+ * space (EFAULT): that goes back to the tail, behind the later arrivals
+ * the wait queued itself and any posted meanwhile.  Several threads dequeuing from one port take them apart: a
  * thread that must handle a connection's data in order (a stream
  * protocol) puts them back in seq order.
  */
