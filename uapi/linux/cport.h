@@ -871,12 +871,13 @@ struct cport_cqe {
  * 0, 1, 2... in the order the data arrived (modulo 2^32), the one that ends
  * it (without CPORT_CQE_F_MORE) next; every other completion has 0.  The
  * port's queue keeps them in that order (a wait that runs the socket
- * keeps what it can return and posts the rest while it still owns the
+ * keeps what it can return and queues the rest while it still owns the
  * socket), except after a wait could not copy what it kept to user
  * space (EFAULT): that goes back to the tail, behind the later arrivals
- * the wait queued itself and any posted meanwhile.  Several threads dequeuing from one port take them apart: a
- * thread that must handle a connection's data in order (a stream
- * protocol) puts them back in seq order.
+ * the wait queued itself and any posted meanwhile.  Several threads
+ * dequeuing from one port take them apart: a thread that must handle a
+ * connection's data in order (a stream protocol) puts them back in seq
+ * order.
  */
 
 /*
