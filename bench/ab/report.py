@@ -1,7 +1,11 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
 """scripts/bench-ab.sh's summary: per module and system, the median of the
-repetitions, and each module's ratio to the first module's."""
+repetitions, each module's ratio to the first module's, the median of
+the per-repetition ratios to the first system that is not cport's (its
+run in the same repetition under the same module: the host's drift
+within a boot moves both), and TCP's segments and timer ACKs per
+request."""
 import re
 import statistics
 import sys
@@ -10,7 +14,7 @@ rows = {}
 order = []
 for line in open(sys.argv[1], errors='replace'):
     line = line.strip()
-    m = re.match(r'^csv,(srv|cli),([^,]+):r(\d+),(.*)$', line)
+    m = re.match(r'^csv,(srv|cli|tcp),([^,]+):r(\d+),(.*)$', line)
     if not m:
         continue
     kind, tag, rep, rest = m.groups()
@@ -21,7 +25,7 @@ for line in open(sys.argv[1], errors='replace'):
         rows[key] = {}
         order.append(key)
     rows[key].setdefault(rep, {}).update(
-        {('cli_' if kind == 'cli' else '') + k: v for k, v in d.items()})
+        {('' if kind == 'srv' else kind + '_') + k: v for k, v in d.items()})
 
 
 def num(d, k):
@@ -48,20 +52,41 @@ def summary(reps):
     out['busy_us'] = med(lambda v: num(v, 'sys_busy_s') * 1e6 /
                          num(v, 'requests'))
     out['fb'] = med(lambda v: num(v, 'runs_fallback') / num(v, 'requests'))
+    # Over the whole loadgen run, warm-up included: per client request.
+    out['segs'] = med(lambda v: num(v, 'tcp_out_segs') /
+                      num(v, 'cli_requests'))
+    out['dack'] = med(lambda v: num(v, 'tcp_delayed_acks') /
+                      num(v, 'cli_requests'))
     return out
 
 
+def per_rep(mod, sysname, base):
+    """Median of requests/s over @base's, repetition by repetition."""
+    if not base or sysname == base or (mod, base) not in rows:
+        return float('nan')
+    mine, theirs = rows[(mod, sysname)], rows[(mod, base)]
+    xs = [num(v, 'cli_rps') / num(theirs[r], 'cli_rps')
+          for r, v in mine.items() if r in theirs]
+    xs = [x for x in xs if x == x]
+    return statistics.median(xs) if xs else float('nan')
+
+
 first = {}
+base = next((n for _, n in order if not n.startswith('cport')), None)
 print('| module | system | requests/s (median) | runs | ratio to first | '
+      f'per rep x {base} | '
       'p99 ms | p99.9 ms | csw/req | handoffs/req | fallback runs/req | '
-      'busy CPU us/req |')
-print('|---|---|---|---|---|---|---|---|---|---|---|')
+      'busy CPU us/req | TCP segs/req | timer ACKs/req |')
+print('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|')
 for mod, sysname in order:
     s = summary(rows[(mod, sysname)])
     if sysname not in first:
         first[sysname] = s['rps']
     ratio = s['rps'] / first[sysname] if first[sysname] else float('nan')
     runs = '/'.join(f'{x:,.0f}' for x in s['rps_all'])
+    pr = per_rep(mod, sysname, base)
+    prs = f'x{pr:.2f}' if pr == pr else '-'
     print(f"| {mod} | {sysname} | {s['rps']:,.0f} | {runs} | x{ratio:.2f} | "
-          f"{s['p99']:.1f} | {s['p999']:.1f} | {s['csw']:.3f} | "
-          f"{s['wake']:.3f} | {s['fb']:.3f} | {s['busy_us']:.1f} |")
+          f"{prs} | {s['p99']:.1f} | {s['p999']:.1f} | {s['csw']:.3f} | "
+          f"{s['wake']:.3f} | {s['fb']:.3f} | {s['busy_us']:.1f} | "
+          f"{s['segs']:.2f} | {s['dack']:.2f} |")
