@@ -13,7 +13,8 @@
 # default uring,cport:lifo:16) run once per module per repetition (REPS, default 3);
 # the order of the modules alternates.  Prints, per module and system,
 # the median requests/s, p99, context switches and wakeups per request,
-# and the busy CPU per request, and each module's ratio to the first.  A
+# the busy CPU and TCP segments per request, each module's ratio to the
+# first, and the median per-repetition ratio to the non-cport system.  A
 # non-cport system (uring) runs under each module too: its spread is the
 # noise floor of the run.  Run it on a quiet host.
 set -euo pipefail
