@@ -79,12 +79,12 @@ while [ $rep -lt "$REPS" ]; do
 			fi
 			# Neither side may hang the boot: a watchdog for each.
 			# busybox timeout: 143 or 137 is its watchdog.
+			# shellcheck disable=SC2046	# three numbers
 			set -- $(tcp_counts)
 			timeout -k 10 $((SECS + 60)) loadgen -a 127.0.0.1:$PORT \
 				-c "$CONNS" -l "$LEN" -d "$SECS" -w 0.5 -t 1 \
 				-S $spid -T "$tag" > /tmp/cli.out 2>&1 ||
 				echo "error: loadgen $tag exited with $? (143, 137: timed out)"
-			# shellcheck disable=SC2046
 			echo "csv,tcp,$tag,$(tcp_counts | { read -r d o r
 				echo "delayed_acks=$((d - $1)),out_segs=$((o - $2)),retrans=$((r - $3))"; })"
 			sleep 0.2
