@@ -10,17 +10,17 @@
  * expires.  A waiter may instead be handed a socket whose operations can
  * make progress: it runs that socket's I/O in its own context (op.c) and
  * returns what completed (as much as fits, the runs queue the rest), or
- * waits again if nothing did.  Whatever was
- * handed to it is returned even if a signal or the timeout came at the
- * same moment.  Completions that cannot be copied to user space go back
- * to the queue: those taken from it to its head, those of the sockets the
- * thread ran to its tail (cport_copy_out()).
+ * waits again if nothing did.  Whatever was handed to it is returned even
+ * if a signal or the timeout came at the same moment.  Completions that
+ * cannot be copied to user space go back to the queue: those taken from
+ * it to its head, those of the sockets the thread ran to its tail
+ * (cport_copy_out()).
  *
  * With a completion ring (ring.c), a wait returns, in this order: what
  * was handed to it (one completion, from the queue or the ring), entries
  * of the ring, then completions of the queue, which are all newer than
  * the ring's; then what the sockets it ran completed, as many as still
- * fit (the runs post the rest, in order, cport_wait_run()).
+ * fit (the runs queue the rest, in order, cport_wait_run()).
  */
 #include <linux/err.h>
 #include <linux/file.h>
@@ -476,7 +476,6 @@ static u32 cport_wait_run(struct cport_wait_ctx *c)
 	struct cport_sink sink = { .list = &c->taken, .room = c->max - c->n };
 	struct cport_port *port = c->port;
 	struct cport_sock *s;
-	u32 kept;
 
 	while ((s = cport_next_run(port, &c->runs, &c->budget))) {
 		atomic64_inc(&port->sstats.runs_waiter);
@@ -491,8 +490,7 @@ static u32 cport_wait_run(struct cport_wait_ctx *c)
 			__cport_queued(port);
 		spin_unlock_irq(&port->lock);
 	}
-	kept = c->max - c->n - sink.room;
-	return kept;
+	return c->max - c->n - sink.room;
 }
 
 long cport_port_wait(struct cport_port *port, struct cport_cqe __user *ucqes,

@@ -14,9 +14,6 @@
  * blocking and exit.
  */
 #define _GNU_SOURCE
-#include <linux/userfaultfd.h>
-#include <sys/ioctl.h>
-
 #include "sock_util.h"	/* fd_ready(), with cport_test.h and the harness */
 
 FIXTURE(port) {
@@ -786,34 +783,6 @@ static void *held_wait_fn(void *arg)
 
 	h->ret = cport_wait(h->port, h->cqes, 1, 10 * NSEC_PER_SEC);
 	return NULL;
-}
-
-/* An anonymous page whose first touch waits on the returned userfaultfd. */
-static int uffd_page(void **page, long size)
-{
-	struct uffdio_api api = { .api = UFFD_API };
-	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
-	int uffd;
-
-	/* Kernel-mode faults too (root): not UFFD_USER_MODE_ONLY. */
-	uffd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
-	if (uffd < 0)
-		return -errno;
-	*page = mmap(NULL, size, PROT_READ | PROT_WRITE,
-		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (*page == MAP_FAILED) {
-		close(uffd);
-		return -ENOMEM;
-	}
-	reg.range.start = (unsigned long)*page;
-	reg.range.len = size;
-	if (ioctl(uffd, UFFDIO_API, &api) ||
-	    ioctl(uffd, UFFDIO_REGISTER, &reg)) {
-		munmap(*page, size);
-		close(uffd);
-		return -EOPNOTSUPP;
-	}
-	return uffd;
 }
 
 /*

@@ -21,6 +21,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/userfaultfd.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -179,6 +181,37 @@ static inline void *fault_page(void)
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 	return p == MAP_FAILED ? NULL : p;
+}
+
+/*
+ * An anonymous page whose first touch, by the kernel too (root: not
+ * UFFD_USER_MODE_ONLY), waits on the returned userfaultfd until it is
+ * resolved (UFFDIO_COPY); -errno if that cannot be had.
+ */
+static inline int uffd_page(void **page, long size)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
+	int uffd;
+
+	uffd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (uffd < 0)
+		return -errno;
+	*page = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (*page == MAP_FAILED) {
+		close(uffd);
+		return -ENOMEM;
+	}
+	reg.range.start = (unsigned long)*page;
+	reg.range.len = size;
+	if (ioctl(uffd, UFFDIO_API, &api) ||
+	    ioctl(uffd, UFFDIO_REGISTER, &reg)) {
+		munmap(*page, size);
+		close(uffd);
+		return -EOPNOTSUPP;
+	}
+	return uffd;
 }
 
 /* The debug kernel runs ~20x slower: loops scale down there. */

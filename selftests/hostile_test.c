@@ -34,8 +34,6 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
-#include <sys/ioctl.h>
-#include <linux/userfaultfd.h>
 
 #include "sock_util.h"
 #include "kselftest_harness.h"
@@ -1103,26 +1101,19 @@ static int recv_fd(int sock)
 
 static int held_child(int ctl, struct held *h)
 {
-	long page = sysconf(_SC_PAGESIZE);
-	struct uffdio_api api = { .api = UFFD_API };
-	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
 	struct cport_sqe sqe;
 	pthread_t th[2];
 	int uffd, fds[2];
+	void *page = NULL;
 	char *buf;
 	long i;
 
-	/* Kernel-mode faults too: not UFFD_USER_MODE_ONLY. */
-	uffd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
-	if (uffd < 0 || ioctl(uffd, UFFDIO_API, &api))
+	/* Kernel-mode faults too: the RECV's copy waits on it. */
+	uffd = uffd_page(&page, sysconf(_SC_PAGESIZE));
+	if (uffd < 0)
 		return 2;
-	buf = mmap(NULL, page, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (buf == MAP_FAILED)
-		return 3;
-	reg.range.start = (unsigned long)buf;
-	reg.range.len = page;
-	if (ioctl(uffd, UFFDIO_REGISTER, &reg) || send_fd(ctl, uffd))
+	buf = page;
+	if (send_fd(ctl, uffd))
 		return 4;
 	close(uffd);
 

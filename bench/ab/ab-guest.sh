@@ -4,10 +4,11 @@
 # In the guest (busybox sh), run by scripts/bench-ab.sh:
 #   ab-guest.sh REPS CONNS LEN SECS MODULES SYSTEMS
 # MODULES and SYSTEMS are comma-separated: module files (the first one is
-# loaded already) and server models (model[:policy:batch[:threads]]).  For each
-# repetition, each module in turn is loaded (rmmod, insmod) and each system
-# run once under loadgen's closed loop; the order of the modules alternates
-# between repetitions so that drift of the host does not favour one.
+# loaded already) and server models (model[:policy:batch[:threads]]).
+# For each repetition, each module in turn is loaded (rmmod, insmod) and
+# each system run once under loadgen's closed loop; the order of the
+# modules alternates between repetitions so that drift of the host does
+# not favour one.
 REPS=$1 CONNS=$2 LEN=$3 SECS=$4 MODULES=$(echo "$5" | tr , ' ') SYSTEMS=$(echo "$6" | tr , ' ')
 PORT=7400
 REV=
