@@ -5,7 +5,7 @@
 # in one guest boot, alternating, under the closed-loop echo of `make bench`:
 #
 #   scripts/bench-ab.sh [-r REPS] [-c CONNS] [-l LEN] [-d SECS]
-#                       [-s SYSTEMS] REV...
+#                       [-s SYSTEMS] [-p] REV...
 #
 # Each REV is a git revision (or "." for the working tree); its kmod/ and
 # uapi/ are built for BENCH_KERNEL (6.1 by default) into build/ab/REV.ko,
@@ -16,21 +16,22 @@
 # the busy CPU and TCP segments per request, each module's ratio to the
 # first, and the median per-repetition ratio to the non-cport system.  A
 # non-cport system (uring) runs under each module too: its spread is the
-# noise floor of the run.  Run it on a quiet host.
+# noise floor of the run.  With -p, the server is pinned to the guest's
+# CPU 0 and loadgen to CPU 1.  Run it on a quiet host.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CACHE=${CPORT_CACHE:-/var/cache/cport}
 export CPORT_CACHE=$CACHE
-reps=3 conns=256 len=64 secs=3 systems=uring,cport:lifo:16
-while getopts r:c:l:d:s: o; do
+reps=3 conns=256 len=64 secs=3 systems=uring,cport:lifo:16 pin=
+while getopts r:c:l:d:s:p o; do
 	case $o in
 	r) reps=$OPTARG;; c) conns=$OPTARG;; l) len=$OPTARG;;
-	d) secs=$OPTARG;; s) systems=$OPTARG;;
+	d) secs=$OPTARG;; s) systems=$OPTARG;; p) pin=pin;;
 	*) exit 2;;
 	esac
 done
 shift $((OPTIND - 1))
-[ $# -ge 1 ] || { echo "usage: $0 [-r REPS] [-c CONNS] [-l LEN] [-d SECS] [-s SYSTEMS] REV..." >&2; exit 2; }
+[ $# -ge 1 ] || { echo "usage: $0 [-r REPS] [-c CONNS] [-l LEN] [-d SECS] [-s SYSTEMS] [-p] REV..." >&2; exit 2; }
 name=${BENCH_KERNEL:-6.1}
 # shellcheck source=scripts/stock-kernel.sh
 . scripts/stock-kernel.sh
@@ -62,7 +63,7 @@ extra=()
 for m in "${mods[@]}"; do extra+=(--extra-bin "$m"); done
 scripts/run-guest.sh --kernel "$image" --module "${mods[0]}" "${extra[@]}" \
 	--log "$log" --timeout 1500 --test-timeout 1440 \
-	--run "ab-guest.sh $reps $conns $len $secs $list $systems" \
+	--run "ab-guest.sh $reps $conns $len $secs $list $systems $pin" \
 	build/bench/suite/{server,loadgen} bench/ab/ab-guest.sh > /dev/null || true
 grep '^error:' "$log" >&2 || true
 grep -q '^ab done' "$log" || { echo "bench-ab: the guest did not finish (see $log)" >&2; exit 1; }

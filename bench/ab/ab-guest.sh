@@ -2,15 +2,19 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # In the guest (busybox sh), run by scripts/bench-ab.sh:
-#   ab-guest.sh REPS CONNS LEN SECS MODULES SYSTEMS
+#   ab-guest.sh REPS CONNS LEN SECS MODULES SYSTEMS [pin]
 # MODULES and SYSTEMS are comma-separated: module files (the first one is
 # loaded already) and server models (model[:policy:batch[:threads]]).
+# With pin, the server runs on CPU 0 and loadgen on CPU 1 (each process
+# then shares its CPU only with itself and the kernel's threads).
 # For each repetition, each module in turn is loaded (rmmod, insmod) and
 # each system run once under loadgen's closed loop; the order of the
 # modules alternates between repetitions so that drift of the host does
 # not favour one.
 REPS=$1 CONNS=$2 LEN=$3 SECS=$4 MODULES=$(echo "$5" | tr , ' ') SYSTEMS=$(echo "$6" | tr , ' ')
 PORT=7400
+SRV_CPU='' CLI_CPU=''
+[ "${7:-}" = pin ] && SRV_CPU="taskset 1" CLI_CPU="taskset 2"
 REV=
 for m in $MODULES; do REV="$m $REV"; done
 # TCP's own counters, for the run's line: delayed ACKs sent by the timer,
@@ -57,7 +61,8 @@ while [ $rep -lt "$REPS" ]; do
 			echo "ab: run $tag"
 			rm -f /tmp/srv.out
 			: > /tmp/srv.out
-			server $args -p $PORT -T "$tag" > /tmp/srv.out 2>&1 &
+			# shellcheck disable=SC2086	# empty, or taskset and its mask
+			$SRV_CPU server $args -p $PORT -T "$tag" > /tmp/srv.out 2>&1 &
 			spid=$!
 			i=0
 			while ! grep -q '^server: .*ready' /tmp/srv.out; do
@@ -82,7 +87,8 @@ while [ $rep -lt "$REPS" ]; do
 			# busybox timeout: 143 or 137 is its watchdog.
 			# shellcheck disable=SC2046	# three numbers
 			set -- $(tcp_counts)
-			timeout -k 10 $((SECS + 60)) loadgen -a 127.0.0.1:$PORT \
+			# shellcheck disable=SC2086	# empty, or taskset and its mask
+			timeout -k 10 $((SECS + 60)) $CLI_CPU loadgen -a 127.0.0.1:$PORT \
 				-c "$CONNS" -l "$LEN" -d "$SECS" -w 0.5 -t 1 \
 				-S $spid -T "$tag" > /tmp/cli.out 2>&1 ||
 				echo "error: loadgen $tag exited with $? (143, 137: timed out)"
