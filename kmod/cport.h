@@ -485,7 +485,7 @@ struct cport_stats {
 				 * to the release irq_work
 				 */
 	u64 busy_holds;		/* lock: releases held back, CPUs busy */
-	u64 grace_renewed;	/* lock: graces begun again, port emptied */
+	u64 grace_renewed;	/* lock: graces begun again, work taken */
 	u64 over_events;	/* run: times running rose above the limit */
 	u64 over_ns;		/* run: time spent above the limit */
 };
@@ -541,9 +541,11 @@ struct cport_port {
 						 * release, and its irq_work
 						 * chain, ignore busy CPUs
 						 */
-	ktime_t			drained_at;	/* lock: a take found nothing
-						 * more for the grace, see
-						 * __cport_took()
+	unsigned int		takes;		/* lock: work taken by threads,
+						 * see __cport_took()
+						 */
+	unsigned int		takes_seen;	/* lock: ... when the grace
+						 * began
 						 */
 	bool			release_blocked; /* run_lock: a thread left
 						  * its slot (blocked, exited)
@@ -708,14 +710,15 @@ static inline bool __cport_has_work(struct cport_port *port)
 }
 
 /*
- * A thread took work off the port.  If the grace (runner.c) is waiting and
- * nothing is left for it to look after, note when: what comes after was
- * not there for the whole grace (cport_fallback_timer()).
+ * A thread of the port took work off it (a wait took completions or a
+ * ready socket, or a waiter was handed some): the grace (runner.c) begins
+ * again rather than end while threads make progress
+ * (cport_fallback_timer()).
  */
 static inline void __cport_took(struct cport_port *port)
 {
-	if (hrtimer_is_queued(&port->fb_timer) && !__cport_has_work(port))
-		port->drained_at = ktime_get();
+	lockdep_assert_held(&port->lock);
+	port->takes++;
 }
 
 /* Queued for a wait or in the ring, as far as a lockless look can tell. */

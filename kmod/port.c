@@ -496,7 +496,6 @@ struct cport_sock *__cport_ready_pop(struct cport_port *port)
 		list_del_init(&s->ready_link);
 		s->queued = false;
 		WRITE_ONCE(port->nr_ready, port->nr_ready - 1);
-		__cport_took(port);
 	}
 	return s;
 }
@@ -635,6 +634,7 @@ unsigned int __cport_release(struct cport_port *port)
 			WRITE_ONCE(port->nr_queued, port->nr_queued - 1);
 			__cport_wake_waiter(port, w, node->cqe.user_data);
 		}
+		__cport_took(port);
 		n++;
 	}
 	return n;

@@ -509,10 +509,12 @@ void __cport_fallback_arm(struct cport_port *port)
 void __cport_grace_arm(struct cport_port *port)
 {
 	lockdep_assert_held(&port->lock);
-	if (!hrtimer_is_queued(&port->fb_timer))
+	if (!hrtimer_is_queued(&port->fb_timer)) {
+		port->takes_seen = port->takes;
 		hrtimer_start(&port->fb_timer,
 			      ns_to_ktime(cport_grace_ns()),
 			      HRTIMER_MODE_REL_PINNED_SOFT);
+	}
 }
 
 static enum hrtimer_restart cport_fallback_timer(struct hrtimer *timer)
@@ -521,18 +523,23 @@ static enum hrtimer_restart cport_fallback_timer(struct hrtimer *timer)
 					       fb_timer);
 	struct cport_wake_q q;
 	unsigned long flags;
-	ktime_t end;
+	bool took;
 
 	flags = cport_lock(port, &q);
 	/*
-	 * A running thread took everything there was within the grace: what
-	 * waits now came since, and that thread (or another) will most
-	 * likely take it too.  The grace runs from then.
+	 * A thread of the port took work within the grace: the port's
+	 * threads keep up, or at least make progress, and take what waits
+	 * in its turn (the ready sockets and the queue are FIFO, a wait runs
+	 * CPORT_RUN_BATCH sockets at least).  The fallback would only take
+	 * its time from one of them, and a release held for busy CPUs would
+	 * preempt another task.  Another grace begins.
 	 */
-	end = ktime_add_ns(port->drained_at, cport_grace_ns());
+	took = port->takes != port->takes_seen;
+	port->takes_seen = port->takes;
 	if (!port->dead && READ_ONCE(port->running) &&
-	    __cport_has_work(port) && ktime_before(ktime_get(), end)) {
-		hrtimer_start(timer, end, HRTIMER_MODE_ABS_PINNED_SOFT);
+	    __cport_has_work(port) && took) {
+		hrtimer_start(timer, ns_to_ktime(cport_grace_ns()),
+			      HRTIMER_MODE_REL_PINNED_SOFT);
 		port->stats.grace_renewed++;
 		cport_unlock(port, &q, flags);
 		return HRTIMER_NORESTART;

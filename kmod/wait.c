@@ -148,10 +148,13 @@ static int cport_sleep(struct cport_waiter *w, const ktime_t *expires)
  * The next socket this thread runs: one handed to it (@runs), else one
  * from the port's ready list while @budget lasts.  Taken one at a time,
  * so that what this thread has not started yet stays where other threads
- * (and the fallback) can take it.
+ * (and the fallback) can take it.  A wait's take from the list shows the
+ * grace that the port's threads make progress (@took); a serve's, the
+ * fallback's own, does not.
  */
 static struct cport_sock *cport_next_run(struct cport_port *port,
-					 struct list_head *runs, u32 *budget)
+					 struct list_head *runs, u32 *budget,
+					 bool took)
 {
 	struct cport_sock *s;
 
@@ -162,8 +165,11 @@ static struct cport_sock *cport_next_run(struct cport_port *port,
 		s->queued = false;
 	} else if (*budget && !port->dead) {
 		s = __cport_ready_pop(port);
-		if (s)
+		if (s) {
 			(*budget)--;
+			if (took)
+				__cport_took(port);
+		}
 	}
 	spin_unlock_irq(&port->lock);
 	return s;
@@ -347,7 +353,7 @@ static void cport_serve(struct cport_port *port, struct list_head *runs)
 	u32 budget = CPORT_RUN_BATCH - 1;
 	struct cport_sock *s;
 
-	while ((s = cport_next_run(port, runs, &budget))) {
+	while ((s = cport_next_run(port, runs, &budget, false))) {
 		atomic64_inc(&port->sstats.runs_fallback);
 		trace_cport_sock_run(port->id, s->key, current->pid,
 				     CPORT_RUN_FALLBACK);
@@ -477,7 +483,7 @@ static u32 cport_wait_run(struct cport_wait_ctx *c)
 	struct cport_port *port = c->port;
 	struct cport_sock *s;
 
-	while ((s = cport_next_run(port, &c->runs, &c->budget))) {
+	while ((s = cport_next_run(port, &c->runs, &c->budget, true))) {
 		atomic64_inc(&port->sstats.runs_waiter);
 		trace_cport_sock_run(port->id, s->key, current->pid,
 				     CPORT_RUN_WAITER);

@@ -494,7 +494,7 @@ TEST_F(port, running_thread_takes_held_work)
 }
 
 /*
- * A running thread that takes everything held starts the grace again:
+ * A running thread that takes what was held starts the grace again:
  * what is posted next is not released when the first grace ends, but a
  * grace after that take (grace_renewed), and then exactly once.  The
  * first grace's timer may fire late by more than the take came after it
@@ -593,6 +593,71 @@ TEST_F(port, emptied_port_renews_the_grace)
 
 	spinners_stop(sp, n);
 	EXPECT_EQ(-ETIMEDOUT, sp[0].ret[1]);
+	EXPECT_EQ(0, fdinfo_get(self->port, "queued"));
+}
+
+/*
+ * A running thread that keeps taking renews the grace even though the
+ * port never empties: what waits is taken in its turn, so the release
+ * held for busy CPUs stays held (and the fallback does not run) while the
+ * takes go on, and a grace after they stop the sleeper has the oldest
+ * completion.  The old rule (renew only when a take emptied the port)
+ * released it a grace after the first post.  A take every quarter grace,
+ * which is 100 ms here for the debug kernels; a pause of a whole grace
+ * between two takes (the test's threads preempted) would make a release
+ * right, and is only logged.
+ */
+TEST_F(port, taking_threads_renew_the_grace)
+{
+	long long grace, handoffs, renewed, last, t, end, gap = 0;
+	struct spinner sp[MAX_SPINNERS];
+	unsigned long v = 100;
+	bool released;
+	struct waiter b;
+	int n, i;
+
+	grace = port_grace(self, 100000);
+	n = busy_port(0, 0, sp, &b);
+	handoffs = fdinfo_get(self->port, "handoffs");
+	renewed = fdinfo_get(self->port, "grace_renewed");
+	ASSERT_EQ(0, cport_post(self->port, 0, v++, 0, 0));
+	last = now_ns();
+	for (i = 0; i < 16 && !waiter_done(&b); i++) {
+		/* Two queued, held (every CPU is busy); one taken. */
+		ASSERT_EQ(0, cport_post(self->port, 0, v++, 0, 0));
+		spin_us(grace / 4000);
+		__atomic_store_n(&sp[0].take, sp[0].took + 1, __ATOMIC_RELEASE);
+		end = now_ns() + PROGRESS_MS * NSEC_PER_MSEC;
+		while (__atomic_load_n(&sp[0].took, __ATOMIC_ACQUIRE) !=
+		       sp[0].take && now_ns() < end)
+			;
+		ASSERT_EQ(sp[0].take, __atomic_load_n(&sp[0].took,
+						      __ATOMIC_ACQUIRE));
+		ASSERT_EQ(1, sp[0].ret[2]);
+		t = now_ns();
+		if (t - last > gap)
+			gap = t - last;
+		last = t;
+	}
+	released = waiter_done(&b);
+	if (gap < grace) {
+		EXPECT_FALSE(released);
+		EXPECT_EQ(handoffs, fdinfo_get(self->port, "handoffs"));
+		/* 16 quarter graces: three renewals at least. */
+		EXPECT_LE(renewed + 3, fdinfo_get(self->port, "grace_renewed"));
+	} else {
+		TH_LOG("%lld us between two takes: the grace could end",
+		       gap / 1000);
+	}
+	/* The takes stop: a grace later the sleeper has the last post. */
+	ASSERT_TRUE(wait_until(waiter_done(&b), PROGRESS_MS));
+	pthread_join(b.thread, NULL);
+	EXPECT_EQ(1, b.ret);
+	if (!released) {
+		EXPECT_EQ(v - 1, b.cqes[0].user_data);
+		EXPECT_EQ(handoffs + 1, fdinfo_get(self->port, "handoffs"));
+	}
+	spinners_stop(sp, n);
 	EXPECT_EQ(0, fdinfo_get(self->port, "queued"));
 }
 
