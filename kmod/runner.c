@@ -18,7 +18,7 @@
  *  4. the fallback, when none of them came: at once if no thread of the
  *     port is running, after a grace of 1 ms otherwise (a running
  *     thread will most likely wait again and run the socket itself; the
- *     grace starts again when one has taken everything meanwhile):
+ *     grace starts again while the port's threads take work):
  *     a. a waiting thread although the port is at its concurrency value:
  *        it serves (__cport_serve()): runs the sockets, posts what
  *        completes, and waits again without counting as running;
@@ -528,19 +528,22 @@ static enum hrtimer_restart cport_fallback_timer(struct hrtimer *timer)
 	flags = cport_lock(port, &q);
 	/*
 	 * A thread of the port took work within the grace: the port's
-	 * threads keep up, or at least make progress, and take what waits
-	 * in its turn (the ready sockets and the queue are FIFO, a wait runs
-	 * CPORT_RUN_BATCH sockets at least).  The fallback would only take
-	 * its time from one of them, and a release held for busy CPUs would
-	 * preempt another task.  Another grace begins.
+	 * threads make progress and reach what waits in its turn (ready
+	 * sockets and completions are FIFO; a socket ready is handed before
+	 * any completion, and a wait that takes on its own runs
+	 * CPORT_RUN_BATCH ready sockets at least).  The fallback would only
+	 * take its time from a thread of the owner.  Another grace begins;
+	 * a release held for busy CPUs is looked at again (this CPU may have
+	 * gone idle since), and held again if they still are.
 	 */
 	took = port->takes != port->takes_seen;
 	port->takes_seen = port->takes;
 	if (!port->dead && READ_ONCE(port->running) &&
 	    __cport_has_work(port) && took) {
-		hrtimer_start(timer, ns_to_ktime(cport_grace_ns()),
-			      HRTIMER_MODE_REL_PINNED_SOFT);
 		port->stats.grace_renewed++;
+		__cport_release(port);
+		if (__cport_has_work(port))
+			__cport_grace_arm(port);
 		cport_unlock(port, &q, flags);
 		return HRTIMER_NORESTART;
 	}

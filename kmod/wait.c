@@ -76,8 +76,11 @@ static u32 __cport_take(struct cport_wait_ctx *c)
 			c->nr_r++;
 			n++;
 		}
-		if (c->nr_r == CPORT_RING_TAKE && cport_ring_pending(port))
+		if (c->nr_r == CPORT_RING_TAKE && cport_ring_pending(port)) {
+			if (n)
+				__cport_took(port);
 			goto out;
+		}
 	}
 	while (c->n + n < c->max && !list_empty(&port->queue)) {
 		node = list_first_entry(&port->queue, struct cport_node, list);
@@ -326,6 +329,13 @@ static long cport_copy_out(struct cport_wait_ctx *c, u32 ran,
 		list_splice_tail_init(&c->taken, &port->queue);
 		WRITE_ONCE(port->nr_queued,
 			   port->nr_queued + n - copied - dropped);
+		/*
+		 * All of it went back: not progress for the grace (a thread
+		 * that loops on a buffer it cannot write would otherwise keep
+		 * a held release held).  The take counted once at least.
+		 */
+		if (!copied)
+			port->takes--;
 	}
 	/* Back on the queue, or this thread no longer runs: hand over. */
 	if (!dead && (requeued || !copied))

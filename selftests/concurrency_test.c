@@ -496,12 +496,13 @@ TEST_F(port, running_thread_takes_held_work)
 /*
  * A running thread that takes what was held starts the grace again:
  * what is posted next is not released when the first grace ends, but a
- * grace after that take (grace_renewed), and then exactly once.  The
- * first grace's timer may fire late by more than the take came after it
- * was armed (the renewal is then rightly skipped: the new work is a
- * grace old by then), so a few tries must see one renewal.  The grace is
- * 20 ms here (grace_us), so that two posts and a take fit in one on the
- * debug kernels too.
+ * grace after that (grace_renewed), and then exactly once.  This thread
+ * spins meanwhile: the renewal looks at the CPUs again, and would release
+ * at once onto this one if it had gone idle.  On a slow kernel the take
+ * may come after the first grace ended (the sleeper then has the first
+ * post), so a few tries must see one renewal.  The grace is 20 ms here
+ * (grace_us), so that two posts and a take fit in one on the debug
+ * kernels too.
  */
 static void spin_us(long us)
 {
@@ -567,7 +568,11 @@ TEST_F(port, emptied_port_renews_the_grace)
 		/* Before the first grace (from the first post) ended? */
 		fast += now_ns() - t0 < grace;
 
-		ASSERT_TRUE(wait_until(waiter_done(&b), PROGRESS_MS));
+		/* Spinning: this CPU stays busy. */
+		end = now_ns() + PROGRESS_MS * NSEC_PER_MSEC;
+		while (!waiter_done(&b) && now_ns() < end)
+			;
+		ASSERT_TRUE(waiter_done(&b));
 		pthread_join(b.thread, NULL);
 		EXPECT_EQ(1, b.ret);
 		EXPECT_EQ(v + 1, b.cqes[0].user_data);
@@ -576,8 +581,8 @@ TEST_F(port, emptied_port_renews_the_grace)
 		EXPECT_GE(renewed + 1, fdinfo_get(self->port, "grace_renewed"));
 		seen = fdinfo_get(self->port, "grace_renewed") > renewed;
 		/*
-		 * Renewed: released a grace after the take at the earliest
-		 * (the take came after @asked; timers never fire early).
+		 * Renewed: released a grace after the renewal, which came
+		 * after the take (after @asked; timers never fire early).
 		 */
 		if (seen) {
 			EXPECT_LE(asked + grace, b.done_ns);
@@ -605,11 +610,12 @@ TEST_F(port, emptied_port_renews_the_grace)
  * released it a grace after the first post.  A take every quarter grace,
  * which is 100 ms here for the debug kernels; a pause of a whole grace
  * between two takes (the test's threads preempted) would make a release
- * right, and is only logged.
+ * right, and is only logged.  This thread spins throughout, so that its
+ * CPU stays busy and the renewals hold the release again.
  */
 TEST_F(port, taking_threads_renew_the_grace)
 {
-	long long grace, handoffs, renewed, last, t, end, gap = 0;
+	long long grace, handoffs, renewed, asked, t, end, gap = 0;
 	struct spinner sp[MAX_SPINNERS];
 	unsigned long v = 100;
 	bool released;
@@ -621,11 +627,12 @@ TEST_F(port, taking_threads_renew_the_grace)
 	handoffs = fdinfo_get(self->port, "handoffs");
 	renewed = fdinfo_get(self->port, "grace_renewed");
 	ASSERT_EQ(0, cport_post(self->port, 0, v++, 0, 0));
-	last = now_ns();
+	asked = now_ns();
 	for (i = 0; i < 16 && !waiter_done(&b); i++) {
 		/* Two queued, held (every CPU is busy); one taken. */
 		ASSERT_EQ(0, cport_post(self->port, 0, v++, 0, 0));
 		spin_us(grace / 4000);
+		t = now_ns();
 		__atomic_store_n(&sp[0].take, sp[0].took + 1, __ATOMIC_RELEASE);
 		end = now_ns() + PROGRESS_MS * NSEC_PER_MSEC;
 		while (__atomic_load_n(&sp[0].took, __ATOMIC_ACQUIRE) !=
@@ -634,10 +641,10 @@ TEST_F(port, taking_threads_renew_the_grace)
 		ASSERT_EQ(sp[0].take, __atomic_load_n(&sp[0].took,
 						      __ATOMIC_ACQUIRE));
 		ASSERT_EQ(1, sp[0].ret[2]);
-		t = now_ns();
-		if (t - last > gap)
-			gap = t - last;
-		last = t;
+		/* This take came at most this long after the one before. */
+		if (now_ns() - asked > gap)
+			gap = now_ns() - asked;
+		asked = t;
 	}
 	released = waiter_done(&b);
 	if (gap < grace) {
@@ -658,6 +665,58 @@ TEST_F(port, taking_threads_renew_the_grace)
 		EXPECT_EQ(handoffs + 1, fdinfo_get(self->port, "handoffs"));
 	}
 	spinners_stop(sp, n);
+	EXPECT_EQ(0, fdinfo_get(self->port, "queued"));
+}
+
+/*
+ * The renewal looks at the CPUs again: a release held while every CPU was
+ * busy goes out at the end of a grace in which work was taken, not a
+ * grace later, once the CPU that held it has gone idle.  Two posts held,
+ * one taken by the spinner (progress), then this thread sleeps: the first
+ * grace's end finds its CPU idle and the sleeper has the second post.
+ * Released a whole grace after that end, the test fails; 100 ms here.
+ */
+TEST_F(port, renewal_looks_at_the_cpus_again)
+{
+	long long grace, renewed, t0, end, took;
+	struct spinner sp[MAX_SPINNERS];
+	struct waiter b;
+	int n;
+
+	grace = port_grace(self, 100000);
+	n = busy_port(0, 0, sp, &b);
+	renewed = fdinfo_get(self->port, "grace_renewed");
+	t0 = now_ns();
+	ASSERT_EQ(0, cport_post(self->port, 0, 100, 0, 0));
+	ASSERT_EQ(0, cport_post(self->port, 0, 101, 0, 0));
+	spin_us(grace / 4000);
+	__atomic_store_n(&sp[0].take, sp[0].took + 1, __ATOMIC_RELEASE);
+	end = now_ns() + PROGRESS_MS * NSEC_PER_MSEC;
+	while (__atomic_load_n(&sp[0].took, __ATOMIC_ACQUIRE) != sp[0].take &&
+	       now_ns() < end)
+		;
+	ASSERT_EQ(sp[0].take, __atomic_load_n(&sp[0].took, __ATOMIC_ACQUIRE));
+	ASSERT_EQ(1, sp[0].ret[2]);
+	took = now_ns();
+	/* One sleep past the first grace's end: this CPU is idle then. */
+	if (t0 + 3 * grace / 2 > took)
+		usleep((t0 + 3 * grace / 2 - took) / 1000);
+	ASSERT_TRUE(wait_until(waiter_done(&b), PROGRESS_MS));
+	pthread_join(b.thread, NULL);
+	EXPECT_EQ(1, b.ret);
+	if (took - t0 < grace) {
+		EXPECT_EQ(100, sp[0].cqe[2].user_data);
+		EXPECT_EQ(101, b.cqes[0].user_data);
+		/* At the first grace's end: not before, not a grace later. */
+		EXPECT_LE(t0 + grace, b.done_ns);
+		EXPECT_GT(t0 + 2 * grace, b.done_ns);
+		EXPECT_EQ(renewed + 1, fdinfo_get(self->port, "grace_renewed"));
+	} else {
+		TH_LOG("the take came %lld us after the posts: after the grace",
+		       (took - t0) / 1000);
+	}
+	spinners_stop(sp, n);
+	EXPECT_EQ(-ETIMEDOUT, sp[0].ret[1]);
 	EXPECT_EQ(0, fdinfo_get(self->port, "queued"));
 }
 

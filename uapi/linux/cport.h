@@ -231,8 +231,9 @@ struct cport_ring_hdr {
  * cover every online CPU, so the waiter could only preempt a task, often
  * the producer of the completion.  The work stays queued, as at the
  * concurrency value, for a running thread's next wait, a thread that
- * blocks or sleeps, or a grace of 1 ms from its arrival at most, after
- * which waiters are released by the concurrency value alone.  With this flag (or without
+ * blocks or sleeps, or the end of a grace (1 ms): one in which no thread
+ * of the port took work releases waiters by the concurrency value alone;
+ * one in which some did looks at the CPUs again.  With this flag (or without
  * block tracking) the port always releases by the concurrency value
  * alone, as Windows does.  fdinfo's busy_holds counts the times a release
  * was held back.
