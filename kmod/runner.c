@@ -532,16 +532,19 @@ static enum hrtimer_restart cport_fallback_timer(struct hrtimer *timer)
 	 * sockets and completions are FIFO; a socket ready is handed before
 	 * any completion, and a wait that takes on its own runs
 	 * CPORT_RUN_BATCH ready sockets at least).  The fallback would only
-	 * take its time from a thread of the owner.  Another grace begins;
-	 * a release held for busy CPUs is looked at again (this CPU may have
-	 * gone idle since), and held again if they still are.
+	 * take its time from a thread of the owner.  Another grace begins.
+	 * If this CPU has gone idle since (a producer that now sleeps), a
+	 * release held for busy CPUs goes out now.  Only then: from a CPU
+	 * that runs a thread of the port, the hold would not count the other
+	 * CPUs' tasks, which a waiter released from here preempts.
 	 */
 	took = port->takes != port->takes_seen;
 	port->takes_seen = port->takes;
 	if (!port->dead && READ_ONCE(port->running) &&
 	    __cport_has_work(port) && took) {
 		port->stats.grace_renewed++;
-		__cport_release(port);
+		if (is_idle_task(current))
+			__cport_release(port);
 		if (__cport_has_work(port))
 			__cport_grace_arm(port);
 		cport_unlock(port, &q, flags);

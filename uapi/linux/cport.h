@@ -233,10 +233,10 @@ struct cport_ring_hdr {
  * concurrency value, for a running thread's next wait, a thread that
  * blocks or sleeps, or the end of a grace (1 ms): one in which no thread
  * of the port took work releases waiters by the concurrency value alone;
- * one in which some did looks at the CPUs again.  With this flag (or without
- * block tracking) the port always releases by the concurrency value
- * alone, as Windows does.  fdinfo's busy_holds counts the times a release
- * was held back.
+ * one in which some did releases them only if its CPU went idle.  With
+ * this flag (or without block tracking) the port always releases by the
+ * concurrency value alone, as Windows does.  fdinfo's busy_holds counts
+ * the times a release was held back.
  */
 #define CPORT_SETUP_EAGER_RELEASE	_BITUL(1)
 
