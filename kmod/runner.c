@@ -523,7 +523,6 @@ static enum hrtimer_restart cport_fallback_timer(struct hrtimer *timer)
 					       fb_timer);
 	struct cport_wake_q q;
 	unsigned long flags;
-	bool took;
 
 	flags = cport_lock(port, &q);
 	/*
@@ -538,10 +537,8 @@ static enum hrtimer_restart cport_fallback_timer(struct hrtimer *timer)
 	 * that runs a thread of the port, the hold would not count the other
 	 * CPUs' tasks, which a waiter released from here preempts.
 	 */
-	took = port->takes != port->takes_seen;
-	port->takes_seen = port->takes;
 	if (!port->dead && READ_ONCE(port->running) &&
-	    __cport_has_work(port) && took) {
+	    __cport_has_work(port) && port->takes != port->takes_seen) {
 		port->stats.grace_renewed++;
 		if (is_idle_task(current))
 			__cport_release(port);

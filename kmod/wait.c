@@ -76,11 +76,8 @@ static u32 __cport_take(struct cport_wait_ctx *c)
 			c->nr_r++;
 			n++;
 		}
-		if (c->nr_r == CPORT_RING_TAKE && cport_ring_pending(port)) {
-			if (n)
-				__cport_took(port);
+		if (c->nr_r == CPORT_RING_TAKE && cport_ring_pending(port))
 			goto out;
-		}
 	}
 	while (c->n + n < c->max && !list_empty(&port->queue)) {
 		node = list_first_entry(&port->queue, struct cport_node, list);
@@ -89,9 +86,9 @@ static u32 __cport_take(struct cport_wait_ctx *c)
 		nq++;
 	}
 	WRITE_ONCE(port->nr_queued, port->nr_queued - nq);
+out:
 	if (n)
 		__cport_took(port);
-out:
 	c->n += n;
 	/* Counted now; cport_copy_out() takes back what it could not copy. */
 	port->stats.dequeues += n;

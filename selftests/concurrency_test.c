@@ -512,6 +512,22 @@ static void spin_us(long us)
 		;
 }
 
+/*
+ * Have spinner @s look once, now, and spin until it has (a sleep of
+ * wait_until() could outlast a grace): whether it did within PROGRESS_MS.
+ */
+static bool spinner_take(struct spinner *s)
+{
+	long long end = now_ns() + PROGRESS_MS * NSEC_PER_MSEC;
+	int want = __atomic_load_n(&s->took, __ATOMIC_ACQUIRE) + 1;
+
+	__atomic_store_n(&s->take, want, __ATOMIC_RELEASE);
+	while (__atomic_load_n(&s->took, __ATOMIC_ACQUIRE) != want &&
+	       now_ns() < end)
+		;
+	return __atomic_load_n(&s->took, __ATOMIC_ACQUIRE) == want;
+}
+
 TEST_F(port, emptied_port_renews_the_grace)
 {
 	struct spinner sp[MAX_SPINNERS];
@@ -540,13 +556,7 @@ TEST_F(port, emptied_port_renews_the_grace)
 		 * sleep of wait_until() would outlast the grace). */
 		spin_us(grace / 2000);
 		asked = now_ns();
-		__atomic_store_n(&sp[0].take, sp[0].took + 1, __ATOMIC_RELEASE);
-		end = now_ns() + PROGRESS_MS * NSEC_PER_MSEC;
-		while (__atomic_load_n(&sp[0].took, __ATOMIC_ACQUIRE) !=
-		       sp[0].take && now_ns() < end)
-			;
-		ASSERT_EQ(sp[0].take, __atomic_load_n(&sp[0].took,
-						      __ATOMIC_ACQUIRE));
+		ASSERT_TRUE(spinner_take(&sp[0]));
 		if (sp[0].ret[2] != 1) {
 			/* The grace ran out first: the sleeper has it ... */
 			ASSERT_TRUE(wait_until(waiter_done(&b), PROGRESS_MS));
@@ -555,11 +565,7 @@ TEST_F(port, emptied_port_renews_the_grace)
 			/* ... and the spinner's empty look stopped it
 			 * counting: a completion of its own counts it again. */
 			ASSERT_EQ(0, cport_post(self->port, 0, 1, 0, 0));
-			__atomic_store_n(&sp[0].take, sp[0].took + 1,
-					 __ATOMIC_RELEASE);
-			ASSERT_TRUE(wait_until(__atomic_load_n(&sp[0].took,
-							       __ATOMIC_ACQUIRE) ==
-					       sp[0].take, PROGRESS_MS));
+			ASSERT_TRUE(spinner_take(&sp[0]));
 			ASSERT_EQ(1, sp[0].ret[2]);
 			continue;
 		}
@@ -615,7 +621,7 @@ TEST_F(port, emptied_port_renews_the_grace)
  */
 TEST_F(port, taking_threads_renew_the_grace)
 {
-	long long grace, handoffs, renewed, asked, t, end, gap = 0;
+	long long grace, handoffs, renewed, asked, t, gap = 0;
 	struct spinner sp[MAX_SPINNERS];
 	unsigned long v = 100;
 	bool released;
@@ -633,13 +639,7 @@ TEST_F(port, taking_threads_renew_the_grace)
 		ASSERT_EQ(0, cport_post(self->port, 0, v++, 0, 0));
 		spin_us(grace / 4000);
 		t = now_ns();
-		__atomic_store_n(&sp[0].take, sp[0].took + 1, __ATOMIC_RELEASE);
-		end = now_ns() + PROGRESS_MS * NSEC_PER_MSEC;
-		while (__atomic_load_n(&sp[0].took, __ATOMIC_ACQUIRE) !=
-		       sp[0].take && now_ns() < end)
-			;
-		ASSERT_EQ(sp[0].take, __atomic_load_n(&sp[0].took,
-						      __ATOMIC_ACQUIRE));
+		ASSERT_TRUE(spinner_take(&sp[0]));
 		ASSERT_EQ(1, sp[0].ret[2]);
 		/* This take came at most this long after the one before. */
 		if (now_ns() - asked > gap)
@@ -678,7 +678,7 @@ TEST_F(port, taking_threads_renew_the_grace)
  */
 TEST_F(port, renewal_looks_at_the_cpus_again)
 {
-	long long grace, renewed, t0, end, took;
+	long long grace, renewed, t0, took;
 	struct spinner sp[MAX_SPINNERS];
 	struct waiter b;
 	int n;
@@ -690,12 +690,7 @@ TEST_F(port, renewal_looks_at_the_cpus_again)
 	ASSERT_EQ(0, cport_post(self->port, 0, 100, 0, 0));
 	ASSERT_EQ(0, cport_post(self->port, 0, 101, 0, 0));
 	spin_us(grace / 4000);
-	__atomic_store_n(&sp[0].take, sp[0].took + 1, __ATOMIC_RELEASE);
-	end = now_ns() + PROGRESS_MS * NSEC_PER_MSEC;
-	while (__atomic_load_n(&sp[0].took, __ATOMIC_ACQUIRE) != sp[0].take &&
-	       now_ns() < end)
-		;
-	ASSERT_EQ(sp[0].take, __atomic_load_n(&sp[0].took, __ATOMIC_ACQUIRE));
+	ASSERT_TRUE(spinner_take(&sp[0]));
 	ASSERT_EQ(1, sp[0].ret[2]);
 	took = now_ns();
 	/* One sleep past the first grace's end: this CPU is idle then. */
