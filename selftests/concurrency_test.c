@@ -794,24 +794,41 @@ TEST_F(port, grace_releases_all_held)
 /*
  * A completion that comes from an idle CPU (a delayed POST whose timer
  * fires while the poster sleeps) is released at once: that CPU is free
- * for the woken thread.
+ * for the woken thread.  The CPU may not be idle when the timer fires (a
+ * kworker or a debug kernel's scanner runs there, or the timer moved to a
+ * busy CPU): that hold is right, so the test tries again, up to three
+ * times; a module that never releases at once fails every try.
  */
 TEST_F(port, idle_cpu_releases_at_once)
 {
 	struct spinner sp[MAX_SPINNERS];
+	long long holds = 0, now;
 	struct cport_sqe sqe;
 	struct waiter b;
-	int n;
+	int n, try;
 
 	n = busy_port(0, 0, sp, &b);
-	cport_prep_post(&sqe, 0, 100, 0, 0);
-	sqe.timeout_ns = 50 * 1000 * 1000;
-	ASSERT_EQ(1, cport_submit(self->port, &sqe, 1));
-	/* Sleep (this CPU goes idle) until the sleeper has it. */
-	ASSERT_EQ(0, pthread_join(b.thread, NULL));
-	EXPECT_EQ(1, b.ret);
-	EXPECT_EQ(100, b.cqes[0].user_data);
-	EXPECT_EQ(0, fdinfo_get(self->port, "busy_holds"));
+	for (try = 0; try < 3; try++) {
+		if (try) {
+			ASSERT_EQ(0, waiter_start(&b, self->port, 1, -1,
+						  &self->seq));
+			ASSERT_TRUE(fdinfo_wait(self->port, "waiters", 1));
+			ASSERT_TRUE(task_wait_sleeping(b.tid));
+		}
+		cport_prep_post(&sqe, 0, 100 + try, 0, 0);
+		sqe.timeout_ns = 50 * 1000 * 1000;
+		ASSERT_EQ(1, cport_submit(self->port, &sqe, 1));
+		/* Sleep (this CPU goes idle) until the sleeper has it. */
+		ASSERT_EQ(0, pthread_join(b.thread, NULL));
+		EXPECT_EQ(1, b.ret);
+		EXPECT_EQ(100 + try, b.cqes[0].user_data);
+		now = fdinfo_get(self->port, "busy_holds");
+		if (now == holds)
+			break;
+		TH_LOG("try %d: held (the timer's CPU was busy)", try);
+		holds = now;
+	}
+	EXPECT_GT(3, try);
 	spinners_stop(sp, n);
 }
 
