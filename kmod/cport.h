@@ -547,6 +547,10 @@ struct cport_port {
 	unsigned int		takes_seen;	/* lock: ... when the grace
 						 * began
 						 */
+	u64			grace_ns;	/* lock: the grace as the
+						 * port's takes set it, 0 for
+						 * grace_us (runner.c)
+						 */
 	bool			release_blocked; /* run_lock: a thread left
 						  * its slot (blocked, exited)
 						  * for release_work
@@ -893,6 +897,7 @@ void cport_sock_run_end(struct cport_sock *s);
 void cport_fallback_note(struct cport_port *port);
 void __cport_fallback_arm(struct cport_port *port);
 void __cport_grace_arm(struct cport_port *port);
+u64 __cport_grace_len(struct cport_port *port);
 void cport_fallback_init(struct cport_port *port);
 void cport_fallback_stop(struct cport_port *port);
 void cport_fallback_exit(struct cport_port *port);

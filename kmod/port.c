@@ -1102,7 +1102,7 @@ void cport_port_show(struct cport_port *port, struct seq_file *m)
 	u32 concurrency, max_queued;
 	struct cport_stats stats;
 	bool dead, tracking;
-	u64 over_ns;
+	u64 over_ns, grace;
 
 	spin_lock_irq(&port->lock);
 	raw_spin_lock(&port->run_lock);
@@ -1122,6 +1122,7 @@ void cport_port_show(struct cport_port *port, struct seq_file *m)
 	concurrency = port->concurrency;
 	max_queued = port->max_queued;
 	dead = port->dead;
+	grace = __cport_grace_len(port);
 	spin_unlock_irq(&port->lock);
 
 	seq_printf(m, "policy:\t%s\n", policy);
@@ -1145,6 +1146,7 @@ void cport_port_show(struct cport_port *port, struct seq_file *m)
 	seq_printf(m, "deferred_releases:\t%llu\n", stats.deferred_releases);
 	seq_printf(m, "busy_holds:\t%llu\n", stats.busy_holds);
 	seq_printf(m, "grace_renewed:\t%llu\n", stats.grace_renewed);
+	seq_printf(m, "grace_us:\t%llu\n", div_u64(grace, NSEC_PER_USEC));
 	seq_printf(m, "over_limit_events:\t%llu\n", stats.over_events);
 	seq_printf(m, "over_limit_ns:\t%llu\n", over_ns);
 	seq_printf(m, "destroyed:\t%u\n", dead);

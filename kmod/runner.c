@@ -92,6 +92,34 @@ static u64 cport_grace_ns(void)
 	return (u64)READ_ONCE(grace_us) * NSEC_PER_USEC;
 }
 
+/*
+ * The grace scales with how often the port's threads take work: a grace
+ * in which they took some is followed by one of about
+ * CPORT_GRACE_TAKES of their intervals between takes (an average of the
+ * last grace's and what that grace saw), from grace_us up to
+ * CPORT_GRACE_SCALE times it (and CPORT_GRACE_MAX_US).  Threads that take
+ * rarely (long batches, a slow machine) are not taken for stopped; a
+ * grace with no take at all ends it, and the next starts from grace_us.
+ */
+#define CPORT_GRACE_TAKES	4
+#define CPORT_GRACE_SCALE	16
+
+/* The grace the next arming starts, in nanoseconds.  Under port->lock. */
+u64 __cport_grace_len(struct cport_port *port)
+{
+	return max(port->grace_ns, cport_grace_ns());
+}
+
+static void __cport_grace_scale(struct cport_port *port, unsigned int takes)
+{
+	u64 base = cport_grace_ns(), len = __cport_grace_len(port);
+	u64 cap = max(base, min(base * CPORT_GRACE_SCALE,
+				(u64)CPORT_GRACE_MAX_US * NSEC_PER_USEC));
+
+	len = (len + div_u64(len * CPORT_GRACE_TAKES, takes)) / 2;
+	port->grace_ns = min(len, cap);
+}
+
 static void __cport_op_finish(struct cport_sock *s, struct cport_op *op,
 			      struct list_head *ended)
 {
@@ -512,7 +540,7 @@ void __cport_grace_arm(struct cport_port *port)
 	if (!hrtimer_is_queued(&port->fb_timer)) {
 		port->takes_seen = port->takes;
 		hrtimer_start(&port->fb_timer,
-			      ns_to_ktime(cport_grace_ns()),
+			      ns_to_ktime(__cport_grace_len(port)),
 			      HRTIMER_MODE_REL_PINNED_SOFT);
 	}
 }
@@ -537,6 +565,10 @@ static enum hrtimer_restart cport_fallback_timer(struct hrtimer *timer)
 	 * that runs a thread of the port, the hold would not count the other
 	 * CPUs' tasks, which a waiter released from here preempts.
 	 */
+	if (port->takes == port->takes_seen)
+		port->grace_ns = 0;
+	else
+		__cport_grace_scale(port, port->takes - port->takes_seen);
 	if (!port->dead && READ_ONCE(port->running) &&
 	    __cport_has_work(port) && port->takes != port->takes_seen) {
 		port->stats.grace_renewed++;

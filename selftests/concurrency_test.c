@@ -669,6 +669,89 @@ TEST_F(port, taking_threads_renew_the_grace)
 }
 
 /*
+ * The grace scales with the port's takes (fdinfo grace_us): a thread that
+ * takes once in most of a grace is not taken for stopped by the next
+ * pause of that length.  A spinner takes every 3/4 grace for four takes
+ * (the first grace is renewed at 1 take, so the next is longer), then
+ * pauses two base graces: the old fixed grace ended in the pause and
+ * released the sleeper; a scaled one does not.  The takes stop, the
+ * sleeper has the last post, and a grace with no take puts the grace
+ * back to grace_us.  20 ms here; a gap between the four takes
+ * longer than a grace (this test's threads preempted) makes a release
+ * right and is only logged.
+ */
+TEST_F(port, sparse_takes_lengthen_the_grace)
+{
+	long long grace, asked, t, gap = 0, scaled;
+	struct spinner sp[MAX_SPINNERS];
+	bool released = false;
+	unsigned long v = 100;
+	struct waiter b;
+	int n, i;
+
+	grace = port_grace(self, 20000);
+	n = busy_port(0, 0, sp, &b);
+	EXPECT_EQ(grace / 1000, fdinfo_get(self->port, "grace_us"));
+	ASSERT_EQ(0, cport_post(self->port, 0, v++, 0, 0));
+	asked = now_ns();
+	for (i = 0; i < 5; i++) {
+		ASSERT_EQ(0, cport_post(self->port, 0, v++, 0, 0));
+		/* Four takes 3/4 grace apart, then a pause of two. */
+		spin_us(i < 4 ? grace * 3 / 4000 : 2 * grace / 1000);
+		if (i == 4)
+			released = waiter_done(&b);
+		t = now_ns();
+		ASSERT_TRUE(spinner_take(&sp[0]));
+		ASSERT_EQ(1, sp[0].ret[2]);
+		if (i < 4 && now_ns() - asked > gap)
+			gap = now_ns() - asked;
+		asked = t;
+	}
+	scaled = fdinfo_get(self->port, "grace_us");
+	if (gap < grace) {
+		EXPECT_FALSE(released);
+		EXPECT_LT(grace / 1000, scaled);
+	} else {
+		TH_LOG("%lld us between two takes: the grace could end",
+		       gap / 1000);
+	}
+	/* At most CPORT_GRACE_SCALE base graces and 100 ms. */
+	EXPECT_GE((16 * grace < 100000000 ? 16 * grace : 100000000) / 1000,
+		  scaled);
+	/*
+	 * The takes stop: the sleeper has the last post, after a grace with
+	 * no take or at the renewal, if this CPU is idle then.
+	 */
+	ASSERT_TRUE(wait_until(waiter_done(&b), PROGRESS_MS));
+	pthread_join(b.thread, NULL);
+	EXPECT_EQ(1, b.ret);
+	if (released) {
+		/* It had an older post: what is left is not known. */
+		spinners_stop(sp, n);
+		return;
+	}
+	EXPECT_EQ(v - 1, b.cqes[0].user_data);
+	/*
+	 * A grace without a take puts it back to grace_us: one more post,
+	 * held for a new sleeper, that nobody takes (this thread spins).
+	 */
+	ASSERT_EQ(0, waiter_start(&b, self->port, 1, -1, &self->seq));
+	ASSERT_TRUE(fdinfo_wait(self->port, "waiters", 1));
+	ASSERT_TRUE(task_wait_sleeping(b.tid));
+	ASSERT_EQ(0, cport_post(self->port, 0, v, 0, 0));
+	t = now_ns() + PROGRESS_MS * NSEC_PER_MSEC;
+	while (!waiter_done(&b) && now_ns() < t)
+		;
+	ASSERT_TRUE(waiter_done(&b));
+	pthread_join(b.thread, NULL);
+	EXPECT_EQ(1, b.ret);
+	EXPECT_EQ(v, b.cqes[0].user_data);
+	EXPECT_EQ(grace / 1000, fdinfo_get(self->port, "grace_us"));
+	spinners_stop(sp, n);
+	EXPECT_EQ(0, fdinfo_get(self->port, "queued"));
+}
+
+/*
  * The renewal looks at the CPUs again: a release held while every CPU was
  * busy goes out at the end of a grace in which work was taken, not a
  * grace later, once the CPU that held it has gone idle.  Two posts held,

@@ -13,8 +13,8 @@ static const char *const fields[] = {
 	"policy", "concurrency", "block_tracking", "max_queued", "queued",
 	"waiters", "running", "threads", "posts", "dequeues", "waits",
 	"waits_slept", "handoffs", "blocked_releases", "deferred_releases",
-	"busy_holds", "grace_renewed", "over_limit_events", "over_limit_ns",
-	"destroyed",
+	"busy_holds", "grace_renewed", "grace_us", "over_limit_events",
+	"over_limit_ns", "destroyed",
 };
 
 FIXTURE(port) {

@@ -90,3 +90,16 @@ for mod, sysname in order:
           f"{prs} | {s['p99']:.1f} | {s['p999']:.1f} | {s['csw']:.3f} | "
           f"{s['wake']:.3f} | {s['fb']:.3f} | {s['busy_us']:.1f} | "
           f"{s['segs']:.2f} | {s['dack']:.2f} |")
+
+# The per-repetition ratios themselves, in repetition order: the spread
+# that the medians above hide.
+if base:
+    print()
+    for mod, sysname in order:
+        if sysname == base or (mod, base) not in rows:
+            continue
+        mine, theirs = rows[(mod, sysname)], rows[(mod, base)]
+        xs = [num(mine[r], 'cli_rps') / num(theirs[r], 'cli_rps')
+              for r in sorted(mine, key=int) if r in theirs]
+        print(f'per rep, {mod} {sysname} x {base}: ' +
+              ' '.join(f'{x:.2f}' for x in xs))
