@@ -11,8 +11,9 @@
  *   ring_entries, ring_queued, ring_posts, ring_dropped
  *                                                 its completion ring
  *   posts, dequeues, waits, waits_slept, handoffs, blocked_releases,
- *   deferred_releases, busy_holds,
+ *   deferred_releases, busy_holds, grace_renewed,
  *   over_limit_events, over_limit_ns              counters since setup
+ *   grace_us                                      the next grace's length
  *   sockets, file_associations, max_pending, pending, ready
  *                                                 its associations (of
  *                                                 them, the files')

@@ -16,9 +16,10 @@
  *     can return, queueing the rest (wait.c);
  *  3. a thread of the port entering a wait while the socket is ready;
  *  4. the fallback, when none of them came: at once if no thread of the
- *     port is running, after a grace of 1 ms otherwise (a running
- *     thread will most likely wait again and run the socket itself; the
- *     grace starts again while the port's threads take work):
+ *     port is running, after a grace otherwise (1 ms, longer while the
+ *     port's threads take work rarely; a running thread will most likely
+ *     wait again and run the socket itself; the grace starts again while
+ *     the port's threads take work):
  *     a. a waiting thread although the port is at its concurrency value:
  *        it serves (__cport_serve()): runs the sockets, posts what
  *        completes, and waits again without counting as running;
@@ -57,8 +58,9 @@
 /*
  * The grace: how long work that no running thread of the port took waits
  * before the fallback serves it or the concurrency value alone releases it
- * (cport_fallback_timer()).  A fixed 1 ms, not HZ's tick; root may set it
- * (the selftests lengthen it to time their steps on slow kernels).
+ * (cport_fallback_timer()).  1 ms at its base, not HZ's tick; root may set
+ * the base (the selftests lengthen it to time their steps on slow
+ * kernels).
  */
 #define CPORT_GRACE_MIN_US	10
 #define CPORT_GRACE_MAX_US	(100 * USEC_PER_MSEC)
@@ -94,30 +96,40 @@ static u64 cport_grace_ns(void)
 
 /*
  * The grace scales with how often the port's threads take work: a grace
- * in which they took some is followed by one of about
- * CPORT_GRACE_TAKES of their intervals between takes (an average of the
- * last grace's and what that grace saw), from grace_us up to
+ * renewed (work waited through it, and they took some) is followed by
+ * one of about CPORT_GRACE_TAKES of their intervals between takes (an
+ * average of its own length and what it saw), from grace_us up to
  * CPORT_GRACE_SCALE times it (and CPORT_GRACE_MAX_US).  Threads that take
- * rarely (long batches, a slow machine) are not taken for stopped; a
- * grace with no take at all ends it, and the next starts from grace_us.
+ * rarely (long batches, a slow machine) are not taken for stopped.  Any
+ * other end of a grace (nothing left waiting, no take, nobody running)
+ * puts it back to grace_us: how much a grace with nothing waiting saw
+ * taken says how much work there was, not how often threads come.
  */
 #define CPORT_GRACE_TAKES	4
 #define CPORT_GRACE_SCALE	16
 
+static u64 cport_grace_cap(u64 base)
+{
+	return max(base, min(base * CPORT_GRACE_SCALE,
+			     (u64)CPORT_GRACE_MAX_US * NSEC_PER_USEC));
+}
+
 /* The grace the next arming starts, in nanoseconds.  Under port->lock. */
 u64 __cport_grace_len(struct cport_port *port)
 {
-	return max(port->grace_ns, cport_grace_ns());
+	u64 base = cport_grace_ns();
+
+	lockdep_assert_held(&port->lock);
+	/* Within the bounds of the base in effect now (root may change it). */
+	return clamp(port->grace_ns, base, cport_grace_cap(base));
 }
 
 static void __cport_grace_scale(struct cport_port *port, unsigned int takes)
 {
-	u64 base = cport_grace_ns(), len = __cport_grace_len(port);
-	u64 cap = max(base, min(base * CPORT_GRACE_SCALE,
-				(u64)CPORT_GRACE_MAX_US * NSEC_PER_USEC));
+	u64 len = __cport_grace_len(port);
 
 	len = (len + div_u64(len * CPORT_GRACE_TAKES, takes)) / 2;
-	port->grace_ns = min(len, cap);
+	port->grace_ns = min(len, cport_grace_cap(cport_grace_ns()));
 }
 
 static void __cport_op_finish(struct cport_sock *s, struct cport_op *op,
@@ -563,15 +575,13 @@ static enum hrtimer_restart cport_fallback_timer(struct hrtimer *timer)
 	 * If this CPU has gone idle since (a producer that now sleeps), a
 	 * release held for busy CPUs goes out now.  Only then: from a CPU
 	 * that runs a thread of the port, the hold would not count the other
-	 * CPUs' tasks, which a waiter released from here preempts.
+	 * CPUs' tasks, which a waiter released from here preempts.  The
+	 * next grace scales with the takes this one saw.
 	 */
-	if (port->takes == port->takes_seen)
-		port->grace_ns = 0;
-	else
-		__cport_grace_scale(port, port->takes - port->takes_seen);
 	if (!port->dead && READ_ONCE(port->running) &&
 	    __cport_has_work(port) && port->takes != port->takes_seen) {
 		port->stats.grace_renewed++;
+		__cport_grace_scale(port, port->takes - port->takes_seen);
 		if (is_idle_task(current))
 			__cport_release(port);
 		if (__cport_has_work(port))
@@ -582,8 +592,9 @@ static enum hrtimer_restart cport_fallback_timer(struct hrtimer *timer)
 	/*
 	 * Release what was held by the concurrency value alone; past one
 	 * hold's share the release irq_work goes on the same way, and ends
-	 * it (cport_release_irq()).
+	 * it (cport_release_irq()).  The next grace is grace_us again.
 	 */
+	port->grace_ns = 0;
 	port->hold_off = true;
 	__cport_release(port);
 	if (!port->release_more)

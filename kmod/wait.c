@@ -329,9 +329,10 @@ static long cport_copy_out(struct cport_wait_ctx *c, u32 ran,
 		/*
 		 * All of it went back: not progress for the grace (a thread
 		 * that loops on a buffer it cannot write would otherwise keep
-		 * a held release held).  The take counted once at least.
+		 * a held release held).  The take counted once at least; not
+		 * if a grace began since (it would see a take of -1).
 		 */
-		if (!copied)
+		if (!copied && port->takes != port->takes_seen)
 			port->takes--;
 	}
 	/* Back on the queue, or this thread no longer runs: hand over. */

@@ -495,8 +495,9 @@ TEST_F(port, running_thread_takes_held_work)
 
 /*
  * A running thread that takes what was held starts the grace again:
- * what is posted next is not released when the first grace ends, but a
- * grace after that (grace_renewed), and then exactly once.  This thread
+ * what is posted next is not released when the first grace ends, but at
+ * the end of the next (grace_renewed; 2.5 graces long, scaled by the one
+ * take), and then exactly once.  This thread
  * spins meanwhile: the renewal looks at the CPUs again, and would release
  * at once onto this one if it had gone idle.  On a slow kernel the take
  * may come after the first grace ended (the sleeper then has the first
@@ -587,8 +588,9 @@ TEST_F(port, emptied_port_renews_the_grace)
 		EXPECT_GE(renewed + 1, fdinfo_get(self->port, "grace_renewed"));
 		seen = fdinfo_get(self->port, "grace_renewed") > renewed;
 		/*
-		 * Renewed: released a grace after the renewal, which came
-		 * after the take (after @asked; timers never fire early).
+		 * Renewed: released a grace at least after the renewal
+		 * (the next grace is scaled, longer), which came after the
+		 * take (after @asked; timers never fire early).
 		 */
 		if (seen) {
 			EXPECT_LE(asked + grace, b.done_ns);
@@ -673,8 +675,8 @@ TEST_F(port, taking_threads_renew_the_grace)
  * takes once in most of a grace is not taken for stopped by the next
  * pause of that length.  A spinner takes every 3/4 grace for four takes
  * (the first grace is renewed at 1 take, so the next is longer), then
- * pauses two base graces: the old fixed grace ended in the pause and
- * released the sleeper; a scaled one does not.  The takes stop, the
+ * pauses 2.5 base graces: the old fixed grace ended in the pause and
+ * handed the sleeper a post; a scaled one does not.  The takes stop, the
  * sleeper has the last post, and a grace with no take puts the grace
  * back to grace_us.  20 ms here; a gap between the four takes
  * longer than a grace (this test's threads preempted) makes a release
@@ -682,7 +684,7 @@ TEST_F(port, taking_threads_renew_the_grace)
  */
 TEST_F(port, sparse_takes_lengthen_the_grace)
 {
-	long long grace, asked, t, gap = 0, scaled;
+	long long grace, asked, t, gap = 0, scaled, handoffs;
 	struct spinner sp[MAX_SPINNERS];
 	bool released = false;
 	unsigned long v = 100;
@@ -692,14 +694,17 @@ TEST_F(port, sparse_takes_lengthen_the_grace)
 	grace = port_grace(self, 20000);
 	n = busy_port(0, 0, sp, &b);
 	EXPECT_EQ(grace / 1000, fdinfo_get(self->port, "grace_us"));
+	handoffs = fdinfo_get(self->port, "handoffs");
 	ASSERT_EQ(0, cport_post(self->port, 0, v++, 0, 0));
 	asked = now_ns();
 	for (i = 0; i < 5; i++) {
 		ASSERT_EQ(0, cport_post(self->port, 0, v++, 0, 0));
-		/* Four takes 3/4 grace apart, then a pause of two. */
-		spin_us(i < 4 ? grace * 3 / 4000 : 2 * grace / 1000);
+		/* Four takes 3/4 grace apart, then a pause of 2.5. */
+		spin_us(i < 4 ? grace * 3 / 4000 : 5 * grace / 2000);
+		/* Handed a post (not yet woken, maybe) in the pause? */
 		if (i == 4)
-			released = waiter_done(&b);
+			released = fdinfo_get(self->port, "handoffs") !=
+				   handoffs;
 		t = now_ns();
 		ASSERT_TRUE(spinner_take(&sp[0]));
 		ASSERT_EQ(1, sp[0].ret[2]);
