@@ -125,6 +125,17 @@ static enum cport_io cport_recv_buffer(struct cport_sock *s,
 	struct cport_buf b;
 	int ret, left = 0;	/* what the last receive left (msg_inq) */
 
+	/*
+	 * Nothing to receive: say so before taking a buffer and a unit and
+	 * calling sock_recvmsg() for its -EAGAIN.  A run that comes for
+	 * another reason (a SEND submitted on the socket, the echo's case)
+	 * finds the multishot RECV at the head of the receive queue with
+	 * nothing there.  A wakeup from now on finds the socket running and
+	 * makes the runner go round again (s->rerun).  Not below a low-water
+	 * mark: poll would hide data a receive takes.
+	 */
+	if (READ_ONCE(s->sock->sk->sk_rcvlowat) <= 1 && !cport_sock_readable(s))
+		return CPORT_IO_AGAIN;
 	for (;;) {
 		if (!cport_buf_take(port, op->key, &b)) {
 			if (!cport_sock_readable(s))
