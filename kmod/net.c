@@ -119,6 +119,7 @@ static enum cport_io cport_recv_buffer(struct cport_sock *s,
 {
 	bool multi = op->op_flags & CPORT_RECV_MULTISHOT;
 	struct cport_port *port = s->port;
+	struct sock *sk = s->sock->sk;
 	struct cport_node *node;
 	unsigned int n = 0;
 	struct msghdr msg;
@@ -132,9 +133,11 @@ static enum cport_io cport_recv_buffer(struct cport_sock *s,
 	 * finds the multishot RECV at the head of the receive queue with
 	 * nothing there.  A wakeup from now on finds the socket running and
 	 * makes the runner go round again (s->rerun).  Not below a low-water
-	 * mark: poll would hide data a receive takes.
+	 * mark (poll would hide data a receive takes), nor on a listener
+	 * (poll says nothing of its reads, which fail at once).
 	 */
-	if (READ_ONCE(s->sock->sk->sk_rcvlowat) <= 1 && !cport_sock_readable(s))
+	if (READ_ONCE(sk->sk_rcvlowat) <= 1 &&
+	    READ_ONCE(sk->sk_state) != TCP_LISTEN && !cport_sock_readable(s))
 		return CPORT_IO_AGAIN;
 	for (;;) {
 		if (!cport_buf_take(port, op->key, &b)) {

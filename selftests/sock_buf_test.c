@@ -218,6 +218,42 @@ TEST_F(buf, recv_buffer_errors)
 
 /* --- Single-shot RECV from a group --------------------------------------- */
 
+/*
+ * A buffer RECV on a listening socket fails at once, as recv(2) there
+ * does (-ENOTCONN for TCP, -EINVAL for a unix stream), single-shot and
+ * multishot: the RECV asks poll before it takes a buffer, and poll says
+ * nothing of a listener's reads.  It waited for a connection.
+ */
+TEST_F(buf, recv_buffer_on_listener)
+{
+	struct cport_sqe sqe;
+	struct cport_cqe cqe;
+	int l, want;
+
+	l = sock_listener(variant->kind);
+	ASSERT_LE(0, l);
+	want = recv(l, self->pool, 1, MSG_DONTWAIT) < 0 ? -errno : 0;
+	EXPECT_GT(0, want);
+	ASSERT_EQ(0, cport_associate(self->port, l, KEY, 0));
+	ASSERT_EQ(1, provide_pool(self->port, self->pool, NBUF));
+	ASSERT_EQ(1, recv_buf(self->port, l, 0, UD, 0, &sqe));
+	if (sqe.status == CPORT_STATUS_PENDING) {
+		ASSERT_EQ(1, wait1(self->port, &cqe));
+		EXPECT_END_CQE(cqe, UD, want);
+	} else {
+		EXPECT_EQ(CPORT_STATUS_INLINE, sqe.status);
+		EXPECT_EQ(want, sqe.res);
+	}
+	ASSERT_EQ(1, recv_buf(self->port, l, 0, UD + 1, CPORT_RECV_MULTISHOT,
+			      &sqe));
+	EXPECT_EQ(CPORT_STATUS_PENDING, sqe.status);
+	ASSERT_EQ(1, wait1(self->port, &cqe));
+	EXPECT_MS_END_CQE(cqe, UD + 1, want, 0);
+	EXPECT_TRUE(wait_none(self->port, 0));
+	EXPECT_EQ(0, cport_dissociate(self->port, l));
+	close(l);
+}
+
 TEST_F(buf, recv_buffer_in_order)
 {
 	struct cport_sqe sqe;
