@@ -483,8 +483,9 @@ static DECLARE_WORK(cport_fb_put_work, cport_fb_put_workfn);
 
 static void cport_fb_module_put(void)
 {
-	atomic_inc(&cport_fb_puts);
-	cport_queue_work(&cport_fb_put_work);
+	/* The first put queues the work; it takes all until its xchg. */
+	if (atomic_inc_return(&cport_fb_puts) == 1)
+		cport_queue_work(&cport_fb_put_work);
 }
 
 /* Which thread the fallback goes to: the last one to submit. */

@@ -180,8 +180,14 @@ static void cport_sched_out(struct preempt_notifier *pn,
 		trace_cport_blocked(port->id, current->pid);
 	if (dead) {
 		trace_cport_thread_exit(port->id, current->pid);
-		irq_work_queue(this_cpu_ptr(&cport_reap_irq_work));
-		llist_add(&t->reap, &cport_reap_list);
+		/*
+		 * Only the first entry queues the work, as delayed_fput()
+		 * does: a non-empty list has its work queued already, and
+		 * queueing a pending work raced the worker's plain read of
+		 * its flags (KCSAN, move_linked_works / queue_work_on).
+		 */
+		if (llist_add(&t->reap, &cport_reap_list))
+			irq_work_queue(this_cpu_ptr(&cport_reap_irq_work));
 	}
 }
 
