@@ -28,6 +28,8 @@
 #           [--monitor SOCKET]     QEMU's human monitor on the unix socket
 #                                  SOCKET (e.g. for "info jit" while the
 #                                  guest runs; bench/profile/jit-watch.py)
+#           [--plugin SPEC]        QEMU's -plugin SPEC (TCG only; e.g. the
+#                                  instruction counter of insn-profile.sh)
 #           BINARY...              static binaries; run as tests, in order
 #
 # The guest has two serial lines.  ttyS0 is the kernel console (warnings and
@@ -48,6 +50,7 @@ set -euo pipefail
 
 CACHE=${CPORT_CACHE:-/var/cache/cport}
 KERNEL='' MODULE='' LOG='' TIMEOUT=600 TEST_TIMEOUT=300 RUN='' LIVE='' APPEND='' MONITOR=''
+PLUGIN=()
 EXTRA_KOS=() AFTER_KOS=() EXTRA_BINS=() ENVS=() BINS=()
 die() { echo "run-guest: error: $*" >&2; exit 1; }
 
@@ -66,6 +69,7 @@ while [ $# -gt 0 ]; do
 	--append) APPEND=$2; shift 2;;
 	--live) LIVE=1; shift;;
 	--monitor) MONITOR=$2; shift 2;;
+	--plugin) PLUGIN=(-plugin "$2"); shift 2;;
 	--) shift; BINS+=("$@"); break;;
 	-*) die "unknown option $1";;
 	*) BINS+=("$1"); shift;;
@@ -372,7 +376,7 @@ cmdline="$cmdline $APPEND"
 monitor=none
 [ -z "$MONITOR" ] || monitor="unix:$MONITOR,server=on,wait=off"
 qemu-system-x86_64 -accel "$accel" -cpu "$cpu" -smp 2 -m 2G -M pc \
-	-nodefaults -no-reboot -display none -monitor "$monitor" \
+	-nodefaults -no-reboot -display none -monitor "$monitor" "${PLUGIN[@]}" \
 	-serial "file:$CONSOLE" -serial "file:$LOG" \
 	-kernel "$KERNEL" -initrd "$WORK/initramfs.gz" -append "$cmdline" \
 	> "$WORK/qemu.out" 2>&1 < /dev/null &

@@ -9,7 +9,8 @@
 # the echo server, load it with loadgen (closed loop, CONNS connections,
 # LEN-byte messages), and sample every CPU with perf (cpu-clock at FREQ Hz,
 # call graphs) over the measured interval; FREQ 0: no perf, the figures
-# without its cost.  Prints the server's and the
+# without its cost; FREQ insn: a sync(2) at each end of the interval, the
+# marks of QEMU's instruction counter (scripts/insn-profile.sh).  Prints the server's and the
 # client's csv lines, then perf's flat profile of the whole guest, by
 # command and symbol, between "=== profile SYSTEM begin" and
 # "=== profile end"; scripts/profile.sh turns them into per-request costs.
@@ -64,7 +65,13 @@ for sys in "$@"; do
 	echo "=== jit $run:begin"
 	sleep 0.3
 	counters > /tmp/before
-	if [ "$FREQ" = 0 ]; then
+	if [ "$FREQ" = insn ]; then
+		# scripts/insn-profile.sh: QEMU's instruction counter writes
+		# its counts at each sync(2), the interval's at the second.
+		sync
+		sleep "$SECS"
+		sync
+	elif [ "$FREQ" = 0 ]; then
 		sleep "$SECS"
 	else
 		perf record -a -g -F "$FREQ" -o /tmp/perf.data -- sleep "$SECS" \
@@ -85,7 +92,7 @@ for sys in "$@"; do
 	wait $spid
 	grep -v '^server: .*ready' /tmp/srv.out
 	cat /tmp/cli.out
-	[ "$FREQ" != 0 ] || continue
+	case $FREQ in 0 | insn) continue;; esac
 	echo "=== profile $sys begin"
 	echo "samples_seconds $SECS $FREQ"
 	perf report -i /tmp/perf.data --stdio --no-children --sort comm \
@@ -101,4 +108,6 @@ for sys in "$@"; do
 	echo "=== profile end"
 	rm -f /tmp/perf.data
 done
+# The module's symbols, for the instruction counts (no KASLR there).
+[ "$FREQ" != insn ] || grep '\[cport\]' /proc/kallsyms | sed 's/^/ksym /'
 echo "profile done"
