@@ -6,7 +6,7 @@ import re
 CATEGORIES = [
     ('cport', r'^cport_|^__cport_'),
     ('io_uring', r'^io_|^__io_'),
-    ('epoll', r'ep_|eventpoll'),
+    ('epoll', r'^ep_|^__ep_|epoll'),
     ('tcp/ip', r'tcp|^ip_|^__ip_|inet|^sk_|^__sk_|^sock_|^__sock_|skb|'
                r'net_rx|netif|napi|dev_queue|dev_hard|loopback|'
                r'__dev_|process_backlog|lock_sock|release_sock|'
