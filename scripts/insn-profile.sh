@@ -72,7 +72,7 @@ if [ ! -s "$map" ]; then
 	[ -s "$map.tmp" ] || { echo "insn-profile: no symbols (see $klog)" >&2; exit 1; }
 	mv "$map.tmp" "$map"
 fi
-log=build/logs/insn-$name.log dumps=$PWD/build/profile/insn-dump
+log=build/logs/insn-$name-c$conns-l$len.log dumps=$PWD/build/profile/insn-dump-$name-c$conns-l$len
 rm -f "$dumps".*
 cp bench/profile/profile-guest.sh build/bench/suite/
 trigger=$(awk '$3 == "__x64_sys_sync" { print "0x" $1 }' "$map")

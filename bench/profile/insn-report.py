@@ -10,8 +10,11 @@ before its interval and dump 2i+1 the interval.  The core kernel's
 symbols come from its System.map (the guest boots with nokaslr).
 
 Prints, for each system: instructions per request in the kernel and in
-user space, by category (categories.py) and by function; then the
-functions side by side, the first system against each other one.
+user space, by category (categories.py) and by function, with each
+function's calls per request (the runs of the block at its entry); then
+the functions side by side, the first system against each other one.
+Requests are counted in the interval itself: tcp_sendmsg() calls / 2, as
+the echo makes one send each way per request.
 """
 import argparse
 import bisect
@@ -51,15 +54,17 @@ addrs = [s[0] for s in syms]
 
 
 def symbol(va):
+    """The function @va is in, and whether @va is its entry."""
     if va < 0xffff800000000000:
-        return 'user space', 'user'
+        return ('user space', 'user'), False
     i = bisect.bisect_right(addrs, va) - 1
     if i < 0:
-        return '?', '[kernel.kallsyms]'
-    return syms[i][1], syms[i][2]
+        return ('?', '[kernel.kallsyms]'), False
+    return (syms[i][1], syms[i][2]), syms[i][0] == va
 
 
 per = {}
+calls = {}	# the blocks at a function's entry: its calls
 names = []
 for i, (sys, secs) in enumerate(runs):
     req = rps[i] * secs if i < len(rps) else 0
@@ -67,21 +72,31 @@ for i, (sys, secs) in enumerate(runs):
         continue
     name = sys if sys not in per else '%s (run %d)' % (sys, i + 1)
     by = {}
+    entries = {}
     cpu = [0, 0]
     for l in open('%s.%d' % (args.dumps, 2 * i + 1)):
         va, n, c0, c1 = l.split()
         n, c0, c1 = int(n), int(c0), int(c1)
         cpu[0] += n * c0
         cpu[1] += n * c1
-        key = symbol(int(va, 16))
+        key, entry = symbol(int(va, 16))
         by[key] = by.get(key, 0) + n * (c0 + c1)
+        if entry:
+            entries[key] = entries.get(key, 0) + c0 + c1
+    # Exactly one send per direction per request in the echo: the
+    # requests of the interval itself, not the client's average rate.
+    sends = entries.get(('tcp_sendmsg', '[kernel.kallsyms]'), 0)
+    if sends:
+        req = sends / 2
     per[name] = {k: v / req for k, v in by.items()}
+    calls[name] = {k: v / req for k, v in entries.items()}
     names.append(name)
     total = sum(by.values()) / req
     user = per[name].get(('user space', 'user'), 0)
     print(f'## {name}\n')
     print(f'- requests/s (client, slowed by the counter): {rps[i]:,.0f}; '
-          f'interval {secs:.0f} s')
+          f'interval {secs:.0f} s; requests counted in it: {req:,.0f} '
+          f'({"tcp_sendmsg calls / 2" if sends else "client rate x interval"})')
     print(f'- instructions per request: {total:,.0f} ({total - user:,.0f} '
           f'kernel, {user:,.0f} user space); vCPU 0 {cpu[0] / req:,.0f}, '
           f'vCPU 1 {cpu[1] / req:,.0f}\n')
@@ -93,22 +108,27 @@ for i, (sys, secs) in enumerate(runs):
     print('|---|---|')
     for c, v in sorted(cats.items(), key=lambda x: -x[1]):
         print(f'| {c} | {v:,.0f} |')
-    print('\n| instructions/request | where | function |')
-    print('|---|---|---|')
+    print('\n| instructions/request | calls/request | where | function |')
+    print('|---|---|---|---|')
     for (sym, dso), v in sorted(per[name].items(),
                                 key=lambda x: -x[1])[:args.top]:
-        print(f'| {v:,.0f} | {dso} | {sym} |')
+        c = calls[name].get((sym, dso), 0)
+        print(f'| {v:,.0f} | {c:.2f} | {dso} | {sym} |')
     print()
 
 for other in names[1:]:
     base = names[0]
     a, b = per[base], per[other]
     print(f'## {other} against {base}: the largest differences\n')
-    print(f'| {base} | {other} | difference | function |')
-    print('|---|---|---|---|')
+    print(f'Instructions per request, then calls per request.\n')
+    print(f'| {base} | {other} | difference | calls: {base} | {other} | '
+          f'function |')
+    print('|---|---|---|---|---|---|')
     keys = set(a) | set(b)
+    ca, cb = calls[base], calls[other]
     for k in sorted(keys, key=lambda k: -abs(b.get(k, 0) - a.get(k, 0)))[
             :args.top]:
         print(f'| {a.get(k, 0):,.0f} | {b.get(k, 0):,.0f} | '
-              f'{b.get(k, 0) - a.get(k, 0):+,.0f} | {k[0]} |')
+              f'{b.get(k, 0) - a.get(k, 0):+,.0f} | {ca.get(k, 0):.2f} | '
+              f'{cb.get(k, 0):.2f} | {k[0]} |')
     print()
