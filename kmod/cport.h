@@ -228,13 +228,6 @@ struct cport_sock {
 	bool			unlinked;	/* slock (WRITE_ONCE: read by
 						 * lookups): no longer associated
 						 */
-	/*
-	 * slock (WRITE_ONCE; read locklessly by the runner): bumped by each
-	 * wakeup that may mean something to receive, and by each arming of
-	 * the hook (what came while unhooked woke nobody).  Unchanged since
-	 * a look found the socket empty: still empty (net.c).
-	 */
-	u32			rx_wakes;
 
 	/* Set under slock while nr_ops goes 0 -> 1, cleared by the runner. */
 	struct file		*file;		/* reference held while pending */
@@ -363,12 +356,6 @@ struct cport_op {
 	bool			has_scm;	/* ... received some: posted,
 						 * never inline (runner)
 						 */
-	/*
-	 * CPORT_RECV_BUFFER, the runner's: the socket was found empty when
-	 * sock->rx_wakes was rx_seq (net.c, cport_recv_drained()).
-	 */
-	bool			rx_idle;
-	u32			rx_seq;
 	struct cport_sf		*sf;		/* SENDFILE: what to send */
 	struct hrtimer		timer;
 };

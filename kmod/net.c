@@ -82,31 +82,10 @@ static void cport_recv_msg_init(struct msghdr *msg, bool inq)
  * from now on finds the socket running and makes the runner go round
  * again (s->rerun), as io_uring's multishot receive arms its poll again.
  * Saves the failing call's socket lock, LSM hook, buffer and unit.
- *
- * An empty socket is remembered on @op with the wakeup count read before
- * the look (cport_recv_buffer() trusts it while the count is unchanged):
- * anything that arrives after the look wakes the hook and bumps the
- * count, and the smp_rmb() pairs with the full barrier the waker has
- * between queueing the data and waking (wq_has_sleeper()), so a look
- * that missed the data read the count from before that wakeup.  Not
- * below a low-water mark: data under it wakes nobody (tcp_data_ready()).
  */
-static bool cport_recv_drained(struct cport_sock *s, struct cport_op *op,
-			       const struct msghdr *msg)
+static bool cport_recv_drained(struct cport_sock *s, const struct msghdr *msg)
 {
-	u32 seq = READ_ONCE(s->rx_wakes);
-
-	if (msg->msg_inq)
-		return false;
-	/* The count before the look: pairs with wq_has_sleeper()'s smp_mb(). */
-	smp_rmb();
-	if (cport_sock_readable(s))
-		return false;
-	if (READ_ONCE(s->sock->sk->sk_rcvlowat) <= 1) {
-		op->rx_idle = true;
-		op->rx_seq = seq;
-	}
-	return true;
+	return !msg->msg_inq && !cport_sock_readable(s);
 }
 
 /*
@@ -157,20 +136,9 @@ static enum cport_io cport_recv_buffer(struct cport_sock *s,
 	 * mark (poll would hide data a receive takes), nor on a listener
 	 * (poll says nothing of its reads, which fail at once).
 	 */
-	if (op->rx_idle) {
-		/*
-		 * Found empty by the last look, and no wakeup (nor arming)
-		 * since: the echo's SEND runs, without a poll.  A wakeup
-		 * since then says what it came for: receive, without one.
-		 */
-		if (READ_ONCE(s->rx_wakes) == op->rx_seq)
-			return CPORT_IO_AGAIN;
-		op->rx_idle = false;
-	} else if (READ_ONCE(sk->sk_rcvlowat) <= 1 &&
-		   READ_ONCE(sk->sk_state) != TCP_LISTEN &&
-		   !cport_sock_readable(s)) {
+	if (READ_ONCE(sk->sk_rcvlowat) <= 1 &&
+	    READ_ONCE(sk->sk_state) != TCP_LISTEN && !cport_sock_readable(s))
 		return CPORT_IO_AGAIN;
-	}
 	for (;;) {
 		if (!cport_buf_take(port, op->key, &b)) {
 			if (!cport_sock_readable(s))
@@ -231,7 +199,7 @@ static enum cport_io cport_recv_buffer(struct cport_sock *s,
 		node->fd_flags = 0;
 		list_add_tail(&node->list, &op->more);
 		left = msg.msg_inq;
-		if (cport_recv_drained(s, op, &msg))
+		if (cport_recv_drained(s, &msg))
 			return CPORT_IO_AGAIN;
 		if (++n == CPORT_MULTISHOT_BUDGET)
 			return CPORT_IO_RETRY;
@@ -278,7 +246,7 @@ enum cport_io cport_do_recv(struct cport_sock *s, struct cport_op *op)
 		op->moved += ret;
 		if (op->moved == op->len || !(op->op_flags & CPORT_RECV_FILL))
 			break;
-		if (cport_recv_drained(s, op, &msg))
+		if (cport_recv_drained(s, &msg))
 			return CPORT_IO_AGAIN;
 		if (cport_op_cut(op))
 			return CPORT_IO_AGAIN;

@@ -48,8 +48,6 @@ static int cport_sock_wake(struct wait_queue_entry *wait, unsigned int mode,
 			       POLLFREE));
 
 	spin_lock_irqsave(&s->lock, flags);
-	if (rx)
-		WRITE_ONCE(s->rx_wakes, s->rx_wakes + 1);
 	if ((rx && !list_empty(&s->rxq)) || (tx && !list_empty(&s->txq))) {
 		if (s->running)
 			s->rerun = true;

@@ -340,8 +340,6 @@ static bool __cport_sock_rearm(struct cport_sock *s, bool *armed)
 		cport_sock_arm(s);
 		*armed = true;
 		spin_lock_irq(&s->lock);
-		/* What came while unhooked woke nobody: forget "empty". */
-		WRITE_ONCE(s->rx_wakes, s->rx_wakes + 1);
 		return true;
 	}
 	if (!s->nr_ops && s->file) {
