@@ -19,8 +19,10 @@
 # Builds the plugin against the installed QEMU's qemu-plugin.h, taken
 # from Debian's qemu source package (a private apt configuration, cached
 # in $CPORT_CACHE/qemu-plugin), boots BENCH_KERNEL (6.12 by default) with
-# nokaslr (once before, to read its symbols), and writes build/profile/insn-<kernel>-c<CONNS>-l<LEN>.txt
-# (bench/profile/insn-report.py).  Run it on a quiet host.
+# nokaslr (once before, to read its symbols), and writes
+# build/profile/insn-<kernel>-c<CONNS>-l<LEN>.txt (insn-report.py).
+# The counts do not depend on the host's load; the requests/s printed
+# with them do.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CACHE=${CPORT_CACHE:-/var/cache/cport}

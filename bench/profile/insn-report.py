@@ -7,7 +7,8 @@ and the interval (profile-guest.sh with FREQ "insn"), and the module's
 symbols ("ksym" lines); QEMU's instruction counter (insn-plugin.c) wrote
 one dump per sync(2) in the guest: for system i, dump 2i is everything
 before its interval and dump 2i+1 the interval.  The core kernel's
-symbols come from its System.map (the guest boots with nokaslr).
+symbols come from --map, /proc/kallsyms as read off an earlier boot of
+the same kernel with nokaslr (Debian's System.map is a stub).
 
 Prints, for each system: instructions per request in the kernel and in
 user space, by category (categories.py) and by function, with each
@@ -24,7 +25,8 @@ from categories import category
 
 ap = argparse.ArgumentParser()
 ap.add_argument('--log', required=True)
-ap.add_argument('--map', required=True, help="the guest kernel's System.map")
+ap.add_argument('--map', required=True,
+                help="the guest kernel's symbols (kallsyms format, nokaslr)")
 ap.add_argument('--dumps', required=True, help='the dumps\' PREFIX (PREFIX.N)')
 ap.add_argument('--top', type=int, default=45)
 args = ap.parse_args()
@@ -120,7 +122,7 @@ for other in names[1:]:
     base = names[0]
     a, b = per[base], per[other]
     print(f'## {other} against {base}: the largest differences\n')
-    print(f'Instructions per request, then calls per request.\n')
+    print('Instructions per request, then calls per request.\n')
     print(f'| {base} | {other} | difference | calls: {base} | {other} | '
           f'function |')
     print('|---|---|---|---|---|---|')

@@ -10,7 +10,8 @@
 # LEN-byte messages), and sample every CPU with perf (cpu-clock at FREQ Hz,
 # call graphs) over the measured interval; FREQ 0: no perf, the figures
 # without its cost; FREQ insn: a sync(2) at each end of the interval, the
-# marks of QEMU's instruction counter (scripts/insn-profile.sh).  Prints the server's and the
+# marks of QEMU's instruction counter (scripts/insn-profile.sh), and the
+# module's symbols at the end.  Prints the server's and the
 # client's csv lines, then perf's flat profile of the whole guest, by
 # command and symbol, between "=== profile SYSTEM begin" and
 # "=== profile end"; scripts/profile.sh turns them into per-request costs.

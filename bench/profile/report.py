@@ -92,7 +92,6 @@ for l in lines:
                                      m.group(4).strip()))
 
 
-
 for s in prof:
     rows = prof[s]
     if not rows or rows[0][0] != 'samples' or s not in rps:
